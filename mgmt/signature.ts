@@ -1,0 +1,418 @@
+/**
+ * API signatures: `defineSignature()` validates every rule of the vmk_Mgmt ABI in TypeScript
+ * (before any C call) and yields the description from which the C `vmk_MgmtApiSignature` is
+ * built. The same signature can be written as JSON and loaded with `signatureFromJson()`.
+ *
+ * @example
+ * ```ts
+ * import { defineSignature } from "./signature.ts";
+ * import { t } from "./params.ts";
+ * const sig = defineSignature({
+ *   name: "demo", vendor: "acme", version: "1.0.0.0",
+ *   callbacks: { ping: { id: 16, sync: true, params: { n: t.inout(t.u32) } } },
+ * });
+ * sig.callbacks.ping.id; // 16
+ * ```
+ * @module
+ */
+import { type Type, type TypeJson, typeFromJson, ValueError, type ValueOf } from "./types.ts";
+import { DIRECTION_CODE, type Direction, isVector, type Param, returnsData, sendsData } from "./params.ts";
+
+/** `VMK_MGMT_MAX_CALLBACK_PARMS`. */
+export const MAX_CALLBACK_PARMS = 4;
+/** `VMK_MGMT_RESERVED_CALLBACKS`: ids 0..15 are reserved. */
+export const RESERVED_CALLBACKS = 15;
+/** `VMK_MGMT_MAX_INSTANCES`. */
+export const MAX_INSTANCES = 32;
+/** `sizeof(vmk_Name)`; names hold up to 31 bytes plus NUL. */
+export const NAME_SIZE = 32;
+/** Callback location numbers (`VMK_MGMT_CALLBACK_KERNEL` / `_USER`). */
+export const LOCATION_CODE = { kernel: 1, user: 2 } as const;
+
+/** A callback as written by the user. */
+export interface CallbackDef {
+  /** Callback id, 16 or more, unique in the signature. */
+  readonly id: number;
+  /** Where the callback runs; `kernel` by default. */
+  readonly location?: "kernel" | "user";
+  /** Kernel callbacks: wait for completion (default true). User callbacks are always async. */
+  readonly sync?: boolean;
+  /** Up to four payload parameters, in C order. */
+  readonly params?: Readonly<Record<string, Param>>;
+  /** A line of documentation shown by `describe`. */
+  readonly doc?: string;
+}
+
+/** A signature as written by the user. */
+export interface SignatureDef {
+  /** API name, 1..31 bytes. */
+  readonly name: string;
+  /** Vendor, 1..31 bytes (the real library requires it). */
+  readonly vendor: string;
+  /** `major.minor.update.patch`, each 0..255. */
+  readonly version: string;
+  /** Callbacks by name. */
+  readonly callbacks: Readonly<Record<string, CallbackDef>>;
+  /** A line of documentation. */
+  readonly doc?: string;
+}
+
+/** A validated parameter with its position. */
+export interface ParamInfo {
+  /** Parameter name. */
+  readonly name: string;
+  /** Position among the payload parameters (0-based). */
+  readonly index: number;
+  /** Direction. */
+  readonly dir: Direction;
+  /** Value type, or element type for vectors. */
+  readonly type: Type<unknown>;
+  /** `parmSizes[i]`: the fixed size, or for a vector the size of one element. */
+  readonly size: number;
+  /** See {@link Param.lengthFrom}. */
+  readonly lengthFrom?: string;
+  /** Documentation line. */
+  readonly doc?: string;
+}
+
+/** A validated callback. */
+export interface CallbackInfo {
+  /** Callback name. */
+  readonly name: string;
+  /** Callback id. */
+  readonly id: number;
+  /** Where it runs. */
+  readonly location: "kernel" | "user";
+  /** Synchronous (kernel callbacks only). */
+  readonly sync: boolean;
+  /** Payload parameters in C order. */
+  readonly params: readonly ParamInfo[];
+  /** Documentation line. */
+  readonly doc?: string;
+}
+
+/** A validated signature; `D` keeps the definition's literal types for typed invoke and events. */
+export interface Signature<D extends SignatureDef = SignatureDef> {
+  /** API name. */
+  readonly name: string;
+  /** Vendor. */
+  readonly vendor: string;
+  /** Version text `M.m.u.p`. */
+  readonly version: string;
+  /** `vmk_revnum`: `major<<24 | minor<<16 | update<<8 | patch`. */
+  readonly revnum: number;
+  /** Callbacks by name. */
+  readonly callbacks: { readonly [K in keyof D["callbacks"] & string]: CallbackInfo };
+  /** Callbacks in declaration order. */
+  readonly list: readonly CallbackInfo[];
+  /** Callback by id. */
+  byId(id: number | bigint): CallbackInfo | undefined;
+  /** Documentation line. */
+  readonly doc?: string;
+  /** The JSON form, loadable with {@link signatureFromJson}. */
+  toJson(): SignatureJson;
+  /** The definition this was built from (for type inference). */
+  readonly def: D;
+}
+
+/** The JSON form of a signature. */
+export interface SignatureJson {
+  /** API name. */
+  name: string;
+  /** Vendor. */
+  vendor: string;
+  /** Version `M.m.u.p`. */
+  version: string;
+  /** Documentation line. */
+  doc?: string;
+  /** Named types that parameters may refer to by name. */
+  types?: Record<string, TypeJson>;
+  /** Callbacks by name. */
+  callbacks: Record<string, {
+    id: number;
+    location?: "kernel" | "user";
+    sync?: boolean;
+    doc?: string;
+    params?: Record<string, { dir: Direction; type: TypeJson; lengthFrom?: string; doc?: string }>;
+  }>;
+}
+
+/** A signature broke a rule of the ABI; the message names the callback and field. */
+export class SignatureError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "SignatureError";
+  }
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const utf8 = new TextEncoder();
+
+function checkName(value: unknown, field: string): string {
+  if (typeof value !== "string") throw new SignatureError(`signature ${field}: expected a string`);
+  const n = utf8.encode(value).length;
+  if (n < 1 || n > NAME_SIZE - 1) {
+    throw new SignatureError(`signature ${field}: ${JSON.stringify(value)} is ${n} bytes; must be 1..31`);
+  }
+  if (value.includes("\0")) throw new SignatureError(`signature ${field}: must not contain NUL`);
+  return value;
+}
+
+/** Parses `M.m.u.p` (each 0..255) into a `vmk_revnum`. */
+export function parseVersion(version: unknown): number {
+  if (typeof version !== "string" || !/^\d+\.\d+\.\d+\.\d+$/.test(version)) {
+    throw new SignatureError(
+      `signature version: expected "major.minor.update.patch" such as "1.0.0.0", got ${JSON.stringify(version)}`,
+    );
+  }
+  const parts = version.split(".").map(Number);
+  const bad = parts.findIndex((p) => p > 255);
+  if (bad >= 0) {
+    const which = ["major", "minor", "update", "patch"][bad];
+    throw new SignatureError(`signature version: ${which} ${parts[bad]} is out of range 0..255`);
+  }
+  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+}
+
+/** Formats a `vmk_revnum` as `M.m.u.p`. */
+export function formatVersion(revnum: number): string {
+  return [24, 16, 8, 0].map((s) => (revnum >>> s) & 0xff).join(".");
+}
+
+function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>): CallbackInfo {
+  const where = `callback ${name}`;
+  if (!IDENT.test(name)) throw new SignatureError(`${where}: the name must be an identifier`);
+  if (def === null || typeof def !== "object") throw new SignatureError(`${where}: expected an object`);
+  const known = ["id", "location", "sync", "params", "doc"];
+  for (const k of Object.keys(def)) {
+    if (!known.includes(k)) throw new SignatureError(`${where}: unknown field ${k}; fields are ${known.join(", ")}`);
+  }
+  const id = def.id;
+  if (typeof id !== "number" || !Number.isSafeInteger(id)) {
+    throw new SignatureError(`${where}.id: expected an integer, got ${JSON.stringify(id)}`);
+  }
+  if (id <= RESERVED_CALLBACKS) {
+    throw new SignatureError(`${where}.id: ${id} is reserved (ids 0..${RESERVED_CALLBACKS}); use ${RESERVED_CALLBACKS + 1} or more`);
+  }
+  const other = seen.get(id);
+  if (other) throw new SignatureError(`${where}.id: ${id} is already used by callback ${other}`);
+  seen.set(id, name);
+  const location = def.location ?? "kernel";
+  if (location !== "kernel" && location !== "user") {
+    throw new SignatureError(`${where}.location: expected "kernel" or "user", got ${JSON.stringify(location)}`);
+  }
+  if (def.sync !== undefined && typeof def.sync !== "boolean") {
+    throw new SignatureError(`${where}.sync: expected true or false`);
+  }
+  if (location === "user" && def.sync === true) {
+    throw new SignatureError(`${where}.sync: user-location callbacks are always asynchronous`);
+  }
+  const sync = location === "kernel" ? def.sync ?? true : false;
+  const entries = Object.entries(def.params ?? {});
+  if (entries.length > MAX_CALLBACK_PARMS) {
+    throw new SignatureError(`${where}.params: ${entries.length} parameters; at most ${MAX_CALLBACK_PARMS}`);
+  }
+  const params: ParamInfo[] = entries.map(([pname, p], index) => {
+    const pw = `${where}.params.${pname}`;
+    if (!IDENT.test(pname)) throw new SignatureError(`${pw}: the name must be an identifier`);
+    if (pname === "instance") throw new SignatureError(`${pw}: "instance" is reserved for the target instance`);
+    if (!p || typeof p !== "object" || !(p.dir in DIRECTION_CODE)) {
+      throw new SignatureError(`${pw}: expected a parameter such as t.in(t.u32)`);
+    }
+    if (!p.type || typeof p.type.encode !== "function") throw new SignatureError(`${pw}.type: not a type`);
+    if (location === "user" && p.dir !== "in" && p.dir !== "vectorIn") {
+      throw new SignatureError(`${pw}: user-location callbacks take only in and vectorIn parameters, not ${p.dir}`);
+    }
+    if (location === "kernel" && !sync && returnsData(p.dir)) {
+      throw new SignatureError(`${pw}: ${p.dir} needs a synchronous callback (set sync: true)`);
+    }
+    if (p.lengthFrom !== undefined && !(p.dir === "vectorOut" || p.dir === "vectorInOut")) {
+      throw new SignatureError(`${pw}.lengthFrom: only vectorOut and vectorInOut parameters can have it`);
+    }
+    return { name: pname, index, dir: p.dir, type: p.type, size: p.type.size, lengthFrom: p.lengthFrom, doc: p.doc };
+  });
+  for (const p of params) {
+    if (p.lengthFrom === undefined) continue;
+    const src = params.find((q) => q.name === p.lengthFrom);
+    if (!src || !(src.dir === "out" || src.dir === "inout") || src.type.kind !== "int") {
+      throw new SignatureError(
+        `${where}.params.${p.name}.lengthFrom: ${JSON.stringify(p.lengthFrom)} must name an out or inout integer parameter`,
+      );
+    }
+  }
+  return Object.freeze({ name, id, location, sync, params: Object.freeze(params), doc: def.doc });
+}
+
+/**
+ * Validates a signature definition against every ABI rule and returns the typed signature.
+ * Throws {@link SignatureError} naming the callback and field at fault.
+ */
+export function defineSignature<const D extends SignatureDef>(def: D): Signature<D> {
+  if (def === null || typeof def !== "object") throw new SignatureError("signature: expected an object");
+  const name = checkName(def.name, "name");
+  const vendor = checkName(def.vendor, "vendor");
+  const revnum = parseVersion(def.version);
+  if (def.callbacks === null || typeof def.callbacks !== "object") {
+    throw new SignatureError("signature callbacks: expected an object of callbacks by name");
+  }
+  const seen = new Map<number, string>();
+  const list = Object.entries(def.callbacks).map(([n, c]) => checkCallback(n, c, seen));
+  const callbacks = Object.fromEntries(list.map((c) => [c.name, c]));
+  const byId = new Map(list.map((c) => [c.id, c]));
+  const sig: Signature<D> = {
+    name,
+    vendor,
+    version: def.version,
+    revnum,
+    callbacks: callbacks as Signature<D>["callbacks"],
+    list,
+    byId: (id) => byId.get(Number(id)),
+    doc: def.doc,
+    def,
+    toJson: () => signatureToJson(sig),
+  };
+  return Object.freeze(sig);
+}
+
+function signatureToJson(sig: Signature): SignatureJson {
+  const callbacks: SignatureJson["callbacks"] = {};
+  for (const c of sig.list) {
+    const params: Record<string, { dir: Direction; type: TypeJson; lengthFrom?: string; doc?: string }> = {};
+    for (const p of c.params) {
+      params[p.name] = { dir: p.dir, type: p.type.describe() };
+      if (p.lengthFrom) params[p.name].lengthFrom = p.lengthFrom;
+      if (p.doc) params[p.name].doc = p.doc;
+    }
+    callbacks[c.name] = { id: c.id, location: c.location, sync: c.sync, params };
+    if (c.doc) callbacks[c.name].doc = c.doc;
+  }
+  const out: SignatureJson = { name: sig.name, vendor: sig.vendor, version: sig.version, callbacks };
+  if (sig.doc) out.doc = sig.doc;
+  return out;
+}
+
+/** Loads and validates the JSON form of a signature (as parsed by `JSON.parse`). */
+export function signatureFromJson(json: unknown): Signature {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new SignatureError("signature JSON: expected an object with name, vendor, version, callbacks");
+  }
+  const j = json as Partial<SignatureJson>;
+  const named: Record<string, Type<unknown>> = {};
+  try {
+    for (const [tname, tj] of Object.entries(j.types ?? {})) {
+      const tjn = typeof tj === "object" && tj !== null && !("name" in tj) && ("struct" in tj || "enum" in tj)
+        ? { ...tj, name: tname } as TypeJson
+        : tj;
+      named[tname] = typeFromJson(tjn, `types.${tname}`, named);
+    }
+  } catch (e) {
+    if (e instanceof ValueError) throw new SignatureError(`signature JSON ${e.message}`);
+    throw e;
+  }
+  if (j.callbacks === null || typeof j.callbacks !== "object" || Array.isArray(j.callbacks)) {
+    throw new SignatureError("signature JSON callbacks: expected an object of callbacks by name");
+  }
+  const callbacks: Record<string, CallbackDef> = {};
+  for (const [cname, c] of Object.entries(j.callbacks)) {
+    if (c === null || typeof c !== "object") throw new SignatureError(`callback ${cname}: expected an object`);
+    const params: Record<string, Param> = {};
+    const rawParams = c.params ?? {};
+    if (typeof rawParams !== "object" || Array.isArray(rawParams)) {
+      throw new SignatureError(`callback ${cname}.params: expected an object of parameters by name`);
+    }
+    for (const [pname, p] of Object.entries(rawParams)) {
+      const pw = `callback ${cname}.params.${pname}`;
+      if (p === null || typeof p !== "object" || !(p.dir in DIRECTION_CODE)) {
+        throw new SignatureError(`${pw}.dir: expected one of ${Object.keys(DIRECTION_CODE).join(", ")}`);
+      }
+      let type: Type<unknown>;
+      try {
+        type = typeFromJson(p.type, `${pw}.type`, named);
+      } catch (e) {
+        if (e instanceof ValueError) throw new SignatureError(e.message);
+        throw e;
+      }
+      params[pname] = { dir: p.dir, type, lengthFrom: p.lengthFrom, doc: p.doc };
+    }
+    callbacks[cname] = { ...c, params };
+  }
+  return defineSignature({
+    name: j.name as string,
+    vendor: j.vendor as string,
+    version: j.version as string,
+    doc: j.doc,
+    callbacks,
+  });
+}
+
+/** The C-level description of one callback (`vmk_MgmtCallbackInfo` without the pointer). */
+export interface CCallback {
+  /** 1 kernel, 2 user. */
+  location: number;
+  /** 0 or 1. */
+  synchronous: number;
+  /** Parameter count. */
+  numParms: number;
+  /** `parmSizes[4]`. */
+  parmSizes: number[];
+  /** `parmTypes[4]`. */
+  parmTypes: number[];
+  /** `callbackId`. */
+  callbackId: bigint;
+}
+
+/** The C-level description of a signature, ready for `ffi/layout.ts`. */
+export function toCSignature(sig: Signature): { version: number; name: string; vendor: string; callbacks: CCallback[] } {
+  return {
+    version: sig.revnum,
+    name: sig.name,
+    vendor: sig.vendor,
+    callbacks: sig.list.map((c) => ({
+      location: LOCATION_CODE[c.location],
+      synchronous: c.sync ? 1 : 0,
+      numParms: c.params.length,
+      parmSizes: [0, 1, 2, 3].map((i) => c.params[i]?.size ?? 0),
+      parmTypes: [0, 1, 2, 3].map((i) => (c.params[i] ? DIRECTION_CODE[c.params[i].dir] : 0)),
+      callbackId: BigInt(c.id),
+    })),
+  };
+}
+
+// ---- type-level helpers: what invoke takes and returns, what events carry ----
+
+type ParamsOf<C> = C extends { params: infer P } ? P : Record<never, never>;
+type Elem<P> = P extends Param<Direction, infer T> ? ValueOf<T> : never;
+type VectorValue<P> = P extends Param<Direction, infer T> ? (T extends { name: "u8" } ? Uint8Array | number[] : ValueOf<T>[])
+  : never;
+type VectorResult<P> = P extends Param<Direction, infer T> ? (T extends { name: "u8" } ? Uint8Array : ValueOf<T>[]) : never;
+type KeysWhere<P, D> = { [K in keyof P]: P[K] extends { dir: D } ? K : never }[keyof P];
+
+/** The named parameters `invoke` takes for callback definition `C` (vectorOut: capacity in elements). */
+export type InvokeParams<C> =
+  & { [K in KeysWhere<ParamsOf<C>, "in" | "inout">]: Elem<ParamsOf<C>[K]> }
+  & { [K in KeysWhere<ParamsOf<C>, "vectorIn" | "vectorInOut">]: VectorValue<ParamsOf<C>[K]> }
+  & { [K in KeysWhere<ParamsOf<C>, "vectorOut">]: number };
+
+/** What `invoke` resolves to for callback definition `C`. */
+export type InvokeResult<C> =
+  & { [K in KeysWhere<ParamsOf<C>, "out" | "inout">]: Elem<ParamsOf<C>[K]> }
+  & { [K in KeysWhere<ParamsOf<C>, "vectorOut" | "vectorInOut">]: VectorResult<ParamsOf<C>[K]> };
+
+/** The payload of a user-location callback definition `C`. */
+export type EventParams<C> =
+  & { [K in KeysWhere<ParamsOf<C>, "in">]: Elem<ParamsOf<C>[K]> }
+  & { [K in KeysWhere<ParamsOf<C>, "vectorIn">]: VectorResult<ParamsOf<C>[K]> };
+
+/** Names of the kernel-location callbacks of signature definition `D`. */
+export type KernelCallbackName<D extends SignatureDef> = {
+  [K in keyof D["callbacks"] & string]: D["callbacks"][K] extends { location: "user" } ? never : K;
+}[keyof D["callbacks"] & string];
+
+/** Names of the user-location callbacks (kernel events) of signature definition `D`. */
+export type EventName<D extends SignatureDef> = {
+  [K in keyof D["callbacks"] & string]: D["callbacks"][K] extends { location: "user" } ? K : never;
+}[keyof D["callbacks"] & string];
+
+/** True for directions that carry data to the kernel; re-exported for codecs. */
+export { isVector, returnsData, sendsData };

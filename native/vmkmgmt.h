@@ -1,0 +1,98 @@
+/*
+ * vmkmgmt.h -- user-space interface of libvmkmgmt (the vmk_Mgmt API), written from the
+ * ABI facts in docs/abi.md. Binary-compatible with the ESXi 6.x library on x86_64 (LP64).
+ */
+#ifndef VMKMGMT_H
+#define VMKMGMT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef unsigned char vmk_uint8;
+typedef unsigned short vmk_uint16;
+typedef unsigned int vmk_uint32;
+typedef unsigned long vmk_uint64;
+typedef char vmk_Bool;
+typedef vmk_uint64 vmk_ByteCount;
+typedef vmk_uint32 vmk_revnum;
+
+#define VMK_REVISION_FROM_NUMBERS(major, minor, update, patch)                                  \
+  ((vmk_revnum)((((major) & 0xff) << 24) | (((minor) & 0xff) << 16) | (((update) & 0xff) << 8) | \
+                ((patch) & 0xff)))
+
+#define VMK_MISC_NAME_MAX 32
+typedef struct vmk_Name {
+  char string[VMK_MISC_NAME_MAX];
+} vmk_Name;
+
+#define VMK_MGMT_MAX_CALLBACK_PARMS 4
+#define VMK_MGMT_RESERVED_CALLBACKS 15
+#define VMK_MGMT_MAX_INSTANCES 32
+#define VMK_MGMT_NO_INSTANCE_ID ((vmk_uint64)0)
+
+typedef enum vmk_MgmtCallbackLocation {
+  VMK_MGMT_CALLBACK_KERNEL = 1,
+  VMK_MGMT_CALLBACK_USER = 2,
+} vmk_MgmtCallbackLocation;
+
+typedef enum vmk_MgmtParmType {
+  VMK_MGMT_PARMTYPE_IN = 0,
+  VMK_MGMT_PARMTYPE_OUT = 1,
+  VMK_MGMT_PARMTYPE_INOUT = 2,
+  VMK_MGMT_PARMTYPE_VECTOR_IN = 3,
+  VMK_MGMT_PARMTYPE_VECTOR_OUT = 4,
+  VMK_MGMT_PARMTYPE_VECTOR_INOUT = 5,
+} vmk_MgmtParmType;
+
+typedef struct vmk_MgmtCallbackInfo {
+  vmk_MgmtCallbackLocation location;
+  void *callback;
+  vmk_Bool synchronous;
+  vmk_uint8 numParms;
+  vmk_uint32 parmSizes[VMK_MGMT_MAX_CALLBACK_PARMS];
+  vmk_MgmtParmType parmTypes[VMK_MGMT_MAX_CALLBACK_PARMS];
+  vmk_uint64 callbackId;
+} vmk_MgmtCallbackInfo;
+
+typedef struct vmk_MgmtApiSignature {
+  vmk_revnum version;
+  vmk_Name name;
+  vmk_Name vendor;
+  int numCallbacks;
+  vmk_MgmtCallbackInfo *callbacks;
+} vmk_MgmtApiSignature;
+
+typedef struct vmk_MgmtInstances {
+  vmk_uint8 numInstances;
+  vmk_uint64 instanceIds[VMK_MGMT_MAX_INSTANCES];
+  vmk_Name instanceNames[VMK_MGMT_MAX_INSTANCES];
+} vmk_MgmtInstances;
+
+typedef struct vmk_MgmtVectorParm {
+  vmk_ByteCount length;
+  void *dataPtr;
+} vmk_MgmtVectorParm;
+
+typedef struct vmkMgmtUserHandleInt *vmk_MgmtUserHandle;
+
+int vmk_MgmtUserInit(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, vmk_MgmtUserHandle *handle);
+int vmk_MgmtUserGetInstances(vmk_MgmtUserHandle handle, vmk_MgmtInstances *instances);
+int vmk_MgmtUserBegin(vmk_MgmtUserHandle handle);
+int vmk_MgmtUserContinue(vmk_MgmtUserHandle handle);
+int vmk_MgmtUserEnd(vmk_MgmtUserHandle handle);
+int vmk_MgmtUserDestroy(vmk_MgmtUserHandle handle);
+int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 instanceId, vmk_uint64 callbackId,
+                                  vmk_uint32 argCount, ...);
+
+/* Counts 0..4 variadic arguments (GNU ## swallows the comma for zero). */
+#define VMK_UTIL_NUM_ARGS_(_0, _1, _2, _3, _4, N, ...) N
+#define VMK_UTIL_NUM_ARGS(...) VMK_UTIL_NUM_ARGS_(_0, ##__VA_ARGS__, 4, 3, 2, 1, 0)
+
+#define vmk_MgmtUserCallbackInvoke(handle, instanceId, callbackId, ...) \
+  vmk_MgmtUserCallbackInvokeInt(handle, instanceId, callbackId, VMK_UTIL_NUM_ARGS(__VA_ARGS__), ##__VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif
