@@ -1,0 +1,132 @@
+/**
+ * `deno task sim`: runs the simulated vmkernel in the foreground, or sends it a control command.
+ *
+ * ```
+ * deno task sim [--socket PATH] [--module FILE.ts]… [--no-demo] [--periodic MS]
+ * deno task sim ctl OP [key=value]… [--socket PATH]
+ * ```
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { toFileUrl } from "../util/path.ts";
+import { CONTROL_OPS, sendControl } from "./control.ts";
+import type { KernelModule } from "./module.ts";
+import { defaultSocketPath, startSimulator } from "./server.ts";
+
+const HELP = `vmkmgmt simulated vmkernel
+
+Usage:
+  deno task sim [options]              serve until Ctrl-C
+  deno task sim ctl OP [key=value]...  send a control command to a running simulator
+
+Options:
+  --socket PATH     Unix socket (default $VMKMGMT_SIM_SOCKET or /tmp/vmkmgmt-<uid>/sim.sock)
+  --module FILE     load a kernel-side module (default export of defineModule); repeatable
+  --no-demo         do not load the demo modules (acmeNicMgmt, acmeStorMgmt)
+  --periodic MS     the NIC demo sends a heartbeat logEvent per instance every MS
+  -h, --help        this text
+
+Control ops (values are JSON when they parse as JSON, else text):
+${Object.entries(CONTROL_OPS).map(([k, v]) => `  ${k.padEnd(9)} ${v}`).join("\n")}
+  link      instance=ID|NAME up=true|false (acmeNicMgmt: link up/down, linkEvent to all)
+  holdDown  instance=ID|NAME on=true|false (acmeNicMgmt: a reset leaves the link down)
+  log       instance=ID|NAME message=TEXT (acmeNicMgmt: a log line and logEvent)
+  periodic  ms=N (acmeNicMgmt: heartbeat events; 0 stops)
+
+Examples:
+  deno task sim ctl fail instance=vmnic1 errno=EIO count=2
+  deno task sim ctl emit event=linkEvent instance=vmnic0 'params={"state":{"up":0,"speedMbps":0}}'
+`;
+
+async function loadModule(path: string): Promise<KernelModule> {
+  const url = /^[a-z]+:\/\//i.test(path) ? path : toFileUrl(path);
+  const mod = await import(url);
+  const m = mod.default ?? mod.module;
+  if (!m || typeof m !== "object" || !m.signature || !m.handlers) {
+    throw new Error(`${path}: its default export is not a kernel module (use defineModule from sim/module.ts)`);
+  }
+  return m as KernelModule;
+}
+
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+async function ctl(args: string[], socketPath: string): Promise<number> {
+  const [op, ...rest] = args;
+  if (!op) {
+    console.error("ctl: which op? See deno task sim --help");
+    return 2;
+  }
+  const req: Record<string, unknown> = { op };
+  for (const kv of rest) {
+    const eq = kv.indexOf("=");
+    if (eq <= 0) {
+      console.error(`ctl: expected key=value, got ${JSON.stringify(kv)}`);
+      return 2;
+    }
+    const key = kv.slice(0, eq);
+    const raw = kv.slice(eq + 1);
+    // Names such as instance=vmnic0 stay text; numbers, booleans and JSON objects parse.
+    req[key] = key === "name" || key === "message" ? raw : parseValue(raw);
+  }
+  try {
+    const result = await sendControl(socketPath, req as { op: string });
+    console.log(JSON.stringify(result, null, 2));
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) {
+      console.error(`ctl: no simulator is listening on ${socketPath} (start one with deno task sim)`);
+    } else console.error(`ctl: ${err.message}`);
+    return 1;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, {
+    string: ["socket", "module", "periodic"],
+    boolean: ["help", "demo"],
+    collect: ["module"],
+    alias: { h: "help" },
+    default: { demo: true },
+    negatable: ["demo"],
+    stopEarly: true,
+    unknown: (arg: string) => {
+      if (arg.startsWith("-")) throw new Error(`unknown option ${arg}; see --help`);
+      return true;
+    },
+  });
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const socketPath = (args.socket as string | undefined) ?? defaultSocketPath();
+  const positional = args._.map(String);
+  if (positional[0] === "ctl") return await ctl(positional.slice(1), socketPath);
+  if (positional.length > 0) throw new Error(`unexpected argument ${positional[0]}; see --help`);
+
+  const modules = await Promise.all(((args.module ?? []) as string[]).map(loadModule));
+  const sim = await startSimulator({ socketPath, modules, demo: args.demo as boolean });
+  if (args.periodic !== undefined) sim.control({ op: "periodic", ms: Number(args.periodic) });
+  const apis = sim.kernel.apis().map((s) => `${s.name} ${s.version}`).join(", ");
+  console.log(`vmkmgmt simulator listening on ${socketPath} (${apis})`);
+  const stop = Promise.withResolvers<void>();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.resolve());
+  await stop.promise;
+  await sim.close();
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`sim: ${(e as Error).message}`);
+    Deno.exit(2);
+  }
+}

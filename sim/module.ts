@@ -1,0 +1,115 @@
+/**
+ * The kernel-side module API of the simulated vmkernel: a module is a signature from `mgmt/`,
+ * its instances, a handler per kernel callback, and optional background work and control ops.
+ *
+ * @example
+ * ```ts
+ * import { defineModule } from "./module.ts";
+ * import { acmeNic } from "../mgmt/demo/acme_nic.ts";
+ * export default defineModule({
+ *   signature: acmeNic,
+ *   instances: [{ id: 1n, name: "vmnic0" }],
+ *   handlers: { triggerEvents: ({ params, kernel, session }) => {
+ *     kernel.emit("linkEvent", { state: { up: 1, speedMbps: 10 } }, { session });
+ *     return {};
+ *   } },
+ * });
+ * ```
+ * @module
+ */
+import type {
+  EventName,
+  EventParams,
+  InvokeParams,
+  InvokeResult,
+  KernelCallbackName,
+  Signature,
+  SignatureDef,
+} from "../mgmt/signature.ts";
+
+/** A kernel instance of an API. */
+export interface KernelInstance {
+  /** Instance id (non-zero). */
+  readonly id: bigint;
+  /** Instance name, 1..31 bytes. */
+  readonly name: string;
+}
+
+/** Where a kernel-to-user callback goes. */
+export interface EmitOptions {
+  /** Originating instance (id, name or instance); none (id 0) by default. */
+  instance?: bigint | number | string | KernelInstance | null;
+  /** One session id; all sessions of the API when omitted. */
+  session?: number;
+}
+
+/** What a module can do with the kernel. */
+export interface ModuleContext<D extends SignatureDef = SignatureDef> {
+  /** The module's signature. */
+  readonly signature: Signature<D>;
+  /**
+   * Sends a user-location callback to one session or to all sessions of the API.
+   * Returns how many sessions it was queued for; 0 means "not found" and the event is dropped.
+   */
+  emit<E extends EventName<D>>(event: E, params: EventParams<D["callbacks"][E]>, options?: EmitOptions): number;
+  /** The current instances. */
+  instances(): KernelInstance[];
+  /** Finds an instance by id or name. */
+  instance(ref: bigint | number | string): KernelInstance | undefined;
+  /** Registers an instance (at most 32). */
+  addInstance(id: bigint | number, name: string): KernelInstance;
+  /** Unregisters an instance; later calls to it fail with ENOENT. */
+  removeInstance(ref: bigint | number | string): boolean;
+  /** Session ids currently connected to this API. */
+  sessions(): number[];
+}
+
+/** What a kernel callback handler receives. */
+export interface CallContext<D extends SignatureDef, C> {
+  /** The instance invoked, or null for `VMK_MGMT_NO_INSTANCE_ID`. */
+  readonly instance: KernelInstance | null;
+  /** The calling session's id. */
+  readonly session: number;
+  /** Decoded in/inout/vector parameters; for vectorOut, the capacity in elements. */
+  readonly params: InvokeParams<C>;
+  /** The kernel, for emitting events and managing instances. */
+  readonly kernel: ModuleContext<D>;
+}
+
+/** A kernel callback handler: returns the out/inout/vectorOut values (missing ones are zero). */
+export type Handler<D extends SignatureDef, C> = (
+  call: CallContext<D, C>,
+) => Partial<InvokeResult<C>> | void | Promise<Partial<InvokeResult<C>> | void>;
+
+/** A kernel-side module. */
+export interface KernelModule<D extends SignatureDef = SignatureDef> {
+  /** The API it registers. */
+  readonly signature: Signature<D>;
+  /** Instances registered at start. */
+  readonly instances?: readonly { id: bigint | number; name: string }[];
+  /** Handlers by kernel callback name; a callback without one answers zeroed outputs. */
+  readonly handlers: { readonly [K in KernelCallbackName<D>]?: Handler<D, D["callbacks"][K]> };
+  /** Background work (periodic events…); returns a function that stops it. */
+  readonly start?: (kernel: ModuleContext<D>) => void | (() => void);
+  /** Module-specific control operations (`deno task sim ctl OP …`), taking JSON arguments. */
+  readonly controls?: Readonly<
+    Record<string, { doc: string; run: (kernel: ModuleContext<D>, args: Record<string, unknown>) => unknown }>
+  >;
+}
+
+/** A handler may throw this to make the call fail with an errno (a simulator convenience). */
+export class KernelError extends Error {
+  /** The errno the call returns. */
+  readonly errno: number;
+  /** Builds the error. */
+  constructor(errno: number, message = `kernel error ${errno}`) {
+    super(message);
+    this.name = "KernelError";
+    this.errno = errno;
+  }
+}
+
+/** Declares a module with its types checked against the signature. */
+export function defineModule<D extends SignatureDef>(module: KernelModule<D>): KernelModule<D> {
+  return module;
+}

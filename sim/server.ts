@@ -1,0 +1,193 @@
+/**
+ * The simulator's socket server: listens on a Unix socket (mode 0600), speaks the wire protocol
+ * and feeds the kernel. A malformed or hostile client is answered with an ERROR frame and
+ * disconnected; nothing it sends can stop the server.
+ *
+ * @example
+ * ```ts ignore
+ * import { startSimulator } from "./server.ts";
+ * await using sim = await startSimulator({ socketPath: "/tmp/my-sim.sock" });
+ * sim.kernel.faults.fail("acmeNicMgmt", 1n, 5);
+ * ```
+ * @module
+ */
+import { Kernel, type Session } from "./kernel.ts";
+import type { KernelModule } from "./module.ts";
+import { type ControlRequest, runControl } from "./control.ts";
+import { buildFrame, type Frame, FrameParser, FrameType, ProtocolError } from "./wire.ts";
+import nicModule from "./modules/acme_nic.ts";
+import storageModule from "./modules/acme_storage.ts";
+
+/** The demo modules loaded by default. */
+export const DEMO_MODULES: readonly KernelModule[] = [nicModule as unknown as KernelModule, storageModule as unknown as KernelModule];
+
+/** The per-user default socket path, the same one libvmkmgmt uses. */
+export function defaultSocketPath(): string {
+  const env = Deno.env.get("VMKMGMT_SIM_SOCKET");
+  if (env) return env;
+  return `/tmp/vmkmgmt-${Deno.uid() ?? 0}/sim.sock`;
+}
+
+/** Options of {@link startSimulator}. */
+export interface SimulatorOptions {
+  /** Socket path; {@link defaultSocketPath} by default. */
+  socketPath?: string;
+  /** Modules to load besides (or instead of) the demo ones. */
+  modules?: KernelModule[];
+  /** Load the demo modules (default true). */
+  demo?: boolean;
+  /** Diagnostics sink (stderr by default). */
+  log?: (msg: string) => void;
+}
+
+/** A running simulator. */
+export interface Simulator extends AsyncDisposable {
+  /** Where it listens. */
+  readonly socketPath: string;
+  /** The kernel, for fault injection and events from code. */
+  readonly kernel: Kernel;
+  /** Runs a control request (the same as `deno task sim ctl`). */
+  control(req: ControlRequest): unknown;
+  /** Stops listening, drops every session and removes the socket. */
+  close(): Promise<void>;
+}
+
+async function prepareSocketPath(path: string): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    const st = await Deno.lstat(path);
+    if (!st.isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+    const live = await Deno.connect({ transport: "unix", path }).then((c) => (c.close(), true), () => false);
+    if (live) throw new Error(`a simulator is already listening on ${path} (set VMKMGMT_SIM_SOCKET for another)`);
+    await Deno.remove(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Starts a simulator listening on a Unix socket. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const socketPath = options.socketPath ?? defaultSocketPath();
+  const kernel = new Kernel();
+  if (options.log) kernel.log = options.log;
+  for (const m of [...(options.demo === false ? [] : DEMO_MODULES), ...(options.modules ?? [])]) kernel.register(m);
+  await prepareSocketPath(socketPath);
+  const listener = Deno.listen({ transport: "unix", path: socketPath });
+  await Deno.chmod(socketPath, 0o600);
+  const conns = new Set<Deno.Conn>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serveConnection(kernel, conn).finally(() => conns.delete(conn));
+    }
+  })().catch(() => {/* listener closed */});
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    listener.close();
+    kernel.shutdown();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* already closed */ }
+    }
+    await accepting;
+    await Deno.remove(socketPath).catch(() => {});
+  };
+  return {
+    socketPath,
+    kernel,
+    control: (req) => runControl(kernel, req),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Serves one connection until it closes or misbehaves. */
+async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
+  const writer = conn.writable.getWriter();
+  let open = true;
+  const send = (frame: Uint8Array) => {
+    if (open) writer.write(frame).catch(() => shut());
+  };
+  const shut = () => {
+    if (!open) return;
+    open = false;
+    writer.close().catch(() => {}).finally(() => {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    });
+  };
+  let session: Session | undefined;
+  let role: "none" | "session" | "control" = "none";
+  const parser = new FrameParser();
+  const buf = new Uint8Array(256 * 1024);
+
+  const handle = (f: Frame) => {
+    if (role === "none") {
+      if (f.type === FrameType.HELLO) role = "session";
+      else if (f.type === FrameType.CONTROL) role = "control";
+      else throw new ProtocolError(`a connection must start with HELLO or CONTROL, not frame type ${f.type}`);
+    }
+    if (role === "control") {
+      if (f.type !== FrameType.CONTROL) throw new ProtocolError("a control connection sends only CONTROL frames");
+      let reply: unknown;
+      try {
+        const req = JSON.parse(new TextDecoder().decode(f.payload));
+        reply = { ok: true, result: runControl(kernel, req) ?? null };
+      } catch (e) {
+        reply = { ok: false, error: (e as Error).message };
+      }
+      const text = JSON.stringify(reply, (_, v) => (typeof v === "bigint" ? String(v) : v === Infinity ? "inf" : v));
+      send(buildFrame(FrameType.CONTROL_REPLY, f.id, new TextEncoder().encode(text)));
+      return;
+    }
+    switch (f.type) {
+      case FrameType.HELLO: {
+        if (session) throw new ProtocolError("HELLO sent twice");
+        const { reply, session: s } = kernel.hello(f.payload, { send, close: shut });
+        session = s;
+        send(buildFrame(FrameType.HELLO_REPLY, f.id, reply));
+        if (!s) shut();
+        return;
+      }
+      case FrameType.INVOKE:
+        if (!session) throw new ProtocolError("INVOKE before HELLO");
+        kernel.invoke(session, f.payload, (p) => send(buildFrame(FrameType.INVOKE_REPLY, f.id, p)));
+        return;
+      case FrameType.GET_INSTANCES:
+        if (!session) throw new ProtocolError("GET_INSTANCES before HELLO");
+        if (f.payload.length !== 0) throw new ProtocolError("GET_INSTANCES carries no payload");
+        send(buildFrame(FrameType.INSTANCES, f.id, kernel.instances(session)));
+        return;
+      case FrameType.EVENT_ACK:
+        if (!session) throw new ProtocolError("EVENT_ACK before HELLO");
+        kernel.ack(session, f.payload);
+        return;
+      default:
+        throw new ProtocolError(`unexpected frame type ${f.type}`);
+    }
+  };
+
+  try {
+    while (open) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      for (const f of parser.push(buf.subarray(0, n).slice())) handle(f);
+    }
+  } catch (e) {
+    if (e instanceof ProtocolError) {
+      kernel.log(`disconnecting a client: ${e.message}`);
+      send(buildFrame(FrameType.ERROR, 0, new TextEncoder().encode(e.message)));
+    } else if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
+      e instanceof Deno.errors.Interrupted)) {
+      kernel.log(`connection failed: ${(e as Error).message}`);
+    }
+  } finally {
+    if (session) kernel.sessionClosed(session);
+    shut();
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The C test client (native/test/client_test.c, written from the public header only) drives
+ * every demo row and error path through the real library against a real simulator.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { startSimProcess } from "./support/sim_process.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const CLIENT = `${ROOT}native/build/client_test`;
+
+Deno.test("nm -D shows exactly the seven vmk_Mgmt functions", async () => {
+  const out = await new Deno.Command("nm", { args: ["-D", "--defined-only", `${ROOT}native/build/libvmkmgmt.so`] })
+    .output();
+  const names = new TextDecoder().decode(out.stdout).split("\n").filter((l) => / T /.test(l)).map((l) =>
+    l.split(" ").pop()
+  ).sort();
+  assertEquals(names, [
+    "vmk_MgmtUserBegin",
+    "vmk_MgmtUserCallbackInvokeInt",
+    "vmk_MgmtUserContinue",
+    "vmk_MgmtUserDestroy",
+    "vmk_MgmtUserEnd",
+    "vmk_MgmtUserGetInstances",
+    "vmk_MgmtUserInit",
+  ]);
+});
+
+Deno.test("C client: every row of acmeNicMgmt and every error number", async () => {
+  await using sim = await startSimProcess();
+  const out = await new Deno.Command(CLIENT, { args: ["all"], env: sim.env, stdout: "piped", stderr: "piped" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  const failed = text.split("\n").filter((l) => l.startsWith("not ok"));
+  assertEquals(failed, [], text);
+  assertStringIncludes(text, " passed, 0 failed");
+  assert(out.success);
+});
+
+Deno.test("C client: the simulator dies mid-call -> EIO promptly, later calls fail cleanly", async () => {
+  const sim = await startSimProcess();
+  try {
+    await sim.control({ op: "stall", instance: 1 });
+    const child = new Deno.Command(CLIENT, { args: ["die"], env: sim.env, stdout: "piped", stderr: "piped" }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("ready")) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += r.value;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    const killedAt = Date.now();
+    await sim.kill();
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += r.value;
+    }
+    const status = await child.status;
+    assert(Date.now() - killedAt < 5000, "the waiting call returned promptly");
+    assertEquals(text.split("\n").filter((l) => l.startsWith("not ok")), [], text);
+    assertStringIncludes(text, "0 failed");
+    assert(status.success, text);
+  } finally {
+    await sim.kill();
+  }
+});

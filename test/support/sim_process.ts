@@ -1,0 +1,90 @@
+/**
+ * Test support: runs the simulator as a real subprocess (`deno run sim/main.ts`) on a private
+ * socket, so tests exercise the same process boundary users have, can kill it mid-call, and can
+ * make blocking FFI calls without deadlocking their own event loop.
+ * @module
+ */
+import { sendControl } from "../../sim/control.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** A simulator subprocess. */
+export interface SimProcess extends AsyncDisposable {
+  /** Its socket. */
+  readonly socketPath: string;
+  /** Environment for clients: `VMKMGMT_SIM_SOCKET` (and `VMKMGMT_LIB`). */
+  readonly env: Record<string, string>;
+  /** Sends a control request. */
+  control(req: { op: string } & Record<string, unknown>): Promise<unknown>;
+  /** Everything it printed to stderr so far. */
+  stderr(): string;
+  /** Kills it with SIGKILL and waits for it to go. */
+  kill(): Promise<void>;
+  /** Stops it with SIGTERM and waits. */
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Path of our built library. */
+export const LIB_PATH = `${ROOT}native/build/libvmkmgmt.so`;
+
+/** Starts a simulator subprocess and waits until it listens. */
+export async function startSimProcess(args: string[] = []): Promise<SimProcess> {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-test-" });
+  const socketPath = `${dir}/sim-${Deno.pid}-${counter++}.sock`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${ROOT}sim/main.ts`, "--socket", socketPath, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).spawn();
+  let err = "";
+  const errDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (c) => void (err += c) }),
+  ).catch(() => {});
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const deadline = Date.now() + 30_000;
+  while (!out.includes("listening on")) {
+    const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now())));
+    const r = await Promise.race([reader.read(), timer]);
+    if (r === "timeout" || r.done) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      throw new Error(`simulator did not start: ${out}\n${err}`);
+    }
+    out += r.value;
+  }
+  // Keep draining stdout so the child never blocks on a full pipe.
+  const outDone = (async () => {
+    try {
+      while (!(await reader.read()).done) { /* drain */ }
+    } catch { /* closed */ }
+  })();
+  let ended = false;
+  const wait = async () => {
+    if (!ended) {
+      ended = true;
+      await child.status;
+      await Promise.all([errDone, outDone]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  };
+  const signal = async (sig: Deno.Signal) => {
+    try {
+      child.kill(sig);
+    } catch { /* already gone */ }
+    await wait();
+  };
+  return {
+    socketPath,
+    env: { VMKMGMT_SIM_SOCKET: socketPath, VMKMGMT_LIB: LIB_PATH },
+    control: (req) => sendControl(socketPath, req),
+    stderr: () => err,
+    kill: () => signal("SIGKILL"),
+    stop: () => signal("SIGTERM"),
+    [Symbol.asyncDispose]: () => signal("SIGTERM"),
+  };
+}
