@@ -427,6 +427,9 @@ function structType<F extends Record<string, Type<unknown>>>(
         if (!f) throw new ValueError(path, `unknown field ${key}; fields are ${fields.map((f) => f.name).join(", ")}`);
         out[key] = f.type.fromJson(obj[key], path ? `${path}.${key}` : key);
       }
+      for (const f of fields) {
+        if (!(f.name in obj)) throw new ValueError(path ? `${path}.${f.name}` : f.name, `missing field (${f.type.name})`);
+      }
       return out as V;
     },
     toJson(v) {

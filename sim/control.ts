@@ -62,6 +62,7 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
   const apiName = req.api === undefined ? undefined : str(req.api, "api");
   const ctx = () => kernel.context(apiName);
   const api = () => ctx().signature.name;
+  if (apiName !== undefined) ctx(); // an unknown api is an error for every op
   const instance = (required: boolean): bigint | "*" => {
     const ref = req.instance;
     if (ref === undefined) {

@@ -95,7 +95,6 @@ async function main(argv: string[]): Promise<number> {
     alias: { h: "help" },
     default: { demo: true },
     negatable: ["demo"],
-    stopEarly: true,
     unknown: (arg: string) => {
       if (arg.startsWith("-")) throw new Error(`unknown option ${arg}; see --help`);
       return true;

@@ -1,0 +1,120 @@
+/** Unit tests of the parameter type system: sizes, alignment, encode/decode, every error. */
+import { assertEquals, assertThrows } from "@std/assert";
+import { t, typeFromJson, ValueError } from "../mgmt/types.ts";
+
+function roundTrip<V>(type: { size: number; encode: Function; decode: Function }, value: V): V {
+  const buf = new Uint8Array(type.size);
+  const view = new DataView(buf.buffer);
+  type.encode(view, 0, value, "x");
+  return type.decode(view, 0);
+}
+
+function err(fn: () => unknown, includes: string): void {
+  const e = assertThrows(fn, ValueError);
+  if (!e.message.includes(includes)) throw new Error(`message ${JSON.stringify(e.message)} lacks ${JSON.stringify(includes)}`);
+}
+
+Deno.test("integers: sizes, bounds, bigint for 64-bit", () => {
+  const cases: [keyof typeof t, number, unknown, unknown][] = [
+    ["u8", 1, 0, 255],
+    ["u16", 2, 0, 65535],
+    ["u32", 4, 0, 4294967295],
+    ["i8", 1, -128, 127],
+    ["i16", 2, -32768, 32767],
+    ["i32", 4, -2147483648, 2147483647],
+    ["u64", 8, 0n, 18446744073709551615n],
+    ["i64", 8, -9223372036854775808n, 9223372036854775807n],
+  ];
+  for (const [name, size, min, max] of cases) {
+    const type = t[name] as unknown as { size: number; align: number; encode: Function; decode: Function };
+    assertEquals(type.size, size, name);
+    assertEquals(type.align, size, name);
+    assertEquals(roundTrip(type, min), min, `${name} min`);
+    assertEquals(roundTrip(type, max), max, `${name} max`);
+    const over = typeof max === "bigint" ? max + 1n : (max as number) + 1;
+    err(() => roundTrip(type, over), "out of range");
+    const under = typeof min === "bigint" ? min - 1n : (min as number) - 1;
+    err(() => roundTrip(type, under), "out of range");
+  }
+  assertEquals(roundTrip(t.u64, 5), 5n, "a safe number is accepted for u64");
+  err(() => roundTrip(t.u32, 1.5), "expected an integer");
+  err(() => roundTrip(t.u32, "7"), "expected an integer");
+  err(() => roundTrip(t.u64, 1.5), "expected an integer 0..18446744073709551615 (u64)");
+});
+
+Deno.test("floats and bool", () => {
+  assertEquals(roundTrip(t.f64, Math.PI), Math.PI);
+  assertEquals(roundTrip(t.f32, 1.5), 1.5);
+  err(() => roundTrip(t.f32, "1"), "expected a number (f32)");
+  assertEquals(roundTrip(t.bool, true), true);
+  assertEquals(roundTrip(t.bool, 0), false);
+  err(() => roundTrip(t.bool, "yes"), "expected true or false");
+  assertEquals(t.bool.size, 1);
+});
+
+Deno.test("strings are NUL-terminated UTF-8 in a fixed char array", () => {
+  const s = t.string(8);
+  assertEquals(roundTrip(s, "héllo"), "héllo");
+  assertEquals(roundTrip(s, "1234567"), "1234567");
+  err(() => roundTrip(s, "12345678"), "holds at most 7 plus NUL");
+  err(() => roundTrip(s, "ééééé"), "is 10 bytes of UTF-8");
+  err(() => roundTrip(s, "a\0b"), "NUL");
+  err(() => roundTrip(s, 5), "expected a string (char[8])");
+  assertThrows(() => t.string(0), RangeError, "string length must be an integer 1..16777216");
+});
+
+Deno.test("bytes, arrays", () => {
+  const b = t.bytes(4);
+  assertEquals(roundTrip(b, new Uint8Array([1, 2])), new Uint8Array([1, 2, 0, 0]), "short input is zero-padded");
+  err(() => roundTrip(b, new Uint8Array(5)), "5 bytes do not fit u8[4]");
+  err(() => roundTrip(b, "ab"), "expected bytes");
+  const a = t.array(t.u16, 3);
+  assertEquals(a.size, 6);
+  assertEquals(roundTrip(a, [1, 2, 3]), [1, 2, 3]);
+  err(() => roundTrip(a, [1, 2]), "expected exactly 3 elements, got 2");
+  err(() => roundTrip(a, [1, 2, 70000]), "x[2]: 70000 is out of range");
+});
+
+Deno.test("structs follow C alignment and padding", () => {
+  const s = t.struct({ a: t.u8, b: t.u64, c: t.u16 }, "S");
+  assertEquals(s.fields.map((f) => f.offset), [0, 8, 16]);
+  assertEquals(s.size, 24);
+  assertEquals(s.align, 8);
+  const v = { a: 1, b: 2n, c: 3 };
+  assertEquals(roundTrip(s, v), v);
+  err(() => roundTrip(s, { a: 1, b: 2n }), "x.c: missing field (u16)");
+  err(() => roundTrip(s, { a: 1, b: 2n, c: 3, d: 4 }), "unknown field d");
+  err(() => roundTrip(s, { a: 1, b: 2n, c: -1 }), "x.c: -1 is out of range");
+  err(() => roundTrip(s, [1]), "expected an object with fields a, b, c");
+  const nested = t.struct({ x: t.u8, inner: t.struct({ y: t.u32 }) });
+  assertEquals(nested.size, 8);
+  assertThrows(() => t.struct({}), RangeError, "needs at least one field");
+  assertThrows(() => t.struct({ "bad name": t.u8 }), RangeError, "not an identifier");
+});
+
+Deno.test("enums: names in, names out, unknown numbers kept", () => {
+  const e = t.enumOf({ off: 0, on: 1 }, t.u8);
+  assertEquals(e.size, 1);
+  assertEquals(roundTrip(e, "on"), "on");
+  assertEquals(roundTrip(e, 1), "on");
+  assertEquals(roundTrip(e, 7), 7);
+  err(() => roundTrip(e, "maybe"), "expected one of off, on");
+  assertThrows(() => t.enumOf({}), RangeError, "at least one named value");
+  assertThrows(() => t.enumOf({ a: 1 }, t.u64 as never), RangeError, "base must be");
+});
+
+Deno.test("JSON forms: lossless and validated", () => {
+  assertEquals(t.u64.fromJson("18446744073709551615", "v"), 18446744073709551615n);
+  assertEquals(t.u64.toJson(5n), "5");
+  assertEquals(t.u32.fromJson("0x10", "v"), 16);
+  assertEquals(t.bytes(2).fromJson("0a0b", "v"), new Uint8Array([10, 11]));
+  assertEquals(t.bytes(2).toJson(new Uint8Array([10, 11])), "0a0b");
+  err(() => t.u8.fromJson("300", "v"), "300 is out of range");
+  err(() => t.bytes(2).fromJson("zz", "v"), "expected hex bytes");
+  const s = typeFromJson({ struct: { a: "u8", b: { string: 4 }, c: { enum: { x: 1 } }, d: { array: "i16", length: 2 } } }, "T");
+  assertEquals(s.size, 1 + 4 + 3 + 4 + 4);
+  assertEquals(s.describe(), { struct: { a: "u8", b: { string: 4 }, c: { enum: { x: 1 }, base: "u32" }, d: { array: "i16", length: 2 } } });
+  err(() => typeFromJson("u128", "p.type"), 'p.type: unknown type "u128"');
+  err(() => typeFromJson({ string: 0 }, "p.type"), "p.type: string length must be");
+  err(() => typeFromJson({ weird: 1 } as never, "p.type"), "unknown type form with keys weird");
+});
