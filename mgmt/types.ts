@@ -15,11 +15,14 @@
 export class ValueError extends TypeError {
   /** Dotted path of the offending parameter or struct field, e.g. `stats.mtu`. */
   readonly path: string;
-  /** Builds the error; the message is prefixed with the path. */
-  constructor(path: string, message: string) {
-    super(path ? `${path}: ${message}` : message);
+  /** What was wrong, without the path. */
+  readonly reason: string;
+  /** Builds the error; the message is `${context}${path}: ${message}`. */
+  constructor(path: string, message: string, context = "") {
+    super(`${context}${path ? `${path}: ` : ""}${message}`);
     this.name = "ValueError";
     this.path = path;
+    this.reason = message;
   }
 }
 

@@ -26,7 +26,6 @@
 #include "wire.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define HANDLE_MAGIC 0x564d4b48u
 /* Events held locally beyond the simulator's credit window are dropped (and acknowledged). */
 #define LOCAL_QUEUE_MAX 1024
 
@@ -46,7 +45,6 @@ struct event {
 };
 
 struct vmkMgmtUserHandleInt {
-  uint32_t magic;
   int fd;
   vmk_uint64 cookie;
   vmk_MgmtApiSignature sig;
@@ -229,16 +227,64 @@ static int request(struct vmkMgmtUserHandleInt *h, uint16_t type, const void *pa
 
 /* ---------------------------------------------------------------- handle bookkeeping */
 
-static int enter(struct vmkMgmtUserHandleInt *h) {
-  if (h == NULL || h->magic != HANDLE_MAGIC) return EINVAL;
-  pthread_mutex_lock(&h->lock);
-  if (h->closing) {
-    pthread_mutex_unlock(&h->lock);
-    return EINVAL;
+/*
+ * Live handles. A call that races Destroy (a binding may queue calls on a thread pool) finds its
+ * handle gone and gets EINVAL instead of touching freed memory. This is the library's only
+ * shared state; it holds no per-handle data, so handles stay independent.
+ */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vmkMgmtUserHandleInt **live;
+static size_t live_count, live_cap;
+
+static int live_add(struct vmkMgmtUserHandleInt *h) {
+  pthread_mutex_lock(&live_lock);
+  if (live_count == live_cap) {
+    size_t cap = live_cap ? live_cap * 2 : 16;
+    void *grown = realloc(live, cap * sizeof *live);
+    if (!grown) {
+      pthread_mutex_unlock(&live_lock);
+      return ENOMEM;
+    }
+    live = grown;
+    live_cap = cap;
   }
-  h->users++;
-  pthread_mutex_unlock(&h->lock);
+  live[live_count++] = h;
+  pthread_mutex_unlock(&live_lock);
   return 0;
+}
+
+/* Removes h; returns 0 if it was live. */
+static int live_remove(struct vmkMgmtUserHandleInt *h) {
+  int rc = EINVAL;
+  pthread_mutex_lock(&live_lock);
+  for (size_t i = 0; i < live_count; i++) {
+    if (live[i] == h) {
+      live[i] = live[--live_count];
+      rc = 0;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&live_lock);
+  return rc;
+}
+
+static int enter(struct vmkMgmtUserHandleInt *h) {
+  if (h == NULL) return EINVAL;
+  int rc = EINVAL;
+  pthread_mutex_lock(&live_lock);
+  for (size_t i = 0; i < live_count; i++) {
+    if (live[i] == h) {
+      pthread_mutex_lock(&h->lock);
+      if (!h->closing) {
+        h->users++;
+        rc = 0;
+      }
+      pthread_mutex_unlock(&h->lock);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&live_lock);
+  return rc;
 }
 
 static void leave(struct vmkMgmtUserHandleInt *h) {
@@ -261,7 +307,6 @@ static void free_handle(struct vmkMgmtUserHandleInt *h) {
   pthread_mutex_destroy(&h->ctl);
   pthread_cond_destroy(&h->cond);
   free(h->callbacks);
-  h->magic = 0;
   free(h);
 }
 
@@ -364,7 +409,6 @@ EXPORT int vmk_MgmtUserInit(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, vm
   pthread_mutex_init(&h->wlock, NULL);
   pthread_mutex_init(&h->ctl, NULL);
   pthread_cond_init(&h->cond, NULL);
-  h->magic = HANDLE_MAGIC;
 
   rc = connect_sim(&h->fd);
   if (rc == 0 && pthread_create(&h->reader, NULL, reader_main, h) != 0) rc = EAGAIN;
@@ -389,6 +433,13 @@ EXPORT int vmk_MgmtUserInit(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, vm
     rc = reply_len >= 12 ? (int)wire_get_u32(reply) : EIO;
     free(reply);
   }
+  if (rc != 0) {
+    shutdown(h->fd, SHUT_RDWR);
+    pthread_join(h->reader, NULL);
+    free_handle(h);
+    return rc;
+  }
+  rc = live_add(h);
   if (rc != 0) {
     shutdown(h->fd, SHUT_RDWR);
     pthread_join(h->reader, NULL);
@@ -507,7 +558,8 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
   if (rc != 0) return rc;
   pthread_mutex_lock(&h->ctl);
   pthread_mutex_lock(&h->lock);
-  if (h->begun) rc = EEXIST;
+  if (h->closing) rc = EINVAL;
+  else if (h->begun) rc = EEXIST;
   else if (h->dead) rc = EIO;
   if (rc == 0) {
     h->stopping = 0;
@@ -571,33 +623,35 @@ EXPORT int vmk_MgmtUserEnd(vmk_MgmtUserHandle h) {
 }
 
 EXPORT int vmk_MgmtUserDestroy(vmk_MgmtUserHandle h) {
-  if (h == NULL || h->magic != HANDLE_MAGIC) return EINVAL;
+  int rc = enter(h);
+  if (rc != 0) return rc;
   pthread_mutex_lock(&h->ctl);
   pthread_mutex_lock(&h->lock);
-  if (h->closing) {
-    pthread_mutex_unlock(&h->lock);
-    pthread_mutex_unlock(&h->ctl);
-    return EINVAL;
-  }
   int begun = h->begun;
   pthread_mutex_unlock(&h->lock);
-  if (begun) {
-    int rc = end_locked(h);
-    if (rc != 0) {
-      pthread_mutex_unlock(&h->ctl);
-      return rc;
-    }
+  if (begun && (rc = end_locked(h)) != 0) {
+    pthread_mutex_unlock(&h->ctl);
+    leave(h);
+    return rc;
+  }
+  /* From here no new call can enter; a second Destroy gets EINVAL. */
+  if (live_remove(h) != 0) {
+    pthread_mutex_unlock(&h->ctl);
+    leave(h);
+    return EINVAL;
   }
   pthread_mutex_lock(&h->lock);
   h->closing = 1;
+  h->users--; /* our own enter() */
   pthread_mutex_unlock(&h->lock);
   /* Wakes the reader (EOF), which fails every waiting request with EIO. */
   shutdown(h->fd, SHUT_RDWR);
   pthread_join(h->reader, NULL);
+  /* Calls already inside (a racing Begin/End/Destroy waits for ctl) must get out first. */
+  pthread_mutex_unlock(&h->ctl);
   pthread_mutex_lock(&h->lock);
   while (h->users > 0) pthread_cond_wait(&h->cond, &h->lock);
   pthread_mutex_unlock(&h->lock);
-  pthread_mutex_unlock(&h->ctl);
   free_handle(h);
   return 0;
 }

@@ -1,0 +1,175 @@
+/**
+ * Finding and opening libvmkmgmt: `VMKMGMT_LIB`, then the ESXi location, then the simulator's
+ * library built from `native/` (on first use; fetched into a cache and built there when this
+ * module was imported by URL). Which library was loaded is reported by {@link libraryInfo}.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadLibrary, libraryInfo } from "./library.ts";
+ * loadLibrary();
+ * console.log(libraryInfo()?.path);
+ * ```
+ * @module
+ */
+import { REQUIRED_FUNCTIONS, SYMBOLS, type VmkMgmtSymbols } from "./symbols.ts";
+
+/** Where a library came from. */
+export type LibrarySource = "env" | "esxi" | "simulator";
+
+/** The library in use. */
+export interface LibraryInfo {
+  /** Absolute path loaded. */
+  readonly path: string;
+  /** How it was found. */
+  readonly source: LibrarySource;
+  /** True when it is our simulator library (talks to `sim/`). */
+  readonly simulated: boolean;
+}
+
+/** No usable library was found or it could not be loaded. */
+export class LibraryError extends Error {
+  /** Paths tried, in order, with why each was passed over. */
+  readonly tried: readonly string[];
+  /** Builds the error. */
+  constructor(message: string, tried: readonly string[] = []) {
+    super(tried.length ? `${message}\nTried:\n${tried.map((t) => `  - ${t}`).join("\n")}` : message);
+    this.name = "LibraryError";
+    this.tried = tried;
+  }
+}
+
+/** The ESXi locations of the 64-bit library. */
+export const ESXI_PATHS: readonly string[] = ["/lib64/libvmkmgmt.so"];
+const NATIVE_FILES = ["Makefile", "vmkmgmt.c", "vmkmgmt.h", "wire.h"];
+
+let loaded: { lib: Deno.DynamicLibrary<typeof SYMBOLS>; info: LibraryInfo } | undefined;
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function isOurs(path: string): boolean {
+  // Our library is built from native/ and named for it in its own directory.
+  return path.endsWith("/native/build/libvmkmgmt.so") || path.includes("/vmkmgmt/native-");
+}
+
+function build(dir: string): void {
+  let out: Deno.CommandOutput;
+  try {
+    out = new Deno.Command("make", { args: ["-s", "-C", dir, "lib"], stdout: "piped", stderr: "piped" }).outputSync();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new LibraryError(
+        "cannot build the simulator library: `make` is not installed. Install make and a C compiler " +
+          "(e.g. `apt-get install build-essential`), or set VMKMGMT_LIB to a built libvmkmgmt.so",
+      );
+    }
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new LibraryError(
+        `the simulator library is not built and building it needs --allow-run=make (or run \`make -C ${dir}\` once)`,
+      );
+    }
+    throw e;
+  }
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim();
+    const hint = /cc: (command )?not found|No such file or directory.*cc|gcc: not found/.test(err)
+      ? " There is no C compiler: install gcc (e.g. `apt-get install gcc`)."
+      : "";
+    throw new LibraryError(`building the simulator library in ${dir} failed.${hint}\n${err}`);
+  }
+}
+
+function cacheDir(): string {
+  const base = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
+  return `${base}/vmkmgmt`;
+}
+
+async function hash(text: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(d).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The directory holding native/ sources for this module (fetched to a cache when remote). */
+async function nativeDir(): Promise<string> {
+  const url = new URL("../native/", import.meta.url);
+  if (url.protocol === "file:") return decodeURIComponent(url.pathname).replace(/\/$/, "");
+  const dir = `${cacheDir()}/native-${await hash(url.href)}`;
+  if (!exists(`${dir}/build/libvmkmgmt.so`)) {
+    await Deno.mkdir(dir, { recursive: true });
+    for (const f of NATIVE_FILES) {
+      const res = await fetch(new URL(f, url));
+      if (!res.ok) throw new LibraryError(`cannot fetch ${new URL(f, url).href}: HTTP ${res.status}`);
+      await Deno.writeFile(`${dir}/${f}`, new Uint8Array(await res.arrayBuffer()));
+    }
+  }
+  return dir;
+}
+
+function tryOpen(path: string, source: LibrarySource): LibraryInfo {
+  let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    lib = Deno.dlopen(path, SYMBOLS);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const missing = REQUIRED_FUNCTIONS.find((f) => msg.includes(f));
+    if (missing) {
+      throw new LibraryError(
+        `${path} is not a vmk_Mgmt library: it does not export ${missing} (all of ${REQUIRED_FUNCTIONS.join(", ")} are required)`,
+      );
+    }
+    throw new LibraryError(`cannot load ${path}: ${msg}`);
+  }
+  const info = { path, source, simulated: isOurs(path) };
+  loaded = { lib, info };
+  return info;
+}
+
+/**
+ * Opens the library once per process and returns its symbols. `path` overrides discovery.
+ * Throws {@link LibraryError} listing every path tried.
+ */
+export async function loadLibrary(path?: string): Promise<{ symbols: VmkMgmtSymbols; info: LibraryInfo }> {
+  if (loaded && (!path || loaded.info.path === path)) return { symbols: loaded.lib.symbols, info: loaded.info };
+  if (loaded && path) {
+    throw new LibraryError(`libvmkmgmt is already loaded from ${loaded.info.path}; one library per process`);
+  }
+  const tried: string[] = [];
+  const env = path ?? Deno.env.get("VMKMGMT_LIB");
+  if (env) {
+    if (!exists(env)) {
+      throw new LibraryError(`${path ? "the library path given" : "VMKMGMT_LIB"} (${env}) does not exist`, [
+        `${env}: not found`,
+      ]);
+    }
+    tryOpen(env, "env");
+  } else {
+    for (const p of ESXI_PATHS) {
+      if (exists(p)) {
+        tryOpen(p, "esxi");
+        break;
+      }
+      tried.push(`${p}: not found (not an ESXi host)`);
+    }
+    if (!loaded) {
+      const dir = await nativeDir();
+      const lib = `${dir}/build/libvmkmgmt.so`;
+      if (!exists(lib)) build(dir);
+      if (!exists(lib)) {
+        tried.push(`${lib}: not built`);
+        throw new LibraryError("no libvmkmgmt.so could be found or built", tried);
+      }
+      tryOpen(lib, "simulator");
+    }
+  }
+  return { symbols: loaded!.lib.symbols, info: loaded!.info };
+}
+
+/** The library in use, or undefined before the first session opened. */
+export function libraryInfo(): LibraryInfo | undefined {
+  return loaded?.info;
+}

@@ -1,0 +1,57 @@
+/**
+ * The symbol table of libvmkmgmt for `Deno.dlopen`. Every call that can wait — on the kernel,
+ * or on the monitor thread, which may itself wait for the JavaScript thread inside a
+ * kernel-to-user callback — is `nonblocking`, so the event loop stays free. The variadic
+ * `vmk_MgmtUserCallbackInvokeInt` is bound once per payload count (0..4 pointers), and once
+ * more as blocking aliases for `invokeSync`.
+ * @module
+ */
+
+const invoke = <const P extends readonly Deno.NativeType[]>(extra: P, nonblocking: boolean) =>
+  ({
+    name: "vmk_MgmtUserCallbackInvokeInt",
+    // (vmk_MgmtUserHandle handle, vmk_uint64 instanceId, vmk_uint64 callbackId, vmk_uint32 argCount, void *p1..pN)
+    parameters: ["pointer", "u64", "u64", "u32", ...extra],
+    result: "i32",
+    nonblocking,
+  }) as const;
+
+/** The libvmkmgmt symbols. */
+export const SYMBOLS = {
+  // int vmk_MgmtUserInit(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, vmk_MgmtUserHandle *handle)
+  vmk_MgmtUserInit: { parameters: ["buffer", "u64", "buffer"], result: "i32", nonblocking: true },
+  // int vmk_MgmtUserGetInstances(vmk_MgmtUserHandle handle, vmk_MgmtInstances *instances)
+  vmk_MgmtUserGetInstances: { parameters: ["pointer", "buffer"], result: "i32", nonblocking: true },
+  // int vmk_MgmtUserBegin(vmk_MgmtUserHandle handle) — may wait for an End in progress
+  vmk_MgmtUserBegin: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  // int vmk_MgmtUserContinue(vmk_MgmtUserHandle handle) — blocks until End
+  vmk_MgmtUserContinue: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  // int vmk_MgmtUserEnd(vmk_MgmtUserHandle handle) — joins the monitor thread
+  vmk_MgmtUserEnd: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  // int vmk_MgmtUserDestroy(vmk_MgmtUserHandle handle) — ends delivery, joins threads
+  vmk_MgmtUserDestroy: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  invoke0: invoke([], true),
+  invoke1: invoke(["buffer"], true),
+  invoke2: invoke(["buffer", "buffer"], true),
+  invoke3: invoke(["buffer", "buffer", "buffer"], true),
+  invoke4: invoke(["buffer", "buffer", "buffer", "buffer"], true),
+  invokeSync0: invoke([], false),
+  invokeSync1: invoke(["buffer"], false),
+  invokeSync2: invoke(["buffer", "buffer"], false),
+  invokeSync3: invoke(["buffer", "buffer", "buffer"], false),
+  invokeSync4: invoke(["buffer", "buffer", "buffer", "buffer"], false),
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** The seven functions a library must export. */
+export const REQUIRED_FUNCTIONS = [
+  "vmk_MgmtUserInit",
+  "vmk_MgmtUserGetInstances",
+  "vmk_MgmtUserBegin",
+  "vmk_MgmtUserContinue",
+  "vmk_MgmtUserEnd",
+  "vmk_MgmtUserDestroy",
+  "vmk_MgmtUserCallbackInvokeInt",
+] as const;
+
+/** The opened library's typed functions. */
+export type VmkMgmtSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
