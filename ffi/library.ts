@@ -116,10 +116,19 @@ function tryOpen(path: string, source: LibrarySource): LibraryInfo {
     lib = Deno.dlopen(path, SYMBOLS);
   } catch (e) {
     const msg = (e as Error).message;
-    const missing = REQUIRED_FUNCTIONS.find((f) => msg.includes(f));
-    if (missing) {
+    if (/undefined symbol/.test(msg)) {
+      const missing = REQUIRED_FUNCTIONS.filter((f) => {
+        try {
+          Deno.dlopen(path, { [f]: { parameters: [], result: "void" } }).close();
+          return false;
+        } catch {
+          return true;
+        }
+      });
       throw new LibraryError(
-        `${path} is not a vmk_Mgmt library: it does not export ${missing} (all of ${REQUIRED_FUNCTIONS.join(", ")} are required)`,
+        `${path} is not a vmk_Mgmt library: it does not export ${missing.join(", ")} (all seven of ${
+          REQUIRED_FUNCTIONS.join(", ")
+        } are required). Point VMKMGMT_LIB at libvmkmgmt.so`,
       );
     }
     throw new LibraryError(`cannot load ${path}: ${msg}`);

@@ -78,8 +78,10 @@ interface Core {
   symbols: VmkMgmtSymbols;
   handle: Deno.PointerObject;
   hub: EventHub;
-  /** Names the instance of an event; the session installs its cache-backed resolver. */
-  eventInstance: (id: bigint) => Instance | null;
+  /** Instance cache by name and by id, refreshed by every GetInstances. */
+  byName: Map<string, Instance>;
+  byId: Map<bigint, Instance>;
+  inFlight: number;
   closing?: Promise<void>;
   closed: boolean;
   keep: unknown[];
@@ -93,6 +95,38 @@ async function closeCore(core: Core, sigName: string): Promise<void> {
   const rc = await core.symbols.vmk_MgmtUserDestroy(core.handle);
   core.hub.closeCallbacks();
   if (rc !== 0) throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserDestroy", signature: sigName });
+}
+
+/** GetInstances; refreshes the cache. Lives on the core so events never reference the session. */
+async function fetchInstances(core: Core, sigName: string): Promise<Instance[]> {
+  const buf = new Uint8Array(LAYOUT.vmk_MgmtInstances.size);
+  core.inFlight++;
+  let rc: number;
+  try {
+    rc = await core.symbols.vmk_MgmtUserGetInstances(core.handle, buf);
+  } finally {
+    core.inFlight--;
+  }
+  if (rc !== 0) {
+    throw new VmkMgmtError(rc, {
+      operation: "vmk_MgmtUserGetInstances",
+      signature: sigName,
+      hint: core.closed ? "the session was closed while the call was waiting" : undefined,
+    });
+  }
+  const list = decodeInstances(buf).map((e) => Object.freeze({ id: e.id, name: e.name }));
+  core.byName = new Map(list.map((i) => [i.name, i]));
+  core.byId = new Map(list.map((i) => [i.id, i]));
+  return list;
+}
+
+/** Names the instance an event came from; an unknown id triggers a refresh for next time. */
+function eventInstance(core: Core, sigName: string, id: bigint): Instance | null {
+  if (id === 0n) return null;
+  const known = core.byId.get(id);
+  if (known) return known;
+  if (!core.closed) fetchInstances(core, sigName).catch(() => {});
+  return { id, name: `#${id}` };
 }
 
 const registry = new FinalizationRegistry<{ core: Core; name: string }>(({ core, name }) => {
@@ -124,16 +158,12 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
   readonly library: LibraryInfo;
   readonly #core: Core;
   readonly #plans = new Map<string, Plan>();
-  #instances = new Map<string, Instance>();
-  #byId = new Map<bigint, Instance>();
-  #inFlight = 0;
 
   /** @internal use {@link open}. */
   constructor(signature: Signature<D>, library: LibraryInfo, core: Core) {
     this.signature = signature;
     this.library = library;
     this.#core = core;
-    core.eventInstance = this.#eventInstance;
     registry.register(this, { core, name: signature.name }, this);
   }
 
@@ -144,7 +174,7 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
 
   /** Event delivery counters. */
   get stats(): EventStats & { inFlight: number } {
-    return { ...this.#core.hub.stats, inFlight: this.#inFlight };
+    return { ...this.#core.hub.stats, inFlight: this.#core.inFlight };
   }
 
   #ctx(extra: Partial<ErrorContext> & { operation: string }): ErrorContext {
@@ -160,31 +190,23 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
   /** Lists the kernel instances serving this API (and refreshes the name cache). */
   async instances(): Promise<Instance[]> {
     this.#assertOpen("instances");
-    const buf = new Uint8Array(LAYOUT.vmk_MgmtInstances.size);
-    this.#inFlight++;
-    let rc: number;
     try {
-      rc = await this.#core.symbols.vmk_MgmtUserGetInstances(this.#core.handle, buf);
-    } finally {
-      this.#inFlight--;
+      return await fetchInstances(this.#core, this.signature.name);
+    } catch (e) {
+      throw e instanceof VmkMgmtError ? this.#error(e.errno, { operation: e.operation }) : e;
     }
-    if (rc !== 0) throw this.#error(rc, { operation: "vmk_MgmtUserGetInstances" });
-    const list = decodeInstances(buf).map((e) => Object.freeze({ id: e.id, name: e.name }));
-    this.#instances = new Map(list.map((i) => [i.name, i]));
-    this.#byId = new Map(list.map((i) => [i.id, i]));
-    return list;
   }
 
   /** Finds one instance by name or id (asking the kernel when it is not known yet). */
   async instance(ref: string | bigint | number): Promise<Instance> {
-    const find = () => typeof ref === "string" && !/^\d+$/.test(ref) ? this.#instances.get(ref) : this.#byId.get(BigInt(ref));
+    const find = () => typeof ref === "string" && !/^\d+$/.test(ref) ? this.#core.byName.get(ref) : this.#core.byId.get(BigInt(ref));
     const found = find() ?? (await this.instances(), find());
     if (!found) throw this.#unknownInstance(String(ref), "instance");
     return found;
   }
 
   #unknownInstance(ref: string, operation: string, callback?: string): VmkMgmtError {
-    const names = [...this.#instances.keys()];
+    const names = [...this.#core.byName.keys()];
     return new VmkMgmtError(2, this.#ctx({
       operation,
       callback,
@@ -244,7 +266,7 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     }
     if (typeof ref === "string") {
       if (/^\d+$/.test(ref)) return BigInt(ref);
-      const inst = this.#instances.get(ref);
+      const inst = this.#core.byName.get(ref);
       if (inst) return inst.id;
       throw this.#unknownInstance(ref, "invoke", callback);
     }
@@ -326,15 +348,15 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       const plan = this.#plan(callback, "invoke");
       const inst = this.#resolveInstance((input as { instance?: unknown } | undefined)?.instance, callback);
       const { args, data } = this.#prepare(plan, input as Record<string, unknown>);
-      this.#inFlight++;
+      this.#core.inFlight++;
       const call = plan.fn(this.#core.handle, inst, plan.id, args.length, ...args).then(
         (rc) => {
-          this.#inFlight--;
+          this.#core.inFlight--;
           if (rc !== 0) throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst) });
           return this.#decode(plan, data) as InvokeResult<Callbacks<D>[K]>;
         },
         (e) => {
-          this.#inFlight--;
+          this.#core.inFlight--;
           throw e;
         },
       );
@@ -403,19 +425,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
 
   #instanceLabel(id: bigint): string | undefined {
     if (id === 0n) return undefined;
-    const inst = this.#byId.get(id);
+    const inst = this.#core.byId.get(id);
     return inst ? `${inst.name} (${id})` : String(id);
   }
-
-  /** Resolves an instance id seen in an event. */
-  #eventInstance = (id: bigint): Instance | null => {
-    if (id === 0n) return null;
-    const known = this.#byId.get(id);
-    if (known) return known;
-    // An instance added since we last asked: name it by id now, learn its name for next time.
-    if (!this.#core.closed) this.instances().catch(() => {});
-    return { id, name: `#${id}` };
-  };
 
   /** Async iterator of kernel events (all, or one callback's). Leaving the loop unsubscribes. */
   events<E extends EventName<D>>(name: E, options?: StreamOptions): EventStream<EventOf<D, E>>;
@@ -467,8 +479,7 @@ export async function open<D extends SignatureDef>(
     console.error(`vmkmgmt: ${context} failed:`, e);
   });
   let handle: Deno.PointerObject | null = null;
-  const core = { symbols, closed: false, keep: [] as unknown[] } as Partial<Core> as Core;
-  core.eventInstance = (id) => (id === 0n ? null : { id, name: `#${id}` });
+  const core = { symbols, closed: false, keep: [], byName: new Map(), byId: new Map(), inFlight: 0 } as Partial<Core> as Core;
   const hub = new EventHub(signature, {
     begin: async () => {
       const rc = await symbols.vmk_MgmtUserBegin(handle);
@@ -478,7 +489,7 @@ export async function open<D extends SignatureDef>(
       const rc = await symbols.vmk_MgmtUserEnd(handle);
       if (rc !== 0) throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserEnd", signature: signature.name });
     },
-    instance: (id) => core.eventInstance(id),
+    instance: (id) => eventInstance(core, signature.name, id),
     report,
   });
   core.hub = hub;

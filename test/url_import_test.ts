@@ -1,0 +1,85 @@
+/**
+ * Importing mod.ts by URL: the tree is served on loopback and a script in a directory with no
+ * deno.json imports http://127.0.0.1:PORT/mod.ts. With no VMKMGMT_LIB the module fetches its
+ * native sources into a cache and builds the simulator library there.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { startSimProcess } from "./support/sim_process.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+const TYPES: Record<string, string> = { ts: "application/typescript", c: "text/plain", h: "text/plain" };
+
+Deno.test("mod.ts imported by URL from a directory without deno.json", async () => {
+  await using sim = await startSimProcess();
+  const requested: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const path = decodeURIComponent(new URL(req.url).pathname);
+    requested.push(path);
+    if (path.includes("..") || path.includes("/build/")) return new Response("no", { status: 403 });
+    try {
+      const body = await Deno.readFile(`${ROOT}${path.slice(1)}`);
+      return new Response(body, { headers: { "content-type": TYPES[path.split(".").pop()!] ?? "text/plain" } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  const port = server.addr.port;
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-url-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { acmeNic, libraryInfo, open } from "http://127.0.0.1:${port}/mod.ts";
+await using s = await open(acmeNic);
+const { stats } = await s.invoke("getStats", { instance: "vmnic0" });
+console.log(JSON.stringify({ mtu: stats.mtu, source: libraryInfo()!.source, path: libraryInfo()!.path }));
+`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--reload",
+        `--allow-import=127.0.0.1:${port}`,
+        `--allow-net=127.0.0.1:${port}`,
+        "--allow-ffi",
+        "--allow-env",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run=make",
+        "main.ts",
+      ],
+      cwd: dir,
+      env: { VMKMGMT_SIM_SOCKET: sim.socketPath, XDG_CACHE_HOME: `${dir}/cache`, DENO_NO_UPDATE_CHECK: "1" },
+      clearEnv: false,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, stderr);
+    const result = JSON.parse(new TextDecoder().decode(out.stdout));
+    assertEquals(result.mtu, 1500);
+    assertEquals(result.source, "simulator");
+    assertStringIncludes(result.path, `${dir}/cache/vmkmgmt/native-`);
+    assert(requested.includes("/native/vmkmgmt.c"), "the C sources were fetched over HTTP");
+    assert(!requested.some((p) => /^\/(sim|repl|scripts|test)\//.test(p)), `only library code was fetched: ${requested}`);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("library code has no bare specifiers and no third-party imports", async () => {
+  const seen = new Set<string>();
+  const visit = async (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    const src = await Deno.readTextFile(`${ROOT}${path}`);
+    for (const m of src.matchAll(/(?:import|export)[^"']*?from\s+["']([^"']+)["']|import\(["']([^"']+)["']\)/g)) {
+      const spec = m[1] ?? m[2];
+      assert(spec.startsWith("./") || spec.startsWith("../"), `${path} imports ${spec}`);
+      await visit(new URL(spec, `file:///${path}`).pathname.slice(1));
+    }
+  };
+  await visit("mod.ts");
+  assert(seen.size > 8);
+});
