@@ -27,20 +27,31 @@
  */
 export { t } from "./mgmt/params.ts";
 export type { Direction, Param, VectorOptions } from "./mgmt/params.ts";
-export { type EnumType, type Field, type StructType, type Type, type TypeJson, ValueError, type ValueOf } from "./mgmt/types.ts";
+export {
+  type EnumType,
+  type Field,
+  type StructType,
+  type Type,
+  type TypeJson,
+  ValueError,
+  type ValueOf,
+} from "./mgmt/types.ts";
 export {
   type CallbackDef,
   type CallbackInfo,
   defineSignature,
+  type Elem,
   type EventName,
   type EventParams,
   formatVersion,
   type InvokeParams,
   type InvokeResult,
   type KernelCallbackName,
+  type KeysWhere,
   MAX_CALLBACK_PARMS,
   MAX_INSTANCES,
   type ParamInfo,
+  type ParamsOf,
   parseVersion,
   RESERVED_CALLBACKS,
   type Signature,
@@ -48,20 +59,31 @@ export {
   SignatureError,
   signatureFromJson,
   type SignatureJson,
+  type VectorResult,
+  type VectorValue,
 } from "./mgmt/signature.ts";
 export { decodeParam, encodeParam, paramFromJson, paramToJson } from "./mgmt/codec.ts";
 export {
   type AnyEventOf,
+  type Callbacks,
   type EventOf,
   type InstanceRef,
+  type InvokeArgs,
   type InvokeInput,
   type InvokeOptions,
   open,
   type OpenOptions,
   Session,
 } from "./mgmt/session.ts";
-export type { EventStats, EventStream, Instance, KernelEvent, StreamOptions, WaitOptions } from "./mgmt/events.ts";
+export type {
+  EventStats,
+  EventStream,
+  Instance,
+  KernelEvent,
+  StreamOptions,
+  WaitOptions,
+} from "./mgmt/events.ts";
 export { ERRNO, errnoMessage, errnoName, type ErrorContext, VmkMgmtError } from "./ffi/errno.ts";
-export { LibraryError, libraryInfo, type LibraryInfo, type LibrarySource } from "./ffi/library.ts";
-export { acmeNic, EchoMsg, LinkState, NicStats } from "./mgmt/demo/acme_nic.ts";
-export { acmeStorage } from "./mgmt/demo/acme_storage.ts";
+export { LibraryError, type LibraryInfo, libraryInfo, type LibrarySource } from "./ffi/library.ts";
+export * from "./mgmt/demo/acme_nic.ts";
+export * from "./mgmt/demo/acme_storage.ts";

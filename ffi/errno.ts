@@ -134,9 +134,9 @@ export class VmkMgmtError extends Error {
       ctx.instance && `instance ${ctx.instance}`,
     ].filter(Boolean).join(", ");
     super(
-      `${ctx.operation} failed: ${errnoName(errno)} (${errno}) ${errnoMessage(errno)}${what ? ` [${what}]` : ""}${
-        ctx.hint ? `; ${ctx.hint}` : ""
-      }`,
+      `${ctx.operation} failed: ${errnoName(errno)} (${errno}) ${errnoMessage(errno)}${
+        what ? ` [${what}]` : ""
+      }${ctx.hint ? `; ${ctx.hint}` : ""}`,
       options,
     );
     this.name = "VmkMgmtError";

@@ -26,7 +26,15 @@ export const LAYOUT = {
     parmTypes: 36,
     callbackId: 56,
   },
-  vmk_MgmtApiSignature: { size: 80, align: 8, version: 0, name: 4, vendor: 36, numCallbacks: 68, callbacks: 72 },
+  vmk_MgmtApiSignature: {
+    size: 80,
+    align: 8,
+    version: 0,
+    name: 4,
+    vendor: 36,
+    numCallbacks: 68,
+    callbacks: 72,
+  },
   vmk_MgmtInstances: { size: 1288, align: 8, numInstances: 0, instanceIds: 8, instanceNames: 264 },
   vmk_MgmtVectorParm: { size: 16, align: 8, length: 0, dataPtr: 8 },
   enumSize: 4,
@@ -37,7 +45,9 @@ const utf8 = new TextEncoder();
 /** Writes a `vmk_Name` (NUL-padded; throws if it does not fit 31 bytes). */
 export function writeName(view: DataView, offset: number, name: string): void {
   const bytes = utf8.encode(name);
-  if (bytes.length > LAYOUT.vmk_Name.size - 1) throw new RangeError(`name ${JSON.stringify(name)} exceeds 31 bytes`);
+  if (bytes.length > LAYOUT.vmk_Name.size - 1) {
+    throw new RangeError(`name ${JSON.stringify(name)} exceeds 31 bytes`);
+  }
   const dst = new Uint8Array(view.buffer, view.byteOffset + offset, LAYOUT.vmk_Name.size);
   dst.fill(0);
   dst.set(bytes);
@@ -51,7 +61,10 @@ export function readName(view: DataView, offset: number): string {
 }
 
 /** Encodes the `vmk_MgmtCallbackInfo[]` table; `fnPtrs[i]` is the user callback's address or 0n. */
-export function encodeCallbackInfos(callbacks: readonly CCallback[], fnPtrs: readonly bigint[]): Uint8Array<ArrayBuffer> {
+export function encodeCallbackInfos(
+  callbacks: readonly CCallback[],
+  fnPtrs: readonly bigint[],
+): Uint8Array<ArrayBuffer> {
   const L = LAYOUT.vmk_MgmtCallbackInfo;
   const out = new Uint8Array(Math.max(1, callbacks.length) * L.size);
   const v = new DataView(out.buffer);

@@ -60,7 +60,8 @@ function isOurs(path: string): boolean {
 function build(dir: string): void {
   let out: Deno.CommandOutput;
   try {
-    out = new Deno.Command("make", { args: ["-s", "-C", dir, "lib"], stdout: "piped", stderr: "piped" }).outputSync();
+    out = new Deno.Command("make", { args: ["-s", "-C", dir, "lib"], stdout: "piped", stderr: "piped" })
+      .outputSync();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new LibraryError(
@@ -143,7 +144,9 @@ function tryOpen(path: string, source: LibrarySource): LibraryInfo {
  * Throws {@link LibraryError} listing every path tried.
  */
 export async function loadLibrary(path?: string): Promise<{ symbols: VmkMgmtSymbols; info: LibraryInfo }> {
-  if (loaded && (!path || loaded.info.path === path)) return { symbols: loaded.lib.symbols, info: loaded.info };
+  if (loaded && (!path || loaded.info.path === path)) {
+    return { symbols: loaded.lib.symbols, info: loaded.info };
+  }
   if (loaded && path) {
     throw new LibraryError(`libvmkmgmt is already loaded from ${loaded.info.path}; one library per process`);
   }

@@ -30,7 +30,10 @@ export const MAX_VECTOR_BYTES = 64 * 1024 * 1024;
 export function encodeParam(p: ParamInfo, value: unknown, path: string = p.name): Uint8Array {
   if (p.dir === "vectorOut") {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
-      throw new ValueError(path, `vectorOut capacity: expected a whole number of elements ≥ 1, got ${String(value)}`);
+      throw new ValueError(
+        path,
+        `vectorOut capacity: expected a whole number of elements ≥ 1, got ${String(value)}`,
+      );
     }
     if (value * p.size > MAX_VECTOR_BYTES) {
       throw new ValueError(path, `capacity ${value} × ${p.size} bytes exceeds ${MAX_VECTOR_BYTES} bytes`);
@@ -40,8 +43,12 @@ export function encodeParam(p: ParamInfo, value: unknown, path: string = p.name)
   if (p.dir === "vectorIn" || p.dir === "vectorInOut") {
     let elements: ArrayLike<unknown>;
     if (value instanceof Uint8Array && isByteElement(p.type)) {
-      if (value.length === 0) throw new ValueError(path, "a vector needs at least one element (the ABI refuses length 0)");
-      if (value.length > MAX_VECTOR_BYTES) throw new ValueError(path, `${value.length} bytes exceed ${MAX_VECTOR_BYTES}`);
+      if (value.length === 0) {
+        throw new ValueError(path, "a vector needs at least one element (the ABI refuses length 0)");
+      }
+      if (value.length > MAX_VECTOR_BYTES) {
+        throw new ValueError(path, `${value.length} bytes exceed ${MAX_VECTOR_BYTES}`);
+      }
       return value.slice();
     } else if (Array.isArray(value)) elements = value;
     else {
@@ -52,7 +59,9 @@ export function encodeParam(p: ParamInfo, value: unknown, path: string = p.name)
         }`,
       );
     }
-    if (elements.length === 0) throw new ValueError(path, "a vector needs at least one element (the ABI refuses length 0)");
+    if (elements.length === 0) {
+      throw new ValueError(path, "a vector needs at least one element (the ABI refuses length 0)");
+    }
     if (elements.length * p.size > MAX_VECTOR_BYTES) {
       throw new ValueError(path, `${elements.length} elements exceed ${MAX_VECTOR_BYTES} bytes`);
     }
@@ -84,7 +93,10 @@ export function paramFromJson(p: ParamInfo, json: unknown, path: string = p.name
   if (p.dir === "vectorOut") {
     const n = typeof json === "string" ? Number(json) : json;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
-      throw new ValueError(path, `vectorOut capacity: expected a whole number of elements ≥ 1, got ${JSON.stringify(json)}`);
+      throw new ValueError(
+        path,
+        `vectorOut capacity: expected a whole number of elements ≥ 1, got ${JSON.stringify(json)}`,
+      );
     }
     return n;
   }
@@ -100,7 +112,9 @@ function bytesFromJson(json: unknown, path: string): Uint8Array {
   if (json instanceof Uint8Array) return json;
   if (Array.isArray(json)) {
     return Uint8Array.from(json, (b, i) => {
-      if (!Number.isInteger(b) || b < 0 || b > 255) throw new ValueError(`${path}[${i}]`, "expected a byte 0..255");
+      if (!Number.isInteger(b) || b < 0 || b > 255) {
+        throw new ValueError(`${path}[${i}]`, "expected a byte 0..255");
+      }
       return b;
     });
   }
@@ -108,7 +122,10 @@ function bytesFromJson(json: unknown, path: string): Uint8Array {
     const hex = parseHex(json);
     if (hex) return hex;
   }
-  throw new ValueError(path, `expected bytes as hex ("0a0b…") or an array of 0..255, got ${JSON.stringify(json)}`);
+  throw new ValueError(
+    path,
+    `expected bytes as hex ("0a0b…") or an array of 0..255, got ${JSON.stringify(json)}`,
+  );
 }
 
 /** Converts a decoded parameter value to lossless JSON (bigint as string, bytes as hex). */

@@ -181,7 +181,9 @@ export class EventHub {
     if (!cb || cb.location !== "user") {
       const events = this.#sig.list.filter((c) => c.location === "user").map((c) => c.name);
       throw new TypeError(
-        `${this.#sig.name} has no kernel event ${name}; events (user-location callbacks) are: ${events.join(", ") || "none"}`,
+        `${this.#sig.name} has no kernel event ${name}; events (user-location callbacks) are: ${
+          events.join(", ") || "none"
+        }`,
       );
     }
   }
@@ -244,7 +246,9 @@ export class EventHub {
   stream(name: string | null, options: StreamOptions = {}): EventStream<KernelEvent> {
     this.#check(name);
     const cap = options.buffer ?? 1024;
-    if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`buffer: expected a whole number ≥ 1, got ${cap}`);
+    if (!Number.isInteger(cap) || cap < 1) {
+      throw new RangeError(`buffer: expected a whole number ≥ 1, got ${cap}`);
+    }
     const queue: KernelEvent[] = [];
     let waiting: PromiseWithResolvers<IteratorResult<KernelEvent>> | undefined;
     let done = false;
@@ -361,7 +365,9 @@ export class EventHub {
     if (timeout !== undefined) {
       timer = setTimeout(() => {
         cleanup();
-        const e = new Error(`no ${name ?? "event"}${filter ? " matching the filter" : ""} within ${timeout} ms`);
+        const e = new Error(
+          `no ${name ?? "event"}${filter ? " matching the filter" : ""} within ${timeout} ms`,
+        );
         e.name = "TimeoutError";
         reject(e);
       }, timeout);

@@ -26,7 +26,14 @@ export const DIRECTION_CODE: Readonly<Record<Direction, number>> = {
 };
 
 /** Directions by `vmk_MgmtParmType` number. */
-export const DIRECTION_BY_CODE: readonly Direction[] = ["in", "out", "inout", "vectorIn", "vectorOut", "vectorInOut"];
+export const DIRECTION_BY_CODE: readonly Direction[] = [
+  "in",
+  "out",
+  "inout",
+  "vectorIn",
+  "vectorOut",
+  "vectorInOut",
+];
 
 /** A typed payload parameter. For vectors `type` is the element type. */
 export interface Param<D extends Direction = Direction, T extends Type<unknown> = Type<unknown>> {
@@ -66,12 +73,13 @@ export function isVector(dir: Direction): boolean {
   return dir.startsWith("vector");
 }
 
-const param = <D extends Direction>(dir: D) => <T extends Type<unknown>>(type: T, options: VectorOptions = {}) => {
-  if (!type || typeof type.encode !== "function") {
-    throw new TypeError(`t.${dir}(…) needs a type such as t.u32, got ${String(type)}`);
-  }
-  return Object.freeze({ dir, type, ...options }) as Param<D, T>;
-};
+const param =
+  <D extends Direction>(dir: D) => <T extends Type<unknown>>(type: T, options: VectorOptions = {}) => {
+    if (!type || typeof type.encode !== "function") {
+      throw new TypeError(`t.${dir}(…) needs a type such as t.u32, got ${String(type)}`);
+    }
+    return Object.freeze({ dir, type, ...options }) as Param<D, T>;
+  };
 
 /**
  * Value types plus parameter directions: `t.in`, `t.out`, `t.inout`, `t.vectorIn`,

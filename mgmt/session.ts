@@ -13,7 +13,13 @@
  * @module
  */
 import { type ErrorContext, VmkMgmtError } from "../ffi/errno.ts";
-import { decodeInstances, encodeApiSignature, encodeCallbackInfos, encodeVectorParm, LAYOUT } from "../ffi/layout.ts";
+import {
+  decodeInstances,
+  encodeApiSignature,
+  encodeCallbackInfos,
+  encodeVectorParm,
+  LAYOUT,
+} from "../ffi/layout.ts";
 import { type LibraryInfo, loadLibrary } from "../ffi/library.ts";
 import type { VmkMgmtSymbols } from "../ffi/symbols.ts";
 import { didYouMean } from "../util/suggest.ts";
@@ -64,13 +70,18 @@ export interface InvokeOptions {
 
 /** The first argument of `invoke` for callback definition `C`. */
 export type InvokeInput<C> = { instance?: InstanceRef } & InvokeParams<C>;
-type InvokeArgs<C> = Record<never, never> extends InvokeParams<C>
+/** The rest arguments of `invoke`: the input is optional when the callback takes no parameters. */
+export type InvokeArgs<C> = Record<never, never> extends InvokeParams<C>
   ? [input?: InvokeInput<C>, options?: InvokeOptions]
   : [input: InvokeInput<C>, options?: InvokeOptions];
 
-type Callbacks<D extends SignatureDef> = D["callbacks"];
+/** The callback definitions of signature definition `D`. */
+export type Callbacks<D extends SignatureDef> = D["callbacks"];
 /** A kernel event of signature definition `D` named `E`. */
-export type EventOf<D extends SignatureDef, E extends EventName<D>> = KernelEvent<E, EventParams<Callbacks<D>[E]>>;
+export type EventOf<D extends SignatureDef, E extends EventName<D>> = KernelEvent<
+  E,
+  EventParams<Callbacks<D>[E]>
+>;
 /** Any kernel event of signature definition `D`. */
 export type AnyEventOf<D extends SignatureDef> = { [E in EventName<D>]: EventOf<D, E> }[EventName<D>];
 
@@ -199,7 +210,10 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
 
   /** Finds one instance by name or id (asking the kernel when it is not known yet). */
   async instance(ref: string | bigint | number): Promise<Instance> {
-    const find = () => typeof ref === "string" && !/^\d+$/.test(ref) ? this.#core.byName.get(ref) : this.#core.byId.get(BigInt(ref));
+    const find = () =>
+      typeof ref === "string" && !/^\d+$/.test(ref)
+        ? this.#core.byName.get(ref)
+        : this.#core.byId.get(BigInt(ref));
     const found = find() ?? (await this.instances(), find());
     if (!found) throw this.#unknownInstance(String(ref), "instance");
     return found;
@@ -207,17 +221,25 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
 
   #unknownInstance(ref: string, operation: string, callback?: string): VmkMgmtError {
     const names = [...this.#core.byName.keys()];
-    return new VmkMgmtError(2, this.#ctx({
-      operation,
-      callback,
-      instance: ref,
-      hint: `no such instance${didYouMean(ref, names)}${names.length ? ` (instances: ${names.join(", ")})` : ""}`,
-    }));
+    return new VmkMgmtError(
+      2,
+      this.#ctx({
+        operation,
+        callback,
+        instance: ref,
+        hint: `no such instance${didYouMean(ref, names)}${
+          names.length ? ` (instances: ${names.join(", ")})` : ""
+        }`,
+      }),
+    );
   }
 
   #error(rc: number, ctx: Partial<ErrorContext> & { operation: string }): VmkMgmtError {
     if (this.#core.closed && (rc === 5 || rc === 22)) {
-      return new VmkMgmtError(rc, this.#ctx({ ...ctx, hint: "the session was closed while the call was waiting" }));
+      return new VmkMgmtError(
+        rc,
+        this.#ctx({ ...ctx, hint: "the session was closed while the call was waiting" }),
+      );
     }
     let hint = ctx.hint;
     if (rc === 5 && this.library.simulated) {
@@ -233,7 +255,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     if (!cb || typeof cb !== "object" || !Object.hasOwn(this.signature.callbacks, name)) {
       const names = this.signature.list.filter((c) => c.location === "kernel").map((c) => c.name);
       throw new TypeError(
-        `${operation}: ${this.signature.name} has no callback ${name}${didYouMean(name, names)} (callbacks: ${names.join(", ")})`,
+        `${operation}: ${this.signature.name} has no callback ${name}${didYouMean(name, names)} (callbacks: ${
+          names.join(", ")
+        })`,
       );
     }
     if (cb.location !== "kernel") {
@@ -261,7 +285,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       return ref;
     }
     if (typeof ref === "number") {
-      if (!Number.isSafeInteger(ref) || ref < 0) throw new ValueError("instance", `${ref} is not an instance id`);
+      if (!Number.isSafeInteger(ref) || ref < 0) {
+        throw new ValueError("instance", `${ref} is not an instance id`);
+      }
       return BigInt(ref);
     }
     if (typeof ref === "string") {
@@ -278,7 +304,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
   #prepare(plan: Plan, input: Record<string, unknown> | undefined) {
     const cb = plan.cb;
     const given = input ?? {};
-    if (typeof given !== "object") throw new TypeError(`invoke ${cb.name}: the input must be an object of parameters`);
+    if (typeof given !== "object") {
+      throw new TypeError(`invoke ${cb.name}: the input must be an object of parameters`);
+    }
     for (const key in given) {
       if (key === "instance" || plan.paramNames.has(key)) continue;
       const names = cb.params.map((p) => p.name);
@@ -314,7 +342,12 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
         }
       }
       data[i] = buf;
-      args[i] = isVector(p.dir) ? encodeVectorParm(buf.length, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)))) : buf;
+      args[i] = isVector(p.dir)
+        ? encodeVectorParm(
+          buf.length,
+          BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>))),
+        )
+        : buf;
     }
     return { args, data };
   }
@@ -352,7 +385,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       const call = plan.fn(this.#core.handle, inst, plan.id, args.length, ...args).then(
         (rc) => {
           this.#core.inFlight--;
-          if (rc !== 0) throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst) });
+          if (rc !== 0) {
+            throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst) });
+          }
           return this.#decode(plan, data) as InvokeResult<Callbacks<D>[K]>;
         },
         (e) => {
@@ -368,7 +403,13 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     }
   }
 
-  #bounded<T>(call: Promise<T>, options: InvokeOptions, callback: string, inst: bigint, keep: unknown): Promise<T> {
+  #bounded<T>(
+    call: Promise<T>,
+    options: InvokeOptions,
+    callback: string,
+    inst: bigint,
+    keep: unknown,
+  ): Promise<T> {
     const { signal, timeout } = options;
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout >= 0)) {
       return Promise.reject(new RangeError(`timeout: expected milliseconds ≥ 0, got ${timeout}`));
@@ -392,12 +433,15 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
         timer = setTimeout(() => {
           done();
           reject(
-            new VmkMgmtError(110, this.#ctx({
-              operation: "invoke",
-              callback,
-              instance: this.#instanceLabel(inst),
-              hint: `no reply within ${timeout} ms (the kernel callback may still complete)`,
-            })),
+            new VmkMgmtError(
+              110,
+              this.#ctx({
+                operation: "invoke",
+                callback,
+                instance: this.#instanceLabel(inst),
+                hint: `no reply within ${timeout} ms (the kernel callback may still complete)`,
+              }),
+            ),
           );
         }, timeout);
       }
@@ -419,7 +463,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     const inst = this.#resolveInstance((input as { instance?: unknown } | undefined)?.instance, callback);
     const { args, data } = this.#prepare(plan, input as Record<string, unknown>);
     const rc = plan.syncFn(this.#core.handle, inst, plan.id, args.length, ...args);
-    if (rc !== 0) throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
+    if (rc !== 0) {
+      throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
+    }
     return this.#decode(plan, data) as InvokeResult<Callbacks<D>[K]>;
   }
 
@@ -429,15 +475,17 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     return inst ? `${inst.name} (${id})` : String(id);
   }
 
-  /** Async iterator of kernel events (all, or one callback's). Leaving the loop unsubscribes. */
+  /** Async iterator of one kernel event's deliveries. Leaving the loop unsubscribes. */
   events<E extends EventName<D>>(name: E, options?: StreamOptions): EventStream<EventOf<D, E>>;
+  /** Async iterator of every kernel event of the session. Leaving the loop unsubscribes. */
   events(name?: null, options?: StreamOptions): EventStream<AnyEventOf<D>>;
   events(name: string | null = null, options?: StreamOptions): EventStream<KernelEvent> {
     return this.#core.hub.stream(name, options);
   }
 
-  /** Calls `handler` for every event of `name` ("*" for all); returns a function that unsubscribes. */
+  /** Calls `handler` for every event of `name`; returns a function that unsubscribes. */
   on<E extends EventName<D>>(name: E, handler: (event: EventOf<D, E>) => unknown): () => void;
+  /** Calls `handler` for every event of the session; returns a function that unsubscribes. */
   on(name: "*", handler: (event: AnyEventOf<D>) => unknown): () => void;
   on(name: string, handler: (event: never) => unknown): () => void {
     return this.#core.hub.on(name === "*" ? null : name, handler as (e: KernelEvent) => unknown);
@@ -472,14 +520,23 @@ export async function open<D extends SignatureDef>(
   options: OpenOptions = {},
 ): Promise<Session<D>> {
   if (!signature || typeof signature !== "object" || !Array.isArray(signature.list)) {
-    throw new TypeError("open(signature): expected a signature from defineSignature() or signatureFromJson()");
+    throw new TypeError(
+      "open(signature): expected a signature from defineSignature() or signatureFromJson()",
+    );
   }
   const { symbols, info } = await loadLibrary(options.library);
   const report = options.onError ?? ((e: unknown, context: string) => {
     console.error(`vmkmgmt: ${context} failed:`, e);
   });
   let handle: Deno.PointerObject | null = null;
-  const core = { symbols, closed: false, keep: [], byName: new Map(), byId: new Map(), inFlight: 0 } as Partial<Core> as Core;
+  const core = {
+    symbols,
+    closed: false,
+    keep: [],
+    byName: new Map(),
+    byId: new Map(),
+    inFlight: 0,
+  } as Partial<Core> as Core;
   const hub = new EventHub(signature, {
     begin: async () => {
       const rc = await symbols.vmk_MgmtUserBegin(handle);
@@ -516,7 +573,9 @@ export async function open<D extends SignatureDef>(
     throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserInit", signature: signature.name, hint });
   }
   handle = Deno.UnsafePointer.create(new DataView(out.buffer).getBigUint64(0, true));
-  if (handle === null) throw new VmkMgmtError(5, { operation: "vmk_MgmtUserInit", signature: signature.name });
+  if (handle === null) {
+    throw new VmkMgmtError(5, { operation: "vmk_MgmtUserInit", signature: signature.name });
+  }
   core.handle = handle;
   const session = new Session(signature, info, core);
   try {

@@ -15,8 +15,8 @@
  * ```
  * @module
  */
-import { type Type, type TypeJson, typeFromJson, ValueError, type ValueOf } from "./types.ts";
-import { DIRECTION_CODE, type Direction, isVector, type Param, returnsData, sendsData } from "./params.ts";
+import { type Type, typeFromJson, type TypeJson, ValueError, type ValueOf } from "./types.ts";
+import { type Direction, DIRECTION_CODE, isVector, type Param, returnsData, sendsData } from "./params.ts";
 
 /** `VMK_MGMT_MAX_CALLBACK_PARMS`. */
 export const MAX_CALLBACK_PARMS = 4;
@@ -163,7 +163,9 @@ function checkName(value: unknown, field: string): string {
 export function parseVersion(version: unknown): number {
   if (typeof version !== "string" || !/^\d+\.\d+\.\d+\.\d+$/.test(version)) {
     throw new SignatureError(
-      `signature version: expected "major.minor.update.patch" such as "1.0.0.0", got ${JSON.stringify(version)}`,
+      `signature version: expected "major.minor.update.patch" such as "1.0.0.0", got ${
+        JSON.stringify(version)
+      }`,
     );
   }
   const parts = version.split(".").map(Number);
@@ -186,21 +188,27 @@ function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>
   if (def === null || typeof def !== "object") throw new SignatureError(`${where}: expected an object`);
   const known = ["id", "location", "sync", "params", "doc"];
   for (const k of Object.keys(def)) {
-    if (!known.includes(k)) throw new SignatureError(`${where}: unknown field ${k}; fields are ${known.join(", ")}`);
+    if (!known.includes(k)) {
+      throw new SignatureError(`${where}: unknown field ${k}; fields are ${known.join(", ")}`);
+    }
   }
   const id = def.id;
   if (typeof id !== "number" || !Number.isSafeInteger(id)) {
     throw new SignatureError(`${where}.id: expected an integer, got ${JSON.stringify(id)}`);
   }
   if (id <= RESERVED_CALLBACKS) {
-    throw new SignatureError(`${where}.id: ${id} is reserved (ids 0..${RESERVED_CALLBACKS}); use ${RESERVED_CALLBACKS + 1} or more`);
+    throw new SignatureError(
+      `${where}.id: ${id} is reserved (ids 0..${RESERVED_CALLBACKS}); use ${RESERVED_CALLBACKS + 1} or more`,
+    );
   }
   const other = seen.get(id);
   if (other) throw new SignatureError(`${where}.id: ${id} is already used by callback ${other}`);
   seen.set(id, name);
   const location = def.location ?? "kernel";
   if (location !== "kernel" && location !== "user") {
-    throw new SignatureError(`${where}.location: expected "kernel" or "user", got ${JSON.stringify(location)}`);
+    throw new SignatureError(
+      `${where}.location: expected "kernel" or "user", got ${JSON.stringify(location)}`,
+    );
   }
   if (def.sync !== undefined && typeof def.sync !== "boolean") {
     throw new SignatureError(`${where}.sync: expected true or false`);
@@ -216,13 +224,17 @@ function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>
   const params: ParamInfo[] = entries.map(([pname, p], index) => {
     const pw = `${where}.params.${pname}`;
     if (!IDENT.test(pname)) throw new SignatureError(`${pw}: the name must be an identifier`);
-    if (pname === "instance") throw new SignatureError(`${pw}: "instance" is reserved for the target instance`);
+    if (pname === "instance") {
+      throw new SignatureError(`${pw}: "instance" is reserved for the target instance`);
+    }
     if (!p || typeof p !== "object" || !(p.dir in DIRECTION_CODE)) {
       throw new SignatureError(`${pw}: expected a parameter such as t.in(t.u32)`);
     }
     if (!p.type || typeof p.type.encode !== "function") throw new SignatureError(`${pw}.type: not a type`);
     if (location === "user" && p.dir !== "in" && p.dir !== "vectorIn") {
-      throw new SignatureError(`${pw}: user-location callbacks take only in and vectorIn parameters, not ${p.dir}`);
+      throw new SignatureError(
+        `${pw}: user-location callbacks take only in and vectorIn parameters, not ${p.dir}`,
+      );
     }
     if (location === "kernel" && !sync && returnsData(p.dir)) {
       throw new SignatureError(`${pw}: ${p.dir} needs a synchronous callback (set sync: true)`);
@@ -230,14 +242,24 @@ function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>
     if (p.lengthFrom !== undefined && !(p.dir === "vectorOut" || p.dir === "vectorInOut")) {
       throw new SignatureError(`${pw}.lengthFrom: only vectorOut and vectorInOut parameters can have it`);
     }
-    return { name: pname, index, dir: p.dir, type: p.type, size: p.type.size, lengthFrom: p.lengthFrom, doc: p.doc };
+    return {
+      name: pname,
+      index,
+      dir: p.dir,
+      type: p.type,
+      size: p.type.size,
+      lengthFrom: p.lengthFrom,
+      doc: p.doc,
+    };
   });
   for (const p of params) {
     if (p.lengthFrom === undefined) continue;
     const src = params.find((q) => q.name === p.lengthFrom);
     if (!src || !(src.dir === "out" || src.dir === "inout") || src.type.kind !== "int") {
       throw new SignatureError(
-        `${where}.params.${p.name}.lengthFrom: ${JSON.stringify(p.lengthFrom)} must name an out or inout integer parameter`,
+        `${where}.params.${p.name}.lengthFrom: ${
+          JSON.stringify(p.lengthFrom)
+        } must name an out or inout integer parameter`,
       );
     }
   }
@@ -315,7 +337,9 @@ export function signatureFromJson(json: unknown): Signature {
   }
   const callbacks: Record<string, CallbackDef> = {};
   for (const [cname, c] of Object.entries(j.callbacks)) {
-    if (c === null || typeof c !== "object") throw new SignatureError(`callback ${cname}: expected an object`);
+    if (c === null || typeof c !== "object") {
+      throw new SignatureError(`callback ${cname}: expected an object`);
+    }
     const params: Record<string, Param> = {};
     const rawParams = c.params ?? {};
     if (typeof rawParams !== "object" || Array.isArray(rawParams)) {
@@ -363,7 +387,9 @@ export interface CCallback {
 }
 
 /** The C-level description of a signature, ready for `ffi/layout.ts`. */
-export function toCSignature(sig: Signature): { version: number; name: string; vendor: string; callbacks: CCallback[] } {
+export function toCSignature(
+  sig: Signature,
+): { version: number; name: string; vendor: string; callbacks: CCallback[] } {
   return {
     version: sig.revnum,
     name: sig.name,
@@ -381,12 +407,20 @@ export function toCSignature(sig: Signature): { version: number; name: string; v
 
 // ---- type-level helpers: what invoke takes and returns, what events carry ----
 
-type ParamsOf<C> = C extends { params: infer P } ? P : Record<never, never>;
-type Elem<P> = P extends Param<Direction, infer T> ? ValueOf<T> : never;
-type VectorValue<P> = P extends Param<Direction, infer T> ? (T extends { name: "u8" } ? Uint8Array | number[] : ValueOf<T>[])
+/** The `params` of callback definition `C` (none: an empty record). */
+export type ParamsOf<C> = C extends { params: infer P } ? P : Record<never, never>;
+/** The value type of a fixed parameter `P`. */
+export type Elem<P> = P extends Param<Direction, infer T> ? ValueOf<T> : never;
+/** What a vector parameter `P` accepts: Uint8Array (or numbers) for u8, else an array of elements. */
+export type VectorValue<P> = P extends Param<Direction, infer T>
+  ? (T extends { name: "u8" } ? Uint8Array | number[] : ValueOf<T>[])
   : never;
-type VectorResult<P> = P extends Param<Direction, infer T> ? (T extends { name: "u8" } ? Uint8Array : ValueOf<T>[]) : never;
-type KeysWhere<P, D> = { [K in keyof P]: P[K] extends { dir: D } ? K : never }[keyof P];
+/** What a vector parameter `P` returns: Uint8Array for u8, else an array of elements. */
+export type VectorResult<P> = P extends Param<Direction, infer T>
+  ? (T extends { name: "u8" } ? Uint8Array : ValueOf<T>[])
+  : never;
+/** The keys of parameter record `P` whose direction is in `D`. */
+export type KeysWhere<P, D> = { [K in keyof P]: P[K] extends { dir: D } ? K : never }[keyof P];
 
 /** The named parameters `invoke` takes for callback definition `C` (vectorOut: capacity in elements). */
 export type InvokeParams<C> =

@@ -81,7 +81,10 @@ function parseBigIntLike(json: unknown, path: string, name: string): bigint | nu
     const v = BigInt(body);
     return neg ? -v : v;
   }
-  throw new ValueError(path, `expected ${name} (a number or a decimal/0x string), got ${describeValue(json)}`);
+  throw new ValueError(
+    path,
+    `expected ${name} (a number or a decimal/0x string), got ${describeValue(json)}`,
+  );
 }
 
 type IntName = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64";
@@ -290,7 +293,10 @@ function bytesType(length: number): Type<Uint8Array> {
       if (value instanceof Uint8Array) src = value;
       else if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
         src = value;
-      } else throw new ValueError(path, `expected bytes (Uint8Array, up to ${length}), got ${describeValue(value)}`);
+      } else {throw new ValueError(
+          path,
+          `expected bytes (Uint8Array, up to ${length}), got ${describeValue(value)}`,
+        );}
       if (src.length > length) {
         throw new ValueError(path, `${src.length} bytes do not fit u8[${length}]`);
       }
@@ -309,7 +315,9 @@ function bytesType(length: number): Type<Uint8Array> {
       if (Array.isArray(json)) {
         const out = new Uint8Array(json.length);
         json.forEach((b, i) => {
-          if (!Number.isInteger(b) || b < 0 || b > 255) throw new ValueError(`${path}[${i}]`, "expected a byte 0..255");
+          if (!Number.isInteger(b) || b < 0 || b > 255) {
+            throw new ValueError(`${path}[${i}]`, "expected a byte 0..255");
+          }
           out[i] = b;
         });
         return out;
@@ -330,7 +338,10 @@ function arrayType<T extends Type<unknown>>(element: T, length: number): Type<Va
     align: element.align,
     encode(view, offset, value, path) {
       if (!Array.isArray(value)) {
-        throw new ValueError(path, `expected an array of ${length} ${element.name}, got ${describeValue(value)}`);
+        throw new ValueError(
+          path,
+          `expected an array of ${length} ${element.name}, got ${describeValue(value)}`,
+        );
       }
       if (value.length !== length) {
         throw new ValueError(path, `expected exactly ${length} elements, got ${value.length}`);
@@ -339,12 +350,16 @@ function arrayType<T extends Type<unknown>>(element: T, length: number): Type<Va
     },
     decode(view, offset) {
       const out: ValueOf<T>[] = [];
-      for (let i = 0; i < length; i++) out.push(element.decode(view, offset + i * element.size) as ValueOf<T>);
+      for (let i = 0; i < length; i++) {
+        out.push(element.decode(view, offset + i * element.size) as ValueOf<T>);
+      }
       return out;
     },
     fromJson(json, path) {
       if (!Array.isArray(json)) throw new ValueError(path, `expected a JSON array of ${length}`);
-      if (json.length !== length) throw new ValueError(path, `expected exactly ${length} elements, got ${json.length}`);
+      if (json.length !== length) {
+        throw new ValueError(path, `expected exactly ${length} elements, got ${json.length}`);
+      }
       return json.map((j, i) => element.fromJson(j, `${path}[${i}]`) as ValueOf<T>);
     },
     toJson: (v) => v.map((e) => element.toJson(e)),
@@ -376,12 +391,16 @@ function structType<F extends Record<string, Type<unknown>>>(
 ): StructType<{ [K in keyof F]: ValueOf<F[K]> }> {
   type V = { [K in keyof F]: ValueOf<F[K]> };
   const entries = Object.entries(members);
-  if (entries.length === 0) throw new RangeError(`struct ${name ?? ""} needs at least one field`.replace("  ", " "));
+  if (entries.length === 0) {
+    throw new RangeError(`struct ${name ?? ""} needs at least one field`.replace("  ", " "));
+  }
   const fields: Field[] = [];
   let offset = 0;
   let align = 1;
   for (const [fname, type] of entries) {
-    if (!IDENT.test(fname)) throw new RangeError(`struct field name ${JSON.stringify(fname)} is not an identifier`);
+    if (!IDENT.test(fname)) {
+      throw new RangeError(`struct field name ${JSON.stringify(fname)} is not an identifier`);
+    }
     if (!type || typeof type.encode !== "function") {
       throw new TypeError(`struct field ${fname}: not a type (use t.u32, t.string(n), …)`);
     }
@@ -398,13 +417,18 @@ function structType<F extends Record<string, Type<unknown>>>(
     align,
     fields,
     encode(view, off, value, path) {
-      if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
+      if (
+        value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array
+      ) {
         throw new ValueError(path, `expected an object with fields ${fields.map((f) => f.name).join(", ")}`);
       }
       const obj = value as Record<string, unknown>;
       for (const key of Object.keys(obj)) {
         if (!fields.some((f) => f.name === key)) {
-          throw new ValueError(path, `unknown field ${key}; fields are ${fields.map((f) => f.name).join(", ")}`);
+          throw new ValueError(
+            path,
+            `unknown field ${key}; fields are ${fields.map((f) => f.name).join(", ")}`,
+          );
         }
       }
       new Uint8Array(view.buffer, view.byteOffset + off, size).fill(0);
@@ -421,17 +445,27 @@ function structType<F extends Record<string, Type<unknown>>>(
     },
     fromJson(json, path) {
       if (json === null || typeof json !== "object" || Array.isArray(json)) {
-        throw new ValueError(path, `expected a JSON object with fields ${fields.map((f) => f.name).join(", ")}`);
+        throw new ValueError(
+          path,
+          `expected a JSON object with fields ${fields.map((f) => f.name).join(", ")}`,
+        );
       }
       const obj = json as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(obj)) {
         const f = fields.find((f) => f.name === key);
-        if (!f) throw new ValueError(path, `unknown field ${key}; fields are ${fields.map((f) => f.name).join(", ")}`);
+        if (!f) {
+          throw new ValueError(
+            path,
+            `unknown field ${key}; fields are ${fields.map((f) => f.name).join(", ")}`,
+          );
+        }
         out[key] = f.type.fromJson(obj[key], path ? `${path}.${key}` : key);
       }
       for (const f of fields) {
-        if (!(f.name in obj)) throw new ValueError(path ? `${path}.${f.name}` : f.name, `missing field (${f.type.name})`);
+        if (!(f.name in obj)) {
+          throw new ValueError(path ? `${path}.${f.name}` : f.name, `missing field (${f.type.name})`);
+        }
       }
       return out as V;
     },
@@ -462,7 +496,9 @@ function enumType<const E extends Record<string, number>>(
   type N = keyof E & string;
   const names = Object.keys(values) as N[];
   if (names.length === 0) throw new RangeError("an enum needs at least one named value");
-  if (base.kind !== "int" || base.size === 8) throw new RangeError("an enum's base must be u8..u32 or i8..i32");
+  if (base.kind !== "int" || base.size === 8) {
+    throw new RangeError("an enum's base must be u8..u32 or i8..i32");
+  }
   const byNumber = new Map<number, N>();
   for (const n of names) {
     if (!IDENT.test(n)) throw new RangeError(`enum name ${JSON.stringify(n)} is not an identifier`);
@@ -493,7 +529,10 @@ function enumType<const E extends Record<string, number>>(
       return byNumber.get(n) ?? n;
     },
     toJson: (v) => v,
-    describe: () => (name ? { enum: { ...values }, base: base.name, name } : { enum: { ...values }, base: base.name }),
+    describe:
+      () => (name
+        ? { enum: { ...values }, base: base.name, name }
+        : { enum: { ...values }, base: base.name }),
   };
 }
 
@@ -558,7 +597,11 @@ export const t = {
 };
 
 /** Builds a type from its JSON description; `named` resolves names of shared types. */
-export function typeFromJson(json: TypeJson, path: string, named: Record<string, Type<unknown>> = {}): Type<unknown> {
+export function typeFromJson(
+  json: TypeJson,
+  path: string,
+  named: Record<string, Type<unknown>> = {},
+): Type<unknown> {
   if (typeof json === "string") {
     const found = primitives[json] ?? named[json];
     if (!found) {
@@ -568,7 +611,7 @@ export function typeFromJson(json: TypeJson, path: string, named: Record<string,
     return found;
   }
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new ValueError(path, "a type is a name such as \"u32\" or an object such as {\"string\": 32}");
+    throw new ValueError(path, 'a type is a name such as "u32" or an object such as {"string": 32}');
   }
   const o = json as Record<string, unknown>;
   const wrap = <R>(f: () => R): R => {
@@ -587,14 +630,18 @@ export function typeFromJson(json: TypeJson, path: string, named: Record<string,
   }
   if ("struct" in o) {
     const s = o.struct;
-    if (s === null || typeof s !== "object" || Array.isArray(s)) throw new ValueError(path, "struct needs an object");
+    if (s === null || typeof s !== "object" || Array.isArray(s)) {
+      throw new ValueError(path, "struct needs an object");
+    }
     const members: Record<string, Type<unknown>> = {};
     for (const [k, v] of Object.entries(s)) members[k] = typeFromJson(v as TypeJson, `${path}.${k}`, named);
     return wrap(() => structType(members, o.name as string | undefined));
   }
   if ("enum" in o) {
     const base = typeFromJson((o.base as TypeJson) ?? "u32", `${path}.base`, named);
-    return wrap(() => enumType(o.enum as Record<string, number>, base as Type<number>, o.name as string | undefined));
+    return wrap(() =>
+      enumType(o.enum as Record<string, number>, base as Type<number>, o.name as string | undefined)
+    );
   }
   throw new ValueError(path, `unknown type form with keys ${Object.keys(o).join(", ")}`);
 }

@@ -110,7 +110,9 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
     }
     case "remove": {
       const ref = req.instance as string | number;
-      if (!ctx().removeInstance(ref)) throw new Error(`instance: ${api()} has no instance ${JSON.stringify(ref)}`);
+      if (!ctx().removeInstance(ref)) {
+        throw new Error(`instance: ${api()} has no instance ${JSON.stringify(ref)}`);
+      }
       return {};
     }
     case "add": {
@@ -151,17 +153,25 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
 }
 
 /** Sends a control request to a running simulator and returns its result; throws on failure. */
-export async function sendControl(socketPath: string, req: ControlRequest, timeoutMs = 10_000): Promise<unknown> {
+export async function sendControl(
+  socketPath: string,
+  req: ControlRequest,
+  timeoutMs = 10_000,
+): Promise<unknown> {
   const conn = await Deno.connect({ transport: "unix", path: socketPath });
   const timer = setTimeout(() => conn.close(), timeoutMs);
   try {
-    const body = new TextEncoder().encode(JSON.stringify(req, (_, v) => (typeof v === "bigint" ? String(v) : v)));
+    const body = new TextEncoder().encode(
+      JSON.stringify(req, (_, v) => (typeof v === "bigint" ? String(v) : v)),
+    );
     await conn.write(buildFrame(FrameType.CONTROL, 1, body));
     const parser = new FrameParser();
     const buf = new Uint8Array(65536);
     for (;;) {
       const n = await conn.read(buf).catch(() => null);
-      if (n === null) throw new Error(`the simulator at ${socketPath} closed the connection without answering`);
+      if (n === null) {
+        throw new Error(`the simulator at ${socketPath} closed the connection without answering`);
+      }
       for (const f of parser.push(buf.slice(0, n))) {
         const text = new TextDecoder().decode(f.payload);
         if (f.type === FrameType.ERROR) throw new Error(`simulator: ${text}`);

@@ -45,7 +45,9 @@ export class Faults {
 
   /** The next `count` calls (Infinity: until cleared) to the instance fail with `errno`. */
   fail(api: string, instance: bigint | "*", errno: number, count = 1): void {
-    if (!Number.isInteger(errno) || errno < 1 || errno > 4095) throw new RangeError(`errno ${errno} is not 1..4095`);
+    if (!Number.isInteger(errno) || errno < 1 || errno > 4095) {
+      throw new RangeError(`errno ${errno} is not 1..4095`);
+    }
     checkCount(count);
     const f = this.#get(api, instance);
     f.failErrno = errno;
@@ -60,7 +62,9 @@ export class Faults {
 
   /** Every reply from the instance is delayed by `ms` (0 removes the delay). */
   delay(api: string, instance: bigint | "*", ms: number): void {
-    if (!Number.isFinite(ms) || ms < 0 || ms > 600_000) throw new RangeError(`delay ${ms} ms is not 0..600000`);
+    if (!Number.isFinite(ms) || ms < 0 || ms > 600_000) {
+      throw new RangeError(`delay ${ms} ms is not 0..600000`);
+    }
     this.#get(api, instance).delayMs = ms;
   }
 

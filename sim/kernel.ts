@@ -9,7 +9,13 @@ import { DIRECTION_BY_CODE, returnsData, sendsData } from "../mgmt/params.ts";
 import { type CallbackInfo, formatVersion, MAX_INSTANCES, type Signature } from "../mgmt/signature.ts";
 import { ERRNO } from "../ffi/errno.ts";
 import { Faults } from "./faults.ts";
-import { type EmitOptions, KernelError, type KernelInstance, type KernelModule, type ModuleContext } from "./module.ts";
+import {
+  type EmitOptions,
+  KernelError,
+  type KernelInstance,
+  type KernelModule,
+  type ModuleContext,
+} from "./module.ts";
 import { buildFrame, FrameType, PayloadReader, PayloadWriter, ProtocolError } from "./wire.ts";
 
 /** Unacknowledged EVENT frames allowed in flight per session. */
@@ -136,16 +142,21 @@ export class Kernel {
   #context(api: ApiState): ModuleContext {
     const ctx: ModuleContext = {
       signature: api.signature,
-      emit: (event, params, options) => this.emit(api.signature.name, event, params as Record<string, unknown>, options),
+      emit: (event, params, options) =>
+        this.emit(api.signature.name, event, params as Record<string, unknown>, options),
       instances: () => [...api.instances.values()],
       instance: (ref) => [...api.instances.values()].find((i) => instanceRefMatches(i, ref)),
       addInstance: (id, name) => {
         const bid = BigInt(id);
         if (bid <= 0n || bid >= 1n << 64n) throw new RangeError(`instance id ${id} must be 1..2^64-1`);
         const len = new TextEncoder().encode(name).length;
-        if (len < 1 || len > 31) throw new RangeError(`instance name ${JSON.stringify(name)} must be 1..31 bytes`);
+        if (len < 1 || len > 31) {
+          throw new RangeError(`instance name ${JSON.stringify(name)} must be 1..31 bytes`);
+        }
         if (api.instances.has(bid)) throw new Error(`instance ${id} already exists in ${api.signature.name}`);
-        if (api.instances.size >= MAX_INSTANCES) throw new RangeError(`at most ${MAX_INSTANCES} instances per API`);
+        if (api.instances.size >= MAX_INSTANCES) {
+          throw new RangeError(`at most ${MAX_INSTANCES} instances per API`);
+        }
         const inst = Object.freeze({ id: bid, name });
         api.instances.set(bid, inst);
         return inst;
@@ -242,10 +253,14 @@ export class Kernel {
   /** Sends a user-location callback; returns the number of sessions it was queued for. */
   emit(apiName: string, event: string, params: Record<string, unknown>, options: EmitOptions = {}): number {
     const api = this.#api(apiName);
-    const cb = api.signature.callbacks[event as keyof typeof api.signature.callbacks] as CallbackInfo | undefined;
+    const cb = api.signature.callbacks[event as keyof typeof api.signature.callbacks] as
+      | CallbackInfo
+      | undefined;
     if (!cb || cb.location !== "user") {
       const events = api.signature.list.filter((c) => c.location === "user").map((c) => c.name);
-      throw new Error(`${api.signature.name} has no user-location callback ${event}; events: ${events.join(", ")}`);
+      throw new Error(
+        `${api.signature.name} has no user-location callback ${event}; events: ${events.join(", ")}`,
+      );
     }
     let instanceId = 0n;
     const ref = options.instance;
@@ -296,7 +311,9 @@ export class Kernel {
   ack(session: Session, payload: Uint8Array): void {
     const r = new PayloadReader(payload);
     const n = r.u32();
-    if (r.remaining !== 0 || n > session.inFlight) throw new ProtocolError("EVENT_ACK acknowledges more than was sent");
+    if (r.remaining !== 0 || n > session.inFlight) {
+      throw new ProtocolError("EVENT_ACK acknowledges more than was sent");
+    }
     session.inFlight -= n;
     this.#pump(session);
   }
@@ -343,7 +360,9 @@ export class Kernel {
     if (cb.location !== "kernel" || cb.params.length !== numParms) return reply(status(ERRNO.EINVAL));
     for (let i = 0; i < numParms; i++) {
       const p = cb.params[i];
-      if (DIRECTION_BY_CODE[parms[i].type] !== p.dir || parms[i].size !== p.size) return reply(status(ERRNO.EINVAL));
+      if (DIRECTION_BY_CODE[parms[i].type] !== p.dir || parms[i].size !== p.size) {
+        return reply(status(ERRNO.EINVAL));
+      }
     }
 
     const run = async (delayMs: number) => {

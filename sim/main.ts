@@ -43,7 +43,9 @@ async function loadModule(path: string): Promise<KernelModule> {
   const mod = await import(url);
   const m = mod.default ?? mod.module;
   if (!m || typeof m !== "object" || !m.signature || !m.handlers) {
-    throw new Error(`${path}: its default export is not a kernel module (use defineModule from sim/module.ts)`);
+    throw new Error(
+      `${path}: its default export is not a kernel module (use defineModule from sim/module.ts)`,
+    );
   }
   return m as KernelModule;
 }

@@ -10,7 +10,13 @@
  * ```
  * @module
  */
-export { DEMO_MODULES, defaultSocketPath, type Simulator, type SimulatorOptions, startSimulator } from "./server.ts";
+export {
+  defaultSocketPath,
+  DEMO_MODULES,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "./server.ts";
 export {
   type CallContext,
   defineModule,

@@ -51,7 +51,11 @@ export interface ModuleContext<D extends SignatureDef = SignatureDef> {
    * Sends a user-location callback to one session or to all sessions of the API.
    * Returns how many sessions it was queued for; 0 means "not found" and the event is dropped.
    */
-  emit<E extends EventName<D>>(event: E, params: EventParams<D["callbacks"][E]>, options?: EmitOptions): number;
+  emit<E extends EventName<D>>(
+    event: E,
+    params: EventParams<D["callbacks"][E]>,
+    options?: EmitOptions,
+  ): number;
   /** The current instances. */
   instances(): KernelInstance[];
   /** Finds an instance by id or name. */

@@ -19,7 +19,10 @@ import nicModule from "./modules/acme_nic.ts";
 import storageModule from "./modules/acme_storage.ts";
 
 /** The demo modules loaded by default. */
-export const DEMO_MODULES: readonly KernelModule[] = [nicModule as unknown as KernelModule, storageModule as unknown as KernelModule];
+export const DEMO_MODULES: readonly KernelModule[] = [
+  nicModule as unknown as KernelModule,
+  storageModule as unknown as KernelModule,
+];
 
 /** The per-user default socket path, the same one libvmkmgmt uses. */
 export function defaultSocketPath(): string {
@@ -59,7 +62,9 @@ async function prepareSocketPath(path: string): Promise<void> {
     const st = await Deno.lstat(path);
     if (!st.isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
     const live = await Deno.connect({ transport: "unix", path }).then((c) => (c.close(), true), () => false);
-    if (live) throw new Error(`a simulator is already listening on ${path} (set VMKMGMT_SIM_SOCKET for another)`);
+    if (live) {
+      throw new Error(`a simulator is already listening on ${path} (set VMKMGMT_SIM_SOCKET for another)`);
+    }
     await Deno.remove(path);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
@@ -71,7 +76,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const socketPath = options.socketPath ?? defaultSocketPath();
   const kernel = new Kernel();
   if (options.log) kernel.log = options.log;
-  for (const m of [...(options.demo === false ? [] : DEMO_MODULES), ...(options.modules ?? [])]) kernel.register(m);
+  for (const m of [...(options.demo === false ? [] : DEMO_MODULES), ...(options.modules ?? [])]) {
+    kernel.register(m);
+  }
   await prepareSocketPath(socketPath);
   const listener = Deno.listen({ transport: "unix", path: socketPath });
   await Deno.chmod(socketPath, 0o600);
@@ -133,7 +140,9 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
       else throw new ProtocolError(`a connection must start with HELLO or CONTROL, not frame type ${f.type}`);
     }
     if (role === "control") {
-      if (f.type !== FrameType.CONTROL) throw new ProtocolError("a control connection sends only CONTROL frames");
+      if (f.type !== FrameType.CONTROL) {
+        throw new ProtocolError("a control connection sends only CONTROL frames");
+      }
       let reply: unknown;
       try {
         const req = JSON.parse(new TextDecoder().decode(f.payload));
@@ -141,7 +150,10 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
       } catch (e) {
         reply = { ok: false, error: (e as Error).message };
       }
-      const text = JSON.stringify(reply, (_, v) => (typeof v === "bigint" ? String(v) : v === Infinity ? "inf" : v));
+      const text = JSON.stringify(
+        reply,
+        (_, v) => (typeof v === "bigint" ? String(v) : v === Infinity ? "inf" : v),
+      );
       send(buildFrame(FrameType.CONTROL_REPLY, f.id, new TextEncoder().encode(text)));
       return;
     }
@@ -182,8 +194,10 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
     if (e instanceof ProtocolError) {
       kernel.log(`disconnecting a client: ${e.message}`);
       send(buildFrame(FrameType.ERROR, 0, new TextEncoder().encode(e.message)));
-    } else if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
-      e instanceof Deno.errors.Interrupted)) {
+    } else if (
+      !(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
+        e instanceof Deno.errors.Interrupted)
+    ) {
       kernel.log(`connection failed: ${(e as Error).message}`);
     }
   } finally {

@@ -66,7 +66,9 @@ export class FrameParser {
       const v = new DataView(this.#buf.buffer, this.#buf.byteOffset + off, HEADER_SIZE);
       if (v.getUint32(0, true) !== MAGIC) throw new ProtocolError("bad magic");
       if (v.getUint16(4, true) !== VERSION) {
-        throw new ProtocolError(`unsupported protocol version ${v.getUint16(4, true)}; this simulator speaks ${VERSION}`);
+        throw new ProtocolError(
+          `unsupported protocol version ${v.getUint16(4, true)}; this simulator speaks ${VERSION}`,
+        );
       }
       const type = v.getUint16(6, true);
       const id = v.getUint32(8, true);

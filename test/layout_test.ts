@@ -1,6 +1,12 @@
 /** ffi/layout.ts against what a C program compiled from native/vmkmgmt.h prints. */
 import { assertEquals } from "@std/assert";
-import { decodeCallbackInfos, decodeInstances, encodeApiSignature, encodeCallbackInfos, LAYOUT } from "../ffi/layout.ts";
+import {
+  decodeCallbackInfos,
+  decodeInstances,
+  encodeApiSignature,
+  encodeCallbackInfos,
+  LAYOUT,
+} from "../ffi/layout.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { acmeNic } from "../mgmt/demo/acme_nic.ts";
 

@@ -3,13 +3,15 @@
  * every demo row and error path through the real library against a real simulator.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { startSimProcess } from "./support/sim_process.ts";
+import { startSimProcess } from "../sim/process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
 
 Deno.test("nm -D shows exactly the seven vmk_Mgmt functions", async () => {
-  const out = await new Deno.Command("nm", { args: ["-D", "--defined-only", `${ROOT}native/build/libvmkmgmt.so`] })
+  const out = await new Deno.Command("nm", {
+    args: ["-D", "--defined-only", `${ROOT}native/build/libvmkmgmt.so`],
+  })
     .output();
   const names = new TextDecoder().decode(out.stdout).split("\n").filter((l) => / T /.test(l)).map((l) =>
     l.split(" ").pop()
@@ -27,7 +29,12 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions", async () => {
 
 Deno.test("C client: every row of acmeNicMgmt and every error number", async () => {
   await using sim = await startSimProcess();
-  const out = await new Deno.Command(CLIENT, { args: ["all"], env: sim.env, stdout: "piped", stderr: "piped" })
+  const out = await new Deno.Command(CLIENT, {
+    args: ["all"],
+    env: sim.env,
+    stdout: "piped",
+    stderr: "piped",
+  })
     .output();
   const text = new TextDecoder().decode(out.stdout);
   const failed = text.split("\n").filter((l) => l.startsWith("not ok"));
@@ -40,7 +47,8 @@ Deno.test("C client: the simulator dies mid-call -> EIO promptly, later calls fa
   const sim = await startSimProcess();
   try {
     await sim.control({ op: "stall", instance: 1 });
-    const child = new Deno.Command(CLIENT, { args: ["die"], env: sim.env, stdout: "piped", stderr: "piped" }).spawn();
+    const child = new Deno.Command(CLIENT, { args: ["die"], env: sim.env, stdout: "piped", stderr: "piped" })
+      .spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     while (!text.includes("ready")) {

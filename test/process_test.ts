@@ -1,6 +1,6 @@
 /** Whole-process behaviour: scripts exit by themselves, GC backstop, library discovery errors. */
 import { assertEquals, assertStringIncludes } from "@std/assert";
-import { LIB_PATH, startSimProcess } from "./support/sim_process.ts";
+import { LIB_PATH, startSimProcess } from "../sim/process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -15,7 +15,12 @@ async function run(args: string[], env: Record<string, string>, timeoutMs = 20_0
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   const out = await child.output();
   clearTimeout(timer);
-  return { code: out.code, signal: out.signal, stdout: new TextDecoder().decode(out.stdout), stderr: new TextDecoder().decode(out.stderr) };
+  return {
+    code: out.code,
+    signal: out.signal,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
 }
 
 Deno.test("a script with an open session and handlers exits by itself after close()", async () => {
@@ -52,8 +57,14 @@ Deno.test("library discovery: clear errors listing what was tried", async () => 
     }
   })!;
   r = await run(["eval", script], { VMKMGMT_LIB: libc });
-  assertStringIncludes(r.stderr, `${libc} is not a vmk_Mgmt library: it does not export vmk_MgmtUserInit, vmk_MgmtUserGetInstances, vmk_MgmtUserBegin`);
-  r = await run(["eval", "import { libraryInfo, acmeNic, open } from './mod.ts'; await open(acmeNic).catch(() => {}); console.log(JSON.stringify(libraryInfo()))"], {
+  assertStringIncludes(
+    r.stderr,
+    `${libc} is not a vmk_Mgmt library: it does not export vmk_MgmtUserInit, vmk_MgmtUserGetInstances, vmk_MgmtUserBegin`,
+  );
+  r = await run([
+    "eval",
+    "import { libraryInfo, acmeNic, open } from './mod.ts'; await open(acmeNic).catch(() => {}); console.log(JSON.stringify(libraryInfo()))",
+  ], {
     VMKMGMT_SIM_SOCKET: "/nonexistent.sock",
   });
   assertEquals(JSON.parse(r.stdout), { path: LIB_PATH, source: "simulator", simulated: true });

@@ -1,6 +1,12 @@
 /** Every ABI rule of defineSignature and the JSON loader, each with its error message. */
 import { assertEquals, assertThrows } from "@std/assert";
-import { defineSignature, formatVersion, parseVersion, SignatureError, signatureFromJson } from "../mgmt/signature.ts";
+import {
+  defineSignature,
+  formatVersion,
+  parseVersion,
+  SignatureError,
+  signatureFromJson,
+} from "../mgmt/signature.ts";
 import { t } from "../mgmt/params.ts";
 import { acmeNic } from "../mgmt/demo/acme_nic.ts";
 import { acmeStorage } from "../mgmt/demo/acme_storage.ts";
@@ -27,12 +33,21 @@ Deno.test("name, vendor, version", () => {
 Deno.test("callback ids, locations and sync", () => {
   bad(cb({ id: 15 }), "callback c.id: 15 is reserved (ids 0..15); use 16 or more");
   bad(cb({ id: 1.5 }), "callback c.id: expected an integer");
-  bad({ ...base, callbacks: { a: { id: 16 }, b: { id: 16 } } }, "callback b.id: 16 is already used by callback a");
+  bad(
+    { ...base, callbacks: { a: { id: 16 }, b: { id: 16 } } },
+    "callback b.id: 16 is already used by callback a",
+  );
   bad(cb({ id: 16, location: "both" }), 'callback c.location: expected "kernel" or "user"');
-  bad(cb({ id: 16, location: "user", sync: true }), "callback c.sync: user-location callbacks are always asynchronous");
+  bad(
+    cb({ id: 16, location: "user", sync: true }),
+    "callback c.sync: user-location callbacks are always asynchronous",
+  );
   bad(cb({ id: 16, sync: "yes" }), "callback c.sync: expected true or false");
   bad(cb({ id: 16, extra: 1 }), "callback c: unknown field extra");
-  bad({ ...base, callbacks: { "bad-name": { id: 16 } } }, "callback bad-name: the name must be an identifier");
+  bad(
+    { ...base, callbacks: { "bad-name": { id: 16 } } },
+    "callback bad-name: the name must be an identifier",
+  );
   const s = defineSignature(cb({ id: 16 }));
   assertEquals(s.callbacks.c.sync, true, "kernel callbacks default to sync");
   assertEquals(s.callbacks.c.location, "kernel");
@@ -41,20 +56,40 @@ Deno.test("callback ids, locations and sync", () => {
 Deno.test("parameters: count, directions, names, lengthFrom", () => {
   const p = t.in(t.u8);
   bad(cb({ id: 16, params: { a: p, b: p, c: p, d: p, e: p } }), "callback c.params: 5 parameters; at most 4");
-  bad(cb({ id: 16, location: "user", params: { a: t.out(t.u8) } }), "callback c.params.a: user-location callbacks take only in and vectorIn parameters, not out");
+  bad(
+    cb({ id: 16, location: "user", params: { a: t.out(t.u8) } }),
+    "callback c.params.a: user-location callbacks take only in and vectorIn parameters, not out",
+  );
   bad(cb({ id: 16, location: "user", params: { a: t.vectorInOut(t.u8) } }), "not vectorInOut");
   for (const dir of ["out", "inout", "vectorOut", "vectorInOut"] as const) {
-    bad(cb({ id: 16, sync: false, params: { a: t[dir](t.u8) } }), `callback c.params.a: ${dir} needs a synchronous callback`);
+    bad(
+      cb({ id: 16, sync: false, params: { a: t[dir](t.u8) } }),
+      `callback c.params.a: ${dir} needs a synchronous callback`,
+    );
   }
   bad(cb({ id: 16, params: { instance: p } }), '"instance" is reserved');
   bad(cb({ id: 16, params: { "a b": p } }), "callback c.params.a b: the name must be an identifier");
-  bad(cb({ id: 16, params: { a: { dir: "sideways", type: t.u8 } } }), "expected a parameter such as t.in(t.u32)");
+  bad(
+    cb({ id: 16, params: { a: { dir: "sideways", type: t.u8 } } }),
+    "expected a parameter such as t.in(t.u32)",
+  );
   bad(cb({ id: 16, params: { a: { dir: "in", type: 5 } } }), "callback c.params.a.type: not a type");
-  bad(cb({ id: 16, params: { a: t.in(t.u8, { lengthFrom: "n" }) } }), "lengthFrom: only vectorOut and vectorInOut");
-  bad(cb({ id: 16, params: { a: t.vectorOut(t.u8, { lengthFrom: "n" }) } }), '"n" must name an out or inout integer parameter');
-  bad(cb({ id: 16, params: { a: t.vectorOut(t.u8, { lengthFrom: "n" }), n: t.in(t.u32) } }), "must name an out or inout");
+  bad(
+    cb({ id: 16, params: { a: t.in(t.u8, { lengthFrom: "n" }) } }),
+    "lengthFrom: only vectorOut and vectorInOut",
+  );
+  bad(
+    cb({ id: 16, params: { a: t.vectorOut(t.u8, { lengthFrom: "n" }) } }),
+    '"n" must name an out or inout integer parameter',
+  );
+  bad(
+    cb({ id: 16, params: { a: t.vectorOut(t.u8, { lengthFrom: "n" }), n: t.in(t.u32) } }),
+    "must name an out or inout",
+  );
   assertThrows(() => t.in(undefined as Any), TypeError, "t.in(…) needs a type");
-  const ok = defineSignature(cb({ id: 16, params: { v: t.vectorOut(t.u8, { lengthFrom: "n" }), n: t.out(t.u32) } }));
+  const ok = defineSignature(
+    cb({ id: 16, params: { v: t.vectorOut(t.u8, { lengthFrom: "n" }), n: t.out(t.u32) } }),
+  );
   assertEquals(ok.callbacks.c.params.map((x) => [x.name, x.index, x.size]), [["v", 0, 1], ["n", 1, 4]]);
 });
 
@@ -68,7 +103,10 @@ Deno.test("the demo signatures and their JSON round trip", () => {
     const back = signatureFromJson(json);
     assertEquals(back.toJson(), sig.toJson());
     assertEquals(back.revnum, sig.revnum);
-    assertEquals(back.list.map((c) => c.params.map((p) => [p.dir, p.size])), sig.list.map((c) => c.params.map((p) => [p.dir, p.size])));
+    assertEquals(
+      back.list.map((c) => c.params.map((p) => [p.dir, p.size])),
+      sig.list.map((c) => c.params.map((p) => [p.dir, p.size])),
+    );
   }
 });
 
@@ -83,18 +121,38 @@ Deno.test("JSON loader: named types and clear errors", () => {
   const s = signatureFromJson(json);
   assertEquals(s.callbacks.get.params[0].type.name, "Pair");
   assertEquals(s.callbacks.get.params[0].size, 8);
-  assertThrows(() => signatureFromJson([]), SignatureError, "expected an object with name, vendor, version, callbacks");
-  assertThrows(() => signatureFromJson({ ...json, callbacks: [] }), SignatureError, "callbacks: expected an object");
   assertThrows(
-    () => signatureFromJson({ ...json, callbacks: { get: { id: 16, params: { p: { dir: "out", type: "Nope" } } } } }),
+    () => signatureFromJson([]),
+    SignatureError,
+    "expected an object with name, vendor, version, callbacks",
+  );
+  assertThrows(
+    () => signatureFromJson({ ...json, callbacks: [] }),
+    SignatureError,
+    "callbacks: expected an object",
+  );
+  assertThrows(
+    () =>
+      signatureFromJson({
+        ...json,
+        callbacks: { get: { id: 16, params: { p: { dir: "out", type: "Nope" } } } },
+      }),
     SignatureError,
     'callback get.params.p.type: unknown type "Nope"',
   );
   assertThrows(
-    () => signatureFromJson({ ...json, callbacks: { get: { id: 16, params: { p: { dir: "up", type: "u8" } } } } }),
+    () =>
+      signatureFromJson({
+        ...json,
+        callbacks: { get: { id: 16, params: { p: { dir: "up", type: "u8" } } } },
+      }),
     SignatureError,
     "callback get.params.p.dir: expected one of in, out, inout, vectorIn, vectorOut, vectorInOut",
   );
-  assertThrows(() => signatureFromJson({ ...json, types: { T: { string: -1 } } }), SignatureError, "types.T: string length");
+  assertThrows(
+    () => signatureFromJson({ ...json, types: { T: { string: -1 } } }),
+    SignatureError,
+    "types.T: string length",
+  );
   assertThrows(() => signatureFromJson({ ...json, version: "x" }), SignatureError, "signature version");
 });

@@ -1,9 +1,14 @@
 /** The simulator survives any bytes a client sends, and disconnects only the offender. */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { startSimProcess } from "./support/sim_process.ts";
+import { startSimProcess } from "../sim/process.ts";
 import { buildFrame, FrameParser, FrameType, HEADER_SIZE, MAGIC, PayloadWriter } from "../sim/wire.ts";
 
-async function exchange(path: string, bytes: Uint8Array, closeAfterWrite = false, waitMs = 3000): Promise<{ frames: number[]; text: string; closed: boolean }> {
+async function exchange(
+  path: string,
+  bytes: Uint8Array,
+  closeAfterWrite = false,
+  waitMs = 3000,
+): Promise<{ frames: number[]; text: string; closed: boolean }> {
   const conn = await Deno.connect({ transport: "unix", path });
   await conn.write(bytes).catch(() => {});
   if (closeAfterWrite) {
@@ -28,7 +33,9 @@ async function exchange(path: string, bytes: Uint8Array, closeAfterWrite = false
         if (f.type === FrameType.ERROR) text = new TextDecoder().decode(f.payload);
       }
     }
-  } catch { /* closed by the timer */ } finally {
+  } catch {
+    /* closed by the timer */
+  } finally {
     clearTimeout(timer);
     try {
       conn.close();
@@ -67,22 +74,56 @@ Deno.test("malformed input is refused with an ERROR frame and a disconnect; the 
     ["garbage", crypto.getRandomValues(new Uint8Array(1000)), "bad magic"],
     ["bad version", header(FrameType.HELLO, 0, 9), "unsupported protocol version 9"],
     ["oversized length", header(FrameType.HELLO, 0xffffffff), "exceeds"],
-    ["INVOKE before HELLO", buildFrame(FrameType.INVOKE, 1, new Uint8Array(24)), "must start with HELLO or CONTROL"],
+    [
+      "INVOKE before HELLO",
+      buildFrame(FrameType.INVOKE, 1, new Uint8Array(24)),
+      "must start with HELLO or CONTROL",
+    ],
     ["unknown type", buildFrame(77, 1), "must start with HELLO or CONTROL"],
     ["short HELLO", buildFrame(FrameType.HELLO, 1, new Uint8Array(5)), "truncated payload"],
     ["HELLO twice", concat(hello(), hello()), "HELLO sent twice"],
-    ["bad INVOKE descriptor", concat(hello(), buildFrame(FrameType.INVOKE, 2, (() => {
-      const w = new PayloadWriter().u64(1).u64(16).bytes(new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0]));
-      return w.bytes(new Uint8Array([9, 0, 0, 0])).u32(72).u64(72).finish();
-    })())), "bad parameter descriptor"],
-    ["INVOKE length beyond payload", concat(hello(), buildFrame(FrameType.INVOKE, 2, (() => {
-      const w = new PayloadWriter().u64(1).u64(17).bytes(new Uint8Array([1, 2, 0, 0, 0, 0, 0, 0]));
-      w.bytes(new Uint8Array([0, 0, 0, 0])).u32(4).u64(4);
-      w.bytes(new Uint8Array([1, 0, 0, 0])).u32(4).u64(4);
-      return w.bytes(new Uint8Array([1])).finish(); // 1 of the 4 IN bytes
-    })())), "truncated payload"],
-    ["over-acknowledged events", concat(hello(), buildFrame(FrameType.EVENT_ACK, 0, new PayloadWriter().u32(5).finish())), "acknowledges more"],
-    ["GET_INSTANCES with a payload", concat(hello(), buildFrame(FrameType.GET_INSTANCES, 2, new Uint8Array(3))), "carries no payload"],
+    [
+      "bad INVOKE descriptor",
+      concat(
+        hello(),
+        buildFrame(
+          FrameType.INVOKE,
+          2,
+          (() => {
+            const w = new PayloadWriter().u64(1).u64(16).bytes(new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0]));
+            return w.bytes(new Uint8Array([9, 0, 0, 0])).u32(72).u64(72).finish();
+          })(),
+        ),
+      ),
+      "bad parameter descriptor",
+    ],
+    [
+      "INVOKE length beyond payload",
+      concat(
+        hello(),
+        buildFrame(
+          FrameType.INVOKE,
+          2,
+          (() => {
+            const w = new PayloadWriter().u64(1).u64(17).bytes(new Uint8Array([1, 2, 0, 0, 0, 0, 0, 0]));
+            w.bytes(new Uint8Array([0, 0, 0, 0])).u32(4).u64(4);
+            w.bytes(new Uint8Array([1, 0, 0, 0])).u32(4).u64(4);
+            return w.bytes(new Uint8Array([1])).finish(); // 1 of the 4 IN bytes
+          })(),
+        ),
+      ),
+      "truncated payload",
+    ],
+    [
+      "over-acknowledged events",
+      concat(hello(), buildFrame(FrameType.EVENT_ACK, 0, new PayloadWriter().u32(5).finish())),
+      "acknowledges more",
+    ],
+    [
+      "GET_INSTANCES with a payload",
+      concat(hello(), buildFrame(FrameType.GET_INSTANCES, 2, new Uint8Array(3))),
+      "carries no payload",
+    ],
   ];
   for (const [what, bytes, message] of cases) {
     const r = await exchange(p, bytes);
@@ -117,10 +158,17 @@ Deno.test("a client vanishing mid-call, and random frames from many clients", as
     const prefix = rnd() < 0.5 ? hello() : new Uint8Array(0);
     await exchange(p, concat(prefix, buildFrame(type, i, payload)), rnd() < 0.5, 100);
   }
-  const status = await sim.control({ op: "status" }) as { apis: { instances: unknown[] }[]; sessions: unknown[] };
+  const status = await sim.control({ op: "status" }) as {
+    apis: { instances: unknown[] }[];
+    sessions: unknown[];
+  };
   assertEquals(status.apis[0].instances.length, 4);
   await new Promise((r) => setTimeout(r, 200));
-  assertEquals((await sim.control({ op: "sessions" }) as unknown[]).length, 0, "every session was cleaned up");
+  assertEquals(
+    (await sim.control({ op: "sessions" }) as unknown[]).length,
+    0,
+    "every session was cleaned up",
+  );
   assert(!/Uncaught|panicked/.test(sim.stderr()), sim.stderr());
 });
 
@@ -135,16 +183,22 @@ Deno.test("control ops: errors name what was wrong", async () => {
     }
   };
   await bad({ op: "nope" }, "unknown op nope; ops: status");
-  await bad({ op: "fail", instance: "vmnic9", errno: 5 }, "has no instance \"vmnic9\"");
+  await bad({ op: "fail", instance: "vmnic9", errno: 5 }, 'has no instance "vmnic9"');
   await bad({ op: "fail", instance: 1, errno: "EWHAT" }, "errno: expected a name such as EIO");
   await bad({ op: "fail", instance: 1, errno: 5, count: 0 }, "count: expected a whole number");
   await bad({ op: "emit", event: "getStats" }, "has no user-location callback getStats");
   await bad({ op: "emit", event: "linkEvent", params: {} }, "params.state: missing");
-  await bad({ op: "emit", event: "linkEvent", params: { state: { up: 1 } } }, "params.state.speedMbps: missing field");
+  await bad(
+    { op: "emit", event: "linkEvent", params: { state: { up: 1 } } },
+    "params.state.speedMbps: missing field",
+  );
   await bad({ op: "drop", session: 99 }, "no session 99");
   await bad({ op: "add", id: 1, name: "dup" }, "already exists");
   await bad({ op: "status", api: "nope" }, "no API named nope");
-  assertEquals(await sim.control({ op: "emit", event: "linkEvent", params: { state: { up: 1, speedMbps: 5 } } }), { sessions: 0 });
+  assertEquals(
+    await sim.control({ op: "emit", event: "linkEvent", params: { state: { up: 1, speedMbps: 5 } } }),
+    { sessions: 0 },
+  );
   assertEquals(await sim.control({ op: "add", id: 9, name: "vmnic8" }), { id: "9", name: "vmnic8" });
   assertEquals(await sim.control({ op: "remove", instance: "vmnic8" }), {});
 });

@@ -2,16 +2,24 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { t, typeFromJson, ValueError } from "../mgmt/types.ts";
 
-function roundTrip<V>(type: { size: number; encode: Function; decode: Function }, value: V): V {
+type Codec = {
+  size: number;
+  encode(v: DataView, o: number, x: unknown, p: string): void;
+  decode(v: DataView, o: number): unknown;
+};
+
+function roundTrip<V>(type: Codec, value: V): V {
   const buf = new Uint8Array(type.size);
   const view = new DataView(buf.buffer);
   type.encode(view, 0, value, "x");
-  return type.decode(view, 0);
+  return type.decode(view, 0) as V;
 }
 
 function err(fn: () => unknown, includes: string): void {
   const e = assertThrows(fn, ValueError);
-  if (!e.message.includes(includes)) throw new Error(`message ${JSON.stringify(e.message)} lacks ${JSON.stringify(includes)}`);
+  if (!e.message.includes(includes)) {
+    throw new Error(`message ${JSON.stringify(e.message)} lacks ${JSON.stringify(includes)}`);
+  }
 }
 
 Deno.test("integers: sizes, bounds, bigint for 64-bit", () => {
@@ -26,7 +34,7 @@ Deno.test("integers: sizes, bounds, bigint for 64-bit", () => {
     ["i64", 8, -9223372036854775808n, 9223372036854775807n],
   ];
   for (const [name, size, min, max] of cases) {
-    const type = t[name] as unknown as { size: number; align: number; encode: Function; decode: Function };
+    const type = t[name] as unknown as Codec & { align: number };
     assertEquals(type.size, size, name);
     assertEquals(type.align, size, name);
     assertEquals(roundTrip(type, min), min, `${name} min`);
@@ -65,7 +73,11 @@ Deno.test("strings are NUL-terminated UTF-8 in a fixed char array", () => {
 
 Deno.test("bytes, arrays", () => {
   const b = t.bytes(4);
-  assertEquals(roundTrip(b, new Uint8Array([1, 2])), new Uint8Array([1, 2, 0, 0]), "short input is zero-padded");
+  assertEquals(
+    roundTrip(b, new Uint8Array([1, 2])),
+    new Uint8Array([1, 2, 0, 0]),
+    "short input is zero-padded",
+  );
   err(() => roundTrip(b, new Uint8Array(5)), "5 bytes do not fit u8[4]");
   err(() => roundTrip(b, "ab"), "expected bytes");
   const a = t.array(t.u16, 3);
@@ -111,9 +123,13 @@ Deno.test("JSON forms: lossless and validated", () => {
   assertEquals(t.bytes(2).toJson(new Uint8Array([10, 11])), "0a0b");
   err(() => t.u8.fromJson("300", "v"), "300 is out of range");
   err(() => t.bytes(2).fromJson("zz", "v"), "expected hex bytes");
-  const s = typeFromJson({ struct: { a: "u8", b: { string: 4 }, c: { enum: { x: 1 } }, d: { array: "i16", length: 2 } } }, "T");
+  const s = typeFromJson({
+    struct: { a: "u8", b: { string: 4 }, c: { enum: { x: 1 } }, d: { array: "i16", length: 2 } },
+  }, "T");
   assertEquals(s.size, 1 + 4 + 3 + 4 + 4);
-  assertEquals(s.describe(), { struct: { a: "u8", b: { string: 4 }, c: { enum: { x: 1 }, base: "u32" }, d: { array: "i16", length: 2 } } });
+  assertEquals(s.describe(), {
+    struct: { a: "u8", b: { string: 4 }, c: { enum: { x: 1 }, base: "u32" }, d: { array: "i16", length: 2 } },
+  });
   err(() => typeFromJson("u128", "p.type"), 'p.type: unknown type "u128"');
   err(() => typeFromJson({ string: 0 }, "p.type"), "p.type: string length must be");
   err(() => typeFromJson({ weird: 1 } as never, "p.type"), "unknown type form with keys weird");

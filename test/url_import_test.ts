@@ -4,7 +4,7 @@
  * native sources into a cache and builds the simulator library there.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { startSimProcess } from "./support/sim_process.ts";
+import { startSimProcess } from "../sim/process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -19,7 +19,9 @@ Deno.test("mod.ts imported by URL from a directory without deno.json", async () 
     if (path.includes("..") || path.includes("/build/")) return new Response("no", { status: 403 });
     try {
       const body = await Deno.readFile(`${ROOT}${path.slice(1)}`);
-      return new Response(body, { headers: { "content-type": TYPES[path.split(".").pop()!] ?? "text/plain" } });
+      return new Response(body, {
+        headers: { "content-type": TYPES[path.split(".").pop()!] ?? "text/plain" },
+      });
     } catch {
       return new Response("not found", { status: 404 });
     }
@@ -61,7 +63,10 @@ console.log(JSON.stringify({ mtu: stats.mtu, source: libraryInfo()!.source, path
     assertEquals(result.source, "simulator");
     assertStringIncludes(result.path, `${dir}/cache/vmkmgmt/native-`);
     assert(requested.includes("/native/vmkmgmt.c"), "the C sources were fetched over HTTP");
-    assert(!requested.some((p) => /^\/(sim|repl|scripts|test)\//.test(p)), `only library code was fetched: ${requested}`);
+    assert(
+      !requested.some((p) => /^\/(sim|repl|scripts|test)\//.test(p)),
+      `only library code was fetched: ${requested}`,
+    );
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
@@ -74,7 +79,9 @@ Deno.test("library code has no bare specifiers and no third-party imports", asyn
     if (seen.has(path)) return;
     seen.add(path);
     const src = await Deno.readTextFile(`${ROOT}${path}`);
-    for (const m of src.matchAll(/(?:import|export)[^"']*?from\s+["']([^"']+)["']|import\(["']([^"']+)["']\)/g)) {
+    for (
+      const m of src.matchAll(/(?:import|export)[^"']*?from\s+["']([^"']+)["']|import\(["']([^"']+)["']\)/g)
+    ) {
       const spec = m[1] ?? m[2];
       assert(spec.startsWith("./") || spec.startsWith("../"), `${path} imports ${spec}`);
       await visit(new URL(spec, `file:///${path}`).pathname.slice(1));

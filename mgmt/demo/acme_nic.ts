@@ -9,11 +9,46 @@
  * ```
  * @module
  */
-import { t } from "../params.ts";
-import { defineSignature } from "../signature.ts";
+import { type Param, t } from "../params.ts";
+import { defineSignature, type Signature } from "../signature.ts";
+import type { StructType } from "../types.ts";
+
+/** Values of {@link NicStats}. */
+export interface NicStatsValue {
+  /** Packets received. */
+  rxPackets: bigint;
+  /** Packets sent. */
+  txPackets: bigint;
+  /** Bytes received. */
+  rxBytes: bigint;
+  /** Bytes sent. */
+  txBytes: bigint;
+  /** 1 when the link is up. */
+  linkUp: number;
+  /** Current MTU. */
+  mtu: number;
+  /** Driver name. */
+  driver: string;
+}
+
+/** Values of {@link EchoMsg}. */
+export interface EchoMsgValue {
+  /** Sequence number; the kernel returns it plus one. */
+  seq: bigint;
+  /** 56 bytes echoed unchanged. */
+  payload: Uint8Array;
+}
+
+/** Values of {@link LinkState}. */
+export interface LinkStateValue {
+  /** 1 up, 0 down. */
+  up: number;
+  /** Link speed, 0 when down. */
+  speedMbps: number;
+}
 
 /** Interface counters and settings (72 bytes). */
-export const NicStats = t.struct({
+export const NicStats: StructType<NicStatsValue> = t.struct({
   rxPackets: t.u64,
   txPackets: t.u64,
   rxBytes: t.u64,
@@ -24,13 +59,93 @@ export const NicStats = t.struct({
 }, "NicStats");
 
 /** A sequence number and a payload echoed back by the kernel (64 bytes). */
-export const EchoMsg = t.struct({ seq: t.u64, payload: t.bytes(56) }, "EchoMsg");
+export const EchoMsg: StructType<EchoMsgValue> = t.struct({ seq: t.u64, payload: t.bytes(56) }, "EchoMsg");
 
 /** Link state carried by `linkEvent` (8 bytes). */
-export const LinkState = t.struct({ up: t.u32, speedMbps: t.u32 }, "LinkState");
+export const LinkState: StructType<LinkStateValue> = t.struct({ up: t.u32, speedMbps: t.u32 }, "LinkState");
+
+/** The `u8` type. */
+export type U8 = typeof t.u8;
+/** The `u32` type. */
+export type U32 = typeof t.u32;
+/** The `i32` type. */
+export type I32 = typeof t.i32;
+
+/** The literal definition of {@link acmeNic}, from which invoke and event types are derived. */
+export interface AcmeNicDef {
+  /** API name. */
+  readonly name: "acmeNicMgmt";
+  /** Vendor. */
+  readonly vendor: "acme";
+  /** Version. */
+  readonly version: "1.0.0.0";
+  /** Documentation. */
+  readonly doc: string;
+  /** Callbacks. */
+  readonly callbacks: {
+    /** id 16, sync: counters of the instance. */
+    readonly getStats: {
+      readonly id: 16;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly stats: Param<"out", StructType<NicStatsValue>> };
+    };
+    /** id 17, sync: set the MTU. */
+    readonly setMtu: {
+      readonly id: 17;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly mtu: Param<"in", U32>; readonly status: Param<"out", I32> };
+    };
+    /** id 18, async: link down then up. */
+    readonly reset: { readonly id: 18; readonly sync: false; readonly doc: string };
+    /** id 19, sync: flash an image, CRC-32 back. */
+    readonly flashFirmware: {
+      readonly id: 19;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly image: Param<"vectorIn", U8>; readonly crc: Param<"out", U32> };
+    };
+    /** id 20, sync: read the log. */
+    readonly readLog: {
+      readonly id: 20;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly buffer: Param<"vectorOut", U8>; readonly length: Param<"out", U32> };
+    };
+    /** id 21, sync: echo. */
+    readonly echo: {
+      readonly id: 21;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly msg: Param<"inout", StructType<EchoMsgValue>> };
+    };
+    /** id 22, sync: send linkEvents to the caller. */
+    readonly triggerEvents: {
+      readonly id: 22;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly count: Param<"in", U32> };
+    };
+    /** id 32, user: the link changed. */
+    readonly linkEvent: {
+      readonly id: 32;
+      readonly location: "user";
+      readonly doc: string;
+      readonly params: { readonly state: Param<"in", StructType<LinkStateValue>> };
+    };
+    /** id 33, user: a log line. */
+    readonly logEvent: {
+      readonly id: 33;
+      readonly location: "user";
+      readonly doc: string;
+      readonly params: { readonly message: Param<"in", ReturnType<typeof t.string>> };
+    };
+  };
+}
 
 /** The `acmeNicMgmt` 1.0.0.0 signature by vendor `acme`. */
-export const acmeNic = defineSignature({
+export const acmeNic: Signature<AcmeNicDef> = defineSignature({
   name: "acmeNicMgmt",
   vendor: "acme",
   version: "1.0.0.0",

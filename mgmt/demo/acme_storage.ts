@@ -9,14 +9,65 @@
  * ```
  * @module
  */
-import { t } from "../params.ts";
-import { defineSignature } from "../signature.ts";
+import { type Param, t } from "../params.ts";
+import { defineSignature, type Signature } from "../signature.ts";
+import type { EnumType, StructType } from "../types.ts";
+
+/** Values of {@link DeviceInfo}. */
+export interface DeviceInfoValue {
+  /** Model name. */
+  model: string;
+  /** Serial number. */
+  serial: string;
+  /** Capacity in bytes. */
+  capacityBytes: bigint;
+  /** Block size in bytes. */
+  blockSize: number;
+  /** Health. */
+  state: "online" | "offline" | "degraded" | number;
+  /** Temperature. */
+  temperatureC: number;
+  /** Write cache on. */
+  writeCache: boolean;
+  /** Latency percentiles p50, p90, p99, p99.9 in µs. */
+  latencyUs: number[];
+}
+
+/** Values of {@link Thresholds}. */
+export interface ThresholdsValue {
+  /** Warning temperature. */
+  warnC: number;
+  /** Critical temperature. */
+  critC: number;
+  /** Hysteresis. */
+  hysteresis: number;
+  /** Sensor offset in milli-degrees. */
+  offsetMilliC: bigint;
+  /** Sequence number (returned +1). */
+  sequence: number;
+}
+
+/** Values of {@link SmartAttr}. */
+export interface SmartAttrValue {
+  /** Attribute id. */
+  id: number;
+  /** Normalised value. */
+  value: number;
+  /** Worst value seen. */
+  worst: number;
+  /** Raw value. */
+  raw: bigint;
+}
 
 /** Device state. */
-export const DeviceState = t.enumOf({ online: 0, offline: 1, degraded: 2 }, t.u32, "DeviceState");
+export const DeviceState: EnumType<"online" | "offline" | "degraded"> = t.enumOf(
+  { online: 0, offline: 1, degraded: 2 },
+  t.u32,
+  "DeviceState",
+);
 
 /** Identity and health of a device. */
-export const DeviceInfo = t.struct({
+export const DeviceInfo: StructType<DeviceInfoValue> = t.struct({
   model: t.string(40),
   serial: t.string(20),
   capacityBytes: t.u64,
@@ -28,7 +79,7 @@ export const DeviceInfo = t.struct({
 }, "DeviceInfo");
 
 /** Temperature thresholds (signed fields of every width). */
-export const Thresholds = t.struct({
+export const Thresholds: StructType<ThresholdsValue> = t.struct({
   warnC: t.i16,
   critC: t.i16,
   hysteresis: t.i8,
@@ -37,13 +88,84 @@ export const Thresholds = t.struct({
 }, "Thresholds");
 
 /** One SMART attribute. */
-export const SmartAttr = t.struct({ id: t.u8, value: t.u8, worst: t.u8, raw: t.u64 }, "SmartAttr");
+export const SmartAttr: StructType<SmartAttrValue> = t.struct({
+  id: t.u8,
+  value: t.u8,
+  worst: t.u8,
+  raw: t.u64,
+}, "SmartAttr");
 
 /** Kind of a device event. */
-export const DeviceEventKind = t.enumOf({ attached: 1, detached: 2, mediumError: 3 }, t.u8, "DeviceEventKind");
+export const DeviceEventKind: EnumType<"attached" | "detached" | "mediumError"> = t.enumOf(
+  { attached: 1, detached: 2, mediumError: 3 },
+  t.u8,
+  "DeviceEventKind",
+);
+
+/** A synchronous kernel callback entry of {@link AcmeStorageDef}. */
+export interface Kcb<I extends number, P> {
+  /** Callback id. */
+  readonly id: I;
+  /** Synchronous. */
+  readonly sync: true;
+  /** Documentation. */
+  readonly doc: string;
+  /** Parameters. */
+  readonly params: P;
+}
+
+/** The literal definition of {@link acmeStorage}. */
+export interface AcmeStorageDef {
+  /** API name. */
+  readonly name: "acmeStorMgmt";
+  /** Vendor. */
+  readonly vendor: "acme";
+  /** Version. */
+  readonly version: "2.1.0.0";
+  /** Documentation. */
+  readonly doc: string;
+  /** Callbacks. */
+  readonly callbacks: {
+    /** id 16: identity and health. */
+    readonly getDeviceInfo: Kcb<16, { readonly info: Param<"out", StructType<DeviceInfoValue>> }>;
+    /** id 17: write cache on/off. */
+    readonly setWriteCache: Kcb<
+      17,
+      { readonly enable: Param<"in", typeof t.bool>; readonly status: Param<"out", typeof t.i32> }
+    >;
+    /** id 18: thresholds in, previous out. */
+    readonly thresholds: Kcb<18, { readonly value: Param<"inout", StructType<ThresholdsValue>> }>;
+    /** id 19: SMART attributes. */
+    readonly readSmart: Kcb<
+      19,
+      {
+        readonly attrs: Param<"vectorOut", StructType<SmartAttrValue>>;
+        readonly count: Param<"out", typeof t.u32>;
+      }
+    >;
+    /** id 20: LBA translation. */
+    readonly remapLbas: Kcb<
+      20,
+      { readonly lbas: Param<"vectorInOut", typeof t.u64>; readonly offset: Param<"in", typeof t.i64> }
+    >;
+    /** id 21, async: rescan. */
+    readonly scan: { readonly id: 21; readonly sync: false; readonly doc: string };
+    /** id 32, user: a device event. */
+    readonly deviceEvent: {
+      readonly id: 32;
+      readonly location: "user";
+      readonly doc: string;
+      readonly params: {
+        readonly kind: Param<"in", EnumType<"attached" | "detached" | "mediumError">>;
+        readonly lba: Param<"in", typeof t.u64>;
+        readonly detail: Param<"vectorIn", typeof t.u8>;
+      };
+    };
+  };
+}
 
 /** The `acmeStorMgmt` 2.1.0.0 signature by vendor `acme`. */
-export const acmeStorage = defineSignature({
+export const acmeStorage: Signature<AcmeStorageDef> = defineSignature({
   name: "acmeStorMgmt",
   vendor: "acme",
   version: "2.1.0.0",

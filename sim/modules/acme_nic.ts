@@ -34,7 +34,10 @@ const LOG_LINES = 200;
 const TRIGGER_MAX = 100_000;
 
 /** State per kernel (two simulators in one process stay apart), then per instance id. */
-const kernels = new WeakMap<object, { nics: Map<bigint, NicState>; periodic?: ReturnType<typeof setInterval> }>();
+const kernels = new WeakMap<
+  object,
+  { nics: Map<bigint, NicState>; periodic?: ReturnType<typeof setInterval> }
+>();
 
 function perKernel(kernel: Ctx) {
   let k = kernels.get(kernel);
@@ -75,7 +78,7 @@ function advance(inst: KernelInstance | null, s: NicState): void {
   const ms = BigInt(Math.max(0, now - s.lastTick));
   s.lastTick = now;
   if (!s.linkUp) return;
-  const k = (inst?.id ?? 1n);
+  const k = inst?.id ?? 1n;
   s.rxPackets += 2n * k * ms;
   s.txPackets += k * ms;
   s.rxBytes += 2n * k * ms * 800n;
@@ -86,7 +89,9 @@ function log(kernel: Ctx, inst: KernelInstance | null, line: string): void {
   const s = state(kernel, inst);
   s.log.push(`${inst?.name ?? "acme-nic"}: ${line}`);
   if (s.log.length > LOG_LINES) s.log.splice(0, s.log.length - LOG_LINES);
-  kernel.emit("logEvent", { message: truncate(`${inst?.name ?? "acme-nic"}: ${line}`, 63) }, { instance: inst });
+  kernel.emit("logEvent", { message: truncate(`${inst?.name ?? "acme-nic"}: ${line}`, 63) }, {
+    instance: inst,
+  });
 }
 
 function truncate(text: string, bytes: number): string {
@@ -99,7 +104,9 @@ function setLink(kernel: Ctx, inst: KernelInstance | null, up: boolean): void {
   const s = state(kernel, inst);
   advance(inst, s);
   s.linkUp = up;
-  kernel.emit("linkEvent", { state: { up: up ? 1 : 0, speedMbps: up ? s.speedMbps : 0 } }, { instance: inst });
+  kernel.emit("linkEvent", { state: { up: up ? 1 : 0, speedMbps: up ? s.speedMbps : 0 } }, {
+    instance: inst,
+  });
   log(kernel, inst, up ? `link up, ${s.speedMbps} Mb/s` : "link down");
 }
 
@@ -155,7 +162,11 @@ export default defineModule({
     },
     flashFirmware({ instance, params, kernel }) {
       const crc = crc32(params.image as Uint8Array);
-      log(kernel, instance, `firmware image of ${params.image.length} bytes flashed, crc ${crc.toString(16)}`);
+      log(
+        kernel,
+        instance,
+        `firmware image of ${params.image.length} bytes flashed, crc ${crc.toString(16)}`,
+      );
       return { crc };
     },
     readLog({ instance, params, kernel }) {
@@ -210,7 +221,9 @@ export default defineModule({
             for (const inst of kernel.instances()) {
               const s = state(kernel, inst);
               advance(inst, s);
-              kernel.emit("logEvent", { message: `${inst.name}: heartbeat rx=${s.rxPackets}` }, { instance: inst });
+              kernel.emit("logEvent", { message: `${inst.name}: heartbeat rx=${s.rxPackets}` }, {
+                instance: inst,
+              });
             }
           }, ms);
         }

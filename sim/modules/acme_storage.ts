@@ -17,7 +17,15 @@ function adapter(kernel: object, id: bigint): Adapter {
   let m = adapters.get(kernel);
   if (!m) adapters.set(kernel, m = new Map());
   let a = m.get(id);
-  if (!a) m.set(id, a = { writeCache: true, thresholds: { warnC: 60, critC: 70, hysteresis: 2, offsetMilliC: 0n, sequence: 0 } });
+  if (!a) {
+    m.set(
+      id,
+      a = {
+        writeCache: true,
+        thresholds: { warnC: 60, critC: 70, hysteresis: 2, offsetMilliC: 0n, sequence: 0 },
+      },
+    );
+  }
   return a;
 }
 
@@ -68,9 +76,13 @@ export default defineModule({
     },
     scan({ kernel }) {
       for (const inst of kernel.instances()) {
-        kernel.emit("deviceEvent", { kind: "attached", lba: 0n, detail: new TextEncoder().encode(inst.name) }, {
-          instance: inst,
-        });
+        kernel.emit(
+          "deviceEvent",
+          { kind: "attached", lba: 0n, detail: new TextEncoder().encode(inst.name) },
+          {
+            instance: inst,
+          },
+        );
       }
     },
   },

@@ -1,12 +1,12 @@
 /**
- * Test support: runs the simulator as a real subprocess (`deno run sim/main.ts`) on a private
+ * Runs the simulator as a real subprocess (`deno run sim/main.ts`) on a private
  * socket, so tests exercise the same process boundary users have, can kill it mid-call, and can
  * make blocking FFI calls without deadlocking their own event loop.
  * @module
  */
-import { sendControl } from "../../sim/control.ts";
+import { sendControl } from "./control.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 
 /** A simulator subprocess. */
 export interface SimProcess extends AsyncDisposable {
@@ -47,7 +47,9 @@ export async function startSimProcess(args: string[] = []): Promise<SimProcess> 
   let out = "";
   const deadline = Date.now() + 30_000;
   while (!out.includes("listening on")) {
-    const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now())));
+    const timer = new Promise<"timeout">((r) =>
+      setTimeout(() => r("timeout"), Math.max(1, deadline - Date.now()))
+    );
     const r = await Promise.race([reader.read(), timer]);
     if (r === "timeout" || r.done) {
       try {
