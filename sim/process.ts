@@ -29,10 +29,13 @@ let counter = 0;
 /** Path of our built library. */
 export const LIB_PATH = `${ROOT}native/build/libvmkmgmt.so`;
 
-/** Starts a simulator subprocess and waits until it listens. */
-export async function startSimProcess(args: string[] = []): Promise<SimProcess> {
-  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-test-" });
-  const socketPath = `${dir}/sim-${Deno.pid}-${counter++}.sock`;
+/** Starts a simulator subprocess (on a private socket unless `socketPath`) and waits until it listens. */
+export async function startSimProcess(
+  args: string[] = [],
+  options: { socketPath?: string } = {},
+): Promise<SimProcess> {
+  const dir = options.socketPath ? undefined : await Deno.makeTempDir({ prefix: "vmkmgmt-sim-" });
+  const socketPath = options.socketPath ?? `${dir}/sim-${Deno.pid}-${counter++}.sock`;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", `${ROOT}sim/main.ts`, "--socket", socketPath, ...args],
     stdout: "piped",
@@ -71,7 +74,7 @@ export async function startSimProcess(args: string[] = []): Promise<SimProcess> 
       ended = true;
       await child.status;
       await Promise.all([errDone, outDone]);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
   };
   const signal = async (sig: Deno.Signal) => {

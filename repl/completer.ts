@@ -1,0 +1,224 @@
+/**
+ * Tab completion and inline hints, driven by the open signature and the live session:
+ * commands, signatures, callbacks (kernel ones for `call`, events for `watch`), instances fetched
+ * from the kernel, parameters not yet given, struct field paths, enum names, and files after `@`.
+ * @module
+ */
+import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
+import type { EnumType, StructType, Type } from "../mgmt/types.ts";
+import { CONTROL_OPS } from "../sim/control.ts";
+import { type ArgKind, COMMANDS, findCommand } from "./commands.ts";
+import { paramHint } from "./format.ts";
+import type { ReplState } from "./state.ts";
+import { tokenize } from "./tokenize.ts";
+
+const SIM_MODULE_OPS = ["link", "holdDown", "log", "periodic"];
+
+function words(line: string): { done: string[]; current: string } {
+  const toks = tokenize(line, true);
+  const endsWithSpace = /\s$/.test(line) || line.length === 0;
+  if (endsWithSpace) return { done: toks.map((t) => t.text), current: "" };
+  const last = toks.pop();
+  return { done: toks.map((t) => t.text), current: last ? line.slice(last.start) : "" };
+}
+
+function signature(state: ReplState) {
+  return state.current ? state.sessions.get(state.current)?.signature : undefined;
+}
+
+async function instanceNames(state: ReplState): Promise<string[]> {
+  const s = state.current ? state.sessions.get(state.current) : undefined;
+  if (s && !s.closed) {
+    // Ask the kernel (briefly); fall back to what we knew.
+    const fresh = await Promise.race([
+      s.instances().then((l) => (state.instanceCache.set(s.signature.name, l), l)).catch(() => undefined),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 500)),
+    ]);
+    const list = fresh ?? state.instanceCache.get(s.signature.name) ?? [];
+    return [...list.map((i) => i.name), ...list.map((i) => String(i.id))];
+  }
+  return [];
+}
+
+function fieldPaths(type: Type<unknown>, prefix: string): string[] {
+  if (type.kind !== "struct") return [`${prefix}=`];
+  return (type as StructType<unknown>).fields.map((
+    f,
+  ) => (f.type.kind === "struct" ? `${prefix}.${f.name}.` : `${prefix}.${f.name}=`));
+}
+
+function typeAt(p: ParamInfo, path: string[]): Type<unknown> | undefined {
+  let t: Type<unknown> | undefined = p.type;
+  for (const seg of path) {
+    if (!t || t.kind !== "struct") return undefined;
+    t = (t as StructType<unknown>).fields.find((f) => f.name === seg)?.type;
+  }
+  return t;
+}
+
+function filePaths(partial: string): string[] {
+  const path = partial.slice(1);
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
+  try {
+    const out: string[] = [];
+    for (const e of Deno.readDirSync(dir || ".")) {
+      if (e.name.startsWith(".") && !path.slice(slash + 1).startsWith(".")) continue;
+      out.push(`@${dir}${e.name}${e.isDirectory ? "/" : ""}`);
+    }
+    return out.sort();
+  } catch {
+    return [];
+  }
+}
+
+function givenParams(done: string[]): Set<string> {
+  const given = new Set<string>();
+  for (const w of done) {
+    const eq = w.indexOf("=");
+    if (eq > 0) given.add(w.slice(0, eq).split(".")[0]);
+    if (w.startsWith("{")) {
+      try {
+        for (const k of Object.keys(JSON.parse(w))) given.add(k);
+      } catch { /* incomplete JSON */ }
+    }
+  }
+  return given;
+}
+
+function instanceGiven(done: string[]): boolean {
+  // call CALLBACK INSTANCE …: the third word without '=' is the instance.
+  return done.length >= 3 && !done[2].includes("=") && !done[2].startsWith("{") ||
+    done.some((w) => w.startsWith("instance="));
+}
+
+function paramCandidates(cb: CallbackInfo, done: string[], current: string): string[] {
+  const eq = current.indexOf("=");
+  if (eq > 0) {
+    const [name, ...path] = current.slice(0, eq).split(".");
+    const p = cb.params.find((q) => q.name === name);
+    const value = current.slice(eq + 1);
+    if (!p) return [];
+    if (value.startsWith("@") && p.dir.startsWith("vector")) {
+      return filePaths(value).map((f) => current.slice(0, eq + 1) + f);
+    }
+    const t = typeAt(p, path);
+    let values: string[] = [];
+    if (t?.kind === "enum") values = Object.keys((t as EnumType<string>).values);
+    else if (t?.kind === "bool") values = ["true", "false"];
+    return values.map((v) => current.slice(0, eq + 1) + v);
+  }
+  if (current.includes(".")) {
+    const parts = current.split(".");
+    const p = cb.params.find((q) => q.name === parts[0]);
+    if (!p) return [];
+    const t = typeAt(p, parts.slice(1, -1));
+    return t ? fieldPaths(t, parts.slice(0, -1).join(".")) : [];
+  }
+  const given = givenParams(done);
+  return cb.params
+    .filter((p) => p.dir !== "out" && !given.has(p.name))
+    .map((p) => (p.type.kind === "struct" && !p.dir.startsWith("vector") ? `${p.name}.` : `${p.name}=`));
+}
+
+async function candidatesFor(
+  state: ReplState,
+  kind: ArgKind | undefined,
+  done: string[],
+  current: string,
+): Promise<string[]> {
+  const sig = signature(state);
+  switch (kind) {
+    case "command":
+      return COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
+    case "signature":
+      return [...state.signatures.keys()];
+    case "session":
+      return [...state.sessions.keys()];
+    case "kernelCallback":
+      return sig?.list.filter((c) => c.location === "kernel").map((c) => c.name) ?? [];
+    case "event":
+      return sig?.list.filter((c) => c.location === "user").map((c) => c.name) ?? [];
+    case "callback":
+      return [...(sig?.list.map((c) => c.name) ?? []), ...state.signatures.keys()];
+    case "instance": {
+      const names = await instanceNames(state);
+      const cb = sig?.list.find((c) => c.name === done[1]);
+      return done[0] === "call" && cb ? [...names, ...paramCandidates(cb, done, current)] : names;
+    }
+    case "params": {
+      const cb = sig?.list.find((c) => c.name === done[1]);
+      return cb ? paramCandidates(cb, done, current) : [];
+    }
+    case "on-off":
+      return ["on", "off"];
+    case "simop":
+      return [...Object.keys(CONTROL_OPS), ...SIM_MODULE_OPS];
+    default:
+      return [];
+  }
+}
+
+/** A single whole-word completion gets a trailing space, as in a shell; `name=`, `a.` and dirs do not. */
+function spaced(list: string[]): string[] {
+  return list.length === 1 && !/[=./]$/.test(list[0]) ? [`${list[0]} `] : list;
+}
+
+/** Completion for `line` (cursor at its end): [candidates, the text they replace]. */
+export async function complete(state: ReplState, line: string): Promise<[string[], string]> {
+  const { done, current } = words(line);
+  if (done.length === 0) {
+    const all = await candidatesFor(state, "command", done, current);
+    return [spaced(all.filter((c) => c.startsWith(current))), current];
+  }
+  const cmd = findCommand(done[0]);
+  if (!cmd) return [[], current];
+  if (current.startsWith("-")) return [(cmd.flags ?? []).filter((f) => f.startsWith(current)), current];
+  const pos = done.length - 1;
+  const kinds = cmd.args ?? [];
+  let kind = kinds[Math.min(pos, kinds.length - 1)];
+  // call CALLBACK [INSTANCE] params…: the word after the callback may be either.
+  if (cmd.name === "call" && pos >= 1) kind = pos === 1 && !/[=.]/.test(current) ? "instance" : "params";
+  if (
+    cmd.name === "watch" && done[done.length - 1]?.startsWith("--") &&
+    ["--count", "--for", "--filter"].includes(done[done.length - 1])
+  ) return [[], current];
+  if (cmd.name === "watch" && done[done.length - 1] === "--instance") kind = "instance";
+  const list = (await candidatesFor(state, kind, done, current)).filter((c) => c.startsWith(current));
+  return [spaced([...new Set(list)]), current];
+}
+
+/** The inline hint shown after the cursor: remaining parameters with their types, or usage. */
+export function hint(state: ReplState, line: string): string {
+  if (!line.trim()) return "";
+  let parsed: { done: string[]; current: string };
+  try {
+    parsed = words(line);
+  } catch {
+    return "";
+  }
+  const { done, current } = parsed;
+  const all = current ? [...done, current] : done;
+  const cmd = findCommand(all[0] ?? "");
+  if (!cmd) return "";
+  const sep = /\s$/.test(line) ? "" : " ";
+  if (cmd.name === "call" && all.length >= 2) {
+    const cb = signature(state)?.list.find((c) => c.name === all[1] && c.location === "kernel");
+    if (!cb || (all.length === 2 && current)) return "";
+    const given = givenParams(all);
+    const parts: string[] = [];
+    if (!(all.length >= 3 && (instanceGiven(all) || all.length > 3)) && !given.has("instance")) {
+      parts.push("<instance>");
+    }
+    for (const p of cb.params) {
+      if (p.dir === "out" || given.has(p.name)) continue;
+      parts.push(paramHint(p));
+    }
+    if (current.includes("=") || (current && !current.includes("=") && all.length > 3)) return "";
+    return parts.length ? sep + parts.join(" ") : "";
+  }
+  if (all.length === 1 && !current.length && cmd.usage.includes(" ")) {
+    return cmd.usage.slice(cmd.usage.indexOf(" ") + 1);
+  }
+  return "";
+}

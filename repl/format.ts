@@ -1,0 +1,285 @@
+/**
+ * REPL output: readable text (colours only on a terminal and without NO_COLOR) and lossless JSON
+ * (64-bit integers as strings, bytes as hex — the same forms `call` accepts).
+ * @module
+ */
+import { paramToJson } from "../mgmt/codec.ts";
+import type { KernelEvent } from "../mgmt/events.ts";
+import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
+import type { EnumType, StructType, Type } from "../mgmt/types.ts";
+
+/** ANSI styling that turns itself off. */
+export interface Paint {
+  /** Dim text. */
+  dim(s: string): string;
+  /** Bold text. */
+  bold(s: string): string;
+  /** Red text. */
+  red(s: string): string;
+  /** Green text. */
+  green(s: string): string;
+  /** Cyan text. */
+  cyan(s: string): string;
+  /** Yellow text. */
+  yellow(s: string): string;
+}
+
+/** Styling for an output: colours on a TTY unless NO_COLOR is set. */
+export function paint(enabled: boolean): Paint {
+  const wrap = (code: number) => (s: string) => (enabled ? `\x1b[${code}m${s}\x1b[0m` : s);
+  return { dim: wrap(2), bold: wrap(1), red: wrap(31), green: wrap(32), cyan: wrap(36), yellow: wrap(33) };
+}
+
+/** JSON text with bigint as decimal strings and bytes as hex. */
+export function toJsonText(value: unknown, pretty = false): string {
+  return JSON.stringify(
+    value,
+    (_, v) => {
+      if (typeof v === "bigint") return String(v);
+      if (v instanceof Uint8Array) return [...v].map((b) => b.toString(16).padStart(2, "0")).join("");
+      return v;
+    },
+    pretty ? 2 : undefined,
+  );
+}
+
+const HEX_SHOWN = 64;
+
+function isText(b: Uint8Array): boolean {
+  if (b.length === 0) return false;
+  for (const c of b) if (c < 0x09 || (c > 0x0d && c < 0x20) || c === 0x7f) return false;
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function bytes(b: Uint8Array, p: Paint, indent = ""): string {
+  if (isText(b)) {
+    const text = new TextDecoder().decode(b);
+    if (!text.includes("\n")) return `${JSON.stringify(text)} ${p.dim(`(${b.length} bytes)`)}`;
+    // Multi-line text (a log) reads best as a block.
+    const lines = text.replace(/\n$/, "").split("\n").map((l) => `${indent}  ${p.dim("|")} ${l}`);
+    return `${p.dim(`(${b.length} bytes of text)`)}\n${lines.join("\n")}`;
+  }
+  const hex = [...b.subarray(0, HEX_SHOWN)].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `0x${hex}${b.length > HEX_SHOWN ? "…" : ""} ${p.dim(`(${b.length} bytes)`)}`;
+}
+
+/** A readable rendering of a decoded value (multi-line for structs). */
+export function formatValue(type: Type<unknown> | undefined, value: unknown, p: Paint, indent = ""): string {
+  if (value instanceof Uint8Array) return bytes(value, p, indent);
+  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") {
+    return String(value);
+  }
+  if (typeof value === "string") return type?.kind === "enum" ? value : JSON.stringify(value);
+  if (Array.isArray(value)) {
+    const el = type?.kind === "array" ? undefined : type;
+    if (value.some((v) => v && typeof v === "object" && !(v instanceof Uint8Array))) {
+      return value.map((v, i) => `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ")}`)
+        .join("");
+    }
+    return `[${value.map((v) => formatValue(undefined, v, p)).join(", ")}]`;
+  }
+  if (value && typeof value === "object") {
+    const fields = type?.kind === "struct" ? (type as StructType<unknown>).fields : undefined;
+    const entries = Object.entries(value);
+    const width = Math.max(...entries.map(([k]) => k.length));
+    return entries.map(([k, v]) => {
+      const ft = fields?.find((f) => f.name === k)?.type;
+      return `\n${indent}  ${p.cyan(k.padEnd(width))}  ${formatValue(ft, v, p, indent + "  ")}`;
+    }).join("");
+  }
+  return String(value);
+}
+
+/** A call result: one line per returned parameter. */
+export function formatResult(cb: CallbackInfo, result: Record<string, unknown>, p: Paint): string {
+  const keys = Object.keys(result);
+  if (keys.length === 0) return p.green(cb.sync ? "ok" : "ok (queued)");
+  const width = Math.max(...keys.map((k) => k.length));
+  return keys.map((k) => {
+    const param = cb.params.find((q) => q.name === k);
+    const type = param && param.dir.startsWith("vector") ? param.type : param?.type;
+    return `${p.bold(k.padEnd(width))}  ${
+      formatValue(param?.dir.startsWith("vector") ? undefined : type, result[k], p)
+    }`;
+  }).join("\n");
+}
+
+/** The JSON form of a call result. */
+export function resultJson(cb: CallbackInfo, result: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(result)) {
+    const param = cb.params.find((q) => q.name === k);
+    out[k] = param ? paramToJson(param, v) : v;
+  }
+  return out;
+}
+
+/** The JSON form of an event (one NDJSON line in `watch --json`). */
+export function eventJson(sig: Signature, ev: KernelEvent): Record<string, unknown> {
+  const cb = sig.callbacks[ev.name as keyof typeof sig.callbacks] as CallbackInfo;
+  return {
+    event: ev.name,
+    signature: sig.name,
+    instance: ev.instance ? { id: String(ev.instance.id), name: ev.instance.name } : null,
+    time: new Date(ev.time).toISOString(),
+    params: resultJson(cb, ev.params),
+  };
+}
+
+/** One readable line per event. */
+export function formatEvent(sig: Signature, ev: KernelEvent, p: Paint): string {
+  const cb = sig.callbacks[ev.name as keyof typeof sig.callbacks] as CallbackInfo;
+  const time = new Date(ev.time).toISOString().slice(11, 23);
+  const params = Object.entries(ev.params).map(([k, v]) => {
+    const param = cb.params.find((q) => q.name === k);
+    return `${p.cyan(k)}=${inline(param?.type, v)}`;
+  }).join(" ");
+  return `${p.dim(time)} ${p.yellow(ev.name)} ${
+    ev.instance ? ev.instance.name : p.dim("(no instance)")
+  } ${params}`;
+}
+
+function inline(type: Type<unknown> | undefined, v: unknown): string {
+  if (v instanceof Uint8Array) {
+    return isText(v)
+      ? JSON.stringify(new TextDecoder().decode(v))
+      : `0x${[...v].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
+  }
+  if (typeof v === "string") return type?.kind === "enum" ? v : JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map((x) => inline(undefined, x)).join(",")}]`;
+  if (v && typeof v === "object") {
+    const fields = type?.kind === "struct" ? (type as StructType<unknown>).fields : [];
+    return `{${
+      Object.entries(v).map(([k, x]) => `${k}:${inline(fields.find((f) => f.name === k)?.type, x)}`).join(" ")
+    }}`;
+  }
+  return String(v);
+}
+
+/** A table with a header row. */
+export function table(headers: string[], rows: string[][], p: Paint): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  return [p.bold(line(headers)), ...rows.map(line)].join("\n");
+}
+
+/** `NAME<TYPE>` hint text of a parameter as `call` takes it. */
+export function paramHint(param: ParamInfo): string {
+  if (param.dir === "vectorOut") return `${param.name}=<capacity>`;
+  if (param.dir === "vectorIn" || param.dir === "vectorInOut") {
+    return `${param.name}=<${param.type.name === "u8" ? 'hex|"text"|@file' : `[${param.type.name},…]`}>`;
+  }
+  if (param.type.kind === "enum") {
+    return `${param.name}=<${Object.keys((param.type as EnumType<string>).values).join("|")}>`;
+  }
+  if (param.type.kind === "struct") return `${param.name}.<field>=… | ${param.name}={…}`;
+  return `${param.name}=<${param.type.name}>`;
+}
+
+function typeLines(type: Type<unknown>, indent: string, p: Paint): string[] {
+  if (type.kind === "struct") {
+    return (type as StructType<unknown>).fields.flatMap((f) => [
+      `${indent}${p.cyan(f.name.padEnd(14))} ${f.type.name.padEnd(12)} ${
+        p.dim(`@${f.offset}, ${f.type.size} bytes`)
+      }`,
+      ...typeLines(f.type, indent + "  ", p),
+    ]);
+  }
+  if (type.kind === "enum") {
+    const values = (type as EnumType<string>).values;
+    return [`${indent}${p.dim("values:")} ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}`];
+  }
+  return [];
+}
+
+/** `describe CALLBACK`: id, location, sync, and each parameter with its type, size and fields. */
+export function describeCallback(cb: CallbackInfo, p: Paint): string {
+  const kind = cb.location === "user"
+    ? "user-location (kernel event)"
+    : `kernel-location, ${cb.sync ? "sync" : "async"}`;
+  const lines = [`${p.bold(cb.name)}  id ${cb.id}  ${kind}`];
+  if (cb.doc) lines.push(`  ${cb.doc}`);
+  if (cb.params.length === 0) lines.push(p.dim("  no parameters"));
+  for (const prm of cb.params) {
+    const size = prm.dir.startsWith("vector") ? `${prm.size} bytes per element` : `${prm.size} bytes`;
+    const extra = prm.lengthFrom ? `, length in ${prm.lengthFrom}` : "";
+    lines.push(
+      `  ${p.yellow(prm.dir.padEnd(11))} ${p.cyan(prm.name.padEnd(10))} ${prm.type.name} ${
+        p.dim(`(${size}${extra})`)
+      }`,
+    );
+    if (prm.doc) lines.push(`      ${prm.doc}`);
+    lines.push(...typeLines(prm.type, "      ", p));
+  }
+  return lines.join("\n");
+}
+
+/** `describe` with no callback: the signature's callbacks in a table. */
+export function describeSignature(sig: Signature, p: Paint): string {
+  const head = `${p.bold(sig.name)} ${sig.version} by ${sig.vendor}${sig.doc ? ` — ${sig.doc}` : ""}`;
+  const rows = sig.list.map((c) => [
+    String(c.id),
+    c.name,
+    c.location === "user" ? "event" : c.sync ? "sync" : "async",
+    c.params.map((q) => `${q.dir} ${q.name}`).join(", ") || "-",
+  ]);
+  return `${head}\n${table(["ID", "CALLBACK", "KIND", "PARAMETERS"], rows, p)}`;
+}
+
+function skeleton(type: Type<unknown>): unknown {
+  switch (type.kind) {
+    case "int":
+      return type.size === 8 ? "0" : 0;
+    case "float":
+      return 0;
+    case "bool":
+      return false;
+    case "string":
+      return "";
+    case "bytes":
+      return "00";
+    case "enum":
+      return Object.keys((type as EnumType<string>).values)[0];
+    case "array":
+      return [];
+    default:
+      return Object.fromEntries((type as StructType<unknown>).fields.map((f) => [f.name, skeleton(f.type)]));
+  }
+}
+
+/** `template CALLBACK`: a call line and a JSON skeleton to edit. */
+export function template(
+  cb: CallbackInfo,
+  instance: string,
+): { line: string; json: Record<string, unknown> } {
+  const json: Record<string, unknown> = { instance };
+  const words: string[] = [];
+  for (const prm of cb.params) {
+    if (prm.dir === "out") continue;
+    if (prm.dir === "vectorOut") {
+      json[prm.name] = 256;
+      words.push(`${prm.name}=256`);
+    } else if (prm.dir.startsWith("vector")) {
+      json[prm.name] = prm.type.name === "u8" ? "00" : [skeleton(prm.type)];
+      words.push(`${prm.name}=${prm.type.name === "u8" ? "0x00" : toJsonText([skeleton(prm.type)])}`);
+    } else {
+      const v = skeleton(prm.type);
+      json[prm.name] = v;
+      words.push(
+        `${prm.name}=${
+          typeof v === "object"
+            ? toJsonText(v)
+            : typeof v === "string" && prm.type.kind === "string"
+            ? '""'
+            : String(v)
+        }`,
+      );
+    }
+  }
+  return { line: ["call", cb.name, instance, ...words].join(" "), json };
+}

@@ -1,0 +1,229 @@
+/**
+ * `deno task repl`: the interactive vmk_Mgmt shell, and its one-shot forms.
+ *
+ * ```
+ * deno task repl [--sig FILE]… [--json] [-c "cmd; cmd"] [--file FILE] [--no-sim] [--verbose]
+ * ```
+ * On the simulator library (the default here) a simulator is started for the session when none
+ * listens. With `-c`, `--file` or commands piped on stdin it runs them and exits non-zero at the
+ * first failure.
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { acmeNic } from "../mgmt/demo/acme_nic.ts";
+import { acmeStorage } from "../mgmt/demo/acme_storage.ts";
+import { type Signature, signatureFromJson } from "../mgmt/signature.ts";
+import { loadLibrary } from "../ffi/library.ts";
+import { sendControl } from "../sim/control.ts";
+import { defaultSocketPath } from "../sim/server.ts";
+import { type SimProcess, startSimProcess } from "../sim/process.ts";
+import { toFileUrl } from "../util/path.ts";
+import { didYouMean } from "../util/suggest.ts";
+import { COMMANDS, ExitRequest, findCommand } from "./commands.ts";
+import { complete, hint } from "./completer.ts";
+import { LineEditor } from "./editor.ts";
+import { CommandError, ReplState } from "./state.ts";
+import { isIncomplete, splitCommands, tokenize } from "./tokenize.ts";
+
+const HELP = `vmkmgmt REPL — drive vmk_Mgmt APIs interactively
+
+Usage: deno task repl [options]
+
+Options:
+  --sig FILE       load a signature from a .ts module (its exported signatures) or a .json file;
+                   repeatable. Also every file in $VMKMGMT_SIG_DIR.
+  --json           print one JSON document per result (NDJSON for watch)
+  -c, --command S  run the commands in S (separated by ';') and exit
+  -f, --file FILE  run the commands in FILE and exit (stdin works too: cmd | deno task repl)
+  --rc FILE        commands run at start (default ~/.vmkmgmtrc, interactive only)
+  --history FILE   history file (default ~/.vmkmgmt_history)
+  --no-sim         do not start a simulator when none is running
+  -v, --verbose    say which library and simulator are used
+  -h, --help       this text
+
+Inside, type help. Environment: VMKMGMT_LIB (library), VMKMGMT_SIM_SOCKET (simulator socket).`;
+
+function isSignature(v: unknown): v is Signature {
+  return !!v && typeof v === "object" && Array.isArray((v as Signature).list) &&
+    typeof (v as Signature).revnum === "number";
+}
+
+async function loadSignatureFile(state: ReplState, path: string): Promise<void> {
+  let found: Signature[];
+  if (path.endsWith(".json")) {
+    let json: unknown;
+    try {
+      json = JSON.parse(await Deno.readTextFile(path));
+    } catch (e) {
+      throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
+    }
+    try {
+      found = [signatureFromJson(json)];
+    } catch (e) {
+      throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
+    }
+  } else {
+    const mod = await import(toFileUrl(path));
+    found = Object.values(mod).filter(isSignature);
+    if (found.length === 0) {
+      throw new CommandError(`--sig ${path}: the module exports no signature (from defineSignature)`);
+    }
+  }
+  for (const sig of found) state.signatures.set(sig.name, { signature: sig, source: path });
+}
+
+/** Runs one command line; returns false when it failed. */
+async function runLine(state: ReplState, line: string): Promise<boolean> {
+  for (const text of splitCommands(line)) {
+    if (text.startsWith("#")) continue;
+    try {
+      const tokens = tokenize(text);
+      const name = tokens[0].text;
+      const cmd = findCommand(name);
+      if (!cmd) {
+        throw new CommandError(
+          `unknown command ${name}${didYouMean(name, COMMANDS.map((c) => c.name))} (type help)`,
+        );
+      }
+      await cmd.run(state, tokens.slice(1), text);
+    } catch (e) {
+      if (e instanceof ExitRequest) throw e;
+      state.error(e);
+      return false;
+    }
+  }
+  return true;
+}
+
+async function ensureSimulator(
+  state: ReplState,
+  allowStart: boolean,
+  verbose: boolean,
+): Promise<SimProcess | undefined> {
+  const { info } = await loadLibrary();
+  if (verbose) console.error(`library: ${info.path} (${info.source})`);
+  if (!info.simulated) return undefined;
+  const socketPath = defaultSocketPath();
+  state.simSocket = socketPath;
+  const live = await sendControl(socketPath, { op: "status" }, 2000).then(() => true, () => false);
+  if (live) {
+    if (verbose) console.error(`simulator: ${socketPath} (already running)`);
+    return undefined;
+  }
+  if (!allowStart) return undefined;
+  const sim = await startSimProcess([], { socketPath });
+  Deno.env.set("VMKMGMT_SIM_SOCKET", socketPath);
+  if (verbose) console.error(`simulator: started on ${socketPath}`);
+  return sim;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, {
+    string: ["sig", "command", "file", "rc", "history"],
+    boolean: ["json", "help", "sim", "verbose"],
+    collect: ["sig"],
+    negatable: ["sim"],
+    default: { sim: true },
+    alias: { c: "command", f: "file", h: "help", v: "verbose" },
+    unknown: (a: string) => {
+      if (a.startsWith("-")) throw new CommandError(`unknown option ${a}; see --help`);
+      return true;
+    },
+  });
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (args._.length) throw new CommandError(`unexpected argument ${args._[0]}; to run commands use -c "…"`);
+  const interactive = args.command === undefined && args.file === undefined && Deno.stdin.isTerminal();
+  const state = new ReplState({
+    json: args.json as boolean,
+    color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
+  });
+  state.signatures.set(acmeNic.name, { signature: acmeNic as unknown as Signature, source: "built-in" });
+  state.signatures.set(acmeStorage.name, {
+    signature: acmeStorage as unknown as Signature,
+    source: "built-in",
+  });
+  const dir = Deno.env.get("VMKMGMT_SIG_DIR");
+  if (dir) {
+    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isFile && /\.(ts|json)$/.test(e.name)) await loadSignatureFile(state, `${dir}/${e.name}`);
+    }
+  }
+  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, f);
+
+  const sim = await ensureSimulator(state, args.sim as boolean, args.verbose as boolean);
+  const home = Deno.env.get("HOME") ?? ".";
+  let status = 0;
+  let editor: LineEditor | undefined;
+  try {
+    if (!interactive) {
+      const text = args.command ??
+        (args.file !== undefined
+          ? await Deno.readTextFile(args.file as string)
+          : new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer()));
+      for (const line of splitCommands(text)) {
+        if (!(await runLine(state, line))) return 1;
+      }
+      return 0;
+    }
+    editor = new LineEditor({
+      prompt: () => (state.current ? `vmk:${state.current}> ` : "vmk> "),
+      historyFile: (args.history as string | undefined) ?? Deno.env.get("VMKMGMT_HISTORY") ??
+        `${home}/.vmkmgmt_history`,
+      complete: (line) => complete(state, line),
+      hint: (line) => hint(state, line),
+      onInterrupt: () => {
+        if (!state.foreground) return false;
+        state.foreground.abort(new Error("interrupted"));
+        return true;
+      },
+      incomplete: isIncomplete,
+    });
+    state.printAbove = (text) => editor!.printAbove(text);
+    const lib = (await loadLibrary()).info;
+    console.log(
+      `vmkmgmt REPL — ${
+        lib.simulated ? `simulator${sim ? " (started for this session)" : ""}` : lib.source
+      } library ${lib.path}\n` +
+        `Signatures: ${
+          [...state.signatures.keys()].join(", ")
+        }. Try: open acmeNicMgmt, then Tab. Type help for commands.`,
+    );
+    const rc = (args.rc as string | undefined) ?? Deno.env.get("VMKMGMT_RC") ?? `${home}/.vmkmgmtrc`;
+    try {
+      const text = await Deno.readTextFile(rc);
+      for (const line of splitCommands(text)) await runLine(state, line);
+    } catch (e) {
+      if (e instanceof ExitRequest) throw e;
+      if (!(e instanceof Deno.errors.NotFound) || args.rc !== undefined) state.error(e);
+    }
+    for (;;) {
+      const line = await editor.read();
+      if (line === null) break;
+      if (!line.trim()) continue;
+      if (!(await runLine(state, line))) status = 1;
+    }
+    status = 0;
+  } catch (e) {
+    if (!(e instanceof ExitRequest)) throw e;
+  } finally {
+    editor?.close();
+    for (const id of [...state.watches.keys()]) state.stopWatch(id);
+    for (const s of state.sessions.values()) await s.close().catch(() => {});
+    await sim?.stop();
+  }
+  return status;
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    console.error(`repl: ${e instanceof CommandError ? e.message : (e as Error)?.stack ?? e}`);
+    code = 2;
+  }
+  Deno.exit(code);
+}

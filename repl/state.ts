@@ -1,0 +1,113 @@
+/**
+ * The REPL's state: known signatures, open sessions (one current), output mode, background
+ * watches, and where output goes. Commands and the completer read it.
+ * @module
+ */
+import type { Session } from "../mgmt/session.ts";
+import type { Signature } from "../mgmt/signature.ts";
+import type { Instance } from "../mgmt/events.ts";
+import { type Paint, paint, toJsonText } from "./format.ts";
+import { VmkMgmtError } from "../ffi/errno.ts";
+import { ValueError } from "../mgmt/types.ts";
+
+/** Where a signature came from. */
+export interface KnownSignature {
+  /** The signature. */
+  signature: Signature;
+  /** `built-in`, or the file it was loaded from. */
+  source: string;
+}
+
+/** A failure a command reports to the user (already phrased; no stack needed). */
+export class CommandError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CommandError";
+  }
+}
+
+/** REPL state shared by commands, completer and the line editor. */
+export class ReplState {
+  /** Signatures by name. */
+  readonly signatures = new Map<string, KnownSignature>();
+  /** Open sessions by signature name. */
+  readonly sessions = new Map<string, Session>();
+  /** Name of the current session. */
+  current?: string;
+  /** `--json` output. */
+  json: boolean;
+  /** Readable-output styling. */
+  paint: Paint;
+  /** Background watches by id, with their stop functions. */
+  readonly watches = new Map<number, { what: string; stop: () => void }>();
+  #nextWatch = 1;
+  /** Aborts the command running in the foreground (Ctrl-C). */
+  foreground?: AbortController;
+  /** Prints a line above the prompt while the user types (set by the line editor). */
+  printAbove: (text: string) => void = (text) => console.log(text);
+  /** Cached instances per session, for completion. */
+  readonly instanceCache = new Map<string, Instance[]>();
+  /** Socket of the simulator, when the library is ours. */
+  simSocket?: string;
+
+  /** Creates the state; colours only when `color`. */
+  constructor(options: { json: boolean; color: boolean }) {
+    this.json = options.json;
+    this.paint = paint(options.color);
+  }
+
+  /** The current session, or a clear error saying how to open one. */
+  session(): Session {
+    const s = this.current ? this.sessions.get(this.current) : undefined;
+    if (!s) {
+      const names = [...this.signatures.keys()];
+      throw new CommandError(
+        `no session is open; open one with: open ${names[0] ?? "NAME"}  (signatures: ${names.join(", ")})`,
+      );
+    }
+    return s;
+  }
+
+  /** Registers a background watch; returns its id. */
+  addWatch(what: string, stop: () => void): number {
+    const id = this.#nextWatch++;
+    this.watches.set(id, { what, stop });
+    return id;
+  }
+
+  /** Stops one background watch; false when there is none with that id. */
+  stopWatch(id: number): boolean {
+    const w = this.watches.get(id);
+    if (!w) return false;
+    this.watches.delete(id);
+    w.stop();
+    return true;
+  }
+
+  /** Prints a result: readable text, or one JSON document. */
+  result(readable: () => string, json: () => unknown): void {
+    if (this.json) console.log(toJsonText(json()));
+    else {
+      const text = readable();
+      if (text) console.log(text);
+    }
+  }
+
+  /** Prints an error: readable on stderr, or a JSON document on stdout in --json mode. */
+  error(e: unknown): void {
+    const err = e as Error;
+    if (this.json) {
+      const body: Record<string, unknown> = {
+        ok: false,
+        error: { message: err?.message ?? String(e), type: err?.name },
+      };
+      if (e instanceof VmkMgmtError) Object.assign(body.error as object, { code: e.code, errno: e.errno });
+      if (e instanceof ValueError) Object.assign(body.error as object, { path: e.path });
+      console.log(toJsonText(body));
+      return;
+    }
+    const message = err instanceof Error ? err.message : String(e);
+    console.error(`${this.paint.red("error:")} ${message}`);
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Turning `call` words into invoke input: `name=value`, `struct.field=value`, a JSON object of
+ * parameters, vectors as hex, "text" or `@file`, and a vector-out capacity — all typed by the
+ * signature.
+ * @module
+ */
+import { isByteElement, paramFromJson } from "../mgmt/codec.ts";
+import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
+import { parseHex, type Type, ValueError } from "../mgmt/types.ts";
+import type { StructType } from "../mgmt/types.ts";
+import type { Token } from "./tokenize.ts";
+
+/** A value typed in quotes: text, even where hex would otherwise be read. */
+class Quoted {
+  constructor(readonly text: string) {}
+}
+
+/** What a `call` line asks for. */
+export interface CallArgs {
+  /** Instance name or id, if given. */
+  instance?: string;
+  /** Parameters ready for `invoke`. */
+  params: Record<string, unknown>;
+  /** `--timeout MS`. */
+  timeout?: number;
+}
+
+/** Parses JSON, keeping integers too large for a double exact (as strings). */
+export function parseJsonExact(text: string): unknown {
+  return JSON.parse(text.replace(/([:\[,]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"'));
+}
+
+function setPath(tree: Record<string, unknown>, path: string[], value: unknown, whole: string): void {
+  let node = tree;
+  for (let i = 0; i < path.length - 1; i++) {
+    const k = path[i];
+    if (node[k] === undefined) node[k] = {};
+    if (
+      typeof node[k] !== "object" || node[k] === null || node[k] instanceof Quoted || Array.isArray(node[k])
+    ) {
+      throw new ValueError(
+        path.slice(0, i + 1).join("."),
+        `is given both as a whole value and by field (${whole})`,
+      );
+    }
+    node = node[k] as Record<string, unknown>;
+  }
+  const last = path[path.length - 1];
+  if (last in node) throw new ValueError(path.join("."), "given twice");
+  node[last] = value;
+}
+
+function leaf(tok: Token, value: string): unknown {
+  const t = value.trimStart();
+  if (!tok.quoted && (t.startsWith("{") || t.startsWith("["))) {
+    try {
+      return parseJsonExact(t);
+    } catch (e) {
+      throw new ValueError("", `${value.slice(0, 40)} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  return tok.quoted ? new Quoted(value) : value;
+}
+
+/** Replaces quoted leaves by what the type wants: bytes for byte fields, text elsewhere. */
+function unquote(type: Type<unknown>, value: unknown): unknown {
+  if (value instanceof Quoted) {
+    return type.kind === "bytes" ? new TextEncoder().encode(value.text) : value.text;
+  }
+  if (type.kind === "struct" && value && typeof value === "object" && !Array.isArray(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      const f = (type as StructType<unknown>).fields.find((f) => f.name === k);
+      out[k] = f ? unquote(f.type, v) : v;
+    }
+    return out;
+  }
+  return value;
+}
+
+async function vectorBytes(p: ParamInfo, value: unknown, readFile: (path: string) => Promise<Uint8Array>) {
+  if (value instanceof Quoted) return new TextEncoder().encode(value.text);
+  if (typeof value === "string") {
+    if (value.startsWith("@")) {
+      const path = value.slice(1);
+      try {
+        return await readFile(path);
+      } catch (e) {
+        throw new ValueError(p.name, `cannot read ${path}: ${(e as Error).message}`);
+      }
+    }
+    const hex = parseHex(value);
+    if (hex && value.length > 0) return hex;
+    throw new ValueError(
+      p.name,
+      `expected hex bytes (0x0a0b…), "quoted text" or @file, got ${value.slice(0, 40)}`,
+    );
+  }
+  return paramFromJson(p, value);
+}
+
+/** Converts one parameter's raw value to what `invoke` takes. */
+export async function convertParam(
+  p: ParamInfo,
+  raw: unknown,
+  readFile: (path: string) => Promise<Uint8Array>,
+): Promise<unknown> {
+  try {
+    if ((p.dir === "vectorIn" || p.dir === "vectorInOut") && isByteElement(p.type)) {
+      return await vectorBytes(p, raw, readFile);
+    }
+    if (p.dir === "vectorOut") return paramFromJson(p, raw instanceof Quoted ? raw.text : raw);
+    if (p.dir.startsWith("vector") && Array.isArray(raw)) {
+      return paramFromJson(
+        p,
+        raw.map((v) => unquote(p.type, v)),
+      );
+    }
+    return paramFromJson(p, unquote(p.type, raw));
+  } catch (e) {
+    if (e instanceof ValueError && !e.path.startsWith(p.name)) {
+      throw new ValueError(e.path ? `${p.name}.${e.path}` : p.name, e.reason);
+    }
+    throw e;
+  }
+}
+
+/** Parses the words after `call CALLBACK`. Unknown names are left for invoke to report. */
+export async function parseCallArgs(
+  cb: CallbackInfo,
+  words: Token[],
+  readFile: (path: string) => Promise<Uint8Array>,
+): Promise<CallArgs> {
+  const tree: Record<string, unknown> = {};
+  const out: CallArgs = { params: {} };
+  for (let i = 0; i < words.length; i++) {
+    const tok = words[i];
+    const text = tok.text;
+    if (text === "--timeout" || text.startsWith("--timeout=")) {
+      const v = text.includes("=") ? text.slice(10) : words[++i]?.text;
+      const ms = Number(v);
+      if (!Number.isFinite(ms) || ms < 0) {
+        throw new ValueError("--timeout", `expected milliseconds, got ${v}`);
+      }
+      out.timeout = ms;
+      continue;
+    }
+    if (!tok.quoted && text.startsWith("{")) {
+      const obj = leaf(tok, text);
+      if (!obj || typeof obj !== "object" || Array.isArray(obj)) {
+        throw new ValueError("", "a JSON argument must be an object of parameters");
+      }
+      for (const [k, v] of Object.entries(obj)) setPath(tree, [k], v, text);
+      continue;
+    }
+    const eq = text.indexOf("=");
+    const bareWord = eq <= 0 || /^[@"']/.test(tok.raw);
+    if (bareWord) {
+      if (out.instance === undefined && !("instance" in tree)) {
+        out.instance = text;
+        continue;
+      }
+      throw new ValueError(
+        "",
+        `unexpected ${JSON.stringify(text)}: parameters are written name=value (see: template ${cb.name})`,
+      );
+    }
+    const key = text.slice(0, eq);
+    const valueText = tok.raw.slice(tok.raw.indexOf("=") + 1);
+    const quoted = /^["']/.test(valueText);
+    const value = leaf({ ...tok, quoted }, text.slice(eq + 1));
+    setPath(tree, key.split("."), value, text);
+  }
+  if ("instance" in tree) {
+    const inst = tree.instance;
+    out.instance = inst instanceof Quoted ? inst.text : String(inst);
+    delete tree.instance;
+  }
+  for (const [k, v] of Object.entries(tree)) {
+    const p = cb.params.find((p) => p.name === k);
+    out.params[k] = p ? await convertParam(p, v, readFile) : v;
+  }
+  return out;
+}

@@ -1,0 +1,229 @@
+/**
+ * The REPL in a real terminal (tmux): Tab completion, inline hints, history with Up and Ctrl-R,
+ * Ctrl-C, events printed above the line being typed, watch, and Ctrl-D.
+ */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { startSimProcess } from "../sim/process.ts";
+import { Terminal } from "./support/tmux.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const pause = (ms = 400) => new Promise((r) => setTimeout(r, ms));
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+async function repl(env: Record<string, string>, extra = ""): Promise<Terminal> {
+  const t = await Terminal.start(
+    `cd ${ROOT} && ${Deno.execPath()} run --allow-all repl/main.ts ${extra}`,
+    { ...env, NO_COLOR: "1" },
+  );
+  await t.waitFor("vmk>");
+  return t;
+}
+
+async function tempHome(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "vmkmgmt-home-" });
+}
+
+Deno.test({
+  name: "completion: commands, signatures, callbacks, instances, parameters, fields, enums, files",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await tempHome();
+    await using t = await repl({ ...sim.env, HOME: home });
+    await t.type("op");
+    await t.press("Tab");
+    await t.waitFor("vmk> open");
+    await t.type("acmeN");
+    await t.press("Tab");
+    await t.waitFor("vmk> open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt 1.0.0.0: 4 instances");
+
+    await t.type("call set");
+    await t.press("Tab");
+    await t.waitFor((s) => s.includes("call setMtu <instance> mtu=<u32>"), 5000);
+    await t.type("vmnic");
+    await t.press("Tab");
+    await pause();
+    await t.press("Tab");
+    const listed = await t.waitFor(/vmnic0\s+vmnic1\s+vmnic2\s+vmnic3/);
+    assertStringIncludes(listed, "vmnic3");
+    await t.type("1 ");
+    await t.waitFor((s) => /call setMtu vmnic1 mtu=<u32>\s*$/m.test(s));
+    await t.type("m");
+    await t.press("Tab");
+    await t.waitFor("call setMtu vmnic1 mtu=");
+    await t.type("9000");
+    await t.press("Enter");
+    await t.waitFor(/status\s+0/);
+
+    await t.type("call echo vmnic0 msg.");
+    await t.press("Tab");
+    await pause();
+    await t.press("Tab");
+    await t.waitFor(/msg\.seq=\s+msg\.payload=/);
+    await t.type("s");
+    await t.press("Tab");
+    await t.waitFor("call echo vmnic0 msg.seq=");
+    await t.press("C-u");
+    await pause(200);
+
+    await t.type("watch li");
+    await t.press("Tab");
+    await t.waitFor("vmk:acmeNicMgmt> watch linkEvent");
+    await t.press("C-u");
+
+    // enum values and @file paths (the storage signature has an enum)
+    await t.type("open acmeStorMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeStorMgmt");
+    await t.type("call setW");
+    await t.press("Tab");
+    await t.type("vmhba0 en");
+    await t.press("Tab");
+    await t.waitFor("call setWriteCache vmhba0 enable=");
+    await t.press("Tab");
+    await pause();
+    await t.press("Tab");
+    await t.waitFor(/enable=true\s+enable=false/);
+    await t.type("f");
+    await t.press("Tab");
+    await t.press("Enter");
+    await t.waitFor(/status\s+0/);
+    await t.type("use acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("current session: acmeNicMgmt");
+    await t.type("call flashFirmware vmnic0 image=@nat");
+    await t.press("Tab");
+    await t.waitFor("image=@native/");
+    await t.press("C-u");
+    await t.type("call readLog vmnic0 ");
+    await t.waitFor("buffer=<capacity>");
+    await t.press("C-u");
+    await Deno.remove(home, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "history: Up, persisted per user, Ctrl-R reverse search; Ctrl-C clears; Ctrl-D exits",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await tempHome();
+    {
+      await using t = await repl({ ...sim.env, HOME: home });
+      for (const cmd of ["open acmeNicMgmt", "call setMtu vmnic2 mtu=1234", "instances"]) {
+        await t.type(cmd);
+        await t.press("Enter");
+        await pause(300);
+      }
+      await t.waitFor(/4\s+vmnic3/);
+      await t.press("Up");
+      await t.waitFor((s) => /vmk:acmeNicMgmt> instances\s*$/m.test(s));
+      await t.press("C-c");
+      await t.waitFor("^C");
+      assertMatch(await t.cursorLine(), /^vmk:acmeNicMgmt> \s*$/, "Ctrl-C cleared the line");
+      await t.press("C-d");
+      await pause(800);
+    }
+    const saved = await Deno.readTextFile(`${home}/.vmkmgmt_history`);
+    assertEquals(saved.trim().split("\n"), ["open acmeNicMgmt", "call setMtu vmnic2 mtu=1234", "instances"]);
+    {
+      await using t = await repl({ ...sim.env, HOME: home });
+      await t.press("C-r");
+      await t.type("setM");
+      await t.waitFor("(reverse-i-search)'setM': call setMtu vmnic2 mtu=1234");
+      await t.press("Enter");
+      await t.waitFor("no session is open; open one with: open acmeNicMgmt");
+      await t.press("Up", "Up", "Up"); // the accepted search result is now the newest entry
+      await t.waitFor((s) => /vmk> open acmeNicMgmt\s*$/m.test(s));
+      await t.press("Enter");
+      await t.waitFor("opened acmeNicMgmt");
+      await t.press("C-d");
+    }
+    await Deno.remove(home, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "events print above the prompt without destroying the line being typed; watch and Ctrl-C",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await tempHome();
+    await using t = await repl({ ...sim.env, HOME: home });
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened");
+    await t.type("watch linkEvent --background");
+    await t.press("Enter");
+    await t.waitFor("runs in the background");
+    await t.type("call getStats vmn");
+    await pause(300);
+    await sim.control({ op: "link", instance: "vmnic2", up: false });
+    const screen = await t.waitFor("linkEvent vmnic2 state={up:0 speedMbps:0}");
+    assertMatch(
+      await t.cursorLine(),
+      /^vmk:acmeNicMgmt> call getStats vmn/,
+      "the typed line is intact below the event",
+    );
+    assert(screen.indexOf("linkEvent vmnic2") < screen.lastIndexOf("call getStats vmn"));
+    await t.type("ic2");
+    await t.press("Enter");
+    await t.waitFor(/linkUp\s+0/);
+    await t.type("unwatch");
+    await t.press("Enter");
+    await t.waitFor("stopped 1 watch");
+
+    // Foreground watch until Ctrl-C
+    await t.type("watch");
+    await t.press("Enter");
+    await t.waitFor("Ctrl-C stops");
+    await sim.control({ op: "link", instance: "vmnic2", up: true });
+    await t.waitFor("linkEvent vmnic2 state={up:1 speedMbps:10000}");
+    await t.press("C-c");
+    await t.waitFor(/\d+ events?\s*\n.*vmk:acmeNicMgmt>/s);
+    await t.type("watch logEvent --count 1");
+    await t.press("Enter");
+    await sim.control({ op: "log", instance: "vmnic1", message: "hello from the kernel" });
+    await t.waitFor('message="vmnic1: hello from the kernel"');
+    await t.waitFor("1 event");
+    await t.press("C-d");
+    await pause(500);
+    await Deno.remove(home, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "help, describe, template, multi-line JSON values, errors with suggestions",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await tempHome();
+    await using t = await repl({ ...sim.env, HOME: home });
+    await t.type("help");
+    await t.press("Enter");
+    await t.waitFor("call CALLBACK [INSTANCE]");
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened");
+    await t.press("C-l");
+    await t.type("describe getStats");
+    await t.press("Enter");
+    await t.waitFor(/rxPackets\s+u64\s+@0, 8 bytes/);
+    await t.type("call echo vmnic0 {");
+    await t.press("Enter");
+    await t.waitFor("... ");
+    await t.type('"msg": {"seq": 41, "payload": "0102"}}');
+    await t.press("Enter");
+    await t.waitFor(/seq\s+42/);
+    await t.type("call setMtu vmnic0 mtuu=5");
+    await t.press("Enter");
+    await t.waitFor("unknown parameter; did you mean mtu?");
+    await t.type("cal getStats");
+    await t.press("Enter");
+    await t.waitFor("unknown command cal; did you mean call?");
+    await t.press("C-d");
+    await Deno.remove(home, { recursive: true });
+  },
+});

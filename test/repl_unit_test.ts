@@ -1,0 +1,131 @@
+/** REPL pieces without a terminal: tokenizer, call-argument parsing, completion and hints. */
+import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { isIncomplete, splitCommands, tokenize } from "../repl/tokenize.ts";
+import { parseCallArgs } from "../repl/values.ts";
+import { complete, hint } from "../repl/completer.ts";
+import { ReplState } from "../repl/state.ts";
+import { acmeNic, acmeStorage, signatureFromJson, ValueError } from "../mod.ts";
+import type { Session, Signature } from "../mod.ts";
+
+Deno.test("tokenizer: quotes, JSON with spaces, command splitting, continuation", () => {
+  assertEquals(tokenize(`call x a="two words" b={"k": [1, 2]} 'c d'`).map((t) => t.text), [
+    "call",
+    "x",
+    "a=two words",
+    `b={"k": [1, 2]}`,
+    "c d",
+  ]);
+  assertEquals(splitCommands(`open a; call b {"x": ";"}; help`), ["open a", `call b {"x": ";"}`, "help"]);
+  assertEquals(isIncomplete(`call echo {"msg": {`), true);
+  assertEquals(isIncomplete(`call echo {"msg": {}}`), false);
+  assertEquals(isIncomplete(`x="abc`), true);
+  assertThrows(() => tokenize(`a "b`), Error, "unterminated");
+});
+
+Deno.test("call arguments: typed by the signature", async () => {
+  const cb = (name: string, sig: Signature = acmeNic as unknown as Signature) =>
+    sig.list.find((c) => c.name === name)!;
+  const read = (
+    p: string,
+  ) => (p === "fw.bin" ? Promise.resolve(new Uint8Array([9, 9])) : Promise.reject(new Error("No such file")));
+  const parse = (name: string, line: string, sig?: Signature) =>
+    parseCallArgs(cb(name, sig), tokenize(line), read);
+  assertEquals(await parse("setMtu", "vmnic1 mtu=9000"), { instance: "vmnic1", params: { mtu: 9000 } });
+  assertEquals((await parse("echo", "1 msg.seq=18446744073709551615 msg.payload=0a0b")).params, {
+    msg: { seq: 18446744073709551615n, payload: new Uint8Array([10, 11]) },
+  });
+  assertEquals((await parse("echo", `1 msg.seq=1 msg.payload="hi"`)).params.msg, {
+    seq: 1n,
+    payload: new Uint8Array([104, 105]),
+  });
+  assertEquals(
+    await parse("echo", `{"instance": "vmnic0", "msg": {"seq": 18446744073709551615, "payload": "ff"}}`),
+    {
+      instance: "vmnic0",
+      params: { msg: { seq: 18446744073709551615n, payload: new Uint8Array([255]) } },
+    },
+  );
+  assertEquals((await parse("flashFirmware", "1 image=0x0102")).params.image, new Uint8Array([1, 2]));
+  assertEquals((await parse("flashFirmware", `1 image="AB"`)).params.image, new Uint8Array([65, 66]));
+  assertEquals((await parse("flashFirmware", "1 image=@fw.bin")).params.image, new Uint8Array([9, 9]));
+  await assertRejects(
+    () => parse("flashFirmware", "1 image=@nope.bin"),
+    ValueError,
+    "image: cannot read nope.bin",
+  );
+  await assertRejects(() => parse("flashFirmware", "1 image=xyz"), ValueError, "expected hex bytes");
+  assertEquals(await parse("readLog", "1 buffer=64 --timeout 50"), {
+    instance: "1",
+    params: { buffer: 64 },
+    timeout: 50,
+  });
+  await assertRejects(() => parse("setMtu", "1 mtu=abc"), ValueError, "mtu: expected u32");
+  await assertRejects(() => parse("setMtu", "1 2"), ValueError, 'unexpected "2"');
+  await assertRejects(() => parse("echo", `1 msg={"seq":1} msg.seq=2`), ValueError, "msg.seq: given twice");
+  await assertRejects(
+    () => parse("echo", `1 msg="x" msg.seq=2`),
+    ValueError,
+    "msg: is given both as a whole value and by field",
+  );
+  const st = acmeStorage as unknown as Signature;
+  assertEquals((await parse("remapLbas", "1 lbas=[1, 2] offset=-1", st)).params, {
+    lbas: [1n, 2n],
+    offset: -1n,
+  });
+  assertEquals((await parse("setWriteCache", "1 enable=false", st)).params, { enable: false });
+  assertEquals(
+    (await parse(
+      "thresholds",
+      "1 value.warnC=-3 value.critC=9 value.hysteresis=1 value.offsetMilliC=0 value.sequence=0",
+      st,
+    )).params.value,
+    {
+      warnC: -3,
+      critC: 9,
+      hysteresis: 1,
+      offsetMilliC: 0n,
+      sequence: 0,
+    },
+  );
+});
+
+Deno.test("completion and hints without a terminal (enum values, struct paths, flags)", async () => {
+  const sig = signatureFromJson({
+    name: "modes",
+    vendor: "acme",
+    version: "1.0.0.0",
+    types: { Mode: { enum: { off: 0, eco: 1, turbo: 2 } } },
+    callbacks: {
+      setMode: {
+        id: 16,
+        params: {
+          mode: { dir: "in", type: "Mode" },
+          cfg: { dir: "in", type: { struct: { a: "u8", b: { struct: { c: "u8" } } } } },
+        },
+      },
+      changed: { id: 32, location: "user", params: { mode: { dir: "in", type: "Mode" } } },
+    },
+  });
+  const state = new ReplState({ json: false, color: false });
+  state.signatures.set(sig.name, { signature: sig, source: "test" });
+  const fake = { signature: sig, closed: true } as unknown as Session;
+  state.sessions.set(sig.name, fake);
+  state.current = sig.name;
+  state.instanceCache.set(sig.name, [{ id: 1n, name: "m0" }]);
+  assertEquals(await complete(state, "call setMode m0 mode="), [
+    ["mode=off", "mode=eco", "mode=turbo"],
+    "mode=",
+  ]);
+  assertEquals(await complete(state, "call setMode m0 mode=t"), [["mode=turbo "], "mode=t"]);
+  assertEquals(await complete(state, "call setMode m0 "), [["mode=", "cfg."], ""]);
+  assertEquals(await complete(state, "call setMode m0 cfg."), [["cfg.a=", "cfg.b."], "cfg."]);
+  assertEquals(await complete(state, "call setMode m0 cfg.b."), [["cfg.b.c="], "cfg.b."]);
+  assertEquals(await complete(state, "call setMode m0 mode=eco "), [["cfg."], ""]);
+  assertEquals(await complete(state, "watch "), [["changed "], ""]);
+  assertEquals(await complete(state, "watch changed --f"), [["--for", "--filter"], "--f"]);
+  assertEquals(await complete(state, "use "), [["modes "], ""]);
+  assertEquals(await complete(state, "js "), [[], ""]);
+  assertEquals(hint(state, "call setMode "), "<instance> mode=<off|eco|turbo> cfg.<field>=… | cfg={…}");
+  assertEquals(hint(state, "call setMode m0 mode=eco "), "cfg.<field>=… | cfg={…}");
+  assertEquals(hint(state, "call nope "), "");
+});
