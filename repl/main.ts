@@ -63,7 +63,12 @@ async function loadSignatureFile(state: ReplState, path: string): Promise<void> 
       throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
     }
   } else {
-    const mod = await import(toFileUrl(path));
+    let mod: Record<string, unknown>;
+    try {
+      mod = await import(toFileUrl(path));
+    } catch (e) {
+      throw new CommandError(`--sig ${path}: cannot load it: ${(e as Error).message.split("\n")[0]}`);
+    }
     found = Object.values(mod).filter(isSignature);
     if (found.length === 0) {
       throw new CommandError(`--sig ${path}: the module exports no signature (from defineSignature)`);

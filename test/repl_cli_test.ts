@@ -1,0 +1,163 @@
+/** The REPL run as a subprocess: -c, --file, piped stdin, exit codes, --json, --sig, js, sim auto-start. */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { startSimProcess } from "../sim/process.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+async function repl(args: string[], env: Record<string, string>, stdin?: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "repl/main.ts", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("-c runs commands separated by ';' and exits 0; a failing command exits 1 and stops", async () => {
+  await using sim = await startSimProcess();
+  let r = await repl(["-c", "open acmeNicMgmt; call setMtu vmnic1 mtu=9000; call getStats vmnic1"], sim.env);
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.stdout, "status  0");
+  assertStringIncludes(r.stdout, "mtu        9000");
+  r = await repl(["-c", "open acmeNicMgmt; call setMtu vmnic1 mtu=nope; instances"], sim.env);
+  assertEquals(r.code, 1);
+  assertStringIncludes(r.stderr, "error: mtu: expected u32");
+  assert(!r.stdout.includes("4   vmnic3"), "stopped at the failing command");
+  r = await repl(["-c", "open acmeNicMgmt; call getStats vmnic9"], sim.env);
+  assertEquals(r.code, 1);
+  assertStringIncludes(r.stderr, "ENOENT");
+  assertStringIncludes(r.stderr, "did you mean vmnic0?");
+});
+
+Deno.test("--json: one lossless JSON document per result, errors too; NDJSON for watch", async () => {
+  await using sim = await startSimProcess();
+  const r = await repl([
+    "--json",
+    "-c",
+    "open acmeNicMgmt; instances; call echo vmnic0 msg.seq=18446744073709551614 msg.payload=ff; watch linkEvent --count 2 --for 300ms; call triggerEvents vmnic0 count=0",
+  ], sim.env);
+  assertEquals(r.code, 0, r.stderr);
+  const docs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assertEquals(docs[0].ok, true);
+  assertEquals(docs[1][0], { id: "1", name: "vmnic0" });
+  assertEquals(docs[2].result.msg.seq, "18446744073709551615", "u64 survives as a string");
+  assertEquals(docs[2].result.msg.payload.slice(0, 4), "ff00");
+  const bad = await repl(["--json", "-c", "open acmeNicMgmt; call setMtu vmnic0 mtuu=1"], sim.env);
+  assertEquals(bad.code, 1);
+  const err = JSON.parse(bad.stdout.trim().split("\n").pop()!);
+  assertEquals(err.ok, false);
+  assertStringIncludes(err.error.message, "did you mean mtu?");
+  assertEquals(err.error.path, "mtuu");
+});
+
+Deno.test("watch --json streams NDJSON and stops after --count", async () => {
+  await using sim = await startSimProcess();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "repl/main.ts",
+      "--json",
+      "-c",
+      "open acmeNicMgmt; watch linkEvent --count 2",
+    ],
+    cwd: ROOT,
+    env: { ...sim.env, NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 1500));
+  await sim.control({ op: "link", instance: "vmnic3", up: false });
+  await sim.control({ op: "link", instance: "vmnic3", up: true });
+  const out = await child.output();
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
+  assertEquals(out.code, 0);
+  assertEquals(lines.slice(1).map((e) => [e.event, e.instance.name, e.params.state.up]), [[
+    "linkEvent",
+    "vmnic3",
+    0,
+  ], ["linkEvent", "vmnic3", 1]]);
+});
+
+Deno.test("commands from a file and from piped stdin; --sig loads JSON and TS signatures", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/cmds.txt`,
+      "# a comment\nopen acmeStorMgmt\ncall getDeviceInfo vmhba0\n",
+    );
+    let r = await repl(["--file", `${dir}/cmds.txt`], sim.env);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, '"ACME UltraStor 9000"');
+    r = await repl([], sim.env, "open acmeNicMgmt\ninstances\n");
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, "4   vmnic3");
+    r = await repl([
+      "--sig",
+      "test/fixtures/thermo.json",
+      "--sig",
+      "mgmt/demo/acme_nic.ts",
+      "-c",
+      "sigs; describe acmeThermo; open acmeThermo",
+    ], sim.env);
+    assertStringIncludes(r.stdout, "acmeThermo");
+    assertStringIncludes(r.stdout, "test/fixtures/thermo.json");
+    assertEquals(r.code, 1, "no kernel module serves acmeThermo");
+    assertStringIncludes(r.stderr, "ENODEV");
+    r = await repl(["--sig", "util/suggest.ts"], sim.env);
+    assertEquals(r.code, 2);
+    assertStringIncludes(r.stderr, "exports no signature");
+    r = await repl(["--sig", `${dir}/missing.json`], sim.env);
+    assertEquals(r.code, 2);
+    assertStringIncludes(r.stderr, "missing.json");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the JavaScript escape, template, describe and the simulator control command", async () => {
+  await using sim = await startSimProcess();
+  const r = await repl([
+    "-c",
+    `open acmeNicMgmt; js (await session.invoke("getStats", { instance: "vmnic2" })).stats.mtu; js $.x = ((n: number) => n * 7)(6); js $.x + 1; template setMtu; sim fail instance=vmnic0 errno=EBUSY; call getStats vmnic0`,
+  ], sim.env);
+  assertEquals(r.code, 1);
+  assertStringIncludes(r.stdout, "1500\n");
+  assertStringIncludes(r.stdout, "42\n43\n");
+  assertStringIncludes(r.stdout, "call setMtu vmnic0 mtu=0");
+  assertStringIncludes(r.stdout, 'call setMtu {"instance":"vmnic0","mtu":0}');
+  assertStringIncludes(r.stderr, "EBUSY");
+});
+
+Deno.test("no simulator running: the REPL starts one and stops it; --no-sim says what to do", async () => {
+  const dir = await Deno.makeTempDir();
+  const env = { VMKMGMT_SIM_SOCKET: `${dir}/sim.sock` };
+  try {
+    let r = await repl(["-v", "-c", "open acmeNicMgmt; instances"], env);
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stderr, `simulator: started on ${dir}/sim.sock`);
+    assertStringIncludes(r.stdout, "vmnic3");
+    r = await repl(["--no-sim", "-c", "open acmeNicMgmt"], env);
+    assertEquals(r.code, 1);
+    assertStringIncludes(r.stderr, "start it with `deno task sim`");
+    r = await repl(["--bogus"], env);
+    assertEquals(r.code, 2);
+    assertStringIncludes(r.stderr, "unknown option --bogus");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
