@@ -85,5 +85,9 @@ export type {
 } from "./mgmt/events.ts";
 export { ERRNO, errnoMessage, errnoName, type ErrorContext, VmkMgmtError } from "./ffi/errno.ts";
 export { LibraryError, type LibraryInfo, libraryInfo, type LibrarySource } from "./ffi/library.ts";
+export { toJsonLine, writeJsonLine } from "./util/ndjson.ts";
+export { type InterruptTrap, trapInterrupts } from "./util/interrupt.ts";
+export { crc32 } from "./util/crc32.ts";
+export { parseDuration } from "./util/duration.ts";
 export * from "./mgmt/demo/acme_nic.ts";
 export * from "./mgmt/demo/acme_storage.ts";

@@ -8,6 +8,7 @@ import type { KernelEvent } from "../mgmt/events.ts";
 import { libraryInfo } from "../ffi/library.ts";
 import { sendControl } from "../sim/control.ts";
 import { didYouMean } from "../util/suggest.ts";
+import { parseDuration } from "../util/duration.ts";
 import {
   describeCallback,
   describeSignature,
@@ -82,12 +83,13 @@ function callbackOf(sig: Signature, name: string, want?: "kernel" | "user"): Cal
   return cb;
 }
 
-/** Parses `5s`, `500ms`, `2m`, `1.5` (seconds). */
-export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new CommandError(`bad duration ${JSON.stringify(text)}; use e.g. 500ms, 10s, 2m`);
-  const n = Number(m[1]);
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000);
+/** Parses a duration, as a command error. */
+function durationArg(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (e) {
+    throw new CommandError((e as Error).message);
+  }
 }
 
 async function refreshInstances(state: ReplState, name: string) {
@@ -175,7 +177,7 @@ In --json mode each event is one NDJSON line.`,
           break;
         }
         case "--for":
-          duration = parseDuration(value());
+          duration = durationArg(value());
           break;
         case "--instance":
           instance = value();

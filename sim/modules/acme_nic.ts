@@ -9,7 +9,7 @@
  */
 import { acmeNic } from "../../mgmt/demo/acme_nic.ts";
 import { defineModule, type KernelInstance, type ModuleContext } from "../module.ts";
-import { crc32 } from "../crc32.ts";
+import { crc32 } from "../../util/crc32.ts";
 
 type Ctx = ModuleContext<typeof acmeNic.def>;
 
@@ -56,10 +56,11 @@ function state(kernel: Ctx, inst: KernelInstance | null): NicState {
       linkUp: true,
       speedMbps: 10000,
       holdDown: false,
-      rxPackets: 0n,
-      txPackets: 0n,
-      rxBytes: 0n,
-      txBytes: 0n,
+      // A NIC that has been up a while: counters start from a plausible history.
+      rxPackets: 1_000_000n * (inst?.id ?? 1n),
+      txPackets: 600_000n * (inst?.id ?? 1n),
+      rxBytes: 800_000_000n * (inst?.id ?? 1n),
+      txBytes: 360_000_000n * (inst?.id ?? 1n),
       lastTick: Date.now(),
       log: [
         `${name}: acme-nic driver 1.0.0 loaded`,

@@ -1,0 +1,172 @@
+#!/usr/bin/env -S deno run --allow-ffi --allow-env --allow-read
+/**
+ * link-watch: follow acmeNicMgmt's linkEvent; when a link stays down longer than a threshold,
+ * reset that instance and wait (with a deadline) for it to come back. Every action is logged.
+ * Stops cleanly on SIGINT/SIGTERM.
+ *
+ *   deno task run scripts/link-watch.ts --threshold 2s --deadline 10s
+ *
+ * @permissions --allow-ffi --allow-env --allow-read
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { acmeNic, type Instance, open, parseDuration, trapInterrupts, toJsonLine } from "../mod.ts";
+
+const HELP = `link-watch — reset links that stay down, and check they come back
+
+Usage: link-watch.ts [--threshold DURATION] [--deadline DURATION] [--instances a,b]
+                     [--recoveries N] [--keep-going] [--json]
+
+  --threshold D     how long a link may stay down before a reset (default 2s)
+  --deadline D      how long to wait for the link to come back after the reset (default 10s)
+  --instances LIST  only these instances (default: all)
+  --recoveries N    exit 0 after N successful recoveries (default: run until Ctrl-C)
+  --keep-going      log a failed recovery and go on watching (default: exit 1)
+  --json            log lines as NDJSON
+  -h, --help        this text
+
+Durations: 500ms, 10s, 2m. Exit status: 0 on Ctrl-C or after --recoveries, 1 when a link did not
+come back (without --keep-going) or on an error, 2 on bad flags.`;
+
+class UsageError extends Error {}
+
+function durationFlag(name: string, value: string | undefined, fallback: string): number {
+  try {
+    return parseDuration(value ?? fallback);
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`);
+  }
+}
+
+function parse(argv: string[]) {
+  const args = parseArgs(argv, {
+    string: ["threshold", "deadline", "instances", "recoveries"],
+    boolean: ["json", "help", "keep-going"],
+    alias: { h: "help" },
+    unknown: (a: string) => {
+      throw new UsageError(`unknown option ${a}`);
+    },
+  });
+  const recoveries = args.recoveries === undefined ? Infinity : Number(args.recoveries);
+  if (!(recoveries === Infinity || (Number.isInteger(recoveries) && recoveries > 0))) {
+    throw new UsageError(`--recoveries: expected a whole number > 0, got ${args.recoveries}`);
+  }
+  return {
+    help: args.help,
+    json: args.json,
+    keepGoing: args["keep-going"],
+    threshold: durationFlag("threshold", args.threshold, "2s"),
+    deadline: durationFlag("deadline", args.deadline, "10s"),
+    names: args.instances?.split(",").map((s: string) => s.trim()).filter(Boolean) as string[] | undefined,
+    recoveries,
+  };
+}
+
+async function main(): Promise<number> {
+  const opts = parse(Deno.args);
+  if (opts.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const log = (action: string, instance: string | null, detail: Record<string, unknown> = {}) => {
+    const time = new Date().toISOString();
+    if (opts.json) console.log(toJsonLine({ time, action, instance, ...detail }));
+    else {
+      const extra = Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(" ");
+      console.log(`${time} ${action.padEnd(10)} ${instance ?? "-"} ${extra}`.trimEnd());
+    }
+  };
+
+  using stop = trapInterrupts();
+  await using nic = await open(acmeNic);
+  const all = await nic.instances();
+  const watched: Instance[] = opts.names ? await Promise.all(opts.names.map((n) => nic.instance(n))) : all;
+  const isWatched = (i: Instance | null) => !!i && watched.some((w) => w.id === i.id);
+
+  const downTimers = new Map<bigint, ReturnType<typeof setTimeout>>();
+  const recovering = new Set<bigint>();
+  let recovered = 0;
+  let failure: Error | undefined;
+  const done = Promise.withResolvers<void>();
+
+  const recover = async (inst: Instance, downSince: number) => {
+    recovering.add(inst.id);
+    try {
+      log("reset", inst.name, { downMs: Date.now() - downSince });
+      // Subscribe before resetting so the link-up event cannot slip past.
+      const back = nic.waitFor("linkEvent", {
+        filter: (ev) => ev.instance?.id === inst.id && ev.params.state.up === 1,
+        timeout: opts.deadline,
+        signal: stop.signal,
+      });
+      back.catch(() => {}); // handled below; a reset failure must not leave it unhandled
+      const started = Date.now();
+      await nic.invoke("reset", { instance: inst }, { signal: stop.signal, timeout: opts.deadline });
+      const ev = await back;
+      log("recovered", inst.name, { afterMs: Date.now() - started, speedMbps: ev.params.state.speedMbps });
+      if (++recovered >= opts.recoveries) done.resolve();
+    } catch (e) {
+      if (stop.signal.aborted) return;
+      const why = (e as Error).name === "TimeoutError"
+        ? `did not come back within ${opts.deadline} ms of the reset`
+        : (e as Error).message;
+      log("failed", inst.name, { error: why });
+      if (!opts.keepGoing) {
+        failure = new Error(`${inst.name} ${why}`);
+        done.resolve();
+      }
+    } finally {
+      recovering.delete(inst.id);
+    }
+  };
+
+  const linkDown = (inst: Instance, since: number) => {
+    if (downTimers.has(inst.id) || recovering.has(inst.id)) return;
+    downTimers.set(inst.id, setTimeout(() => {
+      downTimers.delete(inst.id);
+      void recover(inst, since);
+    }, opts.threshold));
+  };
+
+  const off = nic.on("linkEvent", (ev) => {
+    if (!isWatched(ev.instance)) return;
+    const inst = ev.instance!;
+    if (ev.params.state.up === 0) {
+      log("down", inst.name);
+      linkDown(inst, ev.time);
+    } else {
+      if (!recovering.has(inst.id)) log("up", inst.name, { speedMbps: ev.params.state.speedMbps });
+      clearTimeout(downTimers.get(inst.id));
+      downTimers.delete(inst.id);
+    }
+  });
+  try {
+    // Links already down when we start count from now.
+    for (const inst of watched) {
+      const { stats } = await nic.invoke("getStats", { instance: inst }, { signal: stop.signal });
+      if (!stats.linkUp) {
+        log("down", inst.name, { atStart: true });
+        linkDown(inst, Date.now());
+      }
+    }
+    log("watching", null, { instances: watched.map((i) => i.name).join(","), thresholdMs: opts.threshold, deadlineMs: opts.deadline });
+    stop.signal.addEventListener("abort", () => done.resolve(), { once: true });
+    await done.promise;
+  } finally {
+    off();
+    for (const t of downTimers.values()) clearTimeout(t);
+  }
+  if (stop.received) log("stopped", null, { signal: stop.received });
+  if (failure) {
+    console.error(`link-watch: ${failure.message}`);
+    return 1;
+  }
+  return 0;
+}
+
+try {
+  Deno.exitCode = await main();
+} catch (e) {
+  console.error(`link-watch: ${(e as Error).message}`);
+  Deno.exitCode = e instanceof UsageError ? 2 : 1;
+}

@@ -1,0 +1,81 @@
+/**
+ * The script runner: `deno task run scripts/NAME.ts [args]`. It makes sure a backend exists —
+ * the real library when `VMKMGMT_LIB` is set or on ESXi, else the simulator (its library built,
+ * and a simulator started for the script and stopped afterwards when none is listening) — then
+ * runs the script with the minimal permissions it declares in its `@permissions` line.
+ * Signals are passed on to the script; the runner exits with the script's status.
+ * @module
+ */
+import { ESXI_PATHS } from "../ffi/library.ts";
+import { sendControl } from "../sim/control.ts";
+import { type SimProcess, startSimProcess } from "../sim/process.ts";
+import { defaultSocketPath } from "../sim/server.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const USAGE = "usage: deno task run scripts/NAME.ts [script args…]   (scripts: collect-stats, link-watch, flash-firmware, mtu-rollout)";
+
+/** The permission flags a script declares (`@permissions --allow-…` in its header). */
+export async function declaredPermissions(script: string): Promise<string[]> {
+  const text = await Deno.readTextFile(script);
+  const m = /@permissions\s+([^\n]+)/.exec(text);
+  if (!m) throw new Error(`${script} declares no @permissions line`);
+  return m[1].trim().split(/\s+/);
+}
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<number> {
+  const [script, ...args] = Deno.args;
+  if (!script || script === "-h" || script === "--help") {
+    console.error(USAGE);
+    return script ? 0 : 2;
+  }
+  if (!exists(script)) {
+    console.error(`run: no script ${script}\n${USAGE}`);
+    return 2;
+  }
+  const permissions = await declaredPermissions(script);
+  const env: Record<string, string> = {};
+  let sim: SimProcess | undefined;
+  const real = Deno.env.get("VMKMGMT_LIB") ?? ESXI_PATHS.find(exists);
+  if (!real) {
+    const built = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, "lib"] }).output();
+    if (!built.success) {
+      console.error(`run: building the simulator library failed:\n${new TextDecoder().decode(built.stderr)}`);
+      return 1;
+    }
+    const socketPath = defaultSocketPath();
+    env.VMKMGMT_SIM_SOCKET = socketPath;
+    const live = await sendControl(socketPath, { op: "status" }, 2000).then(() => true, () => false);
+    if (!live) sim = await startSimProcess([], { socketPath });
+  }
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", ...permissions, script, ...args],
+      env,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    const forward = (sig: Deno.Signal) => () => {
+      try {
+        child.kill(sig);
+      } catch { /* already gone */ }
+    };
+    const handlers = (["SIGINT", "SIGTERM"] as const).map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+    const status = await child.status;
+    for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+    return status.code;
+  } finally {
+    await sim?.stop();
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
