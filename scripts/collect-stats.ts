@@ -37,7 +37,9 @@ function parse(argv: string[]) {
     },
   });
   const interval = Number(args.interval ?? 1);
-  if (!Number.isFinite(interval) || interval <= 0) throw new UsageError(`--interval: expected seconds > 0, got ${args.interval}`);
+  if (!Number.isFinite(interval) || interval <= 0) {
+    throw new UsageError(`--interval: expected seconds > 0, got ${args.interval}`);
+  }
   const rounds = args.rounds === undefined ? Infinity : Number(args.rounds);
   if (!(rounds === Infinity || (Number.isInteger(rounds) && rounds > 0))) {
     throw new UsageError(`--rounds: expected a whole number > 0, got ${args.rounds}`);
@@ -71,7 +73,8 @@ async function main(): Promise<number> {
     // All instances in parallel: one round is as slow as the slowest instance, not their sum.
     const results = await Promise.all(targets.map(async (inst) => ({
       inst,
-      stats: (await nic.invoke("getStats", { instance: inst }, { signal: stop.signal, timeout: 10_000 })).stats,
+      stats:
+        (await nic.invoke("getStats", { instance: inst }, { signal: stop.signal, timeout: 10_000 })).stats,
       at: performance.now(),
     }))).catch((e) => {
       if (stop.signal.aborted) return null;
@@ -89,7 +92,13 @@ async function main(): Promise<number> {
       };
       previous.set(inst.id, { stats, at });
       if (opts.json) {
-        writeJsonLine({ round, time: new Date().toISOString(), instance: inst.name, ...stats, rates: prev ? rates : null });
+        writeJsonLine({
+          round,
+          time: new Date().toISOString(),
+          instance: inst.name,
+          ...stats,
+          rates: prev ? rates : null,
+        });
       } else {
         const cells = [
           String(round).padEnd(9),

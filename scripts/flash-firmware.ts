@@ -41,7 +41,9 @@ function parse(argv: string[]) {
     },
   });
   const timeout = Number(args.timeout ?? 60);
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout: expected seconds > 0, got ${args.timeout}`);
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new UsageError(`--timeout: expected seconds > 0, got ${args.timeout}`);
+  }
   return {
     help: args.help,
     json: args.json,
@@ -63,7 +65,9 @@ async function readImage(path: string): Promise<Uint8Array> {
   }
   if (!info.isFile) throw new UsageError(`image ${path} is not a regular file`);
   if (info.size === 0) throw new UsageError(`image file ${path} is empty; refusing to flash nothing`);
-  if (info.size > MAX_IMAGE) throw new UsageError(`image file ${path} is ${info.size} bytes; at most ${MAX_IMAGE}`);
+  if (info.size > MAX_IMAGE) {
+    throw new UsageError(`image file ${path} is ${info.size} bytes; at most ${MAX_IMAGE}`);
+  }
   return await Deno.readFile(path);
 }
 
@@ -80,30 +84,47 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (!opts.image) throw new UsageError("which image? usage: flash-firmware.ts IMAGE (--instance NAME | --all)");
+  if (!opts.image) {
+    throw new UsageError("which image? usage: flash-firmware.ts IMAGE (--instance NAME | --all)");
+  }
   if (opts.extra.length) throw new UsageError(`unexpected argument ${opts.extra[0]}`);
-  if (opts.all === (opts.names.length > 0)) throw new UsageError("give --instance NAME (one or more) or --all, not both");
+  if (opts.all === (opts.names.length > 0)) {
+    throw new UsageError("give --instance NAME (one or more) or --all, not both");
+  }
   const image = await readImage(opts.image);
   const expected = crc32(image);
 
   using stop = trapInterrupts();
   await using nic = await open(acmeNic);
-  const targets: Instance[] = opts.all ? await nic.instances() : await Promise.all(opts.names.map((n) => nic.instance(n)));
+  const targets: Instance[] = opts.all
+    ? await nic.instances()
+    : await Promise.all(opts.names.map((n) => nic.instance(n)));
   const bar = Deno.stderr.isTerminal() && !opts.json;
   if (!opts.json) {
-    console.log(`flashing ${opts.image} (${image.length} bytes, crc32 ${expected.toString(16).padStart(8, "0")}) to ${targets.map((t) => t.name).join(", ")}`);
+    console.log(
+      `flashing ${opts.image} (${image.length} bytes, crc32 ${expected.toString(16).padStart(8, "0")}) to ${
+        targets.map((t) => t.name).join(", ")
+      }`,
+    );
   }
   let failures = 0;
   for (const [i, inst] of targets.entries()) {
     if (bar) progress(i, targets.length, `flashing ${inst.name}…`);
     let outcome: { ok: boolean; crc?: number; error?: string };
     try {
-      const { crc } = await nic.invoke("flashFirmware", { instance: inst, image }, { signal: stop.signal, timeout: opts.timeoutMs });
-      outcome = crc === expected ? { ok: true, crc } : { ok: false, crc, error: "CRC mismatch: the kernel received different bytes" };
+      const { crc } = await nic.invoke("flashFirmware", { instance: inst, image }, {
+        signal: stop.signal,
+        timeout: opts.timeoutMs,
+      });
+      outcome = crc === expected
+        ? { ok: true, crc }
+        : { ok: false, crc, error: "CRC mismatch: the kernel received different bytes" };
     } catch (e) {
       if (stop.signal.aborted) {
         if (bar) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-        console.error(`flash-firmware: interrupted; ${inst.name} may or may not have been flashed, the rest were not`);
+        console.error(
+          `flash-firmware: interrupted; ${inst.name} may or may not have been flashed, the rest were not`,
+        );
         return 1;
       }
       outcome = { ok: false, error: (e as Error).message };
@@ -112,8 +133,19 @@ async function main(): Promise<number> {
     if (bar) progress(i + 1, targets.length, `${inst.name} ${outcome.ok ? "ok" : "FAILED"}`);
     if (bar) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
     const crcHex = outcome.crc === undefined ? undefined : outcome.crc.toString(16).padStart(8, "0");
-    if (opts.json) writeJsonLine({ instance: inst.name, ok: outcome.ok, crc: crcHex, expected: expected.toString(16).padStart(8, "0"), error: outcome.error });
-    else console.log(`${inst.name}: ${outcome.ok ? `ok, crc ${crcHex} verified` : `FAILED: ${outcome.error}${crcHex ? ` (crc ${crcHex})` : ""}`}`);
+    if (opts.json) {
+      writeJsonLine({
+        instance: inst.name,
+        ok: outcome.ok,
+        crc: crcHex,
+        expected: expected.toString(16).padStart(8, "0"),
+        error: outcome.error,
+      });
+    } else {console.log(`${inst.name}: ${
+        outcome.ok
+          ? `ok, crc ${crcHex} verified`
+          : `FAILED: ${outcome.error}${crcHex ? ` (crc ${crcHex})` : ""}`
+      }`);}
   }
   if (failures) console.error(`flash-firmware: ${failures} of ${targets.length} instance(s) failed`);
   return failures ? 1 : 0;

@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { acmeNic, type Instance, open, parseDuration, trapInterrupts, toJsonLine } from "../mod.ts";
+import { acmeNic, type Instance, open, parseDuration, toJsonLine, trapInterrupts } from "../mod.ts";
 
 const HELP = `link-watch — reset links that stay down, and check they come back
 
@@ -122,10 +122,13 @@ async function main(): Promise<number> {
 
   const linkDown = (inst: Instance, since: number) => {
     if (downTimers.has(inst.id) || recovering.has(inst.id)) return;
-    downTimers.set(inst.id, setTimeout(() => {
-      downTimers.delete(inst.id);
-      void recover(inst, since);
-    }, opts.threshold));
+    downTimers.set(
+      inst.id,
+      setTimeout(() => {
+        downTimers.delete(inst.id);
+        void recover(inst, since);
+      }, opts.threshold),
+    );
   };
 
   const off = nic.on("linkEvent", (ev) => {
@@ -149,7 +152,11 @@ async function main(): Promise<number> {
         linkDown(inst, Date.now());
       }
     }
-    log("watching", null, { instances: watched.map((i) => i.name).join(","), thresholdMs: opts.threshold, deadlineMs: opts.deadline });
+    log("watching", null, {
+      instances: watched.map((i) => i.name).join(","),
+      thresholdMs: opts.threshold,
+      deadlineMs: opts.deadline,
+    });
     stop.signal.addEventListener("abort", () => done.resolve(), { once: true });
     await done.promise;
   } finally {

@@ -47,7 +47,9 @@ function parse(argv: string[]) {
   const names = args.instances?.split(",").map((s: string) => s.trim()).filter(Boolean) ?? [];
   if (args.all === names.length > 0) throw new UsageError("give --instances LIST or --all, not both");
   const timeout = Number(args.timeout ?? 5000);
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout: expected milliseconds > 0, got ${args.timeout}`);
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new UsageError(`--timeout: expected milliseconds > 0, got ${args.timeout}`);
+  }
   return { help: false, mtu, names, all: args.all, timeout, json: args.json } as const;
 }
 
@@ -59,12 +61,16 @@ async function main(): Promise<number> {
   }
   const log = (step: string, instance: string, detail: Record<string, unknown> = {}) => {
     if (opts.json) writeJsonLine({ time: new Date().toISOString(), step, instance, ...detail });
-    else console.log(`${step.padEnd(10)} ${instance} ${Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(" ")}`.trimEnd());
+    else {console.log(`${step.padEnd(10)} ${instance} ${
+        Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(" ")
+      }`.trimEnd());}
   };
 
   using stop = trapInterrupts();
   await using nic = await open(acmeNic);
-  const targets: Instance[] = opts.all ? await nic.instances() : await Promise.all(opts.names.map((n: string) => nic.instance(n)));
+  const targets: Instance[] = opts.all
+    ? await nic.instances()
+    : await Promise.all(opts.names.map((n: string) => nic.instance(n)));
   const call = { timeout: opts.timeout, signal: stop.signal };
   // Instances we may have changed, with the MTU to restore.
   const changed: { inst: Instance; oldMtu: number }[] = [];

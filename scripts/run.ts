@@ -12,7 +12,8 @@ import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { defaultSocketPath } from "../sim/server.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const USAGE = "usage: deno task run scripts/NAME.ts [script args…]   (scripts: collect-stats, link-watch, flash-firmware, mtu-rollout)";
+const USAGE =
+  "usage: deno task run scripts/NAME.ts [script args…]   (scripts: collect-stats, link-watch, flash-firmware, mtu-rollout)";
 
 /** The permission flags a script declares (`@permissions --allow-…` in its header). */
 export async function declaredPermissions(script: string): Promise<string[]> {

@@ -22,7 +22,8 @@ export type ControlRequest = { op: string } & Record<string, unknown>;
 export const CONTROL_OPS: Readonly<Record<string, string>> = {
   status: "APIs, instances, sessions and faults in force",
   sessions: "connected sessions with their event counters",
-  fail: "instance=ID|NAME|* errno=EIO|5 [count=N|inf] [api=NAME]: the next calls fail with errno",
+  fail:
+    "instance=ID|NAME|* errno=EIO|5 [count=N|inf] [after=N] [api=NAME]: after N good calls, the next calls fail",
   stall: "instance=ID|NAME|* [count=N|inf] [api=NAME]: the next calls get no answer until clear",
   delay: "ms=N [instance=ID|NAME|*] [api=NAME]: delay every reply",
   clear: "[api=NAME]: remove all faults and release stalled calls",
@@ -91,7 +92,13 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
     case "sessions":
       return kernel.sessions();
     case "fail":
-      kernel.faults.fail(api(), instance(true), errnoArg(req.errno), count(req.count));
+      kernel.faults.fail(
+        api(),
+        instance(true),
+        errnoArg(req.errno),
+        count(req.count),
+        Number(req.after ?? 0),
+      );
       return {};
     case "stall":
       kernel.faults.stall(api(), instance(true), count(req.count));

@@ -8,6 +8,7 @@
 interface InstanceFaults {
   failErrno: number;
   failCount: number;
+  failAfter: number;
   stallCount: number;
   delayMs: number;
 }
@@ -37,21 +38,28 @@ export class Faults {
     const k = this.#key(api, instance);
     let f = this.#table.get(k);
     if (!f) {
-      f = { failErrno: 0, failCount: 0, stallCount: 0, delayMs: 0 };
+      f = { failErrno: 0, failCount: 0, failAfter: 0, stallCount: 0, delayMs: 0 };
       this.#table.set(k, f);
     }
     return f;
   }
 
-  /** The next `count` calls (Infinity: until cleared) to the instance fail with `errno`. */
-  fail(api: string, instance: bigint | "*", errno: number, count = 1): void {
+  /**
+   * After `after` more calls succeed, the next `count` calls (Infinity: until cleared) to the
+   * instance fail with `errno`.
+   */
+  fail(api: string, instance: bigint | "*", errno: number, count = 1, after = 0): void {
     if (!Number.isInteger(errno) || errno < 1 || errno > 4095) {
       throw new RangeError(`errno ${errno} is not 1..4095`);
     }
     checkCount(count);
+    if (!Number.isInteger(after) || after < 0) {
+      throw new RangeError(`after ${after} must be a whole number ≥ 0`);
+    }
     const f = this.#get(api, instance);
     f.failErrno = errno;
     f.failCount = count;
+    f.failAfter = after;
   }
 
   /** The next `count` calls to the instance are never answered until {@link clear}. */
@@ -81,6 +89,10 @@ export class Faults {
     }
     for (const f of [specific, any]) {
       if (f && f.failCount > 0) {
+        if (f.failAfter > 0) {
+          f.failAfter--;
+          continue;
+        }
         f.failCount--;
         return { kind: "fail", errno: f.failErrno, delayMs };
       }
