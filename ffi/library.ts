@@ -170,7 +170,14 @@ export async function loadLibrary(path?: string): Promise<{ symbols: VmkMgmtSymb
     if (!loaded) {
       const dir = await nativeDir();
       const lib = `${dir}/build/libvmkmgmt.so`;
-      if (!exists(lib)) build(dir);
+      if (!exists(lib)) {
+        try {
+          build(dir);
+        } catch (e) {
+          if (!(e instanceof LibraryError)) throw e;
+          throw new LibraryError(e.message, [...tried, `${lib}: not built yet, and building it failed`]);
+        }
+      }
       if (!exists(lib)) {
         tried.push(`${lib}: not built`);
         throw new LibraryError("no libvmkmgmt.so could be found or built", tried);

@@ -161,3 +161,29 @@ Deno.test("no simulator running: the REPL starts one and stops it; --no-sim says
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a kernel module from a file (sim --module) and its signature (--sig, VMKMGMT_SIG_DIR); rc file", async () => {
+  await using sim = await startSimProcess(["--module", "test/fixtures/thermo_module.ts"]);
+  let r = await repl([
+    "--sig",
+    "test/fixtures/thermo_sig.ts",
+    "-c",
+    'open acmeThermo; call read probe0 sensor="hot"',
+  ], sim.env);
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.stdout, "celsius  99.5");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${ROOT}test/fixtures/thermo.json`, `${dir}/thermo.json`);
+    r = await repl(["--json", "-c", "sigs"], { ...sim.env, VMKMGMT_SIG_DIR: dir });
+    const names = JSON.parse(r.stdout).map((s: { name: string }) => s.name);
+    assertEquals(names, ["acmeNicMgmt", "acmeStorMgmt", "acmeThermo"]);
+    // The rc file runs at start of an interactive session; piped input is not interactive,
+    // so it is given explicitly here and checked through its effect.
+    await Deno.writeTextFile(`${dir}/rc`, "open acmeNicMgmt\n");
+    r = await repl(["--rc", `${dir}/rc`, "-c", "sessions"], sim.env);
+    assertStringIncludes(r.stdout, "no open sessions", "-c does not run the rc file");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -15,7 +15,7 @@ async function repl(env: Record<string, string>, extra = ""): Promise<Terminal> 
     `cd ${ROOT} && ${Deno.execPath()} run --allow-all repl/main.ts ${extra}`,
     { ...env, NO_COLOR: "1" },
   );
-  await t.waitFor("vmk>");
+  await t.waitFor(/vmk(:\w+)?> /);
   return t;
 }
 
@@ -223,6 +223,23 @@ Deno.test({
     await t.type("cal getStats");
     await t.press("Enter");
     await t.waitFor("unknown command cal; did you mean call?");
+    await t.press("C-d");
+    await Deno.remove(home, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "the rc file runs at the start of an interactive session",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await tempHome();
+    await Deno.writeTextFile(`${home}/.vmkmgmtrc`, "open acmeStorMgmt\njson on\n");
+    await using t = await repl({ ...sim.env, HOME: home });
+    await t.waitFor("vmk:acmeStorMgmt>");
+    await t.type("instances");
+    await t.press("Enter");
+    await t.waitFor('[{"id":"1","name":"vmhba0"},{"id":"2","name":"vmhba1"}]');
     await t.press("C-d");
     await Deno.remove(home, { recursive: true });
   },

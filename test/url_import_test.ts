@@ -67,6 +67,30 @@ console.log(JSON.stringify({ mtu: stats.mtu, source: libraryInfo()!.source, path
       !requested.some((p) => /^\/(sim|repl|scripts|test)\//.test(p)),
       `only library code was fetched: ${requested}`,
     );
+
+    // No make on the PATH and nothing built yet: one clear error saying what to install.
+    const noMake = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-import=127.0.0.1:${port}`,
+        `--allow-net=127.0.0.1:${port}`,
+        "--allow-ffi",
+        "--allow-env",
+        "--allow-read",
+        "--allow-write",
+        "--allow-run",
+        "main.ts",
+      ],
+      cwd: dir,
+      env: { VMKMGMT_SIM_SOCKET: sim.socketPath, XDG_CACHE_HOME: `${dir}/cache2`, PATH: "/nonexistent" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(noMake.stderr);
+    assertEquals(noMake.code, 1);
+    assertStringIncludes(err, "`make` is not installed. Install make and a C compiler");
+    assertStringIncludes(err, "/lib64/libvmkmgmt.so: not found (not an ESXi host)");
+    assertStringIncludes(err, "not built yet, and building it failed");
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
