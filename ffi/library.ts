@@ -143,7 +143,19 @@ function tryOpen(path: string, source: LibrarySource): LibraryInfo {
  * Opens the library once per process and returns its symbols. `path` overrides discovery.
  * Throws {@link LibraryError} listing every path tried.
  */
-export async function loadLibrary(path?: string): Promise<{ symbols: VmkMgmtSymbols; info: LibraryInfo }> {
+export function loadLibrary(path?: string): Promise<{ symbols: VmkMgmtSymbols; info: LibraryInfo }> {
+  // Sessions opened at the same time share one discovery (and at most one build).
+  if (!loading || (path && loaded && loaded.info.path !== path)) loading = discover(path);
+  const mine = loading;
+  mine.catch(() => {
+    if (loading === mine) loading = undefined; // a failure is not cached: fix the cause and retry
+  });
+  return mine;
+}
+
+let loading: Promise<{ symbols: VmkMgmtSymbols; info: LibraryInfo }> | undefined;
+
+async function discover(path?: string): Promise<{ symbols: VmkMgmtSymbols; info: LibraryInfo }> {
   if (loaded && (!path || loaded.info.path === path)) {
     return { symbols: loaded.lib.symbols, info: loaded.info };
   }

@@ -547,20 +547,10 @@ const i64 = intType<bigint>("i64", 8, true);
 const f32 = floatType("f32", 4);
 const f64 = floatType("f64", 8);
 
+const scalars = { u8, u16, u32, u64, i8, i16, i32, i64, f32, f64, bool: boolType };
+
 /** The primitive types by name, as used in JSON signatures. */
-export const primitives: Readonly<Record<string, Type<unknown>>> = {
-  u8,
-  u16,
-  u32,
-  u64,
-  i8,
-  i16,
-  i32,
-  i64,
-  f32,
-  f64,
-  bool: boolType,
-};
+export const primitives: Readonly<Record<string, Type<unknown>>> = scalars;
 
 /**
  * Type constructors. Integers up to 32 bits are numbers; 64-bit integers are bigint.
@@ -573,17 +563,7 @@ export const primitives: Readonly<Record<string, Type<unknown>>> = {
  * ```
  */
 export const t = {
-  u8,
-  u16,
-  u32,
-  u64,
-  i8,
-  i16,
-  i32,
-  i64,
-  f32,
-  f64,
-  bool: boolType,
+  ...scalars,
   /** A NUL-terminated UTF-8 string in a `char[length]` (at most length-1 bytes). */
   string: stringType,
   /** A fixed block of `length` bytes (`u8[length]`), as a Uint8Array; shorter input is zero-padded. */

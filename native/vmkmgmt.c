@@ -28,6 +28,8 @@
 #define EXPORT __attribute__((visibility("default")))
 /* Events held locally beyond the simulator's credit window are dropped (and acknowledged). */
 #define LOCAL_QUEUE_MAX 1024
+/* Event credits returned in one EVENT_ACK at most (the simulator's window is 64). */
+#define ACK_BATCH 16
 
 struct pending {
   uint32_t id;
@@ -113,6 +115,13 @@ static int send_frame(struct vmkMgmtUserHandleInt *h, uint16_t type, uint32_t id
   return rc;
 }
 
+/* Returns `n` event credits to the simulator (see PROTOCOL.md, flow control). */
+static void send_ack(struct vmkMgmtUserHandleInt *h, uint32_t n) {
+  uint8_t ack[4];
+  wire_put_u32(ack, n);
+  send_frame(h, WIRE_EVENT_ACK, 0, ack, 4);
+}
+
 /* ---------------------------------------------------------------- reader thread */
 
 static void fail_all_locked(struct vmkMgmtUserHandleInt *h) {
@@ -149,9 +158,7 @@ static void *reader_main(void *arg) {
         h->ev_dropped++;
         pthread_mutex_unlock(&h->lock);
         free(payload);
-        uint8_t ack[4];
-        wire_put_u32(ack, 1);
-        send_frame(h, WIRE_EVENT_ACK, 0, ack, 4);
+        send_ack(h, 1);
         continue;
       }
       struct event *ev = calloc(1, sizeof *ev);
@@ -516,9 +523,21 @@ typedef void (*cb4)(vmk_uint64, vmk_uint64, void *, void *, void *, void *);
 
 static void *monitor_main(void *arg) {
   struct vmkMgmtUserHandleInt *h = arg;
+  /* Credits go back in batches (at most ACK_BATCH, and whenever the queue runs dry): one
+   * syscall per event would cost more than the callback itself. */
+  uint32_t unacked = 0;
   pthread_mutex_lock(&h->lock);
   for (;;) {
-    while (!h->stopping && h->ev_head == NULL) pthread_cond_wait(&h->cond, &h->lock);
+    while (!h->stopping && h->ev_head == NULL) {
+      if (unacked > 0) {
+        pthread_mutex_unlock(&h->lock);
+        send_ack(h, unacked);
+        unacked = 0;
+        pthread_mutex_lock(&h->lock);
+        continue;
+      }
+      pthread_cond_wait(&h->cond, &h->lock);
+    }
     if (h->stopping) break;
     struct event *ev = h->ev_head;
     h->ev_head = ev->next;
@@ -542,14 +561,16 @@ static void *monitor_main(void *arg) {
     }
     free(ev->payload);
     free(ev);
-    uint8_t ack[4];
-    wire_put_u32(ack, 1);
-    send_frame(h, WIRE_EVENT_ACK, 0, ack, 4);
+    if (++unacked >= ACK_BATCH) {
+      send_ack(h, unacked);
+      unacked = 0;
+    }
 
     pthread_mutex_lock(&h->lock);
     if (!cb) h->ev_dropped++;
   }
   pthread_mutex_unlock(&h->lock);
+  if (unacked > 0) send_ack(h, unacked);
   return NULL;
 }
 

@@ -15,6 +15,7 @@ import {
   eventJson,
   formatEvent,
   formatResult,
+  instancesJson,
   resultJson,
   table,
   template,
@@ -302,7 +303,7 @@ const openCmd: Command = {
         `opened ${name} ${known.signature.version}: ${list.length} instance${list.length === 1 ? "" : "s"} (${
           list.map((i) => i.name).join(", ")
         })`,
-      () => ({ ok: true, session: name, instances: list.map((i) => ({ id: String(i.id), name: i.name })) }),
+      () => ({ ok: true, session: name, instances: instancesJson(list) }),
     );
   },
 };
@@ -398,7 +399,7 @@ const instances: Command = {
         list.length
           ? table(["ID", "NAME"], list.map((i) => [String(i.id), i.name]), state.paint)
           : "no instances",
-      () => list.map((i) => ({ id: String(i.id), name: i.name })),
+      () => instancesJson(list),
     );
   },
 };

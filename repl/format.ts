@@ -125,7 +125,7 @@ export function eventJson(sig: Signature, ev: KernelEvent): Record<string, unkno
   return {
     event: ev.name,
     signature: sig.name,
-    instance: ev.instance ? { id: String(ev.instance.id), name: ev.instance.name } : null,
+    instance: ev.instance ? instancesJson([ev.instance])[0] : null,
     time: new Date(ev.time).toISOString(),
     params: resultJson(cb, ev.params),
   };
@@ -159,6 +159,11 @@ function inline(type: Type<unknown> | undefined, v: unknown): string {
     }}`;
   }
   return String(v);
+}
+
+/** The JSON form of instances: ids as decimal strings. */
+export function instancesJson(list: readonly { id: bigint; name: string }[]): { id: string; name: string }[] {
+  return list.map((i) => ({ id: String(i.id), name: i.name }));
 }
 
 /** A table with a header row. */

@@ -37,25 +37,27 @@ const { stats } = await s.invoke("getStats", { instance: "vmnic0" });
 console.log(JSON.stringify({ mtu: stats.mtu, source: libraryInfo()!.source, path: libraryInfo()!.path }));
 `,
     );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--reload",
-        `--allow-import=127.0.0.1:${port}`,
-        `--allow-net=127.0.0.1:${port}`,
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run=make",
-        "main.ts",
-      ],
-      cwd: dir,
-      env: { VMKMGMT_SIM_SOCKET: sim.socketPath, XDG_CACHE_HOME: `${dir}/cache`, DENO_NO_UPDATE_CHECK: "1" },
-      clearEnv: false,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    // Only the permissions the README lists for a library imported by URL.
+    const runMain = (env: Record<string, string>) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--reload",
+          `--allow-import=127.0.0.1:${port}`,
+          `--allow-net=127.0.0.1:${port}`,
+          "--allow-ffi",
+          "--allow-env",
+          "--allow-read",
+          "--allow-write",
+          "--allow-run=make",
+          "main.ts",
+        ],
+        cwd: dir,
+        env: { VMKMGMT_SIM_SOCKET: sim.socketPath, DENO_NO_UPDATE_CHECK: "1", ...env },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const out = await runMain({ XDG_CACHE_HOME: `${dir}/cache` });
     const stderr = new TextDecoder().decode(out.stderr);
     assertEquals(out.code, 0, stderr);
     const result = JSON.parse(new TextDecoder().decode(out.stdout));
@@ -69,23 +71,7 @@ console.log(JSON.stringify({ mtu: stats.mtu, source: libraryInfo()!.source, path
     );
 
     // No make on the PATH and nothing built yet: one clear error saying what to install.
-    const noMake = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        `--allow-import=127.0.0.1:${port}`,
-        `--allow-net=127.0.0.1:${port}`,
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write",
-        "--allow-run",
-        "main.ts",
-      ],
-      cwd: dir,
-      env: { VMKMGMT_SIM_SOCKET: sim.socketPath, XDG_CACHE_HOME: `${dir}/cache2`, PATH: "/nonexistent" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const noMake = await runMain({ XDG_CACHE_HOME: `${dir}/cache2`, PATH: "/nonexistent" });
     const err = new TextDecoder().decode(noMake.stderr);
     assertEquals(noMake.code, 1);
     assertStringIncludes(err, "`make` is not installed. Install make and a C compiler");
