@@ -101,6 +101,7 @@ export class EventHub {
   readonly #listeners = new Set<Listener>();
   #active = false; // monitor begun
   #transition: Promise<void> | null = null;
+  #refd = false;
   #closed = false;
   /** Delivery counters. */
   readonly stats: EventStats = { eventsDelivered: 0, eventsDropped: 0, handlerErrors: 0 };
@@ -196,10 +197,17 @@ export class EventHub {
     };
   }
 
+  /** ref()/unref() are counted by Deno: call them only when the wish changes. */
+  #keepAlive(on: boolean): void {
+    if (on === this.#refd) return;
+    this.#refd = on;
+    for (const uc of this.#callbacks.values()) on ? uc.ref() : uc.unref();
+  }
+
   /** Starts or stops delivery to match whether anyone listens; one transition at a time. */
   #reconcile(): void {
     const want = this.#listeners.size > 0 && !this.#closed;
-    for (const uc of this.#callbacks.values()) want ? uc.ref() : uc.unref();
+    this.#keepAlive(want);
     if (this.#transition || want === this.#active || this.#closed) return;
     this.#transition = (want ? this.#host.begin() : this.#host.end()).then(
       () => {
@@ -213,7 +221,7 @@ export class EventHub {
           // Nobody will ever be called: fail every listener rather than leave it waiting.
           for (const l of [...this.#listeners]) l.fail(e);
           this.#listeners.clear();
-          for (const uc of this.#callbacks.values()) uc.unref();
+          this.#keepAlive(false);
         } else this.#host.report(e, "ending event delivery");
       },
     );
@@ -386,7 +394,7 @@ export class EventHub {
     this.#closed = true;
     for (const l of [...this.#listeners]) l.finish();
     this.#listeners.clear();
-    for (const uc of this.#callbacks.values()) uc.unref();
+    this.#keepAlive(false);
   }
 
   /** Waits until no Begin/End is in flight. */

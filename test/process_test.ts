@@ -37,6 +37,12 @@ Deno.test("a script without close() or listeners exits when its work is done", a
   assertEquals([r.signal, r.code, r.stdout.trim()], [null, 0, "done"], r.stderr);
 });
 
+Deno.test("listeners coming and going in any order leave nothing that keeps the process alive", async () => {
+  await using sim = await startSimProcess();
+  const r = await run(["run", "-A", "test/fixtures/exits_after_listeners_leave.ts"], sim.env);
+  assertEquals([r.signal, r.code, r.stdout.trim()], [null, 0, "done"], r.stderr);
+});
+
 Deno.test("a garbage-collected session is closed by the FinalizationRegistry backstop", async () => {
   await using sim = await startSimProcess();
   const r = await run(["run", "-A", "--v8-flags=--expose-gc", "test/fixtures/gc_backstop.ts"], sim.env);
