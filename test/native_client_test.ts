@@ -43,7 +43,7 @@ Deno.test("C client: every row of acmeNicMgmt and every error number", async () 
   assert(out.success);
 });
 
-Deno.test("C client: the simulator dies mid-call -> EIO promptly, later calls fail cleanly", async () => {
+async function simDiesMidCall(client: string, env: Record<string, string> = {}) {
   const sim = await startSimProcess();
   try {
     await sim.control({ op: "stall", instance: 1 });
@@ -72,4 +72,30 @@ Deno.test("C client: the simulator dies mid-call -> EIO promptly, later calls fa
   } finally {
     await sim.kill();
   }
+}
+
+Deno.test("C client: the simulator dies mid-call -> EIO promptly, later calls fail cleanly", () =>
+  simDiesMidCall(CLIENT));
+
+Deno.test("C client under AddressSanitizer, UBSan and LeakSanitizer: no memory error, no leak", async () => {
+  const built = await new Deno.Command("make", {
+    args: ["-s", "-C", `${ROOT}native`, "asan"],
+    stderr: "piped",
+  }).output();
+  assert(built.success, new TextDecoder().decode(built.stderr));
+  const asan = `${ROOT}native/build/asan/client_test`;
+  const env = { ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS: "print_stacktrace=1" };
+  await using sim = await startSimProcess();
+  const out = await new Deno.Command(asan, {
+    args: ["all"],
+    env: { ...sim.env, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const text = new TextDecoder().decode(out.stdout);
+  const err = new TextDecoder().decode(out.stderr);
+  assertEquals(text.split("\n").filter((l) => l.startsWith("not ok")), [], text);
+  assert(out.success && !/Sanitizer|runtime error/.test(err), err);
+  await simDiesMidCall(asan, env);
 });
