@@ -89,6 +89,13 @@ export interface HubHost {
   instance(id: bigint): Instance | null;
   /** Reports an error that has no caller to reject (a throwing handler…). */
   report(error: unknown, context: string): void;
+  /**
+   * Checks that the kernel connection is alive while delivery runs (the library has no way to say
+   * it died); rejects with an Error carrying `errno` 5 when it is gone.
+   */
+  probe(): Promise<void>;
+  /** Milliseconds between probes while someone listens (0: never). */
+  readonly probeMs: number;
 }
 
 const MAX_VECTOR = 64 * 1024 * 1024;
@@ -102,6 +109,7 @@ export class EventHub {
   #active = false; // monitor begun
   #transition: Promise<void> | null = null;
   #refd = false;
+  #probeTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   /** Delivery counters. */
   readonly stats: EventStats = { eventsDelivered: 0, eventsDropped: 0, handlerErrors: 0 };
@@ -217,14 +225,42 @@ export class EventHub {
       },
       (e) => {
         this.#transition = null;
-        if (want) {
-          // Nobody will ever be called: fail every listener rather than leave it waiting.
-          for (const l of [...this.#listeners]) l.fail(e);
-          this.#listeners.clear();
-          this.#keepAlive(false);
-        } else this.#host.report(e, "ending event delivery");
+        if (want) this.#failAll(e); // nobody will ever be called: fail every listener, never leave it waiting
+        else this.#host.report(e, "ending event delivery");
       },
     );
+    this.#transition.finally(() => this.#probing(this.#active && !this.#closed));
+  }
+
+  #failAll(e: unknown): void {
+    for (const l of [...this.#listeners]) l.fail(e as Error);
+    this.#listeners.clear();
+    this.#keepAlive(false);
+    this.#reconcile();
+  }
+
+  /** While delivery runs, probe the connection so listeners learn of a dead kernel. */
+  #probing(on: boolean): void {
+    if (!on || this.#host.probeMs <= 0) {
+      clearInterval(this.#probeTimer);
+      this.#probeTimer = undefined;
+      return;
+    }
+    if (this.#probeTimer !== undefined) return;
+    let busy = false;
+    this.#probeTimer = setInterval(() => {
+      if (busy || this.#listeners.size === 0) return;
+      busy = true;
+      this.#host.probe().then(
+        () => (busy = false),
+        (e) => {
+          busy = false;
+          if ((e as { errno?: number }).errno === 5) this.#failAll(e);
+        },
+      );
+    }, this.#host.probeMs);
+    // The listeners' callbacks keep the process alive when that is wanted; the probe never does.
+    Deno.unrefTimer(this.#probeTimer as unknown as number);
   }
 
   /** Calls `handler` for each event (`name` null: every event); returns the unsubscribe function. */
@@ -392,6 +428,7 @@ export class EventHub {
   /** Ends every listener (iterators finish, waits reject); call before End/Destroy. */
   shutdown(): void {
     this.#closed = true;
+    this.#probing(false);
     for (const l of [...this.#listeners]) l.finish();
     this.#listeners.clear();
     this.#keepAlive(false);

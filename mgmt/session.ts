@@ -58,6 +58,12 @@ export interface OpenOptions {
   library?: string;
   /** Where errors with no caller go (a throwing event handler…); default: console.error. */
   onError?: (error: unknown, context: string) => void;
+  /**
+   * While someone listens for events, check the kernel connection every this many ms (default
+   * 2000; 0 never): when it is gone, iterators throw, waits reject and handlers' errors report
+   * EIO instead of waiting forever.
+   */
+  healthCheckMs?: number;
 }
 
 /** Options of one invoke. */
@@ -524,6 +530,12 @@ export async function open<D extends SignatureDef>(
       "open(signature): expected a signature from defineSignature() or signatureFromJson()",
     );
   }
+  const probeMs = options.healthCheckMs ?? 2000;
+  if (!Number.isFinite(probeMs) || probeMs < 0) {
+    throw new RangeError(
+      `open: healthCheckMs must be milliseconds ≥ 0 (0 disables), got ${options.healthCheckMs}`,
+    );
+  }
   const { symbols, info } = await loadLibrary(options.library);
   const report = options.onError ?? ((e: unknown, context: string) => {
     console.error(`vmkmgmt: ${context} failed:`, e);
@@ -548,6 +560,21 @@ export async function open<D extends SignatureDef>(
     },
     instance: (id) => eventInstance(core, signature.name, id),
     report,
+    probe: async () => {
+      try {
+        await fetchInstances(core, signature.name);
+      } catch (e) {
+        if (!(e instanceof VmkMgmtError) || e.errno !== 5) throw e;
+        throw new VmkMgmtError(5, {
+          operation: "event delivery",
+          signature: signature.name,
+          hint: info.simulated
+            ? "the connection to the simulator was lost; is `deno task sim` still running?"
+            : "the connection to the kernel was lost",
+        });
+      }
+    },
+    probeMs,
   });
   core.hub = hub;
   const cs = toCSignature(signature);

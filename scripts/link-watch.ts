@@ -78,7 +78,15 @@ async function main(): Promise<number> {
   };
 
   using stop = trapInterrupts();
-  await using nic = await open(acmeNic);
+  const done = Promise.withResolvers<void>();
+  let failure: Error | undefined;
+  // A lost kernel connection (or a bug in a handler below) ends the watch loudly, never silently.
+  await using nic = await open(acmeNic, {
+    onError: (e) => {
+      failure ??= e as Error;
+      done.resolve();
+    },
+  });
   const all = await nic.instances();
   const watched: Instance[] = opts.names ? await Promise.all(opts.names.map((n) => nic.instance(n))) : all;
   const isWatched = (i: Instance | null) => !!i && watched.some((w) => w.id === i.id);
@@ -86,8 +94,6 @@ async function main(): Promise<number> {
   const downTimers = new Map<bigint, ReturnType<typeof setTimeout>>();
   const recovering = new Set<bigint>();
   let recovered = 0;
-  let failure: Error | undefined;
-  const done = Promise.withResolvers<void>();
 
   const recover = async (inst: Instance, downSince: number) => {
     recovering.add(inst.id);

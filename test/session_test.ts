@@ -368,6 +368,11 @@ Deno.test({
       Deno.env.set("VMKMGMT_SIM_SOCKET", sim.socketPath);
     }
     await assertRejects(() => open({} as never), TypeError, "expected a signature");
+    await assertRejects(
+      () => open(acmeNic, { healthCheckMs: -1 }),
+      RangeError,
+      "healthCheckMs must be milliseconds",
+    );
   },
 });
 
@@ -378,9 +383,11 @@ Deno.test({
     await using own = await startSimProcess();
     Deno.env.set("VMKMGMT_SIM_SOCKET", own.socketPath);
     try {
-      const s = await open(acmeNic);
+      const s = await open(acmeNic, { healthCheckMs: 100 });
+      const other = await open(acmeNic, { healthCheckMs: 100 });
+      const waiting = other.waitFor("linkEvent").then(() => null, (e: Error) => e);
       const events = s.events("linkEvent");
-      const next = events.next();
+      const next = events.next().then(() => null, (e: Error) => e);
       await own.control({ op: "stall", instance: 1 });
       const call = s.invoke("getStats", { instance: 1 }).then(() => null, (e: Error) => e);
       await new Promise((r) => setTimeout(r, 100));
@@ -390,8 +397,14 @@ Deno.test({
       assertEquals(e.code, "EIO");
       assertStringIncludes(e.message, "simulator went away");
       await assertRejects(() => s.invoke("getStats", { instance: 1 }), VmkMgmtError, "EIO");
+      // Listeners with nothing in flight learn of the dead kernel from the health check.
+      const lost = await waiting as VmkMgmtError;
+      assertInstanceOf(lost, VmkMgmtError);
+      assertEquals([lost.code, lost.operation], ["EIO", "event delivery"]);
+      assertStringIncludes(lost.message, "connection to the simulator was lost");
+      assertStringIncludes(String(await next), "connection to the simulator was lost");
       await s.close();
-      assertEquals((await next).done, true);
+      await other.close();
     } finally {
       Deno.env.set("VMKMGMT_SIM_SOCKET", sim.socketPath);
     }
