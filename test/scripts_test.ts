@@ -341,3 +341,18 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "link-watch ends loudly when the kernel goes away",
+  ...opts,
+  fn: async () => {
+    const sim = await startSimProcess();
+    try {
+      const r = await runWhile(sim, "link-watch.ts", [], "watching", () => sim.kill());
+      assertEquals(r.code, 1);
+      assertStringIncludes(r.stderr, "connection to the simulator was lost");
+    } finally {
+      await sim.kill();
+    }
+  },
+});
