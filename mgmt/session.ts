@@ -146,6 +146,11 @@ function eventInstance(core: Core, sigName: string, id: bigint): Instance | null
   return { id, name: `#${id}` };
 }
 
+/** Marks buffers as used until this point (a reference the optimiser cannot drop). */
+function keepAlive(buffers: unknown): void {
+  if (buffers === keepAlive) throw new Error("unreachable");
+}
+
 const registry = new FinalizationRegistry<{ core: Core; name: string }>(({ core, name }) => {
   if (!core.closing) core.closing = closeCore(core, name).catch(() => {});
 });
@@ -390,6 +395,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       this.#core.inFlight++;
       const call = plan.fn(this.#core.handle, inst, plan.id, args.length, ...args).then(
         (rc) => {
+          // Deno hands C raw pointers into `args` and `data`: this closure keeps them alive
+          // (unreachable otherwise once invoke returns) until the call has finished with them.
+          keepAlive(args);
           this.#core.inFlight--;
           if (rc !== 0) {
             throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst) });

@@ -16,7 +16,7 @@
  * @module
  */
 import { type Type, typeFromJson, type TypeJson, ValueError, type ValueOf } from "./types.ts";
-import { type Direction, DIRECTION_CODE, isVector, type Param, returnsData, sendsData } from "./params.ts";
+import { type Direction, DIRECTION_CODE, type Param, returnsData } from "./params.ts";
 
 /** `VMK_MGMT_MAX_CALLBACK_PARMS`. */
 export const MAX_CALLBACK_PARMS = 4;
@@ -447,6 +447,3 @@ export type KernelCallbackName<D extends SignatureDef> = {
 export type EventName<D extends SignatureDef> = {
   [K in keyof D["callbacks"] & string]: D["callbacks"][K] extends { location: "user" } ? K : never;
 }[keyof D["callbacks"] & string];
-
-/** True for directions that carry data to the kernel; re-exported for codecs. */
-export { isVector, returnsData, sendsData };

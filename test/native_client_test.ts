@@ -47,7 +47,12 @@ async function simDiesMidCall(client: string, env: Record<string, string> = {}) 
   const sim = await startSimProcess();
   try {
     await sim.control({ op: "stall", instance: 1 });
-    const child = new Deno.Command(CLIENT, { args: ["die"], env: sim.env, stdout: "piped", stderr: "piped" })
+    const child = new Deno.Command(client, {
+      args: ["die"],
+      env: { ...sim.env, ...env },
+      stdout: "piped",
+      stderr: "piped",
+    })
       .spawn();
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
