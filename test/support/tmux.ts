@@ -7,7 +7,15 @@
 let counter = 0;
 
 async function tmux(...args: string[]): Promise<string> {
-  const out = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error("the REPL tests need tmux: install it (apt-get install -y tmux); .ci/run does");
+    }
+    throw e;
+  }
   if (!out.success) throw new Error(`tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout);
 }
