@@ -1,0 +1,125 @@
+/**
+ * The library against a hostile or broken kernel: a fake simulator that answers with malformed
+ * frames. Every call must fail cleanly with EIO — no crash, no hang, no memory written past a
+ * caller's buffer.
+ */
+import { assertEquals, assertRejects } from "@std/assert";
+import { acmeNic, open, VmkMgmtError } from "../mod.ts";
+import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/wire.ts";
+
+type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;
+
+/** A fake kernel: a proper HELLO reply and instance list, then `answer` for invokes. */
+async function fakeKernel(answer: Answer) {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/fake.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const parser = new FrameParser();
+        const buf = new Uint8Array(65536);
+        try {
+          for (;;) {
+            const n = await conn.read(buf);
+            if (n === null) return;
+            for (const f of parser.push(buf.slice(0, n))) {
+              let out: Uint8Array | null;
+              if (f.type === FrameType.HELLO) {
+                out = buildFrame(FrameType.HELLO_REPLY, f.id, new PayloadWriter().i32(0).u64(1).finish());
+              } else if (f.type === FrameType.GET_INSTANCES) {
+                out = buildFrame(
+                  FrameType.INSTANCES,
+                  f.id,
+                  new PayloadWriter().i32(0).u32(1).u64(1).name("vmnic0").finish(),
+                );
+              } else out = answer(f.type, f.id, f.payload);
+              if (out) await conn.write(out);
+            }
+          }
+        } catch { /* the library hung up */ }
+      })();
+    }
+  })().catch(() => {});
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await serving;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+const reply = (id: number, w: PayloadWriter) => buildFrame(FrameType.INVOKE_REPLY, id, w.finish());
+
+const cases: [string, Answer][] = [
+  ["a reply with bad magic", () => new Uint8Array(16).fill(0xee)],
+  ["a reply claiming a huge payload", (_t, id) => {
+    const f = buildFrame(FrameType.INVOKE_REPLY, id, new Uint8Array(0));
+    new DataView(f.buffer).setUint32(12, 0xfffffff0, true);
+    return f;
+  }],
+  ["a reply for a request never made", (_t, id) => reply(id + 1000, new PayloadWriter().i32(0).u32(0))],
+  [
+    "a reply too short to hold a status",
+    (_t, id) => buildFrame(FrameType.INVOKE_REPLY, id, new Uint8Array(2)),
+  ],
+  [
+    "a reply with more data than the caller's buffer",
+    (_t, id) => reply(id, new PayloadWriter().i32(0).u32(1).u64(72).bytes(new Uint8Array(4096))),
+  ],
+  [
+    "a reply with a different parameter length",
+    (_t, id) => reply(id, new PayloadWriter().i32(0).u32(1).u64(80).bytes(new Uint8Array(80))),
+  ],
+  [
+    "a reply with the wrong parameter count",
+    (_t, id) => reply(id, new PayloadWriter().i32(0).u32(3).u64(72).bytes(new Uint8Array(72))),
+  ],
+  [
+    "an instance list of 200 instances",
+    (t, id) =>
+      t === FrameType.INVOKE
+        ? buildFrame(FrameType.INSTANCES, id, new PayloadWriter().i32(0).u32(200).finish())
+        : null,
+  ],
+  ["a frame type a library never receives", (_t, id) => buildFrame(FrameType.CONTROL, id, new Uint8Array(4))],
+];
+
+for (const [what, answer] of cases) {
+  Deno.test(`a kernel sending ${what}: EIO, no crash`, async () => {
+    await using fake = await fakeKernel(answer);
+    Deno.env.set("VMKMGMT_SIM_SOCKET", fake.path);
+    const s = await open(acmeNic, { healthCheckMs: 0 });
+    try {
+      const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
+      assertEquals(e.code, "EIO");
+      await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError, "EIO");
+    } finally {
+      await s.close();
+    }
+  });
+}
+
+Deno.test("a kernel that answers a status but no data for an out parameter: EIO, the buffer untouched", async () => {
+  await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(0).u32(1).u64(72)));
+  Deno.env.set("VMKMGMT_SIM_SOCKET", fake.path);
+  await using s = await open(acmeNic, { healthCheckMs: 0 });
+  await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError, "EIO");
+});
+
+Deno.test("a kernel error status comes through as that errno", async () => {
+  await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(16).u32(0)));
+  Deno.env.set("VMKMGMT_SIM_SOCKET", fake.path);
+  await using s = await open(acmeNic, { healthCheckMs: 0 });
+  const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
+  assertEquals(e.code, "EBUSY");
+});
