@@ -41,7 +41,10 @@ export function isIncomplete(text: string): boolean {
   return quote !== null || depth > 0;
 }
 
-/** Splits `a; b; c` into commands, ignoring `;` inside quotes and JSON. */
+/**
+ * Splits `a; b; c` (and lines) into commands, ignoring `;` inside quotes and JSON, and inside a
+ * `js` command, which runs to the end of its line.
+ */
 export function splitCommands(text: string): string[] {
   const out: string[] = [];
   let depth = 0;
@@ -59,6 +62,11 @@ export function splitCommands(text: string): string[] {
     else if (c === "{" || c === "[") depth++;
     else if (c === "}" || c === "]") depth--;
     if ((c === ";" || c === "\n") && depth <= 0) {
+      // `js` takes the rest of its line: JavaScript has semicolons of its own.
+      if (c === ";" && /^\s*js(\s|$)/.test(cur)) {
+        cur += c;
+        continue;
+      }
       if (cur.trim()) out.push(cur.trim());
       cur = "";
       continue;

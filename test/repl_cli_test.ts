@@ -133,11 +133,19 @@ Deno.test("the JavaScript escape, template, describe and the simulator control c
   await using sim = await startSimProcess();
   const r = await repl([
     "-c",
-    `open acmeNicMgmt; js (await session.invoke("getStats", { instance: "vmnic2" })).stats.mtu; js $.x = ((n: number) => n * 7)(6); js $.x + 1; template setMtu; sim fail instance=vmnic0 errno=EBUSY; call getStats vmnic0`,
+    [
+      "open acmeNicMgmt",
+      `js (await session.invoke("getStats", { instance: "vmnic2" })).stats.mtu`,
+      "js $.x = ((n: number) => n * 7)(6)",
+      "js const y: number = 1; $.x + y",
+      "js $.n = ($.n ?? 0) + 1",
+      "js $.n = ($.n ?? 0) + 1",
+      "template setMtu; sim fail instance=vmnic0 errno=EBUSY; call getStats vmnic0",
+    ].join("\n"),
   ], sim.env);
   assertEquals(r.code, 1);
   assertStringIncludes(r.stdout, "1500\n");
-  assertStringIncludes(r.stdout, "42\n43\n");
+  assertStringIncludes(r.stdout, "42\n43\n1\n2\n", "the same source evaluates anew each time");
   assertStringIncludes(r.stdout, "call setMtu vmnic0 mtu=0");
   assertStringIncludes(r.stdout, 'call setMtu {"instance":"vmnic0","mtu":0}');
   assertStringIncludes(r.stderr, "EBUSY");

@@ -16,6 +16,11 @@ Deno.test("tokenizer: quotes, JSON with spaces, command splitting, continuation"
     "c d",
   ]);
   assertEquals(splitCommands(`open a; call b {"x": ";"}; help`), ["open a", `call b {"x": ";"}`, "help"]);
+  assertEquals(splitCommands("open a; js const x = 1; x + 1\nhelp"), [
+    "open a",
+    "js const x = 1; x + 1",
+    "help",
+  ]);
   assertEquals(isIncomplete(`call echo {"msg": {`), true);
   assertEquals(isIncomplete(`call echo {"msg": {}}`), false);
   assertEquals(isIncomplete(`x="abc`), true);
