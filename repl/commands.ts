@@ -469,7 +469,8 @@ const js: Command = {
   summary: "evaluate TypeScript/JavaScript with session, sessions and the module's API in scope",
   help: `Top-level await works: js (await session.invoke("getStats", { instance: "vmnic0" })).stats.mtu
 In scope: session (current), sessions (by name), every export of mod.ts (open, t, acmeNic, …),
-and $ (an object kept between evaluations).`,
+and $ (an object kept between evaluations). js takes the rest of its line, semicolons included;
+after statements the value of the last expression is shown (js const a = 1; a + 1).`,
   async run(state, _args, line) {
     const expr = line.replace(/^\s*js\s?/, "");
     if (!expr.trim()) throw new CommandError(`usage: ${this.usage}`);
