@@ -68,7 +68,10 @@ export interface OpenOptions {
 
 /** Options of one invoke. */
 export interface InvokeOptions {
-  /** Reject when aborted. The kernel callback may still run and complete: only the wait ends. */
+  /**
+   * Reject when aborted. The kernel callback may still run and complete: only the wait ends, and
+   * the call keeps one of Deno's blocking threads until the kernel answers or the session closes.
+   */
   signal?: AbortSignal;
   /** Reject with ETIMEDOUT after this many ms (same caveat as `signal`). */
   timeout?: number;
