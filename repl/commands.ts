@@ -212,7 +212,7 @@ In --json mode each event is one NDJSON line.`,
     const what = names.length ? names.join(", ") : "all events";
     if (background) {
       let seen = 0;
-      const id = state.addWatch(what, () => off());
+      const id = state.addWatch(what, s.signature.name, () => off());
       const off = s.on("*", (ev: KernelEvent) => {
         if (!match(ev)) return;
         state.printAbove(show(ev));
@@ -334,7 +334,7 @@ const close: Command = {
     const name = args[0]?.text ?? state.current;
     const s = name ? state.sessions.get(name) : undefined;
     if (!name || !s) throw new CommandError(`no open session ${name ?? ""}`.trim());
-    for (const id of [...state.watches.keys()]) state.stopWatch(id);
+    for (const [id, w] of [...state.watches]) if (w.session === name) state.stopWatch(id);
     await s.close();
     state.sessions.delete(name);
     if (state.current === name) state.current = state.sessions.keys().next().value;

@@ -40,7 +40,7 @@ export class ReplState {
   /** Readable-output styling. */
   paint: Paint;
   /** Background watches by id, with their stop functions. */
-  readonly watches = new Map<number, { what: string; stop: () => void }>();
+  readonly watches = new Map<number, { what: string; session: string; stop: () => void }>();
   #nextWatch = 1;
   /** Aborts the command running in the foreground (Ctrl-C). */
   foreground?: AbortController;
@@ -69,10 +69,10 @@ export class ReplState {
     return s;
   }
 
-  /** Registers a background watch; returns its id. */
-  addWatch(what: string, stop: () => void): number {
+  /** Registers a background watch on a session; returns its id. */
+  addWatch(what: string, session: string, stop: () => void): number {
     const id = this.#nextWatch++;
-    this.watches.set(id, { what, stop });
+    this.watches.set(id, { what, session, stop });
     return id;
   }
 
