@@ -123,7 +123,11 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
       return {};
     }
     case "add": {
-      const inst = ctx().addInstance(BigInt(str(String(req.id ?? ""), "id")), str(req.name, "name"));
+      const id = String(req.id ?? "");
+      if (!/^\d+$/.test(id)) {
+        throw new Error(`id: expected a whole number ≥ 1, got ${JSON.stringify(req.id)}`);
+      }
+      const inst = ctx().addInstance(BigInt(id), str(req.name, "name"));
       return { id: String(inst.id), name: inst.name };
     }
     case "emit": {

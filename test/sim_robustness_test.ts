@@ -194,6 +194,9 @@ Deno.test("control ops: errors name what was wrong", async () => {
   );
   await bad({ op: "drop", session: 99 }, "no session 99");
   await bad({ op: "add", id: 1, name: "dup" }, "already exists");
+  await bad({ op: "add", id: "x", name: "n" }, 'id: expected a whole number ≥ 1, got "x"');
+  await bad({ op: "add", id: 0, name: "n" }, "instance id 0 must be 1..2^64-1");
+  await bad({ op: "add", id: 50, name: "" }, "name: expected a string");
   await bad({ op: "status", api: "nope" }, "no API named nope");
   assertEquals(
     await sim.control({ op: "emit", event: "linkEvent", params: { state: { up: 1, speedMbps: 5 } } }),
