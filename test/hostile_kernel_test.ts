@@ -58,6 +58,18 @@ async function fakeKernel(answer: Answer) {
   };
 }
 
+/** Points the library at `path` for the length of a test (the variable is process-wide). */
+function useSocket(path: string): Disposable {
+  const before = Deno.env.get("VMKMGMT_SIM_SOCKET");
+  Deno.env.set("VMKMGMT_SIM_SOCKET", path);
+  return {
+    [Symbol.dispose]: () =>
+      before === undefined
+        ? Deno.env.delete("VMKMGMT_SIM_SOCKET")
+        : Deno.env.set("VMKMGMT_SIM_SOCKET", before),
+  };
+}
+
 const reply = (id: number, w: PayloadWriter) => buildFrame(FrameType.INVOKE_REPLY, id, w.finish());
 
 const cases: [string, Answer][] = [
@@ -97,7 +109,7 @@ const cases: [string, Answer][] = [
 for (const [what, answer] of cases) {
   Deno.test(`a kernel sending ${what}: EIO, no crash`, async () => {
     await using fake = await fakeKernel(answer);
-    Deno.env.set("VMKMGMT_SIM_SOCKET", fake.path);
+    using _socket = useSocket(fake.path);
     const s = await open(acmeNic, { healthCheckMs: 0 });
     try {
       const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
@@ -111,14 +123,14 @@ for (const [what, answer] of cases) {
 
 Deno.test("a kernel that answers a status but no data for an out parameter: EIO, the buffer untouched", async () => {
   await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(0).u32(1).u64(72)));
-  Deno.env.set("VMKMGMT_SIM_SOCKET", fake.path);
+  using _socket = useSocket(fake.path);
   await using s = await open(acmeNic, { healthCheckMs: 0 });
   await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError, "EIO");
 });
 
 Deno.test("a kernel error status comes through as that errno", async () => {
   await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(16).u32(0)));
-  Deno.env.set("VMKMGMT_SIM_SOCKET", fake.path);
+  using _socket = useSocket(fake.path);
   await using s = await open(acmeNic, { healthCheckMs: 0 });
   const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
   assertEquals(e.code, "EBUSY");

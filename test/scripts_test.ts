@@ -71,11 +71,17 @@ async function runWhile(
 }
 
 async function mtus(sim: SimProcess): Promise<number[]> {
+  const before = Deno.env.get("VMKMGMT_SIM_SOCKET");
   Deno.env.set("VMKMGMT_SIM_SOCKET", sim.socketPath);
-  await using s = await open(acmeNic);
-  const out: number[] = [];
-  for (const i of await s.instances()) out.push((await s.invoke("getStats", { instance: i })).stats.mtu);
-  return out;
+  try {
+    await using s = await open(acmeNic);
+    const out: number[] = [];
+    for (const i of await s.instances()) out.push((await s.invoke("getStats", { instance: i })).stats.mtu);
+    return out;
+  } finally {
+    if (before === undefined) Deno.env.delete("VMKMGMT_SIM_SOCKET");
+    else Deno.env.set("VMKMGMT_SIM_SOCKET", before);
+  }
 }
 
 const until = async (cond: () => boolean, ms = 10_000) => {
