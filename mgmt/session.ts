@@ -104,7 +104,6 @@ interface Core {
   inFlight: number;
   closing?: Promise<void>;
   closed: boolean;
-  keep: unknown[];
 }
 
 async function closeCore(core: Core, sigName: string): Promise<void> {
@@ -399,7 +398,8 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       const call = plan.fn(this.#core.handle, inst, plan.id, args.length, ...args).then(
         (rc) => {
           // Deno hands C raw pointers into `args` and `data`: this closure keeps them alive
-          // (unreachable otherwise once invoke returns) until the call has finished with them.
+          // (unreachable otherwise once invoke returns) until the call has finished with them —
+          // also after a timeout or abort gave up waiting, since the chain lives until C returns.
           keepAlive(args);
           this.#core.inFlight--;
           if (rc !== 0) {
@@ -413,7 +413,7 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
         },
       );
       return options && (options.signal || options.timeout !== undefined)
-        ? this.#bounded(call, options, callback, inst, data)
+        ? this.#bounded(call, options, callback, inst)
         : call;
     } catch (e) {
       return Promise.reject(e);
@@ -425,15 +425,11 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     options: InvokeOptions,
     callback: string,
     inst: bigint,
-    keep: unknown,
   ): Promise<T> {
     const { signal, timeout } = options;
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout >= 0)) {
       return Promise.reject(new RangeError(`timeout: expected milliseconds ≥ 0, got ${timeout}`));
     }
-    // The C call keeps writing into its buffers until it returns: hold them past a give-up.
-    this.#core.keep.push(keep);
-    call.finally(() => this.#core.keep.splice(this.#core.keep.indexOf(keep), 1)).catch(() => {});
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -555,7 +551,6 @@ export async function open<D extends SignatureDef>(
   const core = {
     symbols,
     closed: false,
-    keep: [],
     byName: new Map(),
     byId: new Map(),
     inFlight: 0,
