@@ -6,7 +6,7 @@ import { open } from "../mgmt/session.ts";
 import type { CallbackInfo, Signature } from "../mgmt/signature.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import { libraryInfo } from "../ffi/library.ts";
-import { sendControl } from "../sim/control.ts";
+import { type ControlRequest, controlRequest, sendControl } from "../sim/control.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { parseDuration } from "../util/duration.ts";
 import {
@@ -23,7 +23,7 @@ import {
 } from "./format.ts";
 import { CommandError, type ReplState } from "./state.ts";
 import type { Token } from "./tokenize.ts";
-import { parseCallArgs, parseJsonExact } from "./values.ts";
+import { parseCallArgs } from "./values.ts";
 import { evaluate } from "./js_eval.ts";
 
 /** What a command's arguments complete to, position by position. */
@@ -499,21 +499,13 @@ Examples: sim fail instance=vmnic1 errno=EIO count=2
   async run(state, args) {
     if (!state.simSocket) throw new CommandError("sim: the loaded library is not the simulator's");
     const op = need(args, 0, "op", this.usage);
-    const req: Record<string, unknown> = { op };
-    for (const a of args.slice(1)) {
-      const eq = a.text.indexOf("=");
-      if (eq <= 0) throw new CommandError(`sim: expected key=value, got ${a.text}`);
-      const k = a.text.slice(0, eq);
-      const v = a.text.slice(eq + 1);
-      let value: unknown = v;
-      if (k !== "name" && k !== "message") {
-        try {
-          value = parseJsonExact(v);
-        } catch { /* text */ }
-      }
-      req[k] = value;
+    let req: ControlRequest;
+    try {
+      req = controlRequest(op, args.slice(1).map((a) => a.text));
+    } catch (e) {
+      throw new CommandError(`sim: ${(e as Error).message}`);
     }
-    const result = await sendControl(state.simSocket, req as { op: string });
+    const result = await sendControl(state.simSocket, req);
     state.result(() => toJsonText(result, true), () => ({ ok: true, result }));
   },
 };

@@ -6,7 +6,8 @@
 import { paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
-import type { EnumType, StructType, Type } from "../mgmt/types.ts";
+import { type EnumType, type StructType, toHex, type Type } from "../mgmt/types.ts";
+import { losslessReplacer } from "../util/ndjson.ts";
 
 /** ANSI styling that turns itself off. */
 export interface Paint {
@@ -32,15 +33,7 @@ export function paint(enabled: boolean): Paint {
 
 /** JSON text with bigint as decimal strings and bytes as hex. */
 export function toJsonText(value: unknown, pretty = false): string {
-  return JSON.stringify(
-    value,
-    (_, v) => {
-      if (typeof v === "bigint") return String(v);
-      if (v instanceof Uint8Array) return [...v].map((b) => b.toString(16).padStart(2, "0")).join("");
-      return v;
-    },
-    pretty ? 2 : undefined,
-  );
+  return JSON.stringify(value, losslessReplacer, pretty ? 2 : undefined);
 }
 
 const HEX_SHOWN = 64;
@@ -64,8 +57,9 @@ function bytes(b: Uint8Array, p: Paint, indent = ""): string {
     const lines = text.replace(/\n$/, "").split("\n").map((l) => `${indent}  ${p.dim("|")} ${l}`);
     return `${p.dim(`(${b.length} bytes of text)`)}\n${lines.join("\n")}`;
   }
-  const hex = [...b.subarray(0, HEX_SHOWN)].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `0x${hex}${b.length > HEX_SHOWN ? "…" : ""} ${p.dim(`(${b.length} bytes)`)}`;
+  return `0x${toHex(b.subarray(0, HEX_SHOWN))}${b.length > HEX_SHOWN ? "…" : ""} ${
+    p.dim(`(${b.length} bytes)`)
+  }`;
 }
 
 /** A readable rendering of a decoded value (multi-line for structs). */
@@ -146,9 +140,7 @@ export function formatEvent(sig: Signature, ev: KernelEvent, p: Paint): string {
 
 function inline(type: Type<unknown> | undefined, v: unknown): string {
   if (v instanceof Uint8Array) {
-    return isText(v)
-      ? JSON.stringify(new TextDecoder().decode(v))
-      : `0x${[...v].map((x) => x.toString(16).padStart(2, "0")).join("")}`;
+    return isText(v) ? JSON.stringify(new TextDecoder().decode(v)) : `0x${toHex(v)}`;
   }
   if (typeof v === "string") return type?.kind === "enum" ? v : JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map((x) => inline(undefined, x)).join(",")}]`;

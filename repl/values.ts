@@ -9,6 +9,7 @@ import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import { parseHex, type Type, ValueError } from "../mgmt/types.ts";
 import type { StructType } from "../mgmt/types.ts";
 import type { Token } from "./tokenize.ts";
+import { parseJsonExact } from "../util/ndjson.ts";
 
 /** A value typed in quotes: text, even where hex would otherwise be read. */
 class Quoted {
@@ -23,11 +24,6 @@ export interface CallArgs {
   params: Record<string, unknown>;
   /** `--timeout MS`. */
   timeout?: number;
-}
-
-/** Parses JSON, keeping integers too large for a double exact (as strings). */
-export function parseJsonExact(text: string): unknown {
-  return JSON.parse(text.replace(/([:\[,]\s*)(-?\d{16,})(?=\s*[,\]}])/g, '$1"$2"'));
 }
 
 function setPath(tree: Record<string, unknown>, path: string[], value: unknown, whole: string): void {

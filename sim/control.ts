@@ -13,6 +13,7 @@
 import { paramFromJson } from "../mgmt/codec.ts";
 import { ERRNO } from "../ffi/errno.ts";
 import type { Kernel } from "./kernel.ts";
+import { parseJsonExact } from "../util/ndjson.ts";
 import { buildFrame, FrameParser, FrameType } from "./wire.ts";
 
 /** A control request: `op` plus its arguments. */
@@ -53,6 +54,29 @@ function errnoArg(v: unknown): number {
     throw new Error(`errno: expected a name such as EIO or a number, got ${JSON.stringify(v)}`);
   }
   return n;
+}
+
+/**
+ * Builds a control request from an op and `key=value` words, as typed in a shell or the REPL.
+ * Values parse as JSON when they can (numbers, booleans, objects; 64-bit integers stay exact);
+ * `name` and `message` always stay text. Throws an Error naming a word that is not key=value.
+ */
+export function controlRequest(op: string, words: readonly string[]): ControlRequest {
+  const req: ControlRequest = { op };
+  for (const word of words) {
+    const eq = word.indexOf("=");
+    if (eq <= 0) throw new Error(`expected key=value, got ${JSON.stringify(word)}`);
+    const key = word.slice(0, eq);
+    const raw = word.slice(eq + 1);
+    let value: unknown = raw;
+    if (key !== "name" && key !== "message") {
+      try {
+        value = parseJsonExact(raw);
+      } catch { /* plain text, e.g. instance=vmnic0 */ }
+    }
+    req[key] = value;
+  }
+  return req;
 }
 
 /** Runs one control request against a kernel; throws an Error whose message is for people. */

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { toFileUrl } from "../util/path.ts";
-import { CONTROL_OPS, sendControl } from "./control.ts";
+import { CONTROL_OPS, type ControlRequest, controlRequest, sendControl } from "./control.ts";
 import type { KernelModule } from "./module.ts";
 import { defaultSocketPath, startSimulator } from "./server.ts";
 
@@ -50,34 +50,21 @@ async function loadModule(path: string): Promise<KernelModule> {
   return m as KernelModule;
 }
 
-function parseValue(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 async function ctl(args: string[], socketPath: string): Promise<number> {
   const [op, ...rest] = args;
   if (!op) {
     console.error("ctl: which op? See deno task sim --help");
     return 2;
   }
-  const req: Record<string, unknown> = { op };
-  for (const kv of rest) {
-    const eq = kv.indexOf("=");
-    if (eq <= 0) {
-      console.error(`ctl: expected key=value, got ${JSON.stringify(kv)}`);
-      return 2;
-    }
-    const key = kv.slice(0, eq);
-    const raw = kv.slice(eq + 1);
-    // Names such as instance=vmnic0 stay text; numbers, booleans and JSON objects parse.
-    req[key] = key === "name" || key === "message" ? raw : parseValue(raw);
+  let req: ControlRequest;
+  try {
+    req = controlRequest(op, rest);
+  } catch (e) {
+    console.error(`ctl: ${(e as Error).message}`);
+    return 2;
   }
   try {
-    const result = await sendControl(socketPath, req as { op: string });
+    const result = await sendControl(socketPath, req);
     console.log(JSON.stringify(result, null, 2));
     return 0;
   } catch (e) {

@@ -134,3 +134,28 @@ Deno.test("completion and hints without a terminal (enum values, struct paths, f
   assertEquals(hint(state, "call setMode m0 mode=eco "), "cfg.<field>=… | cfg={…}");
   assertEquals(hint(state, "call nope "), "");
 });
+
+Deno.test("control requests from key=value words (shared by `deno task sim ctl` and the REPL's sim)", async () => {
+  const { controlRequest } = await import("../sim/control.ts");
+  assertEquals(
+    controlRequest("fail", [
+      "instance=vmnic1",
+      "errno=EIO",
+      "count=2",
+      "name=123",
+      "id=18446744073709551615",
+    ]),
+    {
+      op: "fail",
+      instance: "vmnic1",
+      errno: "EIO",
+      count: 2,
+      name: "123",
+      id: "18446744073709551615",
+    },
+  );
+  assertEquals(controlRequest("emit", ['params={"lba": 18446744073709551615}']).params, {
+    lba: "18446744073709551615",
+  });
+  assertThrows(() => controlRequest("fail", ["oops"]), Error, 'expected key=value, got "oops"');
+});

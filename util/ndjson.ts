@@ -9,14 +9,23 @@
  * ```
  * @module
  */
+import { toHex } from "../mgmt/types.ts";
+
+/** JSON.stringify replacer: bigint as a decimal string, bytes as hex. */
+export function losslessReplacer(_key: string, v: unknown): unknown {
+  if (typeof v === "bigint") return String(v);
+  if (v instanceof Uint8Array) return toHex(v);
+  return v;
+}
 
 /** JSON text of `value` on one line, bigint- and bytes-safe. */
 export function toJsonLine(value: unknown): string {
-  return JSON.stringify(value, (_, v) => {
-    if (typeof v === "bigint") return String(v);
-    if (v instanceof Uint8Array) return Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("");
-    return v;
-  });
+  return JSON.stringify(value, losslessReplacer);
+}
+
+/** Parses JSON, keeping integers too large for a double exact (as decimal strings). */
+export function parseJsonExact(text: string): unknown {
+  return JSON.parse(text.replace(/(^\s*|[:\[,]\s*)(-?\d{16,})(?=\s*(?:[,\]}]|$))/g, '$1"$2"'));
 }
 
 /** Writes `value` as one NDJSON line to stdout. */
