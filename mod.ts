@@ -4,11 +4,17 @@
  * project's ABI-faithful library and simulated vmkernel anywhere else.
  *
  * Describe a signature once; invoke kernel callbacks with typed, checked parameters; receive
- * kernel events as handlers or async iterators; close with `await using`.
+ * kernel events as handlers or async iterators; close with `await using`. The demo signatures
+ * of the simulator are in `./demo.ts`.
+ *
+ * Errors: bad input is a `TypeError` ({@link ValueError} naming the parameter) or a `RangeError`
+ * (an option), always before any C call; the library or kernel failing is a {@link VmkMgmtError}
+ * with the errno, also for a timeout (`ETIMEDOUT`) and a closed session (`EBADF`).
  *
  * @example
  * ```ts ignore
- * import { acmeNic, open } from "./mod.ts";
+ * import { open } from "./mod.ts";
+ * import { acmeNic } from "./demo.ts";
  *
  * await using nic = await open(acmeNic);
  * for (const inst of await nic.instances()) {
@@ -25,69 +31,57 @@
  * `--allow-read`, and `--allow-run=make` the first time the simulator library is built).
  * @module
  */
-export { t } from "./mgmt/params.ts";
-export type { Direction, Param, VectorOptions } from "./mgmt/params.ts";
-export {
-  type EnumType,
-  type Field,
-  type StructType,
-  type Type,
-  type TypeJson,
-  ValueError,
-  type ValueOf,
-} from "./mgmt/types.ts";
+export { t } from "./mgmt/t.ts";
+export type { Param, ParamOptions } from "./mgmt/params.ts";
+export type { IntName, IntType } from "./mgmt/types/int.ts";
+export type { EnumType } from "./mgmt/types/enum.ts";
+export type { Field, StructType } from "./mgmt/types/struct.ts";
+export type { Type, TypeJson, TypeKind, ValueOf } from "./mgmt/types/type.ts";
 export {
   type CallbackDef,
   type CallbackInfo,
+  CallbackLookupError,
   defineSignature,
-  type Elem,
-  type EventName,
-  type EventParams,
   formatVersion,
-  type InvokeParams,
-  type InvokeResult,
-  type KernelCallbackName,
-  type KeysWhere,
-  MAX_CALLBACK_PARMS,
-  MAX_INSTANCES,
   type ParamInfo,
-  type ParamsOf,
   parseVersion,
-  RESERVED_CALLBACKS,
   type Signature,
   type SignatureDef,
-  SignatureError,
-  signatureFromJson,
   type SignatureJson,
-  type VectorResult,
-  type VectorValue,
 } from "./mgmt/signature.ts";
-export { decodeParam, encodeParam, paramFromJson, paramToJson } from "./mgmt/codec.ts";
-export {
-  type AnyEventOf,
-  type Callbacks,
-  type EventOf,
-  type InstanceRef,
-  type InvokeArgs,
-  type InvokeInput,
-  type InvokeOptions,
-  open,
-  type OpenOptions,
-  Session,
-} from "./mgmt/session.ts";
+export { signatureFromJson } from "./mgmt/signature_json.ts";
 export type {
-  EventStats,
-  EventStream,
-  Instance,
-  KernelEvent,
-  StreamOptions,
-  WaitOptions,
-} from "./mgmt/events.ts";
-export { ERRNO, errnoMessage, errnoName, type ErrorContext, VmkMgmtError } from "./ffi/errno.ts";
+  EventName,
+  EventParams,
+  InvokeParams,
+  InvokeResult,
+  KernelCallbackName,
+} from "./mgmt/signature_types.ts";
+export { Session } from "./mgmt/session.ts";
+export { open, type OpenOptions } from "./mgmt/open.ts";
+export type {
+  AnyEventOf,
+  Callbacks,
+  EventOf,
+  InvokeArgs,
+  InvokeInput,
+  InvokeOptions,
+} from "./mgmt/session_types.ts";
+export type { Instance, InstanceRef } from "./mgmt/instance_ref.ts";
+export type { EventStats, EventStream, KernelEvent, StreamOptions, WaitOptions } from "./mgmt/events.ts";
+export { errnoMessage, type ErrorContext, SignatureError, ValueError, VmkMgmtError } from "./mgmt/errors.ts";
+export {
+  type Direction,
+  ERRNO,
+  type ErrnoName,
+  errnoName,
+  type Location,
+  MAX_CALLBACK_PARMS,
+  MAX_INSTANCES,
+  RESERVED_CALLBACKS,
+} from "./abi/facts.ts";
 export { LibraryError, type LibraryInfo, libraryInfo, type LibrarySource } from "./ffi/library.ts";
 export { toJsonLine, writeJsonLine } from "./util/ndjson.ts";
 export { type InterruptTrap, trapInterrupts } from "./util/interrupt.ts";
 export { crc32 } from "./util/crc32.ts";
 export { parseDuration } from "./util/duration.ts";
-export * from "./mgmt/demo/acme_nic.ts";
-export * from "./mgmt/demo/acme_storage.ts";

@@ -6,8 +6,10 @@
  *
  * Targets: our API adds ≤ 20 % to the bare Deno floor; 32 in flight beats the sequential C client.
  */
-import { acmeNic, open } from "../mod.ts";
-import { encodeApiSignature, encodeCallbackInfos, LAYOUT } from "../ffi/layout.ts";
+import { SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { acmeNic } from "../demo.ts";
+import { open } from "../mod.ts";
+import { encodeApiSignature, encodeCallbackInfos } from "../ffi/layout.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
 
@@ -17,7 +19,7 @@ const EVENTS = Number(Deno.env.get("BENCH_EVENTS") ?? 20000);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 
 await using sim = await startSimProcess();
-Deno.env.set("VMKMGMT_SIM_SOCKET", sim.socketPath);
+Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
 
 /** Runs `op` (in `width` concurrent lanes) for SECONDS; returns operations per second. */
 async function rate(width: number, op: () => Promise<unknown> | unknown): Promise<number> {
@@ -59,7 +61,7 @@ const kernelOnly = { ...toCSignature(acmeNic) };
 kernelOnly.callbacks = kernelOnly.callbacks.filter((c) => c.location === 1);
 const table = encodeCallbackInfos(kernelOnly.callbacks, kernelOnly.callbacks.map(() => 0n));
 const sigBytes = encodeApiSignature(
-  { ...kernelOnly, numCallbacks: kernelOnly.callbacks.length },
+  kernelOnly,
   BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(table))),
 );
 const out = new Uint8Array(8);
@@ -67,7 +69,6 @@ if (await bare.symbols.init(sigBytes, 0n, out) !== 0) throw new Error("bare init
 const handle = Deno.UnsafePointer.create(new DataView(out.buffer).getBigUint64(0, true));
 const msg = new Uint8Array(64);
 const bareEcho = () => bare.symbols.echo(handle, 1n, 21n, 1, msg);
-void LAYOUT;
 
 const session = await open(acmeNic);
 const payload = new Uint8Array(56);
@@ -123,7 +124,7 @@ async function external(cmd: string, args: string[]): Promise<Record<string, num
   try {
     const o = await new Deno.Command(cmd, {
       args,
-      env: { VMKMGMT_SIM_SOCKET: sim.socketPath },
+      env: { [SIM_SOCKET_ENV]: sim.socketPath },
       stderr: "piped",
     }).output();
     if (!o.success) throw new Error(new TextDecoder().decode(o.stderr));

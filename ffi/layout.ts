@@ -10,11 +10,11 @@
  * ```
  * @module
  */
-import type { CCallback } from "../mgmt/signature.ts";
+import { MAX_CALLBACK_PARMS, MAX_INSTANCES, NAME_MAX_BYTES, NAME_SIZE } from "../abi/facts.ts";
 
 /** Sizes, alignments and field offsets. */
 export const LAYOUT = {
-  vmk_Name: { size: 32, align: 1 },
+  vmk_Name: { size: NAME_SIZE, align: 1 },
   vmk_MgmtCallbackInfo: {
     size: 64,
     align: 8,
@@ -40,13 +40,45 @@ export const LAYOUT = {
   enumSize: 4,
 } as const;
 
+/** The C-level description of one callback: `vmk_MgmtCallbackInfo` without its function pointer. */
+export interface CCallback {
+  /** `VMK_MGMT_CALLBACK_KERNEL` (1) or `_USER` (2). */
+  location: number;
+  /** 0 or 1. */
+  synchronous: number;
+  /** Parameter count, 0..4. */
+  numParms: number;
+  /** `parmSizes[4]`: fixed size, or for a vector the size of one element. */
+  parmSizes: number[];
+  /** `parmTypes[4]`: `vmk_MgmtParmType` numbers. */
+  parmTypes: number[];
+  /** `callbackId`. */
+  callbackId: bigint;
+  /** The callback's name, for diagnostics (not part of the ABI). */
+  label?: string;
+  /** The parameters' names, for diagnostics (not part of the ABI). */
+  paramLabels?: readonly string[];
+}
+
+/** The C-level description of a signature: `vmk_MgmtApiSignature` and its callback table. */
+export interface CSignature {
+  /** `vmk_revnum`. */
+  version: number;
+  /** API name. */
+  name: string;
+  /** Vendor. */
+  vendor: string;
+  /** The callback table, in order. */
+  callbacks: CCallback[];
+}
+
 const utf8 = new TextEncoder();
 
-/** Writes a `vmk_Name` (NUL-padded; throws if it does not fit 31 bytes). */
+/** Writes a `vmk_Name` (NUL-padded; throws a RangeError when it does not fit). */
 export function writeName(view: DataView, offset: number, name: string): void {
   const bytes = utf8.encode(name);
-  if (bytes.length > LAYOUT.vmk_Name.size - 1) {
-    throw new RangeError(`name ${JSON.stringify(name)} exceeds 31 bytes`);
+  if (bytes.length > NAME_MAX_BYTES) {
+    throw new RangeError(`name ${JSON.stringify(name)} exceeds ${NAME_MAX_BYTES} bytes`);
   }
   const dst = new Uint8Array(view.buffer, view.byteOffset + offset, LAYOUT.vmk_Name.size);
   dst.fill(0);
@@ -74,7 +106,7 @@ export function encodeCallbackInfos(
     v.setBigUint64(o + L.callback, fnPtrs[i] ?? 0n, true);
     v.setUint8(o + L.synchronous, c.synchronous);
     v.setUint8(o + L.numParms, c.numParms);
-    for (let k = 0; k < 4; k++) {
+    for (let k = 0; k < MAX_CALLBACK_PARMS; k++) {
       v.setUint32(o + L.parmSizes + 4 * k, c.parmSizes[k] ?? 0, true);
       v.setUint32(o + L.parmTypes + 4 * k, c.parmTypes[k] ?? 0, true);
     }
@@ -84,7 +116,10 @@ export function encodeCallbackInfos(
 }
 
 /** Decodes a `vmk_MgmtCallbackInfo[]` table (for tests and diagnostics). */
-export function decodeCallbackInfos(bytes: Uint8Array, count: number): (CCallback & { callback: bigint })[] {
+export function decodeCallbackInfos(
+  bytes: Uint8Array,
+  count: number,
+): (Omit<CCallback, "label" | "paramLabels"> & { callback: bigint })[] {
   const L = LAYOUT.vmk_MgmtCallbackInfo;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return Array.from({ length: count }, (_, i) => {
@@ -94,25 +129,28 @@ export function decodeCallbackInfos(bytes: Uint8Array, count: number): (CCallbac
       callback: v.getBigUint64(o + L.callback, true),
       synchronous: v.getUint8(o + L.synchronous),
       numParms: v.getUint8(o + L.numParms),
-      parmSizes: [0, 1, 2, 3].map((k) => v.getUint32(o + L.parmSizes + 4 * k, true)),
-      parmTypes: [0, 1, 2, 3].map((k) => v.getUint32(o + L.parmTypes + 4 * k, true)),
+      parmSizes: Array.from(
+        { length: MAX_CALLBACK_PARMS },
+        (_, k) => v.getUint32(o + L.parmSizes + 4 * k, true),
+      ),
+      parmTypes: Array.from(
+        { length: MAX_CALLBACK_PARMS },
+        (_, k) => v.getUint32(o + L.parmTypes + 4 * k, true),
+      ),
       callbackId: v.getBigUint64(o + L.callbackId, true),
     };
   });
 }
 
 /** Encodes a `vmk_MgmtApiSignature` whose `callbacks` pointer is `callbacksAddr` (0n for none). */
-export function encodeApiSignature(
-  sig: { version: number; name: string; vendor: string; numCallbacks: number },
-  callbacksAddr: bigint,
-): Uint8Array<ArrayBuffer> {
+export function encodeApiSignature(sig: CSignature, callbacksAddr: bigint): Uint8Array<ArrayBuffer> {
   const L = LAYOUT.vmk_MgmtApiSignature;
   const out = new Uint8Array(L.size);
   const v = new DataView(out.buffer);
   v.setUint32(L.version, sig.version >>> 0, true);
   writeName(v, L.name, sig.name);
   writeName(v, L.vendor, sig.vendor);
-  v.setInt32(L.numCallbacks, sig.numCallbacks, true);
+  v.setInt32(L.numCallbacks, sig.callbacks.length, true);
   v.setBigUint64(L.callbacks, callbacksAddr, true);
   return out;
 }
@@ -125,11 +163,11 @@ export interface InstanceEntry {
   name: string;
 }
 
-/** Decodes a filled `vmk_MgmtInstances` (at most 32 entries are trusted). */
+/** Decodes a filled `vmk_MgmtInstances` (at most `VMK_MGMT_MAX_INSTANCES` entries are trusted). */
 export function decodeInstances(bytes: Uint8Array): InstanceEntry[] {
   const L = LAYOUT.vmk_MgmtInstances;
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Math.min(v.getUint8(L.numInstances), 32);
+  const n = Math.min(v.getUint8(L.numInstances), MAX_INSTANCES);
   return Array.from({ length: n }, (_, i) => ({
     id: v.getBigUint64(L.instanceIds + 8 * i, true),
     name: readName(v, L.instanceNames + LAYOUT.vmk_Name.size * i),

@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { ESXI_LIBRARY_PATHS, LIBRARY_ENV } from "../abi/facts.ts";
 import { REQUIRED_FUNCTIONS, SYMBOLS, type VmkMgmtSymbols } from "./symbols.ts";
 
 /** Where a library came from. */
@@ -38,8 +39,6 @@ export class LibraryError extends Error {
   }
 }
 
-/** The ESXi locations of the 64-bit library. */
-export const ESXI_PATHS: readonly string[] = ["/lib64/libvmkmgmt.so"];
 const NATIVE_FILES = ["Makefile", "vmkmgmt.c", "vmkmgmt.h", "wire.h"];
 
 let loaded: { lib: Deno.DynamicLibrary<typeof SYMBOLS>; info: LibraryInfo } | undefined;
@@ -129,7 +128,7 @@ function tryOpen(path: string, source: LibrarySource): LibraryInfo {
       throw new LibraryError(
         `${path} is not a vmk_Mgmt library: it does not export ${missing.join(", ")} (all seven of ${
           REQUIRED_FUNCTIONS.join(", ")
-        } are required). Point VMKMGMT_LIB at libvmkmgmt.so`,
+        } are required). Point ${LIBRARY_ENV} at libvmkmgmt.so`,
       );
     }
     throw new LibraryError(`cannot load ${path}: ${msg}`);
@@ -163,16 +162,16 @@ async function discover(path?: string): Promise<{ symbols: VmkMgmtSymbols; info:
     throw new LibraryError(`libvmkmgmt is already loaded from ${loaded.info.path}; one library per process`);
   }
   const tried: string[] = [];
-  const env = path ?? Deno.env.get("VMKMGMT_LIB");
+  const env = path ?? Deno.env.get(LIBRARY_ENV);
   if (env) {
     if (!exists(env)) {
-      throw new LibraryError(`${path ? "the library path given" : "VMKMGMT_LIB"} (${env}) does not exist`, [
+      throw new LibraryError(`${path ? "the library path given" : LIBRARY_ENV} (${env}) does not exist`, [
         `${env}: not found`,
       ]);
     }
     tryOpen(env, "env");
   } else {
-    for (const p of ESXI_PATHS) {
+    for (const p of ESXI_LIBRARY_PATHS) {
       if (exists(p)) {
         tryOpen(p, "esxi");
         break;

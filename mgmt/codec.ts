@@ -11,16 +11,17 @@
  * ```
  * @module
  */
+import { isVector, MAX_VECTOR_BYTES } from "../abi/facts.ts";
+import { toHex } from "../util/hex.ts";
+import { ValueError } from "./errors.ts";
 import type { ParamInfo } from "./signature.ts";
-import { parseHex, toHex, type Type, ValueError } from "./types.ts";
+import { bytesFromJson } from "./types/bytes.ts";
+import type { Type } from "./types/type.ts";
 
 /** True when vectors of this element type are Uint8Array on the JavaScript side. */
 export function isByteElement(type: Type<unknown>): boolean {
   return type.kind === "int" && type.name === "u8";
 }
-
-/** Largest vector accepted, in bytes (the wire limit). */
-export const MAX_VECTOR_BYTES = 64 * 1024 * 1024;
 
 /**
  * Encodes the value of an `in`/`inout` parameter, or the elements of a `vectorIn`/`vectorInOut`
@@ -78,7 +79,7 @@ export function encodeParam(p: ParamInfo, value: unknown, path: string = p.name)
 /** Decodes one parameter's bytes; vectors become Uint8Array (u8) or an array of elements. */
 export function decodeParam(p: ParamInfo, bytes: Uint8Array): unknown {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (p.dir.startsWith("vector")) {
+  if (isVector(p.dir)) {
     if (isByteElement(p.type)) return bytes.slice();
     const n = Math.floor(bytes.length / p.size);
     const out: unknown[] = new Array(n);
@@ -108,29 +109,9 @@ export function paramFromJson(p: ParamInfo, json: unknown, path: string = p.name
   return p.type.fromJson(json, path);
 }
 
-function bytesFromJson(json: unknown, path: string): Uint8Array {
-  if (json instanceof Uint8Array) return json;
-  if (Array.isArray(json)) {
-    return Uint8Array.from(json, (b, i) => {
-      if (!Number.isInteger(b) || b < 0 || b > 255) {
-        throw new ValueError(`${path}[${i}]`, "expected a byte 0..255");
-      }
-      return b;
-    });
-  }
-  if (typeof json === "string") {
-    const hex = parseHex(json);
-    if (hex) return hex;
-  }
-  throw new ValueError(
-    path,
-    `expected bytes as hex ("0a0b…") or an array of 0..255, got ${JSON.stringify(json)}`,
-  );
-}
-
 /** Converts a decoded parameter value to lossless JSON (bigint as string, bytes as hex). */
 export function paramToJson(p: ParamInfo, value: unknown): unknown {
-  if (p.dir.startsWith("vector")) {
+  if (isVector(p.dir)) {
     if (value instanceof Uint8Array) return toHex(value);
     return (value as unknown[]).map((v) => p.type.toJson(v));
   }

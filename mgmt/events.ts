@@ -1,28 +1,24 @@
 /**
- * Kernel-to-user callbacks: each user-location callback of a signature becomes a
- * `Deno.UnsafeCallback.threadSafe` that the library's monitor thread calls. The payload is
- * decoded before the callback returns (its buffers live only during the call), then handed to
- * handlers, async iterators and `waitFor` waiters.
+ * Kernel events (user-location callbacks) of one session, routed to handlers, async iterators
+ * and `waitFor` waiters. `ffi/callbacks.ts` copies each event's bytes out of C; the hub decodes
+ * them by the signature and hands them on.
  *
  * Delivery is started (`vmk_MgmtUserBegin`) when the first listener subscribes and ended when
  * the last one leaves; meanwhile events wait in the kernel's per-session queue, as on ESXi. The
- * callbacks are ref'd only while someone listens, so an idle script exits by itself.
+ * callbacks keep the process alive only while someone listens, so an idle script exits by itself.
  *
  * Overflow policy of iterators: each keeps at most `buffer` events (default 1024); when a new
  * event arrives at a full iterator the oldest is dropped and counted (`iterator.dropped`,
  * `session.stats.eventsDropped`). Handlers are called synchronously and never drop.
  * @module
  */
+import type { RawEvent } from "../ffi/callbacks.ts";
+import { ERRNO } from "../abi/facts.ts";
+import { Deadline } from "./cancel.ts";
 import { decodeParam } from "./codec.ts";
-import type { CallbackInfo, Signature } from "./signature.ts";
-
-/** An instance of the API: its kernel id and name. */
-export interface Instance {
-  /** Kernel instance id. */
-  readonly id: bigint;
-  /** Instance name. */
-  readonly name: string;
-}
+import { closedError, VmkMgmtError } from "./errors.ts";
+import type { Instance } from "./instance_ref.ts";
+import { CallbackLookupError, type Signature } from "./signature.ts";
 
 /** A kernel-to-user callback as delivered to JavaScript. */
 export interface KernelEvent<N extends string = string, P = Record<string, unknown>> {
@@ -66,7 +62,7 @@ export interface StreamOptions {
 export interface WaitOptions<E> {
   /** Only an event for which this returns true resolves the wait. */
   filter?: (event: E) => boolean;
-  /** Milliseconds before rejecting with a `TimeoutError`. */
+  /** Milliseconds before rejecting with a {@link VmkMgmtError} `ETIMEDOUT`. */
   timeout?: number;
   /** Rejects with the signal's reason when aborted. */
   signal?: AbortSignal;
@@ -85,6 +81,8 @@ export interface HubHost {
   begin(): Promise<void>;
   /** Stops delivery (vmk_MgmtUserEnd). */
   end(): Promise<void>;
+  /** Keeps the process alive while someone listens (ref/unref of the C callbacks). */
+  keepAlive(on: boolean): void;
   /** Resolves an instance id to its instance (null for id 0). */
   instance(id: bigint): Instance | null;
   /** Reports an error that has no caller to reject (a throwing handler…). */
@@ -98,77 +96,34 @@ export interface HubHost {
   readonly probeMs: number;
 }
 
-const MAX_VECTOR = 64 * 1024 * 1024;
-
 /** Routes one session's kernel-to-user callbacks to its listeners. */
 export class EventHub {
   readonly #sig: Signature;
   readonly #host: HubHost;
-  readonly #callbacks = new Map<number, Deno.UnsafeCallback>();
   readonly #listeners = new Set<Listener>();
   #active = false; // monitor begun
   #transition: Promise<void> | null = null;
-  #refd = false;
   #probeTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   /** Delivery counters. */
   readonly stats: EventStats = { eventsDelivered: 0, eventsDropped: 0, handlerErrors: 0 };
 
-  /** Creates the thread-safe callbacks of every user-location callback (unref'd). */
+  /** Creates the hub of one session; nothing is delivered until someone listens. */
   constructor(sig: Signature, host: HubHost) {
     this.#sig = sig;
     this.#host = host;
-    for (const cb of sig.list) {
-      if (cb.location !== "user") continue;
-      const def = {
-        parameters: ["u64", "u64", ...cb.params.map(() => "pointer" as const)],
-        result: "void",
-      } as const;
-      const fn = (_cookie: bigint, instanceId: bigint, ...ptrs: Deno.PointerValue[]) => {
-        // Exceptions here would be swallowed by Deno with a generic line: report them ourselves.
-        try {
-          this.#dispatch(cb, instanceId, ptrs);
-        } catch (e) {
-          this.#host.report(e, `decoding ${cb.name}`);
-        }
-      };
-      const uc = Deno.UnsafeCallback.threadSafe(def as Deno.UnsafeCallbackDefinition, fn as never);
-      uc.unref();
-      this.#callbacks.set(cb.id, uc);
-    }
   }
 
-  /** The address of the user callback for the C signature table (0n for kernel callbacks). */
-  pointerFor(cb: CallbackInfo): bigint {
-    const uc = this.#callbacks.get(cb.id);
-    return uc && cb.location === "user" ? BigInt(Deno.UnsafePointer.value(uc.pointer)) : 0n;
-  }
-
-  #dispatch(cb: CallbackInfo, instanceId: bigint, ptrs: Deno.PointerValue[]): void {
+  /** Decodes one event copied out of C and hands it to every listener that wants it. */
+  dispatch(raw: RawEvent): void {
+    const cb = this.#sig.byId(raw.callbackId);
+    if (!cb || cb.location !== "user") throw new Error(`no user-location callback has id ${raw.callbackId}`);
     const params: Record<string, unknown> = {};
-    cb.params.forEach((p, i) => {
-      const ptr = ptrs[i];
-      if (ptr === null) throw new Error(`${cb.name}: parameter ${p.name} arrived as a NULL pointer`);
-      let bytes: Uint8Array;
-      if (p.dir === "vectorIn") {
-        const vp = new Deno.UnsafePointerView(ptr);
-        const length = vp.getBigUint64(0);
-        const data = vp.getPointer(8);
-        if (length > BigInt(MAX_VECTOR) || (length > 0n && data === null)) {
-          throw new Error(`${cb.name}: vector ${p.name} of ${length} bytes is not plausible`);
-        }
-        bytes = new Uint8Array(Number(length));
-        if (data) new Deno.UnsafePointerView(data).copyInto(bytes);
-      } else {
-        bytes = new Uint8Array(p.size);
-        new Deno.UnsafePointerView(ptr).copyInto(bytes);
-      }
-      params[p.name] = decodeParam(p, bytes);
-    });
+    cb.params.forEach((p, i) => (params[p.name] = decodeParam(p, raw.params[i])));
     const event: KernelEvent = {
       name: cb.name,
       id: cb.id,
-      instance: this.#host.instance(instanceId),
+      instance: this.#host.instance(raw.instanceId),
       params,
       time: Date.now(),
     };
@@ -183,17 +138,14 @@ export class EventHub {
     else this.stats.eventsDropped++;
   }
 
-  #check(name: string | null): void {
-    if (this.#closed) throw new Error(`session ${this.#sig.name} is closed`);
+  #check(name: string | null, operation: string): void {
+    if (this.#closed) throw closedError({ operation, signature: this.#sig.name });
     if (name === null) return;
-    const cb = this.#sig.list.find((c) => c.name === name);
-    if (!cb || cb.location !== "user") {
-      const events = this.#sig.list.filter((c) => c.location === "user").map((c) => c.name);
-      throw new TypeError(
-        `${this.#sig.name} has no kernel event ${name}; events (user-location callbacks) are: ${
-          events.join(", ") || "none"
-        }`,
-      );
+    try {
+      this.#sig.event(name);
+    } catch (e) {
+      if (e instanceof CallbackLookupError) throw new TypeError(`${operation}: ${e.message}`);
+      throw e;
     }
   }
 
@@ -205,17 +157,10 @@ export class EventHub {
     };
   }
 
-  /** ref()/unref() are counted by Deno: call them only when the wish changes. */
-  #keepAlive(on: boolean): void {
-    if (on === this.#refd) return;
-    this.#refd = on;
-    for (const uc of this.#callbacks.values()) on ? uc.ref() : uc.unref();
-  }
-
   /** Starts or stops delivery to match whether anyone listens; one transition at a time. */
   #reconcile(): void {
     const want = this.#listeners.size > 0 && !this.#closed;
-    this.#keepAlive(want);
+    this.#host.keepAlive(want);
     if (this.#transition || want === this.#active || this.#closed) return;
     this.#transition = (want ? this.#host.begin() : this.#host.end()).then(
       () => {
@@ -235,7 +180,7 @@ export class EventHub {
   #failAll(e: unknown): void {
     for (const l of [...this.#listeners]) l.fail(e as Error);
     this.#listeners.clear();
-    this.#keepAlive(false);
+    this.#host.keepAlive(false);
     this.#reconcile();
   }
 
@@ -255,7 +200,7 @@ export class EventHub {
         () => (busy = false),
         (e) => {
           busy = false;
-          if ((e as { errno?: number }).errno === 5) this.#failAll(e);
+          if (e instanceof VmkMgmtError && e.code === "EIO") this.#failAll(e);
         },
       );
     }, this.#host.probeMs);
@@ -265,7 +210,7 @@ export class EventHub {
 
   /** Calls `handler` for each event (`name` null: every event); returns the unsubscribe function. */
   on(name: string | null, handler: (event: KernelEvent) => unknown): () => void {
-    this.#check(name);
+    this.#check(name, "on");
     if (typeof handler !== "function") throw new TypeError("on(name, handler): handler must be a function");
     const report = (e: unknown) => {
       this.stats.handlerErrors++;
@@ -288,11 +233,12 @@ export class EventHub {
 
   /** An async iterator of events; leaving the loop (or `return()`) unsubscribes. */
   stream(name: string | null, options: StreamOptions = {}): EventStream<KernelEvent> {
-    this.#check(name);
+    this.#check(name, "events");
     const cap = options.buffer ?? 1024;
     if (!Number.isInteger(cap) || cap < 1) {
       throw new RangeError(`buffer: expected a whole number ≥ 1, got ${cap}`);
     }
+    const limit = Deadline.of({ signal: options.signal }, () => new Error("unreachable: no timeout"));
     const queue: KernelEvent[] = [];
     let waiting: PromiseWithResolvers<IteratorResult<KernelEvent>> | undefined;
     let done = false;
@@ -303,7 +249,8 @@ export class EventHub {
       if (done) return;
       done = true;
       unsubscribe();
-      options.signal?.removeEventListener("abort", finish);
+      limit.signal.removeEventListener("abort", finish);
+      limit[Symbol.dispose]();
       waiting?.resolve({ value: undefined, done: true });
       waiting = undefined;
     };
@@ -333,8 +280,8 @@ export class EventHub {
       },
       finish,
     });
-    if (options.signal?.aborted) finish();
-    options.signal?.addEventListener("abort", finish, { once: true });
+    if (limit.signal.aborted) finish();
+    else limit.signal.addEventListener("abort", finish, { once: true });
     const it: EventStream<KernelEvent> = {
       get dropped() {
         return dropped;
@@ -362,24 +309,31 @@ export class EventHub {
     return it;
   }
 
-  /** Resolves with the first matching event; rejects on timeout, abort or close. */
+  /** Resolves with the first matching event; rejects on timeout (`ETIMEDOUT`), abort or close (`EBADF`). */
   waitFor(name: string | null, options: WaitOptions<KernelEvent> = {}): Promise<KernelEvent> {
-    this.#check(name);
-    const { filter, timeout, signal } = options;
-    if (timeout !== undefined && !(Number.isFinite(timeout) && timeout >= 0)) {
-      throw new RangeError(`timeout: expected milliseconds ≥ 0, got ${timeout}`);
+    this.#check(name, "waitFor");
+    const { filter, timeout } = options;
+    if (filter !== undefined && typeof filter !== "function") {
+      throw new TypeError(`waitFor: filter must be a function, got ${typeof filter}`);
     }
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const what = `${name ?? "event"}${filter ? " matching the filter" : ""}`;
+    const limit = Deadline.of(options, () =>
+      new VmkMgmtError(ERRNO.ETIMEDOUT, {
+        operation: "waitFor",
+        signature: this.#sig.name,
+        callback: name ?? undefined,
+        hint: `no ${what} within ${timeout} ms`,
+      }));
+    if (limit.signal.aborted) return Promise.reject(limit.signal.reason);
     const { promise, resolve, reject } = Promise.withResolvers<KernelEvent>();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const cleanup = () => {
       unsubscribe();
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      limit.signal.removeEventListener("abort", onAbort);
+      limit[Symbol.dispose]();
     };
     const onAbort = () => {
       cleanup();
-      reject(signal!.reason);
+      reject(limit.signal.reason);
     };
     const unsubscribe = this.#add({
       name,
@@ -403,20 +357,15 @@ export class EventHub {
       },
       finish: () => {
         cleanup();
-        reject(new Error(`session ${this.#sig.name} closed while waiting for ${name ?? "an event"}`));
+        reject(closedError({
+          operation: "waitFor",
+          signature: this.#sig.name,
+          callback: name ?? undefined,
+          hint: `the session ${this.#sig.name} closed while waiting for ${name ?? "an event"}`,
+        }));
       },
     });
-    if (timeout !== undefined) {
-      timer = setTimeout(() => {
-        cleanup();
-        const e = new Error(
-          `no ${name ?? "event"}${filter ? " matching the filter" : ""} within ${timeout} ms`,
-        );
-        e.name = "TimeoutError";
-        reject(e);
-      }, timeout);
-    }
-    signal?.addEventListener("abort", onAbort, { once: true });
+    limit.signal.addEventListener("abort", onAbort, { once: true });
     return promise;
   }
 
@@ -431,17 +380,11 @@ export class EventHub {
     this.#probing(false);
     for (const l of [...this.#listeners]) l.finish();
     this.#listeners.clear();
-    this.#keepAlive(false);
+    this.#host.keepAlive(false);
   }
 
   /** Waits until no Begin/End is in flight. */
   async settled(): Promise<void> {
     while (this.#transition) await this.#transition;
-  }
-
-  /** Closes the callbacks. Only after End/Destroy returned: C must never call a closed one. */
-  closeCallbacks(): void {
-    for (const uc of this.#callbacks.values()) uc.close();
-    this.#callbacks.clear();
   }
 }

@@ -1,39 +1,16 @@
 /**
- * Parameter directions of the vmk_Mgmt ABI (`vmk_MgmtParmType`) and the `t` namespace that
- * combines them with the value types.
+ * Payload parameters: a direction of the ABI (`vmk_MgmtParmType`) combined with a value type.
  *
  * @example
  * ```ts
- * import { t } from "./params.ts";
- * const mtu = t.in(t.u32);              // IN u32
- * const log = t.vectorOut(t.u8, { lengthFrom: "length" });
+ * import { param } from "./params.ts";
+ * import { u32 } from "./types/int.ts";
+ * const mtu = param("in")(u32); // IN u32
  * ```
  * @module
  */
-import { t as types, type Type } from "./types.ts";
-
-/** The six parameter directions; names follow `VMK_MGMT_PARMTYPE_*`. */
-export type Direction = "in" | "out" | "inout" | "vectorIn" | "vectorOut" | "vectorInOut";
-
-/** `vmk_MgmtParmType` numbers by direction. */
-export const DIRECTION_CODE: Readonly<Record<Direction, number>> = {
-  in: 0,
-  out: 1,
-  inout: 2,
-  vectorIn: 3,
-  vectorOut: 4,
-  vectorInOut: 5,
-};
-
-/** Directions by `vmk_MgmtParmType` number. */
-export const DIRECTION_BY_CODE: readonly Direction[] = [
-  "in",
-  "out",
-  "inout",
-  "vectorIn",
-  "vectorOut",
-  "vectorInOut",
-];
+import type { Direction } from "../abi/facts.ts";
+import type { Type } from "./types/type.ts";
 
 /** A typed payload parameter. For vectors `type` is the element type. */
 export interface Param<D extends Direction = Direction, T extends Type<unknown> = Type<unknown>> {
@@ -50,59 +27,22 @@ export interface Param<D extends Direction = Direction, T extends Type<unknown> 
   readonly doc?: string;
 }
 
-/** Options of vector parameters. */
-export interface VectorOptions {
+/** Options of a parameter (`lengthFrom` only for vector-out directions). */
+export interface ParamOptions {
   /** See {@link Param.lengthFrom}. */
   lengthFrom?: string;
   /** A line of documentation. */
   doc?: string;
 }
 
-/** True for the directions whose data travel from user to kernel. */
-export function sendsData(dir: Direction): boolean {
-  return dir === "in" || dir === "inout" || dir === "vectorIn" || dir === "vectorInOut";
-}
-
-/** True for the directions whose data come back from the kernel. */
-export function returnsData(dir: Direction): boolean {
-  return dir === "out" || dir === "inout" || dir === "vectorOut" || dir === "vectorInOut";
-}
-
-/** True for vector directions (passed as a `vmk_MgmtVectorParm`). */
-export function isVector(dir: Direction): boolean {
-  return dir.startsWith("vector");
-}
-
-const param =
-  <D extends Direction>(dir: D) => <T extends Type<unknown>>(type: T, options: VectorOptions = {}) => {
+/** The constructor of parameters of direction `dir`, e.g. `param("in")(t.u32)`. */
+export function param<D extends Direction>(
+  dir: D,
+): <T extends Type<unknown>>(type: T, options?: ParamOptions) => Param<D, T> {
+  return <T extends Type<unknown>>(type: T, options: ParamOptions = {}) => {
     if (!type || typeof type.encode !== "function") {
       throw new TypeError(`t.${dir}(…) needs a type such as t.u32, got ${String(type)}`);
     }
     return Object.freeze({ dir, type, ...options }) as Param<D, T>;
   };
-
-/**
- * Value types plus parameter directions: `t.in`, `t.out`, `t.inout`, `t.vectorIn`,
- * `t.vectorOut`, `t.vectorInOut`.
- *
- * @example
- * ```ts
- * import { t } from "./params.ts";
- * const params = { mtu: t.in(t.u32), status: t.out(t.i32) };
- * ```
- */
-export const t = {
-  ...types,
-  /** IN: copied to the kernel. */
-  in: param("in"),
-  /** OUT: filled by the kernel (sync kernel callbacks only). */
-  out: param("out"),
-  /** INOUT: copied to the kernel and back (sync kernel callbacks only). */
-  inout: param("inout"),
-  /** VECTOR_IN: a variable-length vector of `type` elements, copied to the kernel. */
-  vectorIn: param("vectorIn"),
-  /** VECTOR_OUT: a caller-sized vector the kernel fills (sync kernel callbacks only). */
-  vectorOut: param("vectorOut"),
-  /** VECTOR_INOUT: a vector copied to the kernel and back (sync kernel callbacks only). */
-  vectorInOut: param("vectorInOut"),
-};
+}

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { defineSignature } from "./signature.ts";
- * import { t } from "./params.ts";
+ * import { t } from "./t.ts";
  * const sig = defineSignature({
  *   name: "demo", vendor: "acme", version: "1.0.0.0",
  *   callbacks: { ping: { id: 16, sync: true, params: { n: t.inout(t.u32) } } },
@@ -15,26 +15,31 @@
  * ```
  * @module
  */
-import { type Type, typeFromJson, type TypeJson, ValueError, type ValueOf } from "./types.ts";
-import { type Direction, DIRECTION_CODE, type Param, returnsData } from "./params.ts";
-
-/** `VMK_MGMT_MAX_CALLBACK_PARMS`. */
-export const MAX_CALLBACK_PARMS = 4;
-/** `VMK_MGMT_RESERVED_CALLBACKS`: ids 0..15 are reserved. */
-export const RESERVED_CALLBACKS = 15;
-/** `VMK_MGMT_MAX_INSTANCES`. */
-export const MAX_INSTANCES = 32;
-/** `sizeof(vmk_Name)`; names hold up to 31 bytes plus NUL. */
-export const NAME_SIZE = 32;
-/** Callback location numbers (`VMK_MGMT_CALLBACK_KERNEL` / `_USER`). */
-export const LOCATION_CODE = { kernel: 1, user: 2 } as const;
+import {
+  type Direction,
+  DIRECTION_CODE,
+  FIRST_CALLBACK_ID,
+  type Location,
+  LOCATION_CODE,
+  MAX_CALLBACK_PARMS,
+  NAME_MAX_BYTES,
+  RESERVED_CALLBACKS,
+  returnsData,
+  revisionFromNumbers,
+  revisionParts,
+} from "../abi/facts.ts";
+import type { CSignature } from "../ffi/layout.ts";
+import { didYouMean } from "../util/suggest.ts";
+import { SignatureError } from "./errors.ts";
+import type { Param } from "./params.ts";
+import type { Type, TypeJson } from "./types/type.ts";
 
 /** A callback as written by the user. */
 export interface CallbackDef {
   /** Callback id, 16 or more, unique in the signature. */
   readonly id: number;
   /** Where the callback runs; `kernel` by default. */
-  readonly location?: "kernel" | "user";
+  readonly location?: Location;
   /** Kernel callbacks: wait for completion (default true). User callbacks are always async. */
   readonly sync?: boolean;
   /** Up to four payload parameters, in C order. */
@@ -82,7 +87,7 @@ export interface CallbackInfo {
   /** Callback id. */
   readonly id: number;
   /** Where it runs. */
-  readonly location: "kernel" | "user";
+  readonly location: Location;
   /** Synchronous (kernel callbacks only). */
   readonly sync: boolean;
   /** Payload parameters in C order. */
@@ -107,6 +112,21 @@ export interface Signature<D extends SignatureDef = SignatureDef> {
   readonly list: readonly CallbackInfo[];
   /** Callback by id. */
   byId(id: number | bigint): CallbackInfo | undefined;
+  /**
+   * The kernel-location callback `name` (one `invoke` can call).
+   * @throws {CallbackLookupError} naming the callbacks there are, with a did-you-mean.
+   */
+  kernelCallback(name: string): CallbackInfo;
+  /**
+   * The user-location callback (kernel event) `name`.
+   * @throws {CallbackLookupError} naming the events there are, with a did-you-mean.
+   */
+  event(name: string): CallbackInfo;
+  /**
+   * The callback `name`, kernel or user.
+   * @throws {CallbackLookupError} naming the callbacks there are, with a did-you-mean.
+   */
+  callback(name: string): CallbackInfo;
   /** Documentation line. */
   readonly doc?: string;
   /** The JSON form, loadable with {@link signatureFromJson}. */
@@ -130,19 +150,25 @@ export interface SignatureJson {
   /** Callbacks by name. */
   callbacks: Record<string, {
     id: number;
-    location?: "kernel" | "user";
+    location?: Location;
     sync?: boolean;
     doc?: string;
     params?: Record<string, { dir: Direction; type: TypeJson; lengthFrom?: string; doc?: string }>;
   }>;
 }
 
-/** A signature broke a rule of the ABI; the message names the callback and field. */
-export class SignatureError extends Error {
+/** A callback looked up by name does not exist, or not at the location asked for. */
+export class CallbackLookupError extends TypeError {
+  /** The name looked up. */
+  readonly callback: string;
+  /** The callback of that name at the other location, when there is one. */
+  readonly found?: CallbackInfo;
   /** Builds the error. */
-  constructor(message: string) {
+  constructor(message: string, callback: string, found?: CallbackInfo) {
     super(message);
-    this.name = "SignatureError";
+    this.name = "CallbackLookupError";
+    this.callback = callback;
+    this.found = found;
   }
 }
 
@@ -152,8 +178,10 @@ const utf8 = new TextEncoder();
 function checkName(value: unknown, field: string): string {
   if (typeof value !== "string") throw new SignatureError(`signature ${field}: expected a string`);
   const n = utf8.encode(value).length;
-  if (n < 1 || n > NAME_SIZE - 1) {
-    throw new SignatureError(`signature ${field}: ${JSON.stringify(value)} is ${n} bytes; must be 1..31`);
+  if (n < 1 || n > NAME_MAX_BYTES) {
+    throw new SignatureError(
+      `signature ${field}: ${JSON.stringify(value)} is ${n} bytes; must be 1..${NAME_MAX_BYTES}`,
+    );
   }
   if (value.includes("\0")) throw new SignatureError(`signature ${field}: must not contain NUL`);
   return value;
@@ -174,12 +202,12 @@ export function parseVersion(version: unknown): number {
     const which = ["major", "minor", "update", "patch"][bad];
     throw new SignatureError(`signature version: ${which} ${parts[bad]} is out of range 0..255`);
   }
-  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+  return revisionFromNumbers(parts[0], parts[1], parts[2], parts[3]);
 }
 
 /** Formats a `vmk_revnum` as `M.m.u.p`. */
 export function formatVersion(revnum: number): string {
-  return [24, 16, 8, 0].map((s) => (revnum >>> s) & 0xff).join(".");
+  return revisionParts(revnum).join(".");
 }
 
 function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>): CallbackInfo {
@@ -198,7 +226,7 @@ function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>
   }
   if (id <= RESERVED_CALLBACKS) {
     throw new SignatureError(
-      `${where}.id: ${id} is reserved (ids 0..${RESERVED_CALLBACKS}); use ${RESERVED_CALLBACKS + 1} or more`,
+      `${where}.id: ${id} is reserved (ids 0..${RESERVED_CALLBACKS}); use ${FIRST_CALLBACK_ID} or more`,
     );
   }
   const other = seen.get(id);
@@ -282,6 +310,9 @@ export function defineSignature<const D extends SignatureDef>(def: D): Signature
   const list = Object.entries(def.callbacks).map(([n, c]) => checkCallback(n, c, seen));
   const callbacks = Object.fromEntries(list.map((c) => [c.name, c]));
   const byId = new Map(list.map((c) => [c.id, c]));
+  const byName = new Map(list.map((c) => [c.name, c]));
+  const names = (location?: Location) =>
+    list.filter((c) => !location || c.location === location).map((c) => c.name);
   const sig: Signature<D> = {
     name,
     vendor,
@@ -290,6 +321,47 @@ export function defineSignature<const D extends SignatureDef>(def: D): Signature
     callbacks: callbacks as Signature<D>["callbacks"],
     list,
     byId: (id) => byId.get(Number(id)),
+    kernelCallback(cb) {
+      const found = byName.get(cb);
+      if (found?.location === "kernel") return found;
+      if (found) {
+        throw new CallbackLookupError(
+          `${cb} is a user-location callback (a kernel event), not a kernel callback`,
+          cb,
+          found,
+        );
+      }
+      const kernel = names("kernel");
+      throw new CallbackLookupError(
+        `${name} has no callback ${cb}${didYouMean(cb, kernel)} (kernel callbacks: ${
+          kernel.join(", ") || "none"
+        })`,
+        cb,
+      );
+    },
+    event(cb) {
+      const found = byName.get(cb);
+      if (found?.location === "user") return found;
+      const events = names("user");
+      throw new CallbackLookupError(
+        `${name} has no kernel event ${cb}${
+          found ? "" : didYouMean(cb, events)
+        }; events (user-location callbacks) are: ${events.join(", ") || "none"}${
+          found ? ` (${cb} is a kernel callback)` : ""
+        }`,
+        cb,
+        found,
+      );
+    },
+    callback(cb) {
+      const found = byName.get(cb);
+      if (found) return found;
+      const all = names();
+      throw new CallbackLookupError(
+        `${name} has no callback ${cb}${didYouMean(cb, all)} (callbacks: ${all.join(", ") || "none"})`,
+        cb,
+      );
+    },
     doc: def.doc,
     def,
     toJson: () => signatureToJson(sig),
@@ -314,82 +386,9 @@ function signatureToJson(sig: Signature): SignatureJson {
   return out;
 }
 
-/** Loads and validates the JSON form of a signature (as parsed by `JSON.parse`). */
-export function signatureFromJson(json: unknown): Signature {
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new SignatureError("signature JSON: expected an object with name, vendor, version, callbacks");
-  }
-  const j = json as Partial<SignatureJson>;
-  const named: Record<string, Type<unknown>> = {};
-  try {
-    for (const [tname, tj] of Object.entries(j.types ?? {})) {
-      const tjn = typeof tj === "object" && tj !== null && !("name" in tj) && ("struct" in tj || "enum" in tj)
-        ? { ...tj, name: tname } as TypeJson
-        : tj;
-      named[tname] = typeFromJson(tjn, `types.${tname}`, named);
-    }
-  } catch (e) {
-    if (e instanceof ValueError) throw new SignatureError(`signature JSON ${e.message}`);
-    throw e;
-  }
-  if (j.callbacks === null || typeof j.callbacks !== "object" || Array.isArray(j.callbacks)) {
-    throw new SignatureError("signature JSON callbacks: expected an object of callbacks by name");
-  }
-  const callbacks: Record<string, CallbackDef> = {};
-  for (const [cname, c] of Object.entries(j.callbacks)) {
-    if (c === null || typeof c !== "object") {
-      throw new SignatureError(`callback ${cname}: expected an object`);
-    }
-    const params: Record<string, Param> = {};
-    const rawParams = c.params ?? {};
-    if (typeof rawParams !== "object" || Array.isArray(rawParams)) {
-      throw new SignatureError(`callback ${cname}.params: expected an object of parameters by name`);
-    }
-    for (const [pname, p] of Object.entries(rawParams)) {
-      const pw = `callback ${cname}.params.${pname}`;
-      if (p === null || typeof p !== "object" || !(p.dir in DIRECTION_CODE)) {
-        throw new SignatureError(`${pw}.dir: expected one of ${Object.keys(DIRECTION_CODE).join(", ")}`);
-      }
-      let type: Type<unknown>;
-      try {
-        type = typeFromJson(p.type, `${pw}.type`, named);
-      } catch (e) {
-        if (e instanceof ValueError) throw new SignatureError(e.message);
-        throw e;
-      }
-      params[pname] = { dir: p.dir, type, lengthFrom: p.lengthFrom, doc: p.doc };
-    }
-    callbacks[cname] = { ...c, params };
-  }
-  return defineSignature({
-    name: j.name as string,
-    vendor: j.vendor as string,
-    version: j.version as string,
-    doc: j.doc,
-    callbacks,
-  });
-}
-
-/** The C-level description of one callback (`vmk_MgmtCallbackInfo` without the pointer). */
-export interface CCallback {
-  /** 1 kernel, 2 user. */
-  location: number;
-  /** 0 or 1. */
-  synchronous: number;
-  /** Parameter count. */
-  numParms: number;
-  /** `parmSizes[4]`. */
-  parmSizes: number[];
-  /** `parmTypes[4]`. */
-  parmTypes: number[];
-  /** `callbackId`. */
-  callbackId: bigint;
-}
-
-/** The C-level description of a signature, ready for `ffi/layout.ts`. */
-export function toCSignature(
-  sig: Signature,
-): { version: number; name: string; vendor: string; callbacks: CCallback[] } {
+/** The C form of a signature, ready for `ffi/` (names of callbacks and parameters ride along for diagnostics). */
+export function toCSignature(sig: Signature): CSignature {
+  const pad = (f: (i: number) => number) => Array.from({ length: MAX_CALLBACK_PARMS }, (_, i) => f(i));
   return {
     version: sig.revnum,
     name: sig.name,
@@ -398,52 +397,11 @@ export function toCSignature(
       location: LOCATION_CODE[c.location],
       synchronous: c.sync ? 1 : 0,
       numParms: c.params.length,
-      parmSizes: [0, 1, 2, 3].map((i) => c.params[i]?.size ?? 0),
-      parmTypes: [0, 1, 2, 3].map((i) => (c.params[i] ? DIRECTION_CODE[c.params[i].dir] : 0)),
+      parmSizes: pad((i) => c.params[i]?.size ?? 0),
+      parmTypes: pad((i) => (c.params[i] ? DIRECTION_CODE[c.params[i].dir] : 0)),
       callbackId: BigInt(c.id),
+      label: c.name,
+      paramLabels: c.params.map((p) => p.name),
     })),
   };
 }
-
-// ---- type-level helpers: what invoke takes and returns, what events carry ----
-
-/** The `params` of callback definition `C` (none: an empty record). */
-export type ParamsOf<C> = C extends { params: infer P } ? P : Record<never, never>;
-/** The value type of a fixed parameter `P`. */
-export type Elem<P> = P extends Param<Direction, infer T> ? ValueOf<T> : never;
-/** What a vector parameter `P` accepts: Uint8Array (or numbers) for u8, else an array of elements. */
-export type VectorValue<P> = P extends Param<Direction, infer T>
-  ? (T extends { name: "u8" } ? Uint8Array | number[] : ValueOf<T>[])
-  : never;
-/** What a vector parameter `P` returns: Uint8Array for u8, else an array of elements. */
-export type VectorResult<P> = P extends Param<Direction, infer T>
-  ? (T extends { name: "u8" } ? Uint8Array : ValueOf<T>[])
-  : never;
-/** The keys of parameter record `P` whose direction is in `D`. */
-export type KeysWhere<P, D> = { [K in keyof P]: P[K] extends { dir: D } ? K : never }[keyof P];
-
-/** The named parameters `invoke` takes for callback definition `C` (vectorOut: capacity in elements). */
-export type InvokeParams<C> =
-  & { [K in KeysWhere<ParamsOf<C>, "in" | "inout">]: Elem<ParamsOf<C>[K]> }
-  & { [K in KeysWhere<ParamsOf<C>, "vectorIn" | "vectorInOut">]: VectorValue<ParamsOf<C>[K]> }
-  & { [K in KeysWhere<ParamsOf<C>, "vectorOut">]: number };
-
-/** What `invoke` resolves to for callback definition `C`. */
-export type InvokeResult<C> =
-  & { [K in KeysWhere<ParamsOf<C>, "out" | "inout">]: Elem<ParamsOf<C>[K]> }
-  & { [K in KeysWhere<ParamsOf<C>, "vectorOut" | "vectorInOut">]: VectorResult<ParamsOf<C>[K]> };
-
-/** The payload of a user-location callback definition `C`. */
-export type EventParams<C> =
-  & { [K in KeysWhere<ParamsOf<C>, "in">]: Elem<ParamsOf<C>[K]> }
-  & { [K in KeysWhere<ParamsOf<C>, "vectorIn">]: VectorResult<ParamsOf<C>[K]> };
-
-/** Names of the kernel-location callbacks of signature definition `D`. */
-export type KernelCallbackName<D extends SignatureDef> = {
-  [K in keyof D["callbacks"] & string]: D["callbacks"][K] extends { location: "user" } ? never : K;
-}[keyof D["callbacks"] & string];
-
-/** Names of the user-location callbacks (kernel events) of signature definition `D`. */
-export type EventName<D extends SignatureDef> = {
-  [K in keyof D["callbacks"] & string]: D["callbacks"][K] extends { location: "user" } ? K : never;
-}[keyof D["callbacks"] & string];

@@ -5,9 +5,11 @@
  * @module
  */
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
-import type { EnumType, StructType, Type } from "../mgmt/types.ts";
-import { CONTROL_OPS } from "../sim/control.ts";
-import { type ArgKind, COMMANDS, findCommand } from "./commands.ts";
+import type { EnumType } from "../mgmt/types/enum.ts";
+import type { StructType } from "../mgmt/types/struct.ts";
+import type { Type } from "../mgmt/types/type.ts";
+import { CONTROL_OPS } from "../sim/client.ts";
+import { type ArgKind, COMMANDS, findCommand } from "./commands/mod.ts";
 import { paramHint } from "./format.ts";
 import type { ReplState } from "./state.ts";
 import { tokenize } from "./tokenize.ts";

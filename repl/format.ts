@@ -6,7 +6,10 @@
 import { paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
-import { type EnumType, type StructType, toHex, type Type } from "../mgmt/types.ts";
+import type { EnumType } from "../mgmt/types/enum.ts";
+import type { StructType } from "../mgmt/types/struct.ts";
+import type { Type } from "../mgmt/types/type.ts";
+import { toHex } from "../util/hex.ts";
 import { losslessReplacer } from "../util/ndjson.ts";
 
 /** ANSI styling that turns itself off. */

@@ -1,9 +1,12 @@
 /**
  * The REPL's JavaScript escape: evaluates TypeScript or JavaScript (top-level await allowed) as
- * a module with the current session, all sessions and every export of mod.ts in scope.
+ * a module with the current session, all sessions and every export of mod.ts and demo.ts in scope.
  * @module
  */
-import * as api from "../mod.ts";
+import * as demo from "../demo.ts";
+import * as lib from "../mod.ts";
+
+const api = { ...lib, ...demo };
 
 const SCOPE_KEY = "__vmkmgmtReplScope";
 const kept: Record<string, unknown> = {};

@@ -10,16 +10,16 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { acmeNic } from "../mgmt/demo/acme_nic.ts";
-import { acmeStorage } from "../mgmt/demo/acme_storage.ts";
-import { type Signature, signatureFromJson } from "../mgmt/signature.ts";
+import { SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { acmeNic, acmeStorage } from "../demo.ts";
 import { loadLibrary } from "../ffi/library.ts";
-import { sendControl } from "../sim/control.ts";
-import { defaultSocketPath } from "../sim/server.ts";
+import type { Signature } from "../mgmt/signature.ts";
+import { signatureFromJson } from "../mgmt/signature_json.ts";
+import { defaultSocketPath, sendControl } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { toFileUrl } from "../util/path.ts";
 import { didYouMean } from "../util/suggest.ts";
-import { COMMANDS, ExitRequest, findCommand } from "./commands.ts";
+import { COMMANDS, ExitRequest, findCommand } from "./commands/mod.ts";
 import { complete, hint } from "./completer.ts";
 import { LineEditor } from "./editor.ts";
 import { CommandError, ReplState } from "./state.ts";
@@ -117,7 +117,7 @@ async function ensureSimulator(
   }
   if (!allowStart) return undefined;
   const sim = await startSimProcess([], { socketPath });
-  Deno.env.set("VMKMGMT_SIM_SOCKET", socketPath);
+  Deno.env.set(SIM_SOCKET_ENV, socketPath);
   if (verbose) console.error(`simulator: started on ${socketPath}`);
   return sim;
 }

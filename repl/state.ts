@@ -3,12 +3,11 @@
  * watches, and where output goes. Commands and the completer read it.
  * @module
  */
+import { ValueError, VmkMgmtError } from "../mgmt/errors.ts";
+import type { Instance } from "../mgmt/instance_ref.ts";
 import type { Session } from "../mgmt/session.ts";
 import type { Signature } from "../mgmt/signature.ts";
-import type { Instance } from "../mgmt/events.ts";
 import { type Paint, paint, toJsonText } from "./format.ts";
-import { VmkMgmtError } from "../ffi/errno.ts";
-import { ValueError } from "../mgmt/types.ts";
 
 /** Where a signature came from. */
 export interface KnownSignature {

@@ -5,11 +5,13 @@
  * @module
  */
 import { isByteElement, paramFromJson } from "../mgmt/codec.ts";
+import { ValueError } from "../mgmt/errors.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
-import { parseHex, type Type, ValueError } from "../mgmt/types.ts";
-import type { StructType } from "../mgmt/types.ts";
-import type { Token } from "./tokenize.ts";
+import type { StructType } from "../mgmt/types/struct.ts";
+import type { Type } from "../mgmt/types/type.ts";
+import { parseHex } from "../util/hex.ts";
 import { parseJsonExact } from "../util/ndjson.ts";
+import type { Token } from "./tokenize.ts";
 
 /** A value typed in quotes: text, even where hex would otherwise be read. */
 class Quoted {

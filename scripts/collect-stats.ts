@@ -10,7 +10,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { acmeNic, type Instance, type NicStatsValue, open, trapInterrupts, writeJsonLine } from "../mod.ts";
+import { acmeNic, type NicStatsValue } from "../demo.ts";
+import { type Instance, open, trapInterrupts, writeJsonLine } from "../mod.ts";
 
 const HELP = `collect-stats — poll NIC counters and show rates
 

@@ -10,7 +10,9 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { acmeNic, crc32, type Instance, open, trapInterrupts, writeJsonLine } from "../mod.ts";
+import { MAX_VECTOR_BYTES } from "../abi/facts.ts";
+import { acmeNic } from "../demo.ts";
+import { crc32, type Instance, open, trapInterrupts, writeJsonLine } from "../mod.ts";
 
 const HELP = `flash-firmware — flash an image and verify its CRC-32
 
@@ -25,7 +27,7 @@ Usage: flash-firmware.ts IMAGE (--instance NAME … | --all) [--timeout SECONDS]
 
 Exit status: 0 when every instance was flashed and its CRC matches, 1 otherwise, 2 on bad input.`;
 
-const MAX_IMAGE = 64 * 1024 * 1024;
+const MAX_IMAGE = MAX_VECTOR_BYTES;
 
 class UsageError extends Error {}
 

@@ -10,7 +10,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { acmeNic, type Instance, open, parseDuration, toJsonLine, trapInterrupts } from "../mod.ts";
+import { acmeNic } from "../demo.ts";
+import { type Instance, open, parseDuration, toJsonLine, trapInterrupts, VmkMgmtError } from "../mod.ts";
 
 const HELP = `link-watch — reset links that stay down, and check they come back
 
@@ -113,7 +114,7 @@ async function main(): Promise<number> {
       if (++recovered >= opts.recoveries) done.resolve();
     } catch (e) {
       if (stop.signal.aborted) return;
-      const why = (e as Error).name === "TimeoutError"
+      const why = e instanceof VmkMgmtError && e.code === "ETIMEDOUT" && e.operation === "waitFor"
         ? `did not come back within ${opts.deadline} ms of the reset`
         : (e as Error).message;
       log("failed", inst.name, { error: why });

@@ -11,7 +11,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { acmeNic, type Instance, open, type Session, trapInterrupts, writeJsonLine } from "../mod.ts";
+import { acmeNic } from "../demo.ts";
+import { type Instance, open, type Session, trapInterrupts, writeJsonLine } from "../mod.ts";
 
 const HELP = `mtu-rollout — set an MTU everywhere, or nowhere
 

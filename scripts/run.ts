@@ -6,10 +6,9 @@
  * Signals are passed on to the script; the runner exits with the script's status.
  * @module
  */
-import { ESXI_PATHS } from "../ffi/library.ts";
-import { sendControl } from "../sim/control.ts";
+import { ESXI_LIBRARY_PATHS, LIBRARY_ENV, SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { defaultSocketPath, sendControl } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
-import { defaultSocketPath } from "../sim/server.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const USAGE =
@@ -44,7 +43,7 @@ async function main(): Promise<number> {
   const permissions = await declaredPermissions(script);
   const env: Record<string, string> = {};
   let sim: SimProcess | undefined;
-  const real = Deno.env.get("VMKMGMT_LIB") ?? ESXI_PATHS.find(exists);
+  const real = Deno.env.get(LIBRARY_ENV) ?? ESXI_LIBRARY_PATHS.find(exists);
   if (!real) {
     const built = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, "lib"] }).output();
     if (!built.success) {
@@ -52,7 +51,7 @@ async function main(): Promise<number> {
       return 1;
     }
     const socketPath = defaultSocketPath();
-    env.VMKMGMT_SIM_SOCKET = socketPath;
+    env[SIM_SOCKET_ENV] = socketPath;
     const live = await sendControl(socketPath, { op: "status" }, 2000).then(() => true, () => false);
     if (!live) sim = await startSimProcess([], { socketPath });
   }

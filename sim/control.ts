@@ -1,38 +1,20 @@
 /**
- * Control operations of the simulator (fault injection, events on demand, status), as JSON
- * requests — the same from code (`runControl`), from a socket client (`sendControl`) and from
- * `deno task sim ctl …`.
+ * Control operations of the simulator (fault injection, events on demand, status), run against
+ * a kernel — the same from code (`runControl`), from a socket client (`sendControl` in
+ * `client.ts`) and from `deno task sim ctl …`.
  *
  * @example
  * ```ts ignore
- * import { sendControl } from "./control.ts";
- * await sendControl("/tmp/vmkmgmt-0/sim.sock", { op: "fail", instance: "vmnic1", errno: "EIO", count: 2 });
+ * import { runControl } from "./control.ts";
+ * runControl(kernel, { op: "fail", instance: "vmnic1", errno: "EIO", count: 2 });
  * ```
  * @module
  */
+import { ERRNO } from "../abi/facts.ts";
 import { paramFromJson } from "../mgmt/codec.ts";
-import { ERRNO } from "../ffi/errno.ts";
+import { parseInstanceRef } from "../mgmt/instance_ref.ts";
+import { CONTROL_OPS, type ControlRequest } from "./client.ts";
 import type { Kernel } from "./kernel.ts";
-import { parseJsonExact } from "../util/ndjson.ts";
-import { buildFrame, FrameParser, FrameType } from "./wire.ts";
-
-/** A control request: `op` plus its arguments. */
-export type ControlRequest = { op: string } & Record<string, unknown>;
-
-/** The generic control operations and what they take. */
-export const CONTROL_OPS: Readonly<Record<string, string>> = {
-  status: "APIs, instances, sessions and faults in force",
-  sessions: "connected sessions with their event counters",
-  fail:
-    "instance=ID|NAME|* errno=EIO|5 [count=N|inf] [after=N] [api=NAME]: after N good calls, the next calls fail",
-  stall: "instance=ID|NAME|* [count=N|inf] [api=NAME]: the next calls get no answer until clear",
-  delay: "ms=N [instance=ID|NAME|*] [api=NAME]: delay every reply",
-  clear: "[api=NAME]: remove all faults and release stalled calls",
-  drop: "session=ID: close that session's connection",
-  remove: "instance=ID|NAME [api=NAME]: unregister an instance",
-  add: "id=N name=NAME [api=NAME]: register an instance",
-  emit: "event=NAME [params=JSON] [instance=ID|NAME] [session=ID] [api=NAME]: send a kernel-to-user callback",
-};
 
 function str(v: unknown, what: string): string {
   if (typeof v !== "string" || v === "") throw new Error(`${what}: expected a string`);
@@ -56,29 +38,6 @@ function errnoArg(v: unknown): number {
   return n;
 }
 
-/**
- * Builds a control request from an op and `key=value` words, as typed in a shell or the REPL.
- * Values parse as JSON when they can (numbers, booleans, objects; 64-bit integers stay exact);
- * `name` and `message` always stay text. Throws an Error naming a word that is not key=value.
- */
-export function controlRequest(op: string, words: readonly string[]): ControlRequest {
-  const req: ControlRequest = { op };
-  for (const word of words) {
-    const eq = word.indexOf("=");
-    if (eq <= 0) throw new Error(`expected key=value, got ${JSON.stringify(word)}`);
-    const key = word.slice(0, eq);
-    const raw = word.slice(eq + 1);
-    let value: unknown = raw;
-    if (key !== "name" && key !== "message") {
-      try {
-        value = parseJsonExact(raw);
-      } catch { /* plain text, e.g. instance=vmnic0 */ }
-    }
-    req[key] = value;
-  }
-  return req;
-}
-
 /** Runs one control request against a kernel; throws an Error whose message is for people. */
 export function runControl(kernel: Kernel, req: ControlRequest): unknown {
   if (req === null || typeof req !== "object" || typeof req.op !== "string") {
@@ -97,7 +56,9 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
     if (ref === "*") return "*";
     const found = ctx().instance(ref as string | number);
     if (found) return found.id;
-    if (/^\d+$/.test(String(ref))) return BigInt(String(ref));
+    // A fault may name an id that is registered later; a name must exist now.
+    const parsed = parseInstanceRef(ref);
+    if (parsed.kind === "id") return parsed.id;
     throw new Error(`instance: ${api()} has no instance ${JSON.stringify(ref)}`);
   };
   switch (req.op) {
@@ -157,10 +118,11 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
     case "emit": {
       const event = str(req.event, "event");
       const sig = ctx().signature;
-      const cb = sig.list.find((c) => c.name === event && c.location === "user");
-      if (!cb) {
-        const events = sig.list.filter((c) => c.location === "user").map((c) => c.name).join(", ");
-        throw new Error(`event: ${sig.name} has no user-location callback ${event}; events: ${events}`);
+      let cb;
+      try {
+        cb = sig.event(event);
+      } catch (e) {
+        throw new Error(`event: ${(e as Error).message}`);
       }
       let raw = req.params ?? {};
       if (typeof raw === "string") raw = JSON.parse(raw);
@@ -184,41 +146,5 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
       const extra = kernel.apis().flatMap((s) => Object.keys(kernel.moduleOf(s.name).controls ?? {}));
       throw new Error(`unknown op ${req.op}; ops: ${[...Object.keys(CONTROL_OPS), ...extra].join(", ")}`);
     }
-  }
-}
-
-/** Sends a control request to a running simulator and returns its result; throws on failure. */
-export async function sendControl(
-  socketPath: string,
-  req: ControlRequest,
-  timeoutMs = 10_000,
-): Promise<unknown> {
-  const conn = await Deno.connect({ transport: "unix", path: socketPath });
-  const timer = setTimeout(() => conn.close(), timeoutMs);
-  try {
-    const body = new TextEncoder().encode(
-      JSON.stringify(req, (_, v) => (typeof v === "bigint" ? String(v) : v)),
-    );
-    await conn.write(buildFrame(FrameType.CONTROL, 1, body));
-    const parser = new FrameParser();
-    const buf = new Uint8Array(65536);
-    for (;;) {
-      const n = await conn.read(buf).catch(() => null);
-      if (n === null) {
-        throw new Error(`the simulator at ${socketPath} closed the connection without answering`);
-      }
-      for (const f of parser.push(buf.slice(0, n))) {
-        const text = new TextDecoder().decode(f.payload);
-        if (f.type === FrameType.ERROR) throw new Error(`simulator: ${text}`);
-        const res = JSON.parse(text);
-        if (!res.ok) throw new Error(res.error);
-        return res.result;
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* already closed by the timer */ }
   }
 }

@@ -5,11 +5,16 @@
  */
 
 /** Faults waiting for the calls of one instance. */
-interface InstanceFaults {
+export interface InstanceFaults {
+  /** The errno failing calls return. */
   failErrno: number;
+  /** Calls still to fail (Infinity: until cleared). */
   failCount: number;
+  /** Good calls still to pass before failing starts. */
   failAfter: number;
+  /** Calls still to stall. */
   stallCount: number;
+  /** Delay of every reply, in ms. */
   delayMs: number;
 }
 

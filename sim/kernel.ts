@@ -1,22 +1,33 @@
 /**
  * The simulated vmkernel's core: registered APIs and their instances, sessions, callback
  * dispatch with every check the real kernel makes, and per-session event queues with flow
- * control. Transport-free: `server.ts` feeds it frames.
+ * control. Transport-free: it takes the typed requests of `protocol.ts` and returns typed
+ * replies; `server.ts` turns frames into requests and replies into frames.
  * @module
  */
-import { decodeParam, encodeParam } from "../mgmt/codec.ts";
-import { DIRECTION_BY_CODE, returnsData, sendsData } from "../mgmt/params.ts";
-import { type CallbackInfo, formatVersion, MAX_INSTANCES, type Signature } from "../mgmt/signature.ts";
-import { ERRNO } from "../ffi/errno.ts";
-import { Faults } from "./faults.ts";
 import {
-  type EmitOptions,
-  KernelError,
-  type KernelInstance,
-  type KernelModule,
-  type ModuleContext,
-} from "./module.ts";
-import { buildFrame, FrameType, PayloadReader, PayloadWriter, ProtocolError } from "./wire.ts";
+  ERRNO,
+  MAX_INSTANCES,
+  NAME_MAX_BYTES,
+  NO_INSTANCE_ID,
+  sameMajorMinor,
+  U64_MAX,
+} from "../abi/facts.ts";
+import { encodeParam } from "../mgmt/codec.ts";
+import { findInstance, parseInstanceRef } from "../mgmt/instance_ref.ts";
+import { formatVersion, type Signature } from "../mgmt/signature.ts";
+import { Faults } from "./faults.ts";
+import { dispatchInvoke } from "./invoke.ts";
+import type { EmitOptions, KernelInstance, KernelModule, ModuleContext } from "./module.ts";
+import {
+  type EventMessage,
+  type HelloReply,
+  type HelloRequest,
+  type InstanceList,
+  type InvokeReply,
+  type InvokeRequest,
+  ProtocolError,
+} from "./protocol.ts";
 
 /** Unacknowledged EVENT frames allowed in flight per session. */
 export const EVENT_WINDOW = 64;
@@ -25,32 +36,49 @@ export const EVENT_QUEUE_MAX = 1024;
 
 /** How the kernel reaches a session's peer. */
 export interface Transport {
-  /** Queues a frame for sending, in order. */
-  send(frame: Uint8Array): void;
+  /** Sends an event, in order. */
+  event(event: EventMessage): void;
   /** Closes the connection. */
   close(): void;
 }
 
-interface ApiState {
+/** A registered API: its module, instances, sessions and the context its module sees. */
+export interface ApiState {
+  /** The module serving it. */
   module: KernelModule;
+  /** Its signature. */
   signature: Signature;
+  /** Its instances by id. */
   instances: Map<bigint, KernelInstance>;
+  /** The sessions open on it. */
   sessions: Set<Session>;
+  /** What its module sees of the kernel. */
   context: ModuleContext;
+  /** Stops the module's background work. */
   stop?: () => void;
 }
 
 /** A connected library handle. */
 export interface Session {
+  /** Session id. */
   readonly id: number;
+  /** The API it opened. */
   readonly api: ApiState;
+  /** Client process id. */
   readonly pid: number;
+  /** Its connection. */
   readonly transport: Transport;
-  queue: Uint8Array[];
+  /** Events waiting for credit. */
+  queue: EventMessage[];
+  /** Events sent and not yet acknowledged. */
   inFlight: number;
+  /** Events sent. */
   delivered: number;
+  /** Events dropped because the queue was full. */
   dropped: number;
+  /** Kernel callbacks invoked. */
   calls: number;
+  /** The connection ended. */
   closed: boolean;
 }
 
@@ -72,11 +100,6 @@ export interface SessionInfo {
   inFlight: number;
   /** Events dropped because the queue was full. */
   dropped: number;
-}
-
-function instanceRefMatches(inst: KernelInstance, ref: bigint | number | string): boolean {
-  if (typeof ref === "string") return inst.name === ref || (/^\d+$/.test(ref) && inst.id === BigInt(ref));
-  return inst.id === BigInt(ref);
 }
 
 /** The simulated kernel. */
@@ -145,13 +168,15 @@ export class Kernel {
       emit: (event, params, options) =>
         this.emit(api.signature.name, event, params as Record<string, unknown>, options),
       instances: () => [...api.instances.values()],
-      instance: (ref) => [...api.instances.values()].find((i) => instanceRefMatches(i, ref)),
+      instance: (ref) => findInstance(api.instances.values(), parseInstanceRef(ref)),
       addInstance: (id, name) => {
-        const bid = BigInt(id);
-        if (bid <= 0n || bid >= 1n << 64n) throw new RangeError(`instance id ${id} must be 1..2^64-1`);
-        const len = new TextEncoder().encode(name).length;
-        if (len < 1 || len > 31) {
-          throw new RangeError(`instance name ${JSON.stringify(name)} must be 1..31 bytes`);
+        const bid = typeof id === "bigint" || Number.isSafeInteger(id) ? BigInt(id) : -1n;
+        if (bid <= NO_INSTANCE_ID || bid > U64_MAX) {
+          throw new RangeError(`instance id ${id} must be 1..2^64-1`);
+        }
+        const len = typeof name === "string" ? new TextEncoder().encode(name).length : 0;
+        if (len < 1 || len > NAME_MAX_BYTES) {
+          throw new RangeError(`instance name ${JSON.stringify(name)} must be 1..${NAME_MAX_BYTES} bytes`);
         }
         if (api.instances.has(bid)) throw new Error(`instance ${id} already exists in ${api.signature.name}`);
         if (api.instances.size >= MAX_INSTANCES) {
@@ -172,24 +197,18 @@ export class Kernel {
 
   // ---------------------------------------------------------------- sessions
 
-  /** Answers HELLO: matches name, vendor, major and minor; returns the reply payload. */
-  hello(payload: Uint8Array, transport: Transport): { reply: Uint8Array; session?: Session } {
-    const r = new PayloadReader(payload);
-    const revnum = r.u32();
-    const name = r.name();
-    const vendor = r.name();
-    const pid = r.u32();
-    if (r.remaining !== 0) throw new ProtocolError("HELLO has trailing bytes");
+  /** Answers HELLO: matches name, vendor, major and minor. */
+  hello(req: HelloRequest, transport: Transport): { reply: HelloReply; session?: Session } {
+    const { revnum, name, vendor, pid } = req;
     const api = this.#apis.get(name);
-    const majorMinor = (v: number) => v >>> 16;
-    if (!api || api.signature.vendor !== vendor || majorMinor(api.signature.revnum) !== majorMinor(revnum)) {
+    if (!api || api.signature.vendor !== vendor || !sameMajorMinor(api.signature.revnum, revnum)) {
       const why = !api
         ? `no API named ${JSON.stringify(name)}`
         : api.signature.vendor !== vendor
         ? `vendor ${JSON.stringify(vendor)} != ${JSON.stringify(api.signature.vendor)}`
         : `version ${formatVersion(revnum)} does not match ${api.signature.version} (major.minor)`;
       this.log(`refused session for ${name}/${vendor} ${formatVersion(revnum)}: ${why}`);
-      return { reply: new PayloadWriter().i32(ERRNO.ENODEV).u64(0).finish() };
+      return { reply: { status: ERRNO.ENODEV, sessionId: 0n } };
     }
     const session: Session = {
       id: this.#nextSession++,
@@ -205,7 +224,7 @@ export class Kernel {
     };
     api.sessions.add(session);
     this.#sessions.set(session.id, session);
-    return { reply: new PayloadWriter().i32(0).u64(session.id).finish(), session };
+    return { reply: { status: 0, sessionId: BigInt(session.id) }, session };
   }
 
   /** Forgets a session whose connection ended. */
@@ -241,79 +260,66 @@ export class Kernel {
   }
 
   /** Answers GET_INSTANCES. */
-  instances(session: Session): Uint8Array {
-    const list = [...session.api.instances.values()].slice(0, MAX_INSTANCES);
-    const w = new PayloadWriter().i32(0).u32(list.length);
-    for (const i of list) w.u64(i.id).name(i.name);
-    return w.finish();
+  instances(session: Session): InstanceList {
+    return { status: 0, instances: [...session.api.instances.values()].slice(0, MAX_INSTANCES) };
   }
 
   // ---------------------------------------------------------------- events
 
-  /** Sends a user-location callback; returns the number of sessions it was queued for. */
+  /**
+   * Sends a user-location callback; returns the number of sessions it was queued for.
+   * @throws {Error} naming an unknown API, event, instance or parameter.
+   */
   emit(apiName: string, event: string, params: Record<string, unknown>, options: EmitOptions = {}): number {
     const api = this.#api(apiName);
-    const cb = api.signature.callbacks[event as keyof typeof api.signature.callbacks] as
-      | CallbackInfo
-      | undefined;
-    if (!cb || cb.location !== "user") {
-      const events = api.signature.list.filter((c) => c.location === "user").map((c) => c.name);
-      throw new Error(
-        `${api.signature.name} has no user-location callback ${event}; events: ${events.join(", ")}`,
-      );
-    }
-    let instanceId = 0n;
-    const ref = options.instance;
-    if (ref !== undefined && ref !== null) {
-      if (typeof ref === "object") instanceId = ref.id;
-      else {
-        const inst = api.context.instance(ref);
-        if (!inst) throw new Error(`${api.signature.name} has no instance ${ref}`);
-        instanceId = inst.id;
-      }
+    const cb = api.signature.event(event);
+    let instanceId = NO_INSTANCE_ID;
+    const ref = parseInstanceRef(options.instance);
+    // An instance object is taken as it is: it may have been removed since (an event after a delay).
+    if (ref.kind === "id" && typeof options.instance === "object") instanceId = ref.id;
+    else if (ref.kind !== "none") {
+      const inst = findInstance(api.instances.values(), ref);
+      if (!inst) throw new Error(`${api.signature.name} has no instance ${String(options.instance)}`);
+      instanceId = inst.id;
     }
     for (const k of Object.keys(params ?? {})) {
       if (!cb.params.some((p) => p.name === k)) throw new Error(`${event} has no parameter ${k}`);
     }
-    const blobs = cb.params.map((p) => {
-      if (!(p.name in (params ?? {}))) throw new Error(`${event}: missing parameter ${p.name}`);
-      return encodeParam(p, params[p.name]);
-    });
-    const w = new PayloadWriter().u64(instanceId).u64(cb.id).u32(blobs.length);
-    for (const b of blobs) w.u64(b.length);
-    for (const b of blobs) w.bytes(b);
-    const frame = buildFrame(FrameType.EVENT, 0, w.finish());
+    const message: EventMessage = {
+      instanceId,
+      callbackId: BigInt(cb.id),
+      params: cb.params.map((p) => {
+        if (!(p.name in (params ?? {}))) throw new Error(`${event}: missing parameter ${p.name}`);
+        return encodeParam(p, params[p.name]);
+      }),
+    };
     const targets = options.session === undefined
       ? [...api.sessions]
       : [...api.sessions].filter((s) => s.id === options.session);
-    for (const s of targets) this.#enqueue(s, frame);
+    for (const s of targets) this.#enqueue(s, message);
     return targets.length;
   }
 
-  #enqueue(s: Session, frame: Uint8Array): void {
+  #enqueue(s: Session, event: EventMessage): void {
     if (s.queue.length >= EVENT_QUEUE_MAX) {
       s.dropped++;
       return;
     }
-    s.queue.push(frame);
+    s.queue.push(event);
     this.#pump(s);
   }
 
   #pump(s: Session): void {
     while (!s.closed && s.inFlight < EVENT_WINDOW && s.queue.length > 0) {
-      s.transport.send(s.queue.shift()!);
+      s.transport.event(s.queue.shift()!);
       s.inFlight++;
       s.delivered++;
     }
   }
 
-  /** Handles EVENT_ACK. */
-  ack(session: Session, payload: Uint8Array): void {
-    const r = new PayloadReader(payload);
-    const n = r.u32();
-    if (r.remaining !== 0 || n > session.inFlight) {
-      throw new ProtocolError("EVENT_ACK acknowledges more than was sent");
-    }
+  /** Handles EVENT_ACK: `n` events are done with. @throws {ProtocolError} for more than were sent. */
+  ack(session: Session, n: number): void {
+    if (n > session.inFlight) throw new ProtocolError("EVENT_ACK acknowledges more than was sent");
     session.inFlight -= n;
     this.#pump(session);
   }
@@ -321,131 +327,11 @@ export class Kernel {
   // ---------------------------------------------------------------- invoke
 
   /**
-   * Handles INVOKE. Calls `reply` with the reply payload once (or never, for a stalled call).
-   * Throws {@link ProtocolError} for a frame that does not parse.
+   * Handles INVOKE. Calls `reply` once (or never, for a stalled call). The kernel's own table
+   * decides what a call means; the request must agree with it on count, directions and sizes.
    */
-  invoke(session: Session, payload: Uint8Array, reply: (payload: Uint8Array) => void): void {
-    const r = new PayloadReader(payload);
-    const instanceId = r.u64();
-    const callbackId = r.u64();
-    const sync = r.u8();
-    const numParms = r.u8();
-    r.bytes(6);
-    if (numParms > 4 || sync > 1) throw new ProtocolError("INVOKE: bad sync flag or parameter count");
-    const parms: { type: number; size: number; length: number; data?: Uint8Array }[] = [];
-    for (let i = 0; i < numParms; i++) {
-      const type = r.u8();
-      r.bytes(3);
-      const size = r.u32();
-      const length = r.u64();
-      if (type > 5 || size === 0 || length > BigInt(payload.length) + (1n << 27n)) {
-        throw new ProtocolError("INVOKE: bad parameter descriptor");
-      }
-      const len = Number(length);
-      const vector = type >= 3;
-      if ((!vector && len !== size) || (vector && (len === 0 || len % size !== 0))) {
-        throw new ProtocolError("INVOKE: parameter length does not fit its size");
-      }
-      parms.push({ type, size, length: len });
-    }
-    for (const p of parms) if (sendsData(DIRECTION_BY_CODE[p.type])) p.data = r.bytes(p.length);
-    if (r.remaining !== 0) throw new ProtocolError("INVOKE: trailing bytes");
+  invoke(session: Session, req: InvokeRequest, reply: (reply: InvokeReply) => void): void {
     session.calls++;
-
-    const status = (errno: number) => new PayloadWriter().i32(errno).u32(0).finish();
-    const api = session.api;
-    const cb = api.signature.byId(callbackId);
-    const instance = instanceId === 0n ? null : api.instances.get(instanceId);
-    if (!cb || (instanceId !== 0n && !instance)) return reply(status(ERRNO.ENOENT));
-    if (cb.location !== "kernel" || cb.params.length !== numParms) return reply(status(ERRNO.EINVAL));
-    for (let i = 0; i < numParms; i++) {
-      const p = cb.params[i];
-      if (DIRECTION_BY_CODE[parms[i].type] !== p.dir || parms[i].size !== p.size) {
-        return reply(status(ERRNO.EINVAL));
-      }
-    }
-
-    const run = async (delayMs: number) => {
-      if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));
-      if (session.closed) return;
-      const params: Record<string, unknown> = {};
-      cb.params.forEach((p, i) => {
-        if (p.dir === "vectorOut") params[p.name] = parms[i].length / p.size;
-        else if (parms[i].data) params[p.name] = decodeParam(p, parms[i].data);
-      });
-      const call = { instance: instance ?? null, session: session.id, params, kernel: api.context };
-      const handler = (api.module.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
-      if (!sync) {
-        reply(status(0));
-        try {
-          await handler?.(call);
-        } catch (e) {
-          this.log(`async ${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
-        }
-        return;
-      }
-      let result: Record<string, unknown> = {};
-      try {
-        result = ((await handler?.(call)) ?? {}) as Record<string, unknown>;
-      } catch (e) {
-        if (e instanceof KernelError) return reply(status(e.errno));
-        this.log(`${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
-        return reply(status(ERRNO.EIO));
-      }
-      if (session.closed) return;
-      try {
-        reply(this.#encodeResult(cb, parms, result));
-      } catch (e) {
-        this.log(`${api.signature.name}.${cb.name} returned a bad result: ${(e as Error).message}`);
-        reply(status(ERRNO.EIO));
-      }
-    };
-
-    // A module bug must cost one call, never the simulator.
-    const crashed = (e: unknown) => {
-      this.log(`${api.signature.name}.${cb.name} failed: ${(e as Error).stack ?? e}`);
-      if (!session.closed) reply(status(ERRNO.EIO));
-    };
-    const fault = this.faults.take(api.signature.name, instanceId);
-    if (fault.kind === "stall") {
-      this.faults.hold(session.id, () => void run(0).catch(crashed));
-      return;
-    }
-    if (fault.kind === "fail") {
-      const send = () => !session.closed && reply(status(fault.errno));
-      if (fault.delayMs > 0) setTimeout(send, fault.delayMs);
-      else send();
-      return;
-    }
-    void run(fault.delayMs).catch(crashed);
-  }
-
-  #encodeResult(
-    cb: CallbackInfo,
-    parms: { length: number; data?: Uint8Array }[],
-    result: Record<string, unknown>,
-  ): Uint8Array {
-    const w = new PayloadWriter().i32(0).u32(parms.length);
-    for (const p of parms) w.u64(p.length);
-    cb.params.forEach((p, i) => {
-      if (!returnsData(p.dir)) return;
-      const len = parms[i].length;
-      let blob: Uint8Array;
-      if (p.name in result && result[p.name] !== undefined) {
-        const value = result[p.name];
-        const isEmptyVector = (value instanceof Uint8Array || Array.isArray(value)) && value.length === 0;
-        if (!p.dir.startsWith("vector")) blob = encodeParam({ ...p, dir: "in" }, value);
-        else blob = isEmptyVector ? new Uint8Array(0) : encodeParam({ ...p, dir: "vectorIn" }, value);
-      } else if (p.dir === "inout" || p.dir === "vectorInOut") {
-        blob = parms[i].data!;
-      } else {
-        blob = new Uint8Array(0);
-      }
-      // The caller's buffer has a fixed length: the kernel writes at most that, zero-filled.
-      const out = new Uint8Array(len);
-      out.set(blob.subarray(0, len));
-      w.bytes(out);
-    });
-    return w.finish();
+    dispatchInvoke(this, session, req, reply);
   }
 }

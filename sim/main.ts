@@ -9,9 +9,15 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { toFileUrl } from "../util/path.ts";
-import { CONTROL_OPS, type ControlRequest, controlRequest, sendControl } from "./control.ts";
+import {
+  CONTROL_OPS,
+  type ControlRequest,
+  controlRequest,
+  defaultSocketPath,
+  sendControl,
+} from "./client.ts";
 import type { KernelModule } from "./module.ts";
-import { defaultSocketPath, startSimulator } from "./server.ts";
+import { startSimulator } from "./server.ts";
 
 const HELP = `vmkmgmt simulated vmkernel
 

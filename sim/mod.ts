@@ -10,13 +10,7 @@
  * ```
  * @module
  */
-export {
-  defaultSocketPath,
-  DEMO_MODULES,
-  type Simulator,
-  type SimulatorOptions,
-  startSimulator,
-} from "./server.ts";
+export { DEMO_MODULES, type Simulator, type SimulatorOptions, startSimulator } from "./server.ts";
 export {
   type CallContext,
   defineModule,
@@ -27,5 +21,30 @@ export {
   type KernelModule,
   type ModuleContext,
 } from "./module.ts";
-export { CONTROL_OPS, type ControlRequest, runControl, sendControl } from "./control.ts";
-export { EVENT_QUEUE_MAX, EVENT_WINDOW, Kernel, type SessionInfo } from "./kernel.ts";
+export { runControl } from "./control.ts";
+export {
+  CONTROL_OPS,
+  type ControlRequest,
+  controlRequest,
+  defaultSocketPath,
+  sendControl,
+} from "./client.ts";
+export {
+  type ApiState,
+  EVENT_QUEUE_MAX,
+  EVENT_WINDOW,
+  Kernel,
+  type Session,
+  type SessionInfo,
+  type Transport,
+} from "./kernel.ts";
+export type {
+  EventMessage,
+  HelloReply,
+  HelloRequest,
+  InstanceList,
+  InvokeReply,
+  InvokeRequest,
+  ParamDescriptor,
+} from "./protocol.ts";
+export { type FaultAction, Faults, type InstanceFaults } from "./faults.ts";

@@ -17,15 +17,14 @@
  * ```
  * @module
  */
+import type { Signature, SignatureDef } from "../mgmt/signature.ts";
 import type {
   EventName,
   EventParams,
   InvokeParams,
   InvokeResult,
   KernelCallbackName,
-  Signature,
-  SignatureDef,
-} from "../mgmt/signature.ts";
+} from "../mgmt/signature_types.ts";
 
 /** A kernel instance of an API. */
 export interface KernelInstance {

@@ -4,7 +4,8 @@
  * make blocking FFI calls without deadlocking their own event loop.
  * @module
  */
-import { sendControl } from "./control.ts";
+import { LIBRARY_ENV, SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { sendControl } from "./client.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -85,7 +86,7 @@ export async function startSimProcess(
   };
   return {
     socketPath,
-    env: { VMKMGMT_SIM_SOCKET: socketPath, VMKMGMT_LIB: LIB_PATH },
+    env: { [SIM_SOCKET_ENV]: socketPath, [LIBRARY_ENV]: LIB_PATH },
     control: (req) => sendControl(socketPath, req),
     stderr: () => err,
     kill: () => signal("SIGKILL"),

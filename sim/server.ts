@@ -11,25 +11,37 @@
  * ```
  * @module
  */
+import { defaultSocketPath } from "./client.ts";
+import type { ControlRequest } from "./client.ts";
+import { runControl } from "./control.ts";
 import { Kernel, type Session } from "./kernel.ts";
 import type { KernelModule } from "./module.ts";
-import { type ControlRequest, runControl } from "./control.ts";
-import { buildFrame, type Frame, FrameParser, FrameType, ProtocolError } from "./wire.ts";
 import nicModule from "./modules/acme_nic.ts";
 import storageModule from "./modules/acme_storage.ts";
+import {
+  buildFrame,
+  decodeEventAck,
+  decodeHello,
+  decodeInvoke,
+  decodeJsonPayload,
+  encodeErrorText,
+  encodeEvent,
+  encodeHelloReply,
+  encodeInstances,
+  encodeInvokeReply,
+  encodeJsonPayload,
+  type EventMessage,
+  type Frame,
+  FrameParser,
+  FrameType,
+  ProtocolError,
+} from "./protocol.ts";
 
 /** The demo modules loaded by default. */
 export const DEMO_MODULES: readonly KernelModule[] = [
   nicModule as unknown as KernelModule,
   storageModule as unknown as KernelModule,
 ];
-
-/** The per-user default socket path, the same one libvmkmgmt uses. */
-export function defaultSocketPath(): string {
-  const env = Deno.env.get("VMKMGMT_SIM_SOCKET");
-  if (env) return env;
-  return `/tmp/vmkmgmt-${Deno.uid() ?? 0}/sim.sock`;
-}
 
 /** Options of {@link startSimulator}. */
 export interface SimulatorOptions {
@@ -112,6 +124,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
 }
 
+/** One encoding per event, however many sessions it goes to. */
+const eventFrames = new WeakMap<EventMessage, Uint8Array>();
+
+function eventFrame(e: EventMessage): Uint8Array {
+  let frame = eventFrames.get(e);
+  if (!frame) eventFrames.set(e, frame = buildFrame(FrameType.EVENT, 0, encodeEvent(e)));
+  return frame;
+}
+
 /** Serves one connection until it closes or misbehaves. */
 async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
   const writer = conn.writable.getWriter();
@@ -119,6 +140,7 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
   const send = (frame: Uint8Array) => {
     if (open) writer.write(frame).catch(() => shut());
   };
+  const event = (e: EventMessage) => send(eventFrame(e));
   const shut = () => {
     if (!open) return;
     open = false;
@@ -145,39 +167,41 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
       }
       let reply: unknown;
       try {
-        const req = JSON.parse(new TextDecoder().decode(f.payload));
-        reply = { ok: true, result: runControl(kernel, req) ?? null };
+        reply = {
+          ok: true,
+          result: runControl(kernel, decodeJsonPayload(f.payload) as ControlRequest) ?? null,
+        };
       } catch (e) {
         reply = { ok: false, error: (e as Error).message };
       }
-      const text = JSON.stringify(
-        reply,
-        (_, v) => (typeof v === "bigint" ? String(v) : v === Infinity ? "inf" : v),
-      );
-      send(buildFrame(FrameType.CONTROL_REPLY, f.id, new TextEncoder().encode(text)));
+      send(buildFrame(FrameType.CONTROL_REPLY, f.id, encodeJsonPayload(reply)));
       return;
     }
     switch (f.type) {
       case FrameType.HELLO: {
         if (session) throw new ProtocolError("HELLO sent twice");
-        const { reply, session: s } = kernel.hello(f.payload, { send, close: shut });
+        const { reply, session: s } = kernel.hello(decodeHello(f.payload), { event, close: shut });
         session = s;
-        send(buildFrame(FrameType.HELLO_REPLY, f.id, reply));
+        send(buildFrame(FrameType.HELLO_REPLY, f.id, encodeHelloReply(reply)));
         if (!s) shut();
         return;
       }
       case FrameType.INVOKE:
         if (!session) throw new ProtocolError("INVOKE before HELLO");
-        kernel.invoke(session, f.payload, (p) => send(buildFrame(FrameType.INVOKE_REPLY, f.id, p)));
+        kernel.invoke(
+          session,
+          decodeInvoke(f.payload),
+          (r) => send(buildFrame(FrameType.INVOKE_REPLY, f.id, encodeInvokeReply(r))),
+        );
         return;
       case FrameType.GET_INSTANCES:
         if (!session) throw new ProtocolError("GET_INSTANCES before HELLO");
         if (f.payload.length !== 0) throw new ProtocolError("GET_INSTANCES carries no payload");
-        send(buildFrame(FrameType.INSTANCES, f.id, kernel.instances(session)));
+        send(buildFrame(FrameType.INSTANCES, f.id, encodeInstances(kernel.instances(session))));
         return;
       case FrameType.EVENT_ACK:
         if (!session) throw new ProtocolError("EVENT_ACK before HELLO");
-        kernel.ack(session, f.payload);
+        kernel.ack(session, decodeEventAck(f.payload));
         return;
       default:
         throw new ProtocolError(`unexpected frame type ${f.type}`);
@@ -193,7 +217,7 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
   } catch (e) {
     if (e instanceof ProtocolError) {
       kernel.log(`disconnecting a client: ${e.message}`);
-      send(buildFrame(FrameType.ERROR, 0, new TextEncoder().encode(e.message)));
+      send(buildFrame(FrameType.ERROR, 0, encodeErrorText(e.message)));
     } else if (
       !(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
         e instanceof Deno.errors.Interrupted)

@@ -4,8 +4,9 @@
  * caller's buffer.
  */
 import { assertEquals, assertRejects } from "@std/assert";
-import { acmeNic, open, VmkMgmtError } from "../mod.ts";
-import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/wire.ts";
+import { acmeNic } from "../demo.ts";
+import { open, VmkMgmtError } from "../mod.ts";
+import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/protocol.ts";
 
 type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;
 

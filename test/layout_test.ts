@@ -38,11 +38,12 @@ Deno.test("the demo signature encodes to the C bytes the library reads back", ()
   const table = encodeCallbackInfos(cs.callbacks, ptrs);
   assertEquals(table.length, 64 * 9);
   const back = decodeCallbackInfos(table, 9);
-  assertEquals(back[1], { ...cs.callbacks[1], callback: 0n });
+  const { label: _label, paramLabels: _names, ...setMtu } = cs.callbacks[1];
+  assertEquals(back[1], { ...setMtu, callback: 0n });
   assertEquals(back[7].callback, 0x1000n + 32n);
   assertEquals(back[3].parmTypes.slice(0, 2), [3, 1]); // VECTOR_IN, OUT
   assertEquals(back[3].parmSizes.slice(0, 2), [1, 4]);
-  const sig = encodeApiSignature({ ...cs, numCallbacks: 9 }, 0xdead0000n);
+  const sig = encodeApiSignature(cs, 0xdead0000n);
   const v = new DataView(sig.buffer);
   assertEquals(v.getUint32(0, true), 0x01000000);
   assertEquals(new TextDecoder().decode(sig.subarray(4, 15)), "acmeNicMgmt");

@@ -51,7 +51,7 @@ Deno.test("a garbage-collected session is closed by the FinalizationRegistry bac
 });
 
 Deno.test("library discovery: clear errors listing what was tried", async () => {
-  const script = "import { acmeNic, open } from './mod.ts'; await open(acmeNic);";
+  const script = "import { open } from './mod.ts'; import { acmeNic } from './demo.ts'; await open(acmeNic);";
   let r = await run(["eval", script], { VMKMGMT_LIB: "/nonexistent/libvmkmgmt.so" });
   assertEquals(r.code, 1);
   assertStringIncludes(r.stderr, "VMKMGMT_LIB (/nonexistent/libvmkmgmt.so) does not exist");
@@ -69,7 +69,7 @@ Deno.test("library discovery: clear errors listing what was tried", async () => 
   );
   r = await run([
     "eval",
-    "import { libraryInfo, acmeNic, open } from './mod.ts'; await open(acmeNic).catch(() => {}); console.log(JSON.stringify(libraryInfo()))",
+    "import { libraryInfo, open } from './mod.ts'; import { acmeNic } from './demo.ts'; await open(acmeNic).catch(() => {}); console.log(JSON.stringify(libraryInfo()))",
   ], {
     VMKMGMT_SIM_SOCKET: "/nonexistent.sock",
   });

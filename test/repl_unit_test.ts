@@ -4,7 +4,8 @@ import { isIncomplete, splitCommands, tokenize } from "../repl/tokenize.ts";
 import { parseCallArgs } from "../repl/values.ts";
 import { complete, hint } from "../repl/completer.ts";
 import { ReplState } from "../repl/state.ts";
-import { acmeNic, acmeStorage, signatureFromJson, ValueError } from "../mod.ts";
+import { acmeNic, acmeStorage } from "../demo.ts";
+import { signatureFromJson, ValueError } from "../mod.ts";
 import type { Session, Signature } from "../mod.ts";
 
 Deno.test("tokenizer: quotes, JSON with spaces, command splitting, continuation", () => {
@@ -136,7 +137,7 @@ Deno.test("completion and hints without a terminal (enum values, struct paths, f
 });
 
 Deno.test("control requests from key=value words (shared by `deno task sim ctl` and the REPL's sim)", async () => {
-  const { controlRequest } = await import("../sim/control.ts");
+  const { controlRequest } = await import("../sim/client.ts");
   assertEquals(
     controlRequest("fail", [
       "instance=vmnic1",

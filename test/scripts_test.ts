@@ -4,7 +4,8 @@
  * that never comes back).
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
-import { acmeNic, open } from "../mod.ts";
+import { acmeNic } from "../demo.ts";
+import { open } from "../mod.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { Terminal } from "./support/tmux.ts";
 

@@ -7,7 +7,8 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "@std/assert";
-import { acmeNic, acmeStorage, open, ValueError, VmkMgmtError } from "../mod.ts";
+import { acmeNic, acmeStorage } from "../demo.ts";
+import { open, ValueError, VmkMgmtError } from "../mod.ts";
 import { startSimProcess } from "../sim/process.ts";
 
 const sim = await startSimProcess();
@@ -313,8 +314,9 @@ Deno.test({
     off();
     offAsync();
     await slow.return!();
-    const timeout = await assertRejects(() => s.waitFor("linkEvent", { timeout: 50 }));
-    assertEquals((timeout as Error).name, "TimeoutError");
+    const timeout = await assertRejects(() => s.waitFor("linkEvent", { timeout: 50 }), VmkMgmtError);
+    assertEquals([timeout.code, timeout.operation, timeout.callback], ["ETIMEDOUT", "waitFor", "linkEvent"]);
+    assertStringIncludes(timeout.message, "no linkEvent within 50 ms");
     const ac = new AbortController();
     const w = s.waitFor("logEvent", { signal: ac.signal });
     ac.abort(new Error("stop waiting"));
@@ -322,7 +324,10 @@ Deno.test({
     const pending = s.waitFor("linkEvent").then(() => null, (e: Error) => e);
     const it = s.events();
     await s.close();
-    assertStringIncludes(String(await pending), "closed while waiting for linkEvent");
+    const closedWait = await pending as VmkMgmtError;
+    assertInstanceOf(closedWait, VmkMgmtError);
+    assertEquals(closedWait.code, "EBADF");
+    assertStringIncludes(closedWait.message, "closed while waiting for linkEvent");
     assertEquals((await it.next()).done, true, "iterators end when the session closes");
   },
 });

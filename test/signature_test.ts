@@ -1,15 +1,10 @@
 /** Every ABI rule of defineSignature and the JSON loader, each with its error message. */
 import { assertEquals, assertThrows } from "@std/assert";
-import {
-  defineSignature,
-  formatVersion,
-  parseVersion,
-  SignatureError,
-  signatureFromJson,
-} from "../mgmt/signature.ts";
-import { t } from "../mgmt/params.ts";
-import { acmeNic } from "../mgmt/demo/acme_nic.ts";
-import { acmeStorage } from "../mgmt/demo/acme_storage.ts";
+import { SignatureError } from "../mgmt/errors.ts";
+import { defineSignature, formatVersion, parseVersion } from "../mgmt/signature.ts";
+import { signatureFromJson } from "../mgmt/signature_json.ts";
+import { t } from "../mgmt/t.ts";
+import { acmeNic, acmeStorage } from "../demo.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;

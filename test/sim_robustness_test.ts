@@ -1,7 +1,7 @@
 /** The simulator survives any bytes a client sends, and disconnects only the offender. */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
-import { buildFrame, FrameParser, FrameType, HEADER_SIZE, MAGIC, PayloadWriter } from "../sim/wire.ts";
+import { buildFrame, FrameParser, FrameType, HEADER_SIZE, MAGIC, PayloadWriter } from "../sim/protocol.ts";
 
 async function exchange(
   path: string,
@@ -186,7 +186,10 @@ Deno.test("control ops: errors name what was wrong", async () => {
   await bad({ op: "fail", instance: "vmnic9", errno: 5 }, 'has no instance "vmnic9"');
   await bad({ op: "fail", instance: 1, errno: "EWHAT" }, "errno: expected a name such as EIO");
   await bad({ op: "fail", instance: 1, errno: 5, count: 0 }, "count: expected a whole number");
-  await bad({ op: "emit", event: "getStats" }, "has no user-location callback getStats");
+  await bad(
+    { op: "emit", event: "getStats" },
+    "event: acmeNicMgmt has no kernel event getStats; events (user-location callbacks) are: linkEvent, logEvent (getStats is a kernel callback)",
+  );
   await bad({ op: "emit", event: "linkEvent", params: {} }, "params.state: missing");
   await bad(
     { op: "emit", event: "linkEvent", params: { state: { up: 1 } } },

@@ -1,6 +1,8 @@
 /** Unit tests of the parameter type system: sizes, alignment, encode/decode, every error. */
 import { assertEquals, assertThrows } from "@std/assert";
-import { t, typeFromJson, ValueError } from "../mgmt/types.ts";
+import { ValueError } from "../mgmt/errors.ts";
+import { t } from "../mgmt/t.ts";
+import { typeFromJson } from "../mgmt/types/json.ts";
 
 type Codec = {
   size: number;

@@ -31,7 +31,8 @@ Deno.test("mod.ts imported by URL from a directory without deno.json", async () 
   try {
     await Deno.writeTextFile(
       `${dir}/main.ts`,
-      `import { acmeNic, libraryInfo, open } from "http://127.0.0.1:${port}/mod.ts";
+      `import { libraryInfo, open } from "http://127.0.0.1:${port}/mod.ts";
+import { acmeNic } from "http://127.0.0.1:${port}/demo.ts";
 await using s = await open(acmeNic);
 const { stats } = await s.invoke("getStats", { instance: "vmnic0" });
 console.log(JSON.stringify({ mtu: stats.mtu, source: libraryInfo()!.source, path: libraryInfo()!.path }));
@@ -98,5 +99,6 @@ Deno.test("library code has no bare specifiers and no third-party imports", asyn
     }
   };
   await visit("mod.ts");
+  await visit("demo.ts");
   assert(seen.size > 8);
 });

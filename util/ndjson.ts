@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import { toHex } from "../mgmt/types.ts";
+import { toHex } from "./hex.ts";
 
 /** JSON.stringify replacer: bigint as a decimal string, bytes as hex. */
 export function losslessReplacer(_key: string, v: unknown): unknown {

@@ -9,9 +9,10 @@
  * ```
  * @module
  */
-import { type Param, t } from "../params.ts";
+import type { Param } from "../params.ts";
+import { t } from "../t.ts";
 import { defineSignature, type Signature } from "../signature.ts";
-import type { StructType } from "../types.ts";
+import type { StructType } from "../types/struct.ts";
 
 /** Values of {@link NicStats}. */
 export interface NicStatsValue {
@@ -64,13 +65,6 @@ export const EchoMsg: StructType<EchoMsgValue> = t.struct({ seq: t.u64, payload:
 /** Link state carried by `linkEvent` (8 bytes). */
 export const LinkState: StructType<LinkStateValue> = t.struct({ up: t.u32, speedMbps: t.u32 }, "LinkState");
 
-/** The `u8` type. */
-export type U8 = typeof t.u8;
-/** The `u32` type. */
-export type U32 = typeof t.u32;
-/** The `i32` type. */
-export type I32 = typeof t.i32;
-
 /** The literal definition of {@link acmeNic}, from which invoke and event types are derived. */
 export interface AcmeNicDef {
   /** API name. */
@@ -95,7 +89,10 @@ export interface AcmeNicDef {
       readonly id: 17;
       readonly sync: true;
       readonly doc: string;
-      readonly params: { readonly mtu: Param<"in", U32>; readonly status: Param<"out", I32> };
+      readonly params: {
+        readonly mtu: Param<"in", typeof t.u32>;
+        readonly status: Param<"out", typeof t.i32>;
+      };
     };
     /** id 18, async: link down then up. */
     readonly reset: { readonly id: 18; readonly sync: false; readonly doc: string };
@@ -104,14 +101,20 @@ export interface AcmeNicDef {
       readonly id: 19;
       readonly sync: true;
       readonly doc: string;
-      readonly params: { readonly image: Param<"vectorIn", U8>; readonly crc: Param<"out", U32> };
+      readonly params: {
+        readonly image: Param<"vectorIn", typeof t.u8>;
+        readonly crc: Param<"out", typeof t.u32>;
+      };
     };
     /** id 20, sync: read the log. */
     readonly readLog: {
       readonly id: 20;
       readonly sync: true;
       readonly doc: string;
-      readonly params: { readonly buffer: Param<"vectorOut", U8>; readonly length: Param<"out", U32> };
+      readonly params: {
+        readonly buffer: Param<"vectorOut", typeof t.u8>;
+        readonly length: Param<"out", typeof t.u32>;
+      };
     };
     /** id 21, sync: echo. */
     readonly echo: {
@@ -125,7 +128,7 @@ export interface AcmeNicDef {
       readonly id: 22;
       readonly sync: true;
       readonly doc: string;
-      readonly params: { readonly count: Param<"in", U32> };
+      readonly params: { readonly count: Param<"in", typeof t.u32> };
     };
     /** id 32, user: the link changed. */
     readonly linkEvent: {

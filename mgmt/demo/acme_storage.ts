@@ -9,9 +9,11 @@
  * ```
  * @module
  */
-import { type Param, t } from "../params.ts";
+import type { Param } from "../params.ts";
+import { t } from "../t.ts";
 import { defineSignature, type Signature } from "../signature.ts";
-import type { EnumType, StructType } from "../types.ts";
+import type { EnumType } from "../types/enum.ts";
+import type { StructType } from "../types/struct.ts";
 
 /** Values of {@link DeviceInfo}. */
 export interface DeviceInfoValue {
@@ -102,18 +104,6 @@ export const DeviceEventKind: EnumType<"attached" | "detached" | "mediumError"> 
   "DeviceEventKind",
 );
 
-/** A synchronous kernel callback entry of {@link AcmeStorageDef}. */
-export interface Kcb<I extends number, P> {
-  /** Callback id. */
-  readonly id: I;
-  /** Synchronous. */
-  readonly sync: true;
-  /** Documentation. */
-  readonly doc: string;
-  /** Parameters. */
-  readonly params: P;
-}
-
 /** The literal definition of {@link acmeStorage}. */
 export interface AcmeStorageDef {
   /** API name. */
@@ -127,27 +117,49 @@ export interface AcmeStorageDef {
   /** Callbacks. */
   readonly callbacks: {
     /** id 16: identity and health. */
-    readonly getDeviceInfo: Kcb<16, { readonly info: Param<"out", StructType<DeviceInfoValue>> }>;
+    readonly getDeviceInfo: {
+      readonly id: 16;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly info: Param<"out", StructType<DeviceInfoValue>> };
+    };
     /** id 17: write cache on/off. */
-    readonly setWriteCache: Kcb<
-      17,
-      { readonly enable: Param<"in", typeof t.bool>; readonly status: Param<"out", typeof t.i32> }
-    >;
+    readonly setWriteCache: {
+      readonly id: 17;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: {
+        readonly enable: Param<"in", typeof t.bool>;
+        readonly status: Param<"out", typeof t.i32>;
+      };
+    };
     /** id 18: thresholds in, previous out. */
-    readonly thresholds: Kcb<18, { readonly value: Param<"inout", StructType<ThresholdsValue>> }>;
+    readonly thresholds: {
+      readonly id: 18;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly value: Param<"inout", StructType<ThresholdsValue>> };
+    };
     /** id 19: SMART attributes. */
-    readonly readSmart: Kcb<
-      19,
-      {
+    readonly readSmart: {
+      readonly id: 19;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: {
         readonly attrs: Param<"vectorOut", StructType<SmartAttrValue>>;
         readonly count: Param<"out", typeof t.u32>;
-      }
-    >;
+      };
+    };
     /** id 20: LBA translation. */
-    readonly remapLbas: Kcb<
-      20,
-      { readonly lbas: Param<"vectorInOut", typeof t.u64>; readonly offset: Param<"in", typeof t.i64> }
-    >;
+    readonly remapLbas: {
+      readonly id: 20;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: {
+        readonly lbas: Param<"vectorInOut", typeof t.u64>;
+        readonly offset: Param<"in", typeof t.i64>;
+      };
+    };
     /** id 21, async: rescan. */
     readonly scan: { readonly id: 21; readonly sync: false; readonly doc: string };
     /** id 32, user: a device event. */

@@ -3,7 +3,8 @@
  * `deno check`ed (by test/typecheck_test.ts). Each `@ts-expect-error` must be an error, or the
  * check fails because the directive is unused.
  */
-import { type acmeNic, type acmeStorage, type Session, signatureFromJson } from "../../mod.ts";
+import type { acmeNic, acmeStorage } from "../../demo.ts";
+import { type Session, signatureFromJson } from "../../mod.ts";
 
 export async function typed(s: Session<typeof acmeNic.def>, st: Session<typeof acmeStorage.def>) {
   const { stats } = await s.invoke("getStats", { instance: "vmnic0" });

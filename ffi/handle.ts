@@ -1,0 +1,165 @@
+/**
+ * One `vmk_MgmtUserHandle` and the calls on it, in bytes and errno numbers: Init from a C
+ * signature, GetInstances, Begin/End/Destroy, and invoke — which turns each parameter's bytes
+ * into the pointer C expects (the value itself, or a `vmk_MgmtVectorParm` around it), picks the
+ * binding for the argument count, and keeps every buffer alive until C has returned.
+ *
+ * Nothing here knows names, types or errors of the typed API: every function returns the
+ * library's result code (0 or an errno) and leaves its meaning to `mgmt/`.
+ *
+ * @example
+ * ```ts ignore
+ * import { NativeHandle } from "./handle.ts";
+ * const { rc, handle } = await NativeHandle.init(symbols, cSignature, 0n, callbacks.pointers);
+ * const data = [new Uint8Array(72)];
+ * const rc2 = await handle!.call(cSignature.callbacks[0]).invoke(1n, data);
+ * ```
+ * @module
+ */
+import { DIRECTION_BY_CODE, isVector, LOCATION_CODE, MAX_CALLBACK_PARMS, U64_MAX } from "../abi/facts.ts";
+import {
+  type CCallback,
+  type CSignature,
+  decodeInstances,
+  encodeApiSignature,
+  encodeCallbackInfos,
+  encodeVectorParm,
+  type InstanceEntry,
+  LAYOUT,
+} from "./layout.ts";
+import type { VmkMgmtSymbols } from "./symbols.ts";
+
+type AsyncInvoke = (
+  h: Deno.PointerObject,
+  inst: bigint,
+  id: bigint,
+  n: number,
+  ...a: Uint8Array[]
+) => Promise<number>;
+type SyncInvoke = (h: Deno.PointerObject, inst: bigint, id: bigint, n: number, ...a: Uint8Array[]) => number;
+
+/** Marks buffers as used until this point (a reference the optimiser cannot drop). */
+function keepAlive(buffers: unknown): void {
+  if (buffers === keepAlive) throw new Error("unreachable");
+}
+
+function addressOf(buf: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
+}
+
+/** One kernel callback of a handle, ready to invoke. */
+export class NativeCall {
+  readonly #handle: Deno.PointerObject;
+  readonly #c: CCallback;
+  readonly #vector: boolean[];
+  readonly #async: AsyncInvoke;
+  readonly #sync: SyncInvoke;
+
+  /** @internal use {@link NativeHandle.call}. */
+  constructor(symbols: VmkMgmtSymbols, handle: Deno.PointerObject, c: CCallback) {
+    if (c.numParms > MAX_CALLBACK_PARMS) throw new RangeError(`${c.numParms} parameters; at most 4`);
+    const n = c.numParms as 0 | 1 | 2 | 3 | 4;
+    this.#handle = handle;
+    this.#c = c;
+    this.#vector = c.parmTypes.slice(0, n).map((code) => isVector(DIRECTION_BY_CODE[code]));
+    this.#async = symbols[`invoke${n}`] as unknown as AsyncInvoke;
+    this.#sync = symbols[`invokeSync${n}`] as unknown as SyncInvoke;
+  }
+
+  /** The C arguments for `data` (one buffer per parameter, already the right size). */
+  #args(instanceId: bigint, data: readonly Uint8Array[]): Uint8Array[] {
+    // Deno wraps a u64 silently: an id out of range would address another instance.
+    if (typeof instanceId !== "bigint" || instanceId < 0n || instanceId > U64_MAX) {
+      throw new RangeError(`instance id ${instanceId} is not a vmk_uint64`);
+    }
+    if (data.length !== this.#c.numParms) {
+      throw new RangeError(`${data.length} parameter buffers for ${this.#c.numParms} parameters`);
+    }
+    return data.map((buf, i) => (this.#vector[i] ? encodeVectorParm(buf.length, addressOf(buf)) : buf));
+  }
+
+  /**
+   * `vmk_MgmtUserCallbackInvoke` on the blocking pool; resolves with its result code. Out data
+   * lands in `data`. The buffers stay alive until C returns, also when the caller stopped waiting.
+   */
+  invoke(instanceId: bigint, data: readonly Uint8Array[]): Promise<number> {
+    const args = this.#args(instanceId, data);
+    return this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args).then((rc) => {
+      // Deno hands C raw pointers into `args` and `data`: this closure keeps them reachable until
+      // the call has finished with them.
+      keepAlive([args, data]);
+      return rc;
+    });
+  }
+
+  /** The same, blocking the JavaScript thread until the kernel answers. */
+  invokeSync(instanceId: bigint, data: readonly Uint8Array[]): number {
+    const args = this.#args(instanceId, data);
+    const rc = this.#sync(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
+    keepAlive([args, data]);
+    return rc;
+  }
+}
+
+/** An initialised `vmk_MgmtUserHandle`. */
+export class NativeHandle {
+  readonly #symbols: VmkMgmtSymbols;
+  readonly #handle: Deno.PointerObject;
+
+  private constructor(symbols: VmkMgmtSymbols, handle: Deno.PointerObject) {
+    this.#symbols = symbols;
+    this.#handle = handle;
+  }
+
+  /**
+   * `vmk_MgmtUserInit` with the C form of a signature; `pointers[i]` is the user callback of
+   * entry i (0n for kernel callbacks). Resolves with the result code and, on 0, the handle.
+   */
+  static async init(
+    symbols: VmkMgmtSymbols,
+    sig: CSignature,
+    cookie: bigint,
+    pointers: readonly bigint[],
+  ): Promise<{ rc: number; handle?: NativeHandle }> {
+    const table = encodeCallbackInfos(sig.callbacks, pointers);
+    const sigBytes = encodeApiSignature(sig, sig.callbacks.length ? addressOf(table) : 0n);
+    const out = new Uint8Array(8);
+    const rc = await symbols.vmk_MgmtUserInit(sigBytes, cookie, out);
+    keepAlive(table);
+    if (rc !== 0) return { rc };
+    const handle = Deno.UnsafePointer.create(new DataView(out.buffer).getBigUint64(0, true));
+    // A library that reports success without a handle is broken: treat it as a transport failure.
+    if (handle === null) return { rc: 5 };
+    return { rc, handle: new NativeHandle(symbols, handle) };
+  }
+
+  /** `vmk_MgmtUserGetInstances`: the result code and, on 0, the instances. */
+  async instances(): Promise<{ rc: number; instances: InstanceEntry[] }> {
+    const buf = new Uint8Array(LAYOUT.vmk_MgmtInstances.size);
+    const rc = await this.#symbols.vmk_MgmtUserGetInstances(this.#handle, buf);
+    return { rc, instances: rc === 0 ? decodeInstances(buf) : [] };
+  }
+
+  /** `vmk_MgmtUserBegin`: starts the monitor thread. */
+  begin(): Promise<number> {
+    return this.#symbols.vmk_MgmtUserBegin(this.#handle);
+  }
+
+  /** `vmk_MgmtUserEnd`: stops and joins the monitor thread. */
+  end(): Promise<number> {
+    return this.#symbols.vmk_MgmtUserEnd(this.#handle);
+  }
+
+  /** `vmk_MgmtUserDestroy`: ends delivery and releases the handle; it must not be used again. */
+  destroy(): Promise<number> {
+    return this.#symbols.vmk_MgmtUserDestroy(this.#handle);
+  }
+
+  /** A kernel callback of this handle's signature, ready to invoke. */
+  call(c: CCallback): NativeCall {
+    if (c.location !== LOCATION_CODE.kernel) {
+      throw new RangeError("only kernel-location callbacks are invoked");
+    }
+    return new NativeCall(this.#symbols, this.#handle, c);
+  }
+}

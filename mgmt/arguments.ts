@@ -1,0 +1,78 @@
+/**
+ * A kernel callback's whole argument list: from `invoke`'s input object to one buffer per
+ * parameter (the bytes C reads, or a zeroed buffer C fills), and from those buffers back to the
+ * result object (out, inout and vector-out values, vectors cut to their `lengthFrom`).
+ *
+ * @example
+ * ```ts
+ * import { decodeResults, encodeArguments } from "./arguments.ts";
+ * import { acmeNic } from "./demo/acme_nic.ts";
+ * const cb = acmeNic.callbacks.setMtu;
+ * const buffers = encodeArguments(cb, { instance: 1, mtu: 9000 }); // [u32 9000, i32 status]
+ * decodeResults(cb, buffers); // { status: 0 }
+ * ```
+ * @module
+ */
+import { isVector, returnsData } from "../abi/facts.ts";
+import { didYouMean } from "../util/suggest.ts";
+import { decodeParam, encodeParam } from "./codec.ts";
+import { ValueError } from "./errors.ts";
+import type { CallbackInfo } from "./signature.ts";
+
+/**
+ * One buffer per parameter of `cb` from `input` (its `instance` key is not a parameter).
+ * @throws {TypeError} when `input` is not an object. @throws {ValueError} naming an unknown,
+ * missing or bad parameter, in the message's `invoke CALLBACK:` context.
+ */
+export function encodeArguments(cb: CallbackInfo, input: Record<string, unknown> | undefined): Uint8Array[] {
+  const context = `invoke ${cb.name}: `;
+  const given = input ?? {};
+  if (typeof given !== "object" || given === null) {
+    throw new TypeError(`invoke ${cb.name}: the input must be an object of parameters`);
+  }
+  for (const key in given) {
+    if (key === "instance" || cb.params.some((p) => p.name === key)) continue;
+    const names = cb.params.map((p) => p.name);
+    throw new ValueError(
+      key,
+      `unknown parameter${didYouMean(key, names)} (parameters: ${names.join(", ") || "none"})`,
+      context,
+    );
+  }
+  return cb.params.map((p) => {
+    const value = given[p.name];
+    if (p.dir === "out") {
+      if (value !== undefined) {
+        throw new ValueError(p.name, "an out parameter is returned, not given", context);
+      }
+      return new Uint8Array(p.size);
+    }
+    if (value === undefined) {
+      const what = p.dir === "vectorOut"
+        ? `capacity in elements (e.g. ${p.name}: 4096)`
+        : `${isVector(p.dir) ? "vector of " : ""}${p.type.name}`;
+      throw new ValueError(p.name, `missing parameter (${what})`, context);
+    }
+    try {
+      return encodeParam(p, value);
+    } catch (e) {
+      if (e instanceof ValueError) throw new ValueError(e.path, e.reason, context);
+      throw e;
+    }
+  });
+}
+
+/** The values the kernel returned in `buffers` (as filled by C), by parameter name. */
+export function decodeResults(cb: CallbackInfo, buffers: readonly Uint8Array[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  cb.params.forEach((p, i) => {
+    if (returnsData(p.dir)) out[p.name] = decodeParam(p, buffers[i]);
+  });
+  for (const p of cb.params) {
+    if (!p.lengthFrom) continue;
+    const n = Number(out[p.lengthFrom]);
+    const v = out[p.name] as Uint8Array | unknown[];
+    if (Number.isFinite(n) && n >= 0 && n < v.length) out[p.name] = v.slice(0, n);
+  }
+  return out;
+}

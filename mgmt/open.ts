@@ -1,0 +1,141 @@
+/**
+ * `open(signature)`: loads the library, builds the C signature with a thread-safe callback for
+ * each user-location callback, calls `vmk_MgmtUserInit` and returns a {@link Session}.
+ *
+ * @example
+ * ```ts ignore
+ * import { open } from "./open.ts";
+ * import { acmeNic } from "./demo/acme_nic.ts";
+ * await using s = await open(acmeNic, { healthCheckMs: 1000 });
+ * ```
+ * @module
+ */
+import { ERRNO, simSocketPathForMessages, U64_MAX } from "../abi/facts.ts";
+import { UserCallbacks } from "../ffi/callbacks.ts";
+import { NativeHandle } from "../ffi/handle.ts";
+import { loadLibrary } from "../ffi/library.ts";
+import { VmkMgmtError } from "./errors.ts";
+import { EventHub } from "./events.ts";
+import { Session } from "./session.ts";
+import { type Core, eventInstance, fetchInstances } from "./session_core.ts";
+import { type Signature, type SignatureDef, toCSignature } from "./signature.ts";
+
+/** Options of {@link open}. */
+export interface OpenOptions {
+  /** `userCookie` handed to Init (default 0). */
+  cookie?: bigint;
+  /** Library path; overrides discovery (`VMKMGMT_LIB`, ESXi, simulator). */
+  library?: string;
+  /** Where errors with no caller go (a throwing event handler…); default: console.error. */
+  onError?: (error: unknown, context: string) => void;
+  /**
+   * While someone listens for events, check the kernel connection every this many ms (default
+   * 2000; 0 never): when it is gone, iterators throw, waits reject and handlers' errors report
+   * EIO instead of waiting forever.
+   */
+  healthCheckMs?: number;
+}
+
+function checkOpenOptions(options: OpenOptions): number {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`open: options must be an object, got ${String(options)}`);
+  }
+  const probeMs = options.healthCheckMs ?? 2000;
+  if (typeof probeMs !== "number" || !Number.isFinite(probeMs) || probeMs < 0) {
+    throw new RangeError(
+      `open: healthCheckMs must be milliseconds ≥ 0 (0 disables), got ${options.healthCheckMs}`,
+    );
+  }
+  const cookie = options.cookie;
+  if (cookie !== undefined && (typeof cookie !== "bigint" || cookie < 0n || cookie > U64_MAX)) {
+    throw new RangeError(`open: cookie must be a bigint 0..${U64_MAX}, got ${String(cookie)}`);
+  }
+  return probeMs;
+}
+
+/**
+ * Opens a session: loads the library, builds the C signature (with a thread-safe callback for
+ * each user-location callback), calls `vmk_MgmtUserInit` and fetches the instances.
+ * @throws {TypeError} not a signature. @throws {RangeError} a bad option.
+ * @throws {LibraryError} no usable library. @throws {VmkMgmtError} `ENODEV` when no kernel module
+ * serves the signature, `EIO` when the kernel cannot be reached.
+ */
+export async function open<D extends SignatureDef>(
+  signature: Signature<D>,
+  options: OpenOptions = {},
+): Promise<Session<D>> {
+  if (!signature || typeof signature !== "object" || !Array.isArray(signature.list)) {
+    throw new TypeError(
+      "open(signature): expected a signature from defineSignature() or signatureFromJson()",
+    );
+  }
+  const probeMs = checkOpenOptions(options);
+  const { symbols, info } = await loadLibrary(options.library);
+  const report = options.onError ?? ((e: unknown, context: string) => {
+    console.error(`vmkmgmt: ${context} failed:`, e);
+  });
+  const sigName = signature.name;
+  const check = (operation: string) => (rc: number) => {
+    if (rc !== 0) throw new VmkMgmtError(rc, { operation, signature: sigName });
+  };
+  const core = {
+    signature,
+    c: toCSignature(signature),
+    library: info,
+    closed: false,
+    byName: new Map(),
+    byId: new Map(),
+    inFlight: 0,
+  } as Partial<Core> as Core;
+  core.hub = new EventHub(signature, {
+    begin: () => core.native.begin().then(check("vmk_MgmtUserBegin")),
+    end: () => core.native.end().then(check("vmk_MgmtUserEnd")),
+    keepAlive: (on) => core.callbacks.keepAlive(on),
+    instance: (id) => eventInstance(core, id),
+    report,
+    probe: async () => {
+      try {
+        await fetchInstances(core);
+      } catch (e) {
+        if (!(e instanceof VmkMgmtError) || e.errno !== ERRNO.EIO) throw e;
+        throw new VmkMgmtError(ERRNO.EIO, {
+          operation: "event delivery",
+          signature: sigName,
+          hint: info.simulated
+            ? "the connection to the simulator was lost; is `deno task sim` still running?"
+            : "the connection to the kernel was lost",
+        });
+      }
+    },
+    probeMs,
+  });
+  core.callbacks = new UserCallbacks(core.c.callbacks, (raw) => core.hub.dispatch(raw), report);
+  const { rc, handle } = await NativeHandle.init(
+    symbols,
+    core.c,
+    options.cookie ?? 0n,
+    core.callbacks.pointers,
+  );
+  if (rc !== 0 || !handle) {
+    core.callbacks.close();
+    let hint: string | undefined;
+    if (rc === ERRNO.ENODEV) {
+      hint = `no kernel module registered ${sigName} by ${signature.vendor} at version ${
+        signature.version.split(".").slice(0, 2).join(".")
+      }.x.x`;
+    } else if (rc === ERRNO.EIO && info.simulated) {
+      hint =
+        `cannot reach the simulated vmkernel at ${simSocketPathForMessages()}; start it with \`deno task sim\``;
+    }
+    throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserInit", signature: sigName, hint });
+  }
+  core.native = handle;
+  const session = new Session<D>(core);
+  try {
+    await session.instances();
+  } catch (e) {
+    await session.close().catch(() => {});
+    throw e;
+  }
+  return session;
+}

@@ -1,0 +1,37 @@
+/**
+ * The types of a session's methods, derived from its signature definition: what `invoke` takes
+ * and its options, and the events `events`, `on` and `waitFor` deliver.
+ * @module
+ */
+import type { KernelEvent } from "./events.ts";
+import type { InstanceRef } from "./instance_ref.ts";
+import type { SignatureDef } from "./signature.ts";
+import type { EventName, EventParams, InvokeParams } from "./signature_types.ts";
+
+/** Options of one invoke. */
+export interface InvokeOptions {
+  /**
+   * Reject when aborted. The kernel callback may still run and complete: only the wait ends, and
+   * the call keeps one of Deno's blocking threads until the kernel answers or the session closes.
+   */
+  signal?: AbortSignal;
+  /** Reject with `ETIMEDOUT` after this many ms (same caveat as `signal`). */
+  timeout?: number;
+}
+
+/** The first argument of `invoke` for callback definition `C`. */
+export type InvokeInput<C> = { instance?: InstanceRef } & InvokeParams<C>;
+/** The rest arguments of `invoke`: the input is optional when the callback takes no parameters. */
+export type InvokeArgs<C> = Record<never, never> extends InvokeParams<C>
+  ? [input?: InvokeInput<C>, options?: InvokeOptions]
+  : [input: InvokeInput<C>, options?: InvokeOptions];
+
+/** The callback definitions of signature definition `D`. */
+export type Callbacks<D extends SignatureDef> = D["callbacks"];
+/** A kernel event of signature definition `D` named `E`. */
+export type EventOf<D extends SignatureDef, E extends EventName<D>> = KernelEvent<
+  E,
+  EventParams<Callbacks<D>[E]>
+>;
+/** Any kernel event of signature definition `D`. */
+export type AnyEventOf<D extends SignatureDef> = { [E in EventName<D>]: EventOf<D, E> }[EventName<D>];

@@ -1,0 +1,73 @@
+/**
+ * What every parameter type is: a C type with a size, an alignment, and the conversions between
+ * a JavaScript value, the C bytes and lossless JSON. Shared helpers of the type families.
+ * @module
+ */
+
+/** The JSON description of a type, as written in signature JSON files. */
+export type TypeJson =
+  | string
+  | { string: number }
+  | { bytes: number }
+  | { array: TypeJson; length: number }
+  | { struct: Record<string, TypeJson>; name?: string }
+  | { enum: Record<string, number>; base?: string; name?: string };
+
+/** The type families. */
+export type TypeKind = "int" | "float" | "bool" | "string" | "bytes" | "array" | "struct" | "enum";
+
+/** A C type with a JavaScript value type `V`. */
+export interface Type<V> {
+  /** The family: `int`, `float`, `bool`, `string`, `bytes`, `array`, `struct`, `enum`. */
+  readonly kind: TypeKind;
+  /** A C-like name for people: `u32`, `char[64]`, `NicStats`. */
+  readonly name: string;
+  /** `sizeof` in bytes. */
+  readonly size: number;
+  /** `_Alignof` in bytes. */
+  readonly align: number;
+  /** Checks `value` and writes it at `offset`; throws a `ValueError` naming `path`. */
+  encode(view: DataView, offset: number, value: unknown, path: string): void;
+  /** Reads a value from `offset`. */
+  decode(view: DataView, offset: number): V;
+  /** Converts a JSON value (numbers as strings allowed, bytes as hex) to a value `encode` accepts. */
+  fromJson(json: unknown, path: string): V;
+  /** Converts a value to lossless JSON (64-bit integers and bytes as strings). */
+  toJson(value: V): unknown;
+  /** The JSON description of this type. */
+  describe(): TypeJson;
+  /** Phantom marker carrying `V` for type inference. */
+  readonly __value?: V;
+}
+
+/** The JavaScript value type of a {@link Type}. */
+export type ValueOf<T> = T extends Type<infer V> ? V : never;
+
+/** A C identifier, as struct fields and enum names must be. */
+export const IDENT: RegExp = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A short description of a value for error messages. */
+export function describeValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (v instanceof Uint8Array) return `Uint8Array(${v.length})`;
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null) return "null";
+  if (typeof v === "object") return "an object";
+  return String(v);
+}
+
+/** Largest length of a string, byte block or array type. */
+export const MAX_TYPE_LENGTH = 1 << 24;
+
+/** Checks the length of a fixed-size type; throws a RangeError naming `what`. */
+export function checkLength(n: number, what: string): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_TYPE_LENGTH) {
+    throw new RangeError(`${what} length must be an integer 1..${MAX_TYPE_LENGTH}, got ${n}`);
+  }
+}
+
+/** A view of `length` bytes at `offset` (no copy). */
+export function bytesOf(view: DataView, offset: number, length: number): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset + offset, length);
+}

@@ -1,0 +1,54 @@
+/**
+ * Commands that explain a signature: describe and template.
+ * @module
+ */
+import type { Signature } from "../../mgmt/signature.ts";
+import { describeCallback, describeSignature, template, toJsonText } from "../format.ts";
+import { CommandError, type ReplState } from "../state.ts";
+import { callbackOf, type Command, need } from "./command.ts";
+
+function signatureForDescribe(state: ReplState): Signature {
+  if (state.current) return state.session().signature;
+  const first = state.signatures.values().next().value;
+  if (!first) throw new CommandError("no signature is known");
+  return first.signature;
+}
+
+export const describe: Command = {
+  name: "describe",
+  aliases: ["desc"],
+  usage: "describe [CALLBACK | SIGNATURE]",
+  summary: "show callbacks, or one callback's parameters, types, sizes, fields and enum values",
+  args: ["callback"],
+  run(state, args) {
+    const what = args[0]?.text;
+    const other = what ? state.signatures.get(what) : undefined;
+    const sig = other?.signature ?? signatureForDescribe(state);
+    if (!what || other) {
+      state.result(() => describeSignature(sig, state.paint), () => sig.toJson());
+      return;
+    }
+    const cb = callbackOf(sig, what);
+    state.result(
+      () => describeCallback(cb, state.paint),
+      () => ({ name: cb.name, ...sig.toJson().callbacks[cb.name] }),
+    );
+  },
+};
+
+export const templateCmd: Command = {
+  name: "template",
+  usage: "template CALLBACK [INSTANCE]",
+  summary: "print a call line and a JSON skeleton to edit",
+  args: ["kernelCallback", "instance"],
+  run(state, args) {
+    const sig = signatureForDescribe(state);
+    const cb = callbackOf(sig, need(args, 0, "callback name", this.usage), "kernel");
+    const inst = args[1]?.text ?? state.instanceCache.get(sig.name)?.[0]?.name ?? "INSTANCE";
+    const t = template(cb, inst);
+    state.result(
+      () => `${t.line}\n${state.paint.dim("or")}\ncall ${cb.name} ${toJsonText(t.json)}`,
+      () => ({ line: t.line, json: t.json }),
+    );
+  },
+};

@@ -1,0 +1,79 @@
+/**
+ * Commands about the shell itself and the simulator: json, js, sim, exit.
+ * @module
+ */
+import { type ControlRequest, controlRequest, sendControl } from "../../sim/client.ts";
+import { toJsonText } from "../format.ts";
+import { evaluate } from "../js_eval.ts";
+import { CommandError } from "../state.ts";
+import { type Command, ExitRequest, need } from "./command.ts";
+
+export const json: Command = {
+  name: "json",
+  usage: "json [on|off]",
+  summary: "switch JSON output on or off",
+  args: ["on-off"],
+  run(state, args) {
+    const v = args[0]?.text ?? (state.json ? "off" : "on");
+    if (v !== "on" && v !== "off") throw new CommandError("json: expected on or off");
+    state.json = v === "on";
+    state.result(() => "JSON output off", () => ({ ok: true, json: true }));
+  },
+};
+
+export const js: Command = {
+  name: "js",
+  usage: "js EXPRESSION",
+  summary: "evaluate TypeScript/JavaScript with session, sessions and the module's API in scope",
+  help: `Top-level await works: js (await session.invoke("getStats", { instance: "vmnic0" })).stats.mtu
+In scope: session (current), sessions (by name), every export of mod.ts and demo.ts (open, t, acmeNic, …),
+and $ (an object kept between evaluations). js takes the rest of its line, semicolons included;
+after statements the value of the last expression is shown (js const a = 1; a + 1).`,
+  async run(state, _args, line) {
+    const expr = line.replace(/^\s*js\s?/, "");
+    if (!expr.trim()) throw new CommandError(`usage: ${this.usage}`);
+    const value = await evaluate(expr, {
+      session: state.current ? state.sessions.get(state.current) : undefined,
+      sessions: Object.fromEntries(state.sessions),
+    });
+    state.result(
+      () =>
+        value === undefined ? "" : Deno.inspect(value, { colors: state.paint.bold("x") !== "x", depth: 6 }),
+      () => ({ ok: true, value: JSON.parse(toJsonText(value ?? null)) }),
+    );
+  },
+};
+
+export const sim: Command = {
+  name: "sim",
+  usage: "sim OP [key=value …]",
+  summary: "send a control command to the simulator (faults, events on demand, status)",
+  help:
+    `Ops: status, sessions, fail, stall, delay, clear, drop, remove, add, emit, link, holdDown, log, periodic.
+Examples: sim fail instance=vmnic1 errno=EIO count=2
+          sim emit event=linkEvent instance=vmnic0 params={"state":{"up":0,"speedMbps":0}}
+          sim link instance=vmnic2 up=false`,
+  args: ["simop"],
+  async run(state, args) {
+    if (!state.simSocket) throw new CommandError("sim: the loaded library is not the simulator's");
+    const op = need(args, 0, "op", this.usage);
+    let req: ControlRequest;
+    try {
+      req = controlRequest(op, args.slice(1).map((a) => a.text));
+    } catch (e) {
+      throw new CommandError(`sim: ${(e as Error).message}`);
+    }
+    const result = await sendControl(state.simSocket, req);
+    state.result(() => toJsonText(result, true), () => ({ ok: true, result }));
+  },
+};
+
+export const exit: Command = {
+  name: "exit",
+  aliases: ["quit"],
+  usage: "exit",
+  summary: "leave (Ctrl-D too)",
+  run() {
+    throw new ExitRequest();
+  },
+};

@@ -1,0 +1,165 @@
+/**
+ * Commands about sessions and signatures: sigs, open, use, sessions, close, instances.
+ * @module
+ */
+import { libraryInfo } from "../../ffi/library.ts";
+import { open } from "../../mgmt/open.ts";
+import { didYouMean } from "../../util/suggest.ts";
+import { instancesJson, table } from "../format.ts";
+import { CommandError, type ReplState } from "../state.ts";
+import { type Command, need } from "./command.ts";
+
+/** Lists a session's instances and keeps them for completion. */
+export async function refreshInstances(state: ReplState, name: string) {
+  const s = state.sessions.get(name);
+  if (!s) return [];
+  const list = await s.instances();
+  state.instanceCache.set(name, list);
+  return list;
+}
+
+export const sigs: Command = {
+  name: "sigs",
+  usage: "sigs",
+  summary: "list known signatures",
+  run(state) {
+    const list = [...state.signatures.values()];
+    state.result(
+      () =>
+        table(
+          ["", "SIGNATURE", "VENDOR", "VERSION", "CALLBACKS", "SOURCE"],
+          list.map((k) => [
+            state.sessions.has(k.signature.name) ? "*" : "",
+            k.signature.name,
+            k.signature.vendor,
+            k.signature.version,
+            String(k.signature.list.length),
+            k.source,
+          ]),
+          state.paint,
+        ),
+      () =>
+        list.map((k) => ({
+          ...k.signature.toJson(),
+          source: k.source,
+          open: state.sessions.has(k.signature.name),
+        })),
+    );
+  },
+};
+
+export const openCmd: Command = {
+  name: "open",
+  usage: "open SIGNATURE",
+  summary: "open a session on a signature (it becomes the current one)",
+  args: ["signature"],
+  async run(state, args) {
+    const name = need(args, 0, "signature name", this.usage);
+    const known = state.signatures.get(name);
+    if (!known) {
+      const names = [...state.signatures.keys()];
+      throw new CommandError(
+        `unknown signature ${name}${didYouMean(name, names)} (known: ${
+          names.join(", ")
+        }; load more with --sig FILE)`,
+      );
+    }
+    if (!state.sessions.has(name)) {
+      const s = await open(known.signature, {
+        onError: (e, ctx) => state.printAbove(`${state.paint.red("error:")} ${ctx}: ${(e as Error).message}`),
+      });
+      state.sessions.set(name, s);
+    }
+    state.current = name;
+    const list = await refreshInstances(state, name);
+    state.result(
+      () =>
+        `opened ${name} ${known.signature.version}: ${list.length} instance${list.length === 1 ? "" : "s"} (${
+          list.map((i) => i.name).join(", ")
+        })`,
+      () => ({ ok: true, session: name, instances: instancesJson(list) }),
+    );
+  },
+};
+
+export const use: Command = {
+  name: "use",
+  usage: "use SESSION",
+  summary: "switch the current session",
+  args: ["session"],
+  run(state, args) {
+    const name = need(args, 0, "session name", this.usage);
+    if (!state.sessions.has(name)) {
+      throw new CommandError(
+        `no open session ${name}${didYouMean(name, state.sessions.keys())}; open it with: open ${name}`,
+      );
+    }
+    state.current = name;
+    state.result(() => `current session: ${name}`, () => ({ ok: true, session: name }));
+  },
+};
+
+export const sessions: Command = {
+  name: "sessions",
+  usage: "sessions",
+  summary: "list open sessions",
+  run(state) {
+    const rows = [...state.sessions.entries()].map((
+      [n, s],
+    ) => [n === state.current ? "*" : "", n, s.signature.version, String(s.stats.eventsDelivered)]);
+    state.result(
+      () => rows.length ? table(["", "SESSION", "VERSION", "EVENTS"], rows, state.paint) : "no open sessions",
+      () => [...state.sessions.keys()].map((n) => ({ session: n, current: n === state.current })),
+    );
+  },
+};
+
+export const close: Command = {
+  name: "close",
+  usage: "close [SESSION]",
+  summary: "close a session (the current one by default)",
+  args: ["session"],
+  async run(state, args) {
+    const name = args[0]?.text ?? state.current;
+    const s = name ? state.sessions.get(name) : undefined;
+    if (!name || !s) throw new CommandError(`no open session ${name ?? ""}`.trim());
+    for (const [id, w] of [...state.watches]) if (w.session === name) state.stopWatch(id);
+    await s.close();
+    state.sessions.delete(name);
+    if (state.current === name) state.current = state.sessions.keys().next().value;
+    state.result(() => `closed ${name}`, () => ({ ok: true, closed: name }));
+  },
+};
+
+export const instances: Command = {
+  name: "instances",
+  usage: "instances",
+  summary: "list the kernel instances of the current session",
+  async run(state) {
+    const s = state.session();
+    const list = await refreshInstances(state, s.signature.name);
+    state.result(
+      () =>
+        list.length
+          ? table(["ID", "NAME"], list.map((i) => [String(i.id), i.name]), state.paint)
+          : "no instances",
+      () => instancesJson(list),
+    );
+  },
+};
+
+export const lib: Command = {
+  name: "lib",
+  usage: "lib",
+  summary: "show which libvmkmgmt is loaded",
+  run(state) {
+    const info = libraryInfo();
+    state.result(
+      () =>
+        info
+          ? `${info.path} (${info.source}${info.simulated ? `, simulator at ${state.simSocket}` : ""})`
+          : "not loaded yet",
+      () => ({ ...info, simSocket: state.simSocket }),
+    );
+  },
+};

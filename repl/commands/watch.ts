@@ -1,0 +1,153 @@
+/**
+ * `watch` and `unwatch`: stream kernel events in the foreground (until Ctrl-C, a count or a
+ * duration) or in the background above the prompt.
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import type { KernelEvent } from "../../mgmt/events.ts";
+import { findInstance, type ParsedInstanceRef, parseInstanceRef } from "../../mgmt/instance_ref.ts";
+import { eventJson, formatEvent, toJsonText } from "../format.ts";
+import { CommandError } from "../state.ts";
+import { callbackOf, type Command, durationArg } from "./command.ts";
+
+/** What a `watch` line asks for. */
+interface WatchArgs {
+  names: string[];
+  count: number;
+  duration?: number;
+  instance?: ParsedInstanceRef;
+  filter?: (ev: KernelEvent) => boolean;
+  background: boolean;
+}
+
+const VALUE_FLAGS = ["count", "for", "instance", "filter"] as const;
+
+function parseWatchArgs(words: string[], usage: string): WatchArgs {
+  const args = parseArgs(words, {
+    string: [...VALUE_FLAGS],
+    boolean: ["background", "bg"],
+    unknown: (arg: string) => {
+      if (arg.startsWith("-")) throw new CommandError(`unknown option ${arg.split("=")[0]}; usage: ${usage}`);
+      return true;
+    },
+  });
+  for (const flag of VALUE_FLAGS) {
+    if (args[flag] === "") throw new CommandError(`--${flag} needs a value; usage: ${usage}`);
+  }
+  const out: WatchArgs = {
+    names: args._.map(String),
+    count: Infinity,
+    background: Boolean(args.background || args.bg),
+  };
+  if (args.count !== undefined) {
+    out.count = Number(args.count);
+    if (!Number.isInteger(out.count) || out.count < 1) {
+      throw new CommandError("--count: expected a whole number ≥ 1");
+    }
+  }
+  if (args.for !== undefined) out.duration = durationArg(args.for);
+  if (args.instance !== undefined) {
+    try {
+      out.instance = parseInstanceRef(args.instance, "--instance");
+    } catch (e) {
+      throw new CommandError((e as Error).message);
+    }
+  }
+  if (args.filter !== undefined) {
+    try {
+      out.filter = new Function("ev", `return (${args.filter});`) as (ev: KernelEvent) => boolean;
+    } catch (e) {
+      throw new CommandError(`--filter: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+export const watch: Command = {
+  name: "watch",
+  usage: "watch [EVENT …] [--count N] [--for DURATION] [--instance I] [--filter JS] [--background]",
+  summary: "stream kernel events until Ctrl-C, N events or a duration",
+  help: `With no EVENT, every event of the current session. --filter takes a JavaScript expression
+over ev (ev.name, ev.instance.name, ev.params…), e.g. --filter 'ev.params.state.up === 0'.
+--background keeps watching while you type (events print above the prompt); stop with unwatch.
+In --json mode each event is one NDJSON line.`,
+  args: ["event"],
+  flags: ["--count", "--for", "--instance", "--filter", "--background"],
+  async run(state, tokens) {
+    const s = state.session();
+    const { names, count, duration, instance, filter, background } = parseWatchArgs(
+      tokens.map((t) => t.text),
+      this.usage,
+    );
+    for (const name of names) callbackOf(s.signature, name, "user");
+    const wanted = new Set(names);
+    const match = (ev: KernelEvent) =>
+      (wanted.size === 0 || wanted.has(ev.name)) &&
+      (!instance || findInstance(ev.instance ? [ev.instance] : [], instance) !== undefined) &&
+      (!filter || Boolean(filter(ev)));
+    const show = (ev: KernelEvent) =>
+      state.json ? toJsonText(eventJson(s.signature, ev)) : formatEvent(s.signature, ev, state.paint);
+    const what = names.length ? names.join(", ") : "all events";
+    if (background) {
+      let seen = 0;
+      const id = state.addWatch(what, s.signature.name, () => off());
+      const off = s.on("*", (ev: KernelEvent) => {
+        if (!match(ev)) return;
+        state.printAbove(show(ev));
+        if (++seen >= count) state.stopWatch(id);
+      });
+      if (duration !== undefined) setTimeout(() => state.stopWatch(id), duration);
+      if (!state.json) {
+        console.log(
+          state.paint.dim(`watch #${id} on ${what} runs in the background; stop it with: unwatch ${id}`),
+        );
+      }
+      return;
+    }
+    const controller = new AbortController();
+    state.foreground = controller;
+    const timer = duration !== undefined ? setTimeout(() => controller.abort(), duration) : undefined;
+    if (!state.json) {
+      console.log(
+        state.paint.dim(
+          `watching ${what}${count < Infinity ? `, ${count} events` : ""}${
+            duration !== undefined ? ` for ${duration} ms` : ""
+          } — Ctrl-C stops`,
+        ),
+      );
+    }
+    let seen = 0;
+    try {
+      for await (const ev of s.events(null, { signal: controller.signal })) {
+        if (!match(ev)) continue;
+        console.log(show(ev));
+        if (++seen >= count) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      state.foreground = undefined;
+    }
+    if (!state.json) console.log(state.paint.dim(`${seen} event${seen === 1 ? "" : "s"}`));
+  },
+};
+
+export const unwatch: Command = {
+  name: "unwatch",
+  usage: "unwatch [ID|all]",
+  summary: "stop background watches",
+  run(state, args) {
+    const which = args[0]?.text ?? "all";
+    const ids = which === "all" ? [...state.watches.keys()] : [Number(which)];
+    for (const id of ids) {
+      if (!state.stopWatch(id)) {
+        throw new CommandError(
+          `no background watch ${which}; running: ${[...state.watches.keys()].join(", ") || "none"}`,
+        );
+      }
+    }
+    state.result(
+      () => `stopped ${ids.length} watch${ids.length === 1 ? "" : "es"}`,
+      () => ({ ok: true, stopped: ids }),
+    );
+  },
+};

@@ -1,0 +1,119 @@
+/**
+ * The client side of the simulator, for tools (REPL, script runner, `deno task sim ctl`): where
+ * the simulator listens, which control operations exist, how `key=value` words become a control
+ * request, and sending one. It loads no kernel, server or module code.
+ *
+ * @example
+ * ```ts ignore
+ * import { defaultSocketPath, sendControl } from "./client.ts";
+ * await sendControl(defaultSocketPath(), { op: "fail", instance: "vmnic1", errno: "EIO", count: 2 });
+ * ```
+ * @module
+ */
+import { defaultSimSocketPath, SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { Deadline } from "../mgmt/cancel.ts";
+import { parseJsonExact } from "../util/ndjson.ts";
+import {
+  buildFrame,
+  decodeErrorText,
+  decodeJsonPayload,
+  encodeJsonPayload,
+  FrameParser,
+  FrameType,
+} from "./protocol.ts";
+
+/** A control request: `op` plus its arguments. */
+export type ControlRequest = { op: string } & Record<string, unknown>;
+
+/** The generic control operations and what they take. */
+export const CONTROL_OPS: Readonly<Record<string, string>> = {
+  status: "APIs, instances, sessions and faults in force",
+  sessions: "connected sessions with their event counters",
+  fail:
+    "instance=ID|NAME|* errno=EIO|5 [count=N|inf] [after=N] [api=NAME]: after N good calls, the next calls fail",
+  stall: "instance=ID|NAME|* [count=N|inf] [api=NAME]: the next calls get no answer until clear",
+  delay: "ms=N [instance=ID|NAME|*] [api=NAME]: delay every reply",
+  clear: "[api=NAME]: remove all faults and release stalled calls",
+  drop: "session=ID: close that session's connection",
+  remove: "instance=ID|NAME [api=NAME]: unregister an instance",
+  add: "id=N name=NAME [api=NAME]: register an instance",
+  emit: "event=NAME [params=JSON] [instance=ID|NAME] [session=ID] [api=NAME]: send a kernel-to-user callback",
+};
+
+/**
+ * The simulator socket of this user: `$VMKMGMT_SIM_SOCKET`, else `/tmp/vmkmgmt-<uid>/sim.sock`
+ * (the path the C library uses). Needs `--allow-sys=uid` unless the variable is set.
+ */
+export function defaultSocketPath(): string {
+  return Deno.env.get(SIM_SOCKET_ENV) || defaultSimSocketPath(Deno.uid() ?? 0);
+}
+
+/**
+ * Builds a control request from an op and `key=value` words, as typed in a shell or the REPL.
+ * Values parse as JSON when they can (numbers, booleans, objects; 64-bit integers stay exact);
+ * `name` and `message` always stay text.
+ * @throws {Error} naming a word that is not key=value.
+ */
+export function controlRequest(op: string, words: readonly string[]): ControlRequest {
+  const req: ControlRequest = { op };
+  for (const word of words) {
+    const eq = word.indexOf("=");
+    if (eq <= 0) throw new Error(`expected key=value, got ${JSON.stringify(word)}`);
+    const key = word.slice(0, eq);
+    const raw = word.slice(eq + 1);
+    let value: unknown = raw;
+    if (key !== "name" && key !== "message") {
+      try {
+        value = parseJsonExact(raw);
+      } catch { /* plain text, e.g. instance=vmnic0 */ }
+    }
+    req[key] = value;
+  }
+  return req;
+}
+
+/**
+ * Sends a control request to a running simulator and returns its result.
+ * @throws {Deno.errors.NotFound | Deno.errors.ConnectionRefused} when no simulator listens.
+ * @throws {Error} the simulator's message when the request fails, or when it does not answer
+ * within `timeoutMs`.
+ */
+export async function sendControl(
+  socketPath: string,
+  req: ControlRequest,
+  timeoutMs = 10_000,
+): Promise<unknown> {
+  const conn = await Deno.connect({ transport: "unix", path: socketPath });
+  const limit = Deadline.of(
+    { timeout: timeoutMs },
+    () => new Error(`the simulator at ${socketPath} did not answer within ${timeoutMs} ms`),
+  );
+  const hangUp = () => {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  limit.signal.addEventListener("abort", hangUp, { once: true });
+  try {
+    await conn.write(buildFrame(FrameType.CONTROL, 1, encodeJsonPayload(req)));
+    const parser = new FrameParser();
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (limit.signal.aborted) throw limit.signal.reason;
+      if (n === null) {
+        throw new Error(`the simulator at ${socketPath} closed the connection without answering`);
+      }
+      for (const f of parser.push(buf.slice(0, n))) {
+        if (f.type === FrameType.ERROR) throw new Error(`simulator: ${decodeErrorText(f.payload)}`);
+        const res = decodeJsonPayload(f.payload) as { ok: boolean; result?: unknown; error?: string };
+        if (!res.ok) throw new Error(res.error);
+        return res.result;
+      }
+    }
+  } finally {
+    limit.signal.removeEventListener("abort", hangUp);
+    limit[Symbol.dispose]();
+    hangUp();
+  }
+}

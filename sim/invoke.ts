@@ -1,0 +1,134 @@
+/**
+ * The kernel side of one INVOKE: the checks the real kernel makes (callback, instance, count,
+ * directions, sizes), fault injection, the module's handler (sync or queued), and the reply built
+ * from what the handler returned. A module bug costs one call, never the simulator.
+ * @module
+ */
+import { ERRNO, isVector, NO_INSTANCE_ID, returnsData } from "../abi/facts.ts";
+import { decodeParam, encodeParam } from "../mgmt/codec.ts";
+import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
+import type { Faults } from "./faults.ts";
+import type { Session } from "./kernel.ts";
+import { KernelError } from "./module.ts";
+import type { InvokeReply, InvokeRequest, ParamDescriptor } from "./protocol.ts";
+
+/** What an invoke needs of its kernel. */
+export interface InvokeHost {
+  /** Fault injection. */
+  readonly faults: Faults;
+  /** Diagnostics. */
+  log(msg: string): void;
+}
+
+/** Runs one INVOKE of `session`; calls `reply` once, or never for a stalled call. */
+export function dispatchInvoke(
+  kernel: InvokeHost,
+  session: Session,
+  req: InvokeRequest,
+  reply: (reply: InvokeReply) => void,
+): void {
+  const { instanceId, params: parms, sync } = req;
+  const status = (errno: number): InvokeReply => ({ status: errno, params: [] });
+  const api = session.api;
+  const cb = api.signature.byId(req.callbackId);
+  const instance = instanceId === NO_INSTANCE_ID ? null : api.instances.get(instanceId);
+  if (!cb || (instanceId !== NO_INSTANCE_ID && !instance)) return reply(status(ERRNO.ENOENT));
+  if (cb.location !== "kernel" || cb.params.length !== parms.length) return reply(status(ERRNO.EINVAL));
+  for (let i = 0; i < parms.length; i++) {
+    const p = cb.params[i];
+    if (parms[i].dir !== p.dir || parms[i].size !== p.size) return reply(status(ERRNO.EINVAL));
+  }
+
+  const run = async (delayMs: number) => {
+    if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));
+    if (session.closed) return;
+    const params: Record<string, unknown> = {};
+    cb.params.forEach((p, i) => {
+      if (p.dir === "vectorOut") params[p.name] = parms[i].length / p.size;
+      else if (parms[i].data) params[p.name] = decodeParam(p, parms[i].data);
+    });
+    const call = { instance: instance ?? null, session: session.id, params, kernel: api.context };
+    const handler = (api.module.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
+    if (!sync) {
+      reply(status(0));
+      try {
+        await handler?.(call);
+      } catch (e) {
+        kernel.log(`async ${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
+      }
+      return;
+    }
+    let result: Record<string, unknown> = {};
+    try {
+      result = ((await handler?.(call)) ?? {}) as Record<string, unknown>;
+    } catch (e) {
+      if (e instanceof KernelError) return reply(status(e.errno));
+      kernel.log(`${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
+      return reply(status(ERRNO.EIO));
+    }
+    if (session.closed) return;
+    try {
+      reply(encodeResult(cb, parms, result));
+    } catch (e) {
+      kernel.log(`${api.signature.name}.${cb.name} returned a bad result: ${(e as Error).message}`);
+      reply(status(ERRNO.EIO));
+    }
+  };
+
+  // A module bug must cost one call, never the simulator.
+  const crashed = (e: unknown) => {
+    kernel.log(`${api.signature.name}.${cb.name} failed: ${(e as Error).stack ?? e}`);
+    if (!session.closed) reply(status(ERRNO.EIO));
+  };
+  const fault = kernel.faults.take(api.signature.name, instanceId);
+  if (fault.kind === "stall") {
+    kernel.faults.hold(session.id, () => void run(0).catch(crashed));
+    return;
+  }
+  if (fault.kind === "fail") {
+    const send = () => !session.closed && reply(status(fault.errno));
+    if (fault.delayMs > 0) setTimeout(send, fault.delayMs);
+    else send();
+    return;
+  }
+  void run(fault.delayMs).catch(crashed);
+}
+
+/** The INVOKE_REPLY of a call the handler answered with `result`. */
+function encodeResult(
+  cb: CallbackInfo,
+  parms: ParamDescriptor[],
+  result: Record<string, unknown>,
+): InvokeReply {
+  return {
+    status: 0,
+    params: cb.params.map((p, i) => ({
+      length: parms[i].length,
+      data: returnsData(p.dir) ? returned(p, parms[i], result) : undefined,
+    })),
+  };
+}
+
+/** The bytes a parameter returns: the handler's value, else an inout's input, else zeros. */
+function returned(
+  p: ParamInfo,
+  parm: ParamDescriptor,
+  result: Record<string, unknown>,
+): Uint8Array {
+  const len = parm.length;
+  let blob: Uint8Array;
+  if (p.name in result && result[p.name] !== undefined) {
+    const value = result[p.name];
+    const isEmptyVector = (value instanceof Uint8Array || Array.isArray(value)) && value.length === 0;
+    if (!isVector(p.dir)) blob = encodeParam({ ...p, dir: "in" }, value);
+    else blob = isEmptyVector ? new Uint8Array(0) : encodeParam({ ...p, dir: "vectorIn" }, value);
+  } else if (p.dir === "inout" || p.dir === "vectorInOut") {
+    blob = parm.data!;
+  } else {
+    blob = new Uint8Array(0);
+  }
+  // The caller's buffer has a fixed length: the kernel writes at most that, zero-filled.
+  const out = new Uint8Array(len);
+  out.set(blob.subarray(0, len));
+  return out;
+}

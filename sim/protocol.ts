@@ -1,0 +1,449 @@
+/**
+ * (Longer than 400 lines on purpose: it mirrors `native/PROTOCOL.md` one-to-one, to be read beside it.)
+ *
+ * The simulator's side of the wire protocol, section by section as `native/PROTOCOL.md` writes
+ * it: the frame (constants, an incremental parser that refuses anything malformed, a builder),
+ * then each frame type's payload as a typed value with its decoder or encoder. The kernel and
+ * the server deal in those values; only this module knows the byte offsets. `native/wire.h` is
+ * the C side of the same document (`test/layout_test.ts` holds the constants to each other).
+ *
+ * @example
+ * ```ts
+ * import { buildFrame, FrameType, encodeHelloReply } from "./protocol.ts";
+ * const frame = buildFrame(FrameType.HELLO_REPLY, 1, encodeHelloReply({ status: 0, sessionId: 7n }));
+ * frame.length; // 28
+ * ```
+ * @module
+ */
+import {
+  type Direction,
+  DIRECTION_BY_CODE,
+  isVector,
+  MAX_CALLBACK_PARMS,
+  MAX_INSTANCES,
+  MAX_VECTOR_BYTES,
+  NAME_SIZE,
+  sendsData,
+} from "../abi/facts.ts";
+
+// ---------------------------------------------------------------- Frame
+
+/** Frame magic (`V M M K`). */
+export const MAGIC = 0x4b4d4d56;
+/** Protocol version spoken here. */
+export const VERSION = 1;
+/** Header size in bytes. */
+export const HEADER_SIZE = 16;
+/** Largest payload accepted: the largest vector plus room for the descriptors around it. */
+export const MAX_PAYLOAD = MAX_VECTOR_BYTES + 4096;
+
+/** Frame types. */
+export const FrameType = {
+  HELLO: 1,
+  HELLO_REPLY: 2,
+  INVOKE: 3,
+  INVOKE_REPLY: 4,
+  GET_INSTANCES: 5,
+  INSTANCES: 6,
+  EVENT: 7,
+  EVENT_ACK: 8,
+  CONTROL: 9,
+  CONTROL_REPLY: 10,
+  ERROR: 12,
+} as const;
+
+/** A parsed frame. */
+export interface Frame {
+  /** Frame type. */
+  type: number;
+  /** Request id. */
+  id: number;
+  /** Payload bytes. */
+  payload: Uint8Array;
+}
+
+/** The peer sent bytes that are not a valid frame. */
+export class ProtocolError extends Error {
+  /** Builds the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ProtocolError";
+  }
+}
+
+/** Accumulates bytes from a stream and yields whole frames. */
+export class FrameParser {
+  #buf: Uint8Array = new Uint8Array(0);
+
+  /** Adds bytes and returns the frames now complete; throws {@link ProtocolError} on bad input. */
+  push(chunk: Uint8Array): Frame[] {
+    if (this.#buf.length === 0) this.#buf = chunk;
+    else {
+      const merged = new Uint8Array(this.#buf.length + chunk.length);
+      merged.set(this.#buf);
+      merged.set(chunk, this.#buf.length);
+      this.#buf = merged;
+    }
+    const frames: Frame[] = [];
+    let off = 0;
+    while (this.#buf.length - off >= HEADER_SIZE) {
+      const v = new DataView(this.#buf.buffer, this.#buf.byteOffset + off, HEADER_SIZE);
+      if (v.getUint32(0, true) !== MAGIC) throw new ProtocolError("bad magic");
+      if (v.getUint16(4, true) !== VERSION) {
+        throw new ProtocolError(
+          `unsupported protocol version ${v.getUint16(4, true)}; this simulator speaks ${VERSION}`,
+        );
+      }
+      const type = v.getUint16(6, true);
+      const id = v.getUint32(8, true);
+      const len = v.getUint32(12, true);
+      if (len > MAX_PAYLOAD) throw new ProtocolError(`payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
+      if (this.#buf.length - off - HEADER_SIZE < len) break;
+      const start = off + HEADER_SIZE;
+      frames.push({ type, id, payload: this.#buf.slice(start, start + len) });
+      off = start + len;
+    }
+    this.#buf = off === this.#buf.length ? new Uint8Array(0) : this.#buf.slice(off);
+    return frames;
+  }
+
+  /** Bytes held for an incomplete frame. */
+  get pending(): number {
+    return this.#buf.length;
+  }
+}
+
+/** Builds a frame from a type, request id and payload. */
+export function buildFrame(type: number, id: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, MAGIC, true);
+  v.setUint16(4, VERSION, true);
+  v.setUint16(6, type, true);
+  v.setUint32(8, id, true);
+  v.setUint32(12, payload.length, true);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+/** A little-endian reader over a payload that throws {@link ProtocolError} when it runs short. */
+export class PayloadReader {
+  #view: DataView;
+  #bytes: Uint8Array;
+  /** Current offset. */
+  offset = 0;
+
+  /** Wraps a payload. */
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  #need(n: number): void {
+    if (this.offset + n > this.#bytes.length) throw new ProtocolError("truncated payload");
+  }
+
+  /** Reads a u8. */
+  u8(): number {
+    this.#need(1);
+    return this.#view.getUint8(this.offset++);
+  }
+
+  /** Reads a u16. */
+  u16(): number {
+    this.#need(2);
+    const v = this.#view.getUint16(this.offset, true);
+    this.offset += 2;
+    return v;
+  }
+
+  /** Reads a u32. */
+  u32(): number {
+    this.#need(4);
+    const v = this.#view.getUint32(this.offset, true);
+    this.offset += 4;
+    return v;
+  }
+
+  /** Reads a u64. */
+  u64(): bigint {
+    this.#need(8);
+    const v = this.#view.getBigUint64(this.offset, true);
+    this.offset += 8;
+    return v;
+  }
+
+  /** Reads `n` bytes (a copy). */
+  bytes(n: number): Uint8Array {
+    this.#need(n);
+    const out = this.#bytes.slice(this.offset, this.offset + n);
+    this.offset += n;
+    return out;
+  }
+
+  /** Reads a NUL-terminated name from a fixed `char[n]`. */
+  name(n = NAME_SIZE): string {
+    const b = this.bytes(n);
+    const end = b.indexOf(0);
+    return new TextDecoder().decode(b.subarray(0, end < 0 ? n : end));
+  }
+
+  /** Bytes left. */
+  get remaining(): number {
+    return this.#bytes.length - this.offset;
+  }
+}
+
+/** A little-endian payload builder. */
+export class PayloadWriter {
+  #parts: Uint8Array[] = [];
+  #size = 0;
+
+  #push(b: Uint8Array): this {
+    this.#parts.push(b);
+    this.#size += b.length;
+    return this;
+  }
+
+  /** Appends a u32. */
+  u32(v: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    return this.#push(b);
+  }
+
+  /** Appends an i32. */
+  i32(v: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setInt32(0, v, true);
+    return this.#push(b);
+  }
+
+  /** Appends a u64. */
+  u64(v: bigint | number): this {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
+    return this.#push(b);
+  }
+
+  /** Appends a u8. */
+  u8(v: number): this {
+    return this.#push(new Uint8Array([v]));
+  }
+
+  /** Appends `n` zero bytes (reserved fields). */
+  zeros(n: number): this {
+    return this.#push(new Uint8Array(n));
+  }
+
+  /** Appends a name as a zero-padded `char[n]` (cut to n-1 bytes). */
+  name(s: string, n = NAME_SIZE): this {
+    const b = new Uint8Array(n);
+    b.set(new TextEncoder().encode(s).subarray(0, n - 1));
+    return this.#push(b);
+  }
+
+  /** Appends raw bytes. */
+  bytes(b: Uint8Array): this {
+    return this.#push(b);
+  }
+
+  /** The payload. */
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.#size);
+    let off = 0;
+    for (const p of this.#parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------- Frames
+
+/** HELLO (lib → sim): a library session asks for an API. */
+export interface HelloRequest {
+  /** `vmk_revnum` of the caller's signature. */
+  revnum: number;
+  /** API name. */
+  name: string;
+  /** Vendor. */
+  vendor: string;
+  /** The client's process id. */
+  pid: number;
+}
+
+/** Decodes a HELLO payload. @throws {ProtocolError} when it does not parse. */
+export function decodeHello(payload: Uint8Array): HelloRequest {
+  const r = new PayloadReader(payload);
+  const hello = { revnum: r.u32(), name: r.name(), vendor: r.name(), pid: r.u32() };
+  if (r.remaining !== 0) throw new ProtocolError("HELLO has trailing bytes");
+  return hello;
+}
+
+/** Encodes a HELLO payload (what the library sends; for test clients). */
+export function encodeHello(hello: HelloRequest): Uint8Array {
+  return new PayloadWriter().u32(hello.revnum).name(hello.name).name(hello.vendor).u32(hello.pid).finish();
+}
+
+/** HELLO_REPLY (sim → lib). */
+export interface HelloReply {
+  /** 0, or `ENODEV` when no kernel API matches. */
+  status: number;
+  /** The session's id (0 when refused). */
+  sessionId: bigint;
+}
+
+/** Encodes a HELLO_REPLY payload. */
+export function encodeHelloReply(reply: HelloReply): Uint8Array {
+  return new PayloadWriter().i32(reply.status).u64(reply.sessionId).finish();
+}
+
+/** One parameter of an INVOKE as the library describes it. */
+export interface ParamDescriptor {
+  /** The direction the caller's table gives (`vmk_MgmtParmType`). */
+  dir: Direction;
+  /** Fixed size, or a vector's element size. */
+  size: number;
+  /** Bytes: the fixed size, or a vector's length. */
+  length: number;
+  /** The bytes sent, for directions that send data. */
+  data?: Uint8Array;
+}
+
+/** INVOKE (lib → sim): call a kernel callback. */
+export interface InvokeRequest {
+  /** Target instance (0 for none). */
+  instanceId: bigint;
+  /** Callback id. */
+  callbackId: bigint;
+  /** The caller's table says the callback is synchronous. */
+  sync: boolean;
+  /** Parameters in C order. */
+  params: ParamDescriptor[];
+}
+
+/** Decodes and validates an INVOKE payload. @throws {ProtocolError} when it does not parse. */
+export function decodeInvoke(payload: Uint8Array): InvokeRequest {
+  const r = new PayloadReader(payload);
+  const instanceId = r.u64();
+  const callbackId = r.u64();
+  const sync = r.u8();
+  const numParms = r.u8();
+  r.bytes(6);
+  if (numParms > MAX_CALLBACK_PARMS || sync > 1) {
+    throw new ProtocolError("INVOKE: bad sync flag or parameter count");
+  }
+  const params: ParamDescriptor[] = [];
+  for (let i = 0; i < numParms; i++) {
+    const type = r.u8();
+    r.bytes(3);
+    const size = r.u32();
+    const length = r.u64();
+    if (type >= DIRECTION_BY_CODE.length || size === 0 || length > BigInt(payload.length) + (1n << 27n)) {
+      throw new ProtocolError("INVOKE: bad parameter descriptor");
+    }
+    const dir = DIRECTION_BY_CODE[type];
+    const len = Number(length);
+    const vector = isVector(dir);
+    if ((!vector && len !== size) || (vector && (len === 0 || len % size !== 0))) {
+      throw new ProtocolError("INVOKE: parameter length does not fit its size");
+    }
+    params.push({ dir, size, length: len });
+  }
+  for (const p of params) if (sendsData(p.dir)) p.data = r.bytes(p.length);
+  if (r.remaining !== 0) throw new ProtocolError("INVOKE: trailing bytes");
+  return { instanceId, callbackId, sync: sync === 1, params };
+}
+
+/** INVOKE_REPLY (sim → lib). */
+export interface InvokeReply {
+  /** 0, or an errno. */
+  status: number;
+  /**
+   * On status 0: each parameter's length (as sent), and the bytes of every parameter that
+   * returns data, each exactly that long. Empty for an error.
+   */
+  params: { length: number; data?: Uint8Array }[];
+}
+
+/** Encodes an INVOKE_REPLY payload. */
+export function encodeInvokeReply(reply: InvokeReply): Uint8Array {
+  const w = new PayloadWriter().i32(reply.status).u32(reply.params.length);
+  for (const p of reply.params) w.u64(p.length);
+  for (const p of reply.params) if (p.data) w.bytes(p.data);
+  return w.finish();
+}
+
+/** INSTANCES (sim → lib): the answer to GET_INSTANCES. */
+export interface InstanceList {
+  /** 0, or an errno. */
+  status: number;
+  /** At most `VMK_MGMT_MAX_INSTANCES`. */
+  instances: readonly { readonly id: bigint; readonly name: string }[];
+}
+
+/** Encodes an INSTANCES payload. */
+export function encodeInstances(list: InstanceList): Uint8Array {
+  const shown = list.instances.slice(0, MAX_INSTANCES);
+  const w = new PayloadWriter().i32(list.status).u32(shown.length);
+  for (const i of shown) w.u64(i.id).name(i.name);
+  return w.finish();
+}
+
+/** EVENT (sim → lib): a kernel-to-user callback. */
+export interface EventMessage {
+  /** Originating instance (0 for none). */
+  readonly instanceId: bigint;
+  /** The user-location callback's id. */
+  readonly callbackId: bigint;
+  /** Each parameter's bytes, in C order. */
+  readonly params: readonly Uint8Array[];
+}
+
+/** Encodes an EVENT payload. */
+export function encodeEvent(event: EventMessage): Uint8Array {
+  const w = new PayloadWriter().u64(event.instanceId).u64(event.callbackId).u32(event.params.length);
+  for (const b of event.params) w.u64(b.length);
+  for (const b of event.params) w.bytes(b);
+  return w.finish();
+}
+
+/** Decodes an EVENT_ACK payload: how many events the library is done with. */
+export function decodeEventAck(payload: Uint8Array): number {
+  const r = new PayloadReader(payload);
+  const n = r.u32();
+  if (r.remaining !== 0) throw new ProtocolError("EVENT_ACK has trailing bytes");
+  return n;
+}
+
+/** Encodes an EVENT_ACK payload (what the library sends; for test clients). */
+export function encodeEventAck(count: number): Uint8Array {
+  return new PayloadWriter().u32(count).finish();
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** Decodes a CONTROL (or CONTROL_REPLY) payload: UTF-8 JSON. @throws {SyntaxError} bad JSON. */
+export function decodeJsonPayload(payload: Uint8Array): unknown {
+  return JSON.parse(fromUtf8.decode(payload));
+}
+
+/** Encodes a CONTROL or CONTROL_REPLY payload: JSON with bigint as decimal text, Infinity as `"inf"`. */
+export function encodeJsonPayload(value: unknown): Uint8Array {
+  return utf8.encode(
+    JSON.stringify(value, (_, v) => (typeof v === "bigint" ? String(v) : v === Infinity ? "inf" : v)),
+  );
+}
+
+/** Encodes an ERROR payload: UTF-8 text; the connection is closed after it. */
+export function encodeErrorText(text: string): Uint8Array {
+  return utf8.encode(text);
+}
+
+/** Decodes an ERROR payload. */
+export function decodeErrorText(payload: Uint8Array): string {
+  return fromUtf8.decode(payload);
+}
