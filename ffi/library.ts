@@ -39,8 +39,6 @@ export class LibraryError extends Error {
   }
 }
 
-const NATIVE_FILES = ["Makefile", "vmkmgmt.c", "vmkmgmt.h", "wire.h"];
-
 let loaded: { lib: Deno.DynamicLibrary<typeof SYMBOLS>; info: LibraryInfo } | undefined;
 
 function exists(path: string): boolean {
@@ -94,6 +92,23 @@ async function hash(text: string): Promise<string> {
   return [...new Uint8Array(d).slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The source files the Makefile builds the library from (its `SRCS` and `HDRS` lines). */
+function sourcesOf(makefile: string): string[] {
+  const files = [...makefile.matchAll(/^(?:SRCS|HDRS)\s*:=\s*(.*)$/gm)].flatMap((m) =>
+    m[1].trim().split(/\s+/)
+  );
+  if (files.length === 0 || files.some((f) => !/^[\w.-]+$/.test(f))) {
+    throw new LibraryError("the fetched native/Makefile does not list the library's sources (SRCS, HDRS)");
+  }
+  return files;
+}
+
+async function fetchFile(url: URL): Promise<Uint8Array> {
+  const res = await fetch(url);
+  if (!res.ok) throw new LibraryError(`cannot fetch ${url.href}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 /** The directory holding native/ sources for this module (fetched to a cache when remote). */
 async function nativeDir(): Promise<string> {
   const url = new URL("../native/", import.meta.url);
@@ -101,11 +116,11 @@ async function nativeDir(): Promise<string> {
   const dir = `${cacheDir()}/native-${await hash(url.href)}`;
   if (!exists(`${dir}/build/libvmkmgmt.so`)) {
     await Deno.mkdir(dir, { recursive: true });
-    for (const f of NATIVE_FILES) {
-      const res = await fetch(new URL(f, url));
-      if (!res.ok) throw new LibraryError(`cannot fetch ${new URL(f, url).href}: HTTP ${res.status}`);
-      await Deno.writeFile(`${dir}/${f}`, new Uint8Array(await res.arrayBuffer()));
+    const makefile = await fetchFile(new URL("Makefile", url));
+    for (const f of sourcesOf(new TextDecoder().decode(makefile))) {
+      await Deno.writeFile(`${dir}/${f}`, await fetchFile(new URL(f, url)));
     }
+    await Deno.writeFile(`${dir}/Makefile`, makefile);
   }
   return dir;
 }

@@ -1,15 +1,24 @@
-/* wire.h -- frame constants and little-endian helpers of PROTOCOL.md (internal to the library). */
+/*
+ * wire.h -- the wire protocol of PROTOCOL.md for the library (internal): frame constants, the
+ * byte offsets of every payload field, and little-endian pack/unpack helpers. sim/protocol.ts
+ * is the TypeScript side of the same document; test/layout_test.ts holds the two together.
+ */
 #ifndef VMKMGMT_WIRE_H
 #define VMKMGMT_WIRE_H
 
 #include <stdint.h>
 #include <string.h>
 
+/* Where the simulator listens: $VMKMGMT_SIM_SOCKET, else this path with the caller's uid. */
+#define WIRE_SOCKET_ENV "VMKMGMT_SIM_SOCKET"
+#define WIRE_SOCKET_DEFAULT "/tmp/vmkmgmt-%u/sim.sock"
+
+/* ---- Frame */
 #define WIRE_MAGIC 0x4B4D4D56u
 #define WIRE_VERSION 1
 #define WIRE_HEADER_SIZE 16
-#define WIRE_MAX_PAYLOAD (64u * 1024u * 1024u + 4096u)
-#define WIRE_HELLO_SIZE 72
+#define WIRE_MAX_VECTOR (64u * 1024u * 1024u)
+#define WIRE_MAX_PAYLOAD (WIRE_MAX_VECTOR + 4096u)
 
 enum {
   WIRE_HELLO = 1,
@@ -24,6 +33,57 @@ enum {
   WIRE_CONTROL_REPLY = 10,
   WIRE_ERROR = 12,
 };
+
+/* ---- Payloads: the offset of each field, then the size of the fixed part */
+
+/* HELLO: u32 revnum, char name[32], char vendor[32], u32 pid */
+#define WIRE_HELLO_REVNUM 0
+#define WIRE_HELLO_NAME 4
+#define WIRE_HELLO_VENDOR 36
+#define WIRE_HELLO_PID 68
+#define WIRE_HELLO_SIZE 72
+#define WIRE_NAME_SIZE 32
+
+/* Every reply (HELLO_REPLY, INVOKE_REPLY, INSTANCES) starts with i32 status. */
+#define WIRE_STATUS 0
+/* HELLO_REPLY: i32 status, u64 sessionId */
+#define WIRE_HELLO_REPLY_SESSION 4
+#define WIRE_HELLO_REPLY_SIZE 12
+
+/* INVOKE: u64 instanceId, u64 callbackId, u8 sync, u8 numParms, u8[6]; a descriptor per
+ * parameter; then the bytes of every parameter that sends data. */
+#define WIRE_INVOKE_INSTANCE 0
+#define WIRE_INVOKE_CALLBACK 8
+#define WIRE_INVOKE_SYNC 16
+#define WIRE_INVOKE_NUMPARMS 17
+#define WIRE_INVOKE_HEADER_SIZE 24
+/* Parameter descriptor: u8 type, u8[3], u32 size, u64 length */
+#define WIRE_PARM_TYPE 0
+#define WIRE_PARM_SIZE 4
+#define WIRE_PARM_LENGTH 8
+#define WIRE_PARM_DESC_SIZE 16
+
+/* INVOKE_REPLY: i32 status, u32 numParms, u64 length per parameter; then the returned bytes. */
+#define WIRE_REPLY_NUMPARMS 4
+#define WIRE_REPLY_LENGTHS 8
+
+/* INSTANCES: i32 status, u32 count; per instance u64 id, char name[32] */
+#define WIRE_INSTANCES_COUNT 4
+#define WIRE_INSTANCES_ENTRIES 8
+#define WIRE_INSTANCE_ID 0
+#define WIRE_INSTANCE_NAME 8
+#define WIRE_INSTANCE_SIZE 40
+
+/* EVENT: u64 instanceId, u64 callbackId, u32 numParms, u64 length per parameter; then bytes. */
+#define WIRE_EVENT_INSTANCE 0
+#define WIRE_EVENT_CALLBACK 8
+#define WIRE_EVENT_NUMPARMS 16
+#define WIRE_EVENT_LENGTHS 20
+
+/* EVENT_ACK: u32 count */
+#define WIRE_ACK_SIZE 4
+
+/* ---- Little-endian helpers */
 
 static inline void wire_put_u32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -62,6 +122,59 @@ static inline int wire_get_header(const uint8_t *h, uint16_t *type, uint32_t *id
   *id = wire_get_u32(h + 8);
   *len = wire_get_u32(h + 12);
   return *len > WIRE_MAX_PAYLOAD ? -1 : 0;
+}
+
+/* The status every reply starts with (the caller has checked the payload holds 4 bytes). */
+static inline int wire_get_status(const uint8_t *payload) {
+  return (int)wire_get_u32(payload + WIRE_STATUS);
+}
+
+/* Copies a name into a zeroed char[WIRE_NAME_SIZE], cut to 31 bytes so it stays NUL-terminated. */
+static inline void wire_put_name(uint8_t *dst, const char *name) {
+  const char *end = memchr(name, 0, WIRE_NAME_SIZE - 1);
+  memcpy(dst, name, end ? (size_t)(end - name) : WIRE_NAME_SIZE - 1);
+}
+
+/* Writes a HELLO payload. */
+static inline void wire_put_hello(uint8_t p[WIRE_HELLO_SIZE], uint32_t revnum, const char *name,
+                                  const char *vendor, uint32_t pid) {
+  memset(p, 0, WIRE_HELLO_SIZE);
+  wire_put_u32(p + WIRE_HELLO_REVNUM, revnum);
+  wire_put_name(p + WIRE_HELLO_NAME, name);
+  wire_put_name(p + WIRE_HELLO_VENDOR, vendor);
+  wire_put_u32(p + WIRE_HELLO_PID, pid);
+}
+
+/* Writes the fixed part of an INVOKE payload (descriptors zeroed). */
+static inline void wire_put_invoke(uint8_t *p, uint64_t instance, uint64_t callback, int sync, unsigned n) {
+  memset(p, 0, WIRE_INVOKE_HEADER_SIZE + (size_t)WIRE_PARM_DESC_SIZE * n);
+  wire_put_u64(p + WIRE_INVOKE_INSTANCE, instance);
+  wire_put_u64(p + WIRE_INVOKE_CALLBACK, callback);
+  p[WIRE_INVOKE_SYNC] = sync ? 1 : 0;
+  p[WIRE_INVOKE_NUMPARMS] = (uint8_t)n;
+}
+
+/* Writes parameter i's descriptor into an INVOKE payload. */
+static inline void wire_put_parm(uint8_t *p, unsigned i, uint8_t type, uint32_t size, uint64_t length) {
+  uint8_t *d = p + WIRE_INVOKE_HEADER_SIZE + (size_t)WIRE_PARM_DESC_SIZE * i;
+  d[WIRE_PARM_TYPE] = type;
+  wire_put_u32(d + WIRE_PARM_SIZE, size);
+  wire_put_u64(d + WIRE_PARM_LENGTH, length);
+}
+
+/* Offset of the data in an INVOKE payload of n parameters. */
+static inline uint64_t wire_invoke_data(unsigned n) {
+  return WIRE_INVOKE_HEADER_SIZE + (uint64_t)WIRE_PARM_DESC_SIZE * n;
+}
+
+/* Offset of the data in an INVOKE_REPLY payload of n parameters. */
+static inline uint64_t wire_reply_data(unsigned n) {
+  return WIRE_REPLY_LENGTHS + 8ull * n;
+}
+
+/* Offset of the data in an EVENT payload of n parameters. */
+static inline uint64_t wire_event_data(uint32_t n) {
+  return WIRE_EVENT_LENGTHS + 8ull * n;
 }
 
 #endif

@@ -18,6 +18,7 @@
 import {
   type Direction,
   DIRECTION_BY_CODE,
+  DIRECTION_CODE,
   isVector,
   MAX_CALLBACK_PARMS,
   MAX_INSTANCES,
@@ -355,6 +356,15 @@ export function decodeInvoke(payload: Uint8Array): InvokeRequest {
   for (const p of params) if (sendsData(p.dir)) p.data = r.bytes(p.length);
   if (r.remaining !== 0) throw new ProtocolError("INVOKE: trailing bytes");
   return { instanceId, callbackId, sync: sync === 1, params };
+}
+
+/** Encodes an INVOKE payload (what the library sends; for test clients). */
+export function encodeInvoke(req: InvokeRequest): Uint8Array {
+  const w = new PayloadWriter().u64(req.instanceId).u64(req.callbackId).u8(req.sync ? 1 : 0)
+    .u8(req.params.length).zeros(6);
+  for (const p of req.params) w.u8(DIRECTION_CODE[p.dir]).zeros(3).u32(p.size).u64(p.length);
+  for (const p of req.params) if (p.data) w.bytes(p.data);
+  return w.finish();
 }
 
 /** INVOKE_REPLY (sim → lib). */

@@ -1,5 +1,11 @@
-/** ffi/layout.ts against what a C program compiled from native/vmkmgmt.h prints. */
+/**
+ * What TypeScript states about the ABI and the wire protocol (ffi/layout.ts, abi/facts.ts,
+ * sim/protocol.ts) against what a C program compiled from native/vmkmgmt.h and native/wire.h
+ * prints.
+ */
 import { assertEquals } from "@std/assert";
+import * as abi from "../abi/facts.ts";
+import * as wire from "../sim/protocol.ts";
 import {
   decodeCallbackInfos,
   decodeInstances,
@@ -12,9 +18,14 @@ import { acmeNic } from "../mgmt/demo/acme_nic.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-Deno.test("every size, alignment and offset matches C", async () => {
+/** What the C program prints: layout, ABI constants, wire constants. */
+async function fromC(): Promise<Record<"layout" | "abi" | "wire", Record<string, number | string>>> {
   const out = await new Deno.Command(`${ROOT}native/build/layout`).output();
-  const c = JSON.parse(new TextDecoder().decode(out.stdout)) as Record<string, number>;
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+Deno.test("every size, alignment and offset matches C", async () => {
+  const c = (await fromC()).layout;
   let checked = 0;
   for (const [struct, fields] of Object.entries(LAYOUT)) {
     if (typeof fields === "number") {
@@ -62,4 +73,73 @@ Deno.test("vmk_MgmtInstances decodes ids and names", () => {
   b.set(new TextEncoder().encode("a"), 264);
   b.set(new TextEncoder().encode("x".repeat(31)), 296);
   assertEquals(decodeInstances(b), [{ id: 7n, name: "a" }, { id: 1n << 63n, name: "x".repeat(31) }]);
+});
+
+Deno.test("every ABI constant of abi/facts.ts matches vmkmgmt.h", async () => {
+  const c = (await fromC()).abi;
+  const ts: Record<string, number | bigint> = {
+    VMK_MISC_NAME_MAX: abi.NAME_SIZE,
+    VMK_MGMT_MAX_CALLBACK_PARMS: abi.MAX_CALLBACK_PARMS,
+    VMK_MGMT_RESERVED_CALLBACKS: abi.RESERVED_CALLBACKS,
+    VMK_MGMT_MAX_INSTANCES: abi.MAX_INSTANCES,
+    VMK_MGMT_NO_INSTANCE_ID: abi.NO_INSTANCE_ID,
+    VMK_MGMT_CALLBACK_KERNEL: abi.LOCATION_CODE.kernel,
+    VMK_MGMT_CALLBACK_USER: abi.LOCATION_CODE.user,
+    VMK_MGMT_PARMTYPE_IN: abi.DIRECTION_CODE.in,
+    VMK_MGMT_PARMTYPE_OUT: abi.DIRECTION_CODE.out,
+    VMK_MGMT_PARMTYPE_INOUT: abi.DIRECTION_CODE.inout,
+    VMK_MGMT_PARMTYPE_VECTOR_IN: abi.DIRECTION_CODE.vectorIn,
+    VMK_MGMT_PARMTYPE_VECTOR_OUT: abi.DIRECTION_CODE.vectorOut,
+    VMK_MGMT_PARMTYPE_VECTOR_INOUT: abi.DIRECTION_CODE.vectorInOut,
+    "VMK_REVISION_FROM_NUMBERS(1,2,3,1007)": abi.revisionFromNumbers(1, 2, 3, 1007),
+  };
+  assertEquals(Object.keys(ts).sort(), Object.keys(c).sort(), "the same facts on both sides");
+  for (const [name, value] of Object.entries(ts)) assertEquals(Number(value), c[name], name);
+  assertEquals(abi.DIRECTION_BY_CODE.map((d) => abi.DIRECTION_CODE[d]), [0, 1, 2, 3, 4, 5]);
+});
+
+Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h", async () => {
+  const c = (await fromC()).wire;
+  const T = wire.FrameType;
+  const hello = { revnum: 0, name: "a", vendor: "b", pid: 1 };
+  const noParams = { instanceId: 1n, callbackId: 16n, sync: true, params: [] };
+  const oneVectorOut = { ...noParams, params: [{ dir: "vectorOut" as const, size: 1, length: 8 }] };
+  const ts: Record<string, number | string> = {
+    WIRE_MAGIC: wire.MAGIC,
+    WIRE_VERSION: wire.VERSION,
+    WIRE_HEADER_SIZE: wire.HEADER_SIZE,
+    WIRE_MAX_VECTOR: abi.MAX_VECTOR_BYTES,
+    WIRE_MAX_PAYLOAD: wire.MAX_PAYLOAD,
+    WIRE_HELLO: T.HELLO,
+    WIRE_HELLO_REPLY: T.HELLO_REPLY,
+    WIRE_INVOKE: T.INVOKE,
+    WIRE_INVOKE_REPLY: T.INVOKE_REPLY,
+    WIRE_GET_INSTANCES: T.GET_INSTANCES,
+    WIRE_INSTANCES: T.INSTANCES,
+    WIRE_EVENT: T.EVENT,
+    WIRE_EVENT_ACK: T.EVENT_ACK,
+    WIRE_CONTROL: T.CONTROL,
+    WIRE_CONTROL_REPLY: T.CONTROL_REPLY,
+    WIRE_ERROR: T.ERROR,
+    WIRE_HELLO_SIZE: wire.encodeHello(hello).length,
+    WIRE_HELLO_REPLY_SIZE: wire.encodeHelloReply({ status: 0, sessionId: 1n }).length,
+    WIRE_INVOKE_HEADER_SIZE: wire.encodeInvoke(noParams).length,
+    WIRE_PARM_DESC_SIZE: wire.encodeInvoke(oneVectorOut).length - wire.encodeInvoke(noParams).length,
+    WIRE_REPLY_LENGTHS: wire.encodeInvokeReply({ status: 0, params: [] }).length,
+    WIRE_INSTANCES_ENTRIES: wire.encodeInstances({ status: 0, instances: [] }).length,
+    WIRE_INSTANCE_SIZE: wire.encodeInstances({ status: 0, instances: [{ id: 1n, name: "x" }] }).length -
+      wire.encodeInstances({ status: 0, instances: [] }).length,
+    WIRE_EVENT_LENGTHS: wire.encodeEvent({ instanceId: 0n, callbackId: 16n, params: [] }).length,
+    WIRE_ACK_SIZE: wire.encodeEventAck(1).length,
+    WIRE_SOCKET_ENV: abi.SIM_SOCKET_ENV,
+    WIRE_SOCKET_DEFAULT: abi.defaultSimSocketPath("%u"),
+  };
+  assertEquals(Object.keys(ts).sort(), Object.keys(c).sort(), "the same facts on both sides");
+  for (const [name, value] of Object.entries(ts)) assertEquals(value, c[name], name);
+  // What the encoder writes, the simulator's decoder reads back.
+  const setMtu = {
+    ...noParams,
+    params: [{ dir: "in" as const, size: 4, length: 4, data: new Uint8Array([1, 2, 3, 4]) }],
+  };
+  assertEquals(wire.decodeInvoke(wire.encodeInvoke(setMtu)), setMtu);
 });

@@ -1,14 +1,20 @@
-/* Prints sizeof/offsetof of the ABI structs as JSON, for test/layout_test.ts. */
+/*
+ * Prints, as JSON, what C says about the ABI and the wire protocol: sizeof/offsetof of the ABI
+ * structs, the constants of vmkmgmt.h, and those of wire.h. test/layout_test.ts holds
+ * ffi/layout.ts, abi/facts.ts and sim/protocol.ts to it.
+ */
 #include <stddef.h>
 #include <stdio.h>
 
 #include "vmkmgmt.h"
+#include "wire.h"
 
 #define F(s, f) printf("\"%s.%s\": %zu, ", #s, #f, offsetof(s, f))
 #define S(s) printf("\"%s\": %zu, \"%s.align\": %zu, ", #s, sizeof(s), #s, _Alignof(s))
+#define N(name) printf("\"%s\": %llu, ", #name, (unsigned long long)(name))
 
 int main(void) {
-  printf("{");
+  printf("{\"layout\": {");
   S(vmk_Name);
   S(vmk_MgmtCallbackInfo);
   F(vmk_MgmtCallbackInfo, location);
@@ -31,6 +37,47 @@ int main(void) {
   S(vmk_MgmtVectorParm);
   F(vmk_MgmtVectorParm, length);
   F(vmk_MgmtVectorParm, dataPtr);
-  printf("\"enum\": %zu}\n", sizeof(vmk_MgmtParmType));
+  printf("\"enum\": %zu}, \"abi\": {", sizeof(vmk_MgmtParmType));
+  N(VMK_MISC_NAME_MAX);
+  N(VMK_MGMT_MAX_CALLBACK_PARMS);
+  N(VMK_MGMT_RESERVED_CALLBACKS);
+  N(VMK_MGMT_MAX_INSTANCES);
+  N(VMK_MGMT_NO_INSTANCE_ID);
+  N(VMK_MGMT_CALLBACK_KERNEL);
+  N(VMK_MGMT_CALLBACK_USER);
+  N(VMK_MGMT_PARMTYPE_IN);
+  N(VMK_MGMT_PARMTYPE_OUT);
+  N(VMK_MGMT_PARMTYPE_INOUT);
+  N(VMK_MGMT_PARMTYPE_VECTOR_IN);
+  N(VMK_MGMT_PARMTYPE_VECTOR_OUT);
+  N(VMK_MGMT_PARMTYPE_VECTOR_INOUT);
+  printf("\"VMK_REVISION_FROM_NUMBERS(1,2,3,1007)\": %u}, \"wire\": {",
+         (unsigned)VMK_REVISION_FROM_NUMBERS(1, 2, 3, 1007));
+  N(WIRE_MAGIC);
+  N(WIRE_VERSION);
+  N(WIRE_HEADER_SIZE);
+  N(WIRE_MAX_VECTOR);
+  N(WIRE_MAX_PAYLOAD);
+  N(WIRE_HELLO);
+  N(WIRE_HELLO_REPLY);
+  N(WIRE_INVOKE);
+  N(WIRE_INVOKE_REPLY);
+  N(WIRE_GET_INSTANCES);
+  N(WIRE_INSTANCES);
+  N(WIRE_EVENT);
+  N(WIRE_EVENT_ACK);
+  N(WIRE_CONTROL);
+  N(WIRE_CONTROL_REPLY);
+  N(WIRE_ERROR);
+  N(WIRE_HELLO_SIZE);
+  N(WIRE_HELLO_REPLY_SIZE);
+  N(WIRE_INVOKE_HEADER_SIZE);
+  N(WIRE_PARM_DESC_SIZE);
+  N(WIRE_REPLY_LENGTHS);
+  N(WIRE_INSTANCES_ENTRIES);
+  N(WIRE_INSTANCE_SIZE);
+  N(WIRE_EVENT_LENGTHS);
+  N(WIRE_ACK_SIZE);
+  printf("\"WIRE_SOCKET_ENV\": \"%s\", \"WIRE_SOCKET_DEFAULT\": \"%s\"}}\n", WIRE_SOCKET_ENV, WIRE_SOCKET_DEFAULT);
   return 0;
 }

@@ -1,0 +1,111 @@
+/*
+ * handle.h -- the library's internals (not installed): what a vmk_MgmtUserHandle holds, and the
+ * functions each source file offers the others.
+ *
+ *   vmkmgmt.c   Init, GetInstances, Destroy; the handle's life; signature checks
+ *   transport.c the socket: connect, framed writes, the reader thread, request/reply
+ *   registry.c  live handles, so a call racing Destroy gets EINVAL, never freed memory
+ *   invoke.c    vmk_MgmtUserCallbackInvokeInt: marshalling parameters to and from frames
+ *   monitor.c   Begin, Continue, End: the event queue and the monitor thread
+ *
+ * Locking: `lock` guards the handle's state; `wlock` serialises socket writes; `ctl` serialises
+ * Begin/End/Destroy. Each condition variable wakes only the waiters it concerns.
+ */
+#ifndef VMKMGMT_HANDLE_H
+#define VMKMGMT_HANDLE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "vmkmgmt.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* A request waiting for its reply (lives on the requester's stack). */
+struct pending {
+  uint32_t id;
+  int done;
+  int status;
+  uint8_t *payload;
+  uint32_t length;
+  struct pending *next;
+};
+
+/* An EVENT frame's payload, queued for the monitor thread. */
+struct event {
+  uint8_t *payload;
+  uint32_t length;
+  struct event *next;
+};
+
+struct vmkMgmtUserHandleInt {
+  int fd;
+  vmk_uint64 cookie;
+  vmk_MgmtApiSignature sig;
+  vmk_MgmtCallbackInfo *callbacks;
+
+  pthread_mutex_t lock;   /* everything below, except where noted */
+  pthread_cond_t replies; /* a pending request is done (or the connection died) */
+  pthread_cond_t events;  /* an event is queued, or the monitor must stop */
+  pthread_cond_t state;   /* Begin/End happened, the connection died, or a call left */
+  pthread_mutex_t wlock;  /* socket writes */
+  pthread_mutex_t ctl;    /* serialises Begin/End/Destroy */
+
+  int dead;    /* connection lost: every call fails with EIO */
+  int closing; /* Destroy is under way */
+  int users;   /* API calls in progress (Destroy waits for them) */
+  uint32_t next_id;
+  struct pending *pending;
+  pthread_t reader;
+
+  struct event *ev_head, *ev_tail;
+  unsigned ev_count;
+
+  int begun;
+  int stopping;
+  unsigned begin_gen;
+  pthread_t monitor;
+};
+
+typedef struct vmkMgmtUserHandleInt handle_t;
+
+/* Parameter directions, as the ABI numbers them. */
+static inline int parm_is_vector(vmk_MgmtParmType t) {
+  return t == VMK_MGMT_PARMTYPE_VECTOR_IN || t == VMK_MGMT_PARMTYPE_VECTOR_OUT ||
+         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
+}
+
+static inline int parm_sends(vmk_MgmtParmType t) {
+  return t == VMK_MGMT_PARMTYPE_IN || t == VMK_MGMT_PARMTYPE_INOUT || t == VMK_MGMT_PARMTYPE_VECTOR_IN ||
+         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
+}
+
+static inline int parm_returns(vmk_MgmtParmType t) {
+  return t == VMK_MGMT_PARMTYPE_OUT || t == VMK_MGMT_PARMTYPE_INOUT || t == VMK_MGMT_PARMTYPE_VECTOR_OUT ||
+         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
+}
+
+/* vmkmgmt.c */
+const vmk_MgmtCallbackInfo *handle_find_callback(const handle_t *h, vmk_uint64 id);
+
+/* transport.c */
+int transport_connect(int *fd);
+int transport_start_reader(handle_t *h);
+void transport_stop_reader(handle_t *h);
+int transport_send(handle_t *h, uint16_t type, uint32_t id, const void *payload, uint32_t len);
+void transport_ack(handle_t *h, uint32_t n);
+int transport_request(handle_t *h, uint16_t type, const void *payload, uint32_t len, uint8_t **reply,
+                      uint32_t *reply_len);
+
+/* registry.c */
+int registry_add(handle_t *h);
+int registry_remove(handle_t *h);
+int registry_enter(handle_t *h);
+void registry_leave(handle_t *h);
+
+/* monitor.c */
+int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length);
+int monitor_end_locked(handle_t *h);
+void monitor_free_events(handle_t *h);
+
+#endif

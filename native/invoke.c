@@ -1,0 +1,108 @@
+/*
+ * invoke.c -- vmk_MgmtUserCallbackInvokeInt: checks the arguments against the callback's table
+ * entry, packs them into an INVOKE frame, waits for the reply and copies the returned data back
+ * into the caller's buffers — only when every length is what was asked for.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handle.h"
+#include "wire.h"
+
+/* The caller's arguments for one call, as the table says to read them. */
+struct args {
+  unsigned n;
+  void *ptr[VMK_MGMT_MAX_CALLBACK_PARMS];     /* the value, or its vmk_MgmtVectorParm */
+  uint64_t length[VMK_MGMT_MAX_CALLBACK_PARMS]; /* bytes on the wire */
+};
+
+/* Where parameter i's bytes are in the caller's memory. */
+static void *data_of(const vmk_MgmtCallbackInfo *cb, const struct args *a, unsigned i) {
+  return parm_is_vector(cb->parmTypes[i]) ? ((vmk_MgmtVectorParm *)a->ptr[i])->dataPtr : a->ptr[i];
+}
+
+/* Checks every argument; sets each length and the INVOKE payload size. */
+static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *total) {
+  *total = wire_invoke_data(a->n);
+  for (unsigned i = 0; i < a->n; i++) {
+    if (a->ptr[i] == NULL) return EINVAL;
+    if (parm_is_vector(cb->parmTypes[i])) {
+      const vmk_MgmtVectorParm *v = a->ptr[i];
+      if (v->length == 0 || v->dataPtr == NULL || v->length % cb->parmSizes[i] != 0 ||
+          v->length > WIRE_MAX_PAYLOAD)
+        return EINVAL;
+      a->length[i] = v->length;
+    } else {
+      a->length[i] = cb->parmSizes[i];
+    }
+    if (parm_sends(cb->parmTypes[i])) *total += a->length[i];
+  }
+  return *total > WIRE_MAX_PAYLOAD ? EINVAL : 0;
+}
+
+static void pack(uint8_t *frame, vmk_uint64 instanceId, const vmk_MgmtCallbackInfo *cb, const struct args *a) {
+  wire_put_invoke(frame, instanceId, cb->callbackId, cb->synchronous, a->n);
+  uint64_t off = wire_invoke_data(a->n);
+  for (unsigned i = 0; i < a->n; i++) {
+    wire_put_parm(frame, i, (uint8_t)cb->parmTypes[i], cb->parmSizes[i], a->length[i]);
+    if (parm_sends(cb->parmTypes[i])) {
+      memcpy(frame + off, data_of(cb, a, i), a->length[i]);
+      off += a->length[i];
+    }
+  }
+}
+
+/* Copies returned data into the caller's buffers; EIO (and nothing written) if the reply does
+ * not echo exactly the lengths asked for. */
+static int unpack(const vmk_MgmtCallbackInfo *cb, const struct args *a, const uint8_t *reply, uint32_t len) {
+  uint64_t need = wire_reply_data(a->n);
+  if (len < need || wire_get_u32(reply + WIRE_REPLY_NUMPARMS) != a->n) return EIO;
+  for (unsigned i = 0; i < a->n; i++) {
+    if (wire_get_u64(reply + WIRE_REPLY_LENGTHS + 8 * i) != a->length[i]) return EIO;
+    if (parm_returns(cb->parmTypes[i])) need += a->length[i];
+  }
+  if (need != len) return EIO;
+  uint64_t off = wire_reply_data(a->n);
+  for (unsigned i = 0; i < a->n; i++) {
+    if (!parm_returns(cb->parmTypes[i])) continue;
+    memcpy(data_of(cb, a, i), reply + off, a->length[i]);
+    off += a->length[i];
+  }
+  return 0;
+}
+
+EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instanceId, vmk_uint64 callbackId,
+                                         vmk_uint32 argCount, ...) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  uint8_t *frame = NULL, *reply = NULL;
+  uint32_t reply_len = 0;
+  uint64_t total = 0;
+  struct args a = {.n = argCount};
+  const vmk_MgmtCallbackInfo *cb = handle_find_callback(h, callbackId);
+  rc = ENOENT;
+  if (!cb) goto out;
+  rc = EINVAL;
+  if (cb->location != VMK_MGMT_CALLBACK_KERNEL || argCount != cb->numParms) goto out;
+  va_list ap;
+  va_start(ap, argCount);
+  for (unsigned i = 0; i < argCount; i++) a.ptr[i] = va_arg(ap, void *);
+  va_end(ap);
+  rc = measure(cb, &a, &total);
+  if (rc != 0) goto out;
+  rc = ENOMEM;
+  if ((frame = malloc(total)) == NULL) goto out;
+  pack(frame, instanceId, cb, &a);
+  rc = transport_request(h, WIRE_INVOKE, frame, (uint32_t)total, &reply, &reply_len);
+  if (rc != 0) goto out;
+  rc = wire_get_status(reply);
+  if (rc != 0) goto out;
+  rc = unpack(cb, &a, reply, reply_len);
+out:
+  free(reply);
+  free(frame);
+  registry_leave(h);
+  return rc;
+}

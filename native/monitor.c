@@ -1,0 +1,199 @@
+/*
+ * monitor.c -- kernel-to-user callbacks: the handle's event queue, the monitor thread Begin
+ * starts (it calls user callbacks one at a time), Continue, and End.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "handle.h"
+#include "wire.h"
+
+/* Events held locally beyond the simulator's credit window are dropped (and acknowledged). */
+#define LOCAL_QUEUE_MAX 1024
+/* Event credits returned in one EVENT_ACK at most (the simulator's window is 64). */
+#define ACK_BATCH 16
+
+/* Queues an EVENT payload (and takes it): 0; EOVERFLOW when the queue is full, ENOMEM. */
+int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length) {
+  if (h->ev_count >= LOCAL_QUEUE_MAX) return EOVERFLOW;
+  struct event *ev = calloc(1, sizeof *ev);
+  if (!ev) return ENOMEM;
+  ev->payload = payload;
+  ev->length = length;
+  if (h->ev_tail) h->ev_tail->next = ev;
+  else h->ev_head = ev;
+  h->ev_tail = ev;
+  h->ev_count++;
+  pthread_cond_signal(&h->events);
+  return 0;
+}
+
+void monitor_free_events(handle_t *h) {
+  while (h->ev_head) {
+    struct event *ev = h->ev_head;
+    h->ev_head = ev->next;
+    free(ev->payload);
+    free(ev);
+  }
+  h->ev_tail = NULL;
+  h->ev_count = 0;
+}
+
+/* Checks an EVENT payload against the user signature; fills the instance and parameters. */
+static const vmk_MgmtCallbackInfo *parse_event(handle_t *h, const struct event *ev, vmk_uint64 *instance,
+                                               void *params[VMK_MGMT_MAX_CALLBACK_PARMS],
+                                               vmk_MgmtVectorParm vecs[VMK_MGMT_MAX_CALLBACK_PARMS]) {
+  const uint8_t *p = ev->payload;
+  if (ev->length < WIRE_EVENT_LENGTHS) return NULL;
+  *instance = wire_get_u64(p + WIRE_EVENT_INSTANCE);
+  const vmk_MgmtCallbackInfo *cb = handle_find_callback(h, wire_get_u64(p + WIRE_EVENT_CALLBACK));
+  uint32_t n = wire_get_u32(p + WIRE_EVENT_NUMPARMS);
+  if (!cb || cb->location != VMK_MGMT_CALLBACK_USER || n != cb->numParms) return NULL;
+  uint64_t off = wire_event_data(n);
+  if (off > ev->length) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t plen = wire_get_u64(p + WIRE_EVENT_LENGTHS + 8 * i);
+    if (plen > ev->length - off) return NULL;
+    if (parm_is_vector(cb->parmTypes[i])) {
+      if (plen == 0 || plen % cb->parmSizes[i] != 0) return NULL;
+      vecs[i].length = plen;
+      vecs[i].dataPtr = ev->payload + off;
+      params[i] = &vecs[i];
+    } else {
+      if (plen != cb->parmSizes[i]) return NULL;
+      params[i] = ev->payload + off;
+    }
+    off += plen;
+  }
+  return off == ev->length ? cb : NULL;
+}
+
+typedef void (*cb0)(vmk_uint64, vmk_uint64);
+typedef void (*cb1)(vmk_uint64, vmk_uint64, void *);
+typedef void (*cb2)(vmk_uint64, vmk_uint64, void *, void *);
+typedef void (*cb3)(vmk_uint64, vmk_uint64, void *, void *, void *);
+typedef void (*cb4)(vmk_uint64, vmk_uint64, void *, void *, void *, void *);
+
+/* Calls the user callback an event is for; a malformed event is skipped (and still acknowledged). */
+static void deliver(handle_t *h, const struct event *ev) {
+  vmk_uint64 instance = 0;
+  void *p[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
+  vmk_MgmtVectorParm vecs[VMK_MGMT_MAX_CALLBACK_PARMS];
+  const vmk_MgmtCallbackInfo *cb = parse_event(h, ev, &instance, p, vecs);
+  if (!cb) return;
+  void *fn = cb->callback;
+  switch (cb->numParms) {
+    case 0: ((cb0)fn)(h->cookie, instance); break;
+    case 1: ((cb1)fn)(h->cookie, instance, p[0]); break;
+    case 2: ((cb2)fn)(h->cookie, instance, p[0], p[1]); break;
+    case 3: ((cb3)fn)(h->cookie, instance, p[0], p[1], p[2]); break;
+    default: ((cb4)fn)(h->cookie, instance, p[0], p[1], p[2], p[3]); break;
+  }
+}
+
+static void *monitor_main(void *arg) {
+  handle_t *h = arg;
+  /* Credits go back in batches (at most ACK_BATCH, and whenever the queue runs dry): one
+   * syscall per event would cost more than the callback itself. */
+  uint32_t unacked = 0;
+  pthread_mutex_lock(&h->lock);
+  for (;;) {
+    while (!h->stopping && h->ev_head == NULL) {
+      if (unacked > 0) {
+        pthread_mutex_unlock(&h->lock);
+        transport_ack(h, unacked);
+        unacked = 0;
+        pthread_mutex_lock(&h->lock);
+        continue;
+      }
+      pthread_cond_wait(&h->events, &h->lock);
+    }
+    if (h->stopping) break;
+    struct event *ev = h->ev_head;
+    h->ev_head = ev->next;
+    if (!h->ev_head) h->ev_tail = NULL;
+    h->ev_count--;
+    pthread_mutex_unlock(&h->lock);
+
+    deliver(h, ev);
+    free(ev->payload);
+    free(ev);
+    if (++unacked >= ACK_BATCH) {
+      transport_ack(h, unacked);
+      unacked = 0;
+    }
+    pthread_mutex_lock(&h->lock);
+  }
+  pthread_mutex_unlock(&h->lock);
+  if (unacked > 0) transport_ack(h, unacked);
+  return NULL;
+}
+
+EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  pthread_mutex_lock(&h->ctl);
+  pthread_mutex_lock(&h->lock);
+  if (h->closing) rc = EINVAL;
+  else if (h->begun) rc = EEXIST;
+  else if (h->dead) rc = EIO;
+  if (rc == 0) {
+    h->stopping = 0;
+    if (pthread_create(&h->monitor, NULL, monitor_main, h) != 0) rc = EAGAIN;
+    else h->begun = 1;
+  }
+  pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(&h->ctl);
+  registry_leave(h);
+  return rc;
+}
+
+EXPORT int vmk_MgmtUserContinue(vmk_MgmtUserHandle h) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  pthread_mutex_lock(&h->lock);
+  if (!h->begun) {
+    rc = EINVAL;
+  } else {
+    unsigned gen = h->begin_gen;
+    while (h->begun && h->begin_gen == gen && !h->dead) pthread_cond_wait(&h->state, &h->lock);
+    rc = (h->begun && h->dead) ? EIO : 0;
+  }
+  pthread_mutex_unlock(&h->lock);
+  registry_leave(h);
+  return rc;
+}
+
+/* Stops and joins the monitor thread; called with ctl held. EINVAL if not begun. */
+int monitor_end_locked(handle_t *h) {
+  pthread_mutex_lock(&h->lock);
+  if (!h->begun) {
+    pthread_mutex_unlock(&h->lock);
+    return EINVAL;
+  }
+  if (pthread_equal(pthread_self(), h->monitor)) {
+    /* Joining ourselves would deadlock: End/Destroy must not be called from a user callback. */
+    pthread_mutex_unlock(&h->lock);
+    return EDEADLK;
+  }
+  h->stopping = 1;
+  pthread_cond_signal(&h->events);
+  pthread_mutex_unlock(&h->lock);
+  pthread_join(h->monitor, NULL);
+  pthread_mutex_lock(&h->lock);
+  h->begun = 0;
+  h->begin_gen++;
+  pthread_cond_broadcast(&h->state);
+  pthread_mutex_unlock(&h->lock);
+  return 0;
+}
+
+EXPORT int vmk_MgmtUserEnd(vmk_MgmtUserHandle h) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  pthread_mutex_lock(&h->ctl);
+  rc = monitor_end_locked(h);
+  pthread_mutex_unlock(&h->ctl);
+  registry_leave(h);
+  return rc;
+}

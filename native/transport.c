@@ -1,0 +1,194 @@
+/*
+ * transport.c -- the handle's socket to the kernel: connecting, framed writes, and the reader
+ * thread. The reader owns the receive side and routes every reply to the thread waiting for it,
+ * so a reply never depends on the monitor thread (which may be blocked inside a user callback
+ * waiting for the caller); EVENT frames go to the monitor's queue.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "handle.h"
+#include "wire.h"
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return EIO;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len) {
+  uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = recv(fd, p, len, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return EIO;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int transport_connect(int *out) {
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  const char *path = getenv(WIRE_SOCKET_ENV);
+  int n;
+  if (path && *path) n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+  else n = snprintf(addr.sun_path, sizeof addr.sun_path, WIRE_SOCKET_DEFAULT, (unsigned)getuid());
+  if (n < 0 || (size_t)n >= sizeof addr.sun_path) return EINVAL;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return EIO;
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) goto fail;
+  *out = fd;
+  return 0;
+fail:
+  close(fd);
+  return EIO;
+}
+
+int transport_send(handle_t *h, uint16_t type, uint32_t id, const void *payload, uint32_t len) {
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  wire_put_header(hdr, type, id, len);
+  pthread_mutex_lock(&h->wlock);
+  int rc = write_all(h->fd, hdr, sizeof hdr);
+  if (rc == 0 && len > 0) rc = write_all(h->fd, payload, len);
+  pthread_mutex_unlock(&h->wlock);
+  return rc;
+}
+
+/* Returns `n` event credits to the simulator (PROTOCOL.md, flow control). */
+void transport_ack(handle_t *h, uint32_t n) {
+  uint8_t ack[WIRE_ACK_SIZE];
+  wire_put_u32(ack, n);
+  transport_send(h, WIRE_EVENT_ACK, 0, ack, sizeof ack);
+}
+
+/* The connection is gone: every waiting request fails with EIO, and so does every later call. */
+static void fail_all_locked(handle_t *h) {
+  h->dead = 1;
+  for (struct pending *p = h->pending; p; p = p->next) {
+    if (!p->done) {
+      p->done = 1;
+      p->status = EIO;
+    }
+  }
+  pthread_cond_broadcast(&h->replies);
+  pthread_cond_broadcast(&h->state);
+}
+
+/* Reads one frame; on 0 the caller owns *payload (NULL when the payload is empty). */
+static int read_frame(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len) {
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  uint8_t *p = NULL;
+  int rc = read_all(fd, hdr, sizeof hdr);
+  if (rc != 0) goto fail;
+  rc = EIO;
+  if (wire_get_header(hdr, type, id, len) != 0) goto fail;
+  if (*len > 0) {
+    rc = ENOMEM;
+    if ((p = malloc(*len)) == NULL) goto fail;
+    rc = read_all(fd, p, *len);
+    if (rc != 0) goto fail;
+  }
+  *payload = p;
+  return 0;
+fail:
+  free(p);
+  return rc;
+}
+
+/* Hands a reply to its request (which then owns the payload); EIO for a frame nobody asked for. */
+static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len) {
+  struct pending *p = h->pending;
+  while (p && !(p->id == id && !p->done)) p = p->next;
+  if (!p || (type != WIRE_HELLO_REPLY && type != WIRE_INVOKE_REPLY && type != WIRE_INSTANCES) || len < 4) {
+    return EIO;
+  }
+  p->done = 1;
+  p->status = wire_get_status(payload);
+  p->payload = payload;
+  p->length = len;
+  pthread_cond_broadcast(&h->replies);
+  return 0;
+}
+
+static void *reader_main(void *arg) {
+  handle_t *h = arg;
+  for (;;) {
+    uint16_t type;
+    uint32_t id, len;
+    uint8_t *payload = NULL;
+    if (read_frame(h->fd, &type, &id, &payload, &len) != 0) break;
+    pthread_mutex_lock(&h->lock);
+    int rc = type == WIRE_EVENT ? monitor_queue_locked(h, payload, len)
+                                : route_reply_locked(h, type, id, payload, len);
+    pthread_mutex_unlock(&h->lock);
+    if (rc == 0) continue;
+    free(payload);
+    if (rc != EOVERFLOW) break; /* a broken peer, or no memory: the connection is done */
+    transport_ack(h, 1);        /* dropped: its credit goes back at once */
+  }
+  pthread_mutex_lock(&h->lock);
+  fail_all_locked(h);
+  pthread_mutex_unlock(&h->lock);
+  return NULL;
+}
+
+int transport_start_reader(handle_t *h) {
+  return pthread_create(&h->reader, NULL, reader_main, h) == 0 ? 0 : EAGAIN;
+}
+
+/* Ends the connection; the reader sees EOF, fails every waiting request with EIO and exits. */
+void transport_stop_reader(handle_t *h) {
+  shutdown(h->fd, SHUT_RDWR);
+  pthread_join(h->reader, NULL);
+}
+
+/* Sends a request and waits for its reply. On 0 the caller owns *reply (free it). */
+int transport_request(handle_t *h, uint16_t type, const void *payload, uint32_t len, uint8_t **reply,
+                      uint32_t *reply_len) {
+  struct pending p = {0};
+  pthread_mutex_lock(&h->lock);
+  if (h->dead || h->closing) {
+    pthread_mutex_unlock(&h->lock);
+    return EIO;
+  }
+  p.id = ++h->next_id;
+  if (p.id == 0) p.id = ++h->next_id;
+  p.next = h->pending;
+  h->pending = &p;
+  pthread_mutex_unlock(&h->lock);
+
+  int rc = transport_send(h, type, p.id, payload, len);
+
+  pthread_mutex_lock(&h->lock);
+  if (rc != 0 && !p.done) {
+    p.done = 1;
+    p.status = EIO;
+  }
+  while (!p.done) pthread_cond_wait(&h->replies, &h->lock);
+  struct pending **pp = &h->pending;
+  while (*pp != &p) pp = &(*pp)->next;
+  *pp = p.next;
+  pthread_mutex_unlock(&h->lock);
+
+  if (p.status != 0 && p.payload == NULL) return p.status;
+  *reply = p.payload;
+  *reply_len = p.length;
+  return 0;
+}
