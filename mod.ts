@@ -78,6 +78,7 @@ export {
   type Location,
   MAX_CALLBACK_PARMS,
   MAX_INSTANCES,
+  MAX_VECTOR_BYTES,
   RESERVED_CALLBACKS,
 } from "./abi/facts.ts";
 export { LibraryError, type LibraryInfo, libraryInfo, type LibrarySource } from "./ffi/library.ts";

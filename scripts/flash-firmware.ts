@@ -10,9 +10,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { MAX_VECTOR_BYTES } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
-import { crc32, type Instance, open, trapInterrupts, writeJsonLine } from "../mod.ts";
+import { crc32, type Instance, MAX_VECTOR_BYTES, open, trapInterrupts, writeJsonLine } from "../mod.ts";
 
 const HELP = `flash-firmware — flash an image and verify its CRC-32
 

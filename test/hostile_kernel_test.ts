@@ -4,9 +4,14 @@
  * caller's buffer.
  */
 import { assertEquals, assertRejects } from "@std/assert";
+import { LOCATION_CODE } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
+import { NativeHandle } from "../ffi/handle.ts";
+import { loadLibrary } from "../ffi/library.ts";
+import { toCSignature } from "../mgmt/signature.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/protocol.ts";
+import { useSocket } from "./support/env.ts";
 
 type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;
 
@@ -59,18 +64,6 @@ async function fakeKernel(answer: Answer) {
   };
 }
 
-/** Points the library at `path` for the length of a test (the variable is process-wide). */
-function useSocket(path: string): Disposable {
-  const before = Deno.env.get("VMKMGMT_SIM_SOCKET");
-  Deno.env.set("VMKMGMT_SIM_SOCKET", path);
-  return {
-    [Symbol.dispose]: () =>
-      before === undefined
-        ? Deno.env.delete("VMKMGMT_SIM_SOCKET")
-        : Deno.env.set("VMKMGMT_SIM_SOCKET", before),
-  };
-}
-
 const reply = (id: number, w: PayloadWriter) => buildFrame(FrameType.INVOKE_REPLY, id, w.finish());
 
 const cases: [string, Answer][] = [
@@ -107,32 +100,73 @@ const cases: [string, Answer][] = [
   ["a frame type a library never receives", (_t, id) => buildFrame(FrameType.CONTROL, id, new Uint8Array(4))],
 ];
 
-for (const [what, answer] of cases) {
-  Deno.test(`a kernel sending ${what}: EIO, no crash`, async () => {
-    await using fake = await fakeKernel(answer);
-    using _socket = useSocket(fake.path);
-    const s = await open(acmeNic, { healthCheckMs: 0 });
-    try {
-      const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
-      assertEquals(e.code, "EIO");
-      await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError, "EIO");
-    } finally {
-      await s.close();
-    }
-  });
+/**
+ * getStats (one OUT parameter of 72 bytes) straight through ffi/, with the caller's buffer
+ * filled with a pattern first, so a test can see whether anything was written into it.
+ */
+async function rawGetStats(): Promise<{ rc: number; buffer: Uint8Array }> {
+  const { symbols } = await loadLibrary();
+  const c = toCSignature(acmeNic);
+  c.callbacks = c.callbacks.filter((cb) => cb.location === LOCATION_CODE.kernel);
+  const { rc: initRc, handle } = await NativeHandle.init(symbols, c, 0n, c.callbacks.map(() => 0n));
+  assertEquals(initRc, 0);
+  try {
+    const buffer = new Uint8Array(72).fill(0xa5);
+    const rc = await handle!.call(c.callbacks.find((cb) => cb.label === "getStats")!).invoke(1n, [buffer]);
+    return { rc, buffer };
+  } finally {
+    await handle!.destroy();
+  }
 }
 
-Deno.test("a kernel that answers a status but no data for an out parameter: EIO, the buffer untouched", async () => {
-  await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(0).u32(1).u64(72)));
-  using _socket = useSocket(fake.path);
-  await using s = await open(acmeNic, { healthCheckMs: 0 });
-  await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError, "EIO");
-});
+Deno.test("the library against a hostile kernel: EIO, never a crash or a hang", async (t) => {
+  for (const [what, answer] of cases) {
+    await t.step(`a kernel sending ${what}: EIO, no crash`, async () => {
+      await using fake = await fakeKernel(answer);
+      using _socket = useSocket(fake.path);
+      const s = await open(acmeNic, { healthCheckMs: 0 });
+      try {
+        const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
+        assertEquals(e.code, "EIO");
+        await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError, "EIO");
+      } finally {
+        await s.close();
+      }
+    });
+  }
 
-Deno.test("a kernel error status comes through as that errno", async () => {
-  await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(16).u32(0)));
-  using _socket = useSocket(fake.path);
-  await using s = await open(acmeNic, { healthCheckMs: 0 });
-  const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
-  assertEquals(e.code, "EBUSY");
+  await t.step(
+    "a kernel that answers a status but no data for an out parameter: EIO, the buffer untouched",
+    async () => {
+      await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(0).u32(1).u64(72)));
+      using _socket = useSocket(fake.path);
+      await using s = await open(acmeNic, { healthCheckMs: 0 });
+      await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError, "EIO");
+      const raw = await rawGetStats();
+      assertEquals(raw.rc, 5, "EIO");
+      assertEquals(
+        raw.buffer,
+        new Uint8Array(72).fill(0xa5),
+        "not a byte of the caller's buffer was written",
+      );
+    },
+  );
+
+  await t.step("a kernel sending more data than the caller's buffer: the buffer untouched", async () => {
+    await using fake = await fakeKernel((_t, id) =>
+      reply(id, new PayloadWriter().i32(0).u32(1).u64(72).bytes(new Uint8Array(4096).fill(0x11)))
+    );
+    using _socket = useSocket(fake.path);
+    const raw = await rawGetStats();
+    assertEquals(raw.rc, 5, "EIO");
+    assertEquals(raw.buffer, new Uint8Array(72).fill(0xa5), "not a byte of the caller's buffer was written");
+  });
+
+  await t.step("a kernel error status comes through as that errno", async () => {
+    await using fake = await fakeKernel((_t, id) => reply(id, new PayloadWriter().i32(16).u32(0)));
+    using _socket = useSocket(fake.path);
+    await using s = await open(acmeNic, { healthCheckMs: 0 });
+    const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
+    assertEquals(e.code, "EBUSY");
+  });
 });

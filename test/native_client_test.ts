@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
+import { waitUntil, within } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
@@ -54,22 +55,19 @@ async function simDiesMidCall(client: string, env: Record<string, string> = {}) 
       stderr: "piped",
     })
       .spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    // Never hang: a client stuck past 20 s is killed and the test fails.
+    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     let text = "";
-    while (!text.includes("ready")) {
-      const r = await reader.read();
-      if (r.done) break;
-      text += r.value;
-    }
+    const output = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) text += chunk;
+    })();
+    await waitUntil(() => text.includes("ready"), "the C client to be waiting in a stalled call");
     await new Promise((r) => setTimeout(r, 200));
     const killedAt = Date.now();
     await sim.kill();
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      text += r.value;
-    }
-    const status = await child.status;
+    const status = await within(child.status, 10_000, "the C client to finish after the simulator died");
+    await output;
+    clearTimeout(killer);
     assert(Date.now() - killedAt < 5000, "the waiting call returned promptly");
     assertEquals(text.split("\n").filter((l) => l.startsWith("not ok")), [], text);
     assertStringIncludes(text, "0 failed");

@@ -1,6 +1,7 @@
 /** The REPL run as a subprocess: -c, --file, piped stdin, exit codes, --json, --sig, js, sim auto-start. */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
+import { outputWithin } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -18,7 +19,7 @@ async function repl(args: string[], env: Record<string, string>, stdin?: string)
     await w.write(new TextEncoder().encode(stdin));
     await w.close();
   }
-  const out = await child.output();
+  const out = await outputWithin(child, 60_000, `repl ${args.join(" ")}`);
   return {
     code: out.code,
     stdout: new TextDecoder().decode(out.stdout),
@@ -82,7 +83,7 @@ Deno.test("watch --json streams NDJSON and stops after --count", async () => {
   await new Promise((r) => setTimeout(r, 1500));
   await sim.control({ op: "link", instance: "vmnic3", up: false });
   await sim.control({ op: "link", instance: "vmnic3", up: true });
-  const out = await child.output();
+  const out = await outputWithin(child, 30_000, "watch --count 2 to end");
   const lines = new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
   assertEquals(out.code, 0);
   assertEquals(lines.slice(1).map((e) => [e.event, e.instance.name, e.params.state.up]), [[

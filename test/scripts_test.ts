@@ -7,7 +7,9 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/as
 import { acmeNic } from "../demo.ts";
 import { open } from "../mod.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
+import { useSocket } from "./support/env.ts";
 import { Terminal } from "./support/tmux.ts";
+import { waitUntil } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -55,13 +57,11 @@ async function runWhile(
     pump(child.stdout, (t) => (stdout += t)),
     pump(child.stderr, (t) => (stderr += t)),
   ]);
-  const deadline = Date.now() + 20_000;
-  while (!stdout.includes(ready)) {
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`no ${ready}:\n${stdout}\n${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitUntil(() => stdout.includes(ready), `"${ready}" from ${script}`, 20_000, 50);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw new Error(`${(e as Error).message}:\n${stdout}\n${stderr}`);
   }
   await during(child, () => stdout);
   const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
@@ -72,26 +72,12 @@ async function runWhile(
 }
 
 async function mtus(sim: SimProcess): Promise<number[]> {
-  const before = Deno.env.get("VMKMGMT_SIM_SOCKET");
-  Deno.env.set("VMKMGMT_SIM_SOCKET", sim.socketPath);
-  try {
-    await using s = await open(acmeNic);
-    const out: number[] = [];
-    for (const i of await s.instances()) out.push((await s.invoke("getStats", { instance: i })).stats.mtu);
-    return out;
-  } finally {
-    if (before === undefined) Deno.env.delete("VMKMGMT_SIM_SOCKET");
-    else Deno.env.set("VMKMGMT_SIM_SOCKET", before);
-  }
+  using _socket = useSocket(sim.socketPath);
+  await using s = await open(acmeNic);
+  const out: number[] = [];
+  for (const i of await s.instances()) out.push((await s.invoke("getStats", { instance: i })).stats.mtu);
+  return out;
 }
-
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 Deno.test({
   name: "collect-stats: table, NDJSON with rates, bad flags, unknown instance, Ctrl-C",
@@ -161,7 +147,7 @@ Deno.test({
         await sim.control({ op: "link", instance: "vmnic0", up: false });
         await sim.control({ op: "link", instance: "vmnic0", up: true });
         await sim.control({ op: "link", instance: "vmnic1", up: false });
-        await until(() => out().includes("recovered"));
+        await waitUntil(() => out().includes("recovered"), "link-watch to report the recovery");
       },
     );
     assertEquals(r.code, 0, r.stderr);
