@@ -187,6 +187,36 @@ Deno.test("layering: every import follows the allowed arrows", async (t) => {
   });
 });
 
+Deno.test("ARCHITECTURE.md names every source file, and every path it names exists", async () => {
+  const doc = await Deno.readTextFile(`${ROOT}ARCHITECTURE.md`);
+  const named = new Set([...doc.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]));
+  const sources = [
+    ...(await Promise.all(["abi", "util", "ffi", "mgmt", "sim", "repl", "scripts", "bench"].map(tsFiles)))
+      .flat(),
+    ...(await Array.fromAsync(Deno.readDir(`${ROOT}native`))).filter((e) => /\.(c|h)$/.test(e.name)).map((
+      e,
+    ) => `native/${e.name}`),
+    ...(await Array.fromAsync(Deno.readDir(`${ROOT}native/test`))).map((e) => `native/test/${e.name}`),
+    "mod.ts",
+    "demo.ts",
+  ];
+  const dirOf = (f: string) => f.slice(0, f.lastIndexOf("/") + 1);
+  const baseOf = (f: string) => f.slice(f.lastIndexOf("/") + 1);
+  const unnamed = sources.filter((f) => !named.has(f) && !(named.has(dirOf(f)) && named.has(baseOf(f))));
+  assertEquals(unnamed, [], "files ARCHITECTURE.md does not name");
+  const gone: string[] = [];
+  for (const path of named) {
+    if (!/^[\w.-]+\/[\w./-]*$|^[\w-]+\.(ts|c|h|md)$/.test(path) || path.startsWith("../")) continue;
+    if (!/\.(ts|c|h|md)$|\/$/.test(path)) continue;
+    try {
+      await Deno.stat(`${ROOT}${path}`);
+    } catch {
+      if (!sources.some((f) => baseOf(f) === path)) gone.push(path);
+    }
+  }
+  assertEquals(gone, [], "paths ARCHITECTURE.md names that do not exist");
+});
+
 Deno.test("layering: the checker catches an arrow that runs the wrong way", () => {
   const wrong: Edge[] = [
     { from: "ffi/layout.ts", to: "mgmt/signature.ts", written: "../mgmt/signature.ts" },
