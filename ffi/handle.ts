@@ -57,7 +57,9 @@ export class NativeCall {
 
   /** @internal use {@link NativeHandle.call}. */
   constructor(symbols: VmkMgmtSymbols, handle: Deno.PointerObject, c: CCallback) {
-    if (c.numParms > MAX_CALLBACK_PARMS) throw new RangeError(`${c.numParms} parameters; at most 4`);
+    if (c.numParms > MAX_CALLBACK_PARMS) {
+      throw new RangeError(`${c.numParms} parameters; at most ${MAX_CALLBACK_PARMS}`);
+    }
     const n = c.numParms as 0 | 1 | 2 | 3 | 4;
     this.#handle = handle;
     this.#c = c;

@@ -64,7 +64,7 @@ export class Deadline implements Disposable {
    */
   static of(limits: WaitLimits | undefined, onTimeout: () => Error): Deadline {
     checkLimits(limits);
-    if (!limits || (limits.timeout === undefined && limits.signal === undefined)) return new Deadline(NEVER);
+    if (!limits || (limits.timeout === undefined && limits.signal === undefined)) return UNLIMITED;
     const controller = new AbortController();
     const d = new Deadline(controller.signal);
     const outer = limits.signal;
@@ -107,3 +107,6 @@ export class Deadline implements Disposable {
     this.#cleanup = undefined;
   }
 }
+
+/** The deadline of a wait with neither timeout nor signal: shared, since it holds nothing. */
+const UNLIMITED: Deadline = Reflect.construct(Deadline, [NEVER]) as Deadline;

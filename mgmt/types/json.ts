@@ -2,31 +2,21 @@
  * Types from their JSON descriptions, as signature JSON files write them.
  * @module
  */
+import { t } from "../t.ts";
 import { arrayType } from "./array.ts";
-import { bool } from "./bool.ts";
 import { bytesType } from "./bytes.ts";
 import { enumType } from "./enum.ts";
-import { f32, f64 } from "./float.ts";
-import { i16, i32, i64, i8, u16, u32, u64, u8 } from "./int.ts";
 import { stringType } from "./string.ts";
 import { structType } from "./struct.ts";
 import type { Type, TypeJson } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
-/** The primitive types by name, as used in JSON signatures. */
-export const primitives: Readonly<Record<string, Type<unknown>>> = {
-  u8,
-  u16,
-  u32,
-  u64,
-  i8,
-  i16,
-  i32,
-  i64,
-  f32,
-  f64,
-  bool,
-};
+/** The primitive types by name, as used in JSON signatures: every ready-made type of `t`. */
+export const primitives: Readonly<Record<string, Type<unknown>>> = Object.fromEntries(
+  (Object.entries(t) as [string, unknown][]).filter((entry): entry is [string, Type<unknown>] =>
+    typeof entry[1] === "object"
+  ),
+);
 
 /**
  * Builds a type from its JSON description; `named` resolves names of shared types.
