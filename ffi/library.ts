@@ -155,7 +155,7 @@ function tryOpen(path: string, source: LibrarySource): LibraryInfo {
 
 /**
  * Opens the library once per process and returns its symbols. `path` overrides discovery.
- * Throws {@link LibraryError} listing every path tried.
+ * @throws {LibraryError} listing every path tried, and what to do.
  */
 export function loadLibrary(path?: string): Promise<{ symbols: VmkMgmtSymbols; info: LibraryInfo }> {
   // Sessions opened at the same time share one discovery (and at most one build).

@@ -35,7 +35,10 @@ export interface ParamOptions {
   doc?: string;
 }
 
-/** The constructor of parameters of direction `dir`, e.g. `param("in")(t.u32)`. */
+/**
+ * The constructor of parameters of direction `dir`, e.g. `param("in")(t.u32)`; it throws a
+ * `TypeError` when given something that is not a type.
+ */
 export function param<D extends Direction>(
   dir: D,
 ): <T extends Type<unknown>>(type: T, options?: ParamOptions) => Param<D, T> {

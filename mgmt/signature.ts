@@ -187,7 +187,10 @@ function checkName(value: unknown, field: string): string {
   return value;
 }
 
-/** Parses `M.m.u.p` (each 0..255) into a `vmk_revnum`. */
+/**
+ * Parses `M.m.u.p` (each 0..255) into a `vmk_revnum`.
+ * @throws {SignatureError} for another form, or a part over 255.
+ */
 export function parseVersion(version: unknown): number {
   if (typeof version !== "string" || !/^\d+\.\d+\.\d+\.\d+$/.test(version)) {
     throw new SignatureError(
@@ -296,7 +299,7 @@ function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>
 
 /**
  * Validates a signature definition against every ABI rule and returns the typed signature.
- * Throws {@link SignatureError} naming the callback and field at fault.
+ * @throws {SignatureError} naming the callback and field at fault.
  */
 export function defineSignature<const D extends SignatureDef>(def: D): Signature<D> {
   if (def === null || typeof def !== "object") throw new SignatureError("signature: expected an object");

@@ -53,26 +53,35 @@ export const t = {
   f64,
   /** `vmk_Bool`: one byte, true or false. */
   bool,
-  /** A NUL-terminated UTF-8 string in a `char[length]` (at most length-1 bytes). */
+  /** A NUL-terminated UTF-8 string in a `char[length]` (at most length-1 bytes). @throws {RangeError} a bad length. */
   string: stringType,
-  /** A fixed block of `length` bytes (`u8[length]`), as a Uint8Array; shorter input is zero-padded. */
+  /**
+   * A fixed block of `length` bytes (`u8[length]`), as a Uint8Array; shorter input is zero-padded.
+   * @throws {RangeError} a bad length.
+   */
   bytes: bytesType,
-  /** A fixed array of exactly `length` elements. */
+  /** A fixed array of exactly `length` elements. @throws {RangeError} a bad length. */
   array: arrayType,
-  /** A struct laid out with C alignment and padding; `name` is shown to people. */
+  /**
+   * A struct laid out with C alignment and padding; `name` is shown to people.
+   * @throws {RangeError} no field, or a field name that is not an identifier. @throws {TypeError} a field that is not a type.
+   */
   struct: structType,
-  /** An enum of named values stored in `base` (u32 by default). */
+  /**
+   * An enum of named values stored in `base` (u32 by default).
+   * @throws {RangeError} no value, a name that is not an identifier, a value that does not fit `base`.
+   */
   enumOf: enumType,
-  /** IN: copied to the kernel. */
+  /** IN: copied to the kernel. @throws {TypeError} when given no type. */
   in: param("in"),
-  /** OUT: filled by the kernel (sync kernel callbacks only). */
+  /** OUT: filled by the kernel (sync kernel callbacks only). @throws {TypeError} when given no type. */
   out: param("out"),
-  /** INOUT: copied to the kernel and back (sync kernel callbacks only). */
+  /** INOUT: copied to the kernel and back (sync kernel callbacks only). @throws {TypeError} when given no type. */
   inout: param("inout"),
-  /** VECTOR_IN: a variable-length vector of `type` elements, copied to the kernel. */
+  /** VECTOR_IN: a variable-length vector of `type` elements, copied to the kernel. @throws {TypeError} when given no type. */
   vectorIn: param("vectorIn"),
-  /** VECTOR_OUT: a caller-sized vector the kernel fills (sync kernel callbacks only). */
+  /** VECTOR_OUT: a caller-sized vector the kernel fills (sync kernel callbacks only). @throws {TypeError} when given no type. */
   vectorOut: param("vectorOut"),
-  /** VECTOR_INOUT: a vector copied to the kernel and back (sync kernel callbacks only). */
+  /** VECTOR_INOUT: a vector copied to the kernel and back (sync kernel callbacks only). @throws {TypeError} when given no type. */
   vectorInOut: param("vectorInOut"),
 };

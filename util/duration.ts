@@ -3,7 +3,10 @@
  * @module
  */
 
-/** Milliseconds in `text`; throws a RangeError naming the text when it is not a duration. */
+/**
+ * Milliseconds in `text`.
+ * @throws {RangeError} naming the text when it is not a duration.
+ */
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(text).trim());
   if (!m) throw new RangeError(`bad duration ${JSON.stringify(text)}; use e.g. 500ms, 10s, 2m`);
