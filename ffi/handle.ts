@@ -127,7 +127,7 @@ export class NativeHandle {
     const sigBytes = encodeApiSignature(sig, sig.callbacks.length ? addressOf(table) : 0n);
     const out = new Uint8Array(8);
     const rc = await symbols.vmk_MgmtUserInit(sigBytes, cookie, out);
-    keepAlive(table);
+    keepAlive([table, sigBytes]);
     if (rc !== 0) return { rc };
     const handle = Deno.UnsafePointer.create(new DataView(out.buffer).getBigUint64(0, true));
     // A library that reports success without a handle is broken: treat it as a transport failure.

@@ -20,7 +20,7 @@ import { decodeResults, encodeArguments } from "./arguments.ts";
 import { Deadline } from "./cancel.ts";
 import { closedError, type ErrorContext, ValueError, VmkMgmtError } from "./errors.ts";
 import type { EventStats, EventStream, KernelEvent, StreamOptions, WaitOptions } from "./events.ts";
-import { type Instance, parseInstanceRef } from "./instance_ref.ts";
+import { findInstance, type Instance, parseInstanceRef } from "./instance_ref.ts";
 import { closeCore, type Core, fetchInstances } from "./session_core.ts";
 import type { AnyEventOf, Callbacks, EventOf, InvokeArgs } from "./session_types.ts";
 import { type CallbackInfo, CallbackLookupError, type Signature, type SignatureDef } from "./signature.ts";
@@ -94,17 +94,13 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
 
   /**
    * Finds one instance by id or name, asking the kernel when it is not known yet.
-   * @throws {ValueError} for a reference that cannot name an instance (`1.5`, `-1`, an id past 2⁶⁴−1).
+   * @throws {ValueError} for a reference that cannot name an instance (none, `1.5`, `-1`, an id past 2⁶⁴−1).
    * @throws {VmkMgmtError} `ENOENT` when no instance matches (listing those there are).
    */
   async instance(ref: string | bigint | number): Promise<Instance> {
     const parsed = parseInstanceRef(ref);
-    const find = () =>
-      parsed.kind === "name"
-        ? this.#core.byName.get(parsed.name)
-        : parsed.kind === "id"
-        ? this.#core.byId.get(parsed.id)
-        : undefined;
+    if (parsed.kind === "none") throw new ValueError("instance", "expected an instance id or name");
+    const find = () => findInstance(this.#core.byId.values(), parsed);
     const found = find() ?? (await this.instances(), find());
     if (!found) throw this.#unknownInstance(String(ref), "instance");
     return found;

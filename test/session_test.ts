@@ -295,6 +295,11 @@ Deno.test({
         "vmnic2's MTU is unchanged",
       );
       await assertRejects(() => s.instance(1.5), ValueError, "instance: 1.5 is not an instance id");
+      await assertRejects(
+        () => s.instance(null as never),
+        ValueError,
+        "instance: expected an instance id or name",
+      );
       const ns = await assertRejects(() => s.invoke("getStats", { instance: 99n }), VmkMgmtError);
       assertEquals(ns.code, "ENOENT", "an id the kernel does not know: ENOENT from the kernel");
       assertThrows(

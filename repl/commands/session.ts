@@ -1,5 +1,5 @@
 /**
- * Commands about sessions and signatures: sigs, open, use, sessions, close, instances.
+ * Commands about sessions, signatures and the library: sigs, open, use, sessions, close, instances, lib.
  * @module
  */
 import { libraryInfo } from "../../ffi/library.ts";
