@@ -141,6 +141,20 @@ export function errnoName(errno: number): string {
 export const ESXI_LIBRARY_PATHS: readonly string[] = ["/lib64/libvmkmgmt.so"];
 /** The variable that points discovery at a library. */
 export const LIBRARY_ENV = "VMKMGMT_LIB";
+/**
+ * Who may be trusted at the other end of the simulator socket (README, "Trust"; wire.h holds the
+ * same numbers): its directory must belong to the user with none of these mode bits (closed to
+ * group and others)…
+ */
+export const DIR_PRIVATE_MASK = 0o077;
+/** …or to root with none of these (not writable by group or others, e.g. a system `/run` directory). */
+export const DIR_SYSTEM_MASK = 0o022;
+
+/** Whether a peer running as `uid` may be trusted by a process running as `me`: itself or root. */
+export function trustedUid(uid: number, me: number): boolean {
+  return uid === me || uid === 0;
+}
+
 /** The variable that points our library and tools at a simulator socket. */
 export const SIM_SOCKET_ENV = "VMKMGMT_SIM_SOCKET";
 

@@ -35,18 +35,22 @@ export interface RawEvent {
 export class UserCallbacks {
   /** Function addresses for the callback table, in order (0n for kernel-location callbacks). */
   readonly pointers: readonly bigint[];
+  /** The address of the `(cookie, error)` callback for `vmkmgmt_UserOnDisconnect`. */
+  readonly disconnectPointer: bigint;
   readonly #callbacks: Deno.UnsafeCallback[] = [];
   #refd = false;
 
   /**
-   * Creates one unref'd thread-safe callback per user-location entry of `callbacks`.
-   * `deliver` receives each event; `report` hears what could not be delivered (with a context
-   * such as `decoding linkEvent`), since nothing else would.
+   * Creates one unref'd thread-safe callback per user-location entry of `callbacks`, and one for
+   * the end of delivery. `deliver` receives each event; `disconnected` hears the errno when the
+   * kernel went away (after the last event); `report` hears what could not be delivered (with a
+   * context such as `decoding linkEvent`), since nothing else would.
    */
   constructor(
     callbacks: readonly CCallback[],
     deliver: (event: RawEvent) => void,
     report: (error: unknown, context: string) => void,
+    disconnected: (errno: number) => void = () => {},
   ) {
     this.pointers = callbacks.map((c) => {
       if (c.location !== LOCATION_CODE.user) return 0n;
@@ -66,6 +70,19 @@ export class UserCallbacks {
       this.#callbacks.push(uc);
       return BigInt(Deno.UnsafePointer.value(uc.pointer));
     });
+    const gone = Deno.UnsafeCallback.threadSafe(
+      { parameters: ["u64", "i32"], result: "void" } as const,
+      (_cookie: bigint, errno: number) => {
+        try {
+          disconnected(errno);
+        } catch (e) {
+          report(e, "ending delivery after the kernel went away");
+        }
+      },
+    );
+    gone.unref();
+    this.#callbacks.push(gone as unknown as Deno.UnsafeCallback);
+    this.disconnectPointer = BigInt(Deno.UnsafePointer.value(gone.pointer));
   }
 
   /**

@@ -135,6 +135,30 @@ export class NativeHandle {
     return { rc, handle: new NativeHandle(symbols, handle) };
   }
 
+  /**
+   * Asks the library who runs the kernel it would connect to, and why it is (not) trusted
+   * (`vmkmgmt_CheckKernel`): the result code (0, EACCES, EIO, EINVAL) and the reason in words;
+   * null when the library has no such extension (ESXi's own).
+   */
+  static async checkKernel(symbols: VmkMgmtSymbols): Promise<{ rc: number; why: string } | null> {
+    if (!symbols.vmkmgmt_CheckKernel) return null;
+    const buf = new Uint8Array(512);
+    const rc = await symbols.vmkmgmt_CheckKernel(buf, BigInt(buf.length));
+    const end = buf.indexOf(0);
+    return { rc, why: new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end)) };
+  }
+
+  /**
+   * Registers the function the library's monitor thread calls once the kernel has gone away while
+   * delivery runs (`vmkmgmt_UserOnDisconnect`): the address of a thread-safe callback `(u64, i32)`.
+   * Returns false when the library has no such extension (then only probing can tell).
+   */
+  onDisconnect(callback: bigint): boolean {
+    const set = this.#symbols.vmkmgmt_UserOnDisconnect;
+    if (!set) return false;
+    return set(this.#handle, Deno.UnsafePointer.create(callback)) === 0;
+  }
+
   /** `vmk_MgmtUserGetInstances`: the result code and, on 0, the instances. */
   async instances(): Promise<{ rc: number; instances: InstanceEntry[] }> {
     const buf = new Uint8Array(LAYOUT.vmk_MgmtInstances.size);

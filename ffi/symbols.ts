@@ -30,6 +30,11 @@ export const SYMBOLS = {
   vmk_MgmtUserEnd: { parameters: ["pointer"], result: "i32", nonblocking: true },
   // int vmk_MgmtUserDestroy(vmk_MgmtUserHandle handle) — ends delivery, joins threads
   vmk_MgmtUserDestroy: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  // Extensions of our library (vmkmgmt.h), absent from ESXi's: `optional`, so null there.
+  // int vmkmgmt_CheckKernel(char *why, size_t len) — connects, so it can wait
+  vmkmgmt_CheckKernel: { parameters: ["buffer", "usize"], result: "i32", nonblocking: true, optional: true },
+  // int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle handle, void (*fn)(vmk_uint64 cookie, int error))
+  vmkmgmt_UserOnDisconnect: { parameters: ["pointer", "function"], result: "i32", optional: true },
   invoke0: invoke([], true),
   invoke1: invoke(["buffer"], true),
   invoke2: invoke(["buffer", "buffer"], true),

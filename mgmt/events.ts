@@ -88,8 +88,9 @@ export interface HubHost {
   /** Reports an error that has no caller to reject (a throwing handler…). */
   report(error: unknown, context: string): void;
   /**
-   * Checks that the kernel connection is alive while delivery runs (the library has no way to say
-   * it died); rejects with an Error carrying `errno` 5 when it is gone.
+   * Checks that the kernel connection is alive while delivery runs, for a library that cannot say
+   * it died (ESXi's own; ours calls {@link EventHub.kernelGone}); rejects with a
+   * {@link VmkMgmtError} `EIO` when it is gone.
    */
   probe(): Promise<void>;
   /** Milliseconds between probes while someone listens (0: never). */
@@ -175,6 +176,14 @@ export class EventHub {
       },
     );
     this.#transition.finally(() => this.#probing(this.#active && !this.#closed));
+  }
+
+  /**
+   * The kernel went away while delivery ran (the library said so after the last event): every
+   * listener fails with `error` now, instead of waiting for events that will never come.
+   */
+  kernelGone(error: Error): void {
+    if (this.#listeners.size > 0) this.#failAll(error);
   }
 
   #failAll(e: unknown): void {

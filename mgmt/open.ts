@@ -98,18 +98,29 @@ export async function open<D extends SignatureDef>(
         await fetchInstances(core);
       } catch (e) {
         if (!(e instanceof VmkMgmtError) || e.errno !== ERRNO.EIO) throw e;
-        throw new VmkMgmtError(ERRNO.EIO, {
-          operation: "event delivery",
-          signature: sigName,
-          hint: info.simulated
-            ? "the connection to the simulator was lost; is `deno task sim` still running?"
-            : "the connection to the kernel was lost",
-        });
+        throw lost();
       }
     },
-    probeMs,
+    // Our library says when the kernel goes away; only a library that cannot needs probing.
+    get probeMs() {
+      return watched ? 0 : probeMs;
+    },
   });
-  core.callbacks = new UserCallbacks(core.c.callbacks, (raw) => core.hub.dispatch(raw), report);
+  let watched = false;
+  const lost = () =>
+    new VmkMgmtError(ERRNO.EIO, {
+      operation: "event delivery",
+      signature: sigName,
+      hint: info.simulated
+        ? "the connection to the simulator was lost; is `deno task sim` still running?"
+        : "the connection to the kernel was lost",
+    });
+  core.callbacks = new UserCallbacks(
+    core.c.callbacks,
+    (raw) => core.hub.dispatch(raw),
+    report,
+    () => core.hub.kernelGone(lost()),
+  );
   const { rc, handle } = await NativeHandle.init(
     symbols,
     core.c,
@@ -119,7 +130,15 @@ export async function open<D extends SignatureDef>(
   if (rc !== 0 || !handle) {
     core.callbacks.close();
     let hint: string | undefined;
-    if (rc === ERRNO.ENODEV) {
+    // The library knows who answered (or why nobody did): ask it for the words.
+    const diagnosis = rc === ERRNO.EACCES || rc === ERRNO.EIO
+      ? await NativeHandle.checkKernel(symbols)
+      : null;
+    if (diagnosis && diagnosis.rc === rc) {
+      hint = rc === ERRNO.EIO && info.simulated
+        ? `${diagnosis.why}; start it with \`deno task sim\``
+        : diagnosis.why;
+    } else if (rc === ERRNO.ENODEV) {
       hint = `no kernel module registered ${sigName} by ${signature.vendor} at version ${
         signature.version.split(".").slice(0, 2).join(".")
       }.x.x`;
@@ -130,6 +149,7 @@ export async function open<D extends SignatureDef>(
     throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserInit", signature: sigName, hint });
   }
   core.native = handle;
+  watched = handle.onDisconnect(core.callbacks.disconnectPointer);
   const session = new Session<D>(core);
   try {
     await session.instances();

@@ -3,7 +3,8 @@
  * functions each source file offers the others.
  *
  *   vmkmgmt.c   Init, GetInstances, Destroy; the handle's life; signature checks
- *   transport.c the socket: connect, framed writes, the reader thread, request/reply
+ *   trust.c     connecting: the socket directory and the kernel's uid are checked first
+ *   transport.c the socket: framed writes, the reader thread, request/reply
  *   registry.c  live handles, so a call racing Destroy gets EINVAL, never freed memory
  *   invoke.c    vmk_MgmtUserCallbackInvokeInt: marshalling parameters to and from frames
  *   monitor.c   Begin, Continue, End: the event queue and the monitor thread
@@ -46,7 +47,7 @@ struct vmkMgmtUserHandleInt {
 
   pthread_mutex_t lock;   /* everything below, except where noted */
   pthread_cond_t replies; /* a pending request is done (or the connection died) */
-  pthread_cond_t events;  /* an event is queued, or the monitor must stop */
+  pthread_cond_t events;  /* an event is queued, the monitor must stop, or the connection died */
   pthread_cond_t state;   /* Begin/End happened, the connection died, or a call left */
   pthread_mutex_t wlock;  /* socket writes */
   pthread_mutex_t ctl;    /* serialises Begin/End/Destroy */
@@ -63,6 +64,7 @@ struct vmkMgmtUserHandleInt {
 
   int begun;
   int stopping;
+  vmkmgmt_DisconnectFn on_disconnect; /* called by the monitor thread once the kernel is gone */
   unsigned begin_gen;
   pthread_t monitor;
 };
@@ -88,8 +90,10 @@ static inline int parm_returns(vmk_MgmtParmType t) {
 /* vmkmgmt.c */
 const vmk_MgmtCallbackInfo *handle_find_callback(const handle_t *h, vmk_uint64 id);
 
+/* trust.c: connects to the kernel only if it can be trusted; EACCES, EIO or EINVAL, with why */
+int trust_connect(int *fd, char *why, size_t len);
+
 /* transport.c */
-int transport_connect(int *fd);
 int transport_start_reader(handle_t *h);
 void transport_stop_reader(handle_t *h);
 int transport_send(handle_t *h, uint16_t type, uint32_t id, const void *payload, uint32_t len);

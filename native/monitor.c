@@ -1,6 +1,7 @@
 /*
  * monitor.c -- kernel-to-user callbacks: the handle's event queue, the monitor thread Begin
- * starts (it calls user callbacks one at a time), Continue, and End.
+ * starts (it calls user callbacks one at a time, then the disconnect callback if the kernel goes
+ * away), Continue, and End.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -96,10 +97,20 @@ static void *monitor_main(void *arg) {
   /* Credits go back in batches (at most ACK_BATCH, and whenever the queue runs dry): one
    * syscall per event would cost more than the callback itself. */
   uint32_t unacked = 0;
+  int told = 0; /* the disconnect callback has run */
   pthread_mutex_lock(&h->lock);
   for (;;) {
     while (!h->stopping && h->ev_head == NULL) {
-      if (unacked > 0) {
+      if (h->dead && !told) {
+        /* Every event that arrived before the end has been delivered: now say it ended. */
+        told = 1;
+        vmkmgmt_DisconnectFn fn = h->on_disconnect;
+        pthread_mutex_unlock(&h->lock);
+        if (fn) fn(h->cookie, EIO);
+        pthread_mutex_lock(&h->lock);
+        continue;
+      }
+      if (unacked > 0 && !h->dead) {
         pthread_mutex_unlock(&h->lock);
         transport_ack(h, unacked);
         unacked = 0;
@@ -125,7 +136,7 @@ static void *monitor_main(void *arg) {
     pthread_mutex_lock(&h->lock);
   }
   pthread_mutex_unlock(&h->lock);
-  if (unacked > 0) transport_ack(h, unacked);
+  if (unacked > 0 && !h->dead) transport_ack(h, unacked);
   return NULL;
 }
 
@@ -185,6 +196,16 @@ int monitor_end_locked(handle_t *h) {
   h->begin_gen++;
   pthread_cond_broadcast(&h->state);
   pthread_mutex_unlock(&h->lock);
+  return 0;
+}
+
+EXPORT int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle h, vmkmgmt_DisconnectFn fn) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  pthread_mutex_lock(&h->lock);
+  h->on_disconnect = fn;
+  pthread_mutex_unlock(&h->lock);
+  registry_leave(h);
   return 0;
 }
 

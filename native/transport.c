@@ -1,5 +1,5 @@
 /*
- * transport.c -- the handle's socket to the kernel: connecting, framed writes, and the reader
+ * transport.c -- the handle's socket to the kernel (connected by trust.c): framed writes, and the reader
  * thread. The reader owns the receive side and routes every reply to the thread waiting for it,
  * so a reply never depends on the monitor thread (which may be blocked inside a user callback
  * waiting for the caller); EVENT frames go to the monitor's queue.
@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "handle.h"
@@ -42,25 +41,6 @@ static int read_all(int fd, void *buf, size_t len) {
   return 0;
 }
 
-int transport_connect(int *out) {
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  const char *path = getenv(WIRE_SOCKET_ENV);
-  int n;
-  if (path && *path) n = snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
-  else n = snprintf(addr.sun_path, sizeof addr.sun_path, WIRE_SOCKET_DEFAULT, (unsigned)getuid());
-  if (n < 0 || (size_t)n >= sizeof addr.sun_path) return EINVAL;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return EIO;
-  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) goto fail;
-  *out = fd;
-  return 0;
-fail:
-  close(fd);
-  return EIO;
-}
-
 int transport_send(handle_t *h, uint16_t type, uint32_t id, const void *payload, uint32_t len) {
   uint8_t hdr[WIRE_HEADER_SIZE];
   wire_put_header(hdr, type, id, len);
@@ -88,6 +68,7 @@ static void fail_all_locked(handle_t *h) {
     }
   }
   pthread_cond_broadcast(&h->replies);
+  pthread_cond_broadcast(&h->events);
   pthread_cond_broadcast(&h->state);
 }
 

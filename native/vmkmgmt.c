@@ -121,7 +121,7 @@ EXPORT int vmk_MgmtUserInit(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, vm
   handle_t *h = NULL;
   rc = handle_new(sig, userCookie, &h);
   if (rc != 0) return rc;
-  rc = transport_connect(&h->fd);
+  rc = trust_connect(&h->fd, NULL, 0);
   if (rc != 0) goto fail_handle;
   rc = transport_start_reader(h);
   if (rc != 0) goto fail_handle;

@@ -5,6 +5,8 @@
 #ifndef VMKMGMT_H
 #define VMKMGMT_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -84,6 +86,23 @@ int vmk_MgmtUserEnd(vmk_MgmtUserHandle handle);
 int vmk_MgmtUserDestroy(vmk_MgmtUserHandle handle);
 int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 instanceId, vmk_uint64 callbackId,
                                   vmk_uint32 argCount, ...);
+
+/*
+ * Extensions of this library, not in ESXi's libvmkmgmt (look them up with dlsym; a client must
+ * work without them).
+ *
+ * vmkmgmt_CheckKernel: connects to the kernel the library would use, checks who runs it exactly
+ * as vmk_MgmtUserInit does, and writes why it is (not) trusted into why[0..len) (always
+ * NUL-terminated). Returns 0, EACCES (someone else's socket directory or kernel: Init refuses it
+ * with EACCES, before sending a byte), EIO (no kernel there) or EINVAL (a bad path or buffer).
+ *
+ * vmkmgmt_UserOnDisconnect: fn(cookie, EIO) is called once, on the monitor thread, after the
+ * last queued event, when the kernel goes away while delivery runs (Continue returns EIO then
+ * too). Set it before Begin; NULL removes it. EINVAL for a bad handle.
+ */
+int vmkmgmt_CheckKernel(char *why, size_t len);
+typedef void (*vmkmgmt_DisconnectFn)(vmk_uint64 cookie, int error);
+int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle handle, vmkmgmt_DisconnectFn fn);
 
 /* Counts 0..4 variadic arguments (GNU ## swallows the comma for zero). */
 #define VMK_UTIL_NUM_ARGS_(_0, _1, _2, _3, _4, N, ...) N

@@ -13,6 +13,12 @@
 #define WIRE_SOCKET_ENV "VMKMGMT_SIM_SOCKET"
 #define WIRE_SOCKET_DEFAULT "/tmp/vmkmgmt-%u/sim.sock"
 
+/* Who may be trusted at the other end (README, "Trust"): the socket's directory must belong to
+ * the user, with none of these mode bits (closed to group and others), or to root, with none of
+ * the system ones (not writable by group or others); the peer must run as the user or as root. */
+#define WIRE_DIR_PRIVATE_MASK 077
+#define WIRE_DIR_SYSTEM_MASK 022
+
 /* ---- Frame */
 #define WIRE_MAGIC 0x4B4D4D56u
 #define WIRE_VERSION 1

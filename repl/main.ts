@@ -15,7 +15,7 @@ import { acmeNic, acmeStorage } from "../demo.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import type { Signature } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
-import { defaultSocketPath, sendControl } from "../sim/client.ts";
+import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { toFileUrl } from "../util/path.ts";
 import { didYouMean } from "../util/suggest.ts";
@@ -110,7 +110,7 @@ async function ensureSimulator(
   if (!info.simulated) return undefined;
   const socketPath = defaultSocketPath();
   state.simSocket = socketPath;
-  const live = await sendControl(socketPath, { op: "status" }, 2000).then(() => true, () => false);
+  const live = await simulatorAnswers(socketPath);
   if (live) {
     if (verbose) console.error(`simulator: ${socketPath} (already running)`);
     return undefined;
@@ -227,7 +227,9 @@ if (import.meta.main) {
   try {
     code = await main(Deno.args);
   } catch (e) {
-    console.error(`repl: ${e instanceof CommandError ? e.message : (e as Error)?.stack ?? e}`);
+    console.error(
+      `repl: ${e instanceof CommandError || e instanceof TrustError ? e.message : (e as Error)?.stack ?? e}`,
+    );
     code = 2;
   }
   Deno.exit(code);

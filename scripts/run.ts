@@ -7,7 +7,7 @@
  * @module
  */
 import { ESXI_LIBRARY_PATHS, LIBRARY_ENV, SIM_SOCKET_ENV } from "../abi/facts.ts";
-import { defaultSocketPath, sendControl } from "../sim/client.ts";
+import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -52,8 +52,12 @@ async function main(): Promise<number> {
     }
     const socketPath = defaultSocketPath();
     env[SIM_SOCKET_ENV] = socketPath;
-    const live = await sendControl(socketPath, { op: "status" }, 2000).then(() => true, () => false);
-    if (!live) sim = await startSimProcess([], { socketPath });
+    try {
+      if (!await simulatorAnswers(socketPath)) sim = await startSimProcess([], { socketPath });
+    } catch (e) {
+      console.error(`run: ${e instanceof TrustError ? e.message : (e as Error)?.message ?? e}`);
+      return 1;
+    }
   }
   try {
     const child = new Deno.Command(Deno.execPath(), {

@@ -1,7 +1,7 @@
 /**
  * The client side of the simulator, for tools (REPL, script runner, `deno task sim ctl`): where
  * the simulator listens, which control operations exist, how `key=value` words become a control
- * request, and sending one. It loads no kernel, server or module code.
+ * request, and sending one to a simulator it can trust. It loads no kernel, server or module code.
  *
  * @example
  * ```ts ignore
@@ -12,7 +12,12 @@
  */
 import { defaultSimSocketPath, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { Deadline } from "../mgmt/cancel.ts";
+import { connectedPeers, socketSnapshot } from "../ffi/peer.ts";
 import { parseJsonExact } from "../util/ndjson.ts";
+import { dirnameOf } from "../util/path.ts";
+import { checkPeer, checkSocketDir, TrustError } from "../util/socket_trust.ts";
+
+export { TrustError };
 import {
   buildFrame,
   decodeErrorText,
@@ -73,7 +78,31 @@ export function controlRequest(op: string, words: readonly string[]): ControlReq
 }
 
 /**
+ * Connects to the simulator at `socketPath` if it can be trusted (README, "Trust"): its directory
+ * belongs to you (or root) and is closed to others, and the process that answers runs as you or
+ * as root — checked before a byte is sent.
+ * @throws {TrustError} naming the directory or the uid that runs the socket's server.
+ * @throws {Deno.errors.NotFound | Deno.errors.ConnectionRefused} when no simulator listens.
+ */
+export async function connectTrusted(socketPath: string): Promise<Deno.UnixConn> {
+  const dir = dirnameOf(socketPath);
+  await checkSocketDir(dir);
+  const before = socketSnapshot();
+  const conn = await Deno.connect({ transport: "unix", path: socketPath });
+  try {
+    const peers = connectedPeers(before, dir);
+    if (peers.length === 0) peers.push(null);
+    for (const peer of peers) checkPeer(peer, socketPath, "kernel");
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
+  return conn;
+}
+
+/**
  * Sends a control request to a running simulator and returns its result.
+ * @throws {TrustError} when the simulator's directory or process is someone else's.
  * @throws {Deno.errors.NotFound | Deno.errors.ConnectionRefused} when no simulator listens.
  * @throws {Error} the simulator's message when the request fails, or when it does not answer
  * within `timeoutMs`.
@@ -83,7 +112,7 @@ export async function sendControl(
   req: ControlRequest,
   timeoutMs = 10_000,
 ): Promise<unknown> {
-  const conn = await Deno.connect({ transport: "unix", path: socketPath });
+  const conn = await connectTrusted(socketPath);
   const limit = Deadline.of(
     { timeout: timeoutMs },
     () => new Error(`the simulator at ${socketPath} did not answer within ${timeoutMs} ms`),
@@ -115,5 +144,20 @@ export async function sendControl(
     limit.signal.removeEventListener("abort", hangUp);
     limit[Symbol.dispose]();
     hangUp();
+  }
+}
+
+/**
+ * Whether a simulator answers at `socketPath` (a status request within `timeoutMs`).
+ * @throws {TrustError} when the socket's directory or the process answering is someone else's:
+ * never start a simulator there or treat it as yours.
+ */
+export async function simulatorAnswers(socketPath: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    await sendControl(socketPath, { op: "status" }, timeoutMs);
+    return true;
+  } catch (e) {
+    if (e instanceof TrustError) throw e;
+    return false;
   }
 }

@@ -16,6 +16,7 @@ import {
 import { encodeParam } from "../mgmt/codec.ts";
 import { findInstance, parseInstanceRef } from "../mgmt/instance_ref.ts";
 import { formatVersion, type Signature } from "../mgmt/signature.ts";
+import { escapeForLog } from "../util/log_text.ts";
 import { Faults } from "./faults.ts";
 import { dispatchInvoke } from "./invoke.ts";
 import type { EmitOptions, KernelInstance, KernelModule, ModuleContext } from "./module.ts";
@@ -109,8 +110,20 @@ export class Kernel {
   #nextSession = 1;
   /** Fault injection table. */
   readonly faults: Faults = new Faults();
-  /** Where diagnostics go. */
-  log: (msg: string) => void = (msg) => console.error(`[sim] ${msg}`);
+  readonly #sink: (line: string) => void;
+
+  /** A kernel whose diagnostics go to `sink` (stderr, with a `[sim]` prefix, by default). */
+  constructor(sink: (line: string) => void = (line) => console.error(`[sim] ${line}`)) {
+    this.#sink = sink;
+  }
+
+  /**
+   * Writes one diagnostic line. Messages carry what clients and modules sent (names, errors), so
+   * every control character is escaped: nothing a client sends can forge a line.
+   */
+  log(msg: string): void {
+    this.#sink(escapeForLog(msg));
+  }
 
   /** Registers a module's API; its name must be unique. */
   register(module: KernelModule): void {

@@ -1,7 +1,8 @@
 /**
- * The simulator's socket server: listens on a Unix socket (mode 0600), speaks the wire protocol
- * and feeds the kernel. A malformed or hostile client is answered with an ERROR frame and
- * disconnected; nothing it sends can stop the server.
+ * The simulator's socket server: listens on a Unix socket in a directory only its user can use
+ * (mode 0600, whatever the umask), accepts only clients of its own uid or root (README, "Trust"),
+ * speaks the wire protocol and feeds the kernel. A malformed or hostile client is answered with
+ * an ERROR frame and disconnected; nothing it sends can stop the server.
  *
  * @example
  * ```ts ignore
@@ -13,6 +14,9 @@
  */
 import { defaultSocketPath } from "./client.ts";
 import type { ControlRequest } from "./client.ts";
+import { PeerTracker } from "../ffi/peer.ts";
+import { dirnameOf } from "../util/path.ts";
+import { checkPeer, ensureSocketDir } from "../util/socket_trust.ts";
 import { runControl } from "./control.ts";
 import { Kernel, type Session } from "./kernel.ts";
 import type { KernelModule } from "./module.ts";
@@ -51,7 +55,7 @@ export interface SimulatorOptions {
   modules?: KernelModule[];
   /** Load the demo modules (default true). */
   demo?: boolean;
-  /** Diagnostics sink (stderr by default). */
+  /** Diagnostics sink, one line per call, control characters escaped (stderr by default). */
   log?: (msg: string) => void;
 }
 
@@ -67,38 +71,79 @@ export interface Simulator extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/**
+ * Clears the way for a socket at `path`: its directory is created 0700 or checked (someone
+ * else's, or one open to others, is refused: they could swap the socket), and a stale socket of
+ * an earlier run is removed. A live one is left alone.
+ */
 async function prepareSocketPath(path: string): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await ensureSocketDir(dirnameOf(path));
+  let st: Deno.FileInfo;
   try {
-    const st = await Deno.lstat(path);
-    if (!st.isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
-    const live = await Deno.connect({ transport: "unix", path }).then((c) => (c.close(), true), () => false);
-    if (live) {
-      throw new Error(`a simulator is already listening on ${path} (set VMKMGMT_SIM_SOCKET for another)`);
-    }
-    await Deno.remove(path);
+    st = await Deno.lstat(path);
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  if (!st.isSocket) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  const live = await Deno.connect({ transport: "unix", path }).then((c) => (c.close(), true), () => false);
+  if (live) {
+    throw new Error(`a simulator is already listening on ${path} (set VMKMGMT_SIM_SOCKET for another)`);
+  }
+  await Deno.remove(path);
+}
+
+/**
+ * Listens on `path` with a socket that is never more open than 0600, whatever the umask: it is
+ * bound inside a fresh private directory, narrowed there, and only then renamed into place (so
+ * there is no moment when another user could connect). Returns the listener and the path it
+ * was bound with, which its connections keep as their address.
+ */
+async function listenPrivately(path: string): Promise<{ listener: Deno.UnixListener; boundPath: string }> {
+  const dir = await Deno.makeTempDir({ dir: dirnameOf(path), prefix: ".bind-" });
+  const boundPath = `${dir}/s`;
+  try {
+    const listener = Deno.listen({ transport: "unix", path: boundPath });
+    try {
+      await Deno.chmod(boundPath, 0o600);
+      await Deno.rename(boundPath, path);
+    } catch (e) {
+      listener.close();
+      throw e;
+    }
+    return { listener, boundPath };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 
 /** Starts a simulator listening on a Unix socket. */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const socketPath = options.socketPath ?? defaultSocketPath();
-  const kernel = new Kernel();
-  if (options.log) kernel.log = options.log;
+  const kernel = new Kernel(options.log);
   for (const m of [...(options.demo === false ? [] : DEMO_MODULES), ...(options.modules ?? [])]) {
     kernel.register(m);
   }
   await prepareSocketPath(socketPath);
-  const listener = Deno.listen({ transport: "unix", path: socketPath });
-  await Deno.chmod(socketPath, 0o600);
+  const { listener, boundPath } = await listenPrivately(socketPath);
+  const peers = new PeerTracker(boundPath);
   const conns = new Set<Deno.Conn>();
   const accepting = (async () => {
     for await (const conn of listener) {
+      // Before the next accept and before reading a byte: who is this?
+      const { peer, closed } = peers.accepted();
+      try {
+        checkPeer(peer, socketPath, "client");
+      } catch (e) {
+        kernel.log(`refused a connection: ${(e as Error).message}`);
+        refuse(conn, `this simulator accepts only uid ${Deno.uid() ?? 0} and root`).finally(closed);
+        continue;
+      }
       conns.add(conn);
-      serveConnection(kernel, conn).finally(() => conns.delete(conn));
+      serveConnection(kernel, conn).finally(() => {
+        conns.delete(conn);
+        closed();
+      });
     }
   })().catch(() => {/* listener closed */});
   let closed = false;
@@ -122,6 +167,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Tells a refused client why (an ERROR frame) and hangs up, reading nothing it sent. */
+async function refuse(conn: Deno.Conn, why: string): Promise<void> {
+  try {
+    await conn.write(buildFrame(FrameType.ERROR, 0, encodeErrorText(why)));
+  } catch { /* gone already */ }
+  try {
+    conn.close();
+  } catch { /* already closed */ }
 }
 
 /** One encoding per event, however many sessions it goes to. */

@@ -7,7 +7,7 @@
  *   ffi/      → ffi/, abi/                    (pointers and raw memory live only here)
  *   mgmt/     → mgmt/, ffi/, util/, abi/
  *   mod.ts, demo.ts → mgmt/, ffi/, util/, abi/
- *   sim/      → sim/, mgmt/, util/, abi/       (never ffi/: the simulator has no pointers)
+ *   sim/      → sim/, mgmt/, util/, abi/, and of ffi/ only peer.ts (SO_PEERCRED has no Deno API)
  *   repl/     → repl/, mod.ts, demo.ts, mgmt/, ffi/, util/, abi/, and of sim/ only client.ts, process.ts
  *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/ and sim/client.ts, sim/process.ts
  *   bench/, test/ → anything
@@ -45,7 +45,7 @@ const ALLOWED: Record<Room, readonly string[]> = {
   ffi: ["ffi", "abi"],
   mgmt: LOWER,
   entry: LOWER,
-  sim: ["sim", "mgmt", "util", "abi"],
+  sim: ["sim", "mgmt", "util", "abi", "ffi/peer.ts"],
   repl: ["repl", "entry", ...LOWER, "sim/client.ts", "sim/process.ts"],
   scripts: ["entry"],
   bench: ["*"],

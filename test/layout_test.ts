@@ -5,6 +5,7 @@
  */
 import { assertEquals } from "@std/assert";
 import * as abi from "../abi/facts.ts";
+import { LINUX_SOCKET } from "../ffi/peer.ts";
 import * as wire from "../sim/protocol.ts";
 import {
   decodeCallbackInfos,
@@ -19,7 +20,9 @@ import { acmeNic } from "../mgmt/demo/acme_nic.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /** What the C program prints: layout, ABI constants, wire constants. */
-async function fromC(): Promise<Record<"layout" | "abi" | "wire", Record<string, number | string>>> {
+async function fromC(): Promise<
+  Record<"layout" | "abi" | "wire" | "linux", Record<string, number | string>>
+> {
   const out = await new Deno.Command(`${ROOT}native/build/layout`).output();
   return JSON.parse(new TextDecoder().decode(out.stdout));
 }
@@ -133,6 +136,8 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
     WIRE_ACK_SIZE: wire.encodeEventAck(1).length,
     WIRE_SOCKET_ENV: abi.SIM_SOCKET_ENV,
     WIRE_SOCKET_DEFAULT: abi.defaultSimSocketPath("%u"),
+    WIRE_DIR_PRIVATE_MASK: abi.DIR_PRIVATE_MASK,
+    WIRE_DIR_SYSTEM_MASK: abi.DIR_SYSTEM_MASK,
   };
   assertEquals(Object.keys(ts).sort(), Object.keys(c).sort(), "the same facts on both sides");
   for (const [name, value] of Object.entries(ts)) assertEquals(value, c[name], name);
@@ -142,4 +147,8 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
     params: [{ dir: "in" as const, size: 4, length: 4, data: new Uint8Array([1, 2, 3, 4]) }],
   };
   assertEquals(wire.decodeInvoke(wire.encodeInvoke(setMtu)), setMtu);
+});
+
+Deno.test("the Linux socket facts of ffi/peer.ts match the C headers", async () => {
+  assertEquals({ ...LINUX_SOCKET }, (await fromC()).linux);
 });

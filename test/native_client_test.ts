@@ -9,7 +9,7 @@ import { waitUntil, within } from "./support/wait.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
 
-Deno.test("nm -D shows exactly the seven vmk_Mgmt functions", async () => {
+Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our two extensions", async () => {
   const out = await new Deno.Command("nm", {
     args: ["-D", "--defined-only", `${ROOT}native/build/libvmkmgmt.so`],
   })
@@ -25,6 +25,8 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions", async () => {
     "vmk_MgmtUserEnd",
     "vmk_MgmtUserGetInstances",
     "vmk_MgmtUserInit",
+    "vmkmgmt_CheckKernel",
+    "vmkmgmt_UserOnDisconnect",
   ]);
 });
 

@@ -8,3 +8,11 @@ export function toFileUrl(path: string): string {
   const abs = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
   return new URL(`file://${abs.split("/").map(encodeURIComponent).join("/")}`).href;
 }
+
+/** The directory part of a path, as `dirname(1)` gives it (`.` for a bare name, `/` at the root). */
+export function dirnameOf(path: string): string {
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, "") : path;
+  const slash = trimmed.lastIndexOf("/");
+  if (slash < 0) return ".";
+  return slash === 0 ? "/" : trimmed.slice(0, slash);
+}

@@ -1,10 +1,14 @@
 /*
  * Prints, as JSON, what C says about the ABI and the wire protocol: sizeof/offsetof of the ABI
- * structs, the constants of vmkmgmt.h, and those of wire.h. test/layout_test.ts holds
- * ffi/layout.ts, abi/facts.ts and sim/protocol.ts to it.
+ * structs, the constants of vmkmgmt.h, those of wire.h, and the Linux socket facts ffi/peer.ts
+ * uses. test/layout_test.ts holds ffi/layout.ts, abi/facts.ts, sim/protocol.ts and ffi/peer.ts to it.
  */
+#define _GNU_SOURCE /* struct ucred */
+#include <dirent.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "vmkmgmt.h"
 #include "wire.h"
@@ -78,6 +82,15 @@ int main(void) {
   N(WIRE_INSTANCE_SIZE);
   N(WIRE_EVENT_LENGTHS);
   N(WIRE_ACK_SIZE);
-  printf("\"WIRE_SOCKET_ENV\": \"%s\", \"WIRE_SOCKET_DEFAULT\": \"%s\"}}\n", WIRE_SOCKET_ENV, WIRE_SOCKET_DEFAULT);
+  N(WIRE_DIR_PRIVATE_MASK);
+  N(WIRE_DIR_SYSTEM_MASK);
+  printf("\"WIRE_SOCKET_ENV\": \"%s\", \"WIRE_SOCKET_DEFAULT\": \"%s\"}, \"linux\": {", WIRE_SOCKET_ENV,
+         WIRE_SOCKET_DEFAULT);
+  N(AF_UNIX);
+  N(SOL_SOCKET);
+  N(SO_PEERCRED);
+  printf("\"UCRED_SIZE\": %zu, \"SOCKADDR_UN_SIZE\": %zu, \"SUN_PATH_OFFSET\": %zu, \"DIRENT_NAME_OFFSET\": %zu}}\n",
+         sizeof(struct ucred), sizeof(struct sockaddr_un), offsetof(struct sockaddr_un, sun_path),
+         offsetof(struct dirent, d_name));
   return 0;
 }

@@ -1,0 +1,55 @@
+/**
+ * When the kernel goes away, everyone waiting hears it at once — callers and event listeners
+ * alike, with no health-check probing (it is disabled here) — and a new kernel gives a working
+ * session. The figures (latency percentiles over many trials) are `deno task soak`'s; this checks
+ * the behaviour, never the time.
+ */
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { acmeNic } from "../demo.ts";
+import { open, VmkMgmtError } from "../mod.ts";
+import { startSimProcess } from "../sim/process.ts";
+import { useSocket } from "./support/env.ts";
+import { within } from "./support/wait.ts";
+
+Deno.test({
+  name: "a dead kernel fails pending calls and every kind of event listener with EIO, without probing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const sim = await startSimProcess();
+    using _socket = useSocket(sim.socketPath);
+    const errors: unknown[] = [];
+    const s = await open(acmeNic, { healthCheckMs: 0, onError: (e) => errors.push(e) });
+    try {
+      await sim.control({ op: "stall", instance: "*", count: "inf" });
+      const call = s.invoke("getStats", { instance: "vmnic0" });
+      const waiter = s.waitFor("linkEvent");
+      const stream = s.events("linkEvent");
+      const next = stream.next();
+      s.on("linkEvent", () => {});
+      // Delivery has begun once an event arrives: prove it, then kill the kernel.
+      const first = s.waitFor("logEvent");
+      await sim.control({ op: "emit", event: "logEvent", params: { message: "before" } });
+      assertEquals((await within(first, 10_000, "the first event")).params.message, "before");
+      const outcomes = [call, waiter, next].map((p) => p.then(() => undefined, (e: unknown) => e));
+      await sim.kill();
+      const failures = await within(Promise.all(outcomes), 10_000, "every waiter to fail");
+      failures.forEach((e, i) => {
+        const what = ["invoke", "waitFor", "events()"][i];
+        assert(e instanceof VmkMgmtError, `${what}: ${e}`);
+        assertEquals((e as VmkMgmtError).code, "EIO", what);
+      });
+      assert(
+        errors.some((e) => e instanceof VmkMgmtError && e.code === "EIO"),
+        "the on() handler's failure is reported",
+      );
+      const later = await assertRejects(() => s.invoke("getStats", { instance: "vmnic0" }), VmkMgmtError);
+      assertEquals(later.code, "EIO");
+    } finally {
+      await s.close();
+    }
+    await using again = await startSimProcess([], { socketPath: sim.socketPath });
+    await using s2 = await open(acmeNic);
+    assertEquals((await s2.invoke("getStats", { instance: "vmnic0" })).stats.mtu, 1500, again.socketPath);
+  },
+});
