@@ -14,7 +14,7 @@
  * import { PeerTracker } from "./peer.ts";
  * const peers = new PeerTracker(boundPath); // right after Deno.listen
  * for await (const conn of listener) {
- *   const { uid } = peers.accepted(); // the peer of `conn`, before reading a byte
+ *   const peer = peers.accepted(); // the peer of `conn`, before reading a byte
  * }
  * ```
  * @module
@@ -140,16 +140,20 @@ export class PeerTracker {
   }
 
   /**
-   * The credentials of the connection accepted last, and a function to call when it closes.
-   * `null` credentials when it cannot be told apart (never expected): refuse such a connection.
+   * The credentials of the connection accepted last; `null` when it cannot be told apart from
+   * another new one (never expected): refuse such a connection.
    */
-  accepted(): { peer: PeerCredentials | null; closed: () => void } {
-    const fresh = [...sockets()].filter(([inode, fd]) =>
+  accepted(): PeerCredentials | null {
+    const open = sockets();
+    // Forget sockets that are really closed now (Deno closes a connection's descriptor some time
+    // after close() returns, so "closed" is only what has left /proc/self/fd). Socket inode numbers
+    // are not reused while the kernel counts up, so a live inode is never mistaken for a new one.
+    for (const inode of this.#known) if (!open.has(inode)) this.#known.delete(inode);
+    const fresh = [...open].filter(([inode, fd]) =>
       !this.#known.has(inode) && address(fd, "getsockname") === this.#bound
     );
     for (const [inode] of fresh) this.#known.add(inode);
-    const closed = () => fresh.forEach(([inode]) => this.#known.delete(inode));
-    return { peer: fresh.length === 1 ? credentials(fresh[0][1]) : null, closed };
+    return fresh.length === 1 ? credentials(fresh[0][1]) : null;
   }
 }
 

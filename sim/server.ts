@@ -131,19 +131,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const accepting = (async () => {
     for await (const conn of listener) {
       // Before the next accept and before reading a byte: who is this?
-      const { peer, closed } = peers.accepted();
       try {
-        checkPeer(peer, socketPath, "client");
+        checkPeer(peers.accepted(), socketPath, "client");
       } catch (e) {
         kernel.log(`refused a connection: ${(e as Error).message}`);
-        refuse(conn, `this simulator accepts only uid ${Deno.uid() ?? 0} and root`).finally(closed);
+        refuse(conn, `this simulator accepts only uid ${Deno.uid() ?? 0} and root`);
         continue;
       }
       conns.add(conn);
-      serveConnection(kernel, conn).finally(() => {
-        conns.delete(conn);
-        closed();
-      });
+      serveConnection(kernel, conn).finally(() => conns.delete(conn));
     }
   })().catch(() => {/* listener closed */});
   let closed = false;
