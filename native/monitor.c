@@ -3,6 +3,7 @@
  * starts (it calls user callbacks one at a time, then the disconnect callback if the kernel goes
  * away), Continue, and End.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -94,6 +95,7 @@ static void deliver(handle_t *h, const struct event *ev) {
 
 static void *monitor_main(void *arg) {
   handle_t *h = arg;
+  pthread_setname_np(pthread_self(), "vmkmgmt-monitor"); /* 15 characters at most */
   /* Credits go back in batches (at most ACK_BATCH, and whenever the queue runs dry): one
    * syscall per event would cost more than the callback itself. */
   uint32_t unacked = 0;

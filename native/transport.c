@@ -110,6 +110,7 @@ static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *
 
 static void *reader_main(void *arg) {
   handle_t *h = arg;
+  pthread_setname_np(pthread_self(), "vmkmgmt-reader"); /* so ps, gdb and the soak can tell it */
   for (;;) {
     uint16_t type;
     uint32_t id, len;

@@ -42,7 +42,8 @@ export const CONTROL_OPS: Readonly<Record<string, string>> = {
   drop: "session=ID: close that session's connection",
   remove: "instance=ID|NAME [api=NAME]: unregister an instance",
   add: "id=N name=NAME [api=NAME]: register an instance",
-  emit: "event=NAME [params=JSON] [instance=ID|NAME] [session=ID] [api=NAME]: send a kernel-to-user callback",
+  emit:
+    "event=NAME [params=JSON] [instance=ID|NAME] [session=ID] [count=N] [api=NAME]: send a kernel-to-user callback (N times; {i} in a text value numbers them)",
 };
 
 /**

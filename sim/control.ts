@@ -16,6 +16,9 @@ import { parseInstanceRef } from "../mgmt/instance_ref.ts";
 import { CONTROL_OPS, type ControlRequest } from "./client.ts";
 import type { Kernel } from "./kernel.ts";
 
+/** Events one `emit` request may send (a flood beyond the session queues is counted as drops). */
+const MAX_EMIT_COUNT = 100_000;
+
 function str(v: unknown, what: string): string {
   if (typeof v !== "string" || v === "") throw new Error(`${what}: expected a string`);
   return v;
@@ -126,17 +129,35 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
       }
       let raw = req.params ?? {};
       if (typeof raw === "string") raw = JSON.parse(raw);
-      const params: Record<string, unknown> = {};
-      for (const p of cb.params) {
-        if (!(p.name in (raw as object))) throw new Error(`params.${p.name}: missing (${p.type.name})`);
-        params[p.name] = paramFromJson(p, (raw as Record<string, unknown>)[p.name], `params.${p.name}`);
+      const times = req.count === undefined ? 1 : Number(req.count);
+      if (!Number.isSafeInteger(times) || times < 1 || times > MAX_EMIT_COUNT) {
+        throw new Error(`count: expected a whole number 1..${MAX_EMIT_COUNT}, got ${String(req.count)}`);
       }
       const session = req.session === undefined ? undefined : Number(req.session);
       const inst = req.instance === undefined ? undefined : instance(true);
-      const sessions = kernel.emit(sig.name, event, params, {
-        instance: inst === "*" ? undefined : inst,
-        session,
-      });
+      let sessions = 0;
+      for (let i = 0; i < times; i++) {
+        // "{i}" in a text value numbers the events of one request (0, 1, …), to check order and loss.
+        const numbered = JSON.parse(
+          JSON.stringify(raw),
+          (_k, v) => typeof v === "string" ? v.replaceAll("{i}", String(i)) : v,
+        );
+        const params: Record<string, unknown> = {};
+        for (const p of cb.params) {
+          if (!(p.name in (numbered as object))) {
+            throw new Error(`params.${p.name}: missing (${p.type.name})`);
+          }
+          params[p.name] = paramFromJson(
+            p,
+            (numbered as Record<string, unknown>)[p.name],
+            `params.${p.name}`,
+          );
+        }
+        sessions = kernel.emit(sig.name, event, params, {
+          instance: inst === "*" ? undefined : inst,
+          session,
+        });
+      }
       return { sessions };
     }
     default: {

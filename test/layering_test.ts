@@ -197,6 +197,9 @@ Deno.test("ARCHITECTURE.md names every source file, and every path it names exis
       e,
     ) => `native/${e.name}`),
     ...(await Array.fromAsync(Deno.readDir(`${ROOT}native/test`))).map((e) => `native/test/${e.name}`),
+    ...(await Array.fromAsync(Deno.readDir(`${ROOT}native/fuzz`))).filter((e) => e.isFile).map((e) =>
+      `native/fuzz/${e.name}`
+    ),
     "mod.ts",
     "demo.ts",
   ];

@@ -231,6 +231,17 @@ Deno.test({
           text(repl.stderr),
           `repl: the kernel at ${mine}/sim.sock is run by uid ${other.uid}`,
         );
+        const run = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--allow-all", `${ROOT}scripts/run.ts`, `${ROOT}scripts/collect-stats.ts`],
+          env: { VMKMGMT_SIM_SOCKET: `${mine}/sim.sock`, NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(run.code, 1);
+        assertStringIncludes(
+          text(run.stderr),
+          `run: the kernel at ${mine}/sim.sock is run by uid ${other.uid}`,
+        );
         assertEquals(fake.lines.filter((l) => l.startsWith("got")), [], "the fake kernel received nothing");
       } finally {
         fake.child.kill("SIGKILL");

@@ -5,6 +5,8 @@
  *
  *   client_test all     the main suite (a simulator must be listening)
  *   client_test die     prints "ready", then makes a call that the test harness stalls and kills
+ *   client_test stalled N   N threads each make a call the harness stalls; each prints "returned RC
+ *                       MICROSECONDS" when it comes back (the soak's kill latency), then "later RC"
  *
  * Prints "ok N - what" / "not ok N - what"; exits with the number of failures.
  */
@@ -542,8 +544,44 @@ static int run_die(void) {
   return failures;
 }
 
+/* For the soak's kill latency: each waiting call prints when it returned (CLOCK_REALTIME, µs). */
+static void *stalled_call(void *arg) {
+  vmk_MgmtUserHandle h = arg;
+  EchoMsg m = {1, {0}};
+  int rc = vmk_MgmtUserCallbackInvoke(h, 1, CB_ECHO, &m);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  printf("returned %d %lld\n", rc, (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+  return NULL;
+}
+
+/* `stalled N`: N calls wait in the kernel (the harness stalls them and kills it); then later calls. */
+static int run_stalled(int n) {
+  vmk_MgmtApiSignature sig;
+  make_signature(&sig);
+  struct recorder r;
+  rec_init(&r);
+  vmk_MgmtUserHandle h;
+  if (init_with(&sig, &r, &h) != 0 || n < 1 || n > 1024) return 2;
+  pthread_t *threads = calloc((size_t)n, sizeof *threads);
+  int started = 0;
+  if (threads) {
+    for (; started < n; started++) {
+      if (pthread_create(&threads[started], NULL, stalled_call, h) != 0) break;
+    }
+  }
+  printf("ready %d\n", started);
+  for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
+  free(threads);
+  EchoMsg m = {1, {0}};
+  printf("later %d\n", vmk_MgmtUserCallbackInvoke(h, 1, CB_ECHO, &m));
+  printf("destroy %d\n", vmk_MgmtUserDestroy(h));
+  return started == n ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc > 1 && strcmp(argv[1], "die") == 0) return run_die();
+  if (argc > 2 && strcmp(argv[1], "stalled") == 0) return run_stalled(atoi(argv[2]));
   return run_all() ? 1 : 0;
 }

@@ -1,0 +1,237 @@
+/**
+ * `deno task fuzz [--seconds N] [--only replies|frames] [--write-seeds]`: runs the libFuzzer
+ * harnesses of native/fuzz/ for N seconds each (default 60), starting from their checked-in seed
+ * corpora (native/fuzz/corpus/NAME/; what the fuzzer finds goes to native/build/fuzz/work/NAME/):
+ *
+ * - `replies`: the library's reply and event parsing (its sources compiled in, ASan + UBSan + LSan);
+ * - `frames`: a live simulator, fed raw frames, must keep answering.
+ *
+ * A crash, leak, hang (`-timeout`) or unanswered simulator stops the harness; the input that did it
+ * is kept in native/build/fuzz/artifacts/ and named in the report. Exits 1 when any harness failed.
+ * `--write-seeds` rewrites the seed corpora from the protocol encoders (then commit them).
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import {
+  buildFrame,
+  encodeEventAck,
+  encodeHello,
+  encodeInvoke,
+  encodeJsonPayload,
+  FrameType,
+} from "../sim/protocol.ts";
+import { startSimProcess } from "../sim/process.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const NATIVE = `${ROOT}native`;
+const BUILD = `${NATIVE}/build/fuzz`;
+
+/** The harnesses. */
+export const HARNESSES = ["replies", "frames"] as const;
+/** One harness's name. */
+export type Harness = typeof HARNESSES[number];
+
+/** What one harness run gave. */
+export interface FuzzResult {
+  harness: Harness;
+  ok: boolean;
+  executions: number;
+  seconds: number;
+  /** Inputs kept because they crashed, leaked or hung something. */
+  artifacts: string[];
+  /** The end of libFuzzer's output, when it failed (all of it is in native/build/fuzz/NAME.log). */
+  tail: string;
+}
+
+/** Whether clang with libFuzzer can build the harnesses here; else why not. */
+export async function fuzzerAvailable(): Promise<true | string> {
+  try {
+    const out = await new Deno.Command("make", { args: ["-s", "-C", NATIVE, "fuzz"], stderr: "piped" })
+      .output();
+    if (out.success) return true;
+    return `building the harnesses failed (clang with libFuzzer needed: apt-get install clang):\n${
+      new TextDecoder().decode(out.stderr).slice(-600)
+    }`;
+  } catch (e) {
+    return `make is not available: ${(e as Error).message}`;
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+/** Runs one harness for `seconds`. */
+export async function runHarness(harness: Harness, seconds: number): Promise<FuzzResult> {
+  const work = `${BUILD}/work/${harness}`;
+  const artifacts = `${BUILD}/artifacts`;
+  await Deno.mkdir(work, { recursive: true });
+  await Deno.mkdir(artifacts, { recursive: true });
+  const before = new Set(listDir(artifacts));
+  await using sim = harness === "frames" ? await startSimProcess() : undefined;
+  const env: Record<string, string> = { ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0" };
+  if (sim) env.VMKMGMT_FUZZ_SIM_SOCKET = sim.socketPath;
+  const start = performance.now();
+  const out = await new Deno.Command(`${BUILD}/fuzz_${harness}`, {
+    args: [
+      `-max_total_time=${seconds}`,
+      "-timeout=10",
+      "-rss_limit_mb=2048",
+      "-print_final_stats=1",
+      `-artifact_prefix=${artifacts}/${harness}-`,
+      work,
+      `${NATIVE}/fuzz/corpus/${harness}`,
+    ],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const log = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+  await Deno.writeTextFile(
+    `${BUILD}/${harness}.log`,
+    log + (sim ? `\n--- simulator stderr\n${sim.stderr()}` : ""),
+  );
+  const kept = (listDir(artifacts)).filter((f) => !before.has(f)).map((f) => `${artifacts}/${f}`);
+  return {
+    harness,
+    ok: out.success && kept.length === 0,
+    executions: Number(/stat::number_of_executed_units:\s*(\d+)/.exec(log)?.[1] ?? 0),
+    seconds: (performance.now() - start) / 1000,
+    artifacts: kept,
+    tail: out.success ? "" : log.split("\n").slice(-25).join("\n"),
+  };
+}
+
+/** The seed corpora: valid frames of every kind, for each harness. */
+export function seeds(): Record<Harness, Record<string, Uint8Array>> {
+  const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
+  const u64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
+  const cat = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) out.set(p, (o += p.length) - p.length);
+    return out;
+  };
+  const u16 = (v: number) => new Uint8Array(new Uint16Array([v]).buffer);
+  // A script record: a well-formed header of `type` with the pending request's id, then `payload`.
+  const record = (type: number, payload: Uint8Array) =>
+    cat(new Uint8Array([0x80 | type]), u16(payload.length), payload);
+  const reply = (lengths: number[], data: Uint8Array) =>
+    record(
+      FrameType.INVOKE_REPLY,
+      cat(u32(0), u32(lengths.length), ...lengths.map((l) => u64(BigInt(l))), data),
+    );
+  const event = (callback: bigint, params: Uint8Array[]) =>
+    record(
+      FrameType.EVENT,
+      cat(u64(2n), u64(callback), u32(params.length), ...params.map((p) => u64(BigInt(p.length))), ...params),
+    );
+  const text = (s: string) => new TextEncoder().encode(s);
+  const link = event(32n, [new Uint8Array(8).fill(1)]);
+  const log = event(33n, [text("vmnic0: link up")]);
+  const two = event(34n, [u32(7), new Uint8Array([1, 2, 3, 4])]);
+  const instances = record(
+    FrameType.INSTANCES,
+    cat(u32(0), u32(2), u64(1n), text("vmnic0".padEnd(32, "\0")), u64(2n), text("vmnic1".padEnd(32, "\0"))),
+  );
+  const replies: Record<string, Uint8Array> = {
+    "getStats": cat(new Uint8Array([0]), link, reply([72], new Uint8Array(72).fill(7))),
+    "setMtu": cat(new Uint8Array([1]), log, reply([4, 4], u32(0))),
+    "readLog": cat(new Uint8Array([2]), two, reply([15, 4], cat(text("vmnic0: link up"), u32(15)))),
+    "echo": cat(new Uint8Array([3]), link, log, two, reply([64], new Uint8Array(64).fill(9))),
+    "instances": cat(new Uint8Array([4]), instances),
+    "error-status": cat(new Uint8Array([0]), record(FrameType.INVOKE_REPLY, cat(u32(22), u32(0)))),
+    "raw-garbage": cat(new Uint8Array([3, 0xff]), u16(20), new Uint8Array(20).fill(0x41)),
+  };
+  const hello = buildFrame(
+    FrameType.HELLO,
+    1,
+    encodeHello({ revnum: 0x01000000, name: "acmeNicMgmt", vendor: "acme", pid: 1 }),
+  );
+  const invoke = (id: number, callbackId: bigint, params: Parameters<typeof encodeInvoke>[0]["params"]) =>
+    buildFrame(FrameType.INVOKE, id, encodeInvoke({ instanceId: 1n, callbackId, sync: true, params }));
+  const frames: Record<string, Uint8Array> = {
+    "hello": hello,
+    "hello-getStats": cat(hello, invoke(2, 16n, [{ dir: "out", size: 72, length: 72 }])),
+    "hello-setMtu": cat(
+      hello,
+      invoke(2, 17n, [{ dir: "in", size: 4, length: 4, data: u32(9000) }, {
+        dir: "out",
+        size: 4,
+        length: 4,
+      }]),
+    ),
+    "hello-readLog": cat(
+      hello,
+      invoke(2, 20n, [{ dir: "vectorOut", size: 1, length: 4096 }, { dir: "out", size: 4, length: 4 }]),
+    ),
+    "hello-instances-ack": cat(
+      hello,
+      buildFrame(FrameType.GET_INSTANCES, 2),
+      buildFrame(FrameType.EVENT_ACK, 0, encodeEventAck(1)),
+    ),
+    "control-status": buildFrame(FrameType.CONTROL, 1, encodeJsonPayload({ op: "status" })),
+    "control-emit": buildFrame(
+      FrameType.CONTROL,
+      1,
+      encodeJsonPayload({ op: "emit", event: "logEvent", params: { message: "x" } }),
+    ),
+  };
+  return { replies, frames };
+}
+
+async function writeSeeds(): Promise<void> {
+  for (const [harness, files] of Object.entries(seeds())) {
+    const dir = `${NATIVE}/fuzz/corpus/${harness}`;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.mkdir(dir, { recursive: true });
+    for (const [name, bytes] of Object.entries(files)) await Deno.writeFile(`${dir}/${name}`, bytes);
+    console.log(`fuzz: wrote ${Object.keys(files).length} seeds to ${dir}`);
+  }
+}
+
+if (import.meta.main) {
+  const args = parseArgs(Deno.args, { string: ["seconds", "only"], boolean: ["write-seeds", "help"] });
+  if (args.help) {
+    console.log("deno task fuzz [--seconds N] [--only replies|frames] [--write-seeds]");
+    Deno.exit(0);
+  }
+  if (args["write-seeds"]) {
+    await writeSeeds();
+    Deno.exit(0);
+  }
+  const seconds = Number(args.seconds ?? 60);
+  if (!Number.isInteger(seconds) || seconds < 1) {
+    console.error(`fuzz: --seconds must be a whole number ≥ 1, got ${args.seconds}`);
+    Deno.exit(2);
+  }
+  const only = args.only as string | undefined;
+  if (only !== undefined && !(HARNESSES as readonly string[]).includes(only)) {
+    console.error(`fuzz: --only must be one of ${HARNESSES.join(", ")}, got ${only}`);
+    Deno.exit(2);
+  }
+  const available = await fuzzerAvailable();
+  if (available !== true) {
+    console.error(`fuzz: ${available}`);
+    Deno.exit(2);
+  }
+  let failed = 0;
+  for (const h of HARNESSES.filter((h) => !only || h === only)) {
+    const r = await runHarness(h, seconds);
+    console.log(
+      `${r.ok ? "ok  " : "FAIL"}  ${h.padEnd(8)} ${r.executions} inputs in ${r.seconds.toFixed(0)} s (${
+        (r.executions / r.seconds).toFixed(0)
+      }/s)`,
+    );
+    if (!r.ok) {
+      failed++;
+      console.log(r.tail);
+      for (const a of r.artifacts) console.log(`  kept: ${a}`);
+    }
+  }
+  Deno.exit(failed ? 1 : 0);
+}
