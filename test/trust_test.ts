@@ -211,37 +211,25 @@ Deno.test({
         assertStringIncludes(e.message, `the kernel at ${mine}/sim.sock is run by uid ${other.uid}, not you`);
         const te = await assertRejects(() => sendControl(`${mine}/sim.sock`, { op: "status" }), TrustError);
         assertStringIncludes(te.message, `the kernel at ${mine}/sim.sock is run by uid ${other.uid}`);
-        const ctl = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", `${ROOT}sim/main.ts`, "ctl", "status", "--socket", `${mine}/sim.sock`],
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        assertEquals(ctl.code, 1);
-        assertStringIncludes(
-          text(ctl.stderr),
-          `ctl: the kernel at ${mine}/sim.sock is run by uid ${other.uid}`,
-        );
-        const repl = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", `${ROOT}repl/main.ts`, "-c", "help"],
-          env: { VMKMGMT_SIM_SOCKET: `${mine}/sim.sock`, NO_COLOR: "1" },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        assertStringIncludes(
-          text(repl.stderr),
-          `repl: the kernel at ${mine}/sim.sock is run by uid ${other.uid}`,
-        );
-        const run = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", `${ROOT}scripts/run.ts`, `${ROOT}scripts/collect-stats.ts`],
-          env: { VMKMGMT_SIM_SOCKET: `${mine}/sim.sock`, NO_COLOR: "1" },
-          stdout: "piped",
-          stderr: "piped",
-        }).output();
-        assertEquals(run.code, 1);
-        assertStringIncludes(
-          text(run.stderr),
-          `run: the kernel at ${mine}/sim.sock is run by uid ${other.uid}`,
-        );
+        // Each tool says the same, in words, and exits non-zero (the REPL with 2, the others with 1).
+        const tools = [
+          ["ctl", 1, [`${ROOT}sim/main.ts`, "ctl", "status", "--socket", `${mine}/sim.sock`]],
+          ["repl", 2, [`${ROOT}repl/main.ts`, "-c", "help"]],
+          ["run", 1, [`${ROOT}scripts/run.ts`, `${ROOT}scripts/collect-stats.ts`]],
+        ] as const;
+        for (const [tool, code, args] of tools) {
+          const out = await new Deno.Command(Deno.execPath(), {
+            args: ["run", "--allow-all", ...args],
+            env: { VMKMGMT_SIM_SOCKET: `${mine}/sim.sock`, NO_COLOR: "1" },
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          assertEquals(out.code, code, tool);
+          assertStringIncludes(
+            text(out.stderr),
+            `${tool}: the kernel at ${mine}/sim.sock is run by uid ${other.uid}`,
+          );
+        }
         assertEquals(fake.lines.filter((l) => l.startsWith("got")), [], "the fake kernel received nothing");
       } finally {
         fake.child.kill("SIGKILL");
