@@ -23,23 +23,27 @@ static void *data_of(const vmk_MgmtCallbackInfo *cb, const struct args *a, unsig
   return parm_is_vector(cb->parmTypes[i]) ? ((vmk_MgmtVectorParm *)a->ptr[i])->dataPtr : a->ptr[i];
 }
 
-/* Checks every argument; sets each length and the INVOKE payload size. */
+/* Checks every argument; sets each length and the INVOKE payload size. The reply this call asks
+ * for must fit in a frame too: a kernel cannot send more, so asking for it would only lose the
+ * connection (every later call with it) instead of failing this one call with EINVAL. */
 static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *total) {
   *total = wire_invoke_data(a->n);
+  uint64_t reply = wire_reply_data(a->n);
   for (unsigned i = 0; i < a->n; i++) {
     if (a->ptr[i] == NULL) return EINVAL;
     if (parm_is_vector(cb->parmTypes[i])) {
       const vmk_MgmtVectorParm *v = a->ptr[i];
       if (v->length == 0 || v->dataPtr == NULL || v->length % cb->parmSizes[i] != 0 ||
-          v->length > WIRE_MAX_PAYLOAD)
+          v->length > WIRE_MAX_VECTOR)
         return EINVAL;
       a->length[i] = v->length;
     } else {
       a->length[i] = cb->parmSizes[i];
     }
     if (parm_sends(cb->parmTypes[i])) *total += a->length[i];
+    if (parm_returns(cb->parmTypes[i])) reply += a->length[i];
   }
-  return *total > WIRE_MAX_PAYLOAD ? EINVAL : 0;
+  return *total > WIRE_MAX_PAYLOAD || reply > WIRE_MAX_PAYLOAD ? EINVAL : 0;
 }
 
 static void pack(uint8_t *frame, vmk_uint64 instanceId, const vmk_MgmtCallbackInfo *cb, const struct args *a) {

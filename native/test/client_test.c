@@ -356,6 +356,14 @@ static void test_invoke_errors(vmk_MgmtUserHandle h) {
   vmk_MgmtVectorParm empty = {0, &b};
   vmk_uint32 crc;
   EQ(vmk_MgmtUserCallbackInvoke(h, 1, CB_FLASH, &empty, &crc), EINVAL, "vector of length 0 -> EINVAL");
+  /* Vector-outs whose reply could not fit in a frame: EINVAL for that call only (not a lost connection). */
+  static const vmk_ByteCount near_limit[] = {67108865, 67112933, 67112960, 1ull << 27};
+  vmk_uint32 got = 0;
+  for (size_t i = 0; i < sizeof near_limit / sizeof near_limit[0]; i++) {
+    vmk_MgmtVectorParm big = {near_limit[i], &b}; /* never read: refused before anything is sent */
+    EQ(vmk_MgmtUserCallbackInvoke(h, 1, CB_READLOG, &big, &got), EINVAL, "vector-out past the frame limit -> EINVAL");
+  }
+  EQ(vmk_MgmtUserCallbackInvoke(h, 1, CB_GETSTATS, &st), 0, "the handle still works after those -> 0");
   EQ(vmk_MgmtUserCallbackInvoke(NULL, 1, CB_GETSTATS, &st), EINVAL, "invoke on NULL handle -> EINVAL");
   EQ(vmk_MgmtUserCallbackInvoke(h, 1, CB_GETSTATS, NULL), EINVAL, "NULL parameter pointer -> EINVAL");
   EchoMsg noinst = {7, {0}};
