@@ -76,11 +76,15 @@ export function encodeParam(p: ParamInfo, value: unknown, path: string = p.name)
   return out;
 }
 
-/** Decodes one parameter's bytes; vectors become Uint8Array (u8) or an array of elements. */
+/**
+ * Decodes one parameter's bytes; vectors become Uint8Array (u8) or an array of elements. A byte
+ * vector is `bytes` itself, not a copy (a 64 MiB one would cost more than the call): pass bytes
+ * the result may keep.
+ */
 export function decodeParam(p: ParamInfo, bytes: Uint8Array): unknown {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (isVector(p.dir)) {
-    if (isByteElement(p.type)) return bytes.slice();
+    if (isByteElement(p.type)) return bytes;
     const n = Math.floor(bytes.length / p.size);
     const out: unknown[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = p.type.decode(view, i * p.size);

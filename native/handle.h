@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "vmkmgmt.h"
 
@@ -96,9 +97,11 @@ int trust_connect(int *fd, char *why, size_t len);
 /* transport.c */
 int transport_start_reader(handle_t *h);
 void transport_stop_reader(handle_t *h);
-int transport_send(handle_t *h, uint16_t type, uint32_t id, const void *payload, uint32_t len);
+/* A payload is sent from up to this many pieces (an INVOKE: its fixed part and each parameter). */
+#define TRANSPORT_MAX_PIECES (1 + VMK_MGMT_MAX_CALLBACK_PARMS)
+int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n);
 void transport_ack(handle_t *h, uint32_t n);
-int transport_request(handle_t *h, uint16_t type, const void *payload, uint32_t len, uint8_t **reply,
+int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, uint8_t **reply,
                       uint32_t *reply_len);
 
 /* registry.c */

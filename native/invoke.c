@@ -1,7 +1,8 @@
 /*
  * invoke.c -- vmk_MgmtUserCallbackInvokeInt: checks the arguments against the callback's table
- * entry, packs them into an INVOKE frame, waits for the reply and copies the returned data back
- * into the caller's buffers — only when every length is what was asked for.
+ * entry, sends them as an INVOKE frame (from the caller's buffers, with no copy), waits for the
+ * reply and copies the returned data back into the caller's buffers — only when every length is
+ * what was asked for.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -46,16 +47,19 @@ static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *tot
   return *total > WIRE_MAX_PAYLOAD || reply > WIRE_MAX_PAYLOAD ? EINVAL : 0;
 }
 
-static void pack(uint8_t *frame, vmk_uint64 instanceId, const vmk_MgmtCallbackInfo *cb, const struct args *a) {
-  wire_put_invoke(frame, instanceId, cb->callbackId, cb->synchronous, a->n);
-  uint64_t off = wire_invoke_data(a->n);
+/* The INVOKE payload as pieces: its fixed part (written into `fixed`), then the bytes of each
+ * parameter that sends data, straight from the caller's memory. Returns the number of pieces. */
+static int pack(uint8_t fixed[WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * VMK_MGMT_MAX_CALLBACK_PARMS],
+                struct iovec iov[TRANSPORT_MAX_PIECES], vmk_uint64 instanceId, const vmk_MgmtCallbackInfo *cb,
+                const struct args *a) {
+  wire_put_invoke(fixed, instanceId, cb->callbackId, cb->synchronous, a->n);
+  int n = 0;
+  iov[n++] = (struct iovec){fixed, wire_invoke_data(a->n)};
   for (unsigned i = 0; i < a->n; i++) {
-    wire_put_parm(frame, i, (uint8_t)cb->parmTypes[i], cb->parmSizes[i], a->length[i]);
-    if (parm_sends(cb->parmTypes[i])) {
-      memcpy(frame + off, data_of(cb, a, i), a->length[i]);
-      off += a->length[i];
-    }
+    wire_put_parm(fixed, i, (uint8_t)cb->parmTypes[i], cb->parmSizes[i], a->length[i]);
+    if (parm_sends(cb->parmTypes[i])) iov[n++] = (struct iovec){data_of(cb, a, i), a->length[i]};
   }
+  return n;
 }
 
 /* Copies returned data into the caller's buffers; EIO (and nothing written) if the reply does
@@ -81,7 +85,9 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instan
                                          vmk_uint32 argCount, ...) {
   int rc = registry_enter(h);
   if (rc != 0) return rc;
-  uint8_t *frame = NULL, *reply = NULL;
+  uint8_t fixed[WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * VMK_MGMT_MAX_CALLBACK_PARMS];
+  struct iovec iov[TRANSPORT_MAX_PIECES];
+  uint8_t *reply = NULL;
   uint32_t reply_len = 0;
   uint64_t total = 0;
   struct args a = {.n = argCount};
@@ -96,17 +102,14 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instan
   va_end(ap);
   rc = measure(cb, &a, &total);
   if (rc != 0) goto out;
-  rc = ENOMEM;
-  if ((frame = malloc(total)) == NULL) goto out;
-  pack(frame, instanceId, cb, &a);
-  rc = transport_request(h, WIRE_INVOKE, frame, (uint32_t)total, &reply, &reply_len);
+  int pieces = pack(fixed, iov, instanceId, cb, &a);
+  rc = transport_request(h, WIRE_INVOKE, iov, pieces, &reply, &reply_len);
   if (rc != 0) goto out;
   rc = wire_get_status(reply);
   if (rc != 0) goto out;
   rc = unpack(cb, &a, reply, reply_len);
 out:
   free(reply);
-  free(frame);
   registry_leave(h);
   return rc;
 }

@@ -72,46 +72,131 @@ export class ProtocolError extends Error {
   }
 }
 
-/** Accumulates bytes from a stream and yields whole frames. */
+/**
+ * Accumulates bytes from a stream and yields whole frames, in time linear in the bytes: chunks are
+ * kept as they arrive and each payload byte is copied once, when its frame is complete (copying
+ * the accumulated buffer on every read made a 64 MiB frame cost seconds). A header is checked as
+ * soon as it is complete, so a bad or oversized frame is refused before its payload arrives.
+ */
 export class FrameParser {
-  #buf: Uint8Array = new Uint8Array(0);
+  /** Chunks not yet consumed; the first is consumed up to `#offset`. */
+  #chunks: Uint8Array[] = [];
+  #offset = 0;
+  #size = 0;
+  /** The header of the frame whose payload is awaited. */
+  #header: { type: number; id: number; len: number } | null = null;
+
+  /** A large payload being read straight into its own buffer (see {@link FrameParser.sink}). */
+  #payload: Uint8Array | null = null;
+  #filled = 0;
 
   /** Adds bytes and returns the frames now complete; throws {@link ProtocolError} on bad input. */
   push(chunk: Uint8Array): Frame[] {
-    if (this.#buf.length === 0) this.#buf = chunk;
-    else {
-      const merged = new Uint8Array(this.#buf.length + chunk.length);
-      merged.set(this.#buf);
-      merged.set(chunk, this.#buf.length);
-      this.#buf = merged;
+    if (this.#payload && chunk.length > 0) {
+      const k = Math.min(chunk.length, this.#payload.length - this.#filled);
+      this.#payload.set(chunk.subarray(0, k), this.#filled);
+      this.#filled += k;
+      chunk = chunk.subarray(k);
+    }
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#size += chunk.length;
     }
     const frames: Frame[] = [];
-    let off = 0;
-    while (this.#buf.length - off >= HEADER_SIZE) {
-      const v = new DataView(this.#buf.buffer, this.#buf.byteOffset + off, HEADER_SIZE);
-      if (v.getUint32(0, true) !== MAGIC) throw new ProtocolError("bad magic");
-      if (v.getUint16(4, true) !== VERSION) {
-        throw new ProtocolError(
-          `unsupported protocol version ${v.getUint16(4, true)}; this simulator speaks ${VERSION}`,
-        );
+    for (;;) {
+      if (this.#payload) {
+        if (this.#filled < this.#payload.length) break;
+        frames.push({ type: this.#header!.type, id: this.#header!.id, payload: this.#payload });
+        this.#payload = null;
+        this.#header = null;
+        continue;
       }
-      const type = v.getUint16(6, true);
-      const id = v.getUint32(8, true);
-      const len = v.getUint32(12, true);
-      if (len > MAX_PAYLOAD) throw new ProtocolError(`payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
-      if (this.#buf.length - off - HEADER_SIZE < len) break;
-      const start = off + HEADER_SIZE;
-      frames.push({ type, id, payload: this.#buf.slice(start, start + len) });
-      off = start + len;
+      if (!this.#header) {
+        if (this.#size < HEADER_SIZE) break;
+        this.#header = parseHeader(this.#take(HEADER_SIZE));
+      }
+      if (this.#size < this.#header.len) break;
+      const { type, id, len } = this.#header;
+      this.#header = null;
+      frames.push({ type, id, payload: this.#take(len) });
     }
-    this.#buf = off === this.#buf.length ? new Uint8Array(0) : this.#buf.slice(off);
     return frames;
+  }
+
+  /**
+   * Where a reader may put the rest of a large payload (≥ 64 KiB) directly — the payload's own
+   * buffer, so its bytes are written once, by the read — or null when none is awaited. After
+   * reading `n` bytes into it, call {@link FrameParser.filled}.
+   */
+  sink(): Uint8Array | null {
+    if (!this.#header || this.#header.len < DIRECT_READ_MIN) return null;
+    if (!this.#payload) {
+      this.#payload = new Uint8Array(this.#header.len);
+      this.#filled = this.#size; // the frame is incomplete, so every held byte is its payload
+      if (this.#size > 0) this.#payload.set(this.#take(this.#size));
+    }
+    return this.#payload.subarray(this.#filled);
+  }
+
+  /** `n` bytes landed in {@link FrameParser.sink}'s buffer: the frames now complete. */
+  filled(n: number): Frame[] {
+    if (!this.#payload || n < 0 || this.#filled + n > this.#payload.length) {
+      throw new RangeError(`filled(${n}): no sink has room for that`);
+    }
+    this.#filled += n;
+    return this.push(new Uint8Array(0));
+  }
+
+  /** Removes `n` bytes (≤ size) from the front: a view when they lie in one chunk, else one copy. */
+  #take(n: number): Uint8Array {
+    const first = this.#chunks[0];
+    this.#size -= n;
+    if (n === 0) return new Uint8Array(0);
+    if (first.length - this.#offset >= n) {
+      const out = first.subarray(this.#offset, this.#offset + n);
+      this.#offset += n;
+      if (this.#offset === first.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.#chunks[0];
+      const k = Math.min(n - filled, c.length - this.#offset);
+      out.set(c.subarray(this.#offset, this.#offset + k), filled);
+      filled += k;
+      this.#offset += k;
+      if (this.#offset === c.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+    }
+    return out;
   }
 
   /** Bytes held for an incomplete frame. */
   get pending(): number {
-    return this.#buf.length;
+    return this.#size + this.#filled * (this.#payload ? 1 : 0) + (this.#header ? HEADER_SIZE : 0);
   }
+}
+
+/** Payloads at least this large are read straight into their own buffer. */
+const DIRECT_READ_MIN = 64 * 1024;
+
+function parseHeader(h: Uint8Array): { type: number; id: number; len: number } {
+  const v = new DataView(h.buffer, h.byteOffset, HEADER_SIZE);
+  if (v.getUint32(0, true) !== MAGIC) throw new ProtocolError("bad magic");
+  if (v.getUint16(4, true) !== VERSION) {
+    throw new ProtocolError(
+      `unsupported protocol version ${v.getUint16(4, true)}; this simulator speaks ${VERSION}`,
+    );
+  }
+  const len = v.getUint32(12, true);
+  if (len > MAX_PAYLOAD) throw new ProtocolError(`payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
+  return { type: v.getUint16(6, true), id: v.getUint32(8, true), len };
 }
 
 /** Builds a frame from a type, request id and payload. */
@@ -177,7 +262,8 @@ export class PayloadReader {
   /** Reads `n` bytes (a copy). */
   bytes(n: number): Uint8Array {
     this.#need(n);
-    const out = this.#bytes.slice(this.offset, this.offset + n);
+    // A view: a payload belongs to its frame, and copying a 64 MiB vector costs more than the call.
+    const out = this.#bytes.subarray(this.offset, this.offset + n);
     this.offset += n;
     return out;
   }

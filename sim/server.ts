@@ -261,9 +261,11 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
 
   try {
     while (open) {
-      const n = await conn.read(buf);
+      // A large payload is read straight into its own buffer; everything else through `buf`.
+      const sink = parser.sink();
+      const n = await conn.read(sink ?? buf);
       if (n === null) break;
-      for (const f of parser.push(buf.subarray(0, n).slice())) handle(f);
+      for (const f of sink ? parser.filled(n) : parser.push(buf.slice(0, n))) handle(f);
     }
   } catch (e) {
     if (e instanceof ProtocolError) {

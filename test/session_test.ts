@@ -8,7 +8,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { acmeNic, acmeStorage } from "../demo.ts";
-import { open, ValueError, VmkMgmtError } from "../mod.ts";
+import { crc32, MAX_VECTOR_BYTES, open, ValueError, VmkMgmtError } from "../mod.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
 import { waitUntil, within } from "./support/wait.ts";
@@ -361,6 +361,19 @@ Deno.test({
         );
       },
     );
+    await t.step("the largest vector: a 64 MiB firmware image goes through whole", async () => {
+      await using s = await open(acmeNic);
+      const image = new Uint8Array(MAX_VECTOR_BYTES);
+      const words = new Uint32Array(image.buffer);
+      for (let i = 0; i < words.length; i++) words[i] = Math.imul(i, 2654435761);
+      assertEquals(await s.invoke("flashFirmware", { instance: 1, image }), { crc: crc32(image) });
+      const over = await assertRejects(
+        () => s.invoke("flashFirmware", { instance: 1, image: new Uint8Array(MAX_VECTOR_BYTES + 1) }),
+        ValueError,
+      );
+      assertStringIncludes(over.message, `exceed ${MAX_VECTOR_BYTES}`);
+    });
+
     await t.step("close: invoke after close, double close, blocking invokeSync", async () => {
       const s = await open(acmeNic);
       assertEquals(
