@@ -4,13 +4,19 @@
  * from what the handler returned. A module bug costs one call, never the simulator.
  * @module
  */
-import { ERRNO, isVector, NO_INSTANCE_ID, returnsData } from "../abi/facts.ts";
+import { ERRNO, isVector, MAX_VECTOR_BYTES, NO_INSTANCE_ID, returnsData } from "../abi/facts.ts";
 import { decodeParam, encodeParam } from "../mgmt/codec.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { Faults } from "./faults.ts";
 import type { Session } from "./kernel.ts";
 import { KernelError } from "./module.ts";
-import type { InvokeReply, InvokeRequest, ParamDescriptor } from "./protocol.ts";
+import {
+  type InvokeReply,
+  type InvokeRequest,
+  MAX_PAYLOAD,
+  type ParamDescriptor,
+  replyPayloadSize,
+} from "./protocol.ts";
 
 /** What an invoke needs of its kernel. */
 export interface InvokeHost {
@@ -37,7 +43,11 @@ export function dispatchInvoke(
   for (let i = 0; i < parms.length; i++) {
     const p = cb.params[i];
     if (parms[i].dir !== p.dir || parms[i].size !== p.size) return reply(status(ERRNO.EINVAL));
+    if (isVector(p.dir) && parms[i].length > MAX_VECTOR_BYTES) return reply(status(ERRNO.EINVAL));
   }
+  // Nothing is allocated for a reply no frame could carry: one small INVOKE must not cost the
+  // kernel more memory than the protocol allows a reply.
+  if (replyPayloadSize(parms) > MAX_PAYLOAD) return reply(status(ERRNO.EINVAL));
 
   const run = async (delayMs: number) => {
     if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));

@@ -10,7 +10,14 @@
  * ```
  * @module
  */
-export { DEMO_MODULES, type Simulator, type SimulatorOptions, startSimulator } from "./server.ts";
+export {
+  type ConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  DEMO_MODULES,
+  type Simulator,
+  type SimulatorOptions,
+  startSimulator,
+} from "./server.ts";
 export {
   type CallContext,
   defineModule,

@@ -17,6 +17,8 @@ export interface SimProcess extends AsyncDisposable {
   readonly env: Record<string, string>;
   /** Sends a control request. */
   control(req: { op: string } & Record<string, unknown>): Promise<unknown>;
+  /** Its process id. */
+  readonly pid: number;
   /** Everything it printed to stderr so far. */
   stderr(): string;
   /** Kills it with SIGKILL and waits for it to go. */
@@ -86,6 +88,7 @@ export async function startSimProcess(
   };
   return {
     socketPath,
+    pid: child.pid,
     env: { [SIM_SOCKET_ENV]: socketPath, [LIBRARY_ENV]: LIB_PATH },
     control: (req) => sendControl(socketPath, req),
     stderr: () => err,

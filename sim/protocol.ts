@@ -24,6 +24,7 @@ import {
   MAX_INSTANCES,
   MAX_VECTOR_BYTES,
   NAME_SIZE,
+  returnsData,
   sendsData,
 } from "../abi/facts.ts";
 
@@ -124,12 +125,15 @@ export class FrameParser {
   }
 
   /**
-   * Where a reader may put the rest of a large payload (≥ 64 KiB) directly — the payload's own
-   * buffer, so its bytes are written once, by the read — or null when none is awaited. After
-   * reading `n` bytes into it, call {@link FrameParser.filled}.
+   * Where a reader may put the rest of a large payload (≥ 64 KiB, once an eighth of it has arrived)
+   * directly — the payload's own buffer, so those bytes are written once, by the read — or null.
+   * After reading `n` bytes into it, call {@link FrameParser.filled}.
    */
   sink(): Uint8Array | null {
     if (!this.#header || this.#header.len < DIRECT_READ_MIN) return null;
+    // Only once an eighth of the payload is here: a header alone must not make us allocate 64 MiB
+    // (the buffer is committed as it is written, so this bounds the address space, not RSS).
+    if (!this.#payload && this.#size * 8 < this.#header.len) return null;
     if (!this.#payload) {
       this.#payload = new Uint8Array(this.#header.len);
       this.#filled = this.#size; // the frame is incomplete, so every held byte is its payload
@@ -428,7 +432,9 @@ export function decodeInvoke(payload: Uint8Array): InvokeRequest {
     r.bytes(3);
     const size = r.u32();
     const length = r.u64();
-    if (type >= DIRECTION_BY_CODE.length || size === 0 || length > BigInt(payload.length) + (1n << 27n)) {
+    // A length too large to be a number is malformed; one too large for a frame is the kernel's to
+    // refuse with EINVAL (sim/invoke.ts), before anything is allocated for it.
+    if (type >= DIRECTION_BY_CODE.length || size === 0 || length > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new ProtocolError("INVOKE: bad parameter descriptor");
     }
     const dir = DIRECTION_BY_CODE[type];
@@ -442,6 +448,13 @@ export function decodeInvoke(payload: Uint8Array): InvokeRequest {
   for (const p of params) if (sendsData(p.dir)) p.data = r.bytes(p.length);
   if (r.remaining !== 0) throw new ProtocolError("INVOKE: trailing bytes");
   return { instanceId, callbackId, sync: sync === 1, params };
+}
+
+/** The size of the INVOKE_REPLY payload a request asks for (status, count, lengths, returned bytes). */
+export function replyPayloadSize(params: readonly ParamDescriptor[]): number {
+  // i32 status and u32 count (WIRE_REPLY_LENGTHS), then a u64 length per parameter, then the bytes.
+  const fixed = 8 + 8 * params.length;
+  return params.reduce((n, p) => n + (returnsData(p.dir) ? p.length : 0), fixed);
 }
 
 /** Encodes an INVOKE payload (what the library sends; for test clients). */

@@ -38,7 +38,9 @@ import {
   type Frame,
   FrameParser,
   FrameType,
+  MAX_PAYLOAD,
   ProtocolError,
+  replyPayloadSize,
 } from "./protocol.ts";
 
 /** The demo modules loaded by default. */
@@ -55,9 +57,25 @@ export interface SimulatorOptions {
   modules?: KernelModule[];
   /** Load the demo modules (default true). */
   demo?: boolean;
+  /** Per-connection limits (backpressure); {@link DEFAULT_CONNECTION_LIMITS} by default. */
+  limits?: Partial<ConnectionLimits>;
   /** Diagnostics sink, one line per call, control characters escaped (stderr by default). */
   log?: (msg: string) => void;
 }
+
+/** What one connection may hold before the simulator stops reading from it, or hangs up. */
+export interface ConnectionLimits {
+  /** Unwritten reply bytes plus replies promised, above which nothing more is read (default 8 MiB). */
+  pendingBytes: number;
+  /** A client whose replies have not moved for this long while over the limit is disconnected (30 s). */
+  stalledWriteMs: number;
+}
+
+/** The default {@link ConnectionLimits}. */
+export const DEFAULT_CONNECTION_LIMITS: Readonly<ConnectionLimits> = {
+  pendingBytes: 8 * 1024 * 1024,
+  stalledWriteMs: 30_000,
+};
 
 /** A running simulator. */
 export interface Simulator extends AsyncDisposable {
@@ -121,6 +139,12 @@ async function listenPrivately(path: string): Promise<{ listener: Deno.UnixListe
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const socketPath = options.socketPath ?? defaultSocketPath();
   const kernel = new Kernel(options.log);
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
+  for (const [k, v] of Object.entries(limits)) {
+    if (typeof v !== "number" || !(v > 0) || !Number.isFinite(v)) {
+      throw new RangeError(`limits.${k}: expected a number > 0, got ${String(v)}`);
+    }
+  }
   for (const m of [...(options.demo === false ? [] : DEMO_MODULES), ...(options.modules ?? [])]) {
     kernel.register(m);
   }
@@ -139,7 +163,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         continue;
       }
       conns.add(conn);
-      serveConnection(kernel, conn).finally(() => conns.delete(conn));
+      serveConnection(kernel, conn, limits).finally(() => conns.delete(conn));
     }
   })().catch(() => {/* listener closed */});
   let closed = false;
@@ -185,21 +209,61 @@ function eventFrame(e: EventMessage): Uint8Array {
 }
 
 /** Serves one connection until it closes or misbehaves. */
-async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
+async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: ConnectionLimits): Promise<void> {
   const writer = conn.writable.getWriter();
   let open = true;
+  // Backpressure: bytes handed to the writer and not yet written, plus the reply bytes promised to
+  // calls in progress. Above `pendingBytes` no further frame is read or handled until it drains.
+  let queued = 0;
+  let reserved = 0;
+  let lastWrite = Date.now();
+  let progress: PromiseWithResolvers<void> | undefined;
+  const wake = () => {
+    progress?.resolve();
+    progress = undefined;
+  };
+  const hangUp = () => {
+    try {
+      conn.close(); // drops the writes still queued, and the memory they hold
+    } catch { /* already closed */ }
+  };
   const send = (frame: Uint8Array) => {
-    if (open) writer.write(frame).catch(() => shut());
+    if (!open) return;
+    queued += frame.length;
+    writer.write(frame).then(() => {
+      queued -= frame.length;
+      lastWrite = Date.now();
+      wake();
+    }, () => shut());
   };
   const event = (e: EventMessage) => send(eventFrame(e));
   const shut = () => {
     if (!open) return;
     open = false;
+    wake();
+    // A client that does not read would keep a graceful close waiting forever.
+    const force = setTimeout(hangUp, 2000);
     writer.close().catch(() => {}).finally(() => {
-      try {
-        conn.close();
-      } catch { /* already closed */ }
+      clearTimeout(force);
+      hangUp();
     });
+  };
+  /** Waits until what this client has pending is back under the limit; hangs up on one that stopped reading. */
+  const room = async () => {
+    while (open && queued + reserved > limits.pendingBytes) {
+      if (queued > 0 && Date.now() - lastWrite > limits.stalledWriteMs) {
+        kernel.log(
+          `disconnecting a client that stopped reading: ${queued} bytes unread for ${limits.stalledWriteMs} ms`,
+        );
+        open = false;
+        hangUp();
+        return;
+      }
+      progress = Promise.withResolvers<void>();
+      const tick = setTimeout(wake, Math.min(1000, limits.stalledWriteMs));
+      await progress.promise;
+      clearTimeout(tick);
+    }
   };
   let session: Session | undefined;
   let role: "none" | "session" | "control" = "none";
@@ -239,12 +303,16 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
       }
       case FrameType.INVOKE:
         if (!session) throw new ProtocolError("INVOKE before HELLO");
-        kernel.invoke(
-          session,
-          decodeInvoke(f.payload),
-          (r) => send(buildFrame(FrameType.INVOKE_REPLY, f.id, encodeInvokeReply(r))),
-        );
-        return;
+        {
+          const req = decodeInvoke(f.payload);
+          const promised = Math.min(replyPayloadSize(req.params), MAX_PAYLOAD);
+          reserved += promised;
+          kernel.invoke(session, req, (r) => {
+            reserved -= promised;
+            send(buildFrame(FrameType.INVOKE_REPLY, f.id, encodeInvokeReply(r)));
+          });
+          return;
+        }
       case FrameType.GET_INSTANCES:
         if (!session) throw new ProtocolError("GET_INSTANCES before HELLO");
         if (f.payload.length !== 0) throw new ProtocolError("GET_INSTANCES carries no payload");
@@ -265,7 +333,12 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn): Promise<void> {
       const sink = parser.sink();
       const n = await conn.read(sink ?? buf);
       if (n === null) break;
-      for (const f of sink ? parser.filled(n) : parser.push(buf.slice(0, n))) handle(f);
+      for (const f of sink ? parser.filled(n) : parser.push(buf.slice(0, n))) {
+        await room();
+        if (!open) break;
+        handle(f);
+      }
+      await room();
     }
   } catch (e) {
     if (e instanceof ProtocolError) {
