@@ -66,6 +66,7 @@ export type {
   InvokeArgs,
   InvokeInput,
   InvokeOptions,
+  SessionStats,
 } from "./mgmt/session_types.ts";
 export type { Instance, InstanceRef } from "./mgmt/instance_ref.ts";
 export type { EventStats, EventStream, KernelEvent, StreamOptions, WaitOptions } from "./mgmt/events.ts";

@@ -144,6 +144,7 @@ export function seeds(): Record<Harness, Record<string, Uint8Array>> {
     "readLog": cat(new Uint8Array([2]), two, reply([15, 4], cat(text("vmnic0: link up"), u32(15)))),
     "echo": cat(new Uint8Array([3]), link, log, two, reply([64], new Uint8Array(64).fill(9))),
     "instances": cat(new Uint8Array([4]), instances),
+    "drops": cat(new Uint8Array([1]), record(FrameType.EVENTS_DROPPED, u64(3n)), log, reply([4, 4], u32(0))),
     "error-status": cat(new Uint8Array([0]), record(FrameType.INVOKE_REPLY, cat(u32(22), u32(0)))),
     "raw-garbage": cat(new Uint8Array([3, 0xff]), u16(20), new Uint8Array(20).fill(0x41)),
   };

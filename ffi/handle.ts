@@ -159,6 +159,19 @@ export class NativeHandle {
     return set(this.#handle, Deno.UnsafePointer.create(callback)) === 0;
   }
 
+  /**
+   * Events lost below JavaScript so far (`vmkmgmt_UserEventStats`, never blocks): dropped by the
+   * kernel, and by the library; null when the library cannot tell.
+   */
+  eventDrops(): { kernel: number; library: number } | null {
+    const get = this.#symbols.vmkmgmt_UserEventStats;
+    if (!get) return null;
+    const out = new BigUint64Array(2);
+    const bytes = new Uint8Array(out.buffer);
+    if (get(this.#handle, bytes.subarray(0, 8), bytes.subarray(8)) !== 0) return null;
+    return { kernel: Number(out[0]), library: Number(out[1]) };
+  }
+
   /** `vmk_MgmtUserGetInstances`: the result code and, on 0, the instances. */
   async instances(): Promise<{ rc: number; instances: InstanceEntry[] }> {
     const buf = new Uint8Array(LAYOUT.vmk_MgmtInstances.size);

@@ -35,6 +35,8 @@ export const SYMBOLS = {
   vmkmgmt_CheckKernel: { parameters: ["buffer", "usize"], result: "i32", nonblocking: true, optional: true },
   // int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle handle, void (*fn)(vmk_uint64 cookie, int error))
   vmkmgmt_UserOnDisconnect: { parameters: ["pointer", "function"], result: "i32", optional: true },
+  // int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped, vmk_uint64 *libraryDropped)
+  vmkmgmt_UserEventStats: { parameters: ["pointer", "buffer", "buffer"], result: "i32", optional: true },
   invoke0: invoke([], true),
   invoke1: invoke(["buffer"], true),
   invoke2: invoke(["buffer", "buffer"], true),

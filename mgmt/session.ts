@@ -19,10 +19,10 @@ import { didYouMean } from "../util/suggest.ts";
 import { decodeResults, encodeArguments } from "./arguments.ts";
 import { Deadline } from "./cancel.ts";
 import { closedError, type ErrorContext, ValueError, VmkMgmtError } from "./errors.ts";
-import type { EventStats, EventStream, KernelEvent, StreamOptions, WaitOptions } from "./events.ts";
+import type { EventStream, KernelEvent, StreamOptions, WaitOptions } from "./events.ts";
 import { findInstance, type Instance, parseInstanceRef } from "./instance_ref.ts";
 import { closeCore, type Core, fetchInstances } from "./session_core.ts";
-import type { AnyEventOf, Callbacks, EventOf, InvokeArgs } from "./session_types.ts";
+import type { AnyEventOf, Callbacks, EventOf, InvokeArgs, SessionStats } from "./session_types.ts";
 import { type CallbackInfo, CallbackLookupError, type Signature, type SignatureDef } from "./signature.ts";
 import type { EventName, InvokeResult, KernelCallbackName } from "./signature_types.ts";
 
@@ -66,9 +66,19 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     return this.#core.closed;
   }
 
-  /** Event delivery counters and calls in flight. */
-  get stats(): EventStats & { inFlight: number } {
-    return { ...this.#core.hub.stats, inFlight: this.#core.inFlight };
+  /**
+   * Event delivery counters, calls in flight, and the events lost below JavaScript: dropped by the
+   * kernel or the library because the session did not keep up.
+   */
+  get stats(): SessionStats {
+    const core = this.#core;
+    const drops = core.closed ? core.finalDrops ?? null : core.native.eventDrops();
+    return {
+      ...core.hub.stats,
+      inFlight: core.inFlight,
+      kernelDropped: drops?.kernel ?? null,
+      libraryDropped: drops?.library ?? null,
+    };
   }
 
   #ctx(extra: Partial<ErrorContext> & { operation: string }): ErrorContext {

@@ -39,10 +39,13 @@ export interface Core {
   closing?: Promise<void>;
   /** True once closing began. */
   closed: boolean;
+  /** The library's drop counters as they were when the session closed. */
+  finalDrops?: { kernel: number; library: number } | null;
 }
 
 /** Ends delivery, destroys the handle, then closes the callbacks. */
 export async function closeCore(core: Core): Promise<void> {
+  core.finalDrops = core.native.eventDrops();
   core.closed = true;
   core.hub.shutdown();
   await core.hub.settled();

@@ -3,10 +3,23 @@
  * and its options, and the events `events`, `on` and `waitFor` deliver.
  * @module
  */
-import type { KernelEvent } from "./events.ts";
+import type { EventStats, KernelEvent } from "./events.ts";
 import type { InstanceRef } from "./instance_ref.ts";
 import type { SignatureDef } from "./signature.ts";
 import type { EventName, EventParams, InvokeParams } from "./signature_types.ts";
+
+/** What `session.stats` counts. */
+export interface SessionStats extends EventStats {
+  /** Calls waiting on C (queued ones included). */
+  inFlight: number;
+  /**
+   * Events the kernel dropped for this session because its queue was full (the reader did not
+   * keep up); null when the library cannot tell (ESXi's own).
+   */
+  kernelDropped: number | null;
+  /** Events the library dropped because its own queue was full; null when it cannot tell. */
+  libraryDropped: number | null;
+}
 
 /** Options of one invoke. */
 export interface InvokeOptions {

@@ -211,6 +211,18 @@ EXPORT int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle h, vmkmgmt_DisconnectFn f
   return 0;
 }
 
+EXPORT int vmkmgmt_UserEventStats(vmk_MgmtUserHandle h, vmk_uint64 *kernelDropped, vmk_uint64 *libraryDropped) {
+  if (kernelDropped == NULL || libraryDropped == NULL) return EINVAL;
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  pthread_mutex_lock(&h->lock);
+  *kernelDropped = h->kernel_dropped;
+  *libraryDropped = h->library_dropped;
+  pthread_mutex_unlock(&h->lock);
+  registry_leave(h);
+  return 0;
+}
+
 EXPORT int vmk_MgmtUserEnd(vmk_MgmtUserHandle h) {
   int rc = registry_enter(h);
   if (rc != 0) return rc;

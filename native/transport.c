@@ -135,8 +135,18 @@ static void *reader_main(void *arg) {
     uint8_t *payload = NULL;
     if (read_frame(h->fd, &type, &id, &payload, &len) != 0) break;
     pthread_mutex_lock(&h->lock);
-    int rc = type == WIRE_EVENT ? monitor_queue_locked(h, payload, len)
-                                : route_reply_locked(h, type, id, payload, len);
+    int rc;
+    if (type == WIRE_EVENT) {
+      rc = monitor_queue_locked(h, payload, len);
+      if (rc == EOVERFLOW) h->library_dropped++;
+    } else if (type == WIRE_EVENTS_DROPPED) {
+      rc = len == WIRE_DROPPED_SIZE ? 0 : EIO;
+      if (rc == 0 && wire_get_u64(payload) > h->kernel_dropped) h->kernel_dropped = wire_get_u64(payload);
+      free(payload);
+      payload = NULL;
+    } else {
+      rc = route_reply_locked(h, type, id, payload, len);
+    }
     pthread_mutex_unlock(&h->lock);
     if (rc == 0) continue;
     free(payload);

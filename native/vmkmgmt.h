@@ -99,10 +99,15 @@ int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 instance
  * vmkmgmt_UserOnDisconnect: fn(cookie, EIO) is called once, on the monitor thread, after the
  * last queued event, when the kernel goes away while delivery runs (Continue returns EIO then
  * too). Set it before Begin; NULL removes it. EINVAL for a bad handle.
+ *
+ * vmkmgmt_UserEventStats: events lost so far on this handle — dropped by the kernel (its queue for
+ * this session was full) and by the library (its own queue was full). Never blocks. EINVAL for a
+ * bad handle or a NULL pointer.
  */
 int vmkmgmt_CheckKernel(char *why, size_t len);
 typedef void (*vmkmgmt_DisconnectFn)(vmk_uint64 cookie, int error);
 int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle handle, vmkmgmt_DisconnectFn fn);
+int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped, vmk_uint64 *libraryDropped);
 
 /* Counts 0..4 variadic arguments (GNU ## swallows the comma for zero). */
 #define VMK_UTIL_NUM_ARGS_(_0, _1, _2, _3, _4, N, ...) N

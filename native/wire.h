@@ -21,7 +21,7 @@
 
 /* ---- Frame */
 #define WIRE_MAGIC 0x4B4D4D56u
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_VECTOR (64u * 1024u * 1024u)
 #define WIRE_MAX_PAYLOAD (WIRE_MAX_VECTOR + 4096u)
@@ -38,6 +38,7 @@ enum {
   WIRE_CONTROL = 9,
   WIRE_CONTROL_REPLY = 10,
   WIRE_ERROR = 12,
+  WIRE_EVENTS_DROPPED = 13,
 };
 
 /* ---- Payloads: the offset of each field, then the size of the fixed part */
@@ -88,6 +89,9 @@ enum {
 
 /* EVENT_ACK: u32 count */
 #define WIRE_ACK_SIZE 4
+
+/* EVENTS_DROPPED: u64 total */
+#define WIRE_DROPPED_SIZE 8
 
 /* ---- Little-endian helpers */
 

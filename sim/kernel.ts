@@ -39,6 +39,8 @@ export const EVENT_QUEUE_MAX = 1024;
 export interface Transport {
   /** Sends an event, in order. */
   event(event: EventMessage): void;
+  /** Tells the library how many events have been dropped for this session so far. */
+  dropped(total: number): void;
   /** Closes the connection. */
   close(): void;
 }
@@ -77,6 +79,8 @@ export interface Session {
   delivered: number;
   /** Events dropped because the queue was full. */
   dropped: number;
+  /** A report of `dropped` to the library is scheduled (one per burst of drops). */
+  droppedReport: boolean;
   /** Kernel callbacks invoked. */
   calls: number;
   /** The connection ended. */
@@ -232,6 +236,7 @@ export class Kernel {
       inFlight: 0,
       delivered: 0,
       dropped: 0,
+      droppedReport: false,
       calls: 0,
       closed: false,
     };
@@ -316,6 +321,14 @@ export class Kernel {
   #enqueue(s: Session, event: EventMessage): void {
     if (s.queue.length >= EVENT_QUEUE_MAX) {
       s.dropped++;
+      // Say so once the burst is over (after this task), not once per dropped event.
+      if (!s.droppedReport) {
+        s.droppedReport = true;
+        queueMicrotask(() => {
+          s.droppedReport = false;
+          if (!s.closed) s.transport.dropped(s.dropped);
+        });
+      }
       return;
     }
     s.queue.push(event);

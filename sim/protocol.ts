@@ -33,7 +33,7 @@ import {
 /** Frame magic (`V M M K`). */
 export const MAGIC = 0x4b4d4d56;
 /** Protocol version spoken here. */
-export const VERSION = 1;
+export const VERSION = 2;
 /** Header size in bytes. */
 export const HEADER_SIZE = 16;
 /** Largest payload accepted: the largest vector plus room for the descriptors around it. */
@@ -52,6 +52,7 @@ export const FrameType = {
   CONTROL: 9,
   CONTROL_REPLY: 10,
   ERROR: 12,
+  EVENTS_DROPPED: 13,
 } as const;
 
 /** A parsed frame. */
@@ -530,6 +531,13 @@ export function decodeEventAck(payload: Uint8Array): number {
 /** Encodes an EVENT_ACK payload (what the library sends; for test clients). */
 export function encodeEventAck(count: number): Uint8Array {
   return new PayloadWriter().u32(count).finish();
+}
+
+// ---------------------------------------------------------------- EVENTS_DROPPED
+
+/** Encodes an EVENTS_DROPPED payload: the session's dropped events so far. */
+export function encodeEventsDropped(total: number): Uint8Array {
+  return new PayloadWriter().u64(BigInt(total)).finish();
 }
 
 const utf8 = new TextEncoder();

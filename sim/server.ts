@@ -30,6 +30,7 @@ import {
   decodeJsonPayload,
   encodeErrorText,
   encodeEvent,
+  encodeEventsDropped,
   encodeHelloReply,
   encodeInstances,
   encodeInvokeReply,
@@ -295,7 +296,9 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: Connecti
     switch (f.type) {
       case FrameType.HELLO: {
         if (session) throw new ProtocolError("HELLO sent twice");
-        const { reply, session: s } = kernel.hello(decodeHello(f.payload), { event, close: shut });
+        const dropped = (total: number) =>
+          send(buildFrame(FrameType.EVENTS_DROPPED, 0, encodeEventsDropped(total)));
+        const { reply, session: s } = kernel.hello(decodeHello(f.payload), { event, dropped, close: shut });
         session = s;
         send(buildFrame(FrameType.HELLO_REPLY, f.id, encodeHelloReply(reply)));
         if (!s) shut();

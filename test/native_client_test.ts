@@ -9,7 +9,7 @@ import { waitUntil, within } from "./support/wait.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
 
-Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our two extensions", async () => {
+Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our three extensions", async () => {
   const out = await new Deno.Command("nm", {
     args: ["-D", "--defined-only", `${ROOT}native/build/libvmkmgmt.so`],
   })
@@ -26,6 +26,7 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our two extensio
     "vmk_MgmtUserGetInstances",
     "vmk_MgmtUserInit",
     "vmkmgmt_CheckKernel",
+    "vmkmgmt_UserEventStats",
     "vmkmgmt_UserOnDisconnect",
   ]);
 });

@@ -196,3 +196,20 @@ Deno.test("a kernel module from a file (sim --module) and its signature (--sig, 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("watch warns when the kernel dropped events it could not queue, in words and in JSON", async () => {
+  await using sim = await startSimProcess();
+  const flood = [
+    "open acmeNicMgmt",
+    'watch logEvent --background --filter "false"',
+    'sim emit event=logEvent params={"message":"flood"} count=5000',
+    "watch logEvent --for 1500ms --count 1",
+  ].join("\n");
+  let r = await repl(["-c", flood], sim.env);
+  assertEquals(r.code, 0, r.stderr);
+  assert(/⚠ \d+ events dropped before reaching the REPL/.test(r.stdout), r.stdout);
+  r = await repl(["--json", "-c", flood], sim.env);
+  const warning = r.stdout.split("\n").filter((l) => l.includes('"warning"')).map((l) => JSON.parse(l))[0];
+  assertEquals(warning?.warning, "events dropped", r.stdout);
+  assert(warning.kernelDropped > 0 && warning.libraryDropped === 0);
+});

@@ -1,7 +1,15 @@
 /** The simulator survives any bytes a client sends, and disconnects only the offender. */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
-import { buildFrame, FrameParser, FrameType, HEADER_SIZE, MAGIC, PayloadWriter } from "../sim/protocol.ts";
+import {
+  buildFrame,
+  FrameParser,
+  FrameType,
+  HEADER_SIZE,
+  MAGIC,
+  PayloadWriter,
+  VERSION,
+} from "../sim/protocol.ts";
 
 async function exchange(
   path: string,
@@ -47,7 +55,7 @@ async function exchange(
 const hello = (name = "acmeNicMgmt") =>
   buildFrame(FrameType.HELLO, 1, new PayloadWriter().u32(0x01000000).name(name).name("acme").u32(1).finish());
 
-function header(type: number, len: number, version = 1, magic = MAGIC): Uint8Array {
+function header(type: number, len: number, version = VERSION, magic = MAGIC): Uint8Array {
   const b = new Uint8Array(HEADER_SIZE);
   const v = new DataView(b.buffer);
   v.setUint32(0, magic, true);

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import type { KernelEvent } from "../../mgmt/events.ts";
+import type { Session } from "../../mgmt/session.ts";
 import { findInstance, type ParsedInstanceRef, parseInstanceRef } from "../../mgmt/instance_ref.ts";
 import { eventJson, formatEvent, toJsonText } from "../format.ts";
 import { CommandError } from "../state.ts";
@@ -63,6 +64,48 @@ function parseWatchArgs(words: string[], usage: string): WatchArgs {
   return out;
 }
 
+/**
+ * Watches a session's drop counters (kernel and library: events that never reached JavaScript)
+ * and says so, once per change, while a watch runs: a watch that misses events must not look
+ * complete. Returns the check to run (on each event and every second) and its stop.
+ */
+function dropWarner(
+  s: Session,
+  say: (line: string) => void,
+  json: boolean,
+  paint: (t: string) => string,
+): { check: () => void; stop: () => void } {
+  const total = () => {
+    const st = s.stats;
+    return { kernel: st.kernelDropped ?? 0, library: st.libraryDropped ?? 0 };
+  };
+  let last = total();
+  const check = () => {
+    if (s.closed) return;
+    const now = total();
+    const lost = now.kernel - last.kernel + now.library - last.library;
+    if (lost <= 0) return;
+    last = now;
+    say(
+      json
+        ? toJsonText({
+          warning: "events dropped",
+          dropped: lost,
+          kernelDropped: now.kernel,
+          libraryDropped: now.library,
+        })
+        : paint(
+          `⚠ ${lost} event${
+            lost === 1 ? "" : "s"
+          } dropped before reaching the REPL (the kernel's queue for this ` +
+            `session was full; dropped so far: kernel ${now.kernel}, library ${now.library})`,
+        ),
+    );
+  };
+  const timer = setInterval(check, 1000);
+  return { check, stop: () => (clearInterval(timer), check()) };
+}
+
 export const watch: Command = {
   name: "watch",
   usage: "watch [EVENT …] [--count N] [--for DURATION] [--instance I] [--filter JS] [--background]",
@@ -90,8 +133,10 @@ In --json mode each event is one NDJSON line.`,
     const what = names.length ? names.join(", ") : "all events";
     if (background) {
       let seen = 0;
-      const id = state.addWatch(what, s.signature.name, () => off());
+      const drops = dropWarner(s, (l) => state.printAbove(l), state.json, state.paint.yellow);
+      const id = state.addWatch(what, s.signature.name, () => (off(), drops.stop()));
       const off = s.on("*", (ev: KernelEvent) => {
+        drops.check();
         if (!match(ev)) return;
         state.printAbove(show(ev));
         if (++seen >= count) state.stopWatch(id);
@@ -117,14 +162,17 @@ In --json mode each event is one NDJSON line.`,
       );
     }
     let seen = 0;
+    const drops = dropWarner(s, (l) => console.log(l), state.json, state.paint.yellow);
     try {
       for await (const ev of s.events(null, { signal: controller.signal })) {
+        drops.check();
         if (!match(ev)) continue;
         console.log(show(ev));
         if (++seen >= count) break;
       }
     } finally {
       clearTimeout(timer);
+      drops.stop();
       state.foreground = undefined;
     }
     if (!state.json) console.log(state.paint.dim(`${seen} event${seen === 1 ? "" : "s"}`));
