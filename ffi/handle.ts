@@ -27,6 +27,7 @@ import {
   type InstanceEntry,
   LAYOUT,
 } from "./layout.ts";
+import { kernelWaits } from "./blocking_pool.ts";
 import type { VmkMgmtSymbols } from "./symbols.ts";
 
 type AsyncInvoke = (
@@ -81,12 +82,15 @@ export class NativeCall {
   }
 
   /**
-   * `vmk_MgmtUserCallbackInvoke` on the blocking pool; resolves with its result code. Out data
-   * lands in `data`. The buffers stay alive until C returns, also when the caller stopped waiting.
+   * `vmk_MgmtUserCallbackInvoke` on the blocking pool (through {@link kernelWaits}); resolves with
+   * its result code. Out data lands in `data`. The buffers stay alive until C returns, also when
+   * the caller stopped waiting. `signal`: see `KernelWaits.run` — aborted while queued, C is
+   * never called.
    */
-  invoke(instanceId: bigint, data: readonly Uint8Array[]): Promise<number> {
+  invoke(instanceId: bigint, data: readonly Uint8Array[], signal?: AbortSignal): Promise<number> {
     const args = this.#args(instanceId, data);
-    return this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args).then((rc) => {
+    const call = () => this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
+    return kernelWaits.run(call, signal).then((rc) => {
       // Deno hands C raw pointers into `args` and `data`: this closure keeps them reachable until
       // the call has finished with them.
       keepAlive([args, data]);
@@ -126,7 +130,7 @@ export class NativeHandle {
     const table = encodeCallbackInfos(sig.callbacks, pointers);
     const sigBytes = encodeApiSignature(sig, sig.callbacks.length ? addressOf(table) : 0n);
     const out = new Uint8Array(8);
-    const rc = await symbols.vmk_MgmtUserInit(sigBytes, cookie, out);
+    const rc = await kernelWaits.run(() => symbols.vmk_MgmtUserInit(sigBytes, cookie, out));
     keepAlive([table, sigBytes]);
     if (rc !== 0) return { rc };
     const handle = Deno.UnsafePointer.create(new DataView(out.buffer).getBigUint64(0, true));
@@ -175,7 +179,7 @@ export class NativeHandle {
   /** `vmk_MgmtUserGetInstances`: the result code and, on 0, the instances. */
   async instances(): Promise<{ rc: number; instances: InstanceEntry[] }> {
     const buf = new Uint8Array(LAYOUT.vmk_MgmtInstances.size);
-    const rc = await this.#symbols.vmk_MgmtUserGetInstances(this.#handle, buf);
+    const rc = await kernelWaits.run(() => this.#symbols.vmk_MgmtUserGetInstances(this.#handle, buf));
     return { rc, instances: rc === 0 ? decodeInstances(buf) : [] };
   }
 

@@ -50,6 +50,12 @@ export function parseInstanceRef(ref: unknown, path = "instance"): ParsedInstanc
   if (ref === undefined || ref === null) return NONE;
   if (typeof ref === "bigint") return checkId(ref, String(ref), path);
   if (typeof ref === "number") {
+    if (Number.isInteger(ref) && ref > Number.MAX_SAFE_INTEGER) {
+      throw new ValueError(
+        path,
+        `${ref} is larger than a number holds exactly (2^53−1): give a large id as a bigint or a string`,
+      );
+    }
     if (!Number.isSafeInteger(ref) || ref < 0) {
       throw new ValueError(path, `${ref} is not an instance id (a whole number ≥ 0)`);
     }

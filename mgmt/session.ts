@@ -215,7 +215,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
         ));
       if (limit.signal.aborted) return Promise.reject(limit.signal.reason);
       this.#core.inFlight++;
-      const call = plan.call.invoke(inst, data).then(
+      // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
+      // waits for a slot never reaches the kernel.
+      const call = plan.call.invoke(inst, data, options ? limit.signal : undefined).then(
         (rc) => {
           this.#core.inFlight--;
           if (rc !== 0) {

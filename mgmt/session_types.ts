@@ -24,11 +24,13 @@ export interface SessionStats extends EventStats {
 /** Options of one invoke. */
 export interface InvokeOptions {
   /**
-   * Reject when aborted. The kernel callback may still run and complete: only the wait ends, and
-   * the call keeps one of Deno's blocking threads until the kernel answers or the session closes.
+   * Reject when aborted. A call still queued (at most 24 calls wait on kernels at once per
+   * process; the rest queue in JavaScript) is dropped and never reaches the kernel. A call already
+   * in the kernel may still run and complete: only the wait ends; it holds one of Deno's blocking
+   * threads until the kernel answers or the session closes, but no longer keeps the process alive.
    */
   signal?: AbortSignal;
-  /** Reject with `ETIMEDOUT` after this many ms (same caveat as `signal`). */
+  /** Reject with `ETIMEDOUT` after this many ms (same as `signal` for what already runs). */
   timeout?: number;
 }
 

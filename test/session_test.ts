@@ -288,6 +288,35 @@ Deno.test({
       });
       const aborted = AbortSignal.abort(new Error("gave up before starting"));
       await bad("setMtu", { instance: 3, mtu: 9000 }, Error, "gave up before starting", { signal: aborted });
+      // The table: every kind of bad number, for every kind of slot; each names its field.
+      const numbers = [NaN, Infinity, -Infinity, -1, 1.5, 2 ** 64, "9000", null, true, {}];
+      for (const v of numbers) await bad("setMtu", { instance: 1, mtu: v }, ValueError, "mtu: ");
+      for (const v of [...numbers, -1n, 2n ** 64n]) {
+        await bad(
+          "echo",
+          { instance: 1, msg: { seq: v, payload: new Uint8Array(56) } },
+          ValueError,
+          "msg.seq: ",
+        );
+      }
+      for (const v of [NaN, Infinity, -1, 1.5, MAX_VECTOR_BYTES + 1, "4096", null]) {
+        await bad("readLog", { instance: 1, buffer: v }, ValueError, "buffer: ");
+      }
+      for (const v of [new Uint8Array(MAX_VECTOR_BYTES + 1), [1.5], [NaN], [-1], ["a"], null, 7]) {
+        await bad("flashFirmware", { instance: 1, image: v }, ValueError, "image");
+      }
+      for (const v of [-1, Infinity, "100", null]) {
+        await bad("setMtu", { instance: 3, mtu: 9000 }, RangeError, "timeout: ", { timeout: v });
+      }
+      for (const v of [{}, "stop", 1]) {
+        await bad("setMtu", { instance: 3, mtu: 9000 }, TypeError, "signal: ", { signal: v });
+      }
+      for (const v of [null, "fast", 5]) {
+        await bad("setMtu", { instance: 3, mtu: 9000 }, TypeError, "options", v);
+      }
+      for (const v of [NaN, -1, 2 ** 64, 2n ** 64n, "18446744073709551616", { id: 2n ** 64n, name: "x" }]) {
+        await bad("getStats", { instance: v }, ValueError, "instance: ");
+      }
       assertEquals(await kernelCalls(), callsBefore, "no bad input reached the kernel");
       assertEquals(
         (await s.invoke("getStats", { instance: 3 })).stats.mtu,
