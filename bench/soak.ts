@@ -9,6 +9,10 @@
  *   a new kernel on the same socket gives a working session (each trial starts one);
  * - load: sessions × invokes with unique sequence numbers (lost, duplicated, mis-routed), and
  *   broadcast events to every session (exactly once, in order; drops counted);
+ * - bounds: the largest firmware image end to end; small asks for replies no frame could carry; a
+ *   client that asks for gigabytes and never reads (the simulator's memory, and whether it serves
+ *   others); 33 calls stalled in a kernel (how many hold Deno's blocking threads, a file read beside
+ *   them, a queued call that times out);
  * - lifecycle: open/close cycles and millions of invokes: fds, threads and sessions back to where
  *   they started; RSS growth over the second half.
  *
@@ -17,8 +21,17 @@
  */
 import { ERRNO, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
-import { open, VmkMgmtError } from "../mod.ts";
+import { crc32, MAX_VECTOR_BYTES, open, VmkMgmtError } from "../mod.ts";
+import { kernelWaits, MAX_KERNEL_WAITS } from "../ffi/blocking_pool.ts";
 import { startSimProcess } from "../sim/process.ts";
+import {
+  buildFrame,
+  encodeHello,
+  encodeInvoke,
+  FrameParser,
+  FrameType,
+  type ParamDescriptor,
+} from "../sim/protocol.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
@@ -370,6 +383,228 @@ export async function lifecycle(o: LifecycleOptions): Promise<LifecycleResult> {
   }
 }
 
+// ---------------------------------------------------------------- bounds (what a careless or hostile client can cost)
+
+const READ_LOG = 20n; // acmeNicMgmt readLog(vectorOut u8 buffer, out u32 length)
+
+/** The raw frames of a session asking `n` readLogs of `bytes` each (what a hostile client can send). */
+export function readLogFlood(n: number, bytes: number): Uint8Array {
+  const hello = buildFrame(
+    FrameType.HELLO,
+    1,
+    encodeHello({ revnum: 0x01000000, name: "acmeNicMgmt", vendor: "acme", pid: Deno.pid }),
+  );
+  const params: ParamDescriptor[] = [{ dir: "vectorOut", size: 1, length: bytes }, {
+    dir: "out",
+    size: 4,
+    length: 4,
+  }];
+  const ask = (id: number) =>
+    buildFrame(
+      FrameType.INVOKE,
+      id,
+      encodeInvoke({ instanceId: 1n, callbackId: READ_LOG, sync: true, params }),
+    );
+  const frames = [hello, ...Array.from({ length: n }, (_, i) => ask(2 + i))];
+  const out = new Uint8Array(frames.reduce((k, f) => k + f.length, 0));
+  frames.reduce((o, f) => (out.set(f, o), o + f.length), 0);
+  return out;
+}
+
+function rssMiB(pid: number): number {
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;
+}
+
+/** What {@link oversizedAsks} saw. */
+export interface OversizedResult {
+  /** Replies to the asks (the HELLO_REPLY not counted), their largest payload, their statuses. */
+  replies: number;
+  largestReply: number;
+  statuses: number[];
+  /** The simulator's resident memory growth, MiB. */
+  rssGrowthMiB: number;
+}
+
+/** `n` 72-byte INVOKEs, each asking a 128 MiB vector-out (twice what a frame can carry). */
+export async function oversizedAsks(n: number): Promise<OversizedResult> {
+  await using sim = await startSimProcess();
+  const before = rssMiB(sim.pid);
+  const conn = await Deno.connect({ transport: "unix", path: sim.socketPath });
+  const r: OversizedResult = { replies: 0, largestReply: 0, statuses: [], rssGrowthMiB: 0 };
+  try {
+    await conn.write(readLogFlood(n, 2 ** 27));
+    const parser = new FrameParser();
+    const buf = new Uint8Array(65536);
+    while (r.replies < n) {
+      const k = await conn.read(buf);
+      if (k === null) throw new Error("soak: the simulator hung up on oversized asks");
+      for (const f of parser.push(buf.slice(0, k))) {
+        if (f.type !== FrameType.INVOKE_REPLY) continue;
+        r.replies++;
+        r.largestReply = Math.max(r.largestReply, f.payload.length);
+        r.statuses.push(new DataView(f.payload.buffer, f.payload.byteOffset).getInt32(0, true));
+      }
+    }
+    r.rssGrowthMiB = rssMiB(sim.pid) - before;
+    return r;
+  } finally {
+    conn.close();
+  }
+}
+
+/** What {@link unreadClient} saw. */
+export interface UnreadResult {
+  /** Calls the simulator took on, of those asked. */
+  callsTaken: number;
+  asked: number;
+  /** The simulator's resident memory growth while the client did not read, MiB. */
+  rssGrowthMiB: number;
+  /** The simulator still answered a control request meanwhile. */
+  othersServed: boolean;
+}
+
+/** A client asks `n` readLogs of `bytes` and never reads; after `waitMs`, what did it cost? */
+export async function unreadClient(n: number, bytes: number, waitMs: number): Promise<UnreadResult> {
+  await using sim = await startSimProcess();
+  const before = rssMiB(sim.pid);
+  const conn = await Deno.connect({ transport: "unix", path: sim.socketPath });
+  try {
+    conn.write(readLogFlood(n, bytes)).catch(() => {}); // blocks once the simulator stops reading: by design
+    await new Promise((r) => setTimeout(r, waitMs));
+    const status = (await sim.control({ op: "status" })) as { sessions: { calls: number }[] };
+    return {
+      callsTaken: status.sessions[0]?.calls ?? 0,
+      asked: n,
+      rssGrowthMiB: rssMiB(sim.pid) - before,
+      othersServed: status.sessions.length === 1,
+    };
+  } finally {
+    conn.close();
+  }
+}
+
+/** One firmware image of the largest size a vector may have, end to end: best of `rounds`, and its CRC. */
+export async function largestImage(rounds: number): Promise<{ bestMs: number; crcOk: boolean }> {
+  await using sim = await startSimProcess();
+  const before = Deno.env.get(SIM_SOCKET_ENV);
+  Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
+  try {
+    await using s = await open(acmeNic);
+    const image = new Uint8Array(MAX_VECTOR_BYTES);
+    const words = new Uint32Array(image.buffer);
+    for (let i = 0; i < words.length; i++) words[i] = Math.imul(i, 2654435761);
+    let bestMs = Infinity;
+    let crcOk = true;
+    for (let r = 0; r < rounds; r++) {
+      const t = performance.now();
+      const { crc } = await s.invoke("flashFirmware", { instance: 1n, image });
+      bestMs = Math.min(bestMs, performance.now() - t);
+      crcOk &&= crc === crc32(image);
+    }
+    return { bestMs, crcOk };
+  } finally {
+    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
+  }
+}
+
+/** What {@link stalledCalls} saw. */
+export interface StalledResult {
+  /** Calls in C and queued in JavaScript while the kernel stalled them. */
+  inC: number;
+  queued: number;
+  /** A file read meanwhile, ms (Deno's pool must still have threads for it). */
+  fileReadMs: number;
+  /** The errno code of one more call that timed out while queued, and how many calls reached the kernel. */
+  timedOut: string;
+  reachedKernel: number;
+  /** Calls that completed once the stall was cleared. */
+  completed: number;
+}
+
+/** `n` calls stalled in the kernel, one more that times out in the queue, a file read; then clear. */
+export async function stalledCalls(n: number): Promise<StalledResult> {
+  await using sim = await startSimProcess();
+  const before = Deno.env.get(SIM_SOCKET_ENV);
+  Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
+  try {
+    await using s = await open(acmeNic);
+    const calls = async () => ((await sim.control({ op: "sessions" })) as { calls: number }[])[0].calls;
+    const start = await calls();
+    await sim.control({ op: "stall", instance: "*", count: "inf" });
+    const stalled = Array.from({ length: n }, () => s.invoke("getStats", { instance: 1n }));
+    const givenUp = s.invoke("getStats", { instance: 2n }, { timeout: 200 }).then(
+      () => "answered",
+      (e) => e.code,
+    );
+    await until(
+      async () => (await calls()) - start >= Math.min(n, MAX_KERNEL_WAITS),
+      "the calls to reach the kernel",
+    );
+    const r: StalledResult = {
+      inC: kernelWaits.running,
+      queued: kernelWaits.queued,
+      fileReadMs: 0,
+      timedOut: "",
+      reachedKernel: 0,
+      completed: 0,
+    };
+    const t = performance.now();
+    await Deno.readTextFile(`${ROOT}deno.json`);
+    r.fileReadMs = performance.now() - t;
+    r.timedOut = await givenUp;
+    await sim.control({ op: "clear" });
+    r.completed = (await Promise.allSettled(stalled)).filter((x) => x.status === "fulfilled").length;
+    r.reachedKernel = (await calls()) - start;
+    return r;
+  } finally {
+    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
+  }
+}
+
+/** What {@link flood} counted. */
+export interface FloodResult {
+  /** Dropped, as the simulator counts them and as session.stats reports them (before and after close). */
+  kernelSide: number;
+  reported: number | null;
+  reportedAfterClose: number | null;
+  libraryDropped: number | null;
+  /** Events that arrived, and those expected (sent minus dropped). */
+  delivered: number;
+  expected: number;
+}
+
+/** `count` events at once into one listening session: more than the kernel can queue. */
+export async function flood(count: number): Promise<FloodResult> {
+  await using sim = await startSimProcess();
+  const before = Deno.env.get(SIM_SOCKET_ENV);
+  Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
+  try {
+    const s = await open(acmeNic);
+    let delivered = 0;
+    s.on("logEvent", () => void delivered++);
+    const first = s.waitFor("logEvent", { timeout: 10_000 });
+    await sim.control({ op: "emit", event: "logEvent", params: { message: "begun" } });
+    await first;
+    await sim.control({ op: "emit", event: "logEvent", params: { message: "flood {i}" }, count });
+    const kernelSide = ((await sim.control({ op: "sessions" })) as { dropped: number }[])[0].dropped;
+    await until(() => s.stats.kernelDropped === kernelSide, "the drops to be reported").catch(() => {});
+    await until(() => delivered === 1 + count - kernelSide, "what was not dropped to arrive").catch(() => {});
+    const r: FloodResult = {
+      kernelSide,
+      reported: s.stats.kernelDropped,
+      reportedAfterClose: null,
+      libraryDropped: s.stats.libraryDropped,
+      delivered: delivered - 1,
+      expected: count - kernelSide,
+    };
+    await s.close();
+    r.reportedAfterClose = s.stats.kernelDropped;
+    return r;
+  } finally {
+    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
+  }
+}
+
 function row(figure: string, value: string, target: string, met: boolean): string {
   return `${met ? "ok  " : "MISS"}  ${figure.padEnd(46)} ${value.padEnd(30)} target ${target}`;
 }
@@ -454,6 +689,51 @@ if (import.meta.main) {
     ),
   );
 
+  console.log("soak: bounds…");
+  const big = await largestImage(3);
+  check(
+    "a 64 MiB firmware image end to end (best of 3)",
+    ms(big.bestMs),
+    "< 1,000 ms",
+    big.bestMs < 1000 && big.crcOk,
+  );
+  const over = await oversizedAsks(10);
+  check(
+    "ten 72-byte asks for 128 MiB replies: largest reply",
+    `${over.largestReply} bytes (status ${[...new Set(over.statuses)].join(", ")})`,
+    "EINVAL, nothing allocated",
+    over.replies === 10 && over.largestReply <= 8 && over.statuses.every((x) => x === ERRNO.EINVAL),
+  );
+  const unread = await unreadClient(100, 60 << 20, 2000);
+  check(
+    "an unread client asking 100 × 60 MiB: calls taken on",
+    `${unread.callsTaken} of ${unread.asked}, simulator +${unread.rssGrowthMiB.toFixed(0)} MiB`,
+    "a few; ≤ 200 MiB",
+    unread.callsTaken < 5 && unread.rssGrowthMiB <= 200 && unread.othersServed,
+  );
+
+  const st = await stalledCalls(33);
+  check(
+    "33 calls stalled in a kernel: in C / queued; a file read",
+    `${st.inC} / ${st.queued}; ${ms(st.fileReadMs)}`,
+    `≤ ${MAX_KERNEL_WAITS} in C; the read completes`,
+    st.inC <= MAX_KERNEL_WAITS && st.completed === 33,
+  );
+  check(
+    "a queued call that timed out: reached the kernel",
+    `${st.timedOut}; ${st.reachedKernel - 33} times`,
+    "ETIMEDOUT; never",
+    st.timedOut === "ETIMEDOUT" && st.reachedKernel === 33,
+  );
+
+  const fl = await flood(5000);
+  check(
+    "a 5,000-event flood: dropped by the kernel / in session.stats",
+    `${fl.kernelSide} / ${fl.reported}; delivered ${fl.delivered} of ${fl.expected}`,
+    "equal; the rest all delivered",
+    fl.reported === fl.kernelSide && fl.delivered === fl.expected && fl.kernelSide > 0,
+  );
+
   console.log("soak: lifecycle…");
   const lc = await lifecycle({
     cycles: n("SOAK_CYCLES", 2_000),
@@ -511,6 +791,7 @@ if (import.meta.main) {
           trials,
         },
         load: l,
+        bounds: { largestImage: big, oversizedAsks: over, unreadClient: unread, stalledCalls: st, flood: fl },
         lifecycle: { ...lc, rssGrowthMB: growth },
         report: lines,
       },

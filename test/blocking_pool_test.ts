@@ -3,13 +3,11 @@
  * queue in JavaScript, so file I/O goes on; a queued call given up on never reaches the kernel; a
  * call that timed out in C does not keep the process alive.
  */
-import { assert, assertEquals, assertRejects } from "@std/assert";
-import { acmeNic } from "../demo.ts";
+import { assertEquals } from "@std/assert";
+import { stalledCalls } from "../bench/soak.ts";
 import { kernelWaits, MAX_KERNEL_WAITS } from "../ffi/blocking_pool.ts";
-import { open, VmkMgmtError } from "../mod.ts";
 import { startSimProcess } from "../sim/process.ts";
-import { useSocket } from "./support/env.ts";
-import { waitUntil, within } from "./support/wait.ts";
+import { within } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -18,29 +16,11 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    await using sim = await startSimProcess();
-    using _socket = useSocket(sim.socketPath);
-    await using s = await open(acmeNic);
-    const calls = async () => ((await sim.control({ op: "sessions" })) as { calls: number }[])[0].calls;
-    const before = await calls();
-    await sim.control({ op: "stall", instance: "*", count: "inf" });
-    const stalled = Array.from({ length: 33 }, () => s.invoke("getStats", { instance: 1 }));
-    const givenUp = s.invoke("getStats", { instance: 2 }, { timeout: 200 });
-    await waitUntil(async () => (await calls()) - before === MAX_KERNEL_WAITS, "24 calls in the kernel");
-    assertEquals([kernelWaits.running, kernelWaits.queued], [MAX_KERNEL_WAITS, 33 + 1 - MAX_KERNEL_WAITS]);
-    const text = await within(
-      Deno.readTextFile(`${ROOT}deno.json`),
-      10_000,
-      "a file read beside 33 stalled calls",
-    );
-    assert(text.includes("tasks"));
-    const e = await assertRejects(() => givenUp, VmkMgmtError);
-    assertEquals(e.code, "ETIMEDOUT");
-    assertEquals(kernelWaits.queued, 33 - MAX_KERNEL_WAITS, "the timed-out call left the queue");
-    await sim.control({ op: "clear" });
-    const results = await within(Promise.all(stalled), 20_000, "the 33 calls after clear");
-    assertEquals(results.map((r) => r.stats.mtu), Array(33).fill(1500));
-    assertEquals((await calls()) - before, 33, "the call given up on in the queue never reached the kernel");
+    const r = await within(stalledCalls(33), 30_000, "33 stalled calls, a file read and a clear");
+    assertEquals([r.inC, r.queued], [MAX_KERNEL_WAITS, 33 + 1 - MAX_KERNEL_WAITS]);
+    assertEquals(r.timedOut, "ETIMEDOUT");
+    assertEquals(r.completed, 33, "every stalled call finished after clear");
+    assertEquals(r.reachedKernel, 33, "the call given up on in the queue never reached the kernel");
     assertEquals([kernelWaits.running, kernelWaits.queued], [0, 0]);
   },
 });

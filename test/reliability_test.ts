@@ -5,11 +5,12 @@
  * the behaviour, never the time.
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
+import { flood } from "../bench/soak.ts";
 import { acmeNic } from "../demo.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
-import { waitUntil, within } from "./support/wait.ts";
+import { within } from "./support/wait.ts";
 
 Deno.test({
   name: "a dead kernel fails pending calls and every kind of event listener with EIO, without probing",
@@ -59,25 +60,12 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    await using sim = await startSimProcess();
-    using _socket = useSocket(sim.socketPath);
-    await using s = await open(acmeNic);
-    let got = 0;
-    s.on("logEvent", () => void got++);
-    const first = s.waitFor("logEvent");
-    await sim.control({ op: "emit", event: "logEvent", params: { message: "begun" } });
-    await within(first, 10_000, "delivery to begin");
-    assertEquals([s.stats.kernelDropped, s.stats.libraryDropped], [0, 0]);
     // 5,000 at once: 64 in flight and 1,024 queued at most, the rest dropped by the kernel.
-    await sim.control({ op: "emit", event: "logEvent", params: { message: "flood {i}" }, count: 5000 });
-    const kernelSide = async () =>
-      ((await sim.control({ op: "sessions" })) as { dropped: number }[])[0].dropped;
-    const dropped = await kernelSide();
-    assert(dropped >= 5000 - 64 - 1024, `the kernel dropped ${dropped}`);
-    await waitUntil(() => s.stats.kernelDropped === dropped, `stats.kernelDropped to reach ${dropped}`);
-    await waitUntil(() => got === 1 + 5000 - dropped, "every event not dropped to arrive");
-    assertEquals(s.stats.libraryDropped, 0);
-    await s.close();
-    assertEquals(s.stats.kernelDropped, dropped, "the count survives close");
+    const r = await within(flood(5000), 30_000, "the flood");
+    assert(r.kernelSide >= 5000 - 64 - 1024, `the kernel dropped ${r.kernelSide}`);
+    assertEquals(r.reported, r.kernelSide, "session.stats.kernelDropped");
+    assertEquals(r.delivered, r.expected, "every event not dropped arrived");
+    assertEquals(r.libraryDropped, 0);
+    assertEquals(r.reportedAfterClose, r.kernelSide, "the count survives close");
   },
 });
