@@ -23,7 +23,7 @@ import { ERRNO, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
 import { crc32, MAX_VECTOR_BYTES, open, VmkMgmtError } from "../mod.ts";
 import { kernelWaits, MAX_KERNEL_WAITS } from "../ffi/blocking_pool.ts";
-import { startSimProcess } from "../sim/process.ts";
+import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import {
   buildFrame,
   encodeHello,
@@ -195,9 +195,7 @@ const openNic = () => open(acmeNic);
 
 /** Many sessions invoking at once with unique sequence numbers; broadcast events to all. */
 export async function load(o: LoadOptions): Promise<LoadResult> {
-  await using sim = await startSimProcess();
-  const before = Deno.env.get(SIM_SOCKET_ENV);
-  Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
+  await using sim = await simulatorHere();
   const sessions: Awaited<ReturnType<typeof openNic>>[] = [];
   try {
     for (let k = 0; k < o.sessions; k++) sessions.push(await openNic());
@@ -265,7 +263,6 @@ export async function load(o: LoadOptions): Promise<LoadResult> {
     return r;
   } finally {
     for (const s of sessions) await s.close().catch(() => {});
-    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
   }
 }
 
@@ -306,81 +303,73 @@ export interface LifecycleResult {
 
 /** Open/close cycles, then many invokes on one session; what is left over. */
 export async function lifecycle(o: LifecycleOptions): Promise<LifecycleResult> {
-  await using sim = await startSimProcess();
-  const before = Deno.env.get(SIM_SOCKET_ENV);
-  Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
+  await using sim = await simulatorHere();
   const sessionsNow = async () => ((await sim.control({ op: "sessions" })) as unknown[]).length;
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-  try {
-    // Warm up: the blocking pool grows to its size, the library is loaded, V8 compiles the path.
-    {
-      await using s = await open(acmeNic);
-      await Promise.all(Array.from({ length: 32 }, () => s.invoke("getStats", { instance: 1n })));
-    }
-    const start = { ...processCounts(), sessions: await sessionsNow() };
-    let failures = 0;
-    for (let i = 0; i < o.cycles; i++) {
-      const s = await open(acmeNic);
-      // Every other session also listens, so Begin/End and the callbacks are part of the cycle.
-      const off = i % 2 ? s.on("linkEvent", () => {}) : () => {};
-      await s.invoke("getStats", { instance: 1n }).catch(() => failures++);
-      off();
-      await s.close();
-    }
+  // Warm up: the blocking pool grows to its size, the library is loaded, V8 compiles the path.
+  {
     await using s = await open(acmeNic);
-    const payload = new Uint8Array(56);
-    let done = 0;
-    let rssHalf = 0;
-    const t0 = performance.now();
-    const run = async (n: number) => {
-      let next = 0;
-      await Promise.all(Array.from({ length: o.lanes }, async () => {
-        while (next < n) {
-          next++;
-          await s.invoke("echo", { instance: 1n, msg: { seq: BigInt(done), payload } }).catch(() =>
-            failures++
-          );
-          done++;
-        }
-      }));
-    };
-    await run(Math.floor(o.invokes / 2));
-    // RSS moves in steps as V8 and the allocator take and return pages: sample it (after a full
-    // GC) ten times over the second half; growth is the end against the lowest sample.
-    const rest = o.invokes - Math.floor(o.invokes / 2);
-    const samples: number[] = [];
-    for (let k = 0; k < 10; k++) {
-      gc();
-      samples.push(processCounts().rss);
-      await run(Math.floor(rest / 10) + (k === 9 ? rest % 10 : 0));
-    }
-    rssHalf = Math.min(...samples);
-    const invokesPerSecond = o.invokes / ((performance.now() - t0) / 1000);
-    gc();
-    const rssEnd = processCounts().rss;
-    await s.close();
-    const end = { ...processCounts(), sessions: await sessionsNow() };
-    return {
-      before: {
-        fds: start.fds,
-        libraryThreads: start.libraryThreads,
-        threads: start.threads,
-        sessions: start.sessions,
-      },
-      after: {
-        fds: end.fds,
-        libraryThreads: end.libraryThreads,
-        threads: end.threads,
-        sessions: end.sessions,
-      },
-      rssHalf,
-      rssEnd,
-      invokesPerSecond,
-      failures,
-    };
-  } finally {
-    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
+    await Promise.all(Array.from({ length: 32 }, () => s.invoke("getStats", { instance: 1n })));
   }
+  const start = { ...processCounts(), sessions: await sessionsNow() };
+  let failures = 0;
+  for (let i = 0; i < o.cycles; i++) {
+    const s = await open(acmeNic);
+    // Every other session also listens, so Begin/End and the callbacks are part of the cycle.
+    const off = i % 2 ? s.on("linkEvent", () => {}) : () => {};
+    await s.invoke("getStats", { instance: 1n }).catch(() => failures++);
+    off();
+    await s.close();
+  }
+  await using s = await open(acmeNic);
+  const payload = new Uint8Array(56);
+  let done = 0;
+  let rssHalf = 0;
+  const t0 = performance.now();
+  const run = async (n: number) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: o.lanes }, async () => {
+      while (next < n) {
+        next++;
+        await s.invoke("echo", { instance: 1n, msg: { seq: BigInt(done), payload } }).catch(() => failures++);
+        done++;
+      }
+    }));
+  };
+  await run(Math.floor(o.invokes / 2));
+  // RSS moves in steps as V8 and the allocator take and return pages: sample it (after a full
+  // GC) ten times over the second half; growth is the end against the lowest sample.
+  const rest = o.invokes - Math.floor(o.invokes / 2);
+  const samples: number[] = [];
+  for (let k = 0; k < 10; k++) {
+    gc();
+    samples.push(processCounts().rss);
+    await run(Math.floor(rest / 10) + (k === 9 ? rest % 10 : 0));
+  }
+  rssHalf = Math.min(...samples);
+  const invokesPerSecond = o.invokes / ((performance.now() - t0) / 1000);
+  gc();
+  const rssEnd = processCounts().rss;
+  await s.close();
+  const end = { ...processCounts(), sessions: await sessionsNow() };
+  return {
+    before: {
+      fds: start.fds,
+      libraryThreads: start.libraryThreads,
+      threads: start.threads,
+      sessions: start.sessions,
+    },
+    after: {
+      fds: end.fds,
+      libraryThreads: end.libraryThreads,
+      threads: end.threads,
+      sessions: end.sessions,
+    },
+    rssHalf,
+    rssEnd,
+    invokesPerSecond,
+    failures,
+  };
 }
 
 // ---------------------------------------------------------------- bounds (what a careless or hostile client can cost)
@@ -485,26 +474,20 @@ export async function unreadClient(n: number, bytes: number, waitMs: number): Pr
 
 /** One firmware image of the largest size a vector may have, end to end: best of `rounds`, and its CRC. */
 export async function largestImage(rounds: number): Promise<{ bestMs: number; crcOk: boolean }> {
-  await using sim = await startSimProcess();
-  const before = Deno.env.get(SIM_SOCKET_ENV);
-  Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
-  try {
-    await using s = await open(acmeNic);
-    const image = new Uint8Array(MAX_VECTOR_BYTES);
-    const words = new Uint32Array(image.buffer);
-    for (let i = 0; i < words.length; i++) words[i] = Math.imul(i, 2654435761);
-    let bestMs = Infinity;
-    let crcOk = true;
-    for (let r = 0; r < rounds; r++) {
-      const t = performance.now();
-      const { crc } = await s.invoke("flashFirmware", { instance: 1n, image });
-      bestMs = Math.min(bestMs, performance.now() - t);
-      crcOk &&= crc === crc32(image);
-    }
-    return { bestMs, crcOk };
-  } finally {
-    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
+  await using _sim = await simulatorHere();
+  await using s = await open(acmeNic);
+  const image = new Uint8Array(MAX_VECTOR_BYTES);
+  const words = new Uint32Array(image.buffer);
+  for (let i = 0; i < words.length; i++) words[i] = Math.imul(i, 2654435761);
+  let bestMs = Infinity;
+  let crcOk = true;
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now();
+    const { crc } = await s.invoke("flashFirmware", { instance: 1n, image });
+    bestMs = Math.min(bestMs, performance.now() - t);
+    crcOk &&= crc === crc32(image);
   }
+  return { bestMs, crcOk };
 }
 
 /** What {@link stalledCalls} saw. */
@@ -523,42 +506,36 @@ export interface StalledResult {
 
 /** `n` calls stalled in the kernel, one more that times out in the queue, a file read; then clear. */
 export async function stalledCalls(n: number): Promise<StalledResult> {
-  await using sim = await startSimProcess();
-  const before = Deno.env.get(SIM_SOCKET_ENV);
-  Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
-  try {
-    await using s = await open(acmeNic);
-    const calls = async () => ((await sim.control({ op: "sessions" })) as { calls: number }[])[0].calls;
-    const start = await calls();
-    await sim.control({ op: "stall", instance: "*", count: "inf" });
-    const stalled = Array.from({ length: n }, () => s.invoke("getStats", { instance: 1n }));
-    const givenUp = s.invoke("getStats", { instance: 2n }, { timeout: 200 }).then(
-      () => "answered",
-      (e) => e.code,
-    );
-    await until(
-      async () => (await calls()) - start >= Math.min(n, MAX_KERNEL_WAITS),
-      "the calls to reach the kernel",
-    );
-    const r: StalledResult = {
-      inC: kernelWaits.running,
-      queued: kernelWaits.queued,
-      fileReadMs: 0,
-      timedOut: "",
-      reachedKernel: 0,
-      completed: 0,
-    };
-    const t = performance.now();
-    await Deno.readTextFile(`${ROOT}deno.json`);
-    r.fileReadMs = performance.now() - t;
-    r.timedOut = await givenUp;
-    await sim.control({ op: "clear" });
-    r.completed = (await Promise.allSettled(stalled)).filter((x) => x.status === "fulfilled").length;
-    r.reachedKernel = (await calls()) - start;
-    return r;
-  } finally {
-    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
-  }
+  await using sim = await simulatorHere();
+  await using s = await open(acmeNic);
+  const calls = async () => ((await sim.control({ op: "sessions" })) as { calls: number }[])[0].calls;
+  const start = await calls();
+  await sim.control({ op: "stall", instance: "*", count: "inf" });
+  const stalled = Array.from({ length: n }, () => s.invoke("getStats", { instance: 1n }));
+  const givenUp = s.invoke("getStats", { instance: 2n }, { timeout: 200 }).then(
+    () => "answered",
+    (e) => e.code,
+  );
+  await until(
+    async () => (await calls()) - start >= Math.min(n, MAX_KERNEL_WAITS),
+    "the calls to reach the kernel",
+  );
+  const r: StalledResult = {
+    inC: kernelWaits.running,
+    queued: kernelWaits.queued,
+    fileReadMs: 0,
+    timedOut: "",
+    reachedKernel: 0,
+    completed: 0,
+  };
+  const t = performance.now();
+  await Deno.readTextFile(`${ROOT}deno.json`);
+  r.fileReadMs = performance.now() - t;
+  r.timedOut = await givenUp;
+  await sim.control({ op: "clear" });
+  r.completed = (await Promise.allSettled(stalled)).filter((x) => x.status === "fulfilled").length;
+  r.reachedKernel = (await calls()) - start;
+  return r;
 }
 
 /** What {@link flood} counted. */
@@ -575,38 +552,45 @@ export interface FloodResult {
 
 /** `count` events at once into one listening session: more than the kernel can queue. */
 export async function flood(count: number): Promise<FloodResult> {
-  await using sim = await startSimProcess();
+  await using sim = await simulatorHere();
+  const s = await open(acmeNic);
+  let delivered = 0;
+  s.on("logEvent", () => void delivered++);
+  const first = s.waitFor("logEvent", { timeout: 10_000 });
+  await sim.control({ op: "emit", event: "logEvent", params: { message: "begun" } });
+  await first;
+  await sim.control({ op: "emit", event: "logEvent", params: { message: "flood {i}" }, count });
+  const kernelSide = ((await sim.control({ op: "sessions" })) as { dropped: number }[])[0].dropped;
+  await until(() => s.stats.kernelDropped === kernelSide, "the drops to be reported").catch(() => {});
+  await until(() => delivered === 1 + count - kernelSide, "what was not dropped to arrive").catch(() => {});
+  const r: FloodResult = {
+    kernelSide,
+    reported: s.stats.kernelDropped,
+    reportedAfterClose: null,
+    libraryDropped: s.stats.libraryDropped,
+    delivered: delivered - 1,
+    expected: count - kernelSide,
+  };
+  await s.close();
+  r.reportedAfterClose = s.stats.kernelDropped;
+  return r;
+}
+
+/** A simulator subprocess that this process's library is pointed at, until disposed. */
+async function simulatorHere(): Promise<SimProcess> {
+  const sim = await startSimProcess();
   const before = Deno.env.get(SIM_SOCKET_ENV);
   Deno.env.set(SIM_SOCKET_ENV, sim.socketPath);
-  try {
-    const s = await open(acmeNic);
-    let delivered = 0;
-    s.on("logEvent", () => void delivered++);
-    const first = s.waitFor("logEvent", { timeout: 10_000 });
-    await sim.control({ op: "emit", event: "logEvent", params: { message: "begun" } });
-    await first;
-    await sim.control({ op: "emit", event: "logEvent", params: { message: "flood {i}" }, count });
-    const kernelSide = ((await sim.control({ op: "sessions" })) as { dropped: number }[])[0].dropped;
-    await until(() => s.stats.kernelDropped === kernelSide, "the drops to be reported").catch(() => {});
-    await until(() => delivered === 1 + count - kernelSide, "what was not dropped to arrive").catch(() => {});
-    const r: FloodResult = {
-      kernelSide,
-      reported: s.stats.kernelDropped,
-      reportedAfterClose: null,
-      libraryDropped: s.stats.libraryDropped,
-      delivered: delivered - 1,
-      expected: count - kernelSide,
-    };
-    await s.close();
-    r.reportedAfterClose = s.stats.kernelDropped;
-    return r;
-  } finally {
-    before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
-  }
+  return Object.assign(sim, {
+    [Symbol.asyncDispose]: async () => {
+      before === undefined ? Deno.env.delete(SIM_SOCKET_ENV) : Deno.env.set(SIM_SOCKET_ENV, before);
+      await sim.stop();
+    },
+  });
 }
 
 function row(figure: string, value: string, target: string, met: boolean): string {
-  return `${met ? "ok  " : "MISS"}  ${figure.padEnd(46)} ${value.padEnd(30)} target ${target}`;
+  return `${met ? "ok  " : "MISS"}  ${figure.padEnd(64)} ${value.padEnd(30)} target ${target}`;
 }
 
 const ms = (x: number) => `${x.toFixed(1)} ms`;
