@@ -597,7 +597,15 @@ const ms = (x: number) => `${x.toFixed(1)} ms`;
 const fmtSpread = (s: Spread) => `p50 ${ms(s.p50)} p99 ${ms(s.p99)} max ${ms(s.max)}`;
 
 if (import.meta.main) {
-  const n = (name: string, fallback: number) => Number(Deno.env.get(name) ?? fallback);
+  const n = (name: string, fallback: number) => {
+    const raw = Deno.env.get(name);
+    const v = raw === undefined ? fallback : Number(raw);
+    if (!Number.isSafeInteger(v) || v < 1) {
+      console.error(`soak: ${name} must be a whole number ≥ 1, got ${JSON.stringify(raw)}`);
+      Deno.exit(2);
+    }
+    return v;
+  };
   const lines: string[] = [];
   const say = (line: string) => (console.log(line), lines.push(line));
   let missed = 0;
@@ -606,14 +614,21 @@ if (import.meta.main) {
     say(row(figure, value, target, met));
   };
 
+  // Every setting is read (and checked) before anything runs.
+  const trials = n("SOAK_TRIALS", 50);
+  const sessions = n("SOAK_SESSIONS", 16);
+  const invokesPerSession = n("SOAK_INVOKES", 10_000);
+  const events = n("SOAK_EVENTS", 5_000);
+  const cycles = n("SOAK_CYCLES", 2_000);
+  const lifecycleInvokes = n("SOAK_LIFECYCLE_INVOKES", 2_000_000);
+
   console.log("soak: kill…");
   const kill = await killTrials({
-    trials: n("SOAK_TRIALS", 50),
+    trials,
     cCalls: 8,
     denoCalls: 8,
     waiters: 4,
   });
-  const trials = n("SOAK_TRIALS", 50);
   for (
     const [name, xs] of [["C calls", kill.c], ["Deno invokes", kill.deno], [
       "event waiters",
@@ -638,12 +653,11 @@ if (import.meta.main) {
   );
 
   console.log("soak: load…");
-  const sessions = n("SOAK_SESSIONS", 16);
   const l = await load({
     sessions,
-    invokesPerSession: n("SOAK_INVOKES", 10_000),
+    invokesPerSession,
     lanes: 4,
-    events: n("SOAK_EVENTS", 5_000),
+    events,
     batch: 500,
   });
   check(
@@ -720,8 +734,8 @@ if (import.meta.main) {
 
   console.log("soak: lifecycle…");
   const lc = await lifecycle({
-    cycles: n("SOAK_CYCLES", 2_000),
-    invokes: n("SOAK_LIFECYCLE_INVOKES", 2_000_000),
+    cycles,
+    invokes: lifecycleInvokes,
     lanes: 32,
   });
   check(

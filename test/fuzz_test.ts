@@ -8,6 +8,9 @@ import { assert } from "@std/assert";
 import { fuzzerAvailable, HARNESSES, runHarness } from "../bench/fuzz.ts";
 
 const SECONDS = Number(Deno.env.get("FUZZ_TEST_SECONDS") ?? 15);
+if (!Number.isSafeInteger(SECONDS) || SECONDS < 1) {
+  throw new Error(`FUZZ_TEST_SECONDS must be a whole number ≥ 1, got ${Deno.env.get("FUZZ_TEST_SECONDS")}`);
+}
 const available = await fuzzerAvailable();
 if (available !== true) console.warn(`fuzz_test: skipped — ${available}`);
 
