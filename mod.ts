@@ -35,8 +35,25 @@ export { t } from "./mgmt/t.ts";
 export type { Param, ParamOptions } from "./mgmt/params.ts";
 export type { IntName, IntType } from "./mgmt/types/int.ts";
 export type { EnumType } from "./mgmt/types/enum.ts";
-export type { Field, StructType } from "./mgmt/types/struct.ts";
-export type { Type, TypeJson, TypeKind, ValueOf } from "./mgmt/types/type.ts";
+export type { RecordOptions, StructType, StructValue } from "./mgmt/types/struct.ts";
+export type { UnionType, UnionValue } from "./mgmt/types/union.ts";
+export { type Field, isRecord, type RecordType } from "./mgmt/types/record.ts";
+export type { RecordAttributes } from "./mgmt/types/record_layout.ts";
+export type {
+  AnonymousMember,
+  AnonymousValues,
+  AttributedField,
+  BitField,
+  FieldAttributes,
+  Member,
+  MemberJson,
+  MemberValue,
+  PadBits,
+} from "./mgmt/types/members.ts";
+export type { BufferDirection, BufferSpec, PointerType } from "./mgmt/types/pointer.ts";
+export type { ArrayType } from "./mgmt/types/array.ts";
+export type { MemberJsonForm, Type, TypeJson, TypeKind, ValueOf } from "./mgmt/types/type.ts";
+export { typeFromJson } from "./mgmt/types/json.ts";
 export {
   type CallbackDef,
   type CallbackInfo,
@@ -45,9 +62,11 @@ export {
   formatVersion,
   type ParamInfo,
   parseVersion,
+  resolveVersion,
   type Signature,
   type SignatureDef,
   type SignatureJson,
+  type VersionDef,
 } from "./mgmt/signature.ts";
 export { signatureFromJson } from "./mgmt/signature_json.ts";
 export type {

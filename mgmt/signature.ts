@@ -54,13 +54,20 @@ export interface SignatureDef {
   readonly name: string;
   /** Vendor, 1..31 bytes (the real library requires it). */
   readonly vendor: string;
-  /** `major.minor.update.patch`, each 0..255. */
-  readonly version: string;
+  /**
+   * The revision: `"major.minor.update.patch"` (each 0..255), or as the driver's C writes it —
+   * `[1, 0, 0, 1007]` for `VMK_REVISION_FROM_NUMBERS(1,0,0,1007)` (each part masked to 8 bits, as
+   * the macro does: patch 1007 becomes 239), or a raw `vmk_revnum` number.
+   */
+  readonly version: VersionDef;
   /** Callbacks by name. */
   readonly callbacks: Readonly<Record<string, CallbackDef>>;
   /** A line of documentation. */
   readonly doc?: string;
 }
+
+/** A revision as a signature may give it (see {@link SignatureDef.version}). */
+export type VersionDef = string | readonly [number, number, number, number] | number;
 
 /** A validated parameter with its position. */
 export interface ParamInfo {
@@ -102,10 +109,15 @@ export interface Signature<D extends SignatureDef = SignatureDef> {
   readonly name: string;
   /** Vendor. */
   readonly vendor: string;
-  /** Version text `M.m.u.p`. */
+  /** Version text `M.m.u.p` of the revnum. */
   readonly version: string;
   /** `vmk_revnum`: `major<<24 | minor<<16 | update<<8 | patch`. */
   readonly revnum: number;
+  /**
+   * How the definition wrote the revision when not as `M.m.u.p`: `VMK_REVISION_FROM_NUMBERS(1, 0, 0, 1007)`
+   * or `0x010000ef`.
+   */
+  readonly versionSource?: string;
   /** Callbacks by name. */
   readonly callbacks: { readonly [K in keyof D["callbacks"] & string]: CallbackInfo };
   /** Callbacks in declaration order. */
@@ -141,8 +153,8 @@ export interface SignatureJson {
   name: string;
   /** Vendor. */
   vendor: string;
-  /** Version `M.m.u.p`. */
-  version: string;
+  /** Version: `M.m.u.p`, `[major, minor, update, patch]` as C's macro takes them, or a raw revnum. */
+  version: VersionDef;
   /** Documentation line. */
   doc?: string;
   /** Named types that parameters may refer to by name. */
@@ -194,7 +206,7 @@ function checkName(value: unknown, field: string): string {
 export function parseVersion(version: unknown): number {
   if (typeof version !== "string" || !/^\d+\.\d+\.\d+\.\d+$/.test(version)) {
     throw new SignatureError(
-      `signature version: expected "major.minor.update.patch" such as "1.0.0.0", got ${
+      `signature version: expected "major.minor.update.patch" such as "1.0.0.0", [major, minor, update, patch] or a revnum, got ${
         JSON.stringify(version)
       }`,
     );
@@ -203,9 +215,46 @@ export function parseVersion(version: unknown): number {
   const bad = parts.findIndex((p) => p > 255);
   if (bad >= 0) {
     const which = ["major", "minor", "update", "patch"][bad];
-    throw new SignatureError(`signature version: ${which} ${parts[bad]} is out of range 0..255`);
+    throw new SignatureError(
+      `signature version: ${which} ${
+        parts[bad]
+      } is out of range 0..255; to write it as the driver's C does (VMK_REVISION_FROM_NUMBERS masks each part to 8 bits), give version: [${
+        parts.join(", ")
+      }]`,
+    );
   }
   return revisionFromNumbers(parts[0], parts[1], parts[2], parts[3]);
+}
+
+/**
+ * The revnum of any form {@link SignatureDef.version} takes, and how it was written when not as text.
+ * @throws {SignatureError} naming what is wrong with it.
+ */
+export function resolveVersion(version: unknown): { revnum: number; source?: string } {
+  if (typeof version === "string") return { revnum: parseVersion(version) };
+  if (typeof version === "number") {
+    if (!Number.isInteger(version) || version < 0 || version > 0xffffffff) {
+      throw new SignatureError(
+        `signature version: a revnum must be an integer 0..0xffffffff, got ${version}`,
+      );
+    }
+    return { revnum: version, source: `0x${version.toString(16).padStart(8, "0")}` };
+  }
+  if (Array.isArray(version)) {
+    if (version.length !== 4 || !version.every((p) => Number.isSafeInteger(p))) {
+      throw new SignatureError(
+        `signature version: [major, minor, update, patch] needs four integers, got ${
+          JSON.stringify(version)
+        }`,
+      );
+    }
+    const [a, b, c, d] = version as number[];
+    return {
+      revnum: revisionFromNumbers(a, b, c, d),
+      source: `VMK_REVISION_FROM_NUMBERS(${version.join(", ")})`,
+    };
+  }
+  return { revnum: parseVersion(version) };
 }
 
 /** Formats a `vmk_revnum` as `M.m.u.p`. */
@@ -305,7 +354,7 @@ export function defineSignature<const D extends SignatureDef>(def: D): Signature
   if (def === null || typeof def !== "object") throw new SignatureError("signature: expected an object");
   const name = checkName(def.name, "name");
   const vendor = checkName(def.vendor, "vendor");
-  const revnum = parseVersion(def.version);
+  const { revnum, source: versionSource } = resolveVersion(def.version);
   if (def.callbacks === null || typeof def.callbacks !== "object") {
     throw new SignatureError("signature callbacks: expected an object of callbacks by name");
   }
@@ -319,8 +368,9 @@ export function defineSignature<const D extends SignatureDef>(def: D): Signature
   const sig: Signature<D> = {
     name,
     vendor,
-    version: def.version,
+    version: formatVersion(revnum),
     revnum,
+    ...(versionSource ? { versionSource } : {}),
     callbacks: callbacks as Signature<D>["callbacks"],
     list,
     byId: (id) => byId.get(Number(id)),
@@ -384,7 +434,10 @@ function signatureToJson(sig: Signature): SignatureJson {
     callbacks[c.name] = { id: c.id, location: c.location, sync: c.sync, params };
     if (c.doc) callbacks[c.name].doc = c.doc;
   }
-  const out: SignatureJson = { name: sig.name, vendor: sig.vendor, version: sig.version, callbacks };
+  const version = Array.isArray(sig.def.version)
+    ? [...sig.def.version] as unknown as VersionDef
+    : sig.def.version;
+  const out: SignatureJson = { name: sig.name, vendor: sig.vendor, version, callbacks };
   if (sig.doc) out.doc = sig.doc;
   return out;
 }

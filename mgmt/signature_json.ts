@@ -16,7 +16,13 @@
 import { DIRECTION_CODE } from "../abi/facts.ts";
 import { SignatureError, ValueError } from "./errors.ts";
 import type { Param } from "./params.ts";
-import { type CallbackDef, defineSignature, type Signature, type SignatureJson } from "./signature.ts";
+import {
+  type CallbackDef,
+  defineSignature,
+  type Signature,
+  type SignatureJson,
+  type VersionDef,
+} from "./signature.ts";
 import { typeFromJson } from "./types/json.ts";
 import type { Type, TypeJson } from "./types/type.ts";
 
@@ -32,7 +38,8 @@ export function signatureFromJson(json: unknown): Signature {
   const named: Record<string, Type<unknown>> = {};
   try {
     for (const [tname, tj] of Object.entries(j.types ?? {})) {
-      const tjn = typeof tj === "object" && tj !== null && !("name" in tj) && ("struct" in tj || "enum" in tj)
+      const tjn = typeof tj === "object" && tj !== null && !("name" in tj) &&
+          ("struct" in tj || "union" in tj || "enum" in tj)
         ? { ...tj, name: tname } as TypeJson
         : tj;
       named[tname] = typeFromJson(tjn, `types.${tname}`, named);
@@ -73,7 +80,7 @@ export function signatureFromJson(json: unknown): Signature {
   return defineSignature({
     name: j.name as string,
     vendor: j.vendor as string,
-    version: j.version as string,
+    version: j.version as VersionDef,
     doc: j.doc,
     callbacks,
   });

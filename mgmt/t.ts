@@ -18,6 +18,11 @@ import { f32, f64 } from "./types/float.ts";
 import { i16, i32, i64, i8, u16, u32, u64, u8 } from "./types/int.ts";
 import { stringType } from "./types/string.ts";
 import { structType } from "./types/struct.ts";
+import { alignedType } from "./types/aligned.ts";
+import { charsType } from "./types/chars.ts";
+import { anonymousMember, attributedField, bitField, padBits } from "./types/members.ts";
+import { bufferPointer, ptr } from "./types/pointer.ts";
+import { unionType } from "./types/union.ts";
 
 /**
  * Value types and parameter directions. Integers up to 32 bits are numbers; 64-bit integers are
@@ -28,6 +33,12 @@ import { structType } from "./types/struct.ts";
  * import { t } from "./t.ts";
  * const Mode = t.enumOf({ off: 0, on: 1 }, t.u8);
  * const params = { mode: t.in(Mode), status: t.out(t.i32) };
+ *
+ * // struct __attribute__((packed)) { vmk_uint32 status; char deviceName[10]; } — 14 bytes
+ * const IfaceName = t.struct({ status: t.u32, deviceName: t.chars(10) }, { name: "IfaceName", packed: true });
+ * // vmk_uint32 featureID : 8, : 24;  and a union of command layouts
+ * const Cdw10 = t.struct({ featureID: t.bits(t.u32, 8), reserved: t.pad(t.u32, 24) }, "Cdw10");
+ * const Cmd = t.union({ raw: t.u32, getFeatures: Cdw10 }, "Cmd");
  * ```
  */
 export const t = {
@@ -56,6 +67,11 @@ export const t = {
   /** A NUL-terminated UTF-8 string in a `char[length]` (at most length-1 bytes). @throws {RangeError} a bad length. */
   string: stringType,
   /**
+   * A `char[length]` as `strncpy` fills it: up to `length` bytes of UTF-8, NUL-terminated only when shorter.
+   * @throws {RangeError} a bad length.
+   */
+  chars: charsType,
+  /**
    * A fixed block of `length` bytes (`u8[length]`), as a Uint8Array; shorter input is zero-padded.
    * @throws {RangeError} a bad length.
    */
@@ -63,10 +79,59 @@ export const t = {
   /** A fixed array of exactly `length` elements. @throws {RangeError} a bad length. */
   array: arrayType,
   /**
-   * A struct laid out with C alignment and padding; `name` is shown to people.
-   * @throws {RangeError} no field, or a field name that is not an identifier. @throws {TypeError} a field that is not a type.
+   * A struct laid out as GCC does on x86_64. The second argument is its name, or
+   * `{ name, packed, pack, aligned }`: `packed` is `__attribute__((packed))` (VMware requires it of
+   * payload structs), `pack` is `#pragma pack(n)`, `aligned` is `__attribute__((aligned(n)))`.
+   * Members are types, bitfields (`t.bits`), unnamed padding bits (`t.pad`) or members with field
+   * attributes (`t.field`).
+   * @throws {RangeError} no named member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
    */
   struct: structType,
+  /**
+   * A union (GCC x86_64): size and alignment of its largest member. A value sets one member;
+   * a decoded value shows every member's view. Options as for `struct`.
+   * @throws {RangeError} no member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
+   */
+  union: unionType,
+  /**
+   * A bitfield member: `t.bits(t.u32, 8)` is `vmk_uint32 x : 8` (signed for `i8`…`i64`; an enum or
+   * bool works too). Optional field attributes `{ packed, aligned }`.
+   * @throws {RangeError} a width outside 1..the type's bits. @throws {TypeError} a type that is not an integer, enum or bool.
+   */
+  bits: bitField,
+  /**
+   * An unnamed bitfield member that only pads: `t.pad(t.u32, 24)` is `vmk_uint32 : 24`;
+   * `t.pad(t.u32, 0)` is `vmk_uint32 : 0`. Its key names it in `describe` only.
+   * @throws {RangeError} a width outside 0..the type's bits. @throws {TypeError} a type that is not an integer, enum or bool.
+   */
+  pad: padBits,
+  /**
+   * A member with field attributes: `t.field(t.u64, { aligned: 8 })` is
+   * `vmk_uint64 x __attribute__((aligned(8)))`; `{ packed: true }` drops its alignment.
+   * @throws {TypeError} not a type. @throws {RangeError} an alignment that is not a power of two.
+   */
+  field: attributedField,
+  /**
+   * An anonymous struct or union member (C11): `t.anon(t.union({ raw: t.u32, word: Cdw10 }))` — its
+   * members are the enclosing record's, by name; the key only labels it.
+   * @throws {TypeError} not a struct or union.
+   */
+  anon: anonymousMember,
+  /**
+   * A type with another alignment, as `typedef T name __attribute__((aligned(n)))` (which may
+   * raise or lower it); its size does not change.
+   * @throws {TypeError} not a type. @throws {RangeError} an alignment that is not a power of two.
+   */
+  aligned: alignedType,
+  /** `void *` (8 bytes): an address as a bigint, 0n for NULL. */
+  ptr,
+  /**
+   * A pointer member to a caller buffer: `t.buffer({ dir: "out", length: 4096 })`, or
+   * `{ dir: "in", lengthFrom: "size" }` naming an integer member of the same struct holding the
+   * length in bytes. 8 bytes; its value is the buffer's address.
+   * @throws {RangeError} a bad direction, or not exactly one of `length` and `lengthFrom`.
+   */
+  buffer: bufferPointer,
   /**
    * An enum of named values stored in `base` (u32 by default).
    * @throws {RangeError} no value, a name that is not an identifier, a value that does not fit `base`.

@@ -5,12 +5,28 @@
 import { checkLength, describeValue, type Type, type ValueOf } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
+/** An array type: its element type and length. */
+export interface ArrayType<V> extends Type<V> {
+  /** The element type. */
+  readonly element: Type<unknown>;
+  /** The number of elements. */
+  readonly length: number;
+}
+
 /** A fixed array of exactly `length` elements. */
-export function arrayType<T extends Type<unknown>>(element: T, length: number): Type<ValueOf<T>[]> {
+export function arrayType<T extends Type<unknown>>(element: T, length: number): ArrayType<ValueOf<T>[]> {
   checkLength(length, "array");
+  if (element.size % element.align !== 0) {
+    // GCC refuses such arrays too: element i+1 would not be aligned.
+    throw new RangeError(
+      `an array of ${element.name} is impossible: its alignment ${element.align} exceeds its size ${element.size}`,
+    );
+  }
   return {
     kind: "array",
     name: `${element.name}[${length}]`,
+    element,
+    length,
     size: element.size * length,
     align: element.align,
     encode(view, offset, value, path) {

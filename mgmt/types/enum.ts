@@ -6,54 +6,65 @@ import { u32 } from "./int.ts";
 import { describeValue, IDENT, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
-/** An enum type: values are the names, or a number when the kernel sends one with no name. */
+/** An enum type: values are the names, or a number (a bigint in a 64-bit base) when the kernel sends one with no name. */
 export interface EnumType<N extends string> extends Type<N | number> {
   /** Name → number. */
   readonly values: Readonly<Record<N, number>>;
 }
 
-/** An enum of named values stored in `base` (u32 by default). */
+/**
+ * An enum of named values stored in `base` (u32, a C enum's size, by default; any integer type,
+ * as drivers keep enum constants in `vmk_uint8` or `vmk_uint64` fields).
+ */
 export function enumType<const E extends Record<string, number>>(
   values: E,
-  base: Type<number> = u32,
+  base: Type<number> | Type<bigint> = u32,
   name?: string,
 ): EnumType<keyof E & string> {
   type N = keyof E & string;
   const names = Object.keys(values) as N[];
   if (names.length === 0) throw new RangeError("an enum needs at least one named value");
-  if (base.kind !== "int" || base.size === 8) {
-    throw new RangeError("an enum's base must be u8..u32 or i8..i32");
+  if (!base || base.kind !== "int") {
+    throw new RangeError("an enum's base must be an integer type (u8…u64, i8…i64)");
   }
   const byNumber = new Map<number, N>();
   for (const n of names) {
     if (!IDENT.test(n)) throw new RangeError(`enum name ${JSON.stringify(n)} is not an identifier`);
+    if (!Number.isSafeInteger(values[n])) {
+      throw new RangeError(`enum ${n}: ${values[n]} is not a whole number`);
+    }
     base.fromJson(values[n], `enum ${n}`);
     byNumber.set(values[n], n);
   }
   const list = names.join(", ");
-  const toNumber = (value: unknown, path: string): number => {
-    if (typeof value === "string" && value in values) return values[value as N];
+  const wide = base.size === 8;
+  const toNumber = (value: unknown, path: string): number | bigint => {
+    if (typeof value === "string" && Object.hasOwn(values, value)) return values[value as N];
     if (typeof value === "number" && Number.isInteger(value)) return value;
+    if (typeof value === "bigint" && wide) return value;
     throw new ValueError(path, `expected one of ${list}, got ${describeValue(value)}`);
   };
+  const named = (n: number | bigint): N | number => {
+    const found = byNumber.get(Number(n));
+    if (found !== undefined && BigInt(values[found]) === BigInt(n)) return found;
+    return n as number;
+  };
+  const encodeBase = base as Type<unknown>;
   return {
     kind: "enum",
     name: name ?? `enum { ${names.map((n) => `${n}=${values[n]}`).join(", ")} }`,
     size: base.size,
     align: base.align,
     values,
-    encode: (view, offset, value, path) => base.encode(view, offset, toNumber(value, path), path),
-    decode(view, offset) {
-      const n = base.decode(view, offset);
-      return byNumber.get(n) ?? n;
-    },
+    encode: (view, offset, value, path) => encodeBase.encode(view, offset, toNumber(value, path), path),
+    decode: (view, offset) => named(base.decode(view, offset)),
     fromJson(json, path) {
-      if (typeof json === "string" && /^-?\d+$/.test(json)) json = Number(json);
+      if (typeof json === "string" && /^-?\d+$/.test(json)) json = wide ? BigInt(json) : Number(json);
       const n = toNumber(json, path);
-      base.fromJson(n, path);
-      return byNumber.get(n) ?? n;
+      encodeBase.fromJson(n, path);
+      return named(n);
     },
-    toJson: (v) => v,
+    toJson: (v) => (typeof v === "bigint" ? String(v) : v),
     describe:
       () => (name
         ? { enum: { ...values }, base: base.name, name }

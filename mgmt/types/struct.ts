@@ -1,61 +1,46 @@
 /**
- * Structs laid out with C's natural alignment and padding (x86_64).
+ * Structs laid out as GCC does on x86_64: natural alignment and padding, or `packed`, `pack(n)`,
+ * `aligned(n)`; members may be bitfields, unnamed padding bits, or carry field attributes.
  * @module
  */
-import { IDENT, type Type, type TypeJson, type ValueOf } from "./type.ts";
+import type { AnonymousMember, AnonymousValues, Member, MemberValue, PadBits } from "./members.ts";
+import { type Field, planRecord, recordJson, type RecordOptions, type RecordType } from "./record.ts";
 import { ValueError } from "../errors.ts";
 
-/** A struct field with its byte offset. */
-export interface Field {
-  /** Field name. */
-  readonly name: string;
-  /** Field type. */
-  readonly type: Type<unknown>;
-  /** Byte offset inside the struct (C alignment rules). */
-  readonly offset: number;
-}
+export type { Field, RecordOptions };
 
-/** A struct type; `fields` lists members in declaration order with offsets. */
-export interface StructType<V> extends Type<V> {
-  /** Members in declaration order. */
-  readonly fields: readonly Field[];
-}
+/** A struct type; `fields` lists the members with values in declaration order, with offsets. */
+export type StructType<V> = RecordType<V>;
 
-/** A struct laid out with C alignment and padding; `name` is shown to people. */
-export function structType<F extends Record<string, Type<unknown>>>(
+/** The value of a struct with members `F`: every named member (padding bits carry none). */
+export type StructValue<F> =
+  & { [K in keyof F as F[K] extends PadBits | AnonymousMember ? never : K]: MemberValue<F[K]> }
+  & AnonymousValues<F>;
+
+/**
+ * A struct laid out as GCC does on x86_64. The second argument is its name, or options:
+ * `{ name, packed, pack, aligned }`.
+ * @throws {RangeError} no named member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
+ */
+export function structType<F extends Record<string, Member>>(
   members: F,
-  name?: string,
-): StructType<{ [K in keyof F]: ValueOf<F[K]> }> {
-  type V = { [K in keyof F]: ValueOf<F[K]> };
-  const entries = Object.entries(members);
-  if (entries.length === 0) {
-    throw new RangeError(`struct ${name ?? ""} needs at least one field`.replace("  ", " "));
-  }
-  const fields: Field[] = [];
-  let offset = 0;
-  let align = 1;
-  for (const [fname, type] of entries) {
-    if (!IDENT.test(fname)) {
-      throw new RangeError(`struct field name ${JSON.stringify(fname)} is not an identifier`);
-    }
-    if (!type || typeof type.encode !== "function") {
-      throw new TypeError(`struct field ${fname}: not a type (use t.u32, t.string(n), …)`);
-    }
-    offset = Math.ceil(offset / type.align) * type.align;
-    fields.push({ name: fname, type, offset });
-    offset += type.size;
-    align = Math.max(align, type.align);
-  }
-  const size = Math.ceil(offset / align) * align;
+  options?: string | RecordOptions,
+): StructType<StructValue<F>> {
+  type V = StructValue<F>;
+  const plan = planRecord("struct", members, options);
+  const { fields, size } = plan;
+  const name = typeof options === "string" ? options : options?.name;
   const byName = new Map(fields.map((f) => [f.name, f]));
   const list = fields.map((f) => f.name).join(", ");
   const child = (path: string, field: string) => (path ? `${path}.${field}` : field);
   return {
     kind: "struct",
-    name: name ?? `struct { ${fields.map((f) => `${f.type.name} ${f.name}`).join("; ")} }`,
+    name: plan.displayName,
     size,
-    align,
+    align: plan.align,
     fields,
+    members: plan.members,
+    attributes: plan.attributes,
     encode(view, off, value, path) {
       if (
         value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array
@@ -67,15 +52,26 @@ export function structType<F extends Record<string, Type<unknown>>>(
         if (!byName.has(key)) throw new ValueError(path, `unknown field ${key}; fields are ${list}`);
       }
       new Uint8Array(view.buffer, view.byteOffset + off, size).fill(0);
-      for (const f of fields) {
+      for (const g of plan.groups) {
+        if (g.anonymous) {
+          g.anonymous.type.encode(view, off + g.anonymous.offset, pick(obj, g.keys), path);
+          continue;
+        }
+        const f = g.field;
         const p = child(path, f.name);
-        if (!(f.name in obj)) throw new ValueError(p, `missing field (${f.type.name})`);
-        f.type.encode(view, off + f.offset, obj[f.name], p);
+        if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
+        if (f.bits) f.bits.write(view, off, obj[f.name], p);
+        else f.type.encode(view, off + f.offset, obj[f.name], p);
       }
     },
     decode(view, off) {
       const out: Record<string, unknown> = {};
-      for (const f of fields) out[f.name] = f.type.decode(view, off + f.offset);
+      for (const g of plan.groups) {
+        if (g.anonymous) Object.assign(out, g.anonymous.type.decode(view, off + g.anonymous.offset));
+        else {out[g.field.name] = g.field.bits
+            ? g.field.bits.read(view, off)
+            : g.field.type.decode(view, off + g.field.offset);}
+      }
       return out as V;
     },
     fromJson(json, path) {
@@ -83,26 +79,43 @@ export function structType<F extends Record<string, Type<unknown>>>(
         throw new ValueError(path, `expected a JSON object with fields ${list}`);
       }
       const obj = json as Record<string, unknown>;
-      const out: Record<string, unknown> = {};
       for (const key of Object.keys(obj)) {
-        const f = byName.get(key);
-        if (!f) throw new ValueError(path, `unknown field ${key}; fields are ${list}`);
-        out[key] = f.type.fromJson(obj[key], child(path, key));
+        if (!byName.has(key)) throw new ValueError(path, `unknown field ${key}; fields are ${list}`);
       }
-      for (const f of fields) {
-        if (!(f.name in obj)) throw new ValueError(child(path, f.name), `missing field (${f.type.name})`);
+      const out: Record<string, unknown> = {};
+      for (const g of plan.groups) {
+        if (g.anonymous) {
+          Object.assign(out, g.anonymous.type.fromJson(pick(obj, g.keys), path));
+          continue;
+        }
+        const f = g.field;
+        const p = child(path, f.name);
+        if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
+        out[f.name] = f.bits ? f.bits.fromJson(obj[f.name], p) : f.type.fromJson(obj[f.name], p);
       }
       return out as V;
     },
     toJson(v) {
       const out: Record<string, unknown> = {};
-      for (const f of fields) out[f.name] = f.type.toJson((v as Record<string, unknown>)[f.name]);
+      for (const f of fields) {
+        const value = (v as Record<string, unknown>)[f.name];
+        // An anonymous union's members that a value does not set are absent.
+        if (value !== undefined) out[f.name] = f.type.toJson(value);
+      }
       return out;
     },
-    describe() {
-      const s: Record<string, TypeJson> = {};
-      for (const f of fields) s[f.name] = f.type.describe();
-      return name ? { struct: s, name } : { struct: s };
-    },
+    describe: () => recordJson("struct", plan, name),
   };
+}
+
+/** The entries of `obj` named in `keys` (an anonymous member's share of a value). */
+export function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in obj) out[k] = obj[k];
+  return out;
+}
+
+/** `u32 : 8` for a bitfield, the type's name otherwise. */
+export function fieldTypeName(f: Field): string {
+  return f.bitWidth === undefined ? f.type.name : `${f.type.name} : ${f.bitWidth}`;
 }

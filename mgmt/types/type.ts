@@ -8,17 +8,54 @@
 export type TypeJson =
   | string
   | { string: number }
+  | { chars: number }
   | { bytes: number }
   | { array: TypeJson; length: number }
-  | { struct: Record<string, TypeJson>; name?: string }
-  | { enum: Record<string, number>; base?: string; name?: string };
+  | {
+    struct: Record<string, TypeJson | MemberJsonForm>;
+    name?: string;
+    packed?: boolean;
+    pack?: number;
+    aligned?: number;
+  }
+  | {
+    union: Record<string, TypeJson | MemberJsonForm>;
+    name?: string;
+    packed?: boolean;
+    pack?: number;
+    aligned?: number;
+  }
+  | { enum: Record<string, number>; base?: string; name?: string }
+  | { aligned: number; type: TypeJson }
+  | {
+    pointer: TypeJson | "void";
+    buffer?: { dir: "in" | "out" | "inout"; length?: number; lengthFrom?: string };
+  };
+
+/** A struct or union member that is not a plain type: a bitfield, unnamed padding bits, or a member with attributes. */
+export type MemberJsonForm =
+  | { bits: TypeJson; width: number; packed?: boolean; aligned?: number }
+  | { pad: TypeJson; width: number; packed?: boolean; aligned?: number }
+  | { field: TypeJson; packed?: boolean; aligned?: number }
+  | { anon: TypeJson };
 
 /** The type families. */
-export type TypeKind = "int" | "float" | "bool" | "string" | "bytes" | "array" | "struct" | "enum";
+export type TypeKind =
+  | "int"
+  | "float"
+  | "bool"
+  | "string"
+  | "chars"
+  | "bytes"
+  | "array"
+  | "struct"
+  | "union"
+  | "enum"
+  | "pointer";
 
 /** A C type with a JavaScript value type `V`. */
 export interface Type<V> {
-  /** The family: `int`, `float`, `bool`, `string`, `bytes`, `array`, `struct`, `enum`. */
+  /** The family: `int`, `float`, `bool`, `string`, `chars`, `bytes`, `array`, `struct`, `union`, `enum`, `pointer`. */
   readonly kind: TypeKind;
   /** A C-like name for people: `u32`, `char[64]`, `NicStats`. */
   readonly name: string;

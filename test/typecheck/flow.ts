@@ -78,3 +78,52 @@ export async function typed(s: Session<typeof acmeNic.def>, st: Session<typeof a
   const loose = signatureFromJson({});
   void loose;
 }
+
+/** Real-driver types flow too: packed structs, bitfields (padding carries no value), unions, chars, pointers. */
+export async function realDriverTypes() {
+  const { defineSignature, t } = await import("../../mod.ts");
+  const Cdw10 = t.union({
+    raw: t.u32,
+    getFeatures: t.struct({ featureID: t.bits(t.u32, 8), sel: t.bits(t.u32, 3), _r: t.pad(t.u32, 21) }),
+  }, "Cdw10");
+  const Cmd = t.struct({
+    opCode: t.bits(t.u8, 8),
+    lba: t.bits(t.u64, 48),
+    cdw10: Cdw10,
+    name: t.chars(10),
+    addr: t.buffer({ dir: "out", length: 4096 }),
+  }, { name: "Cmd", packed: true });
+  const sig = defineSignature({
+    name: "nvmeMgmt",
+    vendor: "VMware",
+    version: [1, 0, 0, 1007],
+    callbacks: { passthru: { id: 16, params: { cmd: t.inout(Cmd) } } },
+  });
+  const s = null as unknown as Session<typeof sig.def>;
+  const { cmd } = await s.invoke("passthru", {
+    cmd: { opCode: 6, lba: 1n, cdw10: { getFeatures: { featureID: 7, sel: 0 } }, name: "nvme0", addr: 0n },
+  });
+  const fid: number | undefined = cmd.cdw10.getFeatures?.featureID;
+  const lba: bigint = cmd.lba;
+  void [fid, lba];
+  // @ts-expect-error padding bits carry no value
+  void cmd.cdw10.getFeatures?._r;
+  // @ts-expect-error a 64-bit bitfield is a bigint
+  await s.invoke("passthru", { cmd: { opCode: 6, lba: 1, cdw10: { raw: 0 }, name: "", addr: 0n } });
+  // @ts-expect-error union members are named
+  await s.invoke("passthru", { cmd: { opCode: 6, lba: 1n, cdw10: { nope: 0 }, name: "", addr: 0n } });
+
+  // Anonymous members: their names are the record's (a union's optional, a struct's required).
+  const Anon = t.struct({
+    cdw0: t.u32,
+    _w: t.anon(
+      t.union({ cdw10: t.u32, _id: t.anon(t.struct({ cns: t.bits(t.u32, 8), cntid: t.bits(t.u32, 16) })) }),
+    ),
+  });
+  const a: import("../../mod.ts").ValueOf<typeof Anon> = { cdw0: 1, cdw10: 2 };
+  const cns: number | undefined = a.cns;
+  void cns;
+  // @ts-expect-error cdw0 is not in an anonymous union: it is required
+  const b: import("../../mod.ts").ValueOf<typeof Anon> = { cdw10: 2 };
+  void b;
+}

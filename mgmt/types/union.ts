@@ -1,0 +1,141 @@
+/**
+ * Unions: every member at offset 0; size and alignment of the largest (GCC x86_64, `packed`, `pack(n)` and
+ * `aligned(n)` allowed). A value sets one member; decoding shows every member's view of the bytes.
+ * @module
+ */
+import type { AnonymousMember, AnonymousValues, Member, MemberValue } from "./members.ts";
+import { planRecord, recordJson, type RecordOptions, type RecordType, significantBits } from "./record.ts";
+import { pick } from "./struct.ts";
+import { ValueError } from "../errors.ts";
+
+/** A union type. */
+export type UnionType<V> = RecordType<V>;
+
+/** The value of a union with members `F`: the member it sets (decoded values carry every member's view). */
+export type UnionValue<F> =
+  & { [K in keyof F as F[K] extends AnonymousMember ? never : K]?: MemberValue<F[K]> }
+  & Partial<AnonymousValues<F>>;
+
+/**
+ * A union laid out as GCC does on x86_64. The second argument is its name, or options:
+ * `{ name, packed, pack, aligned }`.
+ *
+ * To encode, a value names the member it sets. A value naming several members (such as a
+ * decoded one, which has every view) is accepted only when they describe the same bytes: each is
+ * encoded alone and they must agree on every bit both carry (padding and unnamed bits carry none);
+ * the bits each carries are written.
+ * @throws {RangeError} no member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
+ */
+export function unionType<F extends Record<string, Member>>(
+  members: F,
+  options?: string | RecordOptions,
+): UnionType<UnionValue<F>> {
+  type V = UnionValue<F>;
+  const plan = planRecord("union", members, options);
+  const { fields, size } = plan;
+  const name = typeof options === "string" ? options : options?.name;
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  const list = fields.map((f) => f.name).join(", ");
+  const child = (path: string, field: string) => (path ? `${path}.${field}` : field);
+  // A union's alternatives: each member, or an anonymous member with the names it brings.
+  const alternatives = plan.groups.map((g) => {
+    const mask = new Uint8Array(size);
+    if (g.anonymous) {
+      mask.set(significantBits(g.anonymous.type));
+      return { keys: g.keys, mask, type: g.anonymous.type, field: undefined };
+    }
+    const f = g.field;
+    if (f.bitWidth === undefined) mask.set(significantBits(f.type));
+    else for (let b = f.bitOffset!; b < f.bitOffset! + f.bitWidth; b++) mask[b >> 3] |= 1 << (b & 7);
+    return { keys: [f.name], mask, type: f.type, field: f };
+  });
+  /** The alternatives `value` sets, in declaration order. */
+  const chosen = (value: unknown, path: string) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
+      throw new ValueError(path, `expected an object naming the member it sets: one of ${list}`);
+    }
+    const keys = Object.keys(value);
+    for (const key of keys) {
+      if (!byName.has(key)) throw new ValueError(path, `unknown member ${key}; members are ${list}`);
+    }
+    if (keys.length === 0) throw new ValueError(path, `a union value sets one member: one of ${list}`);
+    return alternatives.filter((a) => a.keys.some((k) => k in value));
+  };
+  const label = (a: (typeof alternatives)[number], obj: Record<string, unknown>) =>
+    a.field ? a.field.name : a.keys.filter((k) => k in obj).join("/");
+  const encodeOne = (a: (typeof alternatives)[number], obj: Record<string, unknown>, path: string) => {
+    const bytes = new Uint8Array(size);
+    const view = new DataView(bytes.buffer);
+    const f = a.field;
+    if (!f) a.type.encode(view, 0, pick(obj, a.keys), path);
+    else if (f.bits) f.bits.write(view, 0, obj[f.name], child(path, f.name));
+    else f.type.encode(view, 0, obj[f.name], child(path, f.name));
+    return bytes;
+  };
+  return {
+    kind: "union",
+    name: plan.displayName,
+    size,
+    align: plan.align,
+    fields,
+    members: plan.members,
+    attributes: plan.attributes,
+    encode(view, off, value, path) {
+      const obj = value as Record<string, unknown>;
+      const out = new Uint8Array(size);
+      const given: { key: string; bytes: Uint8Array; mask: Uint8Array }[] = [];
+      for (const a of chosen(value, path)) {
+        const key = label(a, obj);
+        const bytes = encodeOne(a, obj, path);
+        const mask = a.mask;
+        for (const other of given) {
+          for (let i = 0; i < size; i++) {
+            if (((bytes[i] ^ other.bytes[i]) & mask[i] & other.mask[i]) === 0) continue;
+            const hex = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;
+            throw new ValueError(
+              path,
+              `a union value sets one member; ${other.key} and ${key} were both given and disagree at byte ${i} (${
+                hex(other.bytes[i])
+              } vs ${hex(bytes[i])}): give only the member you mean`,
+            );
+          }
+        }
+        for (let i = 0; i < size; i++) out[i] = (out[i] & ~mask[i]) | (bytes[i] & mask[i]);
+        given.push({ key, bytes, mask });
+      }
+      new Uint8Array(view.buffer, view.byteOffset + off, size).set(out);
+    },
+    decode(view, off) {
+      const out: Record<string, unknown> = {};
+      for (const a of alternatives) {
+        const f = a.field;
+        if (!f) Object.assign(out, a.type.decode(view, off));
+        else out[f.name] = f.bits ? f.bits.read(view, off) : f.type.decode(view, off);
+      }
+      return out as V;
+    },
+    fromJson(json, path) {
+      const obj = json as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const a of chosen(json, path)) {
+        const f = a.field;
+        if (!f) Object.assign(out, a.type.fromJson(pick(obj, a.keys), path));
+        else {
+          out[f.name] = f.bits
+            ? f.bits.fromJson(obj[f.name], child(path, f.name))
+            : f.type.fromJson(obj[f.name], child(path, f.name));
+        }
+      }
+      return out as V;
+    },
+    toJson(v) {
+      const out: Record<string, unknown> = {};
+      for (const f of fields) {
+        const value = (v as Record<string, unknown>)[f.name];
+        if (value !== undefined) out[f.name] = f.type.toJson(value);
+      }
+      return out;
+    },
+    describe: () => recordJson("union", plan, name),
+  };
+}
