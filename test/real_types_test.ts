@@ -9,6 +9,7 @@ import { defineSignature } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
 import { t } from "../mgmt/t.ts";
 import type { Type } from "../mgmt/types/type.ts";
+import type { RecordType } from "../mgmt/types/record.ts";
 import { typeFromJson } from "../mgmt/types/json.ts";
 import { encodeParam } from "../mgmt/codec.ts";
 
@@ -223,6 +224,26 @@ Deno.test("the JSON form round-trips every new type, layout included", () => {
   const fromJsonType = typeFromJson(Cmd.describe(), "Cmd");
   assertEquals(bytes(fromJsonType, value), bytes(Cmd, value));
   assertEquals(encodeParam(sig.callbacks.passthru.params[0], value), bytes(Cmd, value));
+});
+
+Deno.test("the demo payload structs are packed, as VMware requires, with the sizes and offsets they had", async () => {
+  const nic = await import("../mgmt/demo/acme_nic.ts");
+  const storage = await import("../mgmt/demo/acme_storage.ts");
+  const sizes: [RecordType<unknown>, number][] = [
+    [nic.NicStats, 72],
+    [nic.EchoMsg, 64],
+    [nic.LinkState, 8],
+    [storage.DeviceInfo, 120],
+    [storage.Thresholds, 24],
+    [storage.SmartAttr, 16],
+  ];
+  for (const [type, size] of sizes) {
+    assertEquals([type.name, type.attributes.packed, type.size], [type.name, true, size]);
+    // The same members without the explicit padding, naturally aligned: the same offsets.
+    const natural = t.struct(Object.fromEntries(type.fields.map((f) => [f.name, f.type])));
+    assertEquals(type.fields.map((f) => f.offset), natural.fields.map((f) => f.offset), type.name);
+    assertEquals(natural.size, size, type.name);
+  }
 });
 
 Deno.test("anonymous members: their names are the record's, values merge, names must stay unique", () => {

@@ -57,13 +57,19 @@ export const NicStats: StructType<NicStatsValue> = t.struct({
   linkUp: t.u32,
   mtu: t.u32,
   driver: t.string(32),
-}, "NicStats");
+}, { name: "NicStats", packed: true });
 
 /** A sequence number and a payload echoed back by the kernel (64 bytes). */
-export const EchoMsg: StructType<EchoMsgValue> = t.struct({ seq: t.u64, payload: t.bytes(56) }, "EchoMsg");
+export const EchoMsg: StructType<EchoMsgValue> = t.struct({ seq: t.u64, payload: t.bytes(56) }, {
+  name: "EchoMsg",
+  packed: true,
+});
 
 /** Link state carried by `linkEvent` (8 bytes). */
-export const LinkState: StructType<LinkStateValue> = t.struct({ up: t.u32, speedMbps: t.u32 }, "LinkState");
+export const LinkState: StructType<LinkStateValue> = t.struct({ up: t.u32, speedMbps: t.u32 }, {
+  name: "LinkState",
+  packed: true,
+});
 
 /** The literal definition of {@link acmeNic}, from which invoke and event types are derived. */
 export interface AcmeNicDef {

@@ -14,6 +14,7 @@ import { t } from "../t.ts";
 import { defineSignature, type Signature } from "../signature.ts";
 import type { EnumType } from "../types/enum.ts";
 import type { StructType } from "../types/struct.ts";
+import type { UnionType } from "../types/union.ts";
 
 /** Values of {@link DeviceInfo}. */
 export interface DeviceInfoValue {
@@ -72,30 +73,35 @@ export const DeviceState: EnumType<"online" | "offline" | "degraded"> = t.enumOf
 export const DeviceInfo: StructType<DeviceInfoValue> = t.struct({
   model: t.string(40),
   serial: t.string(20),
+  _pad0: t.pad(t.u32, 32),
   capacityBytes: t.u64,
   blockSize: t.u32,
   state: DeviceState,
   temperatureC: t.f32,
   writeCache: t.bool,
+  _pad1: t.pad(t.u32, 24),
   latencyUs: t.array(t.f64, 4),
-}, "DeviceInfo");
+}, { name: "DeviceInfo", packed: true });
 
 /** Temperature thresholds (signed fields of every width). */
 export const Thresholds: StructType<ThresholdsValue> = t.struct({
   warnC: t.i16,
   critC: t.i16,
   hysteresis: t.i8,
+  _pad0: t.pad(t.u32, 24),
   offsetMilliC: t.i64,
   sequence: t.i32,
-}, "Thresholds");
+  _pad1: t.pad(t.u32, 32),
+}, { name: "Thresholds", packed: true });
 
 /** One SMART attribute. */
 export const SmartAttr: StructType<SmartAttrValue> = t.struct({
   id: t.u8,
   value: t.u8,
   worst: t.u8,
+  _pad0: t.pad(t.u64, 40),
   raw: t.u64,
-}, "SmartAttr");
+}, { name: "SmartAttr", packed: true });
 
 /** Kind of a device event. */
 export const DeviceEventKind: EnumType<"attached" | "detached" | "mediumError"> = t.enumOf(
@@ -103,6 +109,112 @@ export const DeviceEventKind: EnumType<"attached" | "detached" | "mediumError"> 
   t.u8,
   "DeviceEventKind",
 );
+
+/** Admin command opcodes of {@link AdminCmd} (an NVMe-shaped command). */
+export const AdminOpcode: EnumType<"getLogPage" | "identify" | "setFeatures" | "getFeatures"> = t.enumOf(
+  { getLogPage: 2, identify: 6, setFeatures: 9, getFeatures: 10 },
+  t.u32,
+  "AdminOpcode",
+);
+
+/** Values of {@link AdminCdw10}: a command sets one member; a result shows every view. */
+export interface AdminCdw10Value {
+  /** The whole word. */
+  raw?: number;
+  /** Identify: what to identify (1 = controller) and the controller id. */
+  identify?: { cns: number; cntid: number };
+  /** Get/Set Features: the feature and which value (0 current, 1 default, 2 saved). */
+  getFeatures?: { featureID: number; sel: number };
+}
+
+/** Command dword 10: one word, three layouts (a union of bitfield structs). */
+export const AdminCdw10: UnionType<AdminCdw10Value> = t.union({
+  raw: t.u32,
+  identify: t.struct(
+    { cns: t.bits(t.u32, 8), _r0: t.pad(t.u32, 8), cntid: t.bits(t.u32, 16) },
+    "Cdw10Identify",
+  ),
+  getFeatures: t.struct(
+    { featureID: t.bits(t.u32, 8), sel: t.bits(t.u32, 3), _r0: t.pad(t.u32, 21) },
+    "Cdw10Features",
+  ),
+}, "AdminCdw10");
+
+/** Values of {@link AdminStatus}. */
+export interface AdminStatusValue {
+  /** Phase tag. */
+  phase: number;
+  /** Status code: 0 success, 1 invalid opcode, 2 invalid field. */
+  sc: number;
+  /** Status code type (0 generic). */
+  sct: number;
+  /** More status in a log page. */
+  more: number;
+  /** Do not retry. */
+  dnr: number;
+}
+
+/** Completion status: one 16-bit word of bitfields. */
+export const AdminStatus: StructType<AdminStatusValue> = t.struct({
+  phase: t.bits(t.u16, 1),
+  sc: t.bits(t.u16, 8),
+  sct: t.bits(t.u16, 3),
+  _r0: t.pad(t.u16, 2),
+  more: t.bits(t.u16, 1),
+  dnr: t.bits(t.u16, 1),
+}, "AdminStatus");
+
+/** Values of {@link AdminCmd}. */
+export interface AdminCmdValue {
+  /** Opcode. */
+  opcode: "getLogPage" | "identify" | "setFeatures" | "getFeatures" | number;
+  /** Fused operation. */
+  fuse: number;
+  /** Command id, echoed in the completion. */
+  cid: number;
+  /** Namespace id. */
+  nsid: number;
+  /** Command dword 10. */
+  cdw10: AdminCdw10Value;
+  /** Completion dword 0: the command's result. */
+  result: number;
+  /** Completion status. */
+  status: AdminStatusValue;
+  /** Identify: the model, filled as strncpy fills it (may have no NUL). */
+  model: string;
+}
+
+/** An NVMe-shaped admin command and its completion, packed (34 bytes; 36 if it were not). */
+export const AdminCmd: StructType<AdminCmdValue> = t.struct({
+  opcode: t.bits(AdminOpcode, 8),
+  fuse: t.bits(t.u32, 2),
+  _r0: t.pad(t.u32, 6),
+  cid: t.bits(t.u32, 16),
+  nsid: t.u32,
+  cdw10: AdminCdw10,
+  result: t.u32,
+  status: AdminStatus,
+  model: t.chars(16),
+}, { name: "AdminCmd", packed: true });
+
+/** Values of {@link AsyncEventInfo}. */
+export interface AsyncEventInfoValue {
+  /** Event type: 0 error, 1 SMART/health, 2 notice. */
+  type: number;
+  /** Event information (here: the feature that changed). */
+  info: number;
+  /** The log page that tells more. */
+  logPage: number;
+}
+
+/** An NVMe-shaped asynchronous event: one word of bitfields. */
+export const AsyncEventInfo: StructType<AsyncEventInfoValue> = t.struct({
+  type: t.bits(t.u32, 3),
+  _r0: t.pad(t.u32, 5),
+  info: t.bits(t.u32, 8),
+  logPage: t.bits(t.u32, 8),
+  _r1: t.pad(t.u32, 8),
+}, "AsyncEventInfo");
 
 /** The literal definition of {@link acmeStorage}. */
 export interface AcmeStorageDef {
@@ -162,6 +274,13 @@ export interface AcmeStorageDef {
     };
     /** id 21, async: rescan. */
     readonly scan: { readonly id: 21; readonly sync: false; readonly doc: string };
+    /** id 22: an NVMe-shaped admin command. */
+    readonly adminCommand: {
+      readonly id: 22;
+      readonly sync: true;
+      readonly doc: string;
+      readonly params: { readonly cmd: Param<"inout", StructType<AdminCmdValue>> };
+    };
     /** id 32, user: a device event. */
     readonly deviceEvent: {
       readonly id: 32;
@@ -173,6 +292,13 @@ export interface AcmeStorageDef {
         readonly detail: Param<"vectorIn", typeof t.u8>;
       };
     };
+    /** id 33, user: an NVMe-shaped asynchronous event. */
+    readonly asyncEvent: {
+      readonly id: 33;
+      readonly location: "user";
+      readonly doc: string;
+      readonly params: { readonly event: Param<"in", StructType<AsyncEventInfoValue>> };
+    };
   };
 }
 
@@ -181,7 +307,7 @@ export const acmeStorage: Signature<AcmeStorageDef> = defineSignature({
   name: "acmeStorMgmt",
   vendor: "acme",
   version: "2.1.0.0",
-  doc: "Demo storage adapter: device info, write cache, thresholds, SMART, LBA remap, device events",
+  doc: "Demo storage adapter: device info, write cache, thresholds, SMART, LBA remap, admin commands, events",
   callbacks: {
     getDeviceInfo: { id: 16, sync: true, doc: "Identity and health", params: { info: t.out(DeviceInfo) } },
     setWriteCache: {
@@ -209,11 +335,24 @@ export const acmeStorage: Signature<AcmeStorageDef> = defineSignature({
       params: { lbas: t.vectorInOut(t.u64), offset: t.in(t.i64) },
     },
     scan: { id: 21, sync: false, doc: "Rescan the bus: a deviceEvent per device to all sessions" },
+    adminCommand: {
+      id: 22,
+      sync: true,
+      doc:
+        "An NVMe-shaped admin command: identify, getFeatures, setFeatures (the value in result; sends an asyncEvent)",
+      params: { cmd: t.inout(AdminCmd) },
+    },
     deviceEvent: {
       id: 32,
       location: "user",
       doc: "A device came or went, or reported an error",
       params: { kind: t.in(DeviceEventKind), lba: t.in(t.u64), detail: t.vectorIn(t.u8) },
+    },
+    asyncEvent: {
+      id: 33,
+      location: "user",
+      doc: "An asynchronous event: a feature changed (type 2, notice)",
+      params: { event: t.in(AsyncEventInfo) },
     },
   },
 });

@@ -44,21 +44,23 @@ static int failures, count;
     CHECK(got_ == want_, "%s (got %ld, want %ld)", what, got_, want_);                  \
   } while (0)
 
+/* Payload structs are packed, as VMware requires of management API parameters. */
 typedef struct {
   vmk_uint64 rxPackets, txPackets, rxBytes, txBytes;
   vmk_uint32 linkUp, mtu;
   char driver[32];
-} NicStats;
+} __attribute__((packed)) NicStats;
 typedef struct {
   vmk_uint64 seq;
   vmk_uint8 payload[56];
-} EchoMsg;
+} __attribute__((packed)) EchoMsg;
 typedef struct {
   vmk_uint32 up, speedMbps;
-} LinkState;
+} __attribute__((packed)) LinkState;
 
 _Static_assert(sizeof(NicStats) == 72, "NicStats");
 _Static_assert(sizeof(EchoMsg) == 64, "EchoMsg");
+_Static_assert(sizeof(LinkState) == 8, "LinkState");
 
 static vmk_uint32 crc32(const vmk_uint8 *p, size_t n) {
   vmk_uint32 c = 0xffffffffu;

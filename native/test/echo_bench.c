@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
     struct {
       vmk_uint64 seq;
       vmk_uint8 payload[56];
-    } m = {0, {0}};
+    } __attribute__((packed)) m = {0, {0}};
     while (now() < end) {
       for (int i = 0; i < 100; i++, calls++) {
         if ((rc = vmk_MgmtUserCallbackInvoke(h, 1, 21, &m)) != 0) {

@@ -1,6 +1,7 @@
 /**
  * Kernel side of the `acmeStorMgmt` demo driver: two adapters with device info, a write cache,
- * thresholds, SMART attributes and LBA remapping.
+ * thresholds, SMART attributes, LBA remapping, and NVMe-shaped admin commands (identify, get/set
+ * features, an asynchronous event when a feature changes).
  * @module
  */
 import { acmeStorage } from "../../mgmt/demo/acme_storage.ts";
@@ -8,6 +9,8 @@ import { defineModule } from "../module.ts";
 
 interface Adapter {
   writeCache: boolean;
+  /** Get/Set Features values by feature id. */
+  features: Map<number, number>;
   thresholds: { warnC: number; critC: number; hysteresis: number; offsetMilliC: bigint; sequence: number };
 }
 
@@ -22,6 +25,8 @@ function adapter(kernel: object, id: bigint): Adapter {
       id,
       a = {
         writeCache: true,
+        // Power management 0, temperature threshold 343 K, 32 queues each way (0-based).
+        features: new Map([[2, 0], [4, 343], [7, 0x001f001f]]),
         thresholds: { warnC: 60, critC: 70, hysteresis: 2, offsetMilliC: 0n, sequence: 0 },
       },
     );
@@ -73,6 +78,38 @@ export default defineModule({
     },
     remapLbas({ params }) {
       return { lbas: params.lbas.map((l) => BigInt.asUintN(64, l + params.offset)) };
+    },
+    adminCommand({ instance, params, kernel }) {
+      const a = adapter(kernel, instance?.id ?? 0n);
+      const cmd = params.cmd;
+      const ok = { phase: 1, sc: 0, sct: 0, more: 0, dnr: 0 };
+      const fail = (sc: number) => ({ ...cmd, result: 0, status: { ...ok, sc, dnr: 1 } });
+      const featureID = cmd.cdw10.getFeatures?.featureID ?? 0;
+      switch (cmd.opcode) {
+        case "identify":
+          if (cmd.cdw10.identify?.cns !== 1) return { cmd: fail(2) };
+          // 16 characters in a char[16]: no NUL, as strncpy leaves it.
+          return {
+            cmd: {
+              ...cmd,
+              result: 0,
+              status: ok,
+              model: `ACME-NVME-${String(instance?.id ?? 0n).padStart(6, "0")}`,
+            },
+          };
+        case "getFeatures": {
+          const value = a.features.get(featureID);
+          return { cmd: value === undefined ? fail(2) : { ...cmd, result: value, status: ok } };
+        }
+        case "setFeatures": {
+          if (!a.features.has(featureID)) return { cmd: fail(2) };
+          a.features.set(featureID, cmd.result);
+          kernel.emit("asyncEvent", { event: { type: 2, info: featureID, logPage: 0x0c } }, { instance });
+          return { cmd: { ...cmd, status: ok } };
+        }
+        default:
+          return { cmd: fail(1) };
+      }
     },
     scan({ kernel }) {
       for (const inst of kernel.instances()) {
