@@ -6,7 +6,7 @@
  */
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
-import type { StructType } from "../mgmt/types/struct.ts";
+import { isRecord } from "../mgmt/types/record.ts";
 import type { Type } from "../mgmt/types/type.ts";
 import { CONTROL_OPS } from "../sim/client.ts";
 import { type ArgKind, COMMANDS, findCommand } from "./commands/mod.ts";
@@ -43,17 +43,18 @@ async function instanceNames(state: ReplState): Promise<string[]> {
 }
 
 function fieldPaths(type: Type<unknown>, prefix: string): string[] {
-  if (type.kind !== "struct") return [`${prefix}=`];
-  return (type as StructType<unknown>).fields.map((
-    f,
-  ) => (f.type.kind === "struct" ? `${prefix}.${f.name}.` : `${prefix}.${f.name}=`));
+  if (!isRecord(type)) return [`${prefix}=`];
+  // Struct fields, union members and bitfield names alike; a bitfield's type is its declared one.
+  return type.fields.map((f) =>
+    isRecord(f.type) && f.bitWidth === undefined ? `${prefix}.${f.name}.` : `${prefix}.${f.name}=`
+  );
 }
 
 function typeAt(p: ParamInfo, path: string[]): Type<unknown> | undefined {
   let t: Type<unknown> | undefined = p.type;
   for (const seg of path) {
-    if (!t || t.kind !== "struct") return undefined;
-    t = (t as StructType<unknown>).fields.find((f) => f.name === seg)?.type;
+    if (!isRecord(t)) return undefined;
+    t = t.fields.find((f) => f.name === seg)?.type;
   }
   return t;
 }
@@ -120,7 +121,7 @@ function paramCandidates(cb: CallbackInfo, done: string[], current: string): str
   const given = givenParams(done);
   return cb.params
     .filter((p) => p.dir !== "out" && !given.has(p.name))
-    .map((p) => (p.type.kind === "struct" && !p.dir.startsWith("vector") ? `${p.name}.` : `${p.name}=`));
+    .map((p) => (isRecord(p.type) && !p.dir.startsWith("vector") ? `${p.name}.` : `${p.name}=`));
 }
 
 async function candidatesFor(

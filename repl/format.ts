@@ -7,7 +7,9 @@ import { paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
-import type { StructType } from "../mgmt/types/struct.ts";
+import { type Field, isRecord, type RecordType } from "../mgmt/types/record.ts";
+import type { PointerType } from "../mgmt/types/pointer.ts";
+import { fieldTypeName } from "../mgmt/types/struct.ts";
 import type { Type } from "../mgmt/types/type.ts";
 import { toHex } from "../util/hex.ts";
 import { losslessReplacer } from "../util/ndjson.ts";
@@ -81,7 +83,7 @@ export function formatValue(type: Type<unknown> | undefined, value: unknown, p: 
     return `[${value.map((v) => formatValue(undefined, v, p)).join(", ")}]`;
   }
   if (value && typeof value === "object") {
-    const fields = type?.kind === "struct" ? (type as StructType<unknown>).fields : undefined;
+    const fields = isRecord(type) ? type.fields : undefined;
     const entries = Object.entries(value);
     const width = Math.max(...entries.map(([k]) => k.length));
     return entries.map(([k, v]) => {
@@ -148,7 +150,7 @@ function inline(type: Type<unknown> | undefined, v: unknown): string {
   if (typeof v === "string") return type?.kind === "enum" ? v : JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map((x) => inline(undefined, x)).join(",")}]`;
   if (v && typeof v === "object") {
-    const fields = type?.kind === "struct" ? (type as StructType<unknown>).fields : [];
+    const fields = isRecord(type) ? type.fields : [];
     return `{${
       Object.entries(v).map(([k, x]) => `${k}:${inline(fields.find((f) => f.name === k)?.type, x)}`).join(" ")
     }}`;
@@ -177,22 +179,77 @@ export function paramHint(param: ParamInfo): string {
   if (param.type.kind === "enum") {
     return `${param.name}=<${Object.keys((param.type as EnumType<string>).values).join("|")}>`;
   }
+  if (param.type.kind === "union") return `${param.name}.<member>.…=… | ${param.name}={member: …}`;
   if (param.type.kind === "struct") return `${param.name}.<field>=… | ${param.name}={…}`;
   return `${param.name}=<${param.type.name}>`;
 }
 
-function typeLines(type: Type<unknown>, indent: string, p: Paint): string[] {
-  if (type.kind === "struct") {
-    return (type as StructType<unknown>).fields.flatMap((f) => [
-      `${indent}${p.cyan(f.name.padEnd(14))} ${f.type.name.padEnd(12)} ${
-        p.dim(`@${f.offset}, ${f.type.size} bytes`)
-      }`,
-      ...typeLines(f.type, indent + "  ", p),
-    ]);
+/** `@BYTE, N bytes`, or for a bitfield `@BYTE bits A..B` counted from that byte (little-endian, as GCC places them). */
+function where(f: Field, base: number): string {
+  if (f.bitWidth === undefined) return `@${base + f.offset}, ${f.type.size} bytes`;
+  const first = base * 8 + f.bitOffset!;
+  const byte = Math.floor(first / 8);
+  const from = first - byte * 8;
+  if (f.bitWidth === 0) return `@${byte}, to the next ${f.type.size}-byte unit`;
+  return `@${byte} ${f.bitWidth === 1 ? `bit ${from}` : `bits ${from}..${from + f.bitWidth - 1}`}`;
+}
+
+function attributeText(type: Type<unknown>): string {
+  if (!isRecord(type)) return "";
+  const a = type.attributes;
+  const parts = [
+    a.packed ? "packed" : "",
+    a.pack !== undefined ? `pack(${a.pack})` : "",
+    a.aligned !== undefined ? `aligned(${a.aligned})` : "",
+  ].filter(Boolean);
+  return parts.length ? ` ${parts.join(", ")}` : "";
+}
+
+/** The members of `type` with offsets (bit offsets for bitfields) counted from the parameter's start. */
+function typeLines(type: Type<unknown>, indent: string, p: Paint, base = 0): string[] {
+  if (isRecord(type)) {
+    return type.members.flatMap((f) => {
+      const label = f.unnamed
+        ? `(${f.bitWidth === 0 ? ": 0" : "padding"})`
+        : f.anonymous
+        ? `(anonymous ${f.type.kind})`
+        : f.name;
+      const name = (f.unnamed || f.anonymous ? p.dim : p.cyan)(label.padEnd(14));
+      const attrs = f.attributes
+        ? ` ${
+          [
+            f.attributes.packed ? "packed" : "",
+            f.attributes.aligned ? `aligned(${f.attributes.aligned})` : "",
+          ].filter(Boolean).join(", ")
+        }`
+        : "";
+      return [
+        `${indent}${name} ${fieldTypeName(f).padEnd(12)} ${
+          p.dim(`${where(f, base)}${attrs}${attributeText(f.type)}`)
+        }`,
+        ...(f.bitWidth === undefined
+          ? typeLines(f.type, indent + "  ", p, base + f.offset)
+          : typeLines(f.type, indent + "  ", p, base)),
+      ];
+    });
   }
   if (type.kind === "enum") {
     const values = (type as EnumType<string>).values;
     return [`${indent}${p.dim("values:")} ${Object.entries(values).map(([k, v]) => `${k}=${v}`).join(", ")}`];
+  }
+  if (type.kind === "pointer") {
+    const buffer = (type as PointerType).buffer;
+    if (buffer) {
+      return [
+        `${indent}${
+          p.dim(
+            `points to a caller buffer (${buffer.dir}), ${
+              buffer.length !== undefined ? `${buffer.length} bytes` : `length in ${buffer.lengthFrom}`
+            }`,
+          )
+        }`,
+      ];
+    }
   }
   return [];
 }
@@ -210,7 +267,7 @@ export function describeCallback(cb: CallbackInfo, p: Paint): string {
     const extra = prm.lengthFrom ? `, length in ${prm.lengthFrom}` : "";
     lines.push(
       `  ${p.yellow(prm.dir.padEnd(11))} ${p.cyan(prm.name.padEnd(10))} ${prm.type.name} ${
-        p.dim(`(${size}${extra})`)
+        p.dim(`(${size}${extra}${attributeText(prm.type)})`)
       }`,
     );
     if (prm.doc) lines.push(`      ${prm.doc}`);
@@ -221,7 +278,10 @@ export function describeCallback(cb: CallbackInfo, p: Paint): string {
 
 /** `describe` with no callback: the signature's callbacks in a table. */
 export function describeSignature(sig: Signature, p: Paint): string {
-  const head = `${p.bold(sig.name)} ${sig.version} by ${sig.vendor}${sig.doc ? ` — ${sig.doc}` : ""}`;
+  const version = sig.versionSource
+    ? `${sig.version} (${sig.versionSource} = 0x${sig.revnum.toString(16).padStart(8, "0")})`
+    : sig.version;
+  const head = `${p.bold(sig.name)} ${version} by ${sig.vendor}${sig.doc ? ` — ${sig.doc}` : ""}`;
   const rows = sig.list.map((c) => [
     String(c.id),
     c.name,
@@ -240,15 +300,23 @@ function skeleton(type: Type<unknown>): unknown {
     case "bool":
       return false;
     case "string":
+    case "chars":
       return "";
     case "bytes":
       return "00";
+    case "pointer":
+      return "0x0";
     case "enum":
       return Object.keys((type as EnumType<string>).values)[0];
     case "array":
       return [];
+    case "union": {
+      // A union value sets one member: the first, to be changed to the one meant.
+      const first = (type as RecordType<unknown>).fields[0];
+      return { [first.name]: skeleton(first.type) };
+    }
     default:
-      return Object.fromEntries((type as StructType<unknown>).fields.map((f) => [f.name, skeleton(f.type)]));
+      return Object.fromEntries((type as RecordType<unknown>).fields.map((f) => [f.name, skeleton(f.type)]));
   }
 }
 

@@ -7,7 +7,7 @@
 import { isByteElement, paramFromJson } from "../mgmt/codec.ts";
 import { ValueError } from "../mgmt/errors.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
-import type { StructType } from "../mgmt/types/struct.ts";
+import { isRecord } from "../mgmt/types/record.ts";
 import type { Type } from "../mgmt/types/type.ts";
 import { parseHex } from "../util/hex.ts";
 import { parseJsonExact } from "../util/ndjson.ts";
@@ -65,10 +65,10 @@ function unquote(type: Type<unknown>, value: unknown): unknown {
   if (value instanceof Quoted) {
     return type.kind === "bytes" ? new TextEncoder().encode(value.text) : value.text;
   }
-  if (type.kind === "struct" && value && typeof value === "object" && !Array.isArray(value)) {
+  if (isRecord(type) && value && typeof value === "object" && !Array.isArray(value)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      const f = (type as StructType<unknown>).fields.find((f) => f.name === k);
+      const f = type.fields.find((f) => f.name === k);
       out[k] = f ? unquote(f.type, v) : v;
     }
     return out;

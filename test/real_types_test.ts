@@ -246,6 +246,22 @@ Deno.test("the demo payload structs are packed, as VMware requires, with the siz
   }
 });
 
+Deno.test("describe shows a C-style revision both ways", async () => {
+  const { describeSignature } = await import("../repl/format.ts");
+  const plain = { dim: (s: string) => s, bold: (s: string) => s } as Parameters<typeof describeSignature>[1];
+  const sig = defineSignature({
+    name: "nvmeMgmt",
+    vendor: "VMware",
+    version: [1, 0, 0, 1007],
+    callbacks: {},
+  });
+  assert(
+    describeSignature(sig, plain).startsWith(
+      "nvmeMgmt 1.0.0.239 (VMK_REVISION_FROM_NUMBERS(1, 0, 0, 1007) = 0x010000ef)",
+    ),
+  );
+});
+
 Deno.test("anonymous members: their names are the record's, values merge, names must stay unique", () => {
   const Cmd = t.struct({
     cdw0: t.u32,

@@ -1,5 +1,5 @@
 /** The REPL run as a subprocess: -c, --file, piped stdin, exit codes, --json, --sig, js, sim auto-start. */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
 import { outputWithin } from "./support/wait.ts";
 
@@ -212,4 +212,38 @@ Deno.test("watch warns when the kernel dropped events it could not queue, in wor
   const warning = r.stdout.split("\n").filter((l) => l.includes('"warning"')).map((l) => JSON.parse(l))[0];
   assertEquals(warning?.warning, "events dropped", r.stdout);
   assert(warning.kernelDropped > 0 && warning.libraryDropped === 0);
+});
+
+Deno.test("real-driver types in the REPL: describe with bits, fields by path, lossless JSON that round-trips", async () => {
+  await using sim = await startSimProcess();
+  const d = await repl(["-c", "open acmeStorMgmt; describe adminCommand; describe"], sim.env);
+  assertEquals(d.code, 0, d.stderr);
+  assertStringIncludes(d.stdout, "AdminCmd (34 bytes packed)");
+  assertMatch(d.stdout, /featureID\s+u32 : 8\s+@8 bits 0\.\.7/);
+  assertMatch(d.stdout, /\(padding\)\s+u32 : 21\s+@9 bits 3\.\.23/);
+  assertMatch(d.stdout, /phase\s+u16 : 1\s+@16 bit 0/);
+  const fields = "cmd.opcode=getFeatures cmd.fuse=0 cmd.cid=5 cmd.nsid=0 cmd.result=0 cmd.model='' " +
+    'cmd.status={"phase":0,"sc":0,"sct":0,"more":0,"dnr":0} cmd.cdw10.getFeatures.featureID=7 cmd.cdw10.getFeatures.sel=0';
+  const r = await repl(["--json", "-c", `open acmeStorMgmt; call adminCommand vmhba0 ${fields}`], sim.env);
+  assertEquals(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!).result.cmd;
+  assertEquals([out.opcode, out.cid, out.result], ["getFeatures", 5, 0x001f001f]);
+  assertEquals(out.cdw10, { raw: 7, identify: { cns: 7, cntid: 0 }, getFeatures: { featureID: 7, sel: 0 } });
+  // The JSON of a result goes back in as it came out (every union view; they agree).
+  const again = await repl(
+    ["--json", "-c", `open acmeStorMgmt; call adminCommand vmhba0 cmd=${JSON.stringify(out)}`],
+    sim.env,
+  );
+  assertEquals(again.code, 0, again.stderr);
+  assertEquals(JSON.parse(again.stdout.trim().split("\n").pop()!).result.cmd, out);
+  // A bitfield value that does not fit says which field and why.
+  const bad = await repl([
+    "-c",
+    `open acmeStorMgmt; call adminCommand vmhba0 ${fields.replace("featureID=7", "featureID=256")}`,
+  ], sim.env);
+  assertEquals(bad.code, 1);
+  assertStringIncludes(
+    bad.stderr + bad.stdout,
+    "cmd.cdw10.getFeatures.featureID: 256 does not fit 8 bits (0..255",
+  );
 });

@@ -244,3 +244,49 @@ Deno.test({
     await Deno.remove(home, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "completion of union members, bitfield names and enum bitfield values; a call by path",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await tempHome();
+    await using t = await repl({ ...sim.env, HOME: home });
+    await t.type("open acmeStorMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeStorMgmt");
+    await t.type("call adminCommand vmhba0 cmd.cdw10.");
+    await t.press("Tab");
+    await pause();
+    await t.press("Tab");
+    await t.waitFor(/cmd\.cdw10\.raw=\s+cmd\.cdw10\.identify\.\s+cmd\.cdw10\.getFeatures\./);
+    await t.type("g");
+    await t.press("Tab");
+    await t.waitFor("call adminCommand vmhba0 cmd.cdw10.getFeatures.");
+    await t.press("Tab");
+    await pause();
+    await t.press("Tab");
+    await t.waitFor(/cmd\.cdw10\.getFeatures\.featureID=\s+cmd\.cdw10\.getFeatures\.sel=/);
+    await t.type("f");
+    await t.press("Tab");
+    await t.waitFor("cmd.cdw10.getFeatures.featureID=");
+    await t.type("7 cmd.cdw10.getFeatures.sel=0 cmd.op");
+    await t.press("Tab");
+    await t.waitFor("cmd.opcode=");
+    await t.press("Tab");
+    await pause();
+    await t.press("Tab");
+    await t.waitFor(
+      /cmd\.opcode=getLogPage\s+cmd\.opcode=identify\s+cmd\.opcode=setFeatures\s+cmd\.opcode=getFeatures/,
+    );
+    await t.type("getF");
+    await t.press("Tab");
+    await t.type(
+      ` cmd.fuse=0 cmd.cid=3 cmd.nsid=0 cmd.result=0 cmd.model="" cmd.status={"phase":0,"sc":0,"sct":0,"more":0,"dnr":0}`,
+    );
+    await t.press("Enter");
+    const screen = await t.waitFor(/result\s+2031647/);
+    assertMatch(screen, /featureID\s+7/);
+    await Deno.remove(home, { recursive: true });
+  },
+});
