@@ -6,12 +6,11 @@ import { t } from "../t.ts";
 import { arrayType } from "./array.ts";
 import { bytesType } from "./bytes.ts";
 import { enumType } from "./enum.ts";
-import { stringType } from "./string.ts";
+import { charsType, stringType } from "./string.ts";
 import { structType } from "./struct.ts";
 import type { Type, TypeJson } from "./type.ts";
 import { ValueError } from "../errors.ts";
 import { alignedType } from "./aligned.ts";
-import { charsType } from "./chars.ts";
 import {
   anonymousMember,
   attributedField,
@@ -30,6 +29,16 @@ export const primitives: Readonly<Record<string, Type<unknown>>> = Object.fromEn
     typeof entry[1] === "object"
   ),
 );
+
+/** Runs `f`, turning what a type constructor throws into a `ValueError` naming `path`. */
+function at<R>(path: string, f: () => R): R {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof ValueError) throw e;
+    throw new ValueError(path, (e as Error).message);
+  }
+}
 
 /**
  * Builds a type from its JSON description; `named` resolves names of shared types.
@@ -52,14 +61,7 @@ export function typeFromJson(
     throw new ValueError(path, 'a type is a name such as "u32" or an object such as {"string": 32}');
   }
   const o = json as Record<string, unknown>;
-  const wrap = <R>(f: () => R): R => {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof ValueError) throw e;
-      throw new ValueError(path, (e as Error).message);
-    }
-  };
+  const wrap = <R>(f: () => R): R => at(path, f);
   if ("string" in o) return wrap(() => stringType(o.string as number));
   if ("bytes" in o) return wrap(() => bytesType(o.bytes as number));
   if ("array" in o) {
@@ -122,14 +124,7 @@ function memberFromJson(json: unknown, path: string, named: Record<string, Type<
     if (o.aligned !== undefined) a.aligned = o.aligned as number;
     return a;
   };
-  const wrap = <R>(f: () => R): R => {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof ValueError) throw e;
-      throw new ValueError(path, (e as Error).message);
-    }
-  };
+  const wrap = <R>(f: () => R): R => at(path, f);
   const onlyKeys = (keys: string[]) => {
     for (const k of Object.keys(o)) {
       if (!keys.includes(k)) {

@@ -330,3 +330,35 @@ export function significantBits(type: Type<unknown>): Uint8Array {
   }
   return mask.fill(0xff);
 }
+
+/** Reads member `f` of the record at `recordOffset`. */
+export function readField(f: PlacedField, view: DataView, recordOffset: number): unknown {
+  return f.bits ? f.bits.read(view, recordOffset) : f.type.decode(view, recordOffset + f.offset);
+}
+
+/** Writes member `f` of the record at `recordOffset`; throws a `ValueError` naming `path`. */
+export function writeField(
+  f: PlacedField,
+  view: DataView,
+  recordOffset: number,
+  value: unknown,
+  path: string,
+): void {
+  if (f.bits) f.bits.write(view, recordOffset, value, path);
+  else f.type.encode(view, recordOffset + f.offset, value, path);
+}
+
+/** Member `f`'s value from its JSON form; throws a `ValueError` naming `path`. */
+export function fieldFromJson(f: PlacedField, json: unknown, path: string): unknown {
+  return f.bits ? f.bits.fromJson(json, path) : f.type.fromJson(json, path);
+}
+
+/** The JSON form of a record's value: each member it has (an anonymous union's unset members are absent). */
+export function recordToJson(fields: readonly Field[], value: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) {
+    const v = (value as Record<string, unknown>)[f.name];
+    if (v !== undefined) out[f.name] = f.type.toJson(v);
+  }
+  return out;
+}

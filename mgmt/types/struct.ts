@@ -4,7 +4,17 @@
  * @module
  */
 import type { AnonymousMember, AnonymousValues, Member, MemberValue, PadBits } from "./members.ts";
-import { type Field, planRecord, recordJson, type RecordOptions, type RecordType } from "./record.ts";
+import {
+  type Field,
+  fieldFromJson,
+  planRecord,
+  readField,
+  recordJson,
+  type RecordOptions,
+  recordToJson,
+  type RecordType,
+  writeField,
+} from "./record.ts";
 import { ValueError } from "../errors.ts";
 
 export type { Field, RecordOptions };
@@ -60,17 +70,14 @@ export function structType<F extends Record<string, Member>>(
         const f = g.field;
         const p = child(path, f.name);
         if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
-        if (f.bits) f.bits.write(view, off, obj[f.name], p);
-        else f.type.encode(view, off + f.offset, obj[f.name], p);
+        writeField(f, view, off, obj[f.name], p);
       }
     },
     decode(view, off) {
       const out: Record<string, unknown> = {};
       for (const g of plan.groups) {
         if (g.anonymous) Object.assign(out, g.anonymous.type.decode(view, off + g.anonymous.offset));
-        else {out[g.field.name] = g.field.bits
-            ? g.field.bits.read(view, off)
-            : g.field.type.decode(view, off + g.field.offset);}
+        else out[g.field.name] = readField(g.field, view, off);
       }
       return out as V;
     },
@@ -91,19 +98,11 @@ export function structType<F extends Record<string, Member>>(
         const f = g.field;
         const p = child(path, f.name);
         if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
-        out[f.name] = f.bits ? f.bits.fromJson(obj[f.name], p) : f.type.fromJson(obj[f.name], p);
+        out[f.name] = fieldFromJson(f, obj[f.name], p);
       }
       return out as V;
     },
-    toJson(v) {
-      const out: Record<string, unknown> = {};
-      for (const f of fields) {
-        const value = (v as Record<string, unknown>)[f.name];
-        // An anonymous union's members that a value does not set are absent.
-        if (value !== undefined) out[f.name] = f.type.toJson(value);
-      }
-      return out;
-    },
+    toJson: (v) => recordToJson(fields, v),
     describe: () => recordJson("struct", plan, name),
   };
 }

@@ -4,7 +4,17 @@
  * @module
  */
 import type { AnonymousMember, AnonymousValues, Member, MemberValue } from "./members.ts";
-import { planRecord, recordJson, type RecordOptions, type RecordType, significantBits } from "./record.ts";
+import {
+  fieldFromJson,
+  planRecord,
+  readField,
+  recordJson,
+  type RecordOptions,
+  recordToJson,
+  type RecordType,
+  significantBits,
+  writeField,
+} from "./record.ts";
 import { pick } from "./struct.ts";
 import { ValueError } from "../errors.ts";
 
@@ -68,8 +78,7 @@ export function unionType<F extends Record<string, Member>>(
     const view = new DataView(bytes.buffer);
     const f = a.field;
     if (!f) a.type.encode(view, 0, pick(obj, a.keys), path);
-    else if (f.bits) f.bits.write(view, 0, obj[f.name], child(path, f.name));
-    else f.type.encode(view, 0, obj[f.name], child(path, f.name));
+    else writeField(f, view, 0, obj[f.name], child(path, f.name));
     return bytes;
   };
   return {
@@ -110,7 +119,7 @@ export function unionType<F extends Record<string, Member>>(
       for (const a of alternatives) {
         const f = a.field;
         if (!f) Object.assign(out, a.type.decode(view, off));
-        else out[f.name] = f.bits ? f.bits.read(view, off) : f.type.decode(view, off);
+        else out[f.name] = readField(f, view, off);
       }
       return out as V;
     },
@@ -120,22 +129,11 @@ export function unionType<F extends Record<string, Member>>(
       for (const a of chosen(json, path)) {
         const f = a.field;
         if (!f) Object.assign(out, a.type.fromJson(pick(obj, a.keys), path));
-        else {
-          out[f.name] = f.bits
-            ? f.bits.fromJson(obj[f.name], child(path, f.name))
-            : f.type.fromJson(obj[f.name], child(path, f.name));
-        }
+        else out[f.name] = fieldFromJson(f, obj[f.name], child(path, f.name));
       }
       return out as V;
     },
-    toJson(v) {
-      const out: Record<string, unknown> = {};
-      for (const f of fields) {
-        const value = (v as Record<string, unknown>)[f.name];
-        if (value !== undefined) out[f.name] = f.type.toJson(value);
-      }
-      return out;
-    },
+    toJson: (v) => recordToJson(fields, v),
     describe: () => recordJson("union", plan, name),
   };
 }
