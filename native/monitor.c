@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "handle.h"
 #include "wire.h"
@@ -76,21 +77,43 @@ typedef void (*cb2)(vmk_uint64, vmk_uint64, void *, void *);
 typedef void (*cb3)(vmk_uint64, vmk_uint64, void *, void *, void *);
 typedef void (*cb4)(vmk_uint64, vmk_uint64, void *, void *, void *, void *);
 
-/* Calls the user callback an event is for; a malformed event is skipped (and still acknowledged). */
+/*
+ * Calls the user callback an event is for; a malformed event is skipped (and still acknowledged).
+ * As the real library does, each parameter gets its own freshly allocated buffer (aligned for any
+ * type: a pointer into the frame would put 8-byte fields on 4-byte boundaries), freed after the
+ * callback returns. Without memory for them the event is skipped.
+ */
 static void deliver(handle_t *h, const struct event *ev) {
   vmk_uint64 instance = 0;
   void *p[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
+  void *owned[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
   vmk_MgmtVectorParm vecs[VMK_MGMT_MAX_CALLBACK_PARMS];
   const vmk_MgmtCallbackInfo *cb = parse_event(h, ev, &instance, p, vecs);
   if (!cb) return;
-  void *fn = cb->callback;
-  switch (cb->numParms) {
-    case 0: ((cb0)fn)(h->cookie, instance); break;
-    case 1: ((cb1)fn)(h->cookie, instance, p[0]); break;
-    case 2: ((cb2)fn)(h->cookie, instance, p[0], p[1]); break;
-    case 3: ((cb3)fn)(h->cookie, instance, p[0], p[1], p[2]); break;
-    default: ((cb4)fn)(h->cookie, instance, p[0], p[1], p[2], p[3]); break;
+  int ok = 1;
+  for (vmk_uint8 i = 0; i < cb->numParms && ok; i++) {
+    int vector = parm_is_vector(cb->parmTypes[i]);
+    size_t len = vector ? (size_t)vecs[i].length : cb->parmSizes[i];
+    owned[i] = malloc(len ? len : 1);
+    if (!owned[i]) {
+      ok = 0;
+      break;
+    }
+    memcpy(owned[i], vector ? vecs[i].dataPtr : p[i], len);
+    if (vector) vecs[i].dataPtr = owned[i];
+    else p[i] = owned[i];
   }
+  if (ok) {
+    void *fn = cb->callback;
+    switch (cb->numParms) {
+      case 0: ((cb0)fn)(h->cookie, instance); break;
+      case 1: ((cb1)fn)(h->cookie, instance, p[0]); break;
+      case 2: ((cb2)fn)(h->cookie, instance, p[0], p[1]); break;
+      case 3: ((cb3)fn)(h->cookie, instance, p[0], p[1], p[2]); break;
+      default: ((cb4)fn)(h->cookie, instance, p[0], p[1], p[2], p[3]); break;
+    }
+  }
+  for (int i = 0; i < VMK_MGMT_MAX_CALLBACK_PARMS; i++) free(owned[i]);
 }
 
 static void *monitor_main(void *arg) {

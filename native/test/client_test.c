@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@ struct recorder {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   int links, logs, downs, ups;
+  int misaligned; /* parameters not aligned for any type (the library owes each its own buffer) */
   vmk_uint64 lastInstance, cookie;
   /* for the reply-during-callback test */
   int block, inside;
@@ -92,6 +94,7 @@ static void on_link(vmk_uint64 cookie, vmk_uint64 instanceId, void *p) {
   struct recorder *r = (struct recorder *)(uintptr_t)cookie;
   const LinkState *s = p;
   pthread_mutex_lock(&r->lock);
+  if ((uintptr_t)p % _Alignof(max_align_t) != 0) r->misaligned++;
   r->links++;
   if (s->up) r->ups++;
   else r->downs++;
@@ -110,8 +113,8 @@ static void on_link(vmk_uint64 cookie, vmk_uint64 instanceId, void *p) {
 static void on_log(vmk_uint64 cookie, vmk_uint64 instanceId, void *p) {
   struct recorder *r = (struct recorder *)(uintptr_t)cookie;
   (void)instanceId;
-  (void)p;
   pthread_mutex_lock(&r->lock);
+  if ((uintptr_t)p % _Alignof(max_align_t) != 0) r->misaligned++;
   r->logs++;
   pthread_cond_broadcast(&r->cond);
   pthread_mutex_unlock(&r->lock);
@@ -339,6 +342,10 @@ static void test_rows(vmk_MgmtUserHandle h, struct recorder *r) {
   int logs = r->logs;
   pthread_mutex_unlock(&r->lock);
   CHECK(logs > 0, "33 logEvent callbacks arrive (%d)", logs);
+  pthread_mutex_lock(&r->lock);
+  int misaligned = r->misaligned;
+  pthread_mutex_unlock(&r->lock);
+  EQ(misaligned, 0, "every callback parameter is aligned for any type (its own buffer)");
   EQ(vmk_MgmtUserEnd(h), 0, "End -> 0");
   EQ(vmk_MgmtUserEnd(h), EINVAL, "End when not begun -> EINVAL");
   EQ(vmk_MgmtUserContinue(h), EINVAL, "Continue when not begun -> EINVAL");
