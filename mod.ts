@@ -52,7 +52,15 @@ export type {
 } from "./mgmt/types/members.ts";
 export type { BufferDirection, BufferSpec, PointerType } from "./mgmt/types/pointer.ts";
 export type { ArrayType } from "./mgmt/types/array.ts";
-export type { MemberJsonForm, Type, TypeJson, TypeKind, ValueOf } from "./mgmt/types/type.ts";
+export {
+  type CallerBuffer,
+  CallerBuffers,
+  type MemberJsonForm,
+  type Type,
+  type TypeJson,
+  type TypeKind,
+  type ValueOf,
+} from "./mgmt/types/type.ts";
 export { typeFromJson } from "./mgmt/types/json.ts";
 export {
   type CallbackDef,

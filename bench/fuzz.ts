@@ -120,10 +120,17 @@ export function seeds(): Record<Harness, Record<string, Uint8Array>> {
   // A script record: a well-formed header of `type` with the pending request's id, then `payload`.
   const record = (type: number, payload: Uint8Array) =>
     cat(new Uint8Array([0x80 | type]), u16(payload.length), payload);
-  const reply = (lengths: number[], data: Uint8Array) =>
+  // INVOKE_REPLY: status, count, the mask of returned parameters, 0, lengths, the returned bytes.
+  const reply = (lengths: number[], returned: number, data: Uint8Array) =>
     record(
       FrameType.INVOKE_REPLY,
-      cat(u32(0), u32(lengths.length), ...lengths.map((l) => u64(BigInt(l))), data),
+      cat(u32(0), u32(lengths.length), u32(returned), u32(0), ...lengths.map((l) => u64(BigInt(l))), data),
+    );
+  // COPY_REQUEST: copy id, op, target, 0, where, length, a write's bytes.
+  const copyRequest = (op: number, target: number, where: bigint, length: number, data = new Uint8Array(0)) =>
+    record(
+      FrameType.COPY_REQUEST,
+      cat(u32(1), new Uint8Array([op, target, 0, 0]), u64(where), u64(BigInt(length)), data),
     );
   const event = (callback: bigint, params: Uint8Array[]) =>
     record(
@@ -139,12 +146,27 @@ export function seeds(): Record<Harness, Record<string, Uint8Array>> {
     cat(u32(0), u32(2), u64(1n), text("vmnic0".padEnd(32, "\0")), u64(2n), text("vmnic1".padEnd(32, "\0"))),
   );
   const replies: Record<string, Uint8Array> = {
-    "getStats": cat(new Uint8Array([0]), link, reply([72], new Uint8Array(72).fill(7))),
-    "setMtu": cat(new Uint8Array([1]), log, reply([4, 4], u32(0))),
-    "readLog": cat(new Uint8Array([2]), two, reply([15, 4], cat(text("vmnic0: link up"), u32(15)))),
-    "echo": cat(new Uint8Array([3]), link, log, two, reply([64], new Uint8Array(64).fill(9))),
+    "getStats": cat(new Uint8Array([0]), link, reply([72], 0b1, new Uint8Array(72).fill(7))),
+    "setMtu": cat(new Uint8Array([1]), log, reply([4, 4], 0b10, u32(0))),
+    "readLog": cat(new Uint8Array([2]), two, reply([15, 4], 0b11, cat(text("vmnic0: link up"), u32(15)))),
+    "echo": cat(new Uint8Array([3]), link, log, two, reply([64], 0b1, new Uint8Array(64).fill(9))),
+    // The kernel's copies during a call: a parameter, an address read and write (the harness keeps
+    // them in a sandbox: odd addresses land there, even ones fault), then the reply.
+    "copies": cat(
+      new Uint8Array([1]),
+      copyRequest(1, 1, 0n, 4),
+      copyRequest(1, 0, 0x1001n, 16),
+      copyRequest(2, 0, 0x1001n, 4, u32(0xdeadbeef)),
+      copyRequest(1, 0, 0x2000n, 8),
+      reply([4, 4], 0b11, cat(u32(1500), u32(0))),
+    ),
     "instances": cat(new Uint8Array([4]), instances),
-    "drops": cat(new Uint8Array([1]), record(FrameType.EVENTS_DROPPED, u64(3n)), log, reply([4, 4], u32(0))),
+    "drops": cat(
+      new Uint8Array([1]),
+      record(FrameType.EVENTS_DROPPED, u64(3n)),
+      log,
+      reply([4, 4], 0b10, u32(0)),
+    ),
     "error-status": cat(new Uint8Array([0]), record(FrameType.INVOKE_REPLY, cat(u32(22), u32(0)))),
     "raw-garbage": cat(new Uint8Array([3, 0xff]), u16(20), new Uint8Array(20).fill(0x41)),
   };

@@ -39,6 +39,16 @@ type AsyncInvoke = (
 ) => Promise<number>;
 type SyncInvoke = (h: Deno.PointerObject, inst: bigint, id: bigint, n: number, ...a: Uint8Array[]) => number;
 
+/** A caller buffer whose address goes into a parameter's pointer member (`view` at `offset`). */
+export interface Pin {
+  /** The parameter buffer holding the pointer. */
+  readonly view: DataView;
+  /** The pointer's offset in `view`. */
+  readonly offset: number;
+  /** The bytes the kernel may read or write while the call runs. */
+  readonly bytes: Uint8Array;
+}
+
 /** Marks buffers as used until this point (a reference the optimiser cannot drop). */
 function keepAlive(buffers: unknown): void {
   if (buffers === keepAlive) throw new Error("unreachable");
@@ -69,8 +79,11 @@ export class NativeCall {
     this.#sync = symbols[`invokeSync${n}`] as unknown as SyncInvoke;
   }
 
-  /** The C arguments for `data` (one buffer per parameter, already the right size). */
-  #args(instanceId: bigint, data: readonly Uint8Array[]): Uint8Array[] {
+  /**
+   * The C arguments for `data` (one buffer per parameter, already the right size), with the
+   * address of each caller buffer written into its pointer member.
+   */
+  #args(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly Pin[]): Uint8Array[] {
     // Deno wraps a u64 silently: an id out of range would address another instance.
     if (typeof instanceId !== "bigint" || instanceId < 0n || instanceId > U64_MAX) {
       throw new RangeError(`instance id ${instanceId} is not a vmk_uint64`);
@@ -78,6 +91,7 @@ export class NativeCall {
     if (data.length !== this.#c.numParms) {
       throw new RangeError(`${data.length} parameter buffers for ${this.#c.numParms} parameters`);
     }
+    for (const b of pinned) b.view.setBigUint64(b.offset, addressOf(b.bytes), true);
     return data.map((buf, i) => (this.#vector[i] ? encodeVectorParm(buf.length, addressOf(buf)) : buf));
   }
 
@@ -87,22 +101,27 @@ export class NativeCall {
    * the caller stopped waiting. `signal`: see `KernelWaits.run` — aborted while queued, C is
    * never called.
    */
-  invoke(instanceId: bigint, data: readonly Uint8Array[], signal?: AbortSignal): Promise<number> {
-    const args = this.#args(instanceId, data);
+  invoke(
+    instanceId: bigint,
+    data: readonly Uint8Array[],
+    signal?: AbortSignal,
+    pinned: readonly Pin[] = [],
+  ): Promise<number> {
+    const args = this.#args(instanceId, data, pinned);
     const call = () => this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
     return kernelWaits.run(call, signal).then((rc) => {
       // Deno hands C raw pointers into `args` and `data`: this closure keeps them reachable until
       // the call has finished with them.
-      keepAlive([args, data]);
+      keepAlive([args, data, pinned]);
       return rc;
     });
   }
 
   /** The same, blocking the JavaScript thread until the kernel answers. */
-  invokeSync(instanceId: bigint, data: readonly Uint8Array[]): number {
-    const args = this.#args(instanceId, data);
+  invokeSync(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly Pin[] = []): number {
+    const args = this.#args(instanceId, data, pinned);
     const rc = this.#sync(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
-    keepAlive([args, data]);
+    keepAlive([args, data, pinned]);
     return rc;
   }
 }

@@ -18,13 +18,18 @@ import { didYouMean } from "../util/suggest.ts";
 import { decodeParam, encodeParam } from "./codec.ts";
 import { ValueError } from "./errors.ts";
 import type { CallbackInfo } from "./signature.ts";
+import type { CallerBuffers } from "./types/type.ts";
 
 /**
  * One buffer per parameter of `cb` from `input` (its `instance` key is not a parameter).
  * @throws {TypeError} when `input` is not an object. @throws {ValueError} naming an unknown,
  * missing or bad parameter, in the message's `invoke CALLBACK:` context.
  */
-export function encodeArguments(cb: CallbackInfo, input: Record<string, unknown> | undefined): Uint8Array[] {
+export function encodeArguments(
+  cb: CallbackInfo,
+  input: Record<string, unknown> | undefined,
+  buffers?: CallerBuffers,
+): Uint8Array[] {
   const context = `invoke ${cb.name}: `;
   const given = input ?? {};
   if (typeof given !== "object" || given === null) {
@@ -54,7 +59,7 @@ export function encodeArguments(cb: CallbackInfo, input: Record<string, unknown>
       throw new ValueError(p.name, `missing parameter (${what})`, context);
     }
     try {
-      return encodeParam(p, value);
+      return encodeParam(p, value, p.name, buffers);
     } catch (e) {
       if (e instanceof ValueError) throw new ValueError(e.path, e.reason, context);
       throw e;
@@ -62,12 +67,21 @@ export function encodeArguments(cb: CallbackInfo, input: Record<string, unknown>
   });
 }
 
-/** The values the kernel returned in `buffers` (as filled by C), by parameter name. */
-export function decodeResults(cb: CallbackInfo, buffers: readonly Uint8Array[]): Record<string, unknown> {
+/**
+ * The values the kernel returned in `buffers` (as filled by C), by parameter name. A pointer
+ * member that carried a caller buffer gives back that buffer (what the kernel wrote there), not
+ * its address.
+ */
+export function decodeResults(
+  cb: CallbackInfo,
+  buffers: readonly Uint8Array[],
+  callerBuffers?: CallerBuffers,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   cb.params.forEach((p, i) => {
     if (returnsData(p.dir)) out[p.name] = decodeParam(p, buffers[i]);
   });
+  for (const b of callerBuffers?.list ?? []) placeAt(out, b.path, b.bytes);
   for (const p of cb.params) {
     if (!p.lengthFrom) continue;
     const n = Number(out[p.lengthFrom]);
@@ -75,4 +89,18 @@ export function decodeResults(cb: CallbackInfo, buffers: readonly Uint8Array[]):
     if (Number.isFinite(n) && n >= 0 && n < v.length) out[p.name] = v.slice(0, n);
   }
   return out;
+}
+
+/** Puts `value` at `path` (`cmd.addr`, `list[2].page`) in `tree`, where the path exists. */
+function placeAt(tree: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.match(/[A-Za-z_]\w*|\[\d+\]/g) ?? [];
+  let node: unknown = tree;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const k = parts[i].startsWith("[") ? Number(parts[i].slice(1, -1)) : parts[i];
+    node = (node as Record<string | number, unknown> | undefined)?.[k];
+    if (node === null || typeof node !== "object") return;
+  }
+  const last = parts[parts.length - 1];
+  if (last !== undefined && !last.startsWith("[")) (node as Record<string, unknown>)[last] = value;
+  else if (last !== undefined) (node as unknown[])[Number(last.slice(1, -1))] = value;
 }

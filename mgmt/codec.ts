@@ -16,7 +16,7 @@ import { toHex } from "../util/hex.ts";
 import { ValueError } from "./errors.ts";
 import type { ParamInfo } from "./signature.ts";
 import { bytesFromJson } from "./types/bytes.ts";
-import type { Type } from "./types/type.ts";
+import type { CallerBuffers, Type } from "./types/type.ts";
 
 /** True when vectors of this element type are Uint8Array on the JavaScript side. */
 export function isByteElement(type: Type<unknown>): boolean {
@@ -26,9 +26,15 @@ export function isByteElement(type: Type<unknown>): boolean {
 /**
  * Encodes the value of an `in`/`inout` parameter, or the elements of a `vectorIn`/`vectorInOut`
  * one. For `vectorOut`, `value` is the capacity in elements and a zeroed buffer is returned.
- * Throws {@link ValueError} naming `path` (the parameter name by default).
+ * Throws {@link ValueError} naming `path` (the parameter name by default). `buffers` collects the
+ * caller buffers given for pointer members, to be pinned for the call.
  */
-export function encodeParam(p: ParamInfo, value: unknown, path: string = p.name): Uint8Array {
+export function encodeParam(
+  p: ParamInfo,
+  value: unknown,
+  path: string = p.name,
+  buffers?: CallerBuffers,
+): Uint8Array {
   if (p.dir === "vectorOut") {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
       throw new ValueError(
@@ -68,11 +74,13 @@ export function encodeParam(p: ParamInfo, value: unknown, path: string = p.name)
     }
     const out = new Uint8Array(elements.length * p.size);
     const view = new DataView(out.buffer);
-    for (let i = 0; i < elements.length; i++) p.type.encode(view, i * p.size, elements[i], `${path}[${i}]`);
+    for (let i = 0; i < elements.length; i++) {
+      p.type.encode(view, i * p.size, elements[i], `${path}[${i}]`, buffers);
+    }
     return out;
   }
   const out = new Uint8Array(p.size);
-  p.type.encode(new DataView(out.buffer), 0, value, path);
+  p.type.encode(new DataView(out.buffer), 0, value, path, buffers);
   return out;
 }
 

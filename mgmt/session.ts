@@ -17,6 +17,7 @@ import type { NativeCall } from "../ffi/handle.ts";
 import type { LibraryInfo } from "../ffi/library.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { decodeResults, encodeArguments } from "./arguments.ts";
+import { CallerBuffers } from "./types/type.ts";
 import { Deadline } from "./cancel.ts";
 import { closedError, type ErrorContext, ValueError, VmkMgmtError } from "./errors.ts";
 import type { EventStream, KernelEvent, StreamOptions, WaitOptions } from "./events.ts";
@@ -202,7 +203,8 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       this.#assertOpen("invoke");
       const plan = this.#plan(callback, "invoke");
       const inst = this.#instanceId((input as { instance?: unknown } | undefined)?.instance, callback);
-      const data = encodeArguments(plan.cb, input as Record<string, unknown>);
+      const pinned = new CallerBuffers();
+      const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned);
       const limit = Deadline.of(options, () =>
         new VmkMgmtError(
           ERRNO.ETIMEDOUT,
@@ -217,13 +219,13 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       this.#core.inFlight++;
       // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
       // waits for a slot never reaches the kernel.
-      const call = plan.call.invoke(inst, data, options ? limit.signal : undefined).then(
+      const call = plan.call.invoke(inst, data, options ? limit.signal : undefined, pinned.list).then(
         (rc) => {
           this.#core.inFlight--;
           if (rc !== 0) {
             throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst) });
           }
-          return decodeResults(plan.cb, data) as InvokeResult<Callbacks<D>[K]>;
+          return decodeResults(plan.cb, data, pinned) as InvokeResult<Callbacks<D>[K]>;
         },
         (e) => {
           this.#core.inFlight--;
@@ -249,12 +251,13 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     this.#assertOpen("invokeSync");
     const plan = this.#plan(callback, "invokeSync");
     const inst = this.#instanceId((input as { instance?: unknown } | undefined)?.instance, callback);
-    const data = encodeArguments(plan.cb, input as Record<string, unknown>);
-    const rc = plan.call.invokeSync(inst, data);
+    const pinned = new CallerBuffers();
+    const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned);
+    const rc = plan.call.invokeSync(inst, data, pinned.list);
     if (rc !== 0) {
       throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
     }
-    return decodeResults(plan.cb, data) as InvokeResult<Callbacks<D>[K]>;
+    return decodeResults(plan.cb, data, pinned) as InvokeResult<Callbacks<D>[K]>;
   }
 
   /**

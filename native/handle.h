@@ -7,6 +7,7 @@
  *   transport.c the socket: framed writes, the reader thread, request/reply
  *   registry.c  live handles, so a call racing Destroy gets EINVAL, never freed memory
  *   invoke.c    vmk_MgmtUserCallbackInvokeInt: marshalling parameters to and from frames
+ *   copy.c      the kernel's copies from and to the caller's memory during a sync call
  *   monitor.c   Begin, Continue, End: the event queue and the monitor thread
  *
  * Locking: `lock` guards the handle's state; `wlock` serialises socket writes; `ctl` serialises
@@ -23,6 +24,14 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
+/* The caller's parameters of an INVOKE in flight, for the kernel's copies (copy.c). */
+struct call {
+  int sync;
+  unsigned n;
+  void *data[VMK_MGMT_MAX_CALLBACK_PARMS];      /* each parameter's bytes in the caller's memory */
+  uint64_t length[VMK_MGMT_MAX_CALLBACK_PARMS]; /* and their lengths */
+};
+
 /* A request waiting for its reply (lives on the requester's stack). */
 struct pending {
   uint32_t id;
@@ -30,6 +39,7 @@ struct pending {
   int status;
   uint8_t *payload;
   uint32_t length;
+  const struct call *call; /* an INVOKE's parameters, else NULL */
   struct pending *next;
 };
 
@@ -103,8 +113,13 @@ void transport_stop_reader(handle_t *h);
 #define TRANSPORT_MAX_PIECES (1 + VMK_MGMT_MAX_CALLBACK_PARMS)
 int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n);
 void transport_ack(handle_t *h, uint32_t n);
-int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, uint8_t **reply,
-                      uint32_t *reply_len);
+int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
+                      uint8_t **reply, uint32_t *reply_len);
+
+const struct call *transport_call_locked(handle_t *h, uint32_t id);
+
+/* copy.c: answers a COPY_REQUEST frame for request `id`; EIO when the frame is malformed */
+int copy_serve(handle_t *h, uint32_t id, const uint8_t *payload, uint32_t len);
 
 /* registry.c */
 int registry_add(handle_t *h);

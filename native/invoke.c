@@ -2,7 +2,9 @@
  * invoke.c -- vmk_MgmtUserCallbackInvokeInt: checks the arguments against the callback's table
  * entry, sends them as an INVOKE frame (from the caller's buffers, with no copy), waits for the
  * reply and copies the returned data back into the caller's buffers — only when every length is
- * what was asked for.
+ * what was asked for. As on ESXi the kernel's own table decides what is copied in and out: the
+ * caller's directions only say which bytes travel with the request (the kernel asks for others,
+ * copy.c), and whatever parameters the reply returns are written back.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,7 +31,7 @@ static void *data_of(const vmk_MgmtCallbackInfo *cb, const struct args *a, unsig
  * connection (every later call with it) instead of failing this one call with EINVAL. */
 static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *total) {
   *total = wire_invoke_data(a->n);
-  uint64_t reply = wire_reply_data(a->n);
+  uint64_t reply = wire_reply_data(a->n); /* the kernel's table may return any of them */
   for (unsigned i = 0; i < a->n; i++) {
     if (a->ptr[i] == NULL) return EINVAL;
     if (parm_is_vector(cb->parmTypes[i])) {
@@ -42,7 +44,7 @@ static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *tot
       a->length[i] = cb->parmSizes[i];
     }
     if (parm_sends(cb->parmTypes[i])) *total += a->length[i];
-    if (parm_returns(cb->parmTypes[i])) reply += a->length[i];
+    reply += a->length[i];
   }
   return *total > WIRE_MAX_PAYLOAD || reply > WIRE_MAX_PAYLOAD ? EINVAL : 0;
 }
@@ -56,25 +58,29 @@ static int pack(uint8_t fixed[WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * VM
   int n = 0;
   iov[n++] = (struct iovec){fixed, wire_invoke_data(a->n)};
   for (unsigned i = 0; i < a->n; i++) {
-    wire_put_parm(fixed, i, (uint8_t)cb->parmTypes[i], cb->parmSizes[i], a->length[i]);
+    uint8_t flags = parm_sends(cb->parmTypes[i]) ? WIRE_PARM_DATA : 0;
+    wire_put_parm(fixed, i, (uint8_t)cb->parmTypes[i], flags, cb->parmSizes[i], a->length[i]);
     if (parm_sends(cb->parmTypes[i])) iov[n++] = (struct iovec){data_of(cb, a, i), a->length[i]};
   }
   return n;
 }
 
-/* Copies returned data into the caller's buffers; EIO (and nothing written) if the reply does
- * not echo exactly the lengths asked for. */
+/* Copies returned data into the caller's buffers (every parameter the reply returns, whatever
+ * the caller's direction: the kernel's table decides); EIO (and nothing written) if the reply
+ * does not echo exactly the lengths asked for. */
 static int unpack(const vmk_MgmtCallbackInfo *cb, const struct args *a, const uint8_t *reply, uint32_t len) {
   uint64_t need = wire_reply_data(a->n);
   if (len < need || wire_get_u32(reply + WIRE_REPLY_NUMPARMS) != a->n) return EIO;
+  uint32_t returned = wire_get_u32(reply + WIRE_REPLY_RETURNED);
+  if (returned >> a->n != 0) return EIO;
   for (unsigned i = 0; i < a->n; i++) {
     if (wire_get_u64(reply + WIRE_REPLY_LENGTHS + 8 * i) != a->length[i]) return EIO;
-    if (parm_returns(cb->parmTypes[i])) need += a->length[i];
+    if (returned & (1u << i)) need += a->length[i];
   }
   if (need != len) return EIO;
   uint64_t off = wire_reply_data(a->n);
   for (unsigned i = 0; i < a->n; i++) {
-    if (!parm_returns(cb->parmTypes[i])) continue;
+    if (!(returned & (1u << i))) continue;
     memcpy(data_of(cb, a, i), reply + off, a->length[i]);
     off += a->length[i];
   }
@@ -103,7 +109,12 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instan
   rc = measure(cb, &a, &total);
   if (rc != 0) goto out;
   int pieces = pack(fixed, iov, instanceId, cb, &a);
-  rc = transport_request(h, WIRE_INVOKE, iov, pieces, &reply, &reply_len);
+  struct call call = {.sync = cb->synchronous != 0, .n = a.n};
+  for (unsigned i = 0; i < a.n; i++) {
+    call.data[i] = data_of(cb, &a, i);
+    call.length[i] = a.length[i];
+  }
+  rc = transport_request(h, WIRE_INVOKE, iov, pieces, &call, &reply, &reply_len);
   if (rc != 0) goto out;
   rc = wire_get_status(reply);
   if (rc != 0) goto out;

@@ -111,6 +111,14 @@ fail:
   return rc;
 }
 
+/* The INVOKE in flight with request id `id`, else NULL (for copy.c). */
+const struct call *transport_call_locked(handle_t *h, uint32_t id) {
+  for (struct pending *p = h->pending; p; p = p->next) {
+    if (p->id == id && !p->done) return p->call;
+  }
+  return NULL;
+}
+
 /* Hands a reply to its request (which then owns the payload); EIO for a frame nobody asked for. */
 static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len) {
   struct pending *p = h->pending;
@@ -139,6 +147,14 @@ static void *reader_main(void *arg) {
     if (type == WIRE_EVENT) {
       rc = monitor_queue_locked(h, payload, len);
       if (rc == EOVERFLOW) h->library_dropped++;
+    } else if (type == WIRE_COPY_REQUEST) {
+      /* Served here, on the reader: the caller it is for waits for its reply, which only this
+       * thread can deliver, so its buffers stay put while the copy runs. */
+      pthread_mutex_unlock(&h->lock);
+      rc = copy_serve(h, id, payload, len);
+      pthread_mutex_lock(&h->lock);
+      free(payload);
+      payload = NULL;
     } else if (type == WIRE_EVENTS_DROPPED) {
       rc = len == WIRE_DROPPED_SIZE ? 0 : EIO;
       if (rc == 0 && wire_get_u64(payload) > h->kernel_dropped) h->kernel_dropped = wire_get_u64(payload);
@@ -169,10 +185,11 @@ void transport_stop_reader(handle_t *h) {
   pthread_join(h->reader, NULL);
 }
 
-/* Sends a request and waits for its reply. On 0 the caller owns *reply (free it). */
-int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, uint8_t **reply,
-                      uint32_t *reply_len) {
-  struct pending p = {0};
+/* Sends a request and waits for its reply. On 0 the caller owns *reply (free it). `call`: an
+ * INVOKE's parameters, which the kernel may copy from while it runs. */
+int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
+                      uint8_t **reply, uint32_t *reply_len) {
+  struct pending p = {.call = call};
   pthread_mutex_lock(&h->lock);
   if (h->dead || h->closing) {
     pthread_mutex_unlock(&h->lock);

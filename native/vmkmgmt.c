@@ -107,7 +107,7 @@ static int hello(handle_t *h) {
   uint8_t *reply = NULL;
   uint32_t reply_len = 0;
   wire_put_hello(msg, h->sig.version, h->sig.name.string, h->sig.vendor.string, (uint32_t)getpid());
-  int rc = transport_request(h, WIRE_HELLO, &(struct iovec){msg, sizeof msg}, 1, &reply, &reply_len);
+  int rc = transport_request(h, WIRE_HELLO, &(struct iovec){msg, sizeof msg}, 1, NULL, &reply, &reply_len);
   if (rc != 0) return rc;
   rc = reply_len >= WIRE_HELLO_REPLY_SIZE ? wire_get_status(reply) : EIO;
   free(reply);
@@ -159,7 +159,7 @@ EXPORT int vmk_MgmtUserGetInstances(vmk_MgmtUserHandle h, vmk_MgmtInstances *ins
   if (rc != 0) return rc;
   uint8_t *reply = NULL;
   uint32_t len = 0;
-  rc = transport_request(h, WIRE_GET_INSTANCES, NULL, 0, &reply, &len);
+  rc = transport_request(h, WIRE_GET_INSTANCES, NULL, 0, NULL, &reply, &len);
   if (rc != 0) goto out;
   rc = wire_get_status(reply);
   if (rc != 0) goto out;

@@ -21,7 +21,7 @@
 
 /* ---- Frame */
 #define WIRE_MAGIC 0x4B4D4D56u
-#define WIRE_VERSION 2
+#define WIRE_VERSION 3
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_VECTOR (64u * 1024u * 1024u)
 #define WIRE_MAX_PAYLOAD (WIRE_MAX_VECTOR + 4096u)
@@ -39,6 +39,8 @@ enum {
   WIRE_CONTROL_REPLY = 10,
   WIRE_ERROR = 12,
   WIRE_EVENTS_DROPPED = 13,
+  WIRE_COPY_REQUEST = 14,
+  WIRE_COPY_REPLY = 15,
 };
 
 /* ---- Payloads: the offset of each field, then the size of the fixed part */
@@ -64,15 +66,19 @@ enum {
 #define WIRE_INVOKE_SYNC 16
 #define WIRE_INVOKE_NUMPARMS 17
 #define WIRE_INVOKE_HEADER_SIZE 24
-/* Parameter descriptor: u8 type, u8[3], u32 size, u64 length */
+/* Parameter descriptor: u8 type (the caller's direction), u8 flags, u8[2], u32 size, u64 length */
 #define WIRE_PARM_TYPE 0
+#define WIRE_PARM_FLAGS 1
+#define WIRE_PARM_DATA 1u /* flag: the caller's bytes of this parameter follow */
 #define WIRE_PARM_SIZE 4
 #define WIRE_PARM_LENGTH 8
 #define WIRE_PARM_DESC_SIZE 16
 
-/* INVOKE_REPLY: i32 status, u32 numParms, u64 length per parameter; then the returned bytes. */
+/* INVOKE_REPLY: i32 status, u32 numParms, u32 returned (bit i: parameter i's bytes follow), u32;
+ * u64 length per parameter; then the returned bytes. */
 #define WIRE_REPLY_NUMPARMS 4
-#define WIRE_REPLY_LENGTHS 8
+#define WIRE_REPLY_RETURNED 8
+#define WIRE_REPLY_LENGTHS 16
 
 /* INSTANCES: i32 status, u32 count; per instance u64 id, char name[32] */
 #define WIRE_INSTANCES_COUNT 4
@@ -92,6 +98,22 @@ enum {
 
 /* EVENTS_DROPPED: u64 total */
 #define WIRE_DROPPED_SIZE 8
+
+/* COPY_REQUEST (request id: the INVOKE's): u32 copyId, u8 op, u8 target, u8[2], u64 where,
+ * u64 length; a write carries its bytes after. */
+#define WIRE_COPY_ID 0
+#define WIRE_COPY_OP 4
+#define WIRE_COPY_TARGET 5
+#define WIRE_COPY_WHERE 8
+#define WIRE_COPY_LENGTH 16
+#define WIRE_COPY_REQUEST_SIZE 24
+#define WIRE_COPY_FROM_USER 1 /* op: read the caller's memory */
+#define WIRE_COPY_TO_USER 2   /* op: write the caller's memory */
+#define WIRE_COPY_ADDRESS 0   /* target: `where` is an address in the caller's process */
+#define WIRE_COPY_PARAMETER 1 /* target: `where` is the index of a parameter of the call */
+/* COPY_REPLY (request id: the INVOKE's): u32 copyId, i32 status; a read's bytes after. */
+#define WIRE_COPY_REPLY_STATUS 4
+#define WIRE_COPY_REPLY_SIZE 8
 
 /* ---- Little-endian helpers */
 
@@ -165,9 +187,11 @@ static inline void wire_put_invoke(uint8_t *p, uint64_t instance, uint64_t callb
 }
 
 /* Writes parameter i's descriptor into an INVOKE payload. */
-static inline void wire_put_parm(uint8_t *p, unsigned i, uint8_t type, uint32_t size, uint64_t length) {
+static inline void wire_put_parm(uint8_t *p, unsigned i, uint8_t type, uint8_t flags, uint32_t size,
+                                 uint64_t length) {
   uint8_t *d = p + WIRE_INVOKE_HEADER_SIZE + (size_t)WIRE_PARM_DESC_SIZE * i;
   d[WIRE_PARM_TYPE] = type;
+  d[WIRE_PARM_FLAGS] = flags;
   wire_put_u32(d + WIRE_PARM_SIZE, size);
   wire_put_u64(d + WIRE_PARM_LENGTH, length);
 }

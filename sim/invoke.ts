@@ -1,7 +1,9 @@
 /**
  * The kernel side of one INVOKE: the checks the real kernel makes (callback, instance, count,
- * directions, sizes), fault injection, the module's handler (sync or queued), and the reply built
- * from what the handler returned. A module bug costs one call, never the simulator.
+ * sizes — not directions: as on ESXi the kernel's own table decides what is copied in and out),
+ * fault injection, the module's handler (sync or queued) with its copies from and to the caller's
+ * memory, and the reply built from what the handler returned. A module bug costs one call, never
+ * the simulator.
  * @module
  */
 import { ERRNO, isVector, MAX_VECTOR_BYTES, NO_INSTANCE_ID, returnsData } from "../abi/facts.ts";
@@ -11,12 +13,19 @@ import type { Faults } from "./faults.ts";
 import type { Session } from "./kernel.ts";
 import { KernelError } from "./module.ts";
 import {
+  CopyOp,
+  type CopyReply,
+  type CopyRequest,
+  CopyTarget,
   type InvokeReply,
   type InvokeRequest,
   MAX_PAYLOAD,
   type ParamDescriptor,
   replyPayloadSize,
 } from "./protocol.ts";
+
+/** Sends a COPY_REQUEST for the call and resolves with its COPY_REPLY (server.ts). */
+export type CopyChannel = (invokeId: number, req: Omit<CopyRequest, "copyId">) => Promise<CopyReply>;
 
 /** What an invoke needs of its kernel. */
 export interface InvokeHost {
@@ -32,6 +41,7 @@ export function dispatchInvoke(
   session: Session,
   req: InvokeRequest,
   reply: (reply: InvokeReply) => void,
+  copy: (req: Omit<CopyRequest, "copyId">) => Promise<CopyReply>,
 ): void {
   const { instanceId, params: parms, sync } = req;
   const status = (errno: number): InvokeReply => ({ status: errno, params: [] });
@@ -41,23 +51,91 @@ export function dispatchInvoke(
   if (!cb || (instanceId !== NO_INSTANCE_ID && !instance)) return reply(status(ERRNO.ENOENT));
   if (cb.location !== "kernel" || cb.params.length !== parms.length) return reply(status(ERRNO.EINVAL));
   for (let i = 0; i < parms.length; i++) {
+    // ESXi checks the count and the sizes; a vector must stay a vector (its pointer is a
+    // vmk_MgmtVectorParm), but which way the bytes go is the kernel's table's to say.
     const p = cb.params[i];
-    if (parms[i].dir !== p.dir || parms[i].size !== p.size) return reply(status(ERRNO.EINVAL));
+    if (isVector(parms[i].dir) !== isVector(p.dir) || parms[i].size !== p.size) {
+      return reply(status(ERRNO.EINVAL));
+    }
     if (isVector(p.dir) && parms[i].length > MAX_VECTOR_BYTES) return reply(status(ERRNO.EINVAL));
   }
   // Nothing is allocated for a reply no frame could carry: one small INVOKE must not cost the
   // kernel more memory than the protocol allows a reply.
   if (replyPayloadSize(parms) > MAX_PAYLOAD) return reply(status(ERRNO.EINVAL));
 
+  // The caller's memory is reachable while a sync call runs, and only then.
+  let reachable = sync;
+  const userCopy = async (
+    op: CopyRequest["op"],
+    target: CopyRequest["target"],
+    where: bigint,
+    length: number,
+    data?: Uint8Array,
+  ) => {
+    const what = op === CopyOp.FROM_USER ? "copyFromUser" : "copyToUser";
+    if (!reachable) {
+      throw new KernelError(
+        ERRNO.EFAULT,
+        `${what}: the caller's memory is reachable only during a sync call`,
+      );
+    }
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_BYTES) {
+      throw new KernelError(ERRNO.EFAULT, `${what}: ${length} bytes is outside 0..${MAX_VECTOR_BYTES}`);
+    }
+    const r = await copy({ op, target, where, length, data });
+    if (r.status !== 0) {
+      throw new KernelError(r.status, `${what} at 0x${where.toString(16)}: errno ${r.status}`);
+    }
+    if (op === CopyOp.FROM_USER && r.data.length !== length) {
+      throw new KernelError(ERRNO.EIO, `${what}: ${r.data.length} bytes came back, not ${length}`);
+    }
+    return r.data;
+  };
+  const addressOf = (address: bigint) => {
+    if (typeof address !== "bigint" || address < 0n || address >= 1n << 64n) {
+      throw new KernelError(ERRNO.EFAULT, `not a user address: ${String(address)}`);
+    }
+    return address;
+  };
+
   const run = async (delayMs: number) => {
     if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));
     if (session.closed) return;
     const params: Record<string, unknown> = {};
-    cb.params.forEach((p, i) => {
-      if (p.dir === "vectorOut") params[p.name] = parms[i].length / p.size;
-      else if (parms[i].data) params[p.name] = decodeParam(p, parms[i].data);
-    });
-    const call = { instance: instance ?? null, session: session.id, params, kernel: api.context };
+    try {
+      for (const [i, p] of cb.params.entries()) {
+        if (p.dir === "vectorOut") {
+          params[p.name] = parms[i].length / p.size;
+          continue;
+        }
+        if (p.dir === "out") continue;
+        // An in-ish parameter (by the kernel's table) whose bytes the caller did not send — its
+        // own table says out — is copied from the caller's buffer, as a real kernel would.
+        if (!parms[i].data && sync) {
+          parms[i].data = await userCopy(CopyOp.FROM_USER, CopyTarget.PARAMETER, BigInt(i), parms[i].length);
+        }
+        params[p.name] = decodeParam(p, parms[i].data ?? new Uint8Array(parms[i].length));
+      }
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      if (!session.closed) reply(status(e.errno));
+      return;
+    }
+    if (session.closed) return;
+    const call = {
+      instance: instance ?? null,
+      session: session.id,
+      params,
+      kernel: api.context,
+      copyFromUser: (address: bigint, length: number) =>
+        userCopy(CopyOp.FROM_USER, CopyTarget.ADDRESS, addressOf(address), length),
+      copyToUser: async (address: bigint, data: Uint8Array) => {
+        if (!(data instanceof Uint8Array)) {
+          throw new KernelError(ERRNO.EFAULT, "copyToUser takes a Uint8Array");
+        }
+        await userCopy(CopyOp.TO_USER, CopyTarget.ADDRESS, addressOf(address), data.length, data);
+      },
+    };
     const handler = (api.module.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
     if (!sync) {
       reply(status(0));
@@ -75,6 +153,8 @@ export function dispatchInvoke(
       if (e instanceof KernelError) return reply(status(e.errno));
       kernel.log(`${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
       return reply(status(ERRNO.EIO));
+    } finally {
+      reachable = false;
     }
     if (session.closed) return;
     try {

@@ -21,6 +21,8 @@ import { Faults } from "./faults.ts";
 import { dispatchInvoke } from "./invoke.ts";
 import type { EmitOptions, KernelInstance, KernelModule, ModuleContext } from "./module.ts";
 import {
+  type CopyReply,
+  type CopyRequest,
   type EventMessage,
   type HelloReply,
   type HelloRequest,
@@ -354,10 +356,16 @@ export class Kernel {
 
   /**
    * Handles INVOKE. Calls `reply` once (or never, for a stalled call). The kernel's own table
-   * decides what a call means; the request must agree with it on count, directions and sizes.
+   * decides what a call means and what is copied in and out; the request must agree with it on
+   * the count and the sizes. `copy` reaches the caller's memory while a sync call runs.
    */
-  invoke(session: Session, req: InvokeRequest, reply: (reply: InvokeReply) => void): void {
+  invoke(
+    session: Session,
+    req: InvokeRequest,
+    reply: (reply: InvokeReply) => void,
+    copy: (req: Omit<CopyRequest, "copyId">) => Promise<CopyReply>,
+  ): void {
     session.calls++;
-    dispatchInvoke(this, session, req, reply);
+    dispatchInvoke(this, session, req, reply, copy);
   }
 }

@@ -46,6 +46,8 @@ export {
   type Transport,
 } from "./kernel.ts";
 export type {
+  CopyReply,
+  CopyRequest,
   EventMessage,
   HelloReply,
   HelloRequest,
@@ -54,4 +56,5 @@ export type {
   InvokeRequest,
   ParamDescriptor,
 } from "./protocol.ts";
+export { CopyOp, CopyTarget } from "./protocol.ts";
 export { type FaultAction, Faults, type InstanceFaults } from "./faults.ts";

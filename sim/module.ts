@@ -77,6 +77,19 @@ export interface CallContext<D extends SignatureDef, C> {
   readonly params: InvokeParams<C>;
   /** The kernel, for emitting events and managing instances. */
   readonly kernel: ModuleContext<D>;
+  /**
+   * `vmk_CopyFromUser`: reads `length` bytes (at most 64 MiB) at `address` in the calling process —
+   * a buffer whose address the caller put in a payload struct. Only during a sync call.
+   * @throws {KernelError} `EFAULT` for a bad or unmapped address, or outside a sync call (a driver
+   * then reports an error status, as a real one does).
+   */
+  copyFromUser(address: bigint, length: number): Promise<Uint8Array>;
+  /**
+   * `vmk_CopyToUser`: writes `data` (at most 64 MiB) at `address` in the calling process. Only
+   * during a sync call.
+   * @throws {KernelError} `EFAULT` for a bad or unmapped address, or outside a sync call.
+   */
+  copyToUser(address: bigint, data: Uint8Array): Promise<void>;
 }
 
 /** A kernel callback handler: returns the out/inout/vectorOut values (missing ones are zero). */

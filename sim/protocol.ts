@@ -24,8 +24,6 @@ import {
   MAX_INSTANCES,
   MAX_VECTOR_BYTES,
   NAME_SIZE,
-  returnsData,
-  sendsData,
 } from "../abi/facts.ts";
 
 // ---------------------------------------------------------------- Frame
@@ -33,7 +31,7 @@ import {
 /** Frame magic (`V M M K`). */
 export const MAGIC = 0x4b4d4d56;
 /** Protocol version spoken here. */
-export const VERSION = 2;
+export const VERSION = 3;
 /** Header size in bytes. */
 export const HEADER_SIZE = 16;
 /** Largest payload accepted: the largest vector plus room for the descriptors around it. */
@@ -53,6 +51,8 @@ export const FrameType = {
   CONTROL_REPLY: 10,
   ERROR: 12,
   EVENTS_DROPPED: 13,
+  COPY_REQUEST: 14,
+  COPY_REPLY: 15,
 } as const;
 
 /** A parsed frame. */
@@ -400,9 +400,12 @@ export interface ParamDescriptor {
   size: number;
   /** Bytes: the fixed size, or a vector's length. */
   length: number;
-  /** The bytes sent, for directions that send data. */
+  /** The caller's bytes, when they came with the request (its direction sends data). */
   data?: Uint8Array;
 }
+
+/** INVOKE parameter flag: the caller's bytes of this parameter follow. */
+export const PARM_DATA = 1;
 
 /** INVOKE (lib → sim): call a kernel callback. */
 export interface InvokeRequest {
@@ -428,14 +431,19 @@ export function decodeInvoke(payload: Uint8Array): InvokeRequest {
     throw new ProtocolError("INVOKE: bad sync flag or parameter count");
   }
   const params: ParamDescriptor[] = [];
+  const withData: boolean[] = [];
   for (let i = 0; i < numParms; i++) {
     const type = r.u8();
-    r.bytes(3);
+    const flags = r.u8();
+    r.bytes(2);
     const size = r.u32();
     const length = r.u64();
     // A length too large to be a number is malformed; one too large for a frame is the kernel's to
     // refuse with EINVAL (sim/invoke.ts), before anything is allocated for it.
-    if (type >= DIRECTION_BY_CODE.length || size === 0 || length > BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (
+      type >= DIRECTION_BY_CODE.length || (flags & ~PARM_DATA) !== 0 || size === 0 ||
+      length > BigInt(Number.MAX_SAFE_INTEGER)
+    ) {
       throw new ProtocolError("INVOKE: bad parameter descriptor");
     }
     const dir = DIRECTION_BY_CODE[type];
@@ -445,24 +453,33 @@ export function decodeInvoke(payload: Uint8Array): InvokeRequest {
       throw new ProtocolError("INVOKE: parameter length does not fit its size");
     }
     params.push({ dir, size, length: len });
+    withData.push((flags & PARM_DATA) !== 0);
   }
-  for (const p of params) if (sendsData(p.dir)) p.data = r.bytes(p.length);
+  params.forEach((p, i) => {
+    if (withData[i]) p.data = r.bytes(p.length);
+  });
   if (r.remaining !== 0) throw new ProtocolError("INVOKE: trailing bytes");
   return { instanceId, callbackId, sync: sync === 1, params };
 }
 
-/** The size of the INVOKE_REPLY payload a request asks for (status, count, lengths, returned bytes). */
+/** The largest INVOKE_REPLY payload a request can get (status, count, mask, lengths, every parameter back). */
 export function replyPayloadSize(params: readonly ParamDescriptor[]): number {
-  // i32 status and u32 count (WIRE_REPLY_LENGTHS), then a u64 length per parameter, then the bytes.
-  const fixed = 8 + 8 * params.length;
-  return params.reduce((n, p) => n + (returnsData(p.dir) ? p.length : 0), fixed);
+  // i32 status, u32 count, u32 returned, u32 (WIRE_REPLY_LENGTHS), a u64 length per parameter, the
+  // bytes: the kernel's table may return any parameter.
+  const fixed = REPLY_LENGTHS + 8 * params.length;
+  return params.reduce((n, p) => n + p.length, fixed);
 }
+
+/** Where an INVOKE_REPLY's lengths start. */
+export const REPLY_LENGTHS = 16;
 
 /** Encodes an INVOKE payload (what the library sends; for test clients). */
 export function encodeInvoke(req: InvokeRequest): Uint8Array {
   const w = new PayloadWriter().u64(req.instanceId).u64(req.callbackId).u8(req.sync ? 1 : 0)
     .u8(req.params.length).zeros(6);
-  for (const p of req.params) w.u8(DIRECTION_CODE[p.dir]).zeros(3).u32(p.size).u64(p.length);
+  for (const p of req.params) {
+    w.u8(DIRECTION_CODE[p.dir]).u8(p.data ? PARM_DATA : 0).zeros(2).u32(p.size).u64(p.length);
+  }
   for (const p of req.params) if (p.data) w.bytes(p.data);
   return w.finish();
 }
@@ -472,18 +489,69 @@ export interface InvokeReply {
   /** 0, or an errno. */
   status: number;
   /**
-   * On status 0: each parameter's length (as sent), and the bytes of every parameter that
-   * returns data, each exactly that long. Empty for an error.
+   * On status 0: each parameter's length (as sent), and the bytes of every parameter the
+   * kernel's table returns, each exactly that long. Empty for an error.
    */
   params: { length: number; data?: Uint8Array }[];
 }
 
 /** Encodes an INVOKE_REPLY payload. */
 export function encodeInvokeReply(reply: InvokeReply): Uint8Array {
-  const w = new PayloadWriter().i32(reply.status).u32(reply.params.length);
+  const returned = reply.params.reduce((mask, p, i) => (p.data ? mask | (1 << i) : mask), 0);
+  const w = new PayloadWriter().i32(reply.status).u32(reply.params.length).u32(returned).u32(0);
   for (const p of reply.params) w.u64(p.length);
   for (const p of reply.params) if (p.data) w.bytes(p.data);
   return w.finish();
+}
+
+/** What a COPY_REQUEST asks: read (`from`) or write (`to`) the caller's memory. */
+export const CopyOp = { FROM_USER: 1, TO_USER: 2 } as const;
+/** Where a COPY_REQUEST points: an address in the caller's process, or a parameter of the call. */
+export const CopyTarget = { ADDRESS: 0, PARAMETER: 1 } as const;
+/** Size of a COPY_REQUEST before a write's bytes. */
+export const COPY_REQUEST_SIZE = 24;
+
+/** COPY_REQUEST (sim → lib, with the INVOKE's request id): vmk_CopyFromUser / vmk_CopyToUser. */
+export interface CopyRequest {
+  /** Matches the reply. */
+  copyId: number;
+  /** Read or write. */
+  op: (typeof CopyOp)[keyof typeof CopyOp];
+  /** An address or a parameter index. */
+  target: (typeof CopyTarget)[keyof typeof CopyTarget];
+  /** The address, or the parameter's index. */
+  where: bigint;
+  /** Bytes to read (a write's length is its data's). */
+  length: number;
+  /** A write's bytes. */
+  data?: Uint8Array;
+}
+
+/** Encodes a COPY_REQUEST payload. */
+export function encodeCopyRequest(req: CopyRequest): Uint8Array {
+  const length = req.data ? req.data.length : req.length;
+  const w = new PayloadWriter().u32(req.copyId).u8(req.op).u8(req.target).zeros(2).u64(req.where).u64(length);
+  if (req.data) w.bytes(req.data);
+  return w.finish();
+}
+
+/** COPY_REPLY (lib → sim): the status, and a read's bytes. */
+export interface CopyReply {
+  /** Matches the request. */
+  copyId: number;
+  /** 0, `EFAULT` (a bad address), `EINVAL` (no such call in flight, or a bad target). */
+  status: number;
+  /** A successful read's bytes. */
+  data: Uint8Array;
+}
+
+/** Decodes a COPY_REPLY payload. @throws {ProtocolError} when it does not parse. */
+export function decodeCopyReply(payload: Uint8Array): CopyReply {
+  const r = new PayloadReader(payload);
+  const copyId = r.u32();
+  const status = new DataView(payload.buffer, payload.byteOffset + 4, 4).getInt32(0, true);
+  r.u32();
+  return { copyId, status, data: r.bytes(r.remaining) };
 }
 
 /** INSTANCES (sim → lib): the answer to GET_INSTANCES. */

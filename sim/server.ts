@@ -19,15 +19,20 @@ import { dirnameOf } from "../util/path.ts";
 import { checkPeer, ensureSocketDir } from "../util/socket_trust.ts";
 import { runControl } from "./control.ts";
 import { Kernel, type Session } from "./kernel.ts";
-import type { KernelModule } from "./module.ts";
+import { KernelError, type KernelModule } from "./module.ts";
+import { ERRNO } from "../abi/facts.ts";
+import type { CopyChannel } from "./invoke.ts";
 import nicModule from "./modules/acme_nic.ts";
 import storageModule from "./modules/acme_storage.ts";
 import {
   buildFrame,
+  type CopyReply,
+  decodeCopyReply,
   decodeEventAck,
   decodeHello,
   decodeInvoke,
   decodeJsonPayload,
+  encodeCopyRequest,
   encodeErrorText,
   encodeEvent,
   encodeEventsDropped,
@@ -251,7 +256,7 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: Connecti
   };
   /** Waits until what this client has pending is back under the limit; hangs up on one that stopped reading. */
   const room = async () => {
-    while (open && queued + reserved > limits.pendingBytes) {
+    while (open && copies.size === 0 && queued + reserved > limits.pendingBytes) {
       if (queued > 0 && Date.now() - lastWrite > limits.stalledWriteMs) {
         kernel.log(
           `disconnecting a client that stopped reading: ${queued} bytes unread for ${limits.stalledWriteMs} ms`,
@@ -265,6 +270,28 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: Connecti
       await progress.promise;
       clearTimeout(tick);
     }
+  };
+  // The kernel's copies from and to the caller's memory, waiting for their COPY_REPLY. While one
+  // waits, reading goes on whatever is pending (the reply must get through); a library that does
+  // not answer in `stalledWriteMs` is disconnected.
+  const copies = new Map<number, { done: (r: CopyReply) => void; fail: (e: Error) => void }>();
+  let nextCopy = 1;
+  const copy: CopyChannel = (invokeId, req) => {
+    if (!open) return Promise.reject(new KernelError(ERRNO.EIO, "the caller has gone"));
+    const copyId = nextCopy++ >>> 0;
+    send(buildFrame(FrameType.COPY_REQUEST, invokeId, encodeCopyRequest({ ...req, copyId })));
+    return new Promise<CopyReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        copies.delete(copyId);
+        kernel.log(`disconnecting a client that did not answer a copy in ${limits.stalledWriteMs} ms`);
+        reject(new KernelError(ERRNO.EIO, "the caller did not answer a copy"));
+        hangUp();
+      }, limits.stalledWriteMs);
+      copies.set(copyId, {
+        done: (r) => (clearTimeout(timer), resolve(r)),
+        fail: (e) => (clearTimeout(timer), reject(e)),
+      });
+    });
   };
   let session: Session | undefined;
   let role: "none" | "session" | "control" = "none";
@@ -313,7 +340,7 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: Connecti
           kernel.invoke(session, req, (r) => {
             reserved -= promised;
             send(buildFrame(FrameType.INVOKE_REPLY, f.id, encodeInvokeReply(r)));
-          });
+          }, (c) => copy(f.id, c));
           return;
         }
       case FrameType.GET_INSTANCES:
@@ -321,6 +348,15 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: Connecti
         if (f.payload.length !== 0) throw new ProtocolError("GET_INSTANCES carries no payload");
         send(buildFrame(FrameType.INSTANCES, f.id, encodeInstances(kernel.instances(session))));
         return;
+      case FrameType.COPY_REPLY: {
+        if (!session) throw new ProtocolError("COPY_REPLY before HELLO");
+        const r = decodeCopyReply(f.payload);
+        const waiting = copies.get(r.copyId);
+        if (!waiting) throw new ProtocolError(`COPY_REPLY for copy ${r.copyId}, which was not asked for`);
+        copies.delete(r.copyId);
+        waiting.done(r);
+        return;
+      }
       case FrameType.EVENT_ACK:
         if (!session) throw new ProtocolError("EVENT_ACK before HELLO");
         kernel.ack(session, decodeEventAck(f.payload));
@@ -354,6 +390,8 @@ async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: Connecti
       kernel.log(`connection failed: ${(e as Error).message}`);
     }
   } finally {
+    for (const c of copies.values()) c.fail(new KernelError(ERRNO.EIO, "the caller has gone"));
+    copies.clear();
     if (session) kernel.sessionClosed(session);
     shut();
   }

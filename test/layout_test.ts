@@ -126,6 +126,23 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
     WIRE_CONTROL_REPLY: T.CONTROL_REPLY,
     WIRE_ERROR: T.ERROR,
     WIRE_EVENTS_DROPPED: T.EVENTS_DROPPED,
+    WIRE_COPY_REQUEST: T.COPY_REQUEST,
+    WIRE_COPY_REPLY: T.COPY_REPLY,
+    WIRE_PARM_DATA: wire.PARM_DATA,
+    // The returned-parameters mask sits right after status and count.
+    WIRE_REPLY_RETURNED: 8,
+    WIRE_COPY_REQUEST_SIZE: wire.encodeCopyRequest({
+      copyId: 1,
+      op: wire.CopyOp.FROM_USER,
+      target: wire.CopyTarget.ADDRESS,
+      where: 1n,
+      length: 4,
+    }).length,
+    WIRE_COPY_REPLY_SIZE: 8,
+    WIRE_COPY_FROM_USER: wire.CopyOp.FROM_USER,
+    WIRE_COPY_TO_USER: wire.CopyOp.TO_USER,
+    WIRE_COPY_ADDRESS: wire.CopyTarget.ADDRESS,
+    WIRE_COPY_PARAMETER: wire.CopyTarget.PARAMETER,
     WIRE_HELLO_SIZE: wire.encodeHello(hello).length,
     WIRE_HELLO_REPLY_SIZE: wire.encodeHelloReply({ status: 0, sessionId: 1n }).length,
     WIRE_INVOKE_HEADER_SIZE: wire.encodeInvoke(noParams).length,
@@ -150,6 +167,14 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
     params: [{ dir: "in" as const, size: 4, length: 4, data: new Uint8Array([1, 2, 3, 4]) }],
   };
   assertEquals(wire.decodeInvoke(wire.encodeInvoke(setMtu)), setMtu);
+  // A reply's mask says which parameters come back; a copy reply decodes its status and bytes.
+  const reply = wire.encodeInvokeReply({
+    status: 0,
+    params: [{ length: 4 }, { length: 2, data: new Uint8Array(2) }],
+  });
+  assertEquals(new DataView(reply.buffer).getUint32(8, true), 0b10);
+  const copyReply = new Uint8Array([7, 0, 0, 0, 14, 0, 0, 0, 9]);
+  assertEquals(wire.decodeCopyReply(copyReply), { copyId: 7, status: 14, data: new Uint8Array([9]) });
 });
 
 Deno.test("the Linux socket facts of ffi/peer.ts match the C headers", async () => {

@@ -106,6 +106,11 @@ Deno.test("malformed input is refused with an ERROR frame and a disconnect; the 
       "bad parameter descriptor",
     ],
     [
+      "a COPY_REPLY nobody asked for",
+      concat(hello(), buildFrame(FrameType.COPY_REPLY, 2, new PayloadWriter().u32(99).u32(0).finish())),
+      "COPY_REPLY for copy 99, which was not asked for",
+    ],
+    [
       "INVOKE length beyond payload",
       concat(
         hello(),
@@ -114,7 +119,7 @@ Deno.test("malformed input is refused with an ERROR frame and a disconnect; the 
           2,
           (() => {
             const w = new PayloadWriter().u64(1).u64(17).bytes(new Uint8Array([1, 2, 0, 0, 0, 0, 0, 0]));
-            w.bytes(new Uint8Array([0, 0, 0, 0])).u32(4).u64(4);
+            w.bytes(new Uint8Array([0, 1, 0, 0])).u32(4).u64(4); // IN, its bytes follow
             w.bytes(new Uint8Array([1, 0, 0, 0])).u32(4).u64(4);
             return w.bytes(new Uint8Array([1])).finish(); // 1 of the 4 IN bytes
           })(),

@@ -29,7 +29,7 @@ export function arrayType<T extends Type<unknown>>(element: T, length: number): 
     length,
     size: element.size * length,
     align: element.align,
-    encode(view, offset, value, path) {
+    encode(view, offset, value, path, buffers) {
       if (!Array.isArray(value)) {
         throw new ValueError(
           path,
@@ -39,7 +39,7 @@ export function arrayType<T extends Type<unknown>>(element: T, length: number): 
       if (value.length !== length) {
         throw new ValueError(path, `expected exactly ${length} elements, got ${value.length}`);
       }
-      value.forEach((v, i) => element.encode(view, offset + i * element.size, v, `${path}[${i}]`));
+      value.forEach((v, i) => element.encode(view, offset + i * element.size, v, `${path}[${i}]`, buffers));
     },
     decode(view, offset) {
       const out: ValueOf<T>[] = [];

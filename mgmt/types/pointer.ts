@@ -3,8 +3,11 @@
  * whose direction and length the signature states (an NVMe identify page, a firmware image).
  * @module
  */
-import { describeValue, type Type, type TypeJson } from "./type.ts";
+import { type CallerBuffers, describeValue, type Type, type TypeJson } from "./type.ts";
 import { ValueError } from "../errors.ts";
+import { bytesFromJson } from "./bytes.ts";
+import { MAX_VECTOR_BYTES } from "../../abi/facts.ts";
+import { toHex } from "../../util/hex.ts";
 
 /** Which way a caller buffer's bytes go during a call. */
 export type BufferDirection = "in" | "out" | "inout";
@@ -19,8 +22,8 @@ export interface BufferSpec {
   readonly lengthFrom?: string;
 }
 
-/** A pointer type: `buffer` is set when it carries a caller buffer. */
-export interface PointerType extends Type<bigint> {
+/** A pointer type: `buffer` is set when it carries a caller buffer (then a value may be its bytes). */
+export interface PointerType extends Type<bigint | Uint8Array> {
   /** The caller buffer it points to, if the signature says so. */
   readonly buffer?: BufferSpec;
 }
@@ -41,12 +44,6 @@ function pointerType(buffer?: BufferSpec): PointerType {
       }
       return v;
     }
-    if (value instanceof Uint8Array && buffer) {
-      throw new ValueError(
-        path,
-        "passing a Uint8Array as a caller buffer needs the kernel side of caller buffers, which this version does not have yet; give an address (a bigint) or 0n",
-      );
-    }
     throw new ValueError(
       path,
       `expected an address (a bigint; 0n for NULL) (${name}), got ${describeValue(value)}`,
@@ -58,23 +55,57 @@ function pointerType(buffer?: BufferSpec): PointerType {
     size: 8,
     align: 8,
     ...(buffer ? { buffer: Object.freeze({ ...buffer }) } : {}),
-    encode(view: DataView, offset: number, value: unknown, path: string) {
+    encode(view: DataView, offset: number, value: unknown, path: string, buffers?: CallerBuffers) {
+      if (value instanceof Uint8Array && buffer) {
+        if (!buffers) {
+          throw new ValueError(
+            path,
+            "a caller buffer (Uint8Array) is pinned by invoke for the call; here give an address (a bigint) or 0n",
+          );
+        }
+        if (buffer.length !== undefined && value.length < buffer.length) {
+          throw new ValueError(
+            path,
+            `the buffer holds ${value.length} bytes; the kernel may copy ${buffer.length} (${name})`,
+          );
+        }
+        // The address is written by ffi/ just before the call, while the buffer is pinned.
+        view.setBigUint64(offset, 0n, true);
+        buffers.list.push({ view, offset, bytes: value, path });
+        return;
+      }
       view.setBigUint64(offset, toAddress(value, path), true);
     },
     decode: (view: DataView, offset: number) => view.getBigUint64(offset, true),
-    fromJson(json: unknown, path: string) {
+    fromJson(json: unknown, path: string): bigint | Uint8Array {
+      if (buffer && json instanceof Uint8Array) return json;
+      // A caller buffer in JSON (the REPL): {"bytes": "hex"} to send, {"length": n} for n zero bytes.
+      if (buffer && json !== null && typeof json === "object" && !(json instanceof Uint8Array)) {
+        const o = json as Record<string, unknown>;
+        if ("bytes" in o) return bytesFromJson(o.bytes, `${path}.bytes`);
+        const n = o.length;
+        if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 || n > MAX_VECTOR_BYTES) {
+          throw new ValueError(
+            path,
+            `a caller buffer is {"bytes": "hex"} or {"length": 1..${MAX_VECTOR_BYTES}}`,
+          );
+        }
+        return new Uint8Array(n);
+      }
       if (typeof json === "string" && /^(0x[0-9a-f]+|\d+)$/i.test(json.trim())) {
         return toAddress(BigInt(json.trim()), path);
       }
       return toAddress(json, path);
     },
-    toJson: (v: bigint) => `0x${v.toString(16)}`,
+    toJson: (
+      v: bigint | Uint8Array,
+    ) => (v instanceof Uint8Array ? { bytes: toHex(v) } : `0x${v.toString(16)}`),
     describe: (): TypeJson => (buffer ? { pointer: "u8", buffer: { ...buffer } } : "ptr"),
   });
 }
 
 /** `void *`: an address as a bigint (0n is NULL). */
-export const ptr: PointerType = pointerType();
+export const ptr: Type<bigint> = pointerType() as Type<bigint>;
 
 /**
  * A pointer field to a caller buffer: its direction and where its length comes from.

@@ -12,7 +12,7 @@ import {
   type Member,
   type MemberJson,
 } from "./members.ts";
-import { IDENT, type Type, type TypeJson } from "./type.ts";
+import { type CallerBuffers, IDENT, type Type, type TypeJson } from "./type.ts";
 import { isAlignment } from "./record_layout.ts";
 
 /** Options of a struct or union: its name and the attributes it is declared with. */
@@ -343,9 +343,10 @@ export function writeField(
   recordOffset: number,
   value: unknown,
   path: string,
+  buffers?: CallerBuffers,
 ): void {
   if (f.bits) f.bits.write(view, recordOffset, value, path);
-  else f.type.encode(view, recordOffset + f.offset, value, path);
+  else f.type.encode(view, recordOffset + f.offset, value, path, buffers);
 }
 
 /** Member `f`'s value from its JSON form; throws a `ValueError` naming `path`. */

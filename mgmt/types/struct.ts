@@ -16,6 +16,7 @@ import {
   writeField,
 } from "./record.ts";
 import { ValueError } from "../errors.ts";
+import type { PointerType } from "./pointer.ts";
 
 export type { Field, RecordOptions };
 
@@ -51,7 +52,7 @@ export function structType<F extends Record<string, Member>>(
     fields,
     members: plan.members,
     attributes: plan.attributes,
-    encode(view, off, value, path) {
+    encode(view, off, value, path, buffers) {
       if (
         value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array
       ) {
@@ -64,13 +65,27 @@ export function structType<F extends Record<string, Member>>(
       new Uint8Array(view.buffer, view.byteOffset + off, size).fill(0);
       for (const g of plan.groups) {
         if (g.anonymous) {
-          g.anonymous.type.encode(view, off + g.anonymous.offset, pick(obj, g.keys), path);
+          g.anonymous.type.encode(view, off + g.anonymous.offset, pick(obj, g.keys), path, buffers);
           continue;
         }
         const f = g.field;
         const p = child(path, f.name);
         if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
-        writeField(f, view, off, obj[f.name], p);
+        writeField(f, view, off, obj[f.name], p, buffers);
+        const from = (f.type as PointerType).buffer?.lengthFrom;
+        if (from !== undefined && obj[f.name] instanceof Uint8Array) {
+          // The kernel copies as many bytes as the length member says: never more than the buffer holds.
+          const said = Number(obj[from]);
+          const held = (obj[f.name] as Uint8Array).length;
+          if (!(said <= held)) {
+            throw new ValueError(
+              p,
+              `${from} says ${
+                obj[from]
+              } bytes but the buffer holds ${held}: the kernel would copy past its end`,
+            );
+          }
+        }
       }
     },
     decode(view, off) {

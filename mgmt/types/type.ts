@@ -63,8 +63,12 @@ export interface Type<V> {
   readonly size: number;
   /** `_Alignof` in bytes. */
   readonly align: number;
-  /** Checks `value` and writes it at `offset`; throws a `ValueError` naming `path`. */
-  encode(view: DataView, offset: number, value: unknown, path: string): void;
+  /**
+   * Checks `value` and writes it at `offset`; throws a `ValueError` naming `path`. `buffers`
+   * collects the caller buffers given for pointer members (`t.buffer`), whose addresses are
+   * written just before the call; without it such a member takes only an address.
+   */
+  encode(view: DataView, offset: number, value: unknown, path: string, buffers?: CallerBuffers): void;
   /** Reads a value from `offset`. */
   decode(view: DataView, offset: number): V;
   /** Converts a JSON value (numbers as strings allowed, bytes as hex) to a value `encode` accepts. */
@@ -75,6 +79,24 @@ export interface Type<V> {
   describe(): TypeJson;
   /** Phantom marker carrying `V` for type inference. */
   readonly __value?: V;
+}
+
+/** A caller buffer given for a pointer member: where its address goes, and the bytes. */
+export interface CallerBuffer {
+  /** The parameter buffer holding the pointer. */
+  readonly view: DataView;
+  /** The pointer's offset in `view`. */
+  readonly offset: number;
+  /** The buffer the kernel reads or writes during the call. */
+  readonly bytes: Uint8Array;
+  /** Where the pointer is in the parameter's value (`cmd.addr`), to give the buffer back in the result. */
+  readonly path: string;
+}
+
+/** The caller buffers of one call, collected while its parameters are encoded. */
+export class CallerBuffers {
+  /** In the order they were met. */
+  readonly list: CallerBuffer[] = [];
 }
 
 /** The JavaScript value type of a {@link Type}. */

@@ -17,6 +17,7 @@ import {
 } from "./record.ts";
 import { pick } from "./struct.ts";
 import { ValueError } from "../errors.ts";
+import { CallerBuffers } from "./type.ts";
 
 /** A union type. */
 export type UnionType<V> = RecordType<V>;
@@ -73,12 +74,17 @@ export function unionType<F extends Record<string, Member>>(
   };
   const label = (a: (typeof alternatives)[number], obj: Record<string, unknown>) =>
     a.field ? a.field.name : a.keys.filter((k) => k in obj).join("/");
-  const encodeOne = (a: (typeof alternatives)[number], obj: Record<string, unknown>, path: string) => {
+  const encodeOne = (
+    a: (typeof alternatives)[number],
+    obj: Record<string, unknown>,
+    path: string,
+    buffers: CallerBuffers | undefined,
+  ) => {
     const bytes = new Uint8Array(size);
     const view = new DataView(bytes.buffer);
     const f = a.field;
-    if (!f) a.type.encode(view, 0, pick(obj, a.keys), path);
-    else writeField(f, view, 0, obj[f.name], child(path, f.name));
+    if (!f) a.type.encode(view, 0, pick(obj, a.keys), path, buffers);
+    else writeField(f, view, 0, obj[f.name], child(path, f.name), buffers);
     return bytes;
   };
   return {
@@ -89,13 +95,15 @@ export function unionType<F extends Record<string, Member>>(
     fields,
     members: plan.members,
     attributes: plan.attributes,
-    encode(view, off, value, path) {
+    encode(view, off, value, path, buffers) {
       const obj = value as Record<string, unknown>;
       const out = new Uint8Array(size);
+      // Caller buffers are met while each member is encoded alone: they are moved to the real place.
+      const scratch = buffers ? new CallerBuffers() : undefined;
       const given: { key: string; bytes: Uint8Array; mask: Uint8Array }[] = [];
       for (const a of chosen(value, path)) {
         const key = label(a, obj);
-        const bytes = encodeOne(a, obj, path);
+        const bytes = encodeOne(a, obj, path, scratch);
         const mask = a.mask;
         for (const other of given) {
           for (let i = 0; i < size; i++) {
@@ -113,6 +121,7 @@ export function unionType<F extends Record<string, Member>>(
         given.push({ key, bytes, mask });
       }
       new Uint8Array(view.buffer, view.byteOffset + off, size).set(out);
+      for (const b of scratch?.list ?? []) buffers!.list.push({ ...b, view, offset: off + b.offset });
     },
     decode(view, off) {
       const out: Record<string, unknown> = {};

@@ -397,12 +397,35 @@ static void test_invoke_errors(vmk_MgmtUserHandle h) {
     EQ(vmk_MgmtUserCallbackInvoke(h2, 1, CB_SETMTU, &small, &status), EINVAL, "fixed size differs from kernel -> EINVAL");
     vmk_MgmtUserDestroy(h2);
   }
+  /* Directions belong to the kernel (as on ESXi): a table whose directions differ but whose count
+   * and sizes agree still works, and the kernel copies in and out what its own table says. */
   make_signature(&sig);
-  callbacks[1].parmTypes[1] = VMK_MGMT_PARMTYPE_INOUT;
+  callbacks[1].parmTypes[1] = VMK_MGMT_PARMTYPE_INOUT; /* setMtu's OUT status marked INOUT */
+  callbacks[5].parmTypes[0] = VMK_MGMT_PARMTYPE_OUT;   /* echo's INOUT message marked OUT */
+  rc = init_with(&sig, &r, &h2);
+  EQ(rc, 0, "a signature with other directions inits");
+  if (rc == 0) {
+    status = -1;
+    mtu = 1500;
+    EQ(vmk_MgmtUserCallbackInvoke(h2, 1, CB_SETMTU, &mtu, &status), 0, "setMtu with status marked INOUT -> 0");
+    EQ(status, 0, "the kernel still writes the status back");
+    EchoMsg m = {41, {0}};
+    m.payload[0] = 0xab;
+    EQ(vmk_MgmtUserCallbackInvoke(h2, 1, CB_ECHO, &m), 0, "echo with its INOUT message marked OUT -> 0");
+    CHECK(m.seq == 42 && m.payload[0] == 0xab, "the kernel read the caller's buffer anyway (seq %lu)",
+          (unsigned long)m.seq);
+    vmk_MgmtUserDestroy(h2);
+  }
+  /* A vector stays a vector: passing a fixed-size parameter where the kernel has a vector is an
+   * error, since the pointer means something else. */
+  make_signature(&sig);
+  callbacks[3].parmTypes[0] = VMK_MGMT_PARMTYPE_IN; /* flashFirmware's VECTOR_IN image as a fixed IN */
+  callbacks[3].parmSizes[0] = 1;
   rc = init_with(&sig, &r, &h2);
   if (rc == 0) {
-    status = 0;
-    EQ(vmk_MgmtUserCallbackInvoke(h2, 1, CB_SETMTU, &mtu, &status), EINVAL, "direction differs from kernel -> EINVAL");
+    vmk_uint8 byte = 1;
+    vmk_uint32 crc = 0;
+    EQ(vmk_MgmtUserCallbackInvoke(h2, 1, CB_FLASH, &byte, &crc), EINVAL, "a fixed parameter for a kernel vector -> EINVAL");
     vmk_MgmtUserDestroy(h2);
   }
   make_signature(&sig);
