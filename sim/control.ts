@@ -71,7 +71,10 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
           name: s.name,
           vendor: s.vendor,
           version: s.version,
-          instances: kernel.context(s.name).instances().map((i) => ({ id: String(i.id), name: i.name })),
+          instances: kernel.context(`${s.name}/${s.vendor}`).instances().map((i) => ({
+            id: String(i.id),
+            name: i.name,
+          })),
         })),
         sessions: kernel.sessions(),
         faults: kernel.faults.describe(),
@@ -153,7 +156,7 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
             `params.${p.name}`,
           );
         }
-        sessions = kernel.emit(sig.name, event, params, {
+        sessions = kernel.emit(`${sig.name}/${sig.vendor}`, event, params, {
           instance: inst === "*" ? undefined : inst,
           session,
         });
@@ -161,10 +164,10 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
       return { sessions };
     }
     default: {
-      const mod = kernel.apis().map((s) => ({ s, m: kernel.moduleOf(s.name) }))
-        .find(({ s, m }) => (!apiName || s.name === apiName) && m.controls?.[req.op]);
-      if (mod) return mod.m.controls![req.op].run(kernel.context(mod.s.name), req);
-      const extra = kernel.apis().flatMap((s) => Object.keys(kernel.moduleOf(s.name).controls ?? {}));
+      const served = kernel.apis().map((s) => ({ s, m: kernel.moduleOf(`${s.name}/${s.vendor}`) }));
+      const mod = served.find(({ s, m }) => (!apiName || s.name === apiName) && m.controls?.[req.op]);
+      if (mod) return mod.m.controls![req.op].run(kernel.context(`${mod.s.name}/${mod.s.vendor}`), req);
+      const extra = [...new Set(served.flatMap(({ m }) => Object.keys(m.controls ?? {})))];
       throw new Error(`unknown op ${req.op}; ops: ${[...Object.keys(CONTROL_OPS), ...extra].join(", ")}`);
     }
   }

@@ -136,7 +136,7 @@ export function dispatchInvoke(
         await userCopy(CopyOp.TO_USER, CopyTarget.ADDRESS, addressOf(address), data.length, data);
       },
     };
-    const handler = (api.module.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
+    const handler = (api.definition.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
     if (!sync) {
       reply(status(0));
       try {

@@ -19,7 +19,7 @@ import { formatVersion, type Signature } from "../mgmt/signature.ts";
 import { escapeForLog } from "../util/log_text.ts";
 import { Faults } from "./faults.ts";
 import { dispatchInvoke } from "./invoke.ts";
-import type { EmitOptions, KernelInstance, KernelModule, ModuleContext } from "./module.ts";
+import type { ApiDefinition, EmitOptions, KernelInstance, KernelModule, ModuleContext } from "./module.ts";
 import {
   type CopyReply,
   type CopyRequest,
@@ -49,8 +49,12 @@ export interface Transport {
 
 /** A registered API: its module, instances, sessions and the context its module sees. */
 export interface ApiState {
-  /** The module serving it. */
+  /** The module serving it (its control ops and background work). */
   module: KernelModule;
+  /** Its handlers and session hooks. */
+  definition: ApiDefinition;
+  /** Still registered. */
+  registered: boolean;
   /** Its signature. */
   signature: Signature;
   /** Its instances by id. */
@@ -131,22 +135,44 @@ export class Kernel {
     this.#sink(escapeForLog(msg));
   }
 
-  /** Registers a module's API; its name must be unique. */
+  /**
+   * Registers a module: its first API, then its background work.
+   * @throws {Error} when an API of that name and vendor is registered already.
+   */
   register(module: KernelModule): void {
-    const sig = module.signature;
-    if (this.#apis.has(sig.name)) throw new Error(`an API named ${sig.name} is already registered`);
+    const api = this.#registerApi(module, module);
+    const stop = module.start?.(api.context);
+    if (typeof stop === "function") api.stop = stop;
+  }
+
+  #registerApi(module: KernelModule, definition: ApiDefinition): ApiState {
+    const sig = definition.signature;
+    const key = apiKey(sig.name, sig.vendor);
+    if (this.#apis.has(key)) {
+      throw new Error(`an API named ${sig.name} by ${sig.vendor} is already registered`);
+    }
     const api: ApiState = {
       module,
+      definition,
+      registered: true,
       signature: sig,
       instances: new Map(),
       sessions: new Set(),
       context: undefined as unknown as ModuleContext,
     };
     api.context = this.#context(api);
-    for (const i of module.instances ?? []) api.context.addInstance(i.id, i.name);
-    this.#apis.set(sig.name, api);
-    const stop = module.start?.(api.context);
-    if (typeof stop === "function") api.stop = stop;
+    for (const i of definition.instances ?? []) api.context.addInstance(i.id, i.name);
+    this.#apis.set(key, api);
+    return api;
+  }
+
+  /** Removes an API: its sessions are closed; a new session for it gets ENODEV. */
+  #unregister(api: ApiState): boolean {
+    if (!api.registered) return false;
+    api.registered = false;
+    this.#apis.delete(apiKey(api.signature.name, api.signature.vendor));
+    for (const s of [...api.sessions]) this.dropSession(s.id);
+    return true;
   }
 
   /** Stops background work of every module and drops every session. */
@@ -155,37 +181,41 @@ export class Kernel {
     for (const api of this.#apis.values()) api.stop?.();
   }
 
-  /** Names of the registered APIs. */
+  /** The registered APIs' signatures. */
   apis(): Signature[] {
     return [...this.#apis.values()].map((a) => a.signature);
   }
 
-  /** The module serving an API. */
+  /** The module serving an API (`name`, or `name/vendor` when several share the name). */
   moduleOf(api: string): KernelModule {
     return this.#api(api).module;
   }
 
-  /** The module context of an API (for tests and control ops). */
+  /** The module context of an API (`name` or `name/vendor`; for tests and control ops). */
   context(api?: string): ModuleContext {
     return this.#api(api).context;
   }
 
-  #api(name?: string): ApiState {
-    if (name === undefined) {
+  #api(ref?: string): ApiState {
+    if (ref === undefined) {
       const first = this.#apis.values().next().value;
       if (!first) throw new Error("no API is registered");
       return first;
     }
-    const api = this.#apis.get(name);
-    if (!api) throw new Error(`no API named ${name}; registered: ${[...this.#apis.keys()].join(", ")}`);
-    return api;
+    const exact = this.#apis.get(ref);
+    if (exact) return exact;
+    const named = [...this.#apis.values()].filter((a) => a.signature.name === ref);
+    if (named.length === 1) return named[0];
+    const all = [...this.#apis.keys()].join(", ");
+    if (named.length > 1) throw new Error(`several APIs are named ${ref}: give name/vendor (${all})`);
+    throw new Error(`no API named ${ref}; registered: ${all || "none"}`);
   }
 
   #context(api: ApiState): ModuleContext {
     const ctx: ModuleContext = {
       signature: api.signature,
       emit: (event, params, options) =>
-        this.emit(api.signature.name, event, params as Record<string, unknown>, options),
+        this.#emit(api, event, params as Record<string, unknown>, options ?? {}),
       instances: () => [...api.instances.values()],
       instance: (ref) => findInstance(api.instances.values(), parseInstanceRef(ref)),
       addInstance: (id, name) => {
@@ -210,6 +240,12 @@ export class Kernel {
         return inst ? api.instances.delete(inst.id) : false;
       },
       sessions: () => [...api.sessions].map((s) => s.id),
+      registerApi: (definition) =>
+        this.#registerApi(api.module, definition as ApiDefinition).context as never,
+      unregister: () => this.#unregister(api),
+      get registered() {
+        return api.registered;
+      },
     };
     return ctx;
   }
@@ -219,13 +255,16 @@ export class Kernel {
   /** Answers HELLO: matches name, vendor, major and minor. */
   hello(req: HelloRequest, transport: Transport): { reply: HelloReply; session?: Session } {
     const { revnum, name, vendor, pid } = req;
-    const api = this.#apis.get(name);
-    if (!api || api.signature.vendor !== vendor || !sameMajorMinor(api.signature.revnum, revnum)) {
-      const why = !api
-        ? `no API named ${JSON.stringify(name)}`
-        : api.signature.vendor !== vendor
-        ? `vendor ${JSON.stringify(vendor)} != ${JSON.stringify(api.signature.vendor)}`
-        : `version ${formatVersion(revnum)} does not match ${api.signature.version} (major.minor)`;
+    const api = this.#apis.get(apiKey(name, vendor));
+    if (!api || !sameMajorMinor(api.signature.revnum, revnum)) {
+      const vendors = [...this.#apis.values()].filter((a) => a.signature.name === name).map((a) =>
+        a.signature.vendor
+      );
+      const why = api
+        ? `version ${formatVersion(revnum)} does not match ${api.signature.version} (major.minor)`
+        : vendors.length
+        ? `vendor ${JSON.stringify(vendor)} is not ${vendors.map((v) => JSON.stringify(v)).join(" or ")}`
+        : `no API named ${JSON.stringify(name)}`;
       this.log(`refused session for ${name}/${vendor} ${formatVersion(revnum)}: ${why}`);
       return { reply: { status: ERRNO.ENODEV, sessionId: 0n } };
     }
@@ -244,6 +283,7 @@ export class Kernel {
     };
     api.sessions.add(session);
     this.#sessions.set(session.id, session);
+    this.#hook(api, "sessionOpened", session);
     return { reply: { status: 0, sessionId: BigInt(session.id) }, session };
   }
 
@@ -254,6 +294,18 @@ export class Kernel {
     session.api.sessions.delete(session);
     this.#sessions.delete(session.id);
     this.faults.forgetSession(session.id);
+    this.#hook(session.api, "sessionClosed", session);
+  }
+
+  /** Runs a module's session hook; a failing one is logged, never the kernel's problem. */
+  #hook(api: ApiState, which: "sessionOpened" | "sessionClosed", session: Session): void {
+    const fn = api.definition[which];
+    if (!fn) return;
+    try {
+      fn({ id: session.id, pid: session.pid }, api.context);
+    } catch (e) {
+      this.log(`${api.signature.name}.${which} failed: ${(e as Error).stack ?? e}`);
+    }
   }
 
   /** Closes a session's connection (fault injection: "drop a session"). */
@@ -291,7 +343,11 @@ export class Kernel {
    * @throws {Error} naming an unknown API, event, instance or parameter.
    */
   emit(apiName: string, event: string, params: Record<string, unknown>, options: EmitOptions = {}): number {
-    const api = this.#api(apiName);
+    return this.#emit(this.#api(apiName), event, params, options);
+  }
+
+  #emit(api: ApiState, event: string, params: Record<string, unknown>, options: EmitOptions): number {
+    if (!api.registered) throw new Error(`${api.signature.name} is no longer registered`);
     const cb = api.signature.event(event);
     let instanceId = NO_INSTANCE_ID;
     const ref = parseInstanceRef(options.instance);
@@ -368,4 +424,9 @@ export class Kernel {
     session.calls++;
     dispatchInvoke(this, session, req, reply, copy);
   }
+}
+
+/** APIs are unique by name and vendor. */
+function apiKey(name: string, vendor: string): string {
+  return `${name}/${vendor}`;
 }

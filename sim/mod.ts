@@ -19,6 +19,7 @@ export {
   startSimulator,
 } from "./server.ts";
 export {
+  type ApiDefinition,
   type CallContext,
   defineModule,
   type EmitOptions,
@@ -27,6 +28,7 @@ export {
   type KernelInstance,
   type KernelModule,
   type ModuleContext,
+  type SessionRef,
 } from "./module.ts";
 export { runControl } from "./control.ts";
 export {

@@ -1,6 +1,8 @@
 /**
  * The kernel-side module API of the simulated vmkernel: a module is a signature from `mgmt/`,
- * its instances, a handler per kernel callback, and optional background work and control ops.
+ * its instances, a handler per kernel callback, hooks when a session opens and closes, and
+ * optional background work and control ops. Like a real driver it may register more APIs at any
+ * time (`kernel.registerApi`, e.g. one per controller, named at run time) and remove them.
  *
  * @example
  * ```ts
@@ -65,6 +67,38 @@ export interface ModuleContext<D extends SignatureDef = SignatureDef> {
   removeInstance(ref: bigint | number | string): boolean;
   /** Session ids currently connected to this API. */
   sessions(): number[];
+  /**
+   * Registers another API served by this module (a driver's per-controller API, named at run
+   * time); APIs are unique by name and vendor. Returns its context.
+   * @throws {Error} when an API of that name and vendor is registered already.
+   */
+  registerApi<D2 extends SignatureDef>(api: ApiDefinition<D2>): ModuleContext<D2>;
+  /** Unregisters this API: its sessions are closed (their calls fail with EIO), new ones get ENODEV. */
+  unregister(): boolean;
+  /** This API is still registered. */
+  readonly registered: boolean;
+}
+
+/** A session as the kernel-side hooks see it. */
+export interface SessionRef {
+  /** Session id. */
+  readonly id: number;
+  /** The client's process id. */
+  readonly pid: number;
+}
+
+/** One API a module serves: what `registerApi` takes (a module is one, plus its start and controls). */
+export interface ApiDefinition<D extends SignatureDef = SignatureDef> {
+  /** The API it registers. */
+  readonly signature: Signature<D>;
+  /** Instances registered at start. */
+  readonly instances?: readonly { id: bigint | number; name: string }[];
+  /** Handlers by kernel callback name; a callback without one answers zeroed outputs. */
+  readonly handlers: { readonly [K in KernelCallbackName<D>]?: Handler<D, D["callbacks"][K]> };
+  /** Called when a session opens on the API (a driver's session-announce function). */
+  readonly sessionOpened?: (session: SessionRef, kernel: ModuleContext<D>) => void;
+  /** Called when a session on the API closes (a driver's session-cleanup function). */
+  readonly sessionClosed?: (session: SessionRef, kernel: ModuleContext<D>) => void;
 }
 
 /** What a kernel callback handler receives. */
@@ -97,14 +131,8 @@ export type Handler<D extends SignatureDef, C> = (
   call: CallContext<D, C>,
 ) => Partial<InvokeResult<C>> | void | Promise<Partial<InvokeResult<C>> | void>;
 
-/** A kernel-side module. */
-export interface KernelModule<D extends SignatureDef = SignatureDef> {
-  /** The API it registers. */
-  readonly signature: Signature<D>;
-  /** Instances registered at start. */
-  readonly instances?: readonly { id: bigint | number; name: string }[];
-  /** Handlers by kernel callback name; a callback without one answers zeroed outputs. */
-  readonly handlers: { readonly [K in KernelCallbackName<D>]?: Handler<D, D["callbacks"][K]> };
+/** A kernel-side module: the API it registers first, its background work and control ops. */
+export interface KernelModule<D extends SignatureDef = SignatureDef> extends ApiDefinition<D> {
   /** Background work (periodic events…); returns a function that stops it. */
   readonly start?: (kernel: ModuleContext<D>) => void | (() => void);
   /** Module-specific control operations (`deno task sim ctl OP …`), taking JSON arguments. */
