@@ -1,6 +1,7 @@
 /**
  * The demo signatures served by the simulator's demo modules: `acmeNicMgmt` (a NIC-like
- * driver) and `acmeStorMgmt` (a storage adapter), with their payload types. Import them to try
+ * driver), `acmeStorMgmt` (a storage adapter) and `acmeNvmeMgmt` (an NVMe-like driver with a
+ * global API and one API per adapter, named at run time), with their payload types. Import them to try
  * the library, the REPL and the scripts without a real driver.
  *
  * @example
@@ -14,3 +15,4 @@
  */
 export * from "./mgmt/demo/acme_nic.ts";
 export * from "./mgmt/demo/acme_storage.ts";
+export * from "./mgmt/demo/acme_nvme.ts";

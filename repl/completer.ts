@@ -14,7 +14,7 @@ import { paramHint } from "./format.ts";
 import type { ReplState } from "./state.ts";
 import { tokenize } from "./tokenize.ts";
 
-const SIM_MODULE_OPS = ["link", "holdDown", "log", "periodic"];
+const SIM_MODULE_OPS = ["link", "holdDown", "log", "periodic", "hotplug"];
 
 function words(line: string): { done: string[]; current: string } {
   const toks = tokenize(line, true);

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { SIM_SOCKET_ENV } from "../abi/facts.ts";
-import { acmeNic, acmeStorage } from "../demo.ts";
+import { ACME_NVME_ADAPTER_PREFIX, acmeNic, acmeNvme, acmeNvmeAdapter, acmeStorage } from "../demo.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import type { Signature } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
@@ -149,6 +149,12 @@ async function main(argv: string[]): Promise<number> {
   state.signatures.set(acmeStorage.name, {
     signature: acmeStorage as unknown as Signature,
     source: "built-in",
+  });
+  state.signatures.set(acmeNvme.name, { signature: acmeNvme as unknown as Signature, source: "built-in" });
+  state.families.push({
+    prefix: ACME_NVME_ADAPTER_PREFIX,
+    make: (name) => acmeNvmeAdapter(name) as unknown as Signature,
+    source: "built-in (an acmeNvmeMgmt adapter's API)",
   });
   const dir = Deno.env.get("VMKMGMT_SIG_DIR");
   if (dir) {

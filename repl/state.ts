@@ -30,6 +30,11 @@ export class CommandError extends Error {
 export class ReplState {
   /** Signatures by name. */
   readonly signatures = new Map<string, KnownSignature>();
+  /**
+   * Signatures whose names the kernel makes up at run time (a driver's per-controller APIs): a
+   * name with one of these prefixes opens the signature `make` builds for it.
+   */
+  readonly families: { prefix: string; make: (name: string) => Signature; source: string }[] = [];
   /** Open sessions by signature name. */
   readonly sessions = new Map<string, Session>();
   /** Name of the current session. */

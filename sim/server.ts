@@ -24,6 +24,7 @@ import { ERRNO } from "../abi/facts.ts";
 import type { CopyChannel } from "./invoke.ts";
 import nicModule from "./modules/acme_nic.ts";
 import storageModule from "./modules/acme_storage.ts";
+import nvmeModule from "./modules/acme_nvme.ts";
 import {
   buildFrame,
   type CopyReply,
@@ -53,6 +54,7 @@ import {
 export const DEMO_MODULES: readonly KernelModule[] = [
   nicModule as unknown as KernelModule,
   storageModule as unknown as KernelModule,
+  nvmeModule as unknown as KernelModule,
 ];
 
 /** Options of {@link startSimulator}. */

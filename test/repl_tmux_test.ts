@@ -33,7 +33,7 @@ Deno.test({
     await t.type("op");
     await t.press("Tab");
     await t.waitFor("vmk> open");
-    await t.type("acmeN");
+    await t.type("acmeNi"); // acmeN is acmeNicMgmt or acmeNvmeMgmt
     await t.press("Tab");
     await t.waitFor("vmk> open acmeNicMgmt");
     await t.press("Enter");
@@ -287,6 +287,39 @@ Deno.test({
     await t.press("Enter");
     const screen = await t.waitFor(/result\s+2031647/);
     assertMatch(screen, /featureID\s+7/);
+    await Deno.remove(home, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "the NVMe demo in the REPL: a per-adapter API named at run time, identify into a user buffer",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await tempHome();
+    await using t = await repl({ ...sim.env, HOME: home });
+    await t.type("open acmeNvmeMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNvmeMgmt 1.0.0.239");
+    await t.type("call listAdapters adapters=8");
+    await t.press("Enter");
+    await t.waitFor(/name\s+"acmeNvme-0000:5e:00\.0"/);
+    await t.type("open acmeNvme-0000:5e:00.0");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNvme-0000:5e:00.0");
+    await t.type("call identify request.");
+    await t.press("Tab");
+    await pause();
+    await t.press("Tab");
+    await t.waitFor(/request\.cns=\s+request\.nsid=\s+request\.page=\s+request\.status=/);
+    await t.press("C-u");
+    await t.type('call identify request.cns=1 request.nsid=0 request.status=0 request.page={"length":4096}');
+    await t.press("Enter");
+    const screen = await t.waitFor(/page\s+0x8619.*\(4096 bytes\)/);
+    assertMatch(screen, /status\s+0/);
+    await t.type("call identify request.cns=1 request.nsid=0 request.status=0 request.page=16");
+    await t.press("Enter");
+    await t.waitFor(/status\s+-14/);
     await Deno.remove(home, { recursive: true });
   },
 });

@@ -349,3 +349,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "nvme-inventory: every adapter's API identified, as a table and as NDJSON; a hot-plugged one too",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    let r = await run(sim, "nvme-inventory.ts");
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(
+      r.stdout,
+      /acmeNvme-0000:3b:00\.0\s+0000:3b:00\.0\s+ACME NVMe 7450 PRO\s+ACN00003B000\s+1\.0\.0/,
+    );
+    await sim.control({ op: "hotplug", pci: "0000:af:00.0" });
+    r = await run(sim, "nvme-inventory.ts", "--json");
+    assertEquals(r.code, 0, r.stderr);
+    const rows = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    assertEquals(rows.map((x) => x.adapter), [
+      "acmeNvme-0000:3b:00.0",
+      "acmeNvme-0000:5e:00.0",
+      "acmeNvme-0000:af:00.0",
+    ]);
+    assertEquals(rows[2].firmware, "1.2.0");
+    r = await run(sim, "nvme-inventory.ts", "--timeout", "soon");
+    assertEquals(r.code, 2);
+    assertStringIncludes(r.stderr, "--timeout: expected milliseconds");
+  },
+});

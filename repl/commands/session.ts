@@ -55,7 +55,12 @@ export const openCmd: Command = {
   args: ["signature"],
   async run(state, args) {
     const name = need(args, 0, "signature name", this.usage);
-    const known = state.signatures.get(name);
+    let known = state.signatures.get(name);
+    const family = known ? undefined : state.families.find((f) => name.startsWith(f.prefix));
+    if (family) {
+      known = { signature: family.make(name), source: family.source };
+      state.signatures.set(name, known);
+    }
     if (!known) {
       const names = [...state.signatures.keys()];
       throw new CommandError(
