@@ -95,6 +95,17 @@ export interface RecordPlan {
   readonly attributes: RecordAttributes;
   /** `struct NAME`/`union NAME` or a C-like spelling of the members. */
   readonly displayName: string;
+  /** The name given in the options, if any. */
+  readonly name?: string;
+  /** Members with values by name. */
+  readonly byName: ReadonlyMap<string, PlacedField>;
+  /** Their names, for messages (`a, b, c`). */
+  readonly nameList: string;
+}
+
+/** The path of member `field` of the value at `path` (`cmd` → `cmd.cdw10`). */
+export function childPath(path: string, field: string): string {
+  return path ? `${path}.${field}` : field;
 }
 
 function checkOptions(kind: "struct" | "union", options: string | RecordOptions | undefined): RecordOptions {
@@ -272,6 +283,9 @@ export function planRecord(
     align: layout.align,
     attributes,
     displayName: display,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    byName: new Map(fields.map((f) => [f.name, f])),
+    nameList: fields.map((f) => f.name).join(", "),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import type { AnonymousMember, AnonymousValues, Member, MemberValue, PadBits } from "./members.ts";
 import {
+  childPath,
   type Field,
   fieldFromJson,
   planRecord,
@@ -39,11 +40,8 @@ export function structType<F extends Record<string, Member>>(
 ): StructType<StructValue<F>> {
   type V = StructValue<F>;
   const plan = planRecord("struct", members, options);
-  const { fields, size } = plan;
-  const name = typeof options === "string" ? options : options?.name;
-  const byName = new Map(fields.map((f) => [f.name, f]));
-  const list = fields.map((f) => f.name).join(", ");
-  const child = (path: string, field: string) => (path ? `${path}.${field}` : field);
+  const { fields, size, byName, nameList: list, name } = plan;
+  const child = childPath;
   return {
     kind: "struct",
     name: plan.displayName,

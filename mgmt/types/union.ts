@@ -5,6 +5,7 @@
  */
 import type { AnonymousMember, AnonymousValues, Member, MemberValue } from "./members.ts";
 import {
+  childPath,
   fieldFromJson,
   planRecord,
   readField,
@@ -43,11 +44,8 @@ export function unionType<F extends Record<string, Member>>(
 ): UnionType<UnionValue<F>> {
   type V = UnionValue<F>;
   const plan = planRecord("union", members, options);
-  const { fields, size } = plan;
-  const name = typeof options === "string" ? options : options?.name;
-  const byName = new Map(fields.map((f) => [f.name, f]));
-  const list = fields.map((f) => f.name).join(", ");
-  const child = (path: string, field: string) => (path ? `${path}.${field}` : field);
+  const { fields, size, byName, nameList: list, name } = plan;
+  const child = childPath;
   // A union's alternatives: each member, or an anonymous member with the names it brings.
   const alternatives = plan.groups.map((g) => {
     const mask = new Uint8Array(size);
