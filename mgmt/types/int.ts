@@ -11,14 +11,18 @@ export type IntName = "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64
 /** An integer type; its name is kept literal so vectors of `u8` can be typed as bytes. */
 export type IntType<V extends number | bigint, N extends IntName = IntName> = Type<V> & { readonly name: N };
 
+/** An integer written as JSON text (`"42"`, `"-7"`, `"0x1f"`), or undefined for any other text. */
+export function parseIntText(text: string): bigint | undefined {
+  const s = text.trim();
+  if (!/^[+-]?(0x[0-9a-f]+|\d+)$/i.test(s)) return undefined;
+  const v = BigInt(s.replace(/^[+-]/, ""));
+  return s.startsWith("-") ? -v : v;
+}
+
 function parseBigIntLike(json: unknown, path: string, name: string): bigint | number {
   if (typeof json === "bigint" || typeof json === "number") return json;
-  if (typeof json === "string" && /^[+-]?(0x[0-9a-f]+|\d+)$/i.test(json.trim())) {
-    const s = json.trim();
-    const neg = s.startsWith("-");
-    const v = BigInt(s.replace(/^[+-]/, ""));
-    return neg ? -v : v;
-  }
+  const parsed = typeof json === "string" ? parseIntText(json) : undefined;
+  if (parsed !== undefined) return parsed;
   throw new ValueError(
     path,
     `expected ${name} (a number or a decimal/0x string), got ${describeValue(json)}`,

@@ -5,6 +5,7 @@
  * bitfields need.
  * @module
  */
+import { parseIntText } from "./int.ts";
 import { isAlignment } from "./record_layout.ts";
 import { describeValue, type MemberJsonForm, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
@@ -286,11 +287,7 @@ export function bitCodec(base: Type<unknown>, width: number, bitOffset: number):
     },
     fromJson(json, path) {
       if (base.kind === "bool" || values) return base.fromJson(json, path);
-      const v = typeof json === "string" && /^[+-]?(0x[0-9a-f]+|\d+)$/i.test(json.trim())
-        ? (json.trim().startsWith("-")
-          ? -BigInt(json.trim().slice(1))
-          : BigInt(json.trim().replace(/^\+/, "")))
-        : toBig(json, path);
+      const v = (typeof json === "string" ? parseIntText(json) : undefined) ?? toBig(json, path);
       if (v < min || v > max) {
         throw new ValueError(path, `${v} does not fit ${width} bits (${min}..${max}, ${what})`);
       }

@@ -316,6 +316,11 @@ export function recordJson(kind: "struct" | "union", plan: RecordPlan, name: str
   } as TypeJson;
 }
 
+/** Sets bits `first`..`first + width - 1` of `mask` (little-endian bit order, as GCC places bitfields). */
+export function markBits(mask: Uint8Array, first: number, width: number): void {
+  for (let b = first; b < first + width; b++) mask[b >> 3] |= 1 << (b & 7);
+}
+
 /**
  * Which bits of a value of `type` carry data: padding, unnamed bitfields and bits no member
  * covers are 0. One mask byte per byte of the type. (Strings count whole: their bytes after the
@@ -328,7 +333,7 @@ export function significantBits(type: Type<unknown>): Uint8Array {
   if (isRecord(type)) {
     for (const f of type.fields) {
       if (f.bitWidth !== undefined) {
-        for (let b = f.bitOffset!; b < f.bitOffset! + f.bitWidth; b++) mask[b >> 3] |= 1 << (b & 7);
+        markBits(mask, f.bitOffset!, f.bitWidth);
       } else {
         const sub = significantBits(f.type);
         for (let i = 0; i < sub.length; i++) mask[f.offset + i] |= sub[i];

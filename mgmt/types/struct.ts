@@ -41,7 +41,6 @@ export function structType<F extends Record<string, Member>>(
   type V = StructValue<F>;
   const plan = planRecord("struct", members, options);
   const { fields, size, byName, nameList: list, name } = plan;
-  const child = childPath;
   return {
     kind: "struct",
     name: plan.displayName,
@@ -67,7 +66,7 @@ export function structType<F extends Record<string, Member>>(
           continue;
         }
         const f = g.field;
-        const p = child(path, f.name);
+        const p = childPath(path, f.name);
         if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
         writeField(f, view, off, obj[f.name], p, buffers);
         const from = (f.type as PointerType).buffer?.lengthFrom;
@@ -109,7 +108,7 @@ export function structType<F extends Record<string, Member>>(
           continue;
         }
         const f = g.field;
-        const p = child(path, f.name);
+        const p = childPath(path, f.name);
         if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
         out[f.name] = fieldFromJson(f, obj[f.name], p);
       }

@@ -7,6 +7,7 @@ import type { AnonymousMember, AnonymousValues, Member, MemberValue } from "./me
 import {
   childPath,
   fieldFromJson,
+  markBits,
   planRecord,
   readField,
   recordJson,
@@ -45,7 +46,6 @@ export function unionType<F extends Record<string, Member>>(
   type V = UnionValue<F>;
   const plan = planRecord("union", members, options);
   const { fields, size, byName, nameList: list, name } = plan;
-  const child = childPath;
   // A union's alternatives: each member, or an anonymous member with the names it brings.
   const alternatives = plan.groups.map((g) => {
     const mask = new Uint8Array(size);
@@ -55,7 +55,7 @@ export function unionType<F extends Record<string, Member>>(
     }
     const f = g.field;
     if (f.bitWidth === undefined) mask.set(significantBits(f.type));
-    else for (let b = f.bitOffset!; b < f.bitOffset! + f.bitWidth; b++) mask[b >> 3] |= 1 << (b & 7);
+    else markBits(mask, f.bitOffset!, f.bitWidth);
     return { keys: [f.name], mask, type: f.type, field: f };
   });
   /** The alternatives `value` sets, in declaration order. */
@@ -82,7 +82,7 @@ export function unionType<F extends Record<string, Member>>(
     const view = new DataView(bytes.buffer);
     const f = a.field;
     if (!f) a.type.encode(view, 0, pick(obj, a.keys), path, buffers);
-    else writeField(f, view, 0, obj[f.name], child(path, f.name), buffers);
+    else writeField(f, view, 0, obj[f.name], childPath(path, f.name), buffers);
     return bytes;
   };
   return {
@@ -136,7 +136,7 @@ export function unionType<F extends Record<string, Member>>(
       for (const a of chosen(json, path)) {
         const f = a.field;
         if (!f) Object.assign(out, a.type.fromJson(pick(obj, a.keys), path));
-        else out[f.name] = fieldFromJson(f, obj[f.name], child(path, f.name));
+        else out[f.name] = fieldFromJson(f, obj[f.name], childPath(path, f.name));
       }
       return out as V;
     },

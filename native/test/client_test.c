@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "vmkmgmt.h"
+#include "test/crc32.h"
 
 static int failures, count;
 
@@ -62,15 +63,6 @@ typedef struct {
 _Static_assert(sizeof(NicStats) == 72, "NicStats");
 _Static_assert(sizeof(EchoMsg) == 64, "EchoMsg");
 _Static_assert(sizeof(LinkState) == 8, "LinkState");
-
-static vmk_uint32 crc32(const vmk_uint8 *p, size_t n) {
-  vmk_uint32 c = 0xffffffffu;
-  for (size_t i = 0; i < n; i++) {
-    c ^= p[i];
-    for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-  }
-  return c ^ 0xffffffffu;
-}
 
 /* ------------------------------------------------------------ event recording */
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "vmkmgmt.h"
+#include "test/crc32.h"
 
 static int passed, failed;
 #define CHECK(cond, ...)                 \
@@ -80,15 +81,6 @@ _Static_assert(sizeof(NvmeCommand) == 30, "NvmeCommand");
 
 enum { CB_LIST = 16 };
 enum { CB_PASSTHRU = 16, CB_IDENTIFY, CB_FIRMWARE };
-
-static vmk_uint32 crc32(const vmk_uint8 *p, size_t n) {
-  vmk_uint32 c = 0xffffffffu;
-  for (size_t i = 0; i < n; i++) {
-    c ^= p[i];
-    for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-  }
-  return c ^ 0xffffffffu;
-}
 
 static void kernel_callback(vmk_MgmtCallbackInfo *c, vmk_uint64 id, vmk_uint32 size, vmk_MgmtParmType type) {
   memset(c, 0, sizeof *c);
