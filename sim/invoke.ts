@@ -138,7 +138,8 @@ export function dispatchInvoke(
     };
     const handler = (api.definition.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
     if (!sync) {
-      reply(status(0));
+      // Queued: every parameter's length echoed, nothing returned (as PROTOCOL.md says of status 0).
+      reply({ status: 0, params: parms.map((p) => ({ length: p.length })) });
       try {
         await handler?.(call);
       } catch (e) {

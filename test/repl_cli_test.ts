@@ -177,10 +177,11 @@ Deno.test("a kernel module from a file (sim --module) and its signature (--sig, 
     "--sig",
     "test/fixtures/thermo_sig.ts",
     "-c",
-    'open acmeThermo; call read probe0 sensor="hot"',
+    'open acmeThermo; call read probe0 sensor="hot"; call calibrate probe0 offset=0.25; call read probe0 sensor="hot"',
   ], sim.env);
   assertEquals(r.code, 0, r.stderr);
   assertStringIncludes(r.stdout, "celsius  99.5");
+  assertStringIncludes(r.stdout, "celsius  99.75", "an async call with a parameter was queued and ran");
   const dir = await Deno.makeTempDir();
   try {
     await Deno.copyFile(`${ROOT}test/fixtures/thermo.json`, `${dir}/thermo.json`);
