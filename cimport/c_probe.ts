@@ -6,9 +6,9 @@
  * compiler, runs them and compares each figure with ours. Also writes C declarations for our
  * types (`declareC`), for generated cases.
  */
-import type { Type } from "../../mgmt/types/type.ts";
-import { isRecord, type RecordType } from "../../mgmt/types/record.ts";
-import type { EnumType } from "../../mgmt/types/enum.ts";
+import type { Type } from "../mgmt/types/type.ts";
+import { isRecord, type RecordType } from "../mgmt/types/record.ts";
+import type { EnumType } from "../mgmt/types/enum.ts";
 
 /** A seeded pseudo-random generator (mulberry32): the same seed gives the same cases. */
 export function rng(seed: number): () => number {
@@ -291,7 +291,7 @@ export function randomValue(type: Type<unknown>, random: () => number, path = ""
       for (let i = 0; i < len; i++) {
         s += String.fromCharCode(0x21 + Math.floor(random() * 90)).replace(/["\\?]/, "x");
       }
-      return { value: s, assigns: len ? [`memcpy(${at(path)}, "${s}", ${len});`] : [] };
+      return { value: s, assigns: len ? [`memcpy(&${at(path)}, "${s}", ${len});`] : [] };
     }
     case "bytes": {
       const b = Uint8Array.from(
@@ -299,7 +299,7 @@ export function randomValue(type: Type<unknown>, random: () => number, path = ""
         () => Math.floor(random() * 256),
       );
       const lit = [...b].map((x) => `\\x${x.toString(16).padStart(2, "0")}`).join("");
-      return { value: b, assigns: b.length ? [`memcpy(${at(path)}, "${lit}", ${b.length});`] : [] };
+      return { value: b, assigns: b.length ? [`memcpy(&${at(path)}, "${lit}", ${b.length});`] : [] };
     }
   }
   throw new Error(`no random value for ${type.name}`);
@@ -417,7 +417,16 @@ export async function probe(
   try {
     await Deno.writeTextFile(`${dir}/probe.c`, source);
     const cc = await new Deno.Command("cc", {
-      args: ["-std=gnu11", "-O0", "-w", ...extraFlags, "-o", `${dir}/probe`, `${dir}/probe.c`],
+      args: [
+        "-std=gnu11",
+        "-O0",
+        "-w",
+        "-Wl,--unresolved-symbols=ignore-all",
+        ...extraFlags,
+        "-o",
+        `${dir}/probe`,
+        `${dir}/probe.c`,
+      ],
     }).output();
     if (!cc.success) {
       throw new Error(

@@ -2,7 +2,7 @@
  * `deno task repl`: the interactive vmk_Mgmt shell, and its one-shot forms.
  *
  * ```
- * deno task repl [--sig FILE]… [--json] [-c "cmd; cmd"] [--file FILE] [--no-sim] [--verbose]
+ * deno task repl [--sig FILE]… [--cflags "-I DIR -D X"] [--json] [-c "cmd; cmd"] [--file FILE] [--no-sim] [--verbose]
  * ```
  * On the simulator library (the default here) a simulator is started for the session when none
  * listens. With `-c`, `--file` or commands piped on stdin it runs them and exits non-zero at the
@@ -15,6 +15,7 @@ import { ACME_NVME_ADAPTER_PREFIX, acmeNic, acmeNvme, acmeNvmeAdapter, acmeStora
 import { loadLibrary } from "../ffi/library.ts";
 import type { Signature } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
+import { ImportError, signaturesFromC } from "../cimport/mod.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { toFileUrl } from "../util/path.ts";
@@ -30,8 +31,10 @@ const HELP = `vmkmgmt REPL — drive vmk_Mgmt APIs interactively
 Usage: deno task repl [options]
 
 Options:
-  --sig FILE       load a signature from a .ts module (its exported signatures) or a .json file;
-                   repeatable. Also every file in $VMKMGMT_SIG_DIR.
+  --sig FILE       load a signature from a .ts module (its exported signatures), a .json file, or
+                   a driver's C interface file (.c/.h, imported with clang as deno task import-c
+                   does); repeatable. Also every file in $VMKMGMT_SIG_DIR.
+  --cflags "…"     -I DIR and -D NAME[=VALUE] for the C files of --sig
   --json           print one JSON document per result (NDJSON for watch)
   -c, --command S  run the commands in S (separated by ';') and exit
   -f, --file FILE  run the commands in FILE and exit (stdin works too: cmd | deno task repl)
@@ -48,9 +51,42 @@ function isSignature(v: unknown): v is Signature {
     typeof (v as Signature).revnum === "number";
 }
 
-async function loadSignatureFile(state: ReplState, path: string): Promise<void> {
+/** `-I DIR -D X` words of `--cflags` as the importer's options. */
+function cFlags(text: string | undefined): { includes: string[]; defines: string[] } {
+  const words = (text ?? "").split(/\s+/).filter(Boolean).flatMap((
+    w,
+  ) => (/^-[ID]./.test(w) ? [w.slice(0, 2), w.slice(2)] : [w]));
+  const out = { includes: [] as string[], defines: [] as string[] };
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if ((w === "-I" || w === "-D") && words[i + 1] !== undefined) {
+      (w === "-I" ? out.includes : out.defines).push(words[++i]);
+    } else throw new CommandError(`--cflags: ${w}: only -I DIR and -D NAME[=VALUE] are taken`);
+  }
+  return out;
+}
+
+async function loadSignatureFile(state: ReplState, path: string, cflags?: string): Promise<void> {
   let found: Signature[];
-  if (path.endsWith(".json")) {
+  if (/\.[ch]$/.test(path)) {
+    // A driver's C interface file: imported (clang + the C compiler), its names set at run time
+    // become families any other name opens.
+    try {
+      const c = await signaturesFromC([path], cFlags(cflags));
+      for (const w of c.warnings) console.error(`--sig ${path}: warning: ${w}`);
+      found = c.signatures;
+      for (const n of c.named) {
+        state.families.push({
+          prefix: "",
+          make: n.make,
+          source: `${path} (${n.variable}, named at run time)`,
+        });
+      }
+    } catch (e) {
+      if (e instanceof ImportError) throw new CommandError(`--sig ${path}: ${e.message}`);
+      throw e;
+    }
+  } else if (path.endsWith(".json")) {
     let json: unknown;
     try {
       json = JSON.parse(await Deno.readTextFile(path));
@@ -124,7 +160,7 @@ async function ensureSimulator(
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
-    string: ["sig", "command", "file", "rc", "history"],
+    string: ["sig", "command", "file", "rc", "history", "cflags"],
     boolean: ["json", "help", "sim", "verbose"],
     collect: ["sig"],
     negatable: ["sim"],
@@ -159,10 +195,10 @@ async function main(argv: string[]): Promise<number> {
   const dir = Deno.env.get("VMKMGMT_SIG_DIR");
   if (dir) {
     for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.isFile && /\.(ts|json)$/.test(e.name)) await loadSignatureFile(state, `${dir}/${e.name}`);
+      if (e.isFile && /\.(ts|json|c)$/.test(e.name)) await loadSignatureFile(state, `${dir}/${e.name}`);
     }
   }
-  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, f);
+  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, f, args.cflags);
 
   const sim = await ensureSimulator(state, args.sim as boolean, args.verbose as boolean);
   const home = Deno.env.get("HOME") ?? ".";

@@ -8,12 +8,13 @@
  *   mgmt/     → mgmt/, ffi/, util/, abi/
  *   mod.ts, demo.ts → mgmt/, ffi/, util/, abi/
  *   sim/      → sim/, mgmt/, util/, abi/, and of ffi/ only peer.ts (SO_PEERCRED has no Deno API)
- *   repl/     → repl/, mod.ts, demo.ts, mgmt/, ffi/, util/, abi/, and of sim/ only client.ts, process.ts
+ *   cimport/  → cimport/, mod.ts (types only), mgmt/, util/, abi/  (the C importer: a tool)
+ *   repl/     → repl/, mod.ts, demo.ts, mgmt/, ffi/, util/, abi/, cimport/, and of sim/ only client.ts, process.ts
  *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/ and sim/client.ts, sim/process.ts
  *   bench/, test/ → anything
  *
  * and, over whole graphs: library code (everything mod.ts and demo.ts load) imports no sim/,
- * repl/, scripts/ and nothing but relative files; tools (repl/, scripts/) never load the
+ * repl/, scripts/, cimport/ and nothing but relative files; tools (repl/, scripts/) never load the
  * simulator's server, kernel or modules; every file of a room is reachable from an entry point.
  */
 import { assert, assertEquals } from "@std/assert";
@@ -27,7 +28,7 @@ export interface Edge {
   written: string;
 }
 
-const ROOMS = ["abi", "util", "ffi", "mgmt", "sim", "repl", "scripts", "bench", "test"] as const;
+const ROOMS = ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "bench", "test"] as const;
 type Room = (typeof ROOMS)[number] | "entry";
 
 function roomOf(path: string): Room {
@@ -46,13 +47,16 @@ const ALLOWED: Record<Room, readonly string[]> = {
   mgmt: LOWER,
   entry: LOWER,
   sim: ["sim", "mgmt", "util", "abi", "ffi/peer.ts"],
-  repl: ["repl", "entry", ...LOWER, "sim/client.ts", "sim/process.ts"],
+  cimport: ["cimport", "mgmt", "util", "abi"],
+  repl: ["repl", "entry", ...LOWER, "cimport", "sim/client.ts", "sim/process.ts"],
   scripts: ["entry"],
   bench: ["*"],
   test: ["*"],
 };
 /** Files with more arrows than their room. */
 const EXTRA: Record<string, readonly string[]> = {
+  // The importer's API re-exports the library's types (type-only) so that a tool needs one import.
+  "cimport/mod.ts": ["entry"],
   "scripts/run.ts": ["abi", "sim/client.ts", "sim/process.ts"],
 };
 
@@ -142,6 +146,8 @@ const ENTRY_POINTS = async () => [
   "sim/mod.ts",
   "sim/main.ts",
   "repl/main.ts",
+  "cimport/main.ts",
+  "cimport/mod.ts",
   "bench/main.ts",
   ...(await tsFiles("scripts")),
 ];
@@ -160,7 +166,7 @@ Deno.test("layering: every import follows the allowed arrows", async (t) => {
     () => {
       for (const root of ["mod.ts", "demo.ts"]) {
         const lib = reach(graph.edges, root);
-        assertEquals([...lib].filter((p) => /^(sim|repl|scripts|bench|test)\//.test(p)), [], root);
+        assertEquals([...lib].filter((p) => /^(sim|repl|scripts|cimport|bench|test)\//.test(p)), [], root);
         assertEquals(graph.outside.filter((o) => lib.has(o.from)), [], `${root}: no third-party imports`);
         const bare = graph.edges.filter((e) => lib.has(e.from) && !/^\.\.?\//.test(e.written));
         assertEquals(bare, [], `${root}: no bare specifiers`);
@@ -169,7 +175,7 @@ Deno.test("layering: every import follows the allowed arrows", async (t) => {
   );
 
   await t.step("tools load the simulator's client, never its server, kernel or modules", () => {
-    for (const root of roots.filter((r) => r.startsWith("repl/") || r.startsWith("scripts/"))) {
+    for (const root of roots.filter((r) => /^(repl|scripts|cimport)\//.test(r))) {
       const loaded = [...reach(graph.edges, root)].filter((p) => p.startsWith("sim/"));
       assertEquals(
         loaded.filter((p) => !["sim/client.ts", "sim/process.ts", "sim/protocol.ts"].includes(p)),
@@ -181,8 +187,9 @@ Deno.test("layering: every import follows the allowed arrows", async (t) => {
 
   await t.step("every file of a room is reachable from an entry point", async () => {
     const reached = new Set(roots.flatMap((r) => [...reach(graph.edges, r)]));
-    const files = (await Promise.all(["abi", "util", "ffi", "mgmt", "sim", "repl", "scripts"].map(tsFiles)))
-      .flat();
+    const files =
+      (await Promise.all(["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts"].map(tsFiles)))
+        .flat();
     assertEquals(files.filter((f) => !reached.has(f)), []);
   });
 });
@@ -191,8 +198,11 @@ Deno.test("ARCHITECTURE.md names every source file, and every path it names exis
   const doc = await Deno.readTextFile(`${ROOT}ARCHITECTURE.md`);
   const named = new Set([...doc.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]));
   const sources = [
-    ...(await Promise.all(["abi", "util", "ffi", "mgmt", "sim", "repl", "scripts", "bench"].map(tsFiles)))
+    ...(await Promise.all(
+      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "bench"].map(tsFiles),
+    ))
       .flat(),
+    "cimport/include/vmkapi.h",
     ...(await Array.fromAsync(Deno.readDir(`${ROOT}native`))).filter((e) => /\.(c|h)$/.test(e.name)).map((
       e,
     ) => `native/${e.name}`),

@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { typeFromJson } from "../mgmt/types/json.ts";
-import { CDeclarations, probe, type ProbeCase, rng } from "./support/c_probe.ts";
+import { CDeclarations, probe, type ProbeCase, rng } from "../cimport/c_probe.ts";
 import { randomTypeJson } from "./support/random_types.ts";
 import { DRIVER_TYPES } from "./fixtures/driver_types.ts";
 

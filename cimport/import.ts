@@ -1,0 +1,492 @@
+/**
+ * Importing a driver's management signatures from its C source: clang reads the declarations,
+ * the system C compiler computes the values and is held to every size and offset of every type,
+ * and the result is the project's JSON signature form (with what the code generators need: C
+ * names, docs, places).
+ * @module
+ */
+import { DIRECTION_CODE, LOCATION_CODE, revisionFromNumbers } from "../abi/facts.ts";
+import type { Direction, Location } from "../abi/facts.ts";
+import { SignatureError, ValueError } from "../mgmt/errors.ts";
+import { formatVersion, type SignatureJson, type VersionDef } from "../mgmt/signature.ts";
+import { signatureFromJson } from "../mgmt/signature_json.ts";
+import { typeFromJson } from "../mgmt/types/json.ts";
+import type { Type, TypeJson } from "../mgmt/types/type.ts";
+import { type Ast, type AstNode, unwrap, where } from "./ast.ts";
+import { probe, type ProbeCase } from "./c_probe.ts";
+import { compileFlags, type CompileOptions, ImportError, includeLines, parseWithClang } from "./clang.ts";
+import { type BufferHint, docFromList, TypeBuilder } from "./c_types.ts";
+import { findSignatures, prototypeOf, type RawCallback, readValues } from "./signatures.ts";
+
+/** What to import and how. */
+export interface ImportOptions extends CompileOptions {
+  /** Only this signature (its C variable or its API name). */
+  readonly signature?: string;
+  /** API names for signatures whose name is set at run time, by C variable. */
+  readonly names?: Readonly<Record<string, string>>;
+  /** Members that hold a caller buffer's address, by `Type.member`. */
+  readonly buffers?: Readonly<Record<string, BufferHint>>;
+}
+
+/** One imported signature. */
+export interface ImportedSignature {
+  /** The C variable that defines it. */
+  readonly variable: string;
+  /** Where (`file:line`). */
+  readonly place: string;
+  /** The name is set at run time (the C leaves it empty) and was not given. */
+  readonly runtimeName: boolean;
+  /** The JSON form (for a run-time name not given, the name is the variable's). */
+  readonly json: SignatureJson;
+  /** Each callback's C spelling: its id as written and its function. */
+  readonly cNames: Readonly<Record<string, { id?: string; function?: string; params: string[] }>>;
+}
+
+/** Everything an import found. */
+export interface ImportResult {
+  /** The signatures, in declaration order. */
+  readonly signatures: ImportedSignature[];
+  /** The named types every signature refers to, in dependency order. */
+  readonly types: ReadonlyMap<string, TypeJson>;
+  /** Each named type's C spelling, doc, member docs and place. */
+  readonly typeInfo: {
+    readonly cNames: ReadonlyMap<string, string>;
+    readonly docs: ReadonlyMap<string, string>;
+    readonly memberDocs: ReadonlyMap<string, ReadonlyMap<string, string>>;
+    readonly places: ReadonlyMap<string, string>;
+  };
+  /** Things the user should know (no prototype, a size without a type…). */
+  readonly warnings: string[];
+  /** How many figures the C compiler confirmed. */
+  readonly checked: { readonly types: number; readonly figures: number };
+}
+
+/**
+ * Imports the signatures defined in `options.files`.
+ * @throws {ImportError} for a missing tool, files that do not compile, no signature, a construct
+ * the type model cannot express (naming it and its line), or any figure that differs from the C
+ * compiler's (naming the type and member).
+ */
+export async function importC(options: ImportOptions): Promise<ImportResult> {
+  if (!options.files.length) throw new ImportError("no C file given");
+  const { ast } = await parseWithClang(options);
+  // Kernel callbacks' prototypes usually sit under #ifdef VMKERNEL (user builds define them as
+  // NULL): read them from a second parse with it defined, whatever else fails to compile there.
+  const kernel = await parseWithClang(options, ["VMKERNEL"], true).catch(() => undefined);
+  const asts = kernel ? [ast, kernel.ast] : [ast];
+  const warnings: string[] = [];
+
+  let raws = await findSignatures(ast, options.files);
+  if (!raws.length) {
+    throw new ImportError(
+      `no vmk_MgmtApiSignature is defined in ${options.files.join(", ")} (a signature is a variable of ` +
+        `type vmk_MgmtApiSignature with an initializer; give the .c file that defines it)`,
+    );
+  }
+  await readValues(options, raws);
+  if (options.signature) {
+    const wanted = options.signature;
+    const chosen = raws.filter((r) => r.variable === wanted || r.name === wanted);
+    if (!chosen.length) {
+      throw new ImportError(
+        `no signature ${wanted}; the files define ${
+          raws.map((r) => `${r.variable} (${r.name || "name set at run time"})`).join(", ")
+        }`,
+      );
+    }
+    raws = chosen;
+  }
+  for (const v of Object.keys(options.names ?? {})) {
+    if (!raws.some((r) => r.variable === v)) {
+      throw new ImportError(
+        `--name ${v}=…: no signature variable ${v}; there are ${raws.map((r) => r.variable).join(", ")}`,
+      );
+    }
+  }
+
+  const packs = await packValues(options, ast);
+  const types = new TypeBuilder(ast, packs, new Map(Object.entries(options.buffers ?? {})));
+  const signatures: ImportedSignature[] = [];
+  const paramChecks: {
+    sig: string;
+    cb: string;
+    param: string;
+    i: number;
+    type: TypeJson;
+    size: number;
+    vector: boolean;
+    proto?: TypeJson;
+    protoText?: string;
+    sizeText?: string;
+  }[] = [];
+  for (const r of raws) {
+    const callbacks: SignatureJson["callbacks"] = {};
+    const cNames: Record<string, { id?: string; function?: string; params: string[] }> = {};
+    const names = callbackNames(r.callbacks);
+    for (const [k, c] of r.callbacks.entries()) {
+      const cbName = names[k];
+      const entryPlace = where(c.node.range?.begin);
+      const location: Location = c.location === LOCATION_CODE.user ? "user" : "kernel";
+      if (c.location !== LOCATION_CODE.user && c.location !== LOCATION_CODE.kernel) {
+        throw new ImportError(
+          `${entryPlace}: ${r.table}[${k}].location is ${c.location}, not VMK_MGMT_CALLBACK_KERNEL or _USER`,
+        );
+      }
+      if (c.numParms > 4) {
+        throw new ImportError(`${entryPlace}: ${r.table}[${k}].numParms is ${c.numParms}; at most 4`);
+      }
+      const proto = prototypeOf(asts, c.functionName, c.numParms);
+      if (!proto && c.numParms > 0) {
+        warnings.push(
+          `${entryPlace}: ${cbName}: no prototype of ${c.functionName ?? "its function"} with ${
+            c.numParms + 2
+          } parameters; its parameters are named from their types`,
+        );
+      }
+      const paramDocs = proto ? proto.ast.paramDocs(proto.fn) : new Map<string, string>();
+      const params: NonNullable<SignatureJson["callbacks"][string]["params"]> = {};
+      const used = new Set<string>();
+      const cParams: string[] = [];
+      for (let i = 0; i < c.numParms; i++) {
+        const dir = directionOf(c.parmTypes[i], `${entryPlace}: ${r.table}[${k}].parmTypes[${i}]`);
+        const sizeNode = c.sizeNodes[i];
+        const sizeType = sizeofType(types, sizeNode);
+        const protoParam = proto?.params[i];
+        const protoType = protoParam ? pointeeType(types, protoParam) : undefined;
+        let type = sizeType ?? protoType;
+        if (!type) {
+          warnings.push(
+            `${entryPlace}: ${cbName} parameter ${i + 1}: parmSizes[${i}] is ${
+              c.parmSizes[i]
+            }, not sizeof(a type), and no prototype says its type: imported as ${c.parmSizes[i]} bytes`,
+          );
+          type = { bytes: c.parmSizes[i] };
+        }
+        let pname = protoParam?.name ?? nameFromType(type, types);
+        if (!/^[A-Za-z_]\w*$/.test(pname)) pname = `p${i + 1}`;
+        for (let n = 2; used.has(pname); n++) pname = `${pname.replace(/\d+$/, "")}${n}`;
+        used.add(pname);
+        const p: { dir: Direction; type: TypeJson; doc?: string } = { dir, type };
+        const cText = protoParam ? protoParam.type?.qualType : undefined;
+        const doc = [
+          paramDocs.get(protoParam?.name ?? ""),
+          cText ? `C: ${cText.replace(/\s*\*$/, " *")}${protoParam!.name ?? ""}` : undefined,
+        ]
+          .filter(Boolean).join(" — ");
+        if (doc) p.doc = doc;
+        params[pname] = p;
+        cParams.push(protoParam?.name ?? "");
+        paramChecks.push({
+          sig: r.variable,
+          cb: cbName,
+          param: pname,
+          i,
+          type,
+          size: c.parmSizes[i],
+          vector: dir.startsWith("vector"),
+          proto: sizeType && protoType ? protoType : undefined,
+          protoText: cText,
+          sizeText: sizeNode ? await ast.sourceText(sizeNode) : undefined,
+        });
+      }
+      const idNum = Number(c.callbackId);
+      if (!Number.isSafeInteger(idNum)) {
+        throw new ImportError(`${entryPlace}: callback id ${c.callbackId} is too large`);
+      }
+      const docParts = [
+        callbackDoc(asts, c),
+        [c.idText && /^\w+$/.test(c.idText) ? c.idText : undefined, c.functionName].filter(Boolean).join(
+          ", ",
+        ),
+      ].filter((x): x is string => !!x);
+      const cb: SignatureJson["callbacks"][string] = {
+        id: idNum,
+        location,
+        sync: c.synchronous !== 0,
+        params,
+      };
+      if (docParts.length) {
+        cb.doc = docParts.length === 2
+          ? `${docParts[0].replace(/\.$/, "")} (${docParts[1]})`
+          : `C: ${docParts[0]}`;
+      }
+      callbacks[cbName] = cb;
+      cNames[cbName] = { id: c.idText, function: c.functionName, params: cParams };
+    }
+    const given = options.names?.[r.variable];
+    const runtimeName = !r.name && !given;
+    const version: VersionDef = r.versionParts &&
+        revisionFromNumbers(...(r.versionParts as [number, number, number, number])) === r.version
+      ? r.versionParts as unknown as VersionDef
+      : formatVersion(r.version);
+    const json: SignatureJson = {
+      name: given ?? (r.name || r.variable),
+      vendor: r.vendor,
+      version,
+      callbacks,
+    };
+    const doc = ast.docOf(r.node);
+    if (doc) json.doc = doc;
+    signatures.push({ variable: r.variable, place: where(r.node.loc), runtimeName, json, cNames });
+  }
+  const unused = types.unusedBuffers();
+  if (unused.length) {
+    throw new ImportError(
+      `--buffer ${
+        unused.join(", ")
+      }: no such member of a parameter's type (give Type.member as C names them)`,
+    );
+  }
+  for (const s of signatures) s.json.types = Object.fromEntries(types.named);
+
+  // Every named type through our type model, then held to the C compiler.
+  const built = buildTypes(types);
+  const checked = await checkLayouts(options, types, built);
+  for (const c of paramChecks) {
+    const t = typeof c.type === "string" && built.has(c.type)
+      ? built.get(c.type)!
+      : typeFromJson(c.type, c.param, Object.fromEntries(built));
+    if (t.size !== c.size) {
+      throw new ImportError(
+        `${c.sig}: callback ${c.cb} parameter ${
+          c.i + 1
+        } (${c.param}): the table's parmSizes[${c.i}] is ${c.size}` +
+          `${
+            c.sizeText && c.sizeText.trim() !== String(c.size) ? ` (${c.sizeText.trim()})` : ""
+          } but its type ${types.cName(c.type)} is ${t.size} bytes`,
+      );
+    }
+    if (c.proto !== undefined && JSON.stringify(c.proto) !== JSON.stringify(c.type)) {
+      const p = typeof c.proto === "string" && built.has(c.proto)
+        ? built.get(c.proto)!
+        : typeFromJson(c.proto, c.param, Object.fromEntries(built));
+      if (p.size !== t.size) {
+        throw new ImportError(
+          `${c.sig}: callback ${c.cb} parameter ${c.i + 1}: the table says ${
+            c.sizeText?.trim() ?? types.cName(c.type)
+          } (${t.size} bytes) ` +
+            `but the prototype's parameter is ${c.protoText} (${p.size} bytes)`,
+        );
+      }
+      warnings.push(
+        `${c.sig}: callback ${c.cb} parameter ${
+          c.i + 1
+        }: the table says ${c.sizeText?.trim()} but the prototype takes ${c.protoText}; the table's type is used`,
+      );
+    }
+  }
+  for (const s of signatures) {
+    try {
+      signatureFromJson({ ...s.json, name: s.json.name });
+    } catch (e) {
+      if (e instanceof SignatureError) throw new ImportError(`${s.place}: ${s.variable}: ${e.message}`);
+      throw e;
+    }
+  }
+  return {
+    signatures,
+    types: types.named,
+    typeInfo: { cNames: types.cNames, docs: types.docs, memberDocs: types.memberDocs, places: types.places },
+    warnings,
+    checked,
+  };
+}
+
+/** Loads every named type through the project's type model; a rule it breaks names the C type. */
+function buildTypes(types: TypeBuilder): Map<string, Type<unknown>> {
+  const built = new Map<string, Type<unknown>>();
+  for (const [name, json] of types.named) {
+    try {
+      built.set(name, typeFromJson(json, name, Object.fromEntries(built)));
+    } catch (e) {
+      if (e instanceof ValueError || e instanceof TypeError || e instanceof RangeError) {
+        throw new ImportError(
+          `${types.places.get(name)}: ${types.cNames.get(name)} cannot be expressed: ${(e as Error).message}`,
+        );
+      }
+      throw e;
+    }
+  }
+  return built;
+}
+
+/** Holds every named type to the system C compiler: sizeof, alignment, offsets, bitfields, values. */
+async function checkLayouts(
+  o: CompileOptions,
+  types: TypeBuilder,
+  built: Map<string, Type<unknown>>,
+): Promise<{ types: number; figures: number }> {
+  const cases: ProbeCase[] = [...built].map(([name, type]) => ({
+    cType: types.cNames.get(name)!,
+    type,
+    label: `${types.cNames.get(name)} (${types.places.get(name)})`,
+  }));
+  if (!cases.length) return { types: 0, figures: 0 };
+  const header = ["#define main vmkmgmt_import_user_main", includeLines(o.files), "#undef main"].join("\n");
+  let result;
+  try {
+    result = await probe(header, cases, 1, compileFlags(o));
+  } catch (e) {
+    throw new ImportError(`the layout check could not run: ${(e as Error).message}`);
+  }
+  if (result.failures.length) {
+    throw new ImportError(
+      `the C compiler lays out ${
+        result.failures.length === 1 ? "a type" : "types"
+      } differently from the import:\n  ${result.failures.slice(0, 12).join("\n  ")}${
+        result.failures.length > 12 ? `\n  … and ${result.failures.length - 12} more` : ""
+      }\n` +
+        "(this is a bug in the importer or a construct it misreads: please report it with the type)",
+    );
+  }
+  return { types: result.cases, figures: result.compared };
+}
+
+/** `#pragma pack` values, which clang's JSON leaves out: read from its text dump, in the same order. */
+async function packValues(o: CompileOptions, ast: Ast): Promise<Map<AstNode, number>> {
+  const attrs = [...ast.byId.values()].filter((n) => n.kind === "MaxFieldAlignmentAttr");
+  const out = new Map<AstNode, number>();
+  if (!attrs.length) return out;
+  const clang = o.clang ?? Deno.env.get("VMKMGMT_CLANG") ?? "clang";
+  const unit = await Deno.makeTempFile({ prefix: "vmkmgmt-import-", suffix: ".c" });
+  try {
+    await Deno.writeTextFile(unit, `${includeLines(o.files)}\n`);
+    const res = await new Deno.Command(clang, {
+      args: [
+        "-x",
+        "c",
+        "-fsyntax-only",
+        "-fno-color-diagnostics",
+        "-Xclang",
+        "-ast-dump",
+        ...compileFlags(o),
+        unit,
+      ],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const values = [
+      ...new TextDecoder().decode(res.stdout).matchAll(
+        /MaxFieldAlignmentAttr 0x[0-9a-f]+ <[^\n]*?> Implicit (\d+)/g,
+      ),
+    ]
+      .map((m) => Number(m[1]) / 8);
+    if (values.length !== attrs.length) {
+      throw new ImportError(
+        `cannot read the #pragma pack values (${values.length} in clang's dump, ${attrs.length} in its AST)`,
+      );
+    }
+    attrs.forEach((a, i) => out.set(a, values[i]));
+    return out;
+  } finally {
+    await Deno.remove(unit).catch(() => {});
+  }
+}
+
+function directionOf(code: number, what: string): Direction {
+  const found = (Object.entries(DIRECTION_CODE) as [Direction, number][]).find(([, c]) => c === code);
+  if (!found) throw new ImportError(`${what} is ${code}, not a VMK_MGMT_PARMTYPE_* value`);
+  return found[0];
+}
+
+/** The type `sizeof(T)` or `sizeof expr` names. */
+function sizeofType(types: TypeBuilder, n: AstNode | undefined): TypeJson | undefined {
+  const x = unwrap(n);
+  if (!x || x.kind !== "UnaryExprOrTypeTraitExpr" || x.name !== "sizeof") return undefined;
+  if (x.argType) return types.typeOf(x.argType, x);
+  const e = x.inner?.[0];
+  return e?.type ? types.typeOf(e.type, e) : undefined;
+}
+
+/** What a prototype's `T *p` parameter points at (not for vectors' `vmk_MgmtVectorParm *` or `void *`). */
+function pointeeType(types: TypeBuilder, p: AstNode): TypeJson | undefined {
+  const q = p.type?.qualType ?? "";
+  const m = q.match(/^(.*?)\s*\*\s*(const\s*)?$/);
+  if (!m) return undefined;
+  const pointee = m[1].replace(/\bconst\b/g, "").trim();
+  if (pointee === "void" || pointee === "vmk_MgmtVectorParm" || pointee === "struct vmk_MgmtVectorParm") {
+    return undefined;
+  }
+  return types.typeOf({ qualType: pointee }, p);
+}
+
+/** A parameter name from its type (`sfvmk_mgmtDevInfo_t` → `mgmtDevInfo`). */
+function nameFromType(type: TypeJson, types: TypeBuilder): string {
+  const c = typeof type === "string" ? (types.cNames.get(type) ?? type) : "data";
+  const bare = c.replace(/^(struct|union|enum) /, "").replace(/_[ts]$/, "");
+  const parts = bare.split("_").filter(Boolean);
+  const tail = parts.length > 1 ? parts.slice(1).join("_") : parts[0] ?? "param";
+  return lowerCamel(tail);
+}
+
+/**
+ * Names for a table's callbacks: from the id's macro or enum name without the prefix they share
+ * (`SFVMK_CB_MCDI_REQUEST` → `mcdiRequest`), else from the function (`acme_getInfo` → `getInfo`),
+ * else `callback<ID>`; unique.
+ */
+export function callbackNames(cbs: readonly RawCallback[]): string[] {
+  const ids = cbs.map((c) => (c.idText && /^[A-Za-z_]\w*$/.test(c.idText) ? c.idText : undefined));
+  const plain = ids.filter((x): x is string => !!x);
+  let prefix = "";
+  if (plain.length > 1) {
+    prefix = plain.reduce((a, b) => {
+      let i = 0;
+      while (i < a.length && a[i] === b[i]) i++;
+      return a.slice(0, i);
+    });
+    prefix = prefix.slice(0, prefix.lastIndexOf("_") + 1);
+  }
+  const used = new Set<string>();
+  return cbs.map((c, k) => {
+    let name: string | undefined;
+    const id = ids[k];
+    if (id) {
+      const cut = id.includes("_CB_") ? id.slice(id.lastIndexOf("_CB_") + 4) : id.slice(prefix.length) || id;
+      name = lowerCamel(/^\d/.test(cut) ? id : cut);
+    } else if (c.functionName) {
+      const f = c.functionName.includes("_")
+        ? c.functionName.slice(c.functionName.lastIndexOf("_") + 1)
+        : c.functionName;
+      name = lowerCamel(f.replace(/(Callback|Cb|CB)$/, "") || f);
+    }
+    name ??= `callback${c.callbackId}`;
+    if (!/^[A-Za-z_]\w*$/.test(name)) name = `callback${c.callbackId}`;
+    if (used.has(name)) name = `${name}${c.callbackId}`;
+    used.add(name);
+    return name;
+  });
+}
+
+/** `MCDI_REQUEST` → `mcdiRequest`; `getInfo` stays. */
+function lowerCamel(s: string): string {
+  if (!s.includes("_") && /[a-z]/.test(s)) return s[0].toLowerCase() + s.slice(1);
+  const parts = s.split("_").filter(Boolean).map((p) => p.toLowerCase());
+  return parts.map((p, i) => (i ? p[0].toUpperCase() + p.slice(1) : p)).join("");
+}
+
+/** A callback's doc: its id's enum constant's comment, a line of its enum's comment, or its function's. */
+function callbackDoc(asts: readonly Ast[], c: RawCallback): string | undefined {
+  for (const ast of asts) {
+    if (c.idText && /^\w+$/.test(c.idText)) {
+      for (const n of ast.byId.values()) {
+        if (n.kind !== "EnumConstantDecl" || n.name !== c.idText) continue;
+        const own = ast.docOf(n);
+        if (own) return own;
+        const parent = ast.parent.get(n);
+        let listed = docFromList(ast.docOf(parent), c.idText);
+        if (!listed && parent) {
+          for (const td of ast.typedefs.values()) {
+            if (td.inner?.some((x) => x.ownedTagDecl?.id === parent.id)) {
+              listed ??= docFromList(ast.docOf(td), c.idText);
+            }
+          }
+        }
+        if (listed) return listed;
+      }
+    }
+    const fn = c.functionName ? ast.functions.get(c.functionName) : undefined;
+    const doc = ast.docOf(fn);
+    if (doc) return doc.split("\n")[0];
+  }
+  return undefined;
+}

@@ -1,0 +1,503 @@
+/**
+ * `deno task import-c` on driver interface files written as real drivers write them
+ * (test/fixtures/drivers/): a NIC driver with 18 callbacks of two packed parameters, a storage driver
+ * with a global and a per-adapter signature (bitfields, unions, a data buffer behind a pointer, a
+ * `#pragma pack`), a DDK-style sample with a user callback and packed statistics. For each: the
+ * generated module and simulator skeleton pass `deno check` and `deno fmt --check`; the JSON equals
+ * the expected signature; a C client compiled from the same files drives a simulator running the
+ * skeleton with handlers filled in here, and the values round-trip. Then the errors.
+ */
+import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "@std/assert";
+import { importC, ImportError, signatureFromC, signaturesFromC } from "../cimport/mod.ts";
+import { startSimProcess } from "../sim/process.ts";
+import { SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { open } from "../mod.ts";
+import { sendControl } from "../sim/client.ts";
+import { useSocket } from "./support/env.ts";
+import { signatureFromJson } from "../mgmt/signature_json.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const DRIVERS = `${ROOT}test/fixtures/drivers`;
+const hasClang = await new Deno.Command("clang", { args: ["--version"], stdout: "null", stderr: "null" })
+  .output()
+  .then((o) => o.success, () => false);
+
+async function run(cmd: string, args: string[], env: Record<string, string> = {}, cwd = ROOT) {
+  const out = await new Deno.Command(cmd, { args, env, cwd, stdout: "piped", stderr: "piped" }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** Runs the importer's command line. */
+function importCli(args: string[], env: Record<string, string> = {}) {
+  return run(Deno.execPath(), ["run", "--allow-all", `${ROOT}cimport/main.ts`, ...args], env);
+}
+
+/** Generates the module and skeleton of a fixture into a fresh directory; checks and formats them. */
+async function generate(driver: string, extra: string[] = []): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: `vmkmgmt-import-${driver}-` });
+  const r = await importCli([
+    `${DRIVERS}/${driver}_mgmt.c`,
+    "-o",
+    `${dir}/${driver}.ts`,
+    "--module",
+    `${dir}/${driver}_module.ts`,
+    ...extra,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assertMatch(r.stderr, /figures checked against the C compiler/);
+  return dir;
+}
+
+/** `deno check` and `deno fmt --check` of generated files (and the test's wrapper). */
+async function checkGenerated(dir: string, files: string[]): Promise<void> {
+  const paths = files.map((f) => `${dir}/${f}`);
+  const check = await run(Deno.execPath(), ["check", "--no-config", ...paths], {}, dir);
+  assertEquals(check.code, 0, `deno check of the generated files:\n${check.stderr}`);
+  const fmt = await run(Deno.execPath(), ["fmt", "--check", "--no-config", ...paths.slice(0, 2)], {}, dir);
+  assertEquals(fmt.code, 0, `deno fmt --check of the generated files:\n${fmt.stderr}`);
+  const lint = await run(Deno.execPath(), ["lint", "--no-config", ...paths.slice(0, 2)], {}, dir);
+  assertEquals(lint.code, 0, `deno lint of the generated files:\n${lint.stdout}${lint.stderr}`);
+}
+
+/** Builds a fixture's C client from the driver's interface files and our library. */
+async function buildClient(driver: string, dir: string): Promise<string> {
+  const make = await run("make", ["-s", "-C", `${ROOT}native`, "lib"]);
+  assertEquals(make.code, 0, make.stderr);
+  const exe = `${dir}/${driver}_client`;
+  const cc = await run("cc", [
+    "-std=gnu11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-pthread",
+    "-idirafter",
+    `${ROOT}cimport/include`,
+    "-o",
+    exe,
+    `${DRIVERS}/${driver}_client.c`,
+    `${DRIVERS}/${driver}_mgmt.c`,
+    `-L${ROOT}native/build`,
+    "-lvmkmgmt",
+    `-Wl,-rpath,${ROOT}native/build`,
+  ]);
+  assertEquals(cc.code, 0, cc.stderr);
+  return exe;
+}
+
+/**
+ * Runs a C client against a simulator running `module`; returns its output lines. `then` runs
+ * while that simulator is still up, with its socket.
+ */
+async function drive(
+  exe: string,
+  module: string,
+  then?: (socket: string) => Promise<void>,
+): Promise<string[]> {
+  await using sim = await startSimProcess(["--no-demo", "--module", module]);
+  const r = await run(exe, [], { [SIM_SOCKET_ENV]: sim.socketPath, VMKMGMT_LIB: "" });
+  assertEquals(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  await then?.(sim.socketPath);
+  return r.stdout.trim().split("\n");
+}
+
+/** The same signature, whichever form it was written in (named types or inline). */
+const normal = (json: unknown) => signatureFromJson(json).toJson();
+
+async function expected(driver: string): Promise<unknown> {
+  return JSON.parse(await Deno.readTextFile(`${DRIVERS}/${driver}_mgmt.expected.json`));
+}
+
+const opts = { ignore: !hasClang, sanitizeResources: false, sanitizeOps: false };
+
+Deno.test({
+  name:
+    "import-c: a NIC driver (18 callbacks, packed payloads, enum ids, patch 1042) → module, skeleton, C client",
+  ...opts,
+  fn: async () => {
+    const dir = await generate("nic");
+    try {
+      await Deno.writeTextFile(
+        `${dir}/wrapper.ts`,
+        `import { moduleWith } from "./nic_module.ts";
+let mtu = 1500;
+export default moduleWith({
+  mtu: ({ params }) => {
+    if (params.pMtu.op === "NIC_MGMT_DEV_OPS_SET") mtu = params.pMtu.mtu;
+    const status = params.pDevIface.deviceName === "vmnic0" ? 0 : 2;
+    return { pDevIface: { ...params.pDevIface, status }, pMtu: { ...params.pMtu, mtu } };
+  },
+  pciInfoGet: () => ({
+    pPciInfo: { pciBDF: "0000:3b:00.0", vendorId: 0x1924, deviceId: 0x0b03, subVendorId: 0x1924, subDeviceId: 0x8022 },
+  }),
+  sensorRead: ({ params }) => ({ pSensor: { index: params.pSensor.index, deciCelsius: -125 } }),
+  mcdiRequest: ({ params }) => {
+    const m = params.pMgmtMcdi;
+    const payload = new Array(255).fill(0);
+    payload[0] = m.payload[1];
+    payload[1] = m.payload[0];
+    payload[254] = 0xfeedface;
+    return { pMgmtMcdi: { ...m, outlen: 12, flags: 0, host_errno: 0, payload } };
+  },
+  imgUpdate: async ({ params, copyFromUser }) => {
+    const image = await copyFromUser(params.pImgUpdate.pFileBuffer, params.pImgUpdate.size);
+    let sum = 0;
+    for (const b of image) sum += b;
+    return { pDevIface: { ...params.pDevIface, status: sum % 1000003 } };
+  },
+  ledBlink: ({ params }) => ({
+    pDevIface: { ...params.pDevIface, status: params.pDevIface.deviceName === "vmnic10abc" ? 0 : 1 },
+  }),
+}, [{ id: 1n, name: "vmnic0" }]);
+`,
+      );
+      await checkGenerated(dir, ["nic.ts", "nic_module.ts", "wrapper.ts"]);
+      const { nic_mgmtSig } = await import(`file://${dir}/nic.ts`);
+      assertEquals(nic_mgmtSig.toJson(), normal(await expected("nic")));
+      assertEquals(nic_mgmtSig.list.length, 18);
+      assertEquals(
+        nic_mgmtSig.revnum,
+        0x02010012,
+        "VMK_REVISION_FROM_NUMBERS(2, 1, 0, 1042): patch masked to 0x12",
+      );
+      assertEquals(
+        nic_mgmtSig.list.map((c: { id: number }) => c.id),
+        Array.from({ length: 18 }, (_, i) => 16 + i),
+      );
+      assertEquals(nic_mgmtSig.callbacks.mcdiRequest.params.map((p: { size: number }) => p.size), [14, 1032]);
+      assertEquals(nic_mgmtSig.callbacks.pciInfoGet.params[1].dir, "out");
+      const json = await importCli([`${DRIVERS}/nic_mgmt.c`, "--json"]);
+      assertEquals(JSON.parse(json.stdout), await expected("nic"), "--json gives the same signature");
+
+      const out = await drive(await buildClient("nic", dir), `${dir}/wrapper.ts`);
+      const img = out.find((l) => l.startsWith("img "))!.split(" ");
+      assertEquals(img[2], img[4], "the driver read the image behind the user pointer");
+      assertEquals(out.filter((l) => !l.startsWith("img ")), [
+        "instance vmnic0",
+        "mtu.set 9000 status 0",
+        "mtu.get 9000",
+        "pci 0000:3b:00.0 1924:0b03 1924:8022",
+        "sensor 2 -125",
+        "mcdi outlen 12 flags 0 errno 0 payload a0b0c0d0 11223344 feedface",
+        "led status 0",
+        "done",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "import-c: a storage driver's global and per-adapter signatures (bitfields, unions, a buffer pointer, pack(4))",
+  ...opts,
+  fn: async () => {
+    const dir = await generate("stor", ["--buffer", "stor_adminCmd_t.data=inout:dataLen"]);
+    try {
+      const module = await Deno.readTextFile(`${dir}/stor.ts`);
+      assertStringIncludes(module, "export function storAdapterSig(name: string)");
+      assertStringIncludes(module, 'data: t.buffer({ dir: "inout", lengthFrom: "dataLen" })');
+      await Deno.writeTextFile(
+        `${dir}/wrapper.ts`,
+        `import { moduleWith } from "./stor_module.ts";
+import { storAdapterSig } from "./stor.ts";
+const NAME = "contosoNvme-0000:3b:00.0";
+const base = moduleWith({
+  listAdapters: () => ({
+    header: { status: 0, count: 2 },
+    adapters: [
+      { name: NAME, pciAddress: "0000:3b:00.0", namespaces: 4, state: 1 },
+      { name: "contosoNvme-0000:5e:00.0", pciAddress: "0000:5e:00.0-abc", namespaces: 1, state: -1 },
+    ],
+  }),
+});
+export default {
+  ...base,
+  start: (kernel: Parameters<NonNullable<typeof base.start>>[0]) => {
+    const api = kernel.registerApi({
+      signature: storAdapterSig(NAME),
+      handlers: {
+        adminPassthru: async ({ params, copyToUser }) => {
+          const c = params.cmd;
+          const page = new Uint8Array(c.dataLen);
+          page.set(new TextEncoder().encode("CONTOSO cns=" + c.cdw10.identify?.cns + " psdt=" + c.cdw0.psdt));
+          page[page.length - 1] = 0xab;
+          await copyToUser(c.data as bigint, page);
+          return {
+            cpl: {
+              dw0: c.cdw10.identify?.cntid ?? 0, dw1: (c.cdw12Words?.upper ?? 0) * 0x10000 + c.timeoutMs, sqhd: 0, sqid: 0,
+              cid: c.cdw0.cid, p: 1, sc: c.cdw0.opc === 6 ? 0 : 1, sct: 0, m: 0, dnr: 1,
+            },
+          };
+        },
+        getHealth: () => ({
+          status: 0,
+          health: {
+            criticalWarning: 2, temperatureK: 310, availableSpare: 100, dataUnitsRead: 123456789012n,
+            dataUnitsWritten: 42n, powerOnHours: 8760,
+          },
+        }),
+      },
+    });
+    return () => void api.unregister();
+  },
+};
+`,
+      );
+      await checkGenerated(dir, ["stor.ts", "stor_module.ts", "wrapper.ts"]);
+      const { storGlobalSig, storAdapterSig } = await import(`file://${dir}/stor.ts`);
+      const json = await importCli([
+        `${DRIVERS}/stor_mgmt.c`,
+        "--json",
+        "--buffer",
+        "stor_adminCmd_t.data=inout:dataLen",
+        "--name",
+        "storAdapterSig=contosoNvme-0000:3b:00.0",
+      ]);
+      assertEquals(json.code, 0, json.stderr);
+      const want = await expected("stor");
+      assertEquals(JSON.parse(json.stdout), want);
+      assertEquals(
+        [storGlobalSig.toJson(), storAdapterSig("contosoNvme-0000:3b:00.0").toJson()],
+        (want as unknown[]).map(normal),
+      );
+
+      const out = await drive(await buildClient("stor", dir), `${dir}/wrapper.ts`);
+      assertEquals(out, [
+        "adapters 2 status 0",
+        "adapter contosoNvme-0000:3b:00.0 0000:3b:00.0 4 1",
+        "adapter contosoNvme-0000:5e:00.0 0000:5e:00.0-abc 1 -1",
+        "cpl cid beef sc 0 sct 0 dnr 1 p 1 dw0 77 dw1 5a5a09c4",
+        "page CONTOSO cns=1 psdt=1 171",
+        "health 0 2 310 100 123456789012 42 8760",
+        "reset 0",
+        "done",
+      ]);
+
+      // The skeleton as generated: every kernel callback answers zeroed outputs, and the per-adapter
+      // API is registered under a name by its control op.
+      await using sim = await startSimProcess(["--no-demo", "--module", `${dir}/stor_module.ts`]);
+      using _socket = useSocket(sim.socketPath);
+      assertEquals(
+        await sendControl(sim.socketPath, { op: "add-storAdapterSig", name: "contosoNvme-x" }),
+        { registered: "contosoNvme-x" },
+      );
+      await using adapter = await open(storAdapterSig("contosoNvme-x"));
+      // (The module was imported at run time, so its types are not known here.)
+      const health = await adapter.invoke("getHealth", {}) as unknown as {
+        status: number;
+        health: { dataUnitsRead: bigint };
+      };
+      assertEquals(health.status, 0);
+      assertEquals(health.health.dataUnitsRead, 0n);
+      await using global = await open(storGlobalSig);
+      const list = await global.invoke("listAdapters", { adapters: 8 } as never) as unknown as {
+        header: unknown;
+      };
+      assertEquals(list.header, { status: 0, count: 0 });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "import-c: a DDK-style sample with a user callback and packed statistics; the API for tools",
+  ...opts,
+  fn: async () => {
+    const dir = await generate("sample");
+    try {
+      await Deno.writeTextFile(
+        `${dir}/wrapper.ts`,
+        `import { moduleWith } from "./sample_module.ts";
+export default moduleWith({
+  getStats: ({ params, kernel, session, instance }) => {
+    kernel.emit("thresholdEvent", { crossed: { queue: 2, drops: 1500, limit: 1000 } }, { session, instance });
+    return {
+      stats: {
+        ...params.stats,
+        status: 0,
+        uptimeUs: 123456789n,
+        loadAverage: 0.75,
+        queues: [0, 1, 2, 3].map((q) => ({
+          packets: BigInt(q * 1000 + 1), bytes: BigInt(q) * 1500n, drops: q * 500, queue: q, flags: q,
+        })),
+      },
+    };
+  },
+}, [{ id: 7n, name: "sample0" }]);
+`,
+      );
+      await checkGenerated(dir, ["sample.ts", "sample_module.ts", "wrapper.ts"]);
+      const sig = await signatureFromC([`${DRIVERS}/sample_mgmt.c`]);
+      assertEquals(sig.toJson(), normal(await expected("sample")));
+      assertEquals(sig.callbacks.thresholdEvent.location, "user");
+      let repl = "";
+      const out = await drive(await buildClient("sample", dir), `${dir}/wrapper.ts`, async (socket) => {
+        // The REPL takes the C file as it is, and drives the same skeleton.
+        const queue = { packets: 0, bytes: 0, drops: 0, queue: 0, flags: 0 };
+        const stats = JSON.stringify({
+          status: 0,
+          device: "eth1",
+          uptimeUs: 0,
+          queues: [queue, queue, queue, queue],
+          loadAverage: 0,
+        });
+        const r = await run(Deno.execPath(), [
+          "run",
+          "--allow-all",
+          `${ROOT}repl/main.ts`,
+          "--no-sim",
+          "--sig",
+          `${DRIVERS}/stor_mgmt.c`,
+          "--sig",
+          `${DRIVERS}/sample_mgmt.c`,
+          "-c",
+          `sigs; open sampleDrvMgmt; describe getStats; call getStats sample0 stats=${stats}`,
+        ], { NO_COLOR: "1", [SIM_SOCKET_ENV]: socket });
+        assertEquals(r.code, 0, r.stderr);
+        repl = r.stdout;
+      });
+      for (const s of ["contosoStorMgmt", "sampleDrvMgmt", "loadAverage", "f32", "123456789", "eth1"]) {
+        assertStringIncludes(repl, s);
+      }
+      assertEquals(out.filter((l) => !l.startsWith("event")), [
+        "stats status 0 device eth0 uptime 123456789 load 0.75",
+        "queue 0 packets 1 bytes 0 drops 0 flags 0",
+        "queue 1 packets 1001 bytes 1500 drops 500 flags 1",
+        "queue 2 packets 2001 bytes 3000 drops 1000 flags 2",
+        "queue 3 packets 3001 bytes 4500 drops 1500 flags 3",
+        "done 1",
+      ]);
+      assertEquals(out.filter((l) => l.startsWith("event")), [
+        "event cookie 42 instance 7 queue 2 drops 1500 limit 1000",
+      ]);
+
+      const stor = await signaturesFromC([`${DRIVERS}/stor_mgmt.c`]);
+      assertEquals(stor.signatures.map((s) => s.name), ["contosoStorMgmt"]);
+      assertEquals(stor.named.map((n) => n.variable), ["storAdapterSig"]);
+      assertEquals(stor.named[0].make("contosoNvme-x").name, "contosoNvme-x");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+/** Writes a driver interface file into a temp dir and imports it, expecting an error. */
+async function importError(
+  source: string,
+  extra: Partial<Parameters<typeof importC>[0]> = {},
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-import-err-" });
+  try {
+    await Deno.writeTextFile(`${dir}/drv.c`, source);
+    const e = await assertRejects(() => importC({ files: [`${dir}/drv.c`], ...extra }), ImportError);
+    return e.message;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const SIG = (table: string, n: number) => `
+${table}
+vmk_MgmtApiSignature drvSig = {
+  .version = VMK_REVISION_FROM_NUMBERS(1, 0, 0, 0),
+  .name.string = "drv", .vendor.string = "v",
+  .numCallbacks = ${n}, .callbacks = drvCallbacks,
+};`;
+const ENTRY = (sizes: string, types = "VMK_MGMT_PARMTYPE_INOUT") =>
+  `{
+    .location = VMK_MGMT_CALLBACK_KERNEL, .callback = NULL, .synchronous = 1, .numParms = 1,
+    .parmSizes = { ${sizes} }, .parmTypes = { ${types} }, .callbackId = VMK_MGMT_RESERVED_CALLBACKS + 1 }`;
+
+Deno.test({
+  name:
+    "import-c: errors name what is wrong — no signature, unsupported construct, size mismatch, bad files, no clang",
+  ...opts,
+  fn: async () => {
+    // A header alone defines no signature.
+    const none = await assertRejects(() => importC({ files: [`${DRIVERS}/nic_mgmt.h`] }), ImportError);
+    assertStringIncludes(none.message, "no vmk_MgmtApiSignature is defined in");
+
+    // A construct the type model cannot express: the error names it and its line.
+    const ld = await importError(`#include <vmkapi.h>
+typedef struct { vmk_uint32 status;
+  long double value; } __attribute__((packed)) reading_t;
+vmk_MgmtCallbackInfo drvCallbacks[] = { ${ENTRY("sizeof(reading_t)")} };${SIG("", 1)}`);
+    assertMatch(ld, /drv\.c:3: long double is not supported/);
+    const flex = await importError(`#include <vmkapi.h>
+typedef struct { vmk_uint32 n; vmk_uint8 data[]; } blob_t;
+vmk_MgmtCallbackInfo drvCallbacks[] = { ${ENTRY("sizeof(blob_t)")} };${SIG("", 1)}`);
+    assertMatch(flex, /drv\.c:2: .*flexible array/);
+
+    // The table's size disagrees with the kernel callback's prototype.
+    const mismatch = await importError(`#include <vmkapi.h>
+typedef struct { vmk_uint32 status; char name[10]; } __attribute__((packed)) dev_t14;
+#ifdef VMKERNEL
+VMK_ReturnStatus drvGet(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, dev_t14 *dev);
+#else
+#define drvGet NULL
+#endif
+vmk_MgmtCallbackInfo drvCallbacks[] = { {
+    .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvGet, .synchronous = 1, .numParms = 1,
+    .parmSizes = { 16 }, .parmTypes = { VMK_MGMT_PARMTYPE_INOUT }, .callbackId = 16 } };${SIG("", 1)}`);
+    assertMatch(
+      mismatch,
+      /callback drvGet parameter 1 \(dev\): the table's parmSizes\[0\] is 16 but its type dev_t14 is 14 bytes/,
+    );
+    const wrongType = await importError(`#include <vmkapi.h>
+typedef struct { vmk_uint32 a; } a_t;
+typedef struct { vmk_uint64 b; } b_t;
+#ifdef VMKERNEL
+VMK_ReturnStatus drvGet(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, b_t *b);
+#else
+#define drvGet NULL
+#endif
+vmk_MgmtCallbackInfo drvCallbacks[] = { {
+    .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvGet, .synchronous = 1, .numParms = 1,
+    .parmSizes = { sizeof(a_t) }, .parmTypes = { VMK_MGMT_PARMTYPE_INOUT }, .callbackId = 16 } };${
+      SIG("", 1)
+    }`);
+    assertMatch(
+      wrongType,
+      /the table says sizeof\(a_t\) \(4 bytes\) but the prototype's parameter is b_t \* \(8 bytes\)/,
+    );
+
+    // A file that does not compile: clang's error with its line.
+    const broken = await importError(`#include <vmkapi.h>\nvmk_uint32 x = ;\n`);
+    assertMatch(broken, /do not compile with clang[\s\S]*drv\.c:2:\d+: error/);
+
+    // A --buffer hint that names nothing.
+    const hint = await assertRejects(
+      () =>
+        importC({
+          files: [`${DRIVERS}/sample_mgmt.c`],
+          buffers: { "sample_stats_t.nope": { dir: "in", length: 4 } },
+        }),
+      ImportError,
+    );
+    assertStringIncludes(hint.message, "--buffer sample_stats_t.nope: no such member");
+
+    // Several signatures and a name set at run time, asked for one.
+    const several = await assertRejects(() => signatureFromC([`${DRIVERS}/stor_mgmt.c`]), ImportError);
+    assertStringIncludes(several.message, "define 2 signatures (storGlobalSig, storAdapterSig)");
+    const unnamed = await importCli([`${DRIVERS}/stor_mgmt.c`, "--json"]);
+    assertEquals(unnamed.code, 1);
+    assertStringIncludes(
+      unnamed.stderr,
+      "storAdapterSig: the name is set at run time; give it with --name storAdapterSig=NAME",
+    );
+    assert(!unnamed.stderr.includes("    at "), "no stack trace");
+
+    // No clang: the error names the package.
+    const noClang = await importCli([`${DRIVERS}/sample_mgmt.c`], { VMKMGMT_CLANG: "/nonexistent/clang" });
+    assertEquals(noClang.code, 1);
+    assertStringIncludes(noClang.stderr, "apt-get install -y clang");
+    const missing = await importCli([`${DRIVERS}/nope.c`]);
+    assertStringIncludes(missing.stderr, "nope.c: no such file");
+  },
+});
