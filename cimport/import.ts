@@ -398,15 +398,25 @@ function sizeofType(types: TypeBuilder, n: AstNode | undefined): TypeJson | unde
   return e?.type ? types.typeOf(e.type, e) : undefined;
 }
 
-/** What a prototype's `T *p` parameter points at (not for vectors' `vmk_MgmtVectorParm *` or `void *`). */
+/** Pointees that say nothing of a parameter's type: raw buffers and vectors. */
+const UNTYPED_POINTEES = new Set([
+  "void",
+  "char",
+  "signed char",
+  "unsigned char",
+  "vmk_uint8",
+  "vmk_int8",
+  "vmk_MgmtVectorParm",
+  "struct vmk_MgmtVectorParm",
+]);
+
+/** What a prototype's `T *p` parameter points at (nothing for `void *`, byte pointers and vectors). */
 function pointeeType(types: TypeBuilder, p: AstNode): TypeJson | undefined {
   const q = p.type?.qualType ?? "";
   const m = q.match(/^(.*?)\s*\*\s*(const\s*)?$/);
   if (!m) return undefined;
-  const pointee = m[1].replace(/\bconst\b/g, "").trim();
-  if (pointee === "void" || pointee === "vmk_MgmtVectorParm" || pointee === "struct vmk_MgmtVectorParm") {
-    return undefined;
-  }
+  const pointee = m[1].replace(/\b(const|volatile)\b/g, "").trim();
+  if (UNTYPED_POINTEES.has(pointee)) return undefined;
   return types.typeOf({ qualType: pointee }, p);
 }
 

@@ -94,7 +94,8 @@ async function loadSignatureFile(state: ReplState, path: string, cflags?: string
       throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
     }
     try {
-      found = [signatureFromJson(json)];
+      // One signature, or several (`import-c --json` of a file that defines more than one).
+      found = Array.isArray(json) ? json.map((j) => signatureFromJson(j)) : [signatureFromJson(json)];
     } catch (e) {
       throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
     }

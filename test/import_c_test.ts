@@ -261,6 +261,24 @@ export default {
       assertEquals(json.code, 0, json.stderr);
       const want = await expected("stor");
       assertEquals(JSON.parse(json.stdout), want);
+      // The JSON of several signatures is an array, and the REPL loads it as it is.
+      await Deno.writeTextFile(`${dir}/stor.json`, json.stdout);
+      const sigs = await run(Deno.execPath(), [
+        "run",
+        "--allow-all",
+        `${ROOT}repl/main.ts`,
+        "--no-sim",
+        "--json",
+        "--sig",
+        `${dir}/stor.json`,
+        "-c",
+        "sigs",
+      ]);
+      assertEquals(sigs.code, 0, sigs.stderr);
+      assertEquals(
+        JSON.parse(sigs.stdout).map((s: { name: string }) => s.name).slice(-2),
+        ["contosoStorMgmt", "contosoNvme-0000:3b:00.0"],
+      );
       assertEquals(
         [storGlobalSig.toJson(), storAdapterSig("contosoNvme-0000:3b:00.0").toJson()],
         (want as unknown[]).map(normal),
@@ -466,6 +484,33 @@ vmk_MgmtCallbackInfo drvCallbacks[] = { {
       wrongType,
       /the table says sizeof\(a_t\) \(4 bytes\) but the prototype's parameter is b_t \* \(8 bytes\)/,
     );
+
+    // A byte pointer in the prototype says nothing of the type: the table's sizeof(T) is used, no error.
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-import-ok-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/drv.c`,
+        `#include <vmkapi.h>
+typedef struct { vmk_uint32 len; vmk_uint8 data[60]; } __attribute__((packed)) blob_t;
+#ifdef VMKERNEL
+VMK_ReturnStatus drvPut(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, vmk_uint8 *raw);
+#else
+#define drvPut NULL
+#endif
+vmk_MgmtCallbackInfo drvCallbacks[] = { {
+    .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvPut, .synchronous = 1, .numParms = 1,
+    .parmSizes = { sizeof(blob_t) }, .parmTypes = { VMK_MGMT_PARMTYPE_IN }, .callbackId = 16 } };${
+          SIG("", 1)
+        }`,
+      );
+      const r = await importC({ files: [`${dir}/drv.c`] });
+      assertEquals(r.signatures[0].json.callbacks.drvPut.params, {
+        raw: { dir: "in", type: "blob_t", doc: "C: vmk_uint8 *raw" },
+      });
+      assertEquals(r.warnings, []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
 
     // A file that does not compile: clang's error with its line.
     const broken = await importError(`#include <vmkapi.h>\nvmk_uint32 x = ;\n`);
