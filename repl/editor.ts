@@ -7,6 +7,8 @@
  */
 import * as readline from "node:readline";
 import process from "node:process";
+import { dim } from "@std/fmt/colors";
+import { cutToWidth, displayWidth } from "./width.ts";
 
 /** Options of {@link LineEditor}. */
 export interface EditorOptions {
@@ -44,7 +46,14 @@ function internal(rl: readline.Interface, name: string): symbol {
   throw new Error(`node:readline lacks ${name}`);
 }
 
-const dim = (s: string) => (Deno.env.get("NO_COLOR") ? s : `\x1b[2m${s}\x1b[0m`);
+/**
+ * A hint as shown: dimmed, or (under NO_COLOR, where dim text would look typed) in brackets.
+ */
+const hintText = (s: string) => {
+  if (!Deno.env.get("NO_COLOR")) return dim(s);
+  const lead = s.length - s.trimStart().length;
+  return `${s.slice(0, lead)}[${s.slice(lead)}]`;
+};
 
 /** A readline-based editor for a terminal. */
 export class LineEditor {
@@ -56,7 +65,18 @@ export class LineEditor {
   #closed = false;
   #reading = false;
   #pending = "";
-  #search?: { query: string; index: number; saved: string; savedCursor: number; match?: string };
+  #completing = false;
+  #lastWasTab = false;
+  readonly #tabComplete: (listChoices: boolean) => Promise<void>;
+  #queued: [string, Key, (s: string, key: Key) => void][] = [];
+  #search?: {
+    query: string;
+    index: number;
+    saved: string;
+    savedCursor: number;
+    match?: string;
+    failed?: boolean;
+  };
 
   /** Creates the editor on the process's terminal. */
   constructor(opts: EditorOptions) {
@@ -70,15 +90,14 @@ export class LineEditor {
       removeHistoryDuplicates: true,
       history,
       completer: (line: string, cb: (err: Error | null, result: [string[], string]) => void) => {
-        // The completion is inserted inside cb: the hint for the new line comes after it.
-        opts.complete(line).then((r) => cb(null, r), () => cb(null, [[], line])).finally(() =>
-          this.#showHint()
-        );
+        opts.complete(line).then((r) => cb(null, r), () => cb(null, [[], line]));
       },
     } as readline.ReadLineOptions) as Internal;
     this.#rl = rl;
     const refreshSym = internal(rl, "_refreshLine");
     this.#refresh = () => (rl[refreshSym] as () => void).call(rl);
+    const tabSym = internal(rl, "_tabComplete");
+    this.#tabComplete = (listChoices) => (rl[tabSym] as (l: boolean) => Promise<void>).call(rl, listChoices);
     const ttySym = internal(rl, "_ttyWrite");
     const original = rl[ttySym] as (s: string, key: Key) => void;
     // Every key passes through here first (Ctrl-R search, hints); the prototype has only a getter.
@@ -102,7 +121,18 @@ export class LineEditor {
       if (this.#reading) this.#prompt();
     });
     rl.on("history", (h: string[]) => this.#saveHistory(h));
+    Deno.addSignalListener("SIGWINCH", this.#onResize);
   }
+
+  /** A resized terminal: the line is drawn again for the new width, and its hint cut to it. */
+  readonly #onResize = () => {
+    if (!this.#reading || this.#closed) return;
+    if (this.#search) this.#renderSearch();
+    else {
+      this.#refresh();
+      this.#showHint();
+    }
+  };
 
   #loadHistory(): string[] {
     if (!this.#opts.historyFile) return [];
@@ -121,20 +151,41 @@ export class LineEditor {
     } catch { /* history is a convenience: never fail a command over it */ }
   }
 
+  /**
+   * Shows the hint after the cursor, never past the right edge: a hint that does not fit in what
+   * is left of the row is cut (with …) or dropped, so it can never wrap and leave a copy behind.
+   */
   #showHint(): void {
     if (this.#search || !this.#reading) return;
     const rl = this.#rl;
     if (rl.cursor !== rl.line.length) return;
-    const h = this.#pending ? "" : this.#opts.hint(rl.line);
-    process.stdout.write(h ? `\x1b[K${dim(h)}\x1b[${h.length}D` : "\x1b[K");
+    let h = this.#pending ? "" : this.#opts.hint(rl.line);
+    if (h) {
+      const columns = process.stdout.columns || 80;
+      const at = (displayWidth(rl.getPrompt()) + displayWidth(rl.line)) % columns;
+      const room = columns - at - 1; // the last column stays free: writing there would wrap
+      const extra = Deno.env.get("NO_COLOR") ? 2 : 0; // the brackets
+      if (displayWidth(h) + extra > room) {
+        h = room - extra >= 8 ? `${cutToWidth(h, room - extra - 1)}…` : "";
+      }
+    }
+    if (!h) {
+      process.stdout.write("\x1b[K");
+      return;
+    }
+    const text = hintText(h);
+    process.stdout.write(`\x1b[K${text}\x1b[${displayWidth(text)}D`);
   }
 
+  /** The search line, as bash shows it; a query nothing matches says so (Enter would run the match shown). */
   #renderSearch(): void {
     const s = this.#search!;
     const match = s.match ?? "";
-    process.stdout.write(`\r\x1b[K(reverse-i-search)'${s.query}': ${match}`);
+    const label = s.failed ? "failed reverse-i-search" : "reverse-i-search";
+    process.stdout.write(`\r\x1b[K(${label})'${s.query}': ${match}`);
   }
 
+  /** Finds the query from history entry `from` on; keeps the last match and marks failure when none. */
   #find(from: number): void {
     const s = this.#search!;
     const h = this.#rl.history;
@@ -142,9 +193,11 @@ export class LineEditor {
       if (s.query && h[i].includes(s.query)) {
         s.index = i;
         s.match = h[i];
+        s.failed = false;
         return;
       }
     }
+    s.failed = s.query.length > 0;
   }
 
   #endSearch(accept: boolean): void {
@@ -157,7 +210,19 @@ export class LineEditor {
     this.#refresh();
   }
 
+  /** Keys typed while a completion runs, replayed in order when it is done. */
+  #drainKeys(): void {
+    while (!this.#completing && this.#queued.length) {
+      const [s, key, pass] = this.#queued.shift()!;
+      this.#onKey(s, key, pass);
+    }
+  }
+
   #onKey(s: string, key: Key, pass: (s: string, key: Key) => void): void {
+    if (this.#completing) {
+      this.#queued.push([s, key, pass]);
+      return;
+    }
     if (this.#search) {
       if (key.ctrl && key.name === "r") {
         this.#find(this.#search.index + 1);
@@ -191,12 +256,35 @@ export class LineEditor {
       else this.#showHint();
       return;
     }
+    if (key.name === "tab" && !key.ctrl && !key.meta && !key.shift) {
+      // Every Tab completes — also one that arrives with other keys in one read, which readline
+      // would insert as a TAB. Keys that arrive meanwhile wait, so that a second Tab completes
+      // the completed line (and lists the choices, as a second Tab does).
+      const listChoices = this.#lastWasTab;
+      this.#lastWasTab = true;
+      this.#completing = true;
+      Promise.resolve(this.#tabComplete(listChoices)).catch(() => {}).finally(() => {
+        this.#completing = false;
+        this.#showHint();
+        this.#drainKeys();
+      });
+      return;
+    }
+    this.#lastWasTab = false;
     if (key.ctrl && key.name === "r") {
       this.#search = { query: "", index: 0, saved: this.#rl.line, savedCursor: this.#rl.cursor };
       this.#renderSearch();
       return;
     }
-    if (key.name === "return" || key.name === "enter") process.stdout.write("\x1b[K");
+    if (key.name === "return" || key.name === "enter") {
+      // The scrollback keeps the whole command: go to its end before clearing the hint after it.
+      const rl = this.#rl;
+      if (rl.cursor !== rl.line.length) {
+        rl.cursor = rl.line.length;
+        this.#refresh();
+      }
+      process.stdout.write("\x1b[K");
+    }
     pass(s, key);
     this.#showHint();
   }
@@ -249,6 +337,7 @@ export class LineEditor {
 
   /** Restores the terminal. */
   close(): void {
+    Deno.removeSignalListener("SIGWINCH", this.#onResize);
     if (!this.#closed) this.#rl.close();
   }
 }

@@ -41,7 +41,7 @@ Deno.test({
 
     await t.type("call set");
     await t.press("Tab");
-    await t.waitFor((s) => s.includes("call setMtu <instance> mtu=<u32>"), 5000);
+    await t.waitFor((s) => s.includes("call setMtu [<instance> mtu=<u32>]"), 5000);
     await t.type("vmnic");
     await t.press("Tab");
     await pause();
@@ -49,7 +49,7 @@ Deno.test({
     const listed = await t.waitFor(/vmnic0\s+vmnic1\s+vmnic2\s+vmnic3/);
     assertStringIncludes(listed, "vmnic3");
     await t.type("1 ");
-    await t.waitFor((s) => /call setMtu vmnic1 mtu=<u32>\s*$/m.test(s));
+    await t.waitFor((s) => /call setMtu vmnic1 \[mtu=<u32>\]\s*$/m.test(s));
     await t.type("m");
     await t.press("Tab");
     await t.waitFor("call setMtu vmnic1 mtu=");

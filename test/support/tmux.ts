@@ -28,12 +28,29 @@ export class Terminal implements AsyncDisposable {
     this.name = name;
   }
 
-  /** Starts `command` (a shell line) in a 160×50 terminal with `env`. */
-  static async start(command: string, env: Record<string, string>): Promise<Terminal> {
+  /** Starts `command` (a shell line) in a terminal of `cols`×50 (160 by default) with `env`. */
+  static async start(command: string, env: Record<string, string>, cols = 160): Promise<Terminal> {
     const name = `vmk-${Deno.pid}-${counter++}`;
     const exports = Object.entries(env).map(([k, v]) => `export ${k}='${v}';`).join(" ");
-    await tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "50", `${exports} ${command}; sleep 600`);
+    await tmux(
+      "new-session",
+      "-d",
+      "-s",
+      name,
+      "-x",
+      String(cols),
+      "-y",
+      "50",
+      `${exports} ${command}; sleep 600`,
+    );
+    // A session's size follows its clients unless told otherwise; this one has none.
+    await tmux("set-option", "-t", name, "window-size", "manual").catch(() => {});
     return new Terminal(name);
+  }
+
+  /** Resizes the terminal (the program gets SIGWINCH). */
+  async resize(cols: number, rows = 50): Promise<void> {
+    await tmux("resize-window", "-t", this.name, "-x", String(cols), "-y", String(rows));
   }
 
   /** Types literal text. */
@@ -46,9 +63,19 @@ export class Terminal implements AsyncDisposable {
     for (const k of keys) await tmux("send-keys", "-t", this.name, k);
   }
 
-  /** The visible screen as text. */
+  /** Presses keys in one send-keys, so that they reach the program in one read (Tab Tab). */
+  async pressTogether(...keys: string[]): Promise<void> {
+    await tmux("send-keys", "-t", this.name, ...keys);
+  }
+
+  /** The visible screen as text (wrapped rows joined). */
   async screen(): Promise<string> {
     return await tmux("capture-pane", "-t", this.name, "-p", "-J");
+  }
+
+  /** The visible screen row by row, as the terminal shows it (no joining of wrapped rows). */
+  async rows(): Promise<string[]> {
+    return (await tmux("capture-pane", "-t", this.name, "-p")).split("\n");
   }
 
   /** The line the cursor is on. */

@@ -1,0 +1,146 @@
+/**
+ * The REPL's screen never lies (issue 14): hints never wrap, at any width and after a resize; the
+ * scrollback keeps the whole command that ran; a failing Ctrl-R search says so; two Tabs in one read
+ * complete, never insert a TAB. Each test drives the real REPL in a real terminal (tmux).
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { startSimProcess } from "../sim/process.ts";
+import { Terminal } from "./support/tmux.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const pause = (ms = 400) => new Promise((r) => setTimeout(r, ms));
+const opts = { sanitizeResources: false, sanitizeOps: false };
+
+async function repl(env: Record<string, string>, cols: number, extra = ""): Promise<Terminal> {
+  const home = await Deno.makeTempDir({ prefix: "vmkmgmt-home-" });
+  const t = await Terminal.start(
+    `cd ${ROOT} && ${Deno.execPath()} run --allow-all repl/main.ts ${extra}`,
+    { ...env, NO_COLOR: "1", HOME: home },
+    cols,
+  );
+  await t.waitFor(/vmk(:\w+)?> /);
+  return t;
+}
+
+/** Rows that show a prompt (the line being edited must be on exactly one). */
+async function promptRows(t: Terminal, prompt: string): Promise<string[]> {
+  return (await t.rows()).filter((r) => r.includes(prompt));
+}
+
+Deno.test({
+  name: "screen: a hint never wraps — cut to the room left at 80 and 40 columns, and after a resize",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    for (const cols of [80, 40]) {
+      await using t = await repl(sim.env, cols);
+      await t.type("open acmeStorMgmt");
+      await t.press("Enter");
+      await t.waitFor("opened acmeStorMgmt");
+      await t.type("call setThresholds ");
+      await pause();
+      let rows = await t.rows();
+      assert(rows.every((r) => r.length <= cols), `a row is wider than ${cols}:\n${rows.join("\n")}`);
+      // Typing on: the line stays on one row, with no copy left behind.
+      await t.type("x");
+      await pause();
+      const shown = await promptRows(t, "vmk:acmeStorMgmt> call");
+      assertEquals(shown.length, 1, `the line is drawn once:\n${(await t.rows()).join("\n")}`);
+      assertStringIncludes(shown[0], "call setThresholds x");
+      rows = await t.rows();
+      assert(!rows.some((r) => r.startsWith("x") || r.trim() === "x"), "typing did not move to a new row");
+      await t.press("C-u");
+      // Every callback's hint at this width: none wraps.
+      for (const cb of ["getDeviceInfo", "setWriteCache", "readLog", "scan"]) {
+        await t.type(`call ${cb} `);
+        await pause(300);
+        const r = await promptRows(t, "vmk:acmeStorMgmt> call");
+        assertEquals(r.length, 1, `call ${cb}: the line is drawn once:\n${(await t.rows()).join("\n")}`);
+        await t.press("C-u");
+      }
+    }
+    // A resize while a hint shows: the line is drawn again for the new width.
+    await using t = await repl(sim.env, 120);
+    await t.type("open acmeStorMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeStorMgmt");
+    await t.type("call setThresholds ");
+    await pause();
+    await t.resize(50);
+    await pause(600);
+    await t.type("y");
+    await pause();
+    const rows = await t.rows();
+    assert(rows.every((r) => r.length <= 50), rows.join("\n"));
+    const shown = rows.filter((r) => r.includes("call setThresholds y"));
+    assertEquals(shown.length, 1, rows.join("\n"));
+  },
+});
+
+Deno.test({
+  name: "screen: Enter with the cursor mid-line keeps the whole command in the scrollback",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 100);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("call setMtu vmnic0 mtu=1500");
+    for (let i = 0; i < 15; i++) await t.press("Left");
+    await pause(200);
+    await t.press("Enter");
+    const screen = await t.waitFor(/status\s+0/);
+    assertStringIncludes(screen, "vmk:acmeNicMgmt> call setMtu vmnic0 mtu=1500");
+  },
+});
+
+Deno.test({
+  name: "screen: a Ctrl-R search that matches nothing says 'failed', and Ctrl-G leaves the line as it was",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 100);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("call setMtu vmnic0 mtu=1500");
+    await t.press("Enter");
+    await t.waitFor(/status\s+0/);
+    await t.press("C-r");
+    await t.type("setM");
+    await t.waitFor("(reverse-i-search)'setM': call setMtu vmnic0 mtu=1500");
+    await t.type("qqq");
+    await t.waitFor("(failed reverse-i-search)'setMqqq': call setMtu vmnic0 mtu=1500");
+    await t.press("BSpace", "BSpace", "BSpace");
+    await t.waitFor("(reverse-i-search)'setM': call setMtu");
+    await t.press("C-g");
+    await pause();
+    const rows = (await t.rows()).filter((r) => r.trim());
+    assertEquals(rows.at(-1)!.trimEnd(), "vmk:acmeNicMgmt>", "Ctrl-G restores the empty line");
+  },
+});
+
+Deno.test({
+  name: "screen: two Tabs in one read complete (list the choices), never insert a TAB",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 120);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    // Text and Tabs in one read, as a fast typist or a paste sends them.
+    await t.type("call\t\t");
+    await t.waitFor(/getStats\s+.*setMtu/);
+    await pause();
+    const line = (await t.rows()).filter((r) => r.includes("vmk:acmeNicMgmt> call")).at(-1)!;
+    assert(!/call\s{2,}|CACALLBACK/.test(line), `no TAB went into the line: ${JSON.stringify(line)}`);
+    await t.type("getStats vmnic0");
+    await t.press("Enter");
+    const screen = await t.waitFor(/rxPackets|error/);
+    assert(!screen.includes("error"), screen);
+    await t.type("call s\t");
+    await t.waitFor("call setMtu");
+  },
+});
