@@ -209,8 +209,8 @@ export function skeletonText(
     const named = s.runtimeName;
     return [
       `    "add-${s.variable}": {`,
-      `      doc: "register ${
-        named ? `an API of ${s.variable} under the name given (name=…)` : s.variable
+      `      doc: "${
+        named ? `name=NAME: register an API of ${s.variable} under that name` : `register ${s.variable}`
       }",`,
       `      run: (kernel: ModuleContext<Sig["def"]>, args: Record<string, unknown>) => {`,
       named

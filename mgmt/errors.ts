@@ -47,7 +47,7 @@ const MESSAGES: Partial<Record<keyof typeof ERRNO, string>> = {
   EPERM: "operation not permitted",
   ENOENT: "no such callback or instance",
   EINTR: "interrupted",
-  EIO: "I/O error talking to the kernel (is the simulator or vmkernel still there?)",
+  EIO: "I/O error from the kernel (it went away, dropped the session, or failed the call)",
   E2BIG: "argument list too long",
   EBADF: "bad handle",
   EAGAIN: "resource temporarily unavailable",

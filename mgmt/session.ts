@@ -141,7 +141,10 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     }
     let hint = ctx.hint;
     if (rc === ERRNO.EIO && this.library.simulated) {
-      hint = "the simulator went away or dropped this session; is `deno task sim` still running?";
+      // EIO alone does not say which: the session or the simulator gone, or this one call failed
+      // in the kernel. Tools that can ask (the REPL) say which.
+      hint = "the simulator went away or dropped this session, or the call failed in the kernel (a handler " +
+        "error or an injected fault: `deno task sim ctl errors` says which)";
     }
     return new VmkMgmtError(rc, this.#ctx({ ...ctx, hint }));
   }

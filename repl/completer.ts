@@ -8,13 +8,20 @@ import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
 import { isRecord } from "../mgmt/types/record.ts";
 import type { Type } from "../mgmt/types/type.ts";
-import { CONTROL_OPS } from "../sim/client.ts";
+import { CONTROL_OPS, opKeys, sendControl } from "../sim/client.ts";
 import { type ArgKind, COMMANDS, findCommand } from "./commands/mod.ts";
 import { paramHint } from "./format.ts";
 import type { ReplState } from "./state.ts";
 import { tokenize } from "./tokenize.ts";
 
-const SIM_MODULE_OPS = ["link", "holdDown", "log", "periodic", "hotplug"];
+/** The simulator's ops and what each takes, asked once (`sim ops`); the generic ones until then. */
+export async function simOps(state: ReplState): Promise<Record<string, string>> {
+  if (!state.simOps && state.simSocket) {
+    state.simOps = await sendControl(state.simSocket, { op: "ops" }, 1000)
+      .then((r) => r as Record<string, string>, () => undefined);
+  }
+  return state.simOps ?? { ...CONTROL_OPS };
+}
 
 function words(line: string): { done: string[]; current: string } {
   const toks = tokenize(line, true);
@@ -155,8 +162,14 @@ async function candidatesFor(
     }
     case "on-off":
       return ["on", "off"];
-    case "simop":
-      return [...Object.keys(CONTROL_OPS), ...SIM_MODULE_OPS];
+    case "simop": {
+      const ops = await simOps(state);
+      if (done.length <= 1) return Object.keys(ops);
+      // The keys of the op, from its description, without those given already.
+      const given = new Set(done.slice(2).map((w) => w.slice(0, w.indexOf("="))));
+      const { required, optional } = opKeys(ops[done[1]] ?? "");
+      return [...required, ...optional].filter((k) => !given.has(k)).map((k) => `${k}=`);
+    }
     default:
       return [];
   }
@@ -218,6 +231,18 @@ export function hint(state: ReplState, line: string): string {
       parts.push(paramHint(p));
     }
     if (current.includes("=") || (current && !current.includes("=") && all.length > 3)) return "";
+    return parts.length ? sep + parts.join(" ") : "";
+  }
+  if (cmd.name === "sim" && all.length >= 2 && !(all.length === 2 && current)) {
+    // What the op still takes, from its description: required keys, then [optional] ones.
+    const doc = (state.simOps ?? CONTROL_OPS)[all[1]];
+    if (doc === undefined || current.includes("=")) return "";
+    const given = new Set(all.slice(2).map((w) => w.slice(0, w.indexOf("="))));
+    const { required, optional } = opKeys(doc);
+    const parts = [
+      ...required.filter((k) => !given.has(k)).map((k) => `${k}=…`),
+      ...optional.filter((k) => !given.has(k)).map((k) => `[${k}=…]`),
+    ];
     return parts.length ? sep + parts.join(" ") : "";
   }
   if (all.length === 1 && !current.length && cmd.usage.includes(" ")) {

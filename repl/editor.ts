@@ -90,7 +90,11 @@ export class LineEditor {
       removeHistoryDuplicates: true,
       history,
       completer: (line: string, cb: (err: Error | null, result: [string[], string]) => void) => {
-        opts.complete(line).then((r) => cb(null, r), () => cb(null, [[], line]));
+        // readline inserts the completion after cb returns: the hint and the keys that waited
+        // come after that.
+        opts.complete(line).then((r) => cb(null, r), () => cb(null, [[], line])).finally(() =>
+          setTimeout(this.#endCompletion, 0)
+        );
       },
     } as readline.ReadLineOptions) as Internal;
     this.#rl = rl;
@@ -210,6 +214,13 @@ export class LineEditor {
     this.#refresh();
   }
 
+  /** A completion is done: its hint, then the keys that waited. */
+  readonly #endCompletion = () => {
+    this.#completing = false;
+    this.#showHint();
+    this.#drainKeys();
+  };
+
   /** Keys typed while a completion runs, replayed in order when it is done. */
   #drainKeys(): void {
     while (!this.#completing && this.#queued.length) {
@@ -263,11 +274,10 @@ export class LineEditor {
       const listChoices = this.#lastWasTab;
       this.#lastWasTab = true;
       this.#completing = true;
-      Promise.resolve(this.#tabComplete(listChoices)).catch(() => {}).finally(() => {
-        this.#completing = false;
-        this.#showHint();
-        this.#drainKeys();
-      });
+      // (Should readline not call the completer, the keys must not wait for ever.)
+      Promise.resolve(this.#tabComplete(listChoices)).catch(() => {}).finally(() =>
+        setTimeout(() => this.#completing && this.#endCompletion(), 50)
+      );
       return;
     }
     this.#lastWasTab = false;

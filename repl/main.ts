@@ -10,12 +10,14 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { ERRNO, SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { VmkMgmtError } from "../mgmt/errors.ts";
 import { ACME_NVME_ADAPTER_PREFIX, acmeNic, acmeNvme, acmeNvmeAdapter, acmeStorage } from "../demo.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import type { Signature } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
 import { ImportError, signaturesFromC } from "../cimport/mod.ts";
+import { explainEio, reconnect } from "./health.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { toFileUrl } from "../util/path.ts";
@@ -114,6 +116,9 @@ async function loadSignatureFile(state: ReplState, path: string, cflags?: string
   for (const sig of found) state.signatures.set(sig.name, { signature: sig, source: path });
 }
 
+/** Commands that use the current session (a disconnected one is reopened first). */
+const NEEDS_SESSION = new Set(["call", "watch", "instances", "template"]);
+
 /** Runs one command line; returns false when it failed. */
 async function runLine(state: ReplState, line: string): Promise<boolean> {
   for (const text of splitCommands(line)) {
@@ -127,10 +132,23 @@ async function runLine(state: ReplState, line: string): Promise<boolean> {
           `unknown command ${name}${didYouMean(name, COMMANDS.map((c) => c.name))} (type help)`,
         );
       }
+      // A disconnected current session is reopened before a command that needs it.
+      if (state.current && state.dead.has(state.current) && NEEDS_SESSION.has(cmd.name)) {
+        if (!(await reconnect(state, state.current))) {
+          throw new CommandError(
+            `${state.current} is disconnected and the simulator does not take it back yet (is it running? ` +
+              `deno task sim); try again, or close it`,
+          );
+        }
+      }
       await cmd.run(state, tokens.slice(1), text);
     } catch (e) {
       if (e instanceof ExitRequest) throw e;
-      state.error(e);
+      // EIO alone does not say what happened: ask, and say what is known.
+      const why = e instanceof VmkMgmtError && e.errno === ERRNO.EIO && state.current
+        ? await explainEio(state, state.current, e.callback).catch(() => undefined)
+        : undefined;
+      state.error(e, why);
       return false;
     }
   }
@@ -217,7 +235,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     editor = new LineEditor({
-      prompt: () => (state.current ? `vmk:${state.current}> ` : "vmk> "),
+      prompt: () =>
+        state.current
+          ? `vmk:${state.current}${state.dead.has(state.current) ? " (disconnected)" : ""}> `
+          : "vmk> ",
       historyFile: (args.history as string | undefined) ?? Deno.env.get("VMKMGMT_HISTORY") ??
         `${home}/.vmkmgmt_history`,
       complete: (line) => complete(state, line),

@@ -39,6 +39,8 @@ export class ReplState {
   readonly sessions = new Map<string, Session>();
   /** Name of the current session. */
   current?: string;
+  /** Sessions found gone (the simulator restarted or dropped them): reopened on the next command. */
+  readonly dead = new Set<string>();
   /** `--json` output. */
   json: boolean;
   /** Readable-output styling. */
@@ -54,6 +56,8 @@ export class ReplState {
   readonly instanceCache = new Map<string, Instance[]>();
   /** Socket of the simulator, when the library is ours. */
   simSocket?: string;
+  /** The simulator's control ops with their descriptions (asked once). */
+  simOps?: Record<string, string>;
 
   /** Creates the state; colours only when `color`. */
   constructor(options: { json: boolean; color: boolean }) {
@@ -98,13 +102,16 @@ export class ReplState {
     }
   }
 
-  /** Prints an error: readable on stderr, or a JSON document on stdout in --json mode. */
-  error(e: unknown): void {
+  /**
+   * Prints an error: readable on stderr, or a JSON document on stdout in --json mode; `why` is
+   * what the REPL found out about it (a line of its own, or the `why` field).
+   */
+  error(e: unknown, why?: string): void {
     const err = e as Error;
     if (this.json) {
       const body: Record<string, unknown> = {
         ok: false,
-        error: { message: err?.message ?? String(e), type: err?.name },
+        error: { message: err?.message ?? String(e), type: err?.name, ...(why ? { why } : {}) },
       };
       if (e instanceof VmkMgmtError) Object.assign(body.error as object, { code: e.code, errno: e.errno });
       if (e instanceof ValueError) Object.assign(body.error as object, { path: e.path });
@@ -113,5 +120,6 @@ export class ReplState {
     }
     const message = err instanceof Error ? err.message : String(e);
     console.error(`${this.paint.red("error:")} ${message}`);
+    if (why) console.error(`  ${this.paint.bold("why:")} ${why}`);
   }
 }

@@ -27,13 +27,39 @@ import {
   FrameType,
 } from "./protocol.ts";
 
+/** A call the kernel failed, and why in words (`sim ctl errors`; the REPL says it after an EIO). */
+export interface CallError {
+  /** When (ISO time). */
+  readonly at: string;
+  /** The calling process, as its HELLO said. */
+  readonly pid: number;
+  /** The session. */
+  readonly session: number;
+  /** The API. */
+  readonly api: string;
+  /** The callback. */
+  readonly callback: string;
+  /** The instance's name, or null for none. */
+  readonly instance: string | null;
+  /** The errno the call got. */
+  readonly errno: number;
+  /** Why: the handler's error, a bad result, or the fault injected. */
+  readonly reason: string;
+}
+
 /** A control request: `op` plus its arguments. */
 export type ControlRequest = { op: string } & Record<string, unknown>;
 
-/** The generic control operations and what they take. */
+/**
+ * The generic control operations and what they take, as `KEYS: what it does` (keys in brackets are
+ * optional; every op also takes api=NAME). Completion, help and the check of a request's keys all
+ * read these texts.
+ */
 export const CONTROL_OPS: Readonly<Record<string, string>> = {
   status: "APIs, instances, sessions and faults in force",
   sessions: "connected sessions with their event counters",
+  errors: "[pid=N]: the calls the kernel failed lately, newest first, and why (a handler's error, a fault)",
+  ops: "every op this simulator takes (its modules' too), with its keys and what it does",
   fail:
     "instance=ID|NAME|* errno=EIO|5 [count=N|inf] [after=N] [api=NAME]: after N good calls, the next calls fail",
   stall: "instance=ID|NAME|* [count=N|inf] [api=NAME]: the next calls get no answer until clear",
@@ -45,6 +71,46 @@ export const CONTROL_OPS: Readonly<Record<string, string>> = {
   emit:
     "event=NAME [params=JSON] [instance=ID|NAME] [session=ID] [count=N] [api=NAME]: send a kernel-to-user callback (N times; {i} in a text value numbers them)",
 };
+
+/** The keys a control operation takes, read from its description (`KEYS: what it does`). */
+export function opKeys(doc: string): { required: string[]; optional: string[] } {
+  const colon = doc.indexOf(": ");
+  const head = colon >= 0 ? doc.slice(0, colon) : "";
+  const out = { required: [] as string[], optional: [] as string[] };
+  let optional = false;
+  for (const token of head.split(/\s+/)) {
+    const opens = token.startsWith("[");
+    const key = token.replace(/^\[/, "").match(/^([A-Za-z_]\w*)=/)?.[1];
+    if (key) (optional || opens ? out.optional : out.required).push(key);
+    if (opens) optional = true;
+    if (token.endsWith("]")) optional = false;
+  }
+  return out;
+}
+
+/**
+ * Checks a control request's keys against its operation's description: every unknown key and every
+ * missing required one at once, naming the valid ones.
+ * @throws {Error} for people.
+ */
+export function checkOpKeys(req: ControlRequest, doc: string): void {
+  const { required, optional } = opKeys(doc);
+  // Every op takes api=NAME (which API it is about; an unknown one is an error for every op).
+  const known = [...required, ...optional, ...(optional.includes("api") ? [] : ["api"])];
+  const given = Object.keys(req).filter((k) => k !== "op" && req[k] !== undefined);
+  const unknown = given.filter((k) => !known.includes(k));
+  const missing = required.filter((k) => req[k] === undefined);
+  const problems: string[] = [];
+  if (unknown.length) problems.push(`unknown ${unknown.length === 1 ? "key" : "keys"} ${unknown.join(", ")}`);
+  if (missing.length) problems.push(`missing ${missing.join(", ")}`);
+  if (problems.length) {
+    throw new Error(
+      `${req.op}: ${problems.join("; ")} (${
+        known.length ? `keys: ${doc.slice(0, doc.indexOf(": "))}` : "it takes no keys"
+      })`,
+    );
+  }
+}
 
 /**
  * The simulator socket of this user: `$VMKMGMT_SIM_SOCKET`, else `/tmp/vmkmgmt-<uid>/sim.sock`

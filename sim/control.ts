@@ -13,7 +13,7 @@
 import { ERRNO } from "../abi/facts.ts";
 import { paramFromJson } from "../mgmt/codec.ts";
 import { parseInstanceRef } from "../mgmt/instance_ref.ts";
-import { CONTROL_OPS, type ControlRequest } from "./client.ts";
+import { checkOpKeys, CONTROL_OPS, type ControlRequest, opKeys } from "./client.ts";
 import type { Kernel } from "./kernel.ts";
 
 /** Events one `emit` request may send (a flood beyond the session queues is counted as drops). */
@@ -46,6 +46,7 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
   if (req === null || typeof req !== "object" || typeof req.op !== "string") {
     throw new Error('a control request is a JSON object with an "op" field');
   }
+  if (req.op in CONTROL_OPS) checkOpKeys(req, CONTROL_OPS[req.op]);
   const apiName = req.api === undefined ? undefined : str(req.api, "api");
   const ctx = () => kernel.context(apiName);
   const api = () => ctx().signature.name;
@@ -82,6 +83,22 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
       };
     case "sessions":
       return kernel.sessions();
+    case "ops": {
+      const ops: Record<string, string> = { ...CONTROL_OPS };
+      for (const s of kernel.apis()) {
+        for (const [op, c] of Object.entries(kernel.moduleOf(`${s.name}/${s.vendor}`).controls ?? {})) {
+          ops[op] ??= c.doc;
+        }
+      }
+      return ops;
+    }
+    case "errors": {
+      const pid = req.pid === undefined ? undefined : Number(req.pid);
+      if (pid !== undefined && !Number.isSafeInteger(pid)) {
+        throw new Error(`pid: expected a process id, got ${req.pid}`);
+      }
+      return kernel.errors(pid);
+    }
     case "fail":
       kernel.faults.fail(
         api(),
@@ -166,7 +183,14 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
     default: {
       const served = kernel.apis().map((s) => ({ s, m: kernel.moduleOf(`${s.name}/${s.vendor}`) }));
       const mod = served.find(({ s, m }) => (!apiName || s.name === apiName) && m.controls?.[req.op]);
-      if (mod) return mod.m.controls![req.op].run(kernel.context(`${mod.s.name}/${mod.s.vendor}`), req);
+      if (mod) {
+        const doc = mod.m.controls![req.op].doc;
+        // A module op whose description lists its keys gets the same check.
+        const keys = opKeys(doc);
+        const { api: _api, ...rest } = req;
+        if (keys.required.length + keys.optional.length) checkOpKeys(rest as ControlRequest, doc);
+        return mod.m.controls![req.op].run(kernel.context(`${mod.s.name}/${mod.s.vendor}`), req);
+      }
       const extra = [...new Set(served.flatMap(({ m }) => Object.keys(m.controls ?? {})))];
       throw new Error(`unknown op ${req.op}; ops: ${[...Object.keys(CONTROL_OPS), ...extra].join(", ")}`);
     }

@@ -9,6 +9,7 @@
 import { ERRNO, isVector, MAX_VECTOR_BYTES, NO_INSTANCE_ID, returnsData } from "../abi/facts.ts";
 import { decodeParam, encodeParam } from "../mgmt/codec.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
+import type { CallError } from "./client.ts";
 import type { Faults } from "./faults.ts";
 import type { Session } from "./kernel.ts";
 import { KernelError } from "./module.ts";
@@ -27,12 +28,16 @@ import {
 /** Sends a COPY_REQUEST for the call and resolves with its COPY_REPLY (server.ts). */
 export type CopyChannel = (invokeId: number, req: Omit<CopyRequest, "copyId">) => Promise<CopyReply>;
 
+export type { CallError };
+
 /** What an invoke needs of its kernel. */
 export interface InvokeHost {
   /** Fault injection. */
   readonly faults: Faults;
   /** Diagnostics. */
   log(msg: string): void;
+  /** Remembers a failed call for `sim ctl errors`. */
+  recordError(e: Omit<CallError, "at">): void;
 }
 
 /** Runs one INVOKE of `session`; calls `reply` once, or never for a stalled call. */
@@ -49,6 +54,18 @@ export function dispatchInvoke(
   const cb = api.signature.byId(req.callbackId);
   const instance = instanceId === NO_INSTANCE_ID ? null : api.instances.get(instanceId);
   if (!cb || (instanceId !== NO_INSTANCE_ID && !instance)) return reply(status(ERRNO.ENOENT));
+  const failed = (errno: number, reason: string) => {
+    kernel.recordError({
+      pid: session.pid,
+      session: session.id,
+      api: api.signature.name,
+      callback: cb.name,
+      instance: instance?.name ?? null,
+      errno,
+      reason,
+    });
+    if (!session.closed) reply(status(errno));
+  };
   if (cb.location !== "kernel" || cb.params.length !== parms.length) return reply(status(ERRNO.EINVAL));
   for (let i = 0; i < parms.length; i++) {
     // ESXi checks the count and the sizes; a vector must stay a vector (its pointer is a
@@ -153,7 +170,7 @@ export function dispatchInvoke(
     } catch (e) {
       if (e instanceof KernelError) return reply(status(e.errno));
       kernel.log(`${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
-      return reply(status(ERRNO.EIO));
+      return failed(ERRNO.EIO, `the ${cb.name} handler failed: ${(e as Error)?.message ?? e}`);
     } finally {
       reachable = false;
     }
@@ -162,14 +179,14 @@ export function dispatchInvoke(
       reply(encodeResult(cb, parms, result));
     } catch (e) {
       kernel.log(`${api.signature.name}.${cb.name} returned a bad result: ${(e as Error).message}`);
-      reply(status(ERRNO.EIO));
+      failed(ERRNO.EIO, `the ${cb.name} handler returned a bad result: ${(e as Error).message}`);
     }
   };
 
   // A module bug must cost one call, never the simulator.
   const crashed = (e: unknown) => {
     kernel.log(`${api.signature.name}.${cb.name} failed: ${(e as Error).stack ?? e}`);
-    if (!session.closed) reply(status(ERRNO.EIO));
+    failed(ERRNO.EIO, `${cb.name} failed in the simulator: ${(e as Error)?.message ?? e}`);
   };
   const fault = kernel.faults.take(api.signature.name, instanceId);
   if (fault.kind === "stall") {
@@ -177,7 +194,7 @@ export function dispatchInvoke(
     return;
   }
   if (fault.kind === "fail") {
-    const send = () => !session.closed && reply(status(fault.errno));
+    const send = () => failed(fault.errno, `a fault injected with \`sim fail\` (errno ${fault.errno})`);
     if (fault.delayMs > 0) setTimeout(send, fault.delayMs);
     else send();
     return;

@@ -18,7 +18,7 @@ import { findInstance, parseInstanceRef } from "../mgmt/instance_ref.ts";
 import { formatVersion, type Signature } from "../mgmt/signature.ts";
 import { escapeForLog } from "../util/log_text.ts";
 import { Faults } from "./faults.ts";
-import { dispatchInvoke } from "./invoke.ts";
+import { type CallError, dispatchInvoke } from "./invoke.ts";
 import type { ApiDefinition, EmitOptions, KernelInstance, KernelModule, ModuleContext } from "./module.ts";
 import {
   type CopyReply,
@@ -121,6 +121,7 @@ export class Kernel {
   /** Fault injection table. */
   readonly faults: Faults = new Faults();
   readonly #sink: (line: string) => void;
+  readonly #errors: CallError[] = [];
 
   /** A kernel whose diagnostics go to `sink` (stderr, with a `[sim]` prefix, by default). */
   constructor(sink: (line: string) => void = (line) => console.error(`[sim] ${line}`)) {
@@ -315,6 +316,17 @@ export class Kernel {
     this.sessionClosed(s);
     s.transport.close();
     return true;
+  }
+
+  /** Remembers a failed call (the last 64), for `sim ctl errors`. */
+  recordError(e: Omit<CallError, "at">): void {
+    this.#errors.push({ at: new Date().toISOString(), ...e });
+    if (this.#errors.length > 64) this.#errors.shift();
+  }
+
+  /** Failed calls, newest first; only those of process `pid` when given. */
+  errors(pid?: number): CallError[] {
+    return this.#errors.filter((e) => pid === undefined || e.pid === pid).reverse();
   }
 
   /** Sessions, for status. */

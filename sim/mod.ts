@@ -32,6 +32,7 @@ export {
 } from "./module.ts";
 export { runControl } from "./control.ts";
 export {
+  type CallError,
   CONTROL_OPS,
   type ControlRequest,
   controlRequest,

@@ -144,3 +144,128 @@ Deno.test({
     await t.waitFor("call setMtu");
   },
 });
+
+Deno.test({
+  name: "session: an omitted instance is an error listing them; - calls no instance on purpose",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 160);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("call getStats");
+    await t.press("Enter");
+    await t.waitFor("which instance? acmeNicMgmt has vmnic0, vmnic1, vmnic2, vmnic3");
+    await t.type("call setMtu - mtu=1500");
+    await t.press("Enter");
+    await t.waitFor(/status\s+22/);
+  },
+});
+
+Deno.test({
+  name: "session: EIO says what is known — an injected fault, a handler that failed, the simulator gone",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess(["--module", "test/fixtures/thermo_module.ts"]);
+    await using t = await repl(sim.env, 200, "--sig test/fixtures/thermo_sig.ts");
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("sim fail instance=vmnic1 errno=EIO");
+    await t.press("Enter");
+    await t.waitFor("ok: fail instance=vmnic1 errno=EIO");
+    await t.type("call getStats vmnic1");
+    await t.press("Enter");
+    await t.waitFor(
+      "why: the session is fine: the simulator failed this call — a fault injected with `sim fail`",
+    );
+    // The demo's echo wraps seq as C's u64 arithmetic does (it used to fail the call).
+    await t.type("call echo vmnic0 msg.seq=18446744073709551615 msg.payload=00");
+    await t.press("Enter");
+    await t.waitFor(/seq\s+0\b/);
+    await t.type("open acmeThermo");
+    await t.press("Enter");
+    await t.waitFor("opened acmeThermo");
+    await t.type('call read probe0 sensor="boom"');
+    await t.press("Enter");
+    const screen = await t.waitFor("why:");
+    assertStringIncludes(screen, "the read handler failed: sensor boom is on fire");
+    assertStringIncludes(screen, "why: the session is fine");
+    assert(!screen.includes("still running"), screen);
+    await t.type("sim errors");
+    await t.press("Enter");
+    await t.waitFor(/acmeThermo\.read\s+probe0\s+5\s+the read handler failed/);
+  },
+});
+
+Deno.test({
+  name: "session: a restarted simulator — the dead session is marked, and reconnected on the next command",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-restart-" });
+    const socketPath = `${dir}/sim.sock`;
+    let sim = await startSimProcess([], { socketPath });
+    try {
+      await using t = await repl(sim.env, 160);
+      await t.type("open acmeNicMgmt");
+      await t.press("Enter");
+      await t.waitFor("opened acmeNicMgmt");
+      await sim.stop();
+      await t.type("call getStats vmnic0");
+      await t.press("Enter");
+      await t.waitFor("why: the simulator is gone");
+      await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
+      await t.type("sessions");
+      await t.press("Enter");
+      await t.waitFor(/acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
+      await t.type("sim status");
+      await t.press("Enter");
+      const down = await t.waitFor("no simulator is running on");
+      assert(!down.includes("os error 2"), down);
+      // Still down: the command says so and the session stays marked.
+      await t.type("call getStats vmnic0");
+      await t.press("Enter");
+      await t.waitFor("acmeNicMgmt is disconnected and the simulator does not take it back yet");
+      sim = await startSimProcess([], { socketPath });
+      await t.type("call getStats vmnic0");
+      await t.press("Enter");
+      const back = await t.waitFor(/rxPackets/);
+      assertStringIncludes(back, "reconnected acmeNicMgmt");
+      await t.waitFor((s) => s.trimEnd().endsWith("vmk:acmeNicMgmt>"));
+    } finally {
+      await sim.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "sim: ops and keys complete from the simulator's own description; unknown keys are refused naming the valid ones",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 160);
+    await t.type("sim fa");
+    await t.press("Tab");
+    await t.waitFor("vmk> sim fail ");
+    await t.waitFor("[instance=… errno=… [count=…] [after=…] [api=…]]");
+    await t.type("ins");
+    await t.press("Tab");
+    await t.waitFor("vmk> sim fail instance=");
+    await t.type("vmnic1 errno=EIO foo=1");
+    await t.press("Enter");
+    await t.waitFor("error: sim fail: unknown key foo (keys: instance=ID|NAME|* errno=EIO|5");
+    // A module's op (the NVMe demo's hotplug) completes and checks its keys too.
+    await t.type("sim hot");
+    await t.press("Tab");
+    await t.waitFor("vmk> sim hotplug ");
+    await t.type("pcie=1");
+    await t.press("Enter");
+    await t.waitFor("unknown key pcie; missing pci");
+    await t.type("sim help emit");
+    await t.press("Enter");
+    await t.waitFor(/emit\s+event=NAME/);
+  },
+});

@@ -4,7 +4,33 @@
  */
 import { formatResult, resultJson } from "../format.ts";
 import { parseCallArgs } from "../values.ts";
+import type { Session } from "../../mgmt/session.ts";
+import { CommandError, type ReplState } from "../state.ts";
 import { callbackOf, type Command, need } from "./command.ts";
+
+/**
+ * The instance a call goes to. Leaving it out is an error where the API has instances (the call
+ * would go to no instance and answer something believable); `-` or `none` says "no instance" on
+ * purpose (`none` only when no instance has that name).
+ */
+async function chooseInstance(
+  state: ReplState,
+  s: Session,
+  callback: string,
+  given: string | undefined,
+): Promise<string | undefined> {
+  if (given === "-") return undefined;
+  if (given !== undefined && given !== "none") return given;
+  const list = await s.instances().catch(() => undefined);
+  if (list) state.instanceCache.set(s.signature.name, list);
+  if (given === "none") return list?.some((i) => i.name === "none") ? given : undefined;
+  if (!list?.length) return undefined;
+  const names = list.map((i) => i.name);
+  throw new CommandError(
+    `which instance? ${s.signature.name} has ${names.join(", ")}: call ${callback} ${names[0]} …` +
+      ` (or call ${callback} - … for no instance)`,
+  );
+}
 
 export const call: Command = {
   name: "call",
@@ -19,7 +45,8 @@ export const call: Command = {
   other vectors lbas=[1, 2, 3]
   vector-out   buffer=4096   (capacity in elements)
 A JSON object may give all parameters at once (see: template CALLBACK). INSTANCE is a name or
-an id; omit it for callbacks that take no instance (VMK_MGMT_NO_INSTANCE_ID).`,
+an id. Where the API has instances one must be given; - (or none) calls with no instance
+(VMK_MGMT_NO_INSTANCE_ID) on purpose.`,
   args: ["kernelCallback", "instance", "params"],
   flags: ["--timeout"],
   async run(state, args) {
@@ -27,7 +54,8 @@ an id; omit it for callbacks that take no instance (VMK_MGMT_NO_INSTANCE_ID).`,
     const name = need(args, 0, "callback name", this.usage);
     const cb = callbackOf(s.signature, name, "kernel");
     const parsed = await parseCallArgs(cb, args.slice(1), (p) => Deno.readFile(p));
-    const input = { ...parsed.params, instance: parsed.instance };
+    const instance = await chooseInstance(state, s, name, parsed.instance);
+    const input = { ...parsed.params, instance };
     const controller = new AbortController();
     state.foreground = controller;
     try {
@@ -40,7 +68,7 @@ an id; omit it for callbacks that take no instance (VMK_MGMT_NO_INSTANCE_ID).`,
         () => ({
           ok: true,
           callback: name,
-          instance: parsed.instance ?? null,
+          instance: instance ?? null,
           result: resultJson(cb, result),
         }),
       );

@@ -2,6 +2,10 @@
  * Commands about the shell itself and the simulator: json, js, sim, exit.
  * @module
  */
+import { simOps } from "../completer.ts";
+import { table } from "../format.ts";
+import { formatControl } from "../sim_output.ts";
+import { didYouMean } from "../../util/suggest.ts";
 import { type ControlRequest, controlRequest, sendControl } from "../../sim/client.ts";
 import { toJsonText } from "../format.ts";
 import { evaluate } from "../js_eval.ts";
@@ -48,14 +52,27 @@ export const sim: Command = {
   name: "sim",
   usage: "sim OP [key=value …]",
   summary: "send a control command to the simulator (faults, events on demand, status)",
-  help:
-    `Ops: status, sessions, fail, stall, delay, clear, drop, remove, add, emit, link, holdDown, log, periodic.
-Examples: sim fail instance=vmnic1 errno=EIO count=2
+  help: `sim help lists the ops this simulator takes (its modules' too) and their keys; sim help OP one.
+Tab completes ops and their keys. Examples:
+          sim fail instance=vmnic1 errno=EIO count=2
           sim emit event=linkEvent instance=vmnic0 params={"state":{"up":0,"speedMbps":0}}
-          sim link instance=vmnic2 up=false`,
+          sim errors          (why recent calls failed)`,
   args: ["simop"],
   async run(state, args) {
     if (!state.simSocket) throw new CommandError("sim: the loaded library is not the simulator's");
+    if (!args.length || args[0].text === "help") {
+      const ops = await simOps(state);
+      const wanted = args[1]?.text;
+      if (wanted !== undefined && !(wanted in ops)) {
+        throw new CommandError(`sim help: no op ${wanted}${didYouMean(wanted, Object.keys(ops))}`);
+      }
+      const list = Object.entries(ops).filter(([op]) => wanted === undefined || op === wanted);
+      state.result(
+        () => table(["OP", "KEYS: WHAT IT DOES"], list.map(([op, doc]) => [op, doc]), state.paint),
+        () => ops,
+      );
+      return;
+    }
     const op = need(args, 0, "op", this.usage);
     let req: ControlRequest;
     try {
@@ -63,8 +80,19 @@ Examples: sim fail instance=vmnic1 errno=EIO count=2
     } catch (e) {
       throw new CommandError(`sim: ${(e as Error).message}`);
     }
-    const result = await sendControl(state.simSocket, req);
-    state.result(() => toJsonText(result, true), () => ({ ok: true, result }));
+    let result: unknown;
+    try {
+      result = await sendControl(state.simSocket, req);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.ConnectionRefused) {
+        throw new CommandError(
+          `sim ${op}: no simulator is running on ${state.simSocket} (start one with deno task sim)`,
+        );
+      }
+      const msg = (e as Error).message;
+      throw new CommandError(msg.startsWith(`${op}:`) ? `sim ${msg}` : `sim ${op}: ${msg}`);
+    }
+    state.result(() => formatControl(req, result, state.paint), () => ({ ok: true, result }));
   },
 };
 

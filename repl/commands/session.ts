@@ -6,6 +6,7 @@ import { libraryInfo } from "../../ffi/library.ts";
 import { open } from "../../mgmt/open.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { instancesJson, table } from "../format.ts";
+import { reconnect } from "../health.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { type Command, need } from "./command.ts";
 
@@ -69,6 +70,11 @@ export const openCmd: Command = {
         }; load more with --sig FILE)`,
       );
     }
+    if (state.dead.has(name) && !(await reconnect(state, name))) {
+      throw new CommandError(
+        `${name} is disconnected and the simulator does not take it back yet: is it running?`,
+      );
+    }
     if (!state.sessions.has(name)) {
       const s = await open(known.signature, {
         onError: (e, ctx) => state.printAbove(`${state.paint.red("error:")} ${ctx}: ${(e as Error).message}`),
@@ -109,12 +115,24 @@ export const sessions: Command = {
   usage: "sessions",
   summary: "list open sessions",
   run(state) {
-    const rows = [...state.sessions.entries()].map((
-      [n, s],
-    ) => [n === state.current ? "*" : "", n, s.signature.version, String(s.stats.eventsDelivered)]);
+    const rows = [...state.sessions.entries()].map(([n, s]) => [
+      n === state.current ? "*" : "",
+      n,
+      s.signature.version,
+      state.dead.has(n) ? "disconnected (reconnects on the next command)" : "open",
+      String(s.stats.eventsDelivered),
+    ]);
     state.result(
-      () => rows.length ? table(["", "SESSION", "VERSION", "EVENTS"], rows, state.paint) : "no open sessions",
-      () => [...state.sessions.keys()].map((n) => ({ session: n, current: n === state.current })),
+      () =>
+        rows.length
+          ? table(["", "SESSION", "VERSION", "STATE", "EVENTS"], rows, state.paint)
+          : "no open sessions",
+      () =>
+        [...state.sessions.keys()].map((n) => ({
+          session: n,
+          current: n === state.current,
+          connected: !state.dead.has(n),
+        })),
     );
   },
 };
@@ -129,8 +147,9 @@ export const close: Command = {
     const s = name ? state.sessions.get(name) : undefined;
     if (!name || !s) throw new CommandError(`no open session ${name ?? ""}`.trim());
     for (const [id, w] of [...state.watches]) if (w.session === name) state.stopWatch(id);
-    await s.close();
+    await s.close().catch(() => {}); // a disconnected session closes all the same
     state.sessions.delete(name);
+    state.dead.delete(name);
     if (state.current === name) state.current = state.sessions.keys().next().value;
     state.result(() => `closed ${name}`, () => ({ ok: true, closed: name }));
   },

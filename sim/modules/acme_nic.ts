@@ -176,7 +176,8 @@ export default defineModule({
       return { buffer, length: buffer.length };
     },
     echo({ params }) {
-      return { msg: { seq: params.msg.seq + 1n, payload: params.msg.payload } };
+      // seq + 1 as a vmk_uint64 does it in C: 2^64 - 1 wraps to 0.
+      return { msg: { seq: BigInt.asUintN(64, params.msg.seq + 1n), payload: params.msg.payload } };
     },
     triggerEvents({ instance, params, session, kernel }) {
       const s = state(kernel, instance);

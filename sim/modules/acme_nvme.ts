@@ -180,7 +180,7 @@ export default defineModule({
   },
   controls: {
     hotplug: {
-      doc: "plug an NVMe adapter in (pci=0000:af:00.0), or take it out (remove=true)",
+      doc: "pci=PCI [remove=true]: plug an NVMe adapter in (pci=0000:af:00.0), or take it out (remove=true)",
       run(kernel, args) {
         const pci = String(args.pci ?? "");
         if (args.remove === true || args.remove === "true") {
