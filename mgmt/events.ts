@@ -161,7 +161,9 @@ export class EventHub {
   /** Starts or stops delivery to match whether anyone listens; one transition at a time. */
   #reconcile(): void {
     const want = this.#listeners.size > 0 && !this.#closed;
-    this.#host.keepAlive(want);
+    // Alive until delivery has really ended: a process that exited while End ran could be torn
+    // down while the monitor thread is inside a callback (SIGSEGV at exit, about 1 run in 20).
+    this.#host.keepAlive(want || this.#active || this.#transition !== null);
     if (this.#transition || want === this.#active || this.#closed) return;
     this.#transition = (want ? this.#host.begin() : this.#host.end()).then(
       () => {
