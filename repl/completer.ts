@@ -12,6 +12,7 @@ import { CONTROL_OPS, opKeys, sendControl } from "../sim/client.ts";
 import { type ArgKind, COMMANDS, findCommand } from "./commands/mod.ts";
 import { paramHint } from "./format.ts";
 import type { ReplState } from "./state.ts";
+import { completeJs } from "./js_eval.ts";
 import { tokenize } from "./tokenize.ts";
 
 /** The simulator's ops and what each takes, asked once (`sim ops`); the generic ones until then. */
@@ -123,7 +124,10 @@ function paramCandidates(cb: CallbackInfo, done: string[], current: string): str
     const p = cb.params.find((q) => q.name === parts[0]);
     if (!p) return [];
     const t = typeAt(p, parts.slice(1, -1));
-    return t ? fieldPaths(t, parts.slice(0, -1).join(".")) : [];
+    if (!t) return [];
+    // Fields given already are not offered again.
+    const given = new Set(done.map((w) => w.slice(0, w.indexOf("=") >>> 0)));
+    return fieldPaths(t, parts.slice(0, -1).join(".")).filter((f) => !given.has(f.replace(/[=.]$/, "")));
   }
   const given = givenParams(done);
   return cb.params
@@ -189,6 +193,11 @@ export async function complete(state: ReplState, line: string): Promise<[string[
   }
   const cmd = findCommand(done[0]);
   if (!cmd) return [[], current];
+  if (cmd.name === "js") {
+    // Names and properties from the lasting js scope, for the expression under the cursor.
+    const expr = line.match(/[A-Za-z_$][\w$.]*$/)?.[0] ?? "";
+    return [await completeJs(expr), expr];
+  }
   if (current.startsWith("-")) return [(cmd.flags ?? []).filter((f) => f.startsWith(current)), current];
   const pos = done.length - 1;
   const kinds = cmd.args ?? [];

@@ -36,6 +36,11 @@ export function paint(enabled: boolean): Paint {
   return { dim: wrap(2), bold: wrap(1), red: wrap(31), green: wrap(32), cyan: wrap(36), yellow: wrap(33) };
 }
 
+/** `1 byte`, `2 bytes`. */
+export function plural(n: number | bigint, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 || n === 1n ? one : many}`;
+}
+
 /** JSON text with bigint as decimal strings and bytes as hex. */
 export function toJsonText(value: unknown, pretty = false): string {
   return JSON.stringify(value, losslessReplacer, pretty ? 2 : undefined);
@@ -57,13 +62,13 @@ function isText(b: Uint8Array): boolean {
 function bytes(b: Uint8Array, p: Paint, indent = ""): string {
   if (isText(b)) {
     const text = new TextDecoder().decode(b);
-    if (!text.includes("\n")) return `${JSON.stringify(text)} ${p.dim(`(${b.length} bytes)`)}`;
+    if (!text.includes("\n")) return `${JSON.stringify(text)} ${p.dim(`(${plural(b.length, "byte")})`)}`;
     // Multi-line text (a log) reads best as a block.
     const lines = text.replace(/\n$/, "").split("\n").map((l) => `${indent}  ${p.dim("|")} ${l}`);
-    return `${p.dim(`(${b.length} bytes of text)`)}\n${lines.join("\n")}`;
+    return `${p.dim(`(${plural(b.length, "byte")} of text)`)}\n${lines.join("\n")}`;
   }
   return `0x${toHex(b.subarray(0, HEX_SHOWN))}${b.length > HEX_SHOWN ? "…" : ""} ${
-    p.dim(`(${b.length} bytes)`)
+    p.dim(`(${plural(b.length, "byte")})`)
   }`;
 }
 
@@ -186,7 +191,7 @@ export function paramHint(param: ParamInfo): string {
 
 /** `@BYTE, N bytes`, or for a bitfield `@BYTE bits A..B` counted from that byte (little-endian, as GCC places them). */
 function where(f: Field, base: number): string {
-  if (f.bitWidth === undefined) return `@${base + f.offset}, ${f.type.size} bytes`;
+  if (f.bitWidth === undefined) return `@${base + f.offset}, ${plural(f.type.size, "byte")}`;
   const first = base * 8 + f.bitOffset!;
   const byte = Math.floor(first / 8);
   const from = first - byte * 8;
@@ -244,7 +249,7 @@ function typeLines(type: Type<unknown>, indent: string, p: Paint, base = 0): str
         `${indent}${
           p.dim(
             `points to a caller buffer (${buffer.dir}), ${
-              buffer.length !== undefined ? `${buffer.length} bytes` : `length in ${buffer.lengthFrom}`
+              buffer.length !== undefined ? plural(buffer.length, "byte") : `length in ${buffer.lengthFrom}`
             }`,
           )
         }`,
@@ -263,7 +268,9 @@ export function describeCallback(cb: CallbackInfo, p: Paint): string {
   if (cb.doc) lines.push(`  ${cb.doc}`);
   if (cb.params.length === 0) lines.push(p.dim("  no parameters"));
   for (const prm of cb.params) {
-    const size = prm.dir.startsWith("vector") ? `${prm.size} bytes per element` : `${prm.size} bytes`;
+    const size = prm.dir.startsWith("vector")
+      ? `${plural(prm.size, "byte")} per element`
+      : plural(prm.size, "byte");
     const extra = prm.lengthFrom ? `, length in ${prm.lengthFrom}` : "";
     lines.push(
       `  ${p.yellow(prm.dir.padEnd(11))} ${p.cyan(prm.name.padEnd(10))} ${prm.type.name} ${

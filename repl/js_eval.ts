@@ -1,80 +1,115 @@
 /**
- * The REPL's JavaScript escape: evaluates TypeScript or JavaScript (top-level await allowed) as
- * a module with the current session, all sessions and every export of mod.ts and demo.ts in scope.
+ * The REPL's JavaScript escape: TypeScript or JavaScript (top-level await allowed) evaluated in a
+ * worker (`js_worker.ts`) whose scope lasts between lines, with the sessions and every export of
+ * mod.ts and demo.ts in scope. A runaway evaluation is stopped on Ctrl-C by terminating the worker
+ * (its scope is lost then, and said so); the session calls it makes run here, in the REPL's thread.
  * @module
  */
-import * as demo from "../demo.ts";
-import * as lib from "../mod.ts";
+import type { Session } from "../mgmt/session.ts";
+import { CommandError } from "./state.ts";
+import type { FromWorker, ToWorker } from "./js_worker.ts";
 
-const api = { ...lib, ...demo };
+let worker: Worker | undefined;
+let nextId = 0;
+const waiting = new Map<number, (m: FromWorker) => void>();
+let sessionsNow = new Map<string, Session>();
 
-const SCOPE_KEY = "__vmkmgmtReplScope";
-const kept: Record<string, unknown> = {};
-let evaluations = 0;
+/** The methods of a session the worker may call. */
+const FORWARDED = new Set(["invoke", "instances", "instance"]);
 
-function encode(code: string): string {
-  const bytes = new TextEncoder().encode(code);
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return `data:application/typescript;base64,${btoa(bin)}`;
+function start(): Worker {
+  if (worker) return worker;
+  const w = new Worker(new URL("./js_worker.ts", import.meta.url), { type: "module" });
+  w.onmessage = async (e: MessageEvent<FromWorker>) => {
+    const m = e.data;
+    if (m.type === "rpc") {
+      const s = sessionsNow.get(m.session);
+      const reply = (r: Omit<Extract<ToWorker, { type: "rpc-result" }>, "type" | "id">) =>
+        w.postMessage({ type: "rpc-result", id: m.id, ...r } as ToWorker);
+      if (!s || !FORWARDED.has(m.method)) {
+        reply({ error: { name: "TypeError", message: `no session ${m.session} or no method ${m.method}` } });
+        return;
+      }
+      try {
+        const fn = (s as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[m.method];
+        reply({ value: await fn.apply(s, m.args) });
+      } catch (err) {
+        reply({
+          error: { name: (err as Error).name ?? "Error", message: (err as Error).message ?? String(err) },
+        });
+      }
+      return;
+    }
+    const done = waiting.get(m.id);
+    waiting.delete(m.id);
+    done?.(m);
+  };
+  worker = w;
+  return w;
 }
 
-/** The offset of the last `;` outside strings and brackets, or -1. */
-function lastStatementBreak(source: string): number {
-  let depth = 0;
-  let quote: string | null = null;
-  let last = -1;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i];
-    if (quote) {
-      if (c === "\\") i++;
-      else if (c === quote) quote = null;
-    } else if (c === '"' || c === "'" || c === "`") quote = c;
-    else if ("([{".includes(c)) depth++;
-    else if (")]}".includes(c)) depth--;
-    else if (c === ";" && depth === 0) last = i;
-  }
-  return last;
-}
-
-function isParseFailure(e: unknown): boolean {
-  // A module that does not parse fails to load with "SyntaxError: …" before running anything;
-  // only then is another form tried (a runtime error must never run the code twice).
-  return e instanceof TypeError && e.message.startsWith("SyntaxError:");
+/** Stops the worker (its scope is lost); the next evaluation starts a fresh one. */
+export function stopJs(): void {
+  worker?.terminate();
+  worker = undefined;
+  for (const done of waiting.values()) done({ type: "eval-result", id: -1, error: "stopped" });
+  waiting.clear();
 }
 
 /**
- * Evaluates `source`: the value of an expression, or of the last expression after statements
- * (`const a = 1; a + 1`), or undefined for statements only.
+ * Evaluates `source` in the lasting scope; resolves with its value shown for people and as JSON.
+ * @throws {CommandError} when it throws (its error in words), or when `signal` aborts (Ctrl-C): the
+ * evaluation is stopped and the scope starts afresh.
  */
-export async function evaluate(
+export function evaluate(
   source: string,
-  scope: { session: unknown; sessions: Record<string, unknown> },
-): Promise<unknown> {
-  (globalThis as Record<string, unknown>)[SCOPE_KEY] = { ...scope, api, $: kept };
-  // Modules are cached by URL: a counter makes every evaluation a new module that runs again.
-  const prelude = `// evaluation ${++evaluations}\n` +
-    `const { session, sessions, api, $ } = (globalThis as any).${SCOPE_KEY};\n` +
-    `const { ${Object.keys(api).join(", ")} } = api;\n`;
-  const cut = lastStatementBreak(source.trimEnd().replace(/;$/, ""));
-  const forms = [`export default await (\n${source.trim().replace(/;$/, "")}\n);`];
-  if (cut > 0) {
-    forms.push(
-      `${source.slice(0, cut + 1)}\nexport default await (\n${
-        source.slice(cut + 1).trim().replace(/;$/, "")
-      }\n);`,
+  context: { current?: string; sessions: Map<string, Session>; colors: boolean },
+  signal?: AbortSignal,
+): Promise<{ inspected: string; json: string }> {
+  sessionsNow = context.sessions;
+  const w = start();
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      waiting.delete(id);
+      stopJs();
+      reject(
+        new CommandError("js: interrupted — the evaluation was stopped, and the js scope starts afresh"),
+      );
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    waiting.set(id, (m) => {
+      signal?.removeEventListener("abort", onAbort);
+      if (m.type !== "eval-result") return;
+      if (m.error !== undefined) reject(new CommandError(`js: ${m.error}`));
+      else resolve({ inspected: m.inspected ?? "", json: m.json ?? "null" });
+    });
+    w.postMessage(
+      {
+        type: "eval",
+        id,
+        code: source,
+        colors: context.colors,
+        current: context.current ?? null,
+        sessions: [...context.sessions].map(([name, s]) => ({ name, signature: s.signature.toJson() })),
+      } satisfies ToWorker,
     );
-  }
-  forms.push(`${source}\nexport {};`);
-  try {
-    for (const [i, form] of forms.entries()) {
-      try {
-        return (await import(encode(prelude + form))).default;
-      } catch (e) {
-        if (i === forms.length - 1 || !isParseFailure(e)) throw e;
-      }
-    }
-  } finally {
-    delete (globalThis as Record<string, unknown>)[SCOPE_KEY];
-  }
+  });
+}
+
+/** Completions of the expression `text` in the lasting scope (none when the worker is busy). */
+export function completeJs(text: string, timeoutMs = 300): Promise<string[]> {
+  const w = start();
+  const id = nextId++;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      waiting.delete(id);
+      resolve([]);
+    }, timeoutMs);
+    waiting.set(id, (m) => {
+      clearTimeout(timer);
+      resolve(m.type === "complete-result" ? m.candidates : []);
+    });
+    w.postMessage({ type: "complete", id, text } satisfies ToWorker);
+  });
 }

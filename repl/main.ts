@@ -18,6 +18,7 @@ import type { Signature } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
 import { ImportError, signaturesFromC } from "../cimport/mod.ts";
 import { explainEio, reconnect } from "./health.ts";
+import { stopJs } from "./js_eval.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { toFileUrl } from "../util/path.ts";
@@ -120,7 +121,7 @@ async function loadSignatureFile(state: ReplState, path: string, cflags?: string
 const NEEDS_SESSION = new Set(["call", "watch", "instances", "template"]);
 
 /** Runs one command line; returns false when it failed. */
-async function runLine(state: ReplState, line: string): Promise<boolean> {
+async function runLine(state: ReplState, line: string, where?: string): Promise<boolean> {
   for (const text of splitCommands(line)) {
     if (text.startsWith("#")) continue;
     try {
@@ -148,7 +149,7 @@ async function runLine(state: ReplState, line: string): Promise<boolean> {
       const why = e instanceof VmkMgmtError && e.errno === ERRNO.EIO && state.current
         ? await explainEio(state, state.current, e.callback).catch(() => undefined)
         : undefined;
-      state.error(e, why);
+      state.error(where ? new CommandError(`${where}: ${(e as Error)?.message ?? e}`) : e, why);
       return false;
     }
   }
@@ -178,6 +179,8 @@ async function ensureSimulator(
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `-c ""` is an empty command line (parseArgs would take the empty value for a missing one).
+  argv = argv.map((a, i) => (a === "" && ["-c", "--command"].includes(argv[i - 1]) ? " " : a));
   const args = parseArgs(argv, {
     string: ["sig", "command", "file", "rc", "history", "cflags"],
     boolean: ["json", "help", "sim", "verbose"],
@@ -225,10 +228,16 @@ async function main(argv: string[]): Promise<number> {
   let editor: LineEditor | undefined;
   try {
     if (!interactive) {
-      const text = args.command ??
-        (args.file !== undefined
-          ? await Deno.readTextFile(args.file as string)
-          : new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer()));
+      let text: string;
+      if (args.command !== undefined) text = args.command as string;
+      else if (args.file !== undefined) {
+        try {
+          text = await Deno.readTextFile(args.file as string);
+        } catch (e) {
+          if (e instanceof Deno.errors.NotFound) throw new CommandError(`--file ${args.file}: no such file`);
+          throw new CommandError(`--file ${args.file}: ${(e as Error).message}`);
+        }
+      } else text = new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer());
       for (const line of splitCommands(text)) {
         if (!(await runLine(state, line))) return 1;
       }
@@ -263,14 +272,21 @@ async function main(argv: string[]): Promise<number> {
     const rc = (args.rc as string | undefined) ?? Deno.env.get("VMKMGMT_RC") ?? `${home}/.vmkmgmtrc`;
     try {
       const text = await Deno.readTextFile(rc);
-      for (const line of splitCommands(text)) await runLine(state, line);
+      // Each line of the rc file, errors named by file and line.
+      for (const [i, raw] of text.split("\n").entries()) {
+        for (const line of splitCommands(raw)) await runLine(state, line, `${rc}:${i + 1}`);
+      }
     } catch (e) {
       if (e instanceof ExitRequest) throw e;
       if (!(e instanceof Deno.errors.NotFound) || args.rc !== undefined) state.error(e);
     }
     for (;;) {
       const line = await editor.read();
-      if (line === null) break;
+      if (line === null) {
+        // Ctrl-D: leave the shell's prompt on a line of its own.
+        console.log();
+        break;
+      }
       if (!line.trim()) continue;
       if (!(await runLine(state, line))) status = 1;
     }
@@ -279,6 +295,7 @@ async function main(argv: string[]): Promise<number> {
     if (!(e instanceof ExitRequest)) throw e;
   } finally {
     editor?.close();
+    stopJs();
     for (const id of [...state.watches.keys()]) state.stopWatch(id);
     for (const s of state.sessions.values()) await s.close().catch(() => {});
     await sim?.stop();

@@ -30,6 +30,7 @@ Options:
   --module FILE     load a kernel-side module (default export of defineModule); repeatable
   --no-demo         do not load the demo modules (acmeNicMgmt, acmeStorMgmt)
   --periodic MS     the NIC demo sends a heartbeat logEvent per instance every MS
+  --exit-with-parent stop when stdin closes (the tool that started it ended, however it ended)
   -h, --help        this text
 
 Control ops (values are JSON when they parse as JSON, else text):
@@ -85,7 +86,7 @@ async function ctl(args: string[], socketPath: string): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
     string: ["socket", "module", "periodic"],
-    boolean: ["help", "demo"],
+    boolean: ["help", "demo", "exit-with-parent"],
     collect: ["module"],
     alias: { h: "help" },
     default: { demo: true },
@@ -111,6 +112,16 @@ async function main(argv: string[]): Promise<number> {
   console.log(`vmkmgmt simulator listening on ${socketPath} (${apis})`);
   const stop = Promise.withResolvers<void>();
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.resolve());
+  if (args["exit-with-parent"]) {
+    // Started by a tool that holds our stdin: when it ends — even killed with SIGKILL — the pipe
+    // closes, and a simulator nobody can reach any more stops too.
+    (async () => {
+      try {
+        for await (const _ of Deno.stdin.readable) { /* nothing is sent; only the end matters */ }
+      } catch { /* closed */ }
+      stop.resolve();
+    })();
+  }
   await stop.promise;
   await sim.close();
   return 0;

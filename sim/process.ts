@@ -40,10 +40,12 @@ export async function startSimProcess(
   const dir = options.socketPath ? undefined : await Deno.makeTempDir({ prefix: "vmkmgmt-sim-" });
   const socketPath = options.socketPath ?? `${dir}/sim-${Deno.pid}-${counter++}.sock`;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `${ROOT}sim/main.ts`, "--socket", socketPath, ...args],
+    args: ["run", "--allow-all", `${ROOT}sim/main.ts`, "--socket", socketPath, "--exit-with-parent", ...args],
     stdout: "piped",
     stderr: "piped",
-    stdin: "null",
+    // Held open for the child's life: if this process dies (even by SIGKILL) the simulator sees
+    // the end of its stdin and stops, instead of being left behind.
+    stdin: "piped",
   }).spawn();
   let err = "";
   const errDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(

@@ -163,6 +163,12 @@ Deno.test("no simulator running: the REPL starts one and stops it; --no-sim says
     r = await repl(["--no-sim", "-c", "open acmeNicMgmt"], env);
     assertEquals(r.code, 1);
     assertStringIncludes(r.stderr, "start it with `deno task sim`");
+    r = await repl(["-c", ""], env);
+    assertEquals([r.code, r.stderr.trim()], [0, ""], "an empty command line does nothing");
+    r = await repl(["--file", `${dir}/missing.txt`], env);
+    assertEquals(r.code, 2);
+    assertStringIncludes(r.stderr, `--file ${dir}/missing.txt: no such file`);
+    assert(!r.stderr.includes("    at "), "no stack trace");
     r = await repl(["--bogus"], env);
     assertEquals(r.code, 2);
     assertStringIncludes(r.stderr, "unknown option --bogus");

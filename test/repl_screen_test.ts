@@ -269,3 +269,101 @@ Deno.test({
     await t.waitFor(/emit\s+event=NAME/);
   },
 });
+
+Deno.test({
+  name: "js: the scope lasts between lines, Tab completes properties, Ctrl-C stops a runaway loop",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 160);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("js const x = 20");
+    await t.press("Enter");
+    await t.type("js x + 22");
+    await t.press("Enter");
+    await t.waitFor(/^42$/m);
+    await t.type("js session.inv");
+    await t.press("Tab");
+    await t.waitFor("js session.invoke");
+    await t.type('("getStats", { instance: "vmnic0" })');
+    await t.press("Enter");
+    await t.waitFor(/rxPackets/);
+    await t.type("js while (true) {}");
+    await t.press("Enter");
+    await pause(1000);
+    await t.press("C-c");
+    await t.waitFor("js: interrupted — the evaluation was stopped, and the js scope starts afresh");
+    await t.type("js typeof x");
+    await t.press("Enter");
+    await t.waitFor('"undefined"');
+    await t.type("call getStats vmnic0");
+    await t.press("Enter");
+    await t.waitFor(/rxPackets[\s\S]*rxPackets/);
+  },
+});
+
+Deno.test({
+  name: "a REPL that is killed stops the simulator it started",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-orphan-" });
+    const marker = `${dir}/history`;
+    const socket = `${dir}/sim.sock`;
+    try {
+      await using t = await repl({ VMKMGMT_SIM_SOCKET: socket }, 120, `--history ${marker}`);
+      await t.waitFor("simulator (started for this session)");
+      const answers = async () =>
+        (await new Deno.Command(Deno.execPath(), {
+          args: ["run", "--allow-all", "sim/main.ts", "--socket", socket, "ctl", "status"],
+          cwd: ROOT,
+          stdout: "null",
+          stderr: "null",
+        }).output()).success;
+      assert(await answers(), "the REPL's simulator answers");
+      await new Deno.Command("pkill", { args: ["-KILL", "-f", marker] }).output();
+      let gone = false;
+      for (let i = 0; i < 50 && !gone; i++) {
+        await pause(200);
+        gone = !(await answers());
+      }
+      assert(gone, "the simulator stopped when the REPL that started it was killed");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "small things: rc errors name file and line; given fields are not offered again; Ctrl-D leaves a new line",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await Deno.makeTempDir({ prefix: "vmkmgmt-home-" });
+    await Deno.writeTextFile(`${home}/.vmkmgmtrc`, "open acmeNicMgmt\nbogus\n");
+    const t = await Terminal.start(
+      `cd ${ROOT} && ${Deno.execPath()} run --allow-all repl/main.ts`,
+      { ...sim.env, NO_COLOR: "1", HOME: home },
+      160,
+    );
+    try {
+      await t.waitFor(`${home}/.vmkmgmtrc:2: unknown command bogus`);
+      await t.waitFor("vmk:acmeNicMgmt> ");
+      await t.type("call echo vmnic0 msg.seq=1 msg.");
+      await t.press("Tab");
+      await t.waitFor("call echo vmnic0 msg.seq=1 msg.payload=");
+      await t.press("C-u");
+      await pause(200);
+      await t.press("C-d");
+      await pause(800);
+      const rows = await t.rows();
+      const last = rows.map((r) => r.trimEnd()).filter((r) => r).at(-1)!;
+      assertEquals(last, "vmk:acmeNicMgmt>", "the prompt row is left as it was");
+      assertEquals(await t.cursorLine(), "", "the cursor is on a line of its own");
+    } finally {
+      await t[Symbol.asyncDispose]();
+    }
+  },
+});

@@ -7,7 +7,6 @@ import { table } from "../format.ts";
 import { formatControl } from "../sim_output.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { type ControlRequest, controlRequest, sendControl } from "../../sim/client.ts";
-import { toJsonText } from "../format.ts";
 import { evaluate } from "../js_eval.ts";
 import { CommandError } from "../state.ts";
 import { type Command, ExitRequest, need } from "./command.ts";
@@ -30,21 +29,25 @@ export const js: Command = {
   usage: "js EXPRESSION",
   summary: "evaluate TypeScript/JavaScript with session, sessions and the module's API in scope",
   help: `Top-level await works: js (await session.invoke("getStats", { instance: "vmnic0" })).stats.mtu
-In scope: session (current), sessions (by name), every export of mod.ts and demo.ts (open, t, acmeNic, …),
-and $ (an object kept between evaluations). js takes the rest of its line, semicolons included;
-after statements the value of the last expression is shown (js const a = 1; a + 1).`,
+The scope lasts: js const x = 5 then js x * 2. In scope: session (current), sessions (by name), every
+export of mod.ts and demo.ts (open, t, acmeNic, …) and $. Tab completes names and properties
+(js session.inv). Ctrl-C stops a runaway evaluation (the scope then starts afresh). js takes the rest of
+its line, semicolons included; after statements the value of the last expression is shown.`,
   async run(state, _args, line) {
     const expr = line.replace(/^\s*js\s?/, "");
     if (!expr.trim()) throw new CommandError(`usage: ${this.usage}`);
-    const value = await evaluate(expr, {
-      session: state.current ? state.sessions.get(state.current) : undefined,
-      sessions: Object.fromEntries(state.sessions),
-    });
-    state.result(
-      () =>
-        value === undefined ? "" : Deno.inspect(value, { colors: state.paint.bold("x") !== "x", depth: 6 }),
-      () => ({ ok: true, value: JSON.parse(toJsonText(value ?? null)) }),
-    );
+    const controller = new AbortController();
+    state.foreground = controller;
+    try {
+      const { inspected, json } = await evaluate(expr, {
+        current: state.current,
+        sessions: state.sessions,
+        colors: state.paint.bold("x") !== "x",
+      }, controller.signal);
+      state.result(() => inspected, () => ({ ok: true, value: JSON.parse(json) }));
+    } finally {
+      state.foreground = undefined;
+    }
   },
 };
 

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import type { KernelEvent } from "../../mgmt/events.ts";
+import { plural } from "../format.ts";
 import type { Session } from "../../mgmt/session.ts";
 import { findInstance, type ParsedInstanceRef, parseInstanceRef } from "../../mgmt/instance_ref.ts";
 import { eventJson, formatEvent, toJsonText } from "../format.ts";
@@ -155,7 +156,7 @@ In --json mode each event is one NDJSON line.`,
     if (!state.json) {
       console.log(
         state.paint.dim(
-          `watching ${what}${count < Infinity ? `, ${count} events` : ""}${
+          `watching ${what}${count < Infinity ? `, ${plural(count, "event")}` : ""}${
             duration !== undefined ? ` for ${duration} ms` : ""
           } — Ctrl-C stops`,
         ),
