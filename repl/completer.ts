@@ -58,6 +58,22 @@ function fieldPaths(type: Type<unknown>, prefix: string): string[] {
   );
 }
 
+/**
+ * The fields of a partly given struct value still to give (`call` refuses a struct with a field
+ * missing): leaf paths, or `path.<member>` for a union none of whose members is given yet.
+ */
+function missingFields(type: Type<unknown>, prefix: string, given: ReadonlySet<string>): string[] {
+  if (given.has(prefix)) return [];
+  if (!isRecord(type)) return [`${prefix}=<${type.name}>`];
+  const inside = [...given].some((g) => g.startsWith(`${prefix}.`));
+  if (type.kind === "union") return inside ? [] : [`${prefix}.<member>`];
+  return type.fields.flatMap((f) =>
+    f.bitWidth !== undefined
+      ? (given.has(`${prefix}.${f.name}`) ? [] : [`${prefix}.${f.name}=<${f.bitWidth} bits>`])
+      : missingFields(f.type, `${prefix}.${f.name}`, given)
+  );
+}
+
 function typeAt(p: ParamInfo, path: string[]): Type<unknown> | undefined {
   let t: Type<unknown> | undefined = p.type;
   for (const seg of path) {
@@ -68,6 +84,11 @@ function typeAt(p: ParamInfo, path: string[]): Type<unknown> | undefined {
 }
 
 function filePaths(partial: string): string[] {
+  // @~/… lists the home directory, and keeps the ~ as typed.
+  const home = Deno.env.get("HOME");
+  if (partial.startsWith("@~/") && home) {
+    return filePaths(`@${home}/${partial.slice(3)}`).map((f) => `@~/${f.slice(home.length + 2)}`);
+  }
   const path = partial.slice(1);
   const slash = path.lastIndexOf("/");
   const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
@@ -235,9 +256,18 @@ export function hint(state: ReplState, line: string): string {
     if (!(all.length >= 3 && (instanceGiven(all) || all.length > 3)) && !given.has("instance")) {
       parts.push("<instance>");
     }
+    const paths = new Set(all.filter((w) => w.includes("=")).map((w) => w.slice(0, w.indexOf("="))));
     for (const p of cb.params) {
-      if (p.dir === "out" || given.has(p.name)) continue;
-      parts.push(paramHint(p));
+      if (p.dir === "out") continue;
+      if (!given.has(p.name)) {
+        parts.push(paramHint(p));
+        continue;
+      }
+      // A struct given field by field: what is still missing, so that Enter does not fail on it.
+      if (isRecord(p.type) && !p.dir.startsWith("vector") && !paths.has(p.name)) {
+        const missing = missingFields(p.type, p.name, paths);
+        parts.push(...missing.slice(0, 4), ...(missing.length > 4 ? [`(${missing.length - 4} more)`] : []));
+      }
     }
     if (current.includes("=") || (current && !current.includes("=") && all.length > 3)) return "";
     return parts.length ? sep + parts.join(" ") : "";

@@ -3,6 +3,8 @@
  * (64-bit integers as strings, bytes as hex — the same forms `call` accepts).
  * @module
  */
+import * as colors from "@std/fmt/colors";
+import { displayWidth } from "./width.ts";
 import { paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
@@ -32,8 +34,16 @@ export interface Paint {
 
 /** Styling for an output: colours on a TTY unless NO_COLOR is set. */
 export function paint(enabled: boolean): Paint {
-  const wrap = (code: number) => (s: string) => (enabled ? `\x1b[${code}m${s}\x1b[0m` : s);
-  return { dim: wrap(2), bold: wrap(1), red: wrap(31), green: wrap(32), cyan: wrap(36), yellow: wrap(33) };
+  // @std/fmt/colors (it also honours NO_COLOR); off for pipes and files.
+  const wrap = (f: (s: string) => string) => (s: string) => (enabled ? f(s) : s);
+  return {
+    dim: wrap(colors.dim),
+    bold: wrap(colors.bold),
+    red: wrap(colors.red),
+    green: wrap(colors.green),
+    cyan: wrap(colors.cyan),
+    yellow: wrap(colors.yellow),
+  };
 }
 
 /** `1 byte`, `2 bytes`. */
@@ -67,9 +77,25 @@ function bytes(b: Uint8Array, p: Paint, indent = ""): string {
     const lines = text.replace(/\n$/, "").split("\n").map((l) => `${indent}  ${p.dim("|")} ${l}`);
     return `${p.dim(`(${plural(b.length, "byte")} of text)`)}\n${lines.join("\n")}`;
   }
-  return `0x${toHex(b.subarray(0, HEX_SHOWN))}${b.length > HEX_SHOWN ? "…" : ""} ${
-    p.dim(`(${plural(b.length, "byte")})`)
-  }`;
+  const shown = fit.full ? b.length : HEX_SHOWN;
+  return `0x${toHex(b.subarray(0, shown))}${
+    b.length > shown ? `… ${p.dim(`(${b.length - shown} more)`)}` : ""
+  } ${p.dim(`(${plural(b.length, "byte")})`)}`;
+}
+
+/**
+ * How much of a long value is shown: everything (`show -a`), or what fits the terminal — a long
+ * list is cut with an explicit "… N more" (the whole value is in `--json` and `show -a`).
+ */
+const fit = { full: false, rows: 8 };
+
+/** Terminal columns (80 when not a terminal). */
+function columns(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 80;
+  }
 }
 
 /** A readable rendering of a decoded value (multi-line for structs). */
@@ -82,10 +108,23 @@ export function formatValue(type: Type<unknown> | undefined, value: unknown, p: 
   if (Array.isArray(value)) {
     const el = type?.kind === "array" ? undefined : type;
     if (value.some((v) => v && typeof v === "object" && !(v instanceof Uint8Array))) {
-      return value.map((v, i) => `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ")}`)
-        .join("");
+      const shown = fit.full ? value : value.slice(0, fit.rows);
+      const more = value.length - shown.length;
+      return shown.map((v, i) => `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ")}`)
+        .join("") + (more ? `\n${indent}  ${p.dim(`… ${more} more (show -a, or --json)`)}` : "");
     }
-    return `[${value.map((v) => formatValue(undefined, v, p)).join(", ")}]`;
+    const items = value.map((v) => formatValue(undefined, v, p));
+    if (fit.full) return `[${items.join(", ")}]`;
+    // As many as fit on the rest of the line, then how many more there are.
+    const room = Math.max(24, columns() - indent.length - 24);
+    let text = "";
+    let n = 0;
+    for (; n < items.length; n++) {
+      const next = `${n ? ", " : ""}${items[n]}`;
+      if (displayWidth(text + next) > room && n > 0) break;
+      text += next;
+    }
+    return n === items.length ? `[${text}]` : `[${text}, … ${items.length - n} more]`;
   }
   if (value && typeof value === "object") {
     const fields = isRecord(type) ? type.fields : undefined;
@@ -99,18 +138,28 @@ export function formatValue(type: Type<unknown> | undefined, value: unknown, p: 
   return String(value);
 }
 
-/** A call result: one line per returned parameter. */
-export function formatResult(cb: CallbackInfo, result: Record<string, unknown>, p: Paint): string {
-  const keys = Object.keys(result);
-  if (keys.length === 0) return p.green(cb.sync ? "ok" : "ok (queued)");
-  const width = Math.max(...keys.map((k) => k.length));
-  return keys.map((k) => {
-    const param = cb.params.find((q) => q.name === k);
-    const type = param && param.dir.startsWith("vector") ? param.type : param?.type;
-    return `${p.bold(k.padEnd(width))}  ${
-      formatValue(param?.dir.startsWith("vector") ? undefined : type, result[k], p)
-    }`;
-  }).join("\n");
+/** A call result: one line per returned parameter; long values cut to fit unless `full`. */
+export function formatResult(
+  cb: CallbackInfo,
+  result: Record<string, unknown>,
+  p: Paint,
+  full = false,
+): string {
+  fit.full = full;
+  try {
+    const keys = Object.keys(result);
+    if (keys.length === 0) return p.green(cb.sync ? "ok" : "ok (queued)");
+    const width = Math.max(...keys.map((k) => k.length));
+    return keys.map((k) => {
+      const param = cb.params.find((q) => q.name === k);
+      const type = param && param.dir.startsWith("vector") ? param.type : param?.type;
+      return `${p.bold(k.padEnd(width))}  ${
+        formatValue(param?.dir.startsWith("vector") ? undefined : type, result[k], p)
+      }`;
+    }).join("\n");
+  } finally {
+    fit.full = false;
+  }
 }
 
 /** The JSON form of a call result. */

@@ -6,7 +6,7 @@
 import { ValueError, VmkMgmtError } from "../mgmt/errors.ts";
 import type { Instance } from "../mgmt/instance_ref.ts";
 import type { Session } from "../mgmt/session.ts";
-import type { Signature } from "../mgmt/signature.ts";
+import type { CallbackInfo, Signature } from "../mgmt/signature.ts";
 import { type Paint, paint, toJsonText } from "./format.ts";
 
 /** Where a signature came from. */
@@ -56,6 +56,8 @@ export class ReplState {
   readonly instanceCache = new Map<string, Instance[]>();
   /** Socket of the simulator, when the library is ours. */
   simSocket?: string;
+  /** The last call's callback and result (`show -a`). */
+  last?: { callback: CallbackInfo; result: Record<string, unknown> };
   /** The simulator's control ops with their descriptions (asked once). */
   simOps?: Record<string, string>;
 

@@ -1,5 +1,12 @@
 /** REPL pieces without a terminal: tokenizer, call-argument parsing, completion and hints. */
-import { assertEquals, assertRejects, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertMatch,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
 import { isIncomplete, splitCommands, tokenize } from "../repl/tokenize.ts";
 import { parseCallArgs } from "../repl/values.ts";
 import { complete, hint } from "../repl/completer.ts";
@@ -7,6 +14,8 @@ import { ReplState } from "../repl/state.ts";
 import { acmeNic, acmeStorage } from "../demo.ts";
 import { signatureFromJson, ValueError } from "../mod.ts";
 import type { Session, Signature } from "../mod.ts";
+import { t } from "../mod.ts";
+import { formatResult, paint } from "../repl/format.ts";
 
 Deno.test("tokenizer: quotes, JSON with spaces, command splitting, continuation", () => {
   assertEquals(tokenize(`call x a="two words" b={"k": [1, 2]} 'c d'`).map((t) => t.text), [
@@ -159,4 +168,33 @@ Deno.test("control requests from key=value words (shared by `deno task sim ctl` 
     lba: "18446744073709551615",
   });
   assertThrows(() => controlRequest("fail", ["oops"]), Error, 'expected key=value, got "oops"');
+});
+
+Deno.test("output that fits: a long list is cut with '… N more'; show -a (full) gives it all", () => {
+  const cb = {
+    name: "x",
+    sync: true,
+    params: [{ name: "v", dir: "out", type: t.array(t.u32, 300), size: 1200 }],
+  } as unknown as Parameters<typeof formatResult>[0];
+  const value = { v: Array.from({ length: 300 }, (_, i) => i * 1000) };
+  const cut = formatResult(cb, value, paint(false));
+  assertMatch(cut, /, … \d+ more\]$/);
+  assert(cut.length < 400, cut);
+  const full = formatResult(cb, value, paint(false), true);
+  assertStringIncludes(full, "299000]");
+  const bytes = formatResult(
+    { ...cb, params: [{ name: "b", dir: "out", type: t.bytes(200), size: 200 }] } as unknown as typeof cb,
+    { b: new Uint8Array(200).fill(0xff) },
+    paint(false),
+  );
+  assertStringIncludes(bytes, "(136 more)");
+});
+
+Deno.test("hints say which fields of a struct given field by field are still missing", () => {
+  const state = new ReplState({ json: false, color: false });
+  state.signatures.set(acmeNic.name, { signature: acmeNic as unknown as Signature, source: "built-in" });
+  state.sessions.set(acmeNic.name, { signature: acmeNic } as unknown as Session);
+  state.current = acmeNic.name;
+  assertEquals(hint(state, "call echo vmnic0 msg.seq=1 "), "msg.payload=<u8[56]>");
+  assertEquals(hint(state, "call echo vmnic0 msg.seq=1 msg.payload=00 "), "");
 });

@@ -53,7 +53,12 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
     const s = state.session();
     const name = need(args, 0, "callback name", this.usage);
     const cb = callbackOf(s.signature, name, "kernel");
-    const parsed = await parseCallArgs(cb, args.slice(1), (p) => Deno.readFile(p));
+    const home = Deno.env.get("HOME");
+    const parsed = await parseCallArgs(
+      cb,
+      args.slice(1),
+      (p) => Deno.readFile(p.startsWith("~/") && home ? `${home}/${p.slice(2)}` : p),
+    );
     const instance = await chooseInstance(state, s, name, parsed.instance);
     const input = { ...parsed.params, instance };
     const controller = new AbortController();
@@ -63,6 +68,7 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
         signal: controller.signal,
         timeout: parsed.timeout,
       }) as Record<string, unknown>;
+      state.last = { callback: cb, result };
       state.result(
         () => formatResult(cb, result, state.paint),
         () => ({
@@ -75,5 +81,21 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
     } finally {
       state.foreground = undefined;
     }
+  },
+};
+
+export const show: Command = {
+  name: "show",
+  usage: "show -a",
+  summary: "show the last call's result in full (long lists and byte values are cut to fit otherwise)",
+  flags: ["-a"],
+  run(state, args) {
+    if (!state.last) throw new CommandError("show: no call has returned yet");
+    if (args[0]?.text !== "-a" && args.length) throw new CommandError(`usage: ${this.usage}`);
+    const { callback, result } = state.last;
+    state.result(
+      () => formatResult(callback, result, state.paint, true),
+      () => ({ ok: true, callback: callback.name, result: resultJson(callback, result) }),
+    );
   },
 };

@@ -4,7 +4,7 @@
  */
 import { didYouMean } from "../../util/suggest.ts";
 import { CommandError } from "../state.ts";
-import { call } from "./call.ts";
+import { call, show } from "./call.ts";
 import type { Command } from "./command.ts";
 import { describe, templateCmd } from "./describe.ts";
 import { exit, js, json, sim } from "./misc.ts";
@@ -61,6 +61,7 @@ export const COMMANDS: readonly Command[] = [
   templateCmd,
   instances,
   call,
+  show,
   watch,
   unwatch,
   json,
