@@ -13,6 +13,7 @@ import { type ArgKind, COMMANDS, findCommand } from "./commands/mod.ts";
 import { paramHint } from "./format.ts";
 import type { ReplState } from "./state.ts";
 import { completeJs } from "./js_eval.ts";
+import { missingFields } from "./values.ts";
 import { tokenize } from "./tokenize.ts";
 
 /** The simulator's ops and what each takes, asked once (`sim ops`); the generic ones until then. */
@@ -55,22 +56,6 @@ function fieldPaths(type: Type<unknown>, prefix: string): string[] {
   // Struct fields, union members and bitfield names alike; a bitfield's type is its declared one.
   return type.fields.map((f) =>
     isRecord(f.type) && f.bitWidth === undefined ? `${prefix}.${f.name}.` : `${prefix}.${f.name}=`
-  );
-}
-
-/**
- * The fields of a partly given struct value still to give (`call` refuses a struct with a field
- * missing): leaf paths, or `path.<member>` for a union none of whose members is given yet.
- */
-function missingFields(type: Type<unknown>, prefix: string, given: ReadonlySet<string>): string[] {
-  if (given.has(prefix)) return [];
-  if (!isRecord(type)) return [`${prefix}=<${type.name}>`];
-  const inside = [...given].some((g) => g.startsWith(`${prefix}.`));
-  if (type.kind === "union") return inside ? [] : [`${prefix}.<member>`];
-  return type.fields.flatMap((f) =>
-    f.bitWidth !== undefined
-      ? (given.has(`${prefix}.${f.name}`) ? [] : [`${prefix}.${f.name}=<${f.bitWidth} bits>`])
-      : missingFields(f.type, `${prefix}.${f.name}`, given)
   );
 }
 
@@ -265,7 +250,7 @@ export function hint(state: ReplState, line: string): string {
       }
       // A struct given field by field: what is still missing, so that Enter does not fail on it.
       if (isRecord(p.type) && !p.dir.startsWith("vector") && !paths.has(p.name)) {
-        const missing = missingFields(p.type, p.name, paths);
+        const missing = missingFields(p.type, p.name, paths).map((m) => m.hint);
         parts.push(...missing.slice(0, 4), ...(missing.length > 4 ? [`(${missing.length - 4} more)`] : []));
       }
     }

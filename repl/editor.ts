@@ -66,6 +66,8 @@ export class LineEditor {
   #reading = false;
   #pending = "";
   #completing = false;
+  #question?: string;
+  #prefill?: string;
   #lastWasTab = false;
   readonly #tabComplete: (listChoices: boolean) => Promise<void>;
   #queued: [string, Key, (s: string, key: Key) => void][] = [];
@@ -116,6 +118,17 @@ export class LineEditor {
       this.#waiter?.(null);
     });
     rl.on("SIGINT", () => {
+      if (this.#question !== undefined && this.#waiter) {
+        // Ctrl-C at a question cancels it (the command that asked gives up).
+        process.stdout.write("\x1b[K^C\n");
+        rl.line = "";
+        rl.cursor = 0;
+        this.#reading = false;
+        const w = this.#waiter;
+        this.#waiter = undefined;
+        w(null);
+        return;
+      }
       if (this.#opts.onInterrupt()) return;
       // Ctrl-C at the prompt abandons the line (and a half-typed multi-line value).
       this.#pending = "";
@@ -163,7 +176,7 @@ export class LineEditor {
     if (this.#search || !this.#reading) return;
     const rl = this.#rl;
     if (rl.cursor !== rl.line.length) return;
-    let h = this.#pending ? "" : this.#opts.hint(rl.line);
+    let h = this.#pending || this.#question !== undefined ? "" : this.#opts.hint(rl.line);
     if (h) {
       const columns = process.stdout.columns || 80;
       const at = (displayWidth(rl.getPrompt()) + displayWidth(rl.line)) % columns;
@@ -317,9 +330,35 @@ export class LineEditor {
   }
 
   #prompt(): void {
-    this.#rl.setPrompt(this.#pending ? "... " : this.#opts.prompt());
+    this.#rl.setPrompt(this.#question ?? (this.#pending ? "... " : this.#opts.prompt()));
     this.#rl.prompt(true);
+    if (this.#prefill !== undefined) {
+      this.#rl.line = this.#prefill;
+      this.#rl.cursor = this.#prefill.length;
+      this.#prefill = undefined;
+      this.#refresh();
+    }
     this.#showHint();
+  }
+
+  /**
+   * Asks one question on the edit line (`mtu (u32): `): the answer, or null after Ctrl-D. No
+   * hint, and the answer does not go to the history.
+   */
+  async ask(question: string): Promise<string | null> {
+    this.#question = question;
+    const history = [...this.#rl.history];
+    try {
+      return await this.read();
+    } finally {
+      this.#question = undefined;
+      this.#rl.history.splice(0, this.#rl.history.length, ...history);
+    }
+  }
+
+  /** Puts `text` on the next edit line, ready to edit (`template … --edit`). */
+  prefill(text: string): void {
+    this.#prefill = text;
   }
 
   /** The next line; null after Ctrl-D. */

@@ -4,7 +4,7 @@
  * @module
  */
 import * as colors from "@std/fmt/colors";
-import { displayWidth } from "./width.ts";
+import { displayWidth, padToWidth } from "./width.ts";
 import { paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
@@ -77,7 +77,10 @@ function bytes(b: Uint8Array, p: Paint, indent = ""): string {
     const lines = text.replace(/\n$/, "").split("\n").map((l) => `${indent}  ${p.dim("|")} ${l}`);
     return `${p.dim(`(${plural(b.length, "byte")} of text)`)}\n${lines.join("\n")}`;
   }
-  const shown = fit.full ? b.length : HEX_SHOWN;
+  // As many bytes as fit the row (two hex digits each, after the indent and the labels).
+  const shown = fit.full
+    ? b.length
+    : Math.max(8, Math.min(HEX_SHOWN, Math.floor((columns() - indent.length - 48) / 2)));
   return `0x${toHex(b.subarray(0, shown))}${
     b.length > shown ? `… ${p.dim(`(${b.length - shown} more)`)}` : ""
   } ${p.dim(`(${plural(b.length, "byte")})`)}`;
@@ -219,8 +222,9 @@ export function instancesJson(list: readonly { id: bigint; name: string }[]): { 
 
 /** A table with a header row. */
 export function table(headers: string[], rows: string[][], p: Paint): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  // Display width, not .length: wide characters take two columns, escapes none.
+  const widths = headers.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i]))));
+  const line = (cells: string[]) => cells.map((c, i) => padToWidth(c, widths[i])).join("  ").trimEnd();
   return [p.bold(line(headers)), ...rows.map(line)].join("\n");
 }
 

@@ -260,6 +260,8 @@ async function main(argv: string[]): Promise<number> {
       incomplete: isIncomplete,
     });
     state.printAbove = (text) => editor!.printAbove(text);
+    state.ask = (question) => editor!.ask(question);
+    state.prefill = (text) => editor!.prefill(text);
     const lib = (await loadLibrary()).info;
     console.log(
       `vmkmgmt REPL — ${

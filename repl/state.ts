@@ -50,6 +50,10 @@ export class ReplState {
   #nextWatch = 1;
   /** Aborts the command running in the foreground (Ctrl-C). */
   foreground?: AbortController;
+  /** Asks for one value on the terminal (set by the line editor; absent when not interactive). */
+  ask?: (question: string) => Promise<string | null>;
+  /** Puts text on the next edit line (set by the line editor). */
+  prefill?: (text: string) => void;
   /** Prints a line above the prompt while the user types (set by the line editor). */
   printAbove: (text: string) => void = (text) => console.log(text);
   /** Cached instances per session, for completion. */

@@ -180,3 +180,88 @@ export async function parseCallArgs(
   }
   return out;
 }
+
+/** How a value of `type` is typed, for a question: enum values, true|false, a buffer's forms. */
+function askType(type: Type<unknown>, bits?: number): string {
+  if (type.kind === "enum") {
+    return Object.keys((type as unknown as { values: Record<string, number> }).values).join("|");
+  }
+  if (type.kind === "bool") return "true|false";
+  if (type.kind === "pointer" && typeof type.describe() === "object") {
+    return 'a caller buffer: {"length": N} to receive, {"bytes": "hex"} to send';
+  }
+  return bits !== undefined ? `${bits} bit${bits === 1 ? "" : "s"}` : type.name;
+}
+
+/** A value a call still needs: its path, and how to ask for it. */
+export interface MissingValue {
+  /** `mtu`, `msg.payload`, or `cmd.cdw10` for a union none of whose members is given. */
+  readonly path: string;
+  /** `mtu=<u32>`, `cmd.cdw10.<member>` — as hints show it. */
+  readonly hint: string;
+  /** The type's name, or `union of a | b | c` for a union. */
+  readonly typeName: string;
+  /** A union: the answer names a member (`raw=0`). */
+  readonly union?: boolean;
+}
+
+/**
+ * The fields of a struct value still to give (`call` refuses a struct with a field missing): leaf
+ * paths, or the union itself when none of its members is given yet.
+ */
+export function missingFields(
+  type: Type<unknown>,
+  prefix: string,
+  given: ReadonlySet<string>,
+): MissingValue[] {
+  if (given.has(prefix)) return [];
+  if (!isRecord(type)) return [{ path: prefix, hint: `${prefix}=<${type.name}>`, typeName: askType(type) }];
+  const inside = [...given].some((g) => g.startsWith(`${prefix}.`));
+  if (type.kind === "union") {
+    if (inside) return [];
+    const members = type.fields.map((f) => f.name);
+    return [{
+      path: prefix,
+      hint: `${prefix}.<member>`,
+      typeName: `union of ${members.join(" | ")}`,
+      union: true,
+    }];
+  }
+  return type.fields.flatMap((f) =>
+    f.bitWidth !== undefined
+      ? (given.has(`${prefix}.${f.name}`) ? [] : [{
+        path: `${prefix}.${f.name}`,
+        hint: `${prefix}.${f.name}=<${f.bitWidth} bits>`,
+        typeName: askType(f.type, f.bitWidth),
+      }])
+      : missingFields(f.type, `${prefix}.${f.name}`, given)
+  );
+}
+
+/** What a call line still lacks, parameter by parameter (outputs need nothing). */
+export function missingValues(cb: CallbackInfo, words: readonly string[]): MissingValue[] {
+  const paths = new Set<string>();
+  for (const w of words) {
+    const eq = w.indexOf("=");
+    if (eq > 0) paths.add(w.slice(0, eq));
+    if (w.startsWith("{")) {
+      try {
+        for (const k of Object.keys(JSON.parse(w))) paths.add(k);
+      } catch { /* not JSON yet */ }
+    }
+  }
+  return cb.params.flatMap((p) => {
+    if (p.dir === "out" || paths.has(p.name)) return [];
+    if (p.dir === "vectorOut") {
+      return [{ path: p.name, hint: `${p.name}=<capacity>`, typeName: "capacity in elements" }];
+    }
+    if (p.dir.startsWith("vector") || !isRecord(p.type)) {
+      return [{
+        path: p.name,
+        hint: `${p.name}=<${p.type.name}>`,
+        typeName: p.dir.startsWith("vector") ? `${p.type.name}[]` : p.type.name,
+      }];
+    }
+    return missingFields(p.type, p.name, paths);
+  });
+}

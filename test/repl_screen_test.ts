@@ -3,7 +3,7 @@
  * scrollback keeps the whole command that ran; a failing Ctrl-R search says so; two Tabs in one read
  * complete, never insert a TAB. Each test drives the real REPL in a real terminal (tmux).
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
 import { Terminal } from "./support/tmux.ts";
 
@@ -364,5 +364,67 @@ Deno.test({
     } finally {
       await t[Symbol.asyncDispose]();
     }
+  },
+});
+
+Deno.test({
+  name: "watch: with a background and a foreground watch, each event line says which watch it belongs to",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 160);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("watch linkEvent --background");
+    await t.press("Enter");
+    await t.waitFor("watch #1 on linkEvent runs in the background");
+    await t.type("watch linkEvent --count 1");
+    await t.press("Enter");
+    await t.waitFor("times are when each event reached the REPL");
+    await sim.control({
+      op: "emit",
+      event: "linkEvent",
+      instance: "vmnic0",
+      params: { state: { up: 0, speedMbps: 0 } },
+    });
+    const screen = await t.waitFor(/\[fg\] .*linkEvent/);
+    assertMatch(screen, /\[#1\] .*linkEvent/);
+  },
+});
+
+Deno.test({
+  name:
+    "guided entry: a call with values left out asks for each with its type; template puts the call on the edit line",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 160);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("call setMtu vmnic1");
+    await t.press("Enter");
+    await t.waitFor("mtu (u32): ");
+    await t.type("9000");
+    await t.press("Enter");
+    await t.waitFor(/status\s+0/);
+    await t.type("call echo vmnic0 msg.seq=5");
+    await t.press("Enter");
+    await t.waitFor("msg.payload (u8[56]): ");
+    await t.press("C-c");
+    await t.waitFor("call echo: cancelled (msg.payload not given)");
+    // The answers are not history: Up brings back the command.
+    await t.press("Up");
+    await t.waitFor("vmk:acmeNicMgmt> call echo vmnic0 msg.seq=5");
+    await t.press("C-u");
+    await t.type("template setMtu vmnic2");
+    await t.press("Enter");
+    await t.waitFor("the call line is on the edit line");
+    await t.waitFor(/vmk:acmeNicMgmt> call setMtu vmnic2 mtu=\S+/);
+    await t.press("C-w");
+    await t.type("1500");
+    await t.press("Enter");
+    await t.waitFor(/status\s+0[\s\S]*status\s+0/);
   },
 });

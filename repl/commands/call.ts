@@ -3,10 +3,41 @@
  * @module
  */
 import { formatResult, resultJson } from "../format.ts";
-import { parseCallArgs } from "../values.ts";
+import { missingValues, parseCallArgs } from "../values.ts";
+import { ValueError } from "../../mgmt/errors.ts";
+import { type Token, tokenize } from "../tokenize.ts";
+import type { CallbackInfo } from "../../mgmt/signature.ts";
 import type { Session } from "../../mgmt/session.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { callbackOf, type Command, need } from "./command.ts";
+
+/**
+ * Asks for each value the call still lacks (again after each answer: a union member given as a
+ * struct may need more); the answers as `path=value` words.
+ */
+async function askMissing(
+  ask: (q: string) => Promise<string | null>,
+  cb: CallbackInfo,
+  words: string[],
+): Promise<Token[]> {
+  const out: Token[] = [];
+  const asked = new Set<string>();
+  for (;;) {
+    const m = missingValues(cb, [...words, ...out.map((t) => t.text)])[0];
+    if (!m) return out;
+    if (asked.has(m.path)) throw new CommandError(`call ${cb.name}: ${m.path} is still missing`);
+    asked.add(m.path);
+    const answer = await ask(
+      m.union ? `${m.path} (${m.typeName}; give member=value): ` : `${m.path} (${m.typeName}): `,
+    );
+    if (answer === null || !answer.trim()) {
+      throw new CommandError(`call ${cb.name}: cancelled (${m.path} not given)`);
+    }
+    const value = answer.trim();
+    const quoted = /\s/.test(value) && !/^["'[{]/.test(value) ? JSON.stringify(value) : value;
+    out.push(...tokenize(m.union ? `${m.path}.${quoted}` : `${m.path}=${quoted}`));
+  }
+}
 
 /**
  * The instance a call goes to. Leaving it out is an error where the API has instances (the call
@@ -54,11 +85,24 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
     const name = need(args, 0, "callback name", this.usage);
     const cb = callbackOf(s.signature, name, "kernel");
     const home = Deno.env.get("HOME");
-    const parsed = await parseCallArgs(
-      cb,
-      args.slice(1),
-      (p) => Deno.readFile(p.startsWith("~/") && home ? `${home}/${p.slice(2)}` : p),
+    const readFile = (p: string) => Deno.readFile(p.startsWith("~/") && home ? `${home}/${p.slice(2)}` : p);
+    let words = args.slice(1);
+    // On a terminal, a value left out is asked for, one at a time, with its type (as evans does) —
+    // after the words given were read (a bad value is an error first) and only when each names a
+    // parameter (a misspelt one gets its did-you-mean, not questions).
+    const names = new Set(cb.params.map((p) => p.name));
+    const texts = words.map((w) => w.text);
+    const allKnown = texts.every((w) =>
+      !/^[A-Za-z_]\w*[.=]/.test(w) || names.has(w.split(/[.=]/)[0]) ||
+      w.startsWith("instance=")
     );
+    if (state.ask && allKnown) {
+      await parseCallArgs(cb, words, readFile).catch((e) => {
+        if (!(e instanceof ValueError && e.message.includes("missing"))) throw e;
+      });
+      words = [...words, ...await askMissing(state.ask, cb, texts)];
+    }
+    const parsed = await parseCallArgs(cb, words, readFile);
     const instance = await chooseInstance(state, s, name, parsed.instance);
     const input = { ...parsed.params, instance };
     const controller = new AbortController();

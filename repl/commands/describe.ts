@@ -46,9 +46,17 @@ export const templateCmd: Command = {
     const cb = callbackOf(sig, need(args, 0, "callback name", this.usage), "kernel");
     const inst = args[1]?.text ?? state.instanceCache.get(sig.name)?.[0]?.name ?? "INSTANCE";
     const t = template(cb, inst);
+    // On a terminal the call line is also put on the next edit line, ready to edit and run.
+    const onLine = !state.json && state.prefill !== undefined;
     state.result(
-      () => `${t.line}\n${state.paint.dim("or")}\ncall ${cb.name} ${toJsonText(t.json)}`,
+      () =>
+        `${t.line}\n${state.paint.dim("or")}\ncall ${cb.name} ${toJsonText(t.json)}${
+          onLine
+            ? `\n${state.paint.dim("(the call line is on the edit line: change the values, then Enter)")}`
+            : ""
+        }`,
       () => ({ line: t.line, json: t.json }),
     );
+    if (onLine) state.prefill!(t.line);
   },
 };

@@ -129,8 +129,16 @@ In --json mode each event is one NDJSON line.`,
       (wanted.size === 0 || wanted.has(ev.name)) &&
       (!instance || findInstance(ev.instance ? [ev.instance] : [], instance) !== undefined) &&
       (!filter || Boolean(filter(ev)));
-    const show = (ev: KernelEvent) =>
-      state.json ? toJsonText(eventJson(s.signature, ev)) : formatEvent(s.signature, ev, state.paint);
+    // With more than one watch, each line says which watch it belongs to (the same event may
+    // match several): "#2" for a background watch, "fg" for this one in the foreground.
+    const show = (ev: KernelEvent, tag: string) => {
+      const several = state.watches.size + (state.foreground ? 1 : 0) > 1;
+      if (state.json) {
+        return toJsonText({ ...eventJson(s.signature, ev), ...(several ? { watch: tag } : {}) });
+      }
+      const line = formatEvent(s.signature, ev, state.paint);
+      return several ? `${state.paint.dim(`[${tag}]`)} ${line}` : line;
+    };
     const what = names.length ? names.join(", ") : "all events";
     if (background) {
       let seen = 0;
@@ -139,7 +147,7 @@ In --json mode each event is one NDJSON line.`,
       const off = s.on("*", (ev: KernelEvent) => {
         drops.check();
         if (!match(ev)) return;
-        state.printAbove(show(ev));
+        state.printAbove(show(ev, `#${id}`));
         if (++seen >= count) state.stopWatch(id);
       });
       if (duration !== undefined) setTimeout(() => state.stopWatch(id), duration);
@@ -158,7 +166,7 @@ In --json mode each event is one NDJSON line.`,
         state.paint.dim(
           `watching ${what}${count < Infinity ? `, ${plural(count, "event")}` : ""}${
             duration !== undefined ? ` for ${duration} ms` : ""
-          } — Ctrl-C stops`,
+          } — Ctrl-C stops (times are when each event reached the REPL)`,
         ),
       );
     }
@@ -168,7 +176,7 @@ In --json mode each event is one NDJSON line.`,
       for await (const ev of s.events(null, { signal: controller.signal })) {
         drops.check();
         if (!match(ev)) continue;
-        console.log(show(ev));
+        console.log(show(ev, "fg"));
         if (++seen >= count) break;
       }
     } finally {
