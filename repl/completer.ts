@@ -233,6 +233,21 @@ export function hint(state: ReplState, line: string): string {
   const cmd = findCommand(all[0] ?? "");
   if (!cmd) return "";
   const sep = /\s$/.test(line) ? "" : " ";
+  if (cmd.name === "call" && all.length === 2 && current) {
+    // A partly typed callback name that only one callback starts with: the rest of it, then what it takes.
+    const matches = signature(state)?.list.filter((c) =>
+      c.location === "kernel" && c.name.startsWith(current)
+    ) ?? [];
+    if (matches.length !== 1 || matches[0].name === current) return "";
+    const rest = hint(state, `call ${matches[0].name} `);
+    return `${matches[0].name.slice(current.length)}${rest ? ` ${rest}` : ""}`;
+  }
+  if (cmd.name === "sim" && all.length === 2 && current) {
+    const ops = Object.keys(state.simOps ?? CONTROL_OPS).filter((o) => o.startsWith(current));
+    if (ops.length !== 1 || ops[0] === current) return "";
+    const rest = hint(state, `sim ${ops[0]} `);
+    return `${ops[0].slice(current.length)}${rest ? ` ${rest}` : ""}`;
+  }
   if (cmd.name === "call" && all.length >= 2) {
     const cb = signature(state)?.list.find((c) => c.name === all[1] && c.location === "kernel");
     if (!cb || (all.length === 2 && current)) return "";

@@ -320,6 +320,17 @@ export class LineEditor {
       this.#rl.prompt();
       return;
     }
+    if (this.#pending && this.#question === undefined) {
+      // A value typed over several lines is one history item (one line: Up brings it back whole).
+      // readline kept each non-blank line as an item, newest first: those become one.
+      const lines = text.split("\n").filter((l) => l.trim());
+      const h = this.#rl.history;
+      if (h.slice(0, lines.length).every((e, i) => e === lines[lines.length - 1 - i])) {
+        h.splice(0, lines.length);
+      }
+      h.unshift(lines.map((l) => l.trim()).join(" "));
+      this.#saveHistory(h);
+    }
     this.#pending = "";
     this.#reading = false;
     if (this.#waiter) {
@@ -353,6 +364,22 @@ export class LineEditor {
     } finally {
       this.#question = undefined;
       this.#rl.history.splice(0, this.#rl.history.length, ...history);
+    }
+  }
+
+  /**
+   * Lends the terminal to another program (an external editor): input paused and cooked while
+   * `fn` runs, then raw and reading again.
+   */
+  async suspend(fn: () => Promise<void>): Promise<void> {
+    this.#rl.pause();
+    const stdin = process.stdin as unknown as { setRawMode?: (on: boolean) => void };
+    stdin.setRawMode?.(false);
+    try {
+      await fn();
+    } finally {
+      stdin.setRawMode?.(true);
+      this.#rl.resume();
     }
   }
 

@@ -261,6 +261,10 @@ async function main(argv: string[]): Promise<number> {
     });
     state.printAbove = (text) => editor!.printAbove(text);
     state.ask = (question) => editor!.ask(question);
+    state.suspend = (fn) => editor!.suspend(fn);
+    state.runText = async (text) => {
+      for (const line of splitCommands(text)) await runLine(state, line);
+    };
     state.prefill = (text) => editor!.prefill(text);
     const lib = (await loadLibrary()).info;
     console.log(
@@ -290,6 +294,7 @@ async function main(argv: string[]): Promise<number> {
         break;
       }
       if (!line.trim()) continue;
+      if (!line.startsWith("edit")) state.lastLine = line;
       if (!(await runLine(state, line))) status = 1;
     }
     status = 0;

@@ -52,6 +52,12 @@ export class ReplState {
   foreground?: AbortController;
   /** Asks for one value on the terminal (set by the line editor; absent when not interactive). */
   ask?: (question: string) => Promise<string | null>;
+  /** Lends the terminal to another program (set by the line editor). */
+  suspend?: (fn: () => Promise<void>) => Promise<void>;
+  /** Runs command text as if typed, line by line (set by the shell). */
+  runText?: (text: string) => Promise<void>;
+  /** The last command line run (for `edit`). */
+  lastLine?: string;
   /** Puts text on the next edit line (set by the line editor). */
   prefill?: (text: string) => void;
   /** Prints a line above the prompt while the user types (set by the line editor). */

@@ -428,3 +428,39 @@ Deno.test({
     await t.waitFor(/status\s+0[\s\S]*status\s+0/);
   },
 });
+
+Deno.test({
+  name: "history: a value typed over several lines is one item; edit runs what $EDITOR wrote",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-editor-" });
+    // A stand-in for a person at an editor: appends a command to the file it is given.
+    await Deno.writeTextFile(`${dir}/ed.sh`, `#!/bin/sh\necho 'call setMtu vmnic3 mtu=4321' >> "$1"\n`);
+    await Deno.chmod(`${dir}/ed.sh`, 0o755);
+    try {
+      await using t = await repl({ ...sim.env, EDITOR: `${dir}/ed.sh` }, 160);
+      await t.type("open acmeNicMgmt");
+      await t.press("Enter");
+      await t.waitFor("opened acmeNicMgmt");
+      await t.type("call echo vmnic0 {");
+      await t.press("Enter");
+      await t.waitFor("... ");
+      await t.type('"msg": {"seq": 1, "payload": "01"}}');
+      await t.press("Enter");
+      await t.waitFor(/seq\s+2/);
+      await t.press("Up");
+      await t.waitFor('vmk:acmeNicMgmt> call echo vmnic0 { "msg": {"seq": 1, "payload": "01"}}');
+      await t.press("C-u");
+      await t.type("edit");
+      await t.press("Enter");
+      // The file starts with the last command (echo), and the editor added setMtu: both run.
+      await t.waitFor(/seq\s+2[\s\S]*seq\s+2[\s\S]*status\s+0/);
+      await t.type("call getStats vmnic3");
+      await t.press("Enter");
+      await t.waitFor(/mtu\s+4321/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -190,11 +190,14 @@ Deno.test("output that fits: a long list is cut with '… N more'; show -a (full
   assertMatch(bytes, /… \(\d+ more\) \(200 bytes\)$/);
 });
 
-Deno.test("hints say which fields of a struct given field by field are still missing", () => {
+Deno.test("hints: the struct fields still missing, the rest of a partly typed name", () => {
   const state = new ReplState({ json: false, color: false });
   state.signatures.set(acmeNic.name, { signature: acmeNic as unknown as Signature, source: "built-in" });
   state.sessions.set(acmeNic.name, { signature: acmeNic } as unknown as Session);
   state.current = acmeNic.name;
   assertEquals(hint(state, "call echo vmnic0 msg.seq=1 "), "msg.payload=<u8[56]>");
   assertEquals(hint(state, "call echo vmnic0 msg.seq=1 msg.payload=00 "), "");
+  // A partly typed name that only one callback (or op) starts with: the rest, then what it takes.
+  assertEquals(hint(state, "call setM"), "tu <instance> mtu=<u32>");
+  assertEquals(hint(state, "sim fa"), "il instance=… errno=… [count=…] [after=…] [api=…]");
 });

@@ -99,6 +99,42 @@ Tab completes ops and their keys. Examples:
   },
 };
 
+export const edit: Command = {
+  name: "edit",
+  usage: "edit",
+  summary: "write commands in $VISUAL/$EDITOR (else vi), starting from the last one; they run when it exits",
+  async run(state) {
+    if (!state.suspend || !state.runText) throw new CommandError("edit: needs a terminal");
+    const program = Deno.env.get("VISUAL") || Deno.env.get("EDITOR") || "vi";
+    const file = await Deno.makeTempFile({ prefix: "vmkmgmt-edit-", suffix: ".vmk" });
+    try {
+      await Deno.writeTextFile(
+        file,
+        `# Commands to run, one per line (lines starting with # are skipped); save and quit to run them.\n${
+          state.lastLine ?? ""
+        }\n`,
+      );
+      let ok = false;
+      await state.suspend(async () => {
+        // Through the shell, as git runs $EDITOR: it may carry arguments ("code --wait").
+        const r = await new Deno.Command("sh", {
+          args: ["-c", `${program} "$1"`, "sh", file],
+          stdin: "inherit",
+          stdout: "inherit",
+          stderr: "inherit",
+        }).output().catch((e) => {
+          throw new CommandError(`edit: cannot run ${program}: ${(e as Error).message}`);
+        });
+        ok = r.success;
+      });
+      if (!ok) throw new CommandError(`edit: ${program} failed; nothing was run`);
+      await state.runText(await Deno.readTextFile(file));
+    } finally {
+      await Deno.remove(file).catch(() => {});
+    }
+  },
+};
+
 export const exit: Command = {
   name: "exit",
   aliases: ["quit"],

@@ -7,7 +7,7 @@ import { CommandError } from "../state.ts";
 import { call, show } from "./call.ts";
 import type { Command } from "./command.ts";
 import { describe, templateCmd } from "./describe.ts";
-import { exit, js, json, sim } from "./misc.ts";
+import { edit, exit, js, json, sim } from "./misc.ts";
 import { close, instances, lib, openCmd, sessions, sigs, use } from "./session.ts";
 import { unwatch, watch } from "./watch.ts";
 
@@ -67,6 +67,7 @@ export const COMMANDS: readonly Command[] = [
   json,
   js,
   sim,
+  edit,
   lib,
   exit,
 ];
