@@ -12,6 +12,7 @@ import { CONTROL_OPS, opKeys, sendControl } from "../sim/client.ts";
 import { type ArgKind, COMMANDS, findCommand } from "./commands/mod.ts";
 import { paramHint } from "./format.ts";
 import type { ReplState } from "./state.ts";
+import * as colors from "@std/fmt/colors";
 import { completeJs } from "./js_eval.ts";
 import { missingFields } from "./values.ts";
 import { tokenize } from "./tokenize.ts";
@@ -202,7 +203,8 @@ export async function complete(state: ReplState, line: string): Promise<[string[
   if (cmd.name === "js") {
     // Names and properties from the lasting js scope, for the expression under the cursor.
     const expr = line.match(/[A-Za-z_$][\w$.]*$/)?.[0] ?? "";
-    return [await completeJs(expr), expr];
+    // Nothing typed yet: no list of every global.
+    return [expr ? await completeJs(expr) : [], expr];
   }
   if (current.startsWith("-")) return [(cmd.flags ?? []).filter((f) => f.startsWith(current)), current];
   const pos = done.length - 1;
@@ -288,4 +290,40 @@ export function hint(state: ReplState, line: string): string {
     return cmd.usage.slice(cmd.usage.indexOf(" ") + 1);
   }
   return "";
+}
+
+/**
+ * The line coloured as it is typed, as Deno's REPL does: the command, a callback, an instance, keys
+ * of key=value; what names nothing known in red. Same visible text.
+ */
+export function colourLine(state: ReplState, line: string): string {
+  const parts = line.split(/(\s+)/);
+  const sig = signature(state);
+  let n = 0;
+  let cmdName = "";
+  return parts.map((part, i) => {
+    if (!part || /^\s+$/.test(part)) return part;
+    const last = i === parts.length - 1; // the word being typed may still become a name
+    const word = n++;
+    if (word === 0) {
+      const cmd = findCommand(part);
+      cmdName = cmd?.name ?? "";
+      if (cmd) return colors.bold(colors.cyan(part));
+      return last && COMMANDS.some((c) => c.name.startsWith(part)) ? part : colors.red(part);
+    }
+    if (cmdName === "call" && word === 1) {
+      const known = sig?.list.some((c) => c.location === "kernel" && c.name === part);
+      if (known) return colors.green(part);
+      return last && sig?.list.some((c) => c.name.startsWith(part)) ? part : colors.red(part);
+    }
+    const eq = part.indexOf("=");
+    if (eq > 0 && /^[\w.[\]]+$/.test(part.slice(0, eq))) {
+      return `${colors.cyan(part.slice(0, eq))}${colors.dim("=")}${part.slice(eq + 1)}`;
+    }
+    if (cmdName === "call" && word === 2) {
+      const names = state.instanceCache.get(sig?.name ?? "")?.map((x) => x.name) ?? [];
+      return names.includes(part) ? colors.yellow(part) : part;
+    }
+    return part;
+  }).join("");
 }

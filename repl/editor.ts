@@ -26,6 +26,8 @@ export interface EditorOptions {
   onInterrupt: () => boolean;
   /** Whether a value continues on the next line. */
   incomplete: (text: string) => boolean;
+  /** Colours the line as it is typed (same visible text; none under NO_COLOR). */
+  colour?: (line: string) => string;
 }
 
 type Key = { name?: string; ctrl?: boolean; meta?: boolean; shift?: boolean; sequence?: string };
@@ -104,6 +106,22 @@ export class LineEditor {
     this.#refresh = () => (rl[refreshSym] as () => void).call(rl);
     const tabSym = internal(rl, "_tabComplete");
     this.#tabComplete = (listChoices) => (rl[tabSym] as (l: boolean) => Promise<void>).call(rl, listChoices);
+    const writeSym = internal(rl, "_writeToOutput");
+    const write = rl[writeSym] as (text: string) => void;
+    if (opts.colour) {
+      // readline draws the line as prompt + line in one write: colour the line part of it.
+      Object.defineProperty(rl, writeSym, {
+        value: (text: string) => {
+          const prompt = rl.getPrompt();
+          const colour = opts.colour!;
+          if (!this.#search && this.#question === undefined && text === prompt + rl.line && rl.line) {
+            write.call(rl, prompt + colour(rl.line));
+          } else write.call(rl, text);
+        },
+        configurable: true,
+        writable: true,
+      });
+    }
     const ttySym = internal(rl, "_ttyWrite");
     const original = rl[ttySym] as (s: string, key: Key) => void;
     // Every key passes through here first (Ctrl-R search, hints); the prototype has only a getter.
@@ -309,6 +327,10 @@ export class LineEditor {
       process.stdout.write("\x1b[K");
     }
     pass(s, key);
+    // A typed character goes out alone: draw the line again so that it is coloured as a whole.
+    if (this.#opts.colour && this.#reading && s && !key.ctrl && !key.meta && key.name !== "return") {
+      this.#refresh();
+    }
     this.#showHint();
   }
 

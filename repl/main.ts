@@ -24,7 +24,7 @@ import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { toFileUrl } from "../util/path.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { COMMANDS, ExitRequest, findCommand } from "./commands/mod.ts";
-import { complete, hint } from "./completer.ts";
+import { colourLine, complete, hint } from "./completer.ts";
 import { LineEditor } from "./editor.ts";
 import { CommandError, ReplState } from "./state.ts";
 import { isIncomplete, splitCommands, tokenize } from "./tokenize.ts";
@@ -258,6 +258,7 @@ async function main(argv: string[]): Promise<number> {
         return true;
       },
       incomplete: isIncomplete,
+      colour: state.paint.bold("x") !== "x" ? (line) => colourLine(state, line) : undefined,
     });
     state.printAbove = (text) => editor!.printAbove(text);
     state.ask = (question) => editor!.ask(question);

@@ -464,3 +464,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "colour as you type: command, callback, instance and keys coloured, unknown names red; none under NO_COLOR",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const home = await Deno.makeTempDir({ prefix: "vmkmgmt-home-" });
+    await using t = await Terminal.start(
+      `cd ${ROOT} && ${Deno.execPath()} run --allow-all repl/main.ts`,
+      { ...sim.env, HOME: home, TERM: "xterm-256color" },
+      160,
+    );
+    await t.waitFor(/vmk(:\w+)?> /);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    await t.type("call setMtu vmnic1 mtu=9000");
+    await pause(500);
+    const esc = "\x1b[";
+    const line = (await t.coloured()).split("\n").find((r) => r.includes("setMtu"))!;
+    assertStringIncludes(line, `${esc}36mcall`, "the command in cyan");
+    assertStringIncludes(line, `${esc}32msetMtu`, "a known callback in green");
+    assertStringIncludes(line, `${esc}33mvmnic1`, "a known instance in yellow");
+    assertStringIncludes(line, `${esc}36mmtu`, "a key in cyan");
+    assertStringIncludes(
+      await t.screen(),
+      "vmk:acmeNicMgmt> call setMtu vmnic1 mtu=9000",
+      "the same visible text",
+    );
+    await t.press("C-u");
+    await t.type("call nosuch ");
+    await pause(500);
+    const bad = (await t.coloured()).split("\n").find((r) => r.includes("nosuch"))!;
+    assertStringIncludes(bad, `${esc}31mnosuch`, "an unknown callback in red");
+  },
+});

@@ -73,6 +73,11 @@ export class Terminal implements AsyncDisposable {
     return await tmux("capture-pane", "-t", this.name, "-p", "-J");
   }
 
+  /** The visible screen with its colours (SGR escapes kept). */
+  async coloured(): Promise<string> {
+    return await tmux("capture-pane", "-t", this.name, "-p", "-e");
+  }
+
   /** The visible screen row by row, as the terminal shows it (no joining of wrapped rows). */
   async rows(): Promise<string[]> {
     return (await tmux("capture-pane", "-t", this.name, "-p")).split("\n");
