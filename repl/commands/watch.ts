@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import type { KernelEvent } from "../../mgmt/events.ts";
+import { format as formatDuration } from "@std/fmt/duration";
 import { plural } from "../format.ts";
 import type { Session } from "../../mgmt/session.ts";
 import { findInstance, type ParsedInstanceRef, parseInstanceRef } from "../../mgmt/instance_ref.ts";
@@ -165,7 +166,7 @@ In --json mode each event is one NDJSON line.`,
       console.log(
         state.paint.dim(
           `watching ${what}${count < Infinity ? `, ${plural(count, "event")}` : ""}${
-            duration !== undefined ? ` for ${duration} ms` : ""
+            duration !== undefined ? ` for ${formatDuration(duration, { ignoreZero: true })}` : ""
           } — Ctrl-C stops (times are when each event reached the REPL)`,
         ),
       );
