@@ -28,11 +28,11 @@ async function promptRows(t: Terminal, prompt: string): Promise<string[]> {
 }
 
 Deno.test({
-  name: "screen: a hint never wraps — cut to the room left at 80 and 40 columns, and after a resize",
+  name: "screen: a hint never wraps — cut to the room left at 200, 80 and 40 columns, and after a resize",
   ...opts,
   fn: async () => {
     await using sim = await startSimProcess();
-    for (const cols of [80, 40]) {
+    for (const cols of [200, 80, 40]) {
       await using t = await repl(sim.env, cols);
       await t.type("open acmeStorMgmt");
       await t.press("Enter");
@@ -499,5 +499,56 @@ Deno.test({
     await pause(500);
     const bad = (await t.coloured()).split("\n").find((r) => r.includes("nosuch"))!;
     assertStringIncludes(bad, `${esc}31mnosuch`, "an unknown callback in red");
+  },
+});
+
+Deno.test({
+  name: "screen: wide characters on the line — the hint is cut by display width, the line drawn once",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 40);
+    await t.type("open acmeNicMgmt");
+    await t.press("Enter");
+    await t.waitFor("opened acmeNicMgmt");
+    // Each of these characters takes two columns: 6 of them are 12 columns, not 6.
+    await t.type("call setMtu 日本語日本語 ");
+    await pause(500);
+    const rows = await t.rows();
+    assertEquals(rows.filter((r) => r.includes("call setMtu")).length, 1, rows.join("\n"));
+    await t.type("m");
+    await pause(300);
+    const again = await t.rows();
+    assertEquals(again.filter((r) => r.includes("call setMtu")).length, 1, again.join("\n"));
+  },
+});
+
+Deno.test({
+  name: "a newcomer enters an NVMe admin command (bitfields, a union, a caller buffer) by prompts alone",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 160);
+    const step = async (text: string, wait: string | RegExp) => {
+      await t.type(text);
+      await t.press("Enter");
+      return await t.waitFor(wait);
+    };
+    await step("open acmeNvmeMgmt", "opened acmeNvmeMgmt");
+    await step("call listAdapters", "adapters (capacity in elements): ");
+    await step("4", /count\s+2/);
+    await step("open acmeNvme-0000:3b:00.0", "opened acmeNvme-0000:3b:00.0");
+    await step("call adminPassthru", "cmd.opcode (getLogPage|identify|getFeatures|firmwareCommit): ");
+    await step("identify", "cmd.cid (16 bits): ");
+    await step("7", "cmd.nsid (u32): ");
+    await step("1", "cmd.cdw10 (union of raw | getLogPage | getFeatures; give member=value): ");
+    await step("raw=1", 'cmd.data (a caller buffer: {"length": N} to receive, {"bytes": "hex"} to send): ');
+    await step('{"length": 4096}', "cmd.dataLength (u32): ");
+    await step("4096", "cmd.result (u32): ");
+    await step("0", "cmd.sc (8 bits): ");
+    await step("0", "cmd.dnr (1 bit): ");
+    const screen = await step("0", /dataLength\s+4096/);
+    assertMatch(screen, /opcode\s+identify/);
+    assertMatch(screen, /data\s+0x/);
   },
 });

@@ -201,3 +201,24 @@ Deno.test("hints: the struct fields still missing, the rest of a partly typed na
   assertEquals(hint(state, "call setM"), "tu <instance> mtu=<u32>");
   assertEquals(hint(state, "sim fa"), "il instance=… errno=… [count=…] [after=…] [api=…]");
 });
+
+Deno.test("@~/ completes files in the home directory and keeps the ~", async () => {
+  const home = await Deno.makeTempDir({ prefix: "vmkmgmt-home-" });
+  const before = Deno.env.get("HOME");
+  try {
+    await Deno.writeTextFile(`${home}/fw.bin`, "x");
+    Deno.env.set("HOME", home);
+    const state = new ReplState({ json: false, color: false });
+    state.signatures.set(acmeNic.name, { signature: acmeNic as unknown as Signature, source: "built-in" });
+    state.sessions.set(
+      acmeNic.name,
+      { signature: acmeNic, instances: () => Promise.resolve([]) } as unknown as Session,
+    );
+    state.current = acmeNic.name;
+    const [list] = await complete(state, "call flashFirmware vmnic0 image=@~/f");
+    assertEquals(list, ["image=@~/fw.bin "]);
+  } finally {
+    if (before !== undefined) Deno.env.set("HOME", before);
+    await Deno.remove(home, { recursive: true });
+  }
+});
