@@ -474,7 +474,7 @@ Deno.test({
     const home = await Deno.makeTempDir({ prefix: "vmkmgmt-home-" });
     await using t = await Terminal.start(
       `cd ${ROOT} && ${Deno.execPath()} run --allow-all repl/main.ts`,
-      { ...sim.env, HOME: home, TERM: "xterm-256color" },
+      { ...sim.env, HOME: home, TERM: "xterm-256color", NO_COLOR: "" }, // colours on, even under CI's NO_COLOR
       160,
     );
     await t.waitFor(/vmk(:\w+)?> /);

@@ -31,7 +31,9 @@ export class Terminal implements AsyncDisposable {
   /** Starts `command` (a shell line) in a terminal of `cols`×50 (160 by default) with `env`. */
   static async start(command: string, env: Record<string, string>, cols = 160): Promise<Terminal> {
     const name = `vmk-${Deno.pid}-${counter++}`;
-    const exports = Object.entries(env).map(([k, v]) => `export ${k}='${v}';`).join(" ");
+    // An empty value unsets the variable (the tmux server may have it from whoever started it).
+    const exports = Object.entries(env).map(([k, v]) => (v === "" ? `unset ${k};` : `export ${k}='${v}';`))
+      .join(" ");
     await tmux(
       "new-session",
       "-d",
