@@ -411,7 +411,8 @@ export function docFromList(parentDoc: string | undefined, member: string): stri
     if (!l.startsWith(member)) continue;
     const rest = l.slice(member.length);
     const m = rest.match(/^\s*(\[[^\]]*\])?\s*[:-]?\s+(.+)$/);
-    if (m && (m[1] || /^\s*[:-]/.test(rest) || /^\s{2,}|^\t/.test(rest) || rest.startsWith(" "))) {
+    // The pattern needs a bracket, a colon or a space after the name: "typeX …" is not "type".
+    if (m) {
       return `${m[1] ? `${m[1]} ` : ""}${m[2]}`.trim();
     }
   }

@@ -44,6 +44,44 @@ export function compileFlags(o: CompileOptions, extraDefines: readonly string[] 
 }
 
 /**
+ * Runs clang over a small unit that includes every file, with `args` before the flags.
+ * @throws {ImportError} naming the package to install when clang is missing.
+ */
+async function runClang(
+  o: CompileOptions,
+  args: readonly string[],
+  extraDefines: readonly string[] = [],
+): Promise<Deno.CommandOutput> {
+  const clang = o.clang ?? Deno.env.get("VMKMGMT_CLANG") ?? "clang";
+  const unit = await unitFile(o.files);
+  try {
+    return await new Deno.Command(clang, {
+      args: [
+        "-x",
+        "c",
+        "-fsyntax-only",
+        "-fno-color-diagnostics",
+        ...args,
+        ...compileFlags(o, extraDefines),
+        unit,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new ImportError(
+        `${clang} was not found: the importer reads C with clang's AST; install it (Debian/Ubuntu: ` +
+          `apt-get install -y clang) or point VMKMGMT_CLANG at one`,
+      );
+    }
+    throw e;
+  } finally {
+    await Deno.remove(unit).catch(() => {});
+  }
+}
+
+/**
  * Parses the files with clang into one AST (a small unit including each of them).
  * @throws {ImportError} when clang is missing (naming the package) or the files do not compile
  * (clang's first errors, with their lines), unless `tolerateErrors`.
@@ -53,51 +91,39 @@ export async function parseWithClang(
   extraDefines: readonly string[] = [],
   tolerateErrors = false,
 ): Promise<{ ast: Ast; errors: string[] }> {
-  const clang = o.clang ?? Deno.env.get("VMKMGMT_CLANG") ?? "clang";
-  const unit = await unitFile(o.files);
-  try {
-    let out: Deno.CommandOutput;
-    try {
-      out = await new Deno.Command(clang, {
-        args: [
-          "-x",
-          "c",
-          "-fsyntax-only",
-          "-fparse-all-comments",
-          "-Xclang",
-          "-ast-dump=json",
-          "-ferror-limit=20",
-          ...compileFlags(o, extraDefines),
-          unit,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new ImportError(
-          `${clang} was not found: the importer reads C with clang's AST; install it (Debian/Ubuntu: ` +
-            `apt-get install -y clang) or point VMKMGMT_CLANG at one`,
-        );
-      }
-      throw e;
-    }
-    const errors = new TextDecoder().decode(out.stderr).split("\n").filter((l) => /\berror:/.test(l));
-    if (!out.success && !tolerateErrors) {
-      throw new ImportError(
-        `the files do not compile with clang (${o.files.join(" ")}${
-          extraDefines.length ? `, -D${extraDefines.join(" -D")}` : ""
-        }):\n${
-          errors.slice(0, 8).join("\n") || new TextDecoder().decode(out.stderr).slice(0, 2000)
-        }\n(give include directories with -I and definitions with -D)`,
-      );
-    }
-    const text = new TextDecoder().decode(out.stdout);
-    if (!text.trim()) throw new ImportError(`clang printed no AST for ${o.files.join(" ")}`);
-    return { ast: new Ast(JSON.parse(text) as AstNode), errors };
-  } finally {
-    await Deno.remove(unit).catch(() => {});
+  const out = await runClang(
+    o,
+    ["-fparse-all-comments", "-Xclang", "-ast-dump=json", "-ferror-limit=20"],
+    extraDefines,
+  );
+  const errors = new TextDecoder().decode(out.stderr).split("\n").filter((l) => /\berror:/.test(l));
+  if (!out.success && !tolerateErrors) {
+    throw new ImportError(
+      `the files do not compile with clang (${o.files.join(" ")}${
+        extraDefines.length ? `, -D${extraDefines.join(" -D")}` : ""
+      }):\n${
+        errors.slice(0, 8).join("\n") || new TextDecoder().decode(out.stderr).slice(0, 2000)
+      }\n(give include directories with -I and definitions with -D)`,
+    );
   }
+  const text = new TextDecoder().decode(out.stdout);
+  if (!text.trim()) throw new ImportError(`clang printed no AST for ${o.files.join(" ")}`);
+  return { ast: new Ast(JSON.parse(text) as AstNode), errors };
+}
+
+/**
+ * `#pragma pack` values, in the order clang's AST has its `MaxFieldAlignmentAttr` nodes: its JSON
+ * leaves the value out, its text dump (the same traversal) has it, in bits.
+ * @throws {ImportError} when clang is missing.
+ */
+export async function packValuesFromDump(o: CompileOptions): Promise<number[]> {
+  const out = await runClang(o, ["-Xclang", "-ast-dump"]);
+  return [
+    ...new TextDecoder().decode(out.stdout).matchAll(
+      /MaxFieldAlignmentAttr 0x[0-9a-f]+ <[^\n]*?> Implicit (\d+)/g,
+    ),
+  ]
+    .map((m) => Number(m[1]) / 8);
 }
 
 /**

@@ -14,7 +14,14 @@ import { typeFromJson } from "../mgmt/types/json.ts";
 import type { Type, TypeJson } from "../mgmt/types/type.ts";
 import { type Ast, type AstNode, unwrap, where } from "./ast.ts";
 import { probe, type ProbeCase } from "./c_probe.ts";
-import { compileFlags, type CompileOptions, ImportError, includeLines, parseWithClang } from "./clang.ts";
+import {
+  compileFlags,
+  type CompileOptions,
+  ImportError,
+  includeLines,
+  packValuesFromDump,
+  parseWithClang,
+} from "./clang.ts";
 import { type BufferHint, docFromList, TypeBuilder } from "./c_types.ts";
 import { findSignatures, prototypeOf, type RawCallback, readValues } from "./signatures.ts";
 
@@ -347,40 +354,14 @@ async function packValues(o: CompileOptions, ast: Ast): Promise<Map<AstNode, num
   const attrs = [...ast.byId.values()].filter((n) => n.kind === "MaxFieldAlignmentAttr");
   const out = new Map<AstNode, number>();
   if (!attrs.length) return out;
-  const clang = o.clang ?? Deno.env.get("VMKMGMT_CLANG") ?? "clang";
-  const unit = await Deno.makeTempFile({ prefix: "vmkmgmt-import-", suffix: ".c" });
-  try {
-    await Deno.writeTextFile(unit, `${includeLines(o.files)}\n`);
-    const res = await new Deno.Command(clang, {
-      args: [
-        "-x",
-        "c",
-        "-fsyntax-only",
-        "-fno-color-diagnostics",
-        "-Xclang",
-        "-ast-dump",
-        ...compileFlags(o),
-        unit,
-      ],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const values = [
-      ...new TextDecoder().decode(res.stdout).matchAll(
-        /MaxFieldAlignmentAttr 0x[0-9a-f]+ <[^\n]*?> Implicit (\d+)/g,
-      ),
-    ]
-      .map((m) => Number(m[1]) / 8);
-    if (values.length !== attrs.length) {
-      throw new ImportError(
-        `cannot read the #pragma pack values (${values.length} in clang's dump, ${attrs.length} in its AST)`,
-      );
-    }
-    attrs.forEach((a, i) => out.set(a, values[i]));
-    return out;
-  } finally {
-    await Deno.remove(unit).catch(() => {});
+  const values = await packValuesFromDump(o);
+  if (values.length !== attrs.length) {
+    throw new ImportError(
+      `cannot read the #pragma pack values (${values.length} in clang's dump, ${attrs.length} in its AST)`,
+    );
   }
+  attrs.forEach((a, i) => out.set(a, values[i]));
+  return out;
 }
 
 function directionOf(code: number, what: string): Direction {
