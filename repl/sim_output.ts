@@ -4,7 +4,7 @@
  * @module
  */
 import type { ControlRequest } from "../sim/client.ts";
-import { type Paint, table, toJsonText } from "./format.ts";
+import { type Paint, plural, table, toJsonText } from "./format.ts";
 
 interface Status {
   apis: { name: string; vendor: string; version: string; instances: { id: string; name: string }[] }[];
@@ -12,8 +12,6 @@ interface Status {
   faults: Record<string, Record<string, unknown>>;
   stalledCalls: number;
 }
-
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 /** What the request asked, as typed (`fail instance=vmnic1 errno=EIO`). */
 function asTyped(req: ControlRequest): string {

@@ -5,7 +5,7 @@
 import { libraryInfo } from "../../ffi/library.ts";
 import { open } from "../../mgmt/open.ts";
 import { didYouMean } from "../../util/suggest.ts";
-import { instancesJson, table } from "../format.ts";
+import { instancesJson, plural, table } from "../format.ts";
 import { reconnect } from "../health.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { type Command, need } from "./command.ts";
@@ -85,7 +85,7 @@ export const openCmd: Command = {
     const list = await refreshInstances(state, name);
     state.result(
       () =>
-        `opened ${name} ${known.signature.version}: ${list.length} instance${list.length === 1 ? "" : "s"} (${
+        `opened ${name} ${known.signature.version}: ${plural(list.length, "instance")} (${
           list.map((i) => i.name).join(", ")
         })`,
       () => ({ ok: true, session: name, instances: instancesJson(list) }),

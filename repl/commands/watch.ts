@@ -185,7 +185,7 @@ In --json mode each event is one NDJSON line.`,
       drops.stop();
       state.foreground = undefined;
     }
-    if (!state.json) console.log(state.paint.dim(`${seen} event${seen === 1 ? "" : "s"}`));
+    if (!state.json) console.log(state.paint.dim(plural(seen, "event")));
   },
 };
 
@@ -204,7 +204,7 @@ export const unwatch: Command = {
       }
     }
     state.result(
-      () => `stopped ${ids.length} watch${ids.length === 1 ? "" : "es"}`,
+      () => `stopped ${plural(ids.length, "watch", "watches")}`,
       () => ({ ok: true, stopped: ids }),
     );
   },
