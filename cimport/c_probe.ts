@@ -318,7 +318,7 @@ export interface ProbeResult {
 const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 /**
- * Compiles and runs the probes of `cases` (declared in `header`, plus `extraFlags`) and compares
+ * Compiles (with `cc`) and runs the probes of `cases` (declared in `header`, plus `extraFlags`) and compares
  * every figure with our types.
  */
 export async function probe(
@@ -326,6 +326,7 @@ export async function probe(
   cases: readonly ProbeCase[],
   seed: number,
   extraFlags: string[] = [],
+  cc = "cc",
 ): Promise<ProbeResult> {
   const random = rng(seed ^ 0x5bd1e995);
   const plans = cases.map((c) => {
@@ -416,7 +417,7 @@ export async function probe(
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-probe-" });
   try {
     await Deno.writeTextFile(`${dir}/probe.c`, source);
-    const cc = await new Deno.Command("cc", {
+    const built = await new Deno.Command(cc, {
       args: [
         "-std=gnu11",
         "-O0",
@@ -428,9 +429,9 @@ export async function probe(
         `${dir}/probe.c`,
       ],
     }).output();
-    if (!cc.success) {
+    if (!built.success) {
       throw new Error(
-        `the probe did not compile (seed ${seed}):\n${new TextDecoder().decode(cc.stderr).slice(0, 4000)}`,
+        `the probe did not compile (seed ${seed}):\n${new TextDecoder().decode(built.stderr).slice(0, 4000)}`,
       );
     }
     const run = await new Deno.Command(`${dir}/probe`).output();

@@ -29,6 +29,21 @@ export interface CompileOptions {
   readonly cc?: string;
 }
 
+/** Runs a tool; a missing one is an ImportError saying why it is needed and how to get it. */
+async function runTool(tool: string, args: string[], missing: string): Promise<Deno.CommandOutput> {
+  try {
+    return await new Deno.Command(tool, { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new ImportError(`${tool} was not found: ${missing}`);
+    throw e;
+  }
+}
+
+/** The system C compiler the probes are built with (`CC`, else `cc`). */
+export function compilerOf(o: CompileOptions): string {
+  return o.cc ?? Deno.env.get("CC") ?? "cc";
+}
+
 /** The directory of our `vmkapi.h` stand-in. */
 export const STANDIN_INCLUDE = new URL("./include", import.meta.url).pathname;
 
@@ -55,27 +70,12 @@ async function runClang(
   const clang = o.clang ?? Deno.env.get("VMKMGMT_CLANG") ?? "clang";
   const unit = await unitFile(o.files);
   try {
-    return await new Deno.Command(clang, {
-      args: [
-        "-x",
-        "c",
-        "-fsyntax-only",
-        "-fno-color-diagnostics",
-        ...args,
-        ...compileFlags(o, extraDefines),
-        unit,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new ImportError(
-        `${clang} was not found: the importer reads C with clang's AST; install it (Debian/Ubuntu: ` +
-          `apt-get install -y clang) or point VMKMGMT_CLANG at one`,
-      );
-    }
-    throw e;
+    return await runTool(
+      clang,
+      ["-x", "c", "-fsyntax-only", "-fno-color-diagnostics", ...args, ...compileFlags(o, extraDefines), unit],
+      "the importer reads C with clang's AST; install it (Debian/Ubuntu: apt-get install -y clang) or " +
+        "point VMKMGMT_CLANG at one",
+    );
   } finally {
     await Deno.remove(unit).catch(() => {});
   }
@@ -132,34 +132,24 @@ export async function packValuesFromDump(o: CompileOptions): Promise<number[]> {
  * @throws {ImportError} naming the compiler when it is missing or the probe does not build.
  */
 export async function compileAndRun(o: CompileOptions, source: string, what: string): Promise<string> {
-  const cc = o.cc ?? Deno.env.get("CC") ?? "cc";
+  const cc = compilerOf(o);
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-import-" });
   try {
     await Deno.writeTextFile(`${dir}/probe.c`, source);
-    let out: Deno.CommandOutput;
-    try {
-      out = await new Deno.Command(cc, {
-        args: [
-          ...compileFlags(o),
-          "-w",
-          "-O0",
-          "-Wl,--unresolved-symbols=ignore-all",
-          "-o",
-          `${dir}/probe`,
-          `${dir}/probe.c`,
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    } catch (e) {
-      if (e instanceof Deno.errors.NotFound) {
-        throw new ImportError(
-          `${cc} was not found: every size and offset is checked with the system C compiler; install ` +
-            `one (Debian/Ubuntu: apt-get install -y gcc) or point CC at one`,
-        );
-      }
-      throw e;
-    }
+    const out = await runTool(
+      cc,
+      [
+        ...compileFlags(o),
+        "-w",
+        "-O0",
+        "-Wl,--unresolved-symbols=ignore-all",
+        "-o",
+        `${dir}/probe`,
+        `${dir}/probe.c`,
+      ],
+      "every size and offset is checked with the system C compiler; install one (Debian/Ubuntu: " +
+        "apt-get install -y gcc) or point CC at one",
+    );
     if (!out.success) {
       const keep = `${Deno.env.get("TMPDIR") ?? "/tmp"}/vmkmgmt-import-probe.c`;
       await Deno.copyFile(`${dir}/probe.c`, keep).catch(() => {});

@@ -17,6 +17,7 @@ import { probe, type ProbeCase } from "./c_probe.ts";
 import {
   compileFlags,
   type CompileOptions,
+  compilerOf,
   ImportError,
   includeLines,
   packValuesFromDump,
@@ -332,7 +333,8 @@ async function checkLayouts(
   const header = ["#define main vmkmgmt_import_user_main", includeLines(o.files), "#undef main"].join("\n");
   let result;
   try {
-    result = await probe(header, cases, 1, compileFlags(o));
+    // The same compiler as the signature probe (CC), so both speak for one build.
+    result = await probe(header, cases, 1, compileFlags(o), compilerOf(o));
   } catch (e) {
     throw new ImportError(`the layout check could not run: ${(e as Error).message}`);
   }
