@@ -12,6 +12,7 @@
  * @module
  */
 import { ESXI_LIBRARY_PATHS, LIBRARY_ENV } from "../abi/facts.ts";
+import { keepMapped } from "./pin.ts";
 import { REQUIRED_FUNCTIONS, SYMBOLS, type VmkMgmtSymbols } from "./symbols.ts";
 
 /** Where a library came from. */
@@ -147,6 +148,12 @@ function tryOpen(path: string, source: LibrarySource): LibraryInfo {
       );
     }
     throw new LibraryError(`cannot load ${path}: ${msg}`);
+  }
+  try {
+    keepMapped(path);
+  } catch (e) {
+    lib.close();
+    throw new LibraryError(`cannot keep ${path} loaded for the life of the process: ${(e as Error).message}`);
   }
   const info = { path, source, simulated: isOurs(path) };
   loaded = { lib, info };

@@ -6,6 +6,7 @@
 import { assertEquals } from "@std/assert";
 import * as abi from "../abi/facts.ts";
 import { LINUX_SOCKET } from "../ffi/peer.ts";
+import { DLFCN_FLAGS } from "../ffi/pin.ts";
 import * as wire from "../sim/protocol.ts";
 import {
   decodeCallbackInfos,
@@ -21,7 +22,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 
 /** What the C program prints: layout, ABI constants, wire constants. */
 async function fromC(): Promise<
-  Record<"layout" | "abi" | "wire" | "linux", Record<string, number | string>>
+  Record<"layout" | "abi" | "wire" | "linux" | "dlfcn", Record<string, number | string>>
 > {
   const out = await new Deno.Command(`${ROOT}native/build/layout`).output();
   return JSON.parse(new TextDecoder().decode(out.stdout));
@@ -179,4 +180,8 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
 
 Deno.test("the Linux socket facts of ffi/peer.ts match the C headers", async () => {
   assertEquals({ ...LINUX_SOCKET }, (await fromC()).linux);
+});
+
+Deno.test("the dlfcn flags of ffi/pin.ts match <dlfcn.h>", async () => {
+  assertEquals({ ...DLFCN_FLAGS }, (await fromC()).dlfcn);
 });

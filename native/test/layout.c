@@ -1,10 +1,12 @@
 /*
  * Prints, as JSON, what C says about the ABI and the wire protocol: sizeof/offsetof of the ABI
  * structs, the constants of vmkmgmt.h, those of wire.h, and the Linux socket facts ffi/peer.ts
- * uses. test/layout_test.ts holds ffi/layout.ts, abi/facts.ts, sim/protocol.ts and ffi/peer.ts to it.
+ * uses and the dlfcn flags ffi/pin.ts uses. test/layout_test.ts holds ffi/layout.ts, abi/facts.ts, sim/protocol.ts ffi/peer.ts and
+ * ffi/pin.ts to it.
  */
 #define _GNU_SOURCE /* struct ucred */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -101,8 +103,11 @@ int main(void) {
   N(AF_UNIX);
   N(SOL_SOCKET);
   N(SO_PEERCRED);
-  printf("\"UCRED_SIZE\": %zu, \"SOCKADDR_UN_SIZE\": %zu, \"SUN_PATH_OFFSET\": %zu, \"DIRENT_NAME_OFFSET\": %zu}}\n",
+  printf("\"UCRED_SIZE\": %zu, \"SOCKADDR_UN_SIZE\": %zu, \"SUN_PATH_OFFSET\": %zu, \"DIRENT_NAME_OFFSET\": %zu}",
          sizeof(struct ucred), sizeof(struct sockaddr_un), offsetof(struct sockaddr_un, sun_path),
          offsetof(struct dirent, d_name));
+  printf(", \"dlfcn\": {");
+  N(RTLD_LAZY);
+  printf("\"RTLD_NODELETE\": %llu}}\n", (unsigned long long)RTLD_NODELETE);
   return 0;
 }
