@@ -155,6 +155,15 @@ export function trustedUid(uid: number, me: number): boolean {
   return uid === me || uid === 0;
 }
 
+/** The variable naming the host whose kernel our library drives through a bridge (`[user@]host[:port]`). */
+export const HOST_ENV = "VMKMGMT_HOST";
+/** The bridge's command line on that host (default `vmkmgmt-bridge` from its PATH). */
+export const BRIDGE_ENV = "VMKMGMT_BRIDGE";
+/** Options for ssh (split at blanks): a key, a jump host, a known-hosts file. */
+export const SSH_ENV = "VMKMGMT_SSH";
+/** The host value that runs the bridge command on this machine, without ssh. */
+export const LOCAL_HOST = "@local";
+
 /** The variable that points our library and tools at a simulator socket. */
 export const SIM_SOCKET_ENV = "VMKMGMT_SIM_SOCKET";
 

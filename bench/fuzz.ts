@@ -173,7 +173,14 @@ export function seeds(): Record<Harness, Record<string, Uint8Array>> {
   const hello = buildFrame(
     FrameType.HELLO,
     1,
-    encodeHello({ revnum: 0x01000000, name: "acmeNicMgmt", vendor: "acme", pid: 1 }),
+    encodeHello({
+      revnum: 0x01000000,
+      name: "acmeNicMgmt",
+      vendor: "acme",
+      pid: 1,
+      callbacks: [],
+      buffers: [],
+    }),
   );
   const invoke = (id: number, callbackId: bigint, params: Parameters<typeof encodeInvoke>[0]["params"]) =>
     buildFrame(FrameType.INVOKE, id, encodeInvoke({ instanceId: 1n, callbackId, sync: true, params }));

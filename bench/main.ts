@@ -7,7 +7,7 @@
  * Targets: our API adds ≤ 20 % to the bare Deno floor; 32 in flight beats the sequential C client; a
  * 64 MiB firmware image goes end to end in under a second.
  */
-import { SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { BRIDGE_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
 import { MAX_VECTOR_BYTES, open } from "../mod.ts";
 import { encodeApiSignature, encodeCallbackInfos } from "../ffi/layout.ts";
@@ -96,25 +96,39 @@ await pair(
 );
 
 // ---- events/s into a JS handler (the handler only counts; the loop wakes once per batch)
-{
+async function eventsPerSecond(s: typeof session): Promise<number> {
   let received = 0;
   let target = 0;
   let wake: (() => void) | undefined;
-  const off = session.on("linkEvent", () => {
+  const off = s.on("linkEvent", () => {
     if (++received >= target && wake) wake();
   });
   const batch = async (n: number) => {
     target = received + n;
     const reached = new Promise<void>((r) => (wake = r));
-    await session.invoke("triggerEvents", { instance: 1n, count: n });
+    await s.invoke("triggerEvents", { instance: 1n, count: n });
     if (received < target) await reached;
   };
   await batch(10);
   const start = performance.now();
   const first = received;
   for (let sent = 0; sent < EVENTS; sent += 500) await batch(Math.min(500, EVENTS - sent));
-  results.apiEvents = (received - first) / ((performance.now() - start) / 1000);
   off();
+  return (received - first) / ((performance.now() - start) / 1000);
+}
+results.apiEvents = await eventsPerSecond(session);
+
+// ---- the same through vmkmgmt-bridge on a local pipe ("@local": the remote path without ssh)
+Deno.env.set(BRIDGE_ENV, `${ROOT}native/build/vmkmgmt-bridge --lib ${LIB_PATH}`);
+{
+  await using bridged = await open(acmeNic, { host: LOCAL_HOST });
+  const bridgedEcho = () => bridged.invoke("echo", { instance: 1n, msg: { seq: 1n, payload } });
+  results.bridgeSequential = results.bridge32InFlight = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    results.bridgeSequential = Math.max(results.bridgeSequential, await rate(1, bridgedEcho));
+    results.bridge32InFlight = Math.max(results.bridge32InFlight, await rate(32, bridgedEcho));
+  }
+  results.bridgeEvents = await eventsPerSecond(bridged);
 }
 // ---- one 64 MiB firmware image end to end (the largest vector the protocol carries), best of ROUNDS
 const image = new Uint8Array(MAX_VECTOR_BYTES).fill(0x5a);
@@ -165,6 +179,8 @@ const ratios = {
   api32InFlightVsCSequential: results.cSequential ? results.api32InFlight / results.cSequential : NaN,
   apiSequentialVsPython: results.pythonSequential ? results.apiSequential / results.pythonSequential : NaN,
   apiEventsVsC: results.cEvents ? results.apiEvents / results.cEvents : NaN,
+  bridgeSequentialVsDirect: results.bridgeSequential / results.apiSequential,
+  bridgeEventsVsDirect: results.bridgeEvents / results.apiEvents,
 };
 const targets = {
   "API adds ≤ 20 % to the bare Deno floor (sequential)": ratios.apiOverheadSequential <= 0.2,

@@ -381,7 +381,14 @@ export function readLogFlood(n: number, bytes: number): Uint8Array {
   const hello = buildFrame(
     FrameType.HELLO,
     1,
-    encodeHello({ revnum: 0x01000000, name: "acmeNicMgmt", vendor: "acme", pid: Deno.pid }),
+    encodeHello({
+      revnum: 0x01000000,
+      name: "acmeNicMgmt",
+      vendor: "acme",
+      pid: Deno.pid,
+      callbacks: [],
+      buffers: [],
+    }),
   );
   const params: ParamDescriptor[] = [{ dir: "vectorOut", size: 1, length: bytes }, {
     dir: "out",

@@ -16,13 +16,23 @@
  * ```
  * @module
  */
-import { DIRECTION_BY_CODE, isVector, LOCATION_CODE, MAX_CALLBACK_PARMS, U64_MAX } from "../abi/facts.ts";
 import {
+  DIRECTION_BY_CODE,
+  ERRNO,
+  isVector,
+  LOCATION_CODE,
+  MAX_CALLBACK_PARMS,
+  U64_MAX,
+} from "../abi/facts.ts";
+import {
+  type CBufferField,
   type CCallback,
   type CSignature,
   decodeInstances,
   encodeApiSignature,
+  encodeBufferFields,
   encodeCallbackInfos,
+  encodeInitOptions,
   encodeVectorParm,
   type InstanceEntry,
   LAYOUT,
@@ -138,24 +148,65 @@ export class NativeHandle {
 
   /**
    * `vmk_MgmtUserInit` with the C form of a signature; `pointers[i]` is the user callback of
-   * entry i (0n for kernel callbacks). Resolves with the result code and, on 0, the handle.
+   * entry i (0n for kernel callbacks). With `options` (a host, buffer fields) it is our library's
+   * `vmkmgmt_UserInitWith`, which also says why it failed. Resolves with the result code, the
+   * reason in words when the library gave one, and, on 0, the handle.
    */
   static async init(
     symbols: VmkMgmtSymbols,
     sig: CSignature,
     cookie: bigint,
     pointers: readonly bigint[],
-  ): Promise<{ rc: number; handle?: NativeHandle }> {
+    options: { host?: string; buffers?: readonly CBufferField[] } = {},
+  ): Promise<{ rc: number; why?: string; handle?: NativeHandle }> {
     const table = encodeCallbackInfos(sig.callbacks, pointers);
     const sigBytes = encodeApiSignature(sig, sig.callbacks.length ? addressOf(table) : 0n);
     const out = new Uint8Array(8);
-    const rc = await kernelWaits.run(() => symbols.vmk_MgmtUserInit(sigBytes, cookie, out));
-    keepAlive([table, sigBytes]);
+    const initWith = symbols.vmkmgmt_UserInitWith;
+    if (!initWith) {
+      if (options.host !== undefined) {
+        return {
+          rc: ERRNO.EINVAL,
+          why: "this library cannot reach another host (it has no vmkmgmt_UserInitWith)",
+        };
+      }
+      const rc = await kernelWaits.run(() => symbols.vmk_MgmtUserInit(sigBytes, cookie, out));
+      keepAlive([table, sigBytes]);
+      return NativeHandle.#made(symbols, rc, out);
+    }
+    const buffers = encodeBufferFields(options.buffers ?? []);
+    const host = options.host === undefined ? undefined : new TextEncoder().encode(`${options.host}\0`);
+    const why = new Uint8Array(512);
+    const opts = encodeInitOptions({
+      host: host ? addressOf(host) : 0n,
+      buffers: options.buffers?.length ? addressOf(buffers) : 0n,
+      numBuffers: options.buffers?.length ?? 0,
+      why: addressOf(why),
+      whyLen: why.length,
+    });
+    const rc = await kernelWaits.run(() => initWith(sigBytes, cookie, opts, out));
+    keepAlive([table, sigBytes, buffers, host, why, opts]);
+    const end = why.indexOf(0);
+    const text = new TextDecoder().decode(why.subarray(0, end < 0 ? why.length : end));
+    return { ...NativeHandle.#made(symbols, rc, out), ...(rc !== 0 && text ? { why: text } : {}) };
+  }
+
+  static #made(symbols: VmkMgmtSymbols, rc: number, out: Uint8Array): { rc: number; handle?: NativeHandle } {
     if (rc !== 0) return { rc };
     const handle = Deno.UnsafePointer.create(new DataView(out.buffer).getBigUint64(0, true));
     // A library that reports success without a handle is broken: treat it as a transport failure.
-    if (handle === null) return { rc: 5 };
+    if (handle === null) return { rc: ERRNO.EIO };
     return { rc, handle: new NativeHandle(symbols, handle) };
+  }
+
+  /** Who answers this handle (`vmkmgmt_UserPeer`: the simulator, a bridge and its host); null when the library cannot tell. */
+  peer(): string | null {
+    const get = this.#symbols.vmkmgmt_UserPeer;
+    if (!get) return null;
+    const buf = new Uint8Array(256);
+    if (get(this.#handle, buf, BigInt(buf.length)) !== 0) return null;
+    const end = buf.indexOf(0);
+    return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end)) || null;
   }
 
   /**

@@ -37,6 +37,28 @@ export const LAYOUT = {
   },
   vmk_MgmtInstances: { size: 1288, align: 8, numInstances: 0, instanceIds: 8, instanceNames: 264 },
   vmk_MgmtVectorParm: { size: 16, align: 8, length: 0, dataPtr: 8 },
+  // Our library's extension structs (vmkmgmt.h), for vmkmgmt_UserInitWith.
+  vmkmgmt_BufferField: {
+    size: 32,
+    align: 8,
+    callbackId: 0,
+    parm: 8,
+    offset: 12,
+    direction: 16,
+    length: 20,
+    lengthOffset: 24,
+    lengthSize: 28,
+  },
+  vmkmgmt_InitOptions: {
+    size: 48,
+    align: 8,
+    host: 0,
+    buffers: 8,
+    numBuffers: 16,
+    why: 24,
+    whyLen: 32,
+    pid: 40,
+  },
   enumSize: 4,
 } as const;
 
@@ -181,5 +203,55 @@ export function encodeVectorParm(length: number, dataAddr: bigint): Uint8Array<A
   const v = new DataView(out.buffer);
   v.setBigUint64(L.length, BigInt(length), true);
   v.setBigUint64(L.dataPtr, dataAddr, true);
+  return out;
+}
+
+/** One `vmkmgmt_BufferField`: a pointer member to a caller buffer, as HELLO tells a bridge. */
+export interface CBufferField {
+  /** The kernel callback's id. */
+  callbackId: bigint;
+  /** The parameter's index. */
+  parm: number;
+  /** Offset of the pointer in the parameter (in each element of a vector). */
+  offset: number;
+  /** `VMKMGMT_BUFFER_IN` (1), `_OUT` (2) or `_INOUT` (3). */
+  direction: number;
+  /** A fixed length in bytes, or the unsigned member holding it. */
+  length: number | { offset: number; size: number };
+}
+
+/** Encodes `vmkmgmt_BufferField[]`. */
+export function encodeBufferFields(fields: readonly CBufferField[]): Uint8Array<ArrayBuffer> {
+  const L = LAYOUT.vmkmgmt_BufferField;
+  const out = new Uint8Array(Math.max(1, fields.length) * L.size);
+  const view = new DataView(out.buffer);
+  fields.forEach((f, i) => {
+    const o = i * L.size;
+    view.setBigUint64(o + L.callbackId, f.callbackId, true);
+    view.setUint32(o + L.parm, f.parm, true);
+    view.setUint32(o + L.offset, f.offset, true);
+    view.setUint32(o + L.direction, f.direction, true);
+    if (typeof f.length === "number") {
+      view.setUint32(o + L.length, f.length, true);
+    } else {
+      view.setUint32(o + L.lengthOffset, f.length.offset, true);
+      view.setUint32(o + L.lengthSize, f.length.size, true);
+    }
+  });
+  return out;
+}
+
+/** Encodes a `vmkmgmt_InitOptions` from the addresses of its parts (0n for none). */
+export function encodeInitOptions(
+  o: { host: bigint; buffers: bigint; numBuffers: number; why: bigint; whyLen: number },
+): Uint8Array<ArrayBuffer> {
+  const L = LAYOUT.vmkmgmt_InitOptions;
+  const out = new Uint8Array(L.size);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(L.host, o.host, true);
+  view.setBigUint64(L.buffers, o.buffers, true);
+  view.setUint32(L.numBuffers, o.numBuffers, true);
+  view.setBigUint64(L.why, o.why, true);
+  view.setBigUint64(L.whyLen, BigInt(o.whyLen), true);
   return out;
 }

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { ESXI_LIBRARY_PATHS, LIBRARY_ENV } from "../abi/facts.ts";
+import { ESXI_LIBRARY_PATHS, HOST_ENV, LIBRARY_ENV } from "../abi/facts.ts";
 import { keepMapped } from "./pin.ts";
 import { REQUIRED_FUNCTIONS, SYMBOLS, type VmkMgmtSymbols } from "./symbols.ts";
 
@@ -24,8 +24,10 @@ export interface LibraryInfo {
   readonly path: string;
   /** How it was found. */
   readonly source: LibrarySource;
-  /** True when it is our simulator library (talks to `sim/`). */
+  /** True when it is our simulator library (talks to `sim/`, or to a bridge on another host). */
   readonly simulated: boolean;
+  /** `VMKMGMT_HOST`, when set: sessions go to that host's kernel through the bridge. */
+  readonly host?: string;
 }
 
 /** No usable library was found or it could not be loaded. */
@@ -221,7 +223,12 @@ async function discover(path?: string): Promise<{ symbols: VmkMgmtSymbols; info:
   return { symbols: loaded!.lib.symbols, info: loaded!.info };
 }
 
-/** The library in use, or undefined before the first session opened. */
+/**
+ * The library in use, or undefined before the first session opened; `host` when `VMKMGMT_HOST`
+ * sends sessions to another host's kernel through the bridge (each session's `peer` says which
+ * bridge answered).
+ */
 export function libraryInfo(): LibraryInfo | undefined {
-  return loaded?.info;
+  const host = Deno.env.get(HOST_ENV);
+  return loaded && host ? { ...loaded.info, host } : loaded?.info;
 }

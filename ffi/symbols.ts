@@ -37,6 +37,16 @@ export const SYMBOLS = {
   vmkmgmt_UserOnDisconnect: { parameters: ["pointer", "function"], result: "i32", optional: true },
   // int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped, vmk_uint64 *libraryDropped)
   vmkmgmt_UserEventStats: { parameters: ["pointer", "buffer", "buffer"], result: "i32", optional: true },
+  // int vmkmgmt_UserInitWith(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie,
+  //                          const vmkmgmt_InitOptions *options, vmk_MgmtUserHandle *handle) — connects
+  vmkmgmt_UserInitWith: {
+    parameters: ["buffer", "u64", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+    optional: true,
+  },
+  // int vmkmgmt_UserPeer(vmk_MgmtUserHandle handle, char *peer, size_t len)
+  vmkmgmt_UserPeer: { parameters: ["pointer", "buffer", "usize"], result: "i32", optional: true },
   invoke0: invoke([], true),
   invoke1: invoke(["buffer"], true),
   invoke2: invoke(["buffer", "buffer"], true),

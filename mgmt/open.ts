@@ -10,12 +10,13 @@
  * ```
  * @module
  */
-import { ERRNO, simSocketPathForMessages, U64_MAX } from "../abi/facts.ts";
+import { ERRNO, HOST_ENV, LOCAL_HOST, simSocketPathForMessages, U64_MAX } from "../abi/facts.ts";
 import { UserCallbacks } from "../ffi/callbacks.ts";
 import { NativeHandle } from "../ffi/handle.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { VmkMgmtError } from "./errors.ts";
 import { EventHub } from "./events.ts";
+import { signatureBufferFields } from "./buffer_fields.ts";
 import { Session } from "./session.ts";
 import { type Core, eventInstance, fetchInstances } from "./session_core.ts";
 import { type Signature, type SignatureDef, toCSignature } from "./signature.ts";
@@ -34,6 +35,12 @@ export interface OpenOptions {
    * EIO instead of waiting forever.
    */
   healthCheckMs?: number;
+  /**
+   * The host whose kernel to drive: `[user@]host[:port]` runs `vmkmgmt-bridge` there over ssh
+   * (`VMKMGMT_SSH`: ssh options; `VMKMGMT_BRIDGE`: the remote command), `"@local"` runs the
+   * bridge command here. Default: `VMKMGMT_HOST`, else this machine. Needs our library.
+   */
+  host?: string;
 }
 
 function checkOpenOptions(options: OpenOptions): number {
@@ -44,6 +51,11 @@ function checkOpenOptions(options: OpenOptions): number {
   if (typeof probeMs !== "number" || !Number.isFinite(probeMs) || probeMs < 0) {
     throw new RangeError(
       `open: healthCheckMs must be milliseconds ≥ 0 (0 disables), got ${options.healthCheckMs}`,
+    );
+  }
+  if (options.host !== undefined && (typeof options.host !== "string" || options.host === "")) {
+    throw new TypeError(
+      `open: host must be "[user@]host[:port]" or "@local", got ${JSON.stringify(options.host)}`,
     );
   }
   const cookie = options.cookie;
@@ -121,34 +133,41 @@ export async function open<D extends SignatureDef>(
     report,
     () => core.hub.kernelGone(lost()),
   );
-  const { rc, handle } = await NativeHandle.init(
+  const { rc, why, handle } = await NativeHandle.init(
     symbols,
     core.c,
     options.cookie ?? 0n,
     core.callbacks.pointers,
+    { host: options.host, buffers: signatureBufferFields(signature) },
   );
   if (rc !== 0 || !handle) {
     core.callbacks.close();
+    // The simulator runs on this machine also behind a bridge started here ("@local").
+    const host = remoteHost(options.host);
+    const local = host === undefined || host === LOCAL_HOST;
+    const startSim = rc === ERRNO.EIO && info.simulated && local ? "; start it with `deno task sim`" : "";
     let hint: string | undefined;
-    // The library knows who answered (or why nobody did): ask it for the words.
-    const diagnosis = rc === ERRNO.EACCES || rc === ERRNO.EIO
-      ? await NativeHandle.checkKernel(symbols)
-      : null;
-    if (diagnosis && diagnosis.rc === rc) {
-      hint = rc === ERRNO.EIO && info.simulated
-        ? `${diagnosis.why}; start it with \`deno task sim\``
-        : diagnosis.why;
-    } else if (rc === ERRNO.ENODEV) {
+    if (rc === ERRNO.ENODEV) {
+      // Our words for what must match, then the kernel's (or the bridge's) for what did not.
       hint = `no kernel module registered ${sigName} by ${signature.vendor} at version ${
         signature.version.split(".").slice(0, 2).join(".")
-      }.x.x`;
-    } else if (rc === ERRNO.EIO && info.simulated) {
-      hint =
-        `cannot reach the simulated vmkernel at ${simSocketPathForMessages()}; start it with \`deno task sim\``;
+      }.x.x${why ? ` (${why})` : ""}`;
+    } else if (why) {
+      hint = `${why}${startSim}`;
+    } else {
+      // An older library of ours has no vmkmgmt_UserInitWith: ask it for the words.
+      const diagnosis = rc === ERRNO.EACCES || rc === ERRNO.EIO
+        ? await NativeHandle.checkKernel(symbols)
+        : null;
+      if (diagnosis && diagnosis.rc === rc) hint = `${diagnosis.why}${startSim}`;
+      else if (startSim) {
+        hint = `cannot reach the simulated vmkernel at ${simSocketPathForMessages()}${startSim}`;
+      }
     }
     throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserInit", signature: sigName, hint });
   }
   core.native = handle;
+  core.peer = handle.peer() ?? undefined;
   watched = handle.onDisconnect(core.callbacks.disconnectPointer);
   const session = new Session<D>(core);
   try {
@@ -158,4 +177,9 @@ export async function open<D extends SignatureDef>(
     throw e;
   }
   return session;
+}
+
+/** The host a session goes to: the option, else `VMKMGMT_HOST`; undefined for this machine. */
+function remoteHost(option: string | undefined): string | undefined {
+  return option ?? (Deno.env.get(HOST_ENV) || undefined);
 }

@@ -62,6 +62,15 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     registry.register(this, core, this);
   }
 
+  /**
+   * Who answers this session, as it named itself when the session opened: `"vmkmgmt simulator"`,
+   * or `"vmkmgmt-bridge 1.0.0 on esxi01, /lib64/libvmkmgmt.so"` for a host reached through the
+   * bridge; undefined with a library that cannot tell (ESXi's own).
+   */
+  get peer(): string | undefined {
+    return this.#core.peer;
+  }
+
   /** True after {@link close}. */
   get closed(): boolean {
     return this.#core.closed;

@@ -23,6 +23,8 @@ export interface Core {
   c: CSignature;
   /** The library in use. */
   library: LibraryInfo;
+  /** Who answers the session (the simulator, or a bridge with its host and library), when the library says. */
+  peer?: string;
   /** The handle. */
   native: NativeHandle;
   /** The thread-safe callbacks of the user-location callbacks. */

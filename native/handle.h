@@ -9,6 +9,7 @@
  *   invoke.c    vmk_MgmtUserCallbackInvokeInt: marshalling parameters to and from frames
  *   copy.c      the kernel's copies from and to the caller's memory during a sync call
  *   monitor.c   Begin, Continue, End: the event queue and the monitor thread
+ *   remote.c    a kernel on another host: ssh (or a local command) runs the bridge
  *
  * Locking: `lock` guards the handle's state; `wlock` serialises socket writes; `ctl` serialises
  * Begin/End/Destroy. Each condition variable wakes only the waiters it concerns.
@@ -18,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "vmkmgmt.h"
@@ -52,6 +54,12 @@ struct event {
 
 struct vmkMgmtUserHandleInt {
   int fd;
+  pid_t child;                  /* the bridge's ssh (or the bridge), else 0 */
+  int child_err;                /* its stderr (a memory file), else -1 */
+  int bridge;                   /* a bridge answers: send every fixed parameter's bytes */
+  char peer[256];               /* who answers, from HELLO_REPLY */
+  vmkmgmt_BufferField *buffers; /* pointer members to caller buffers, sent in HELLO */
+  uint32_t num_buffers;
   vmk_uint64 cookie;
   vmk_MgmtApiSignature sig;
   vmk_MgmtCallbackInfo *callbacks;
@@ -84,27 +92,20 @@ struct vmkMgmtUserHandleInt {
 
 typedef struct vmkMgmtUserHandleInt handle_t;
 
-/* Parameter directions, as the ABI numbers them. */
-static inline int parm_is_vector(vmk_MgmtParmType t) {
-  return t == VMK_MGMT_PARMTYPE_VECTOR_IN || t == VMK_MGMT_PARMTYPE_VECTOR_OUT ||
-         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
-}
-
-static inline int parm_sends(vmk_MgmtParmType t) {
-  return t == VMK_MGMT_PARMTYPE_IN || t == VMK_MGMT_PARMTYPE_INOUT || t == VMK_MGMT_PARMTYPE_VECTOR_IN ||
-         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
-}
-
-static inline int parm_returns(vmk_MgmtParmType t) {
-  return t == VMK_MGMT_PARMTYPE_OUT || t == VMK_MGMT_PARMTYPE_INOUT || t == VMK_MGMT_PARMTYPE_VECTOR_OUT ||
-         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
-}
-
 /* vmkmgmt.c */
 const vmk_MgmtCallbackInfo *handle_find_callback(const handle_t *h, vmk_uint64 id);
 
 /* trust.c: connects to the kernel only if it can be trusted; EACCES, EIO or EINVAL, with why */
 int trust_connect(int *fd, char *why, size_t len);
+
+/* remote.c: starts the bridge for `host` ("@local" or [user@]host[:port]); *fd speaks to it */
+int remote_connect(const char *host, int *fd, pid_t *pid, int *errfd, char *why, size_t len);
+/* appends what the bridge's ssh (or the bridge) said on stderr to why */
+void remote_reason(int errfd, char *why, size_t len);
+/* 1 when the bridge process has exited (and is reaped) within ms */
+int remote_exited(pid_t pid, int ms);
+/* ends the bridge process after its connection was closed */
+void remote_reap(pid_t pid, int errfd);
 
 /* transport.c */
 int transport_start_reader(handle_t *h);

@@ -29,7 +29,15 @@ static void *data_of(const vmk_MgmtCallbackInfo *cb, const struct args *a, unsig
 /* Checks every argument; sets each length and the INVOKE payload size. The reply this call asks
  * for must fit in a frame too: a kernel cannot send more, so asking for it would only lose the
  * connection (every later call with it) instead of failing this one call with EINVAL. */
-static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *total) {
+/* Whether parameter i's bytes travel with the INVOKE: those its direction sends, and to a bridge
+ * every fixed parameter, so the real library behind it holds exactly the caller's bytes whatever
+ * the kernel's table says (directions belong to the kernel); vectors only as their direction says,
+ * so a large VECTOR_OUT costs no upload. */
+static int sends(const handle_t *h, const vmk_MgmtCallbackInfo *cb, unsigned i) {
+  return parm_sends(cb->parmTypes[i]) || (h->bridge && !parm_is_vector(cb->parmTypes[i]));
+}
+
+static int measure(const handle_t *h, const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *total) {
   *total = wire_invoke_data(a->n);
   uint64_t reply = wire_reply_data(a->n); /* the kernel's table may return any of them */
   for (unsigned i = 0; i < a->n; i++) {
@@ -43,7 +51,7 @@ static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *tot
     } else {
       a->length[i] = cb->parmSizes[i];
     }
-    if (parm_sends(cb->parmTypes[i])) *total += a->length[i];
+    if (sends(h, cb, i)) *total += a->length[i];
     reply += a->length[i];
   }
   return *total > WIRE_MAX_PAYLOAD || reply > WIRE_MAX_PAYLOAD ? EINVAL : 0;
@@ -52,15 +60,15 @@ static int measure(const vmk_MgmtCallbackInfo *cb, struct args *a, uint64_t *tot
 /* The INVOKE payload as pieces: its fixed part (written into `fixed`), then the bytes of each
  * parameter that sends data, straight from the caller's memory. Returns the number of pieces. */
 static int pack(uint8_t fixed[WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * VMK_MGMT_MAX_CALLBACK_PARMS],
-                struct iovec iov[TRANSPORT_MAX_PIECES], vmk_uint64 instanceId, const vmk_MgmtCallbackInfo *cb,
-                const struct args *a) {
+                struct iovec iov[TRANSPORT_MAX_PIECES], const handle_t *h, vmk_uint64 instanceId,
+                const vmk_MgmtCallbackInfo *cb, const struct args *a) {
   wire_put_invoke(fixed, instanceId, cb->callbackId, cb->synchronous, a->n);
   int n = 0;
   iov[n++] = (struct iovec){fixed, wire_invoke_data(a->n)};
   for (unsigned i = 0; i < a->n; i++) {
-    uint8_t flags = parm_sends(cb->parmTypes[i]) ? WIRE_PARM_DATA : 0;
+    uint8_t flags = sends(h, cb, i) ? WIRE_PARM_DATA : 0;
     wire_put_parm(fixed, i, (uint8_t)cb->parmTypes[i], flags, cb->parmSizes[i], a->length[i]);
-    if (parm_sends(cb->parmTypes[i])) iov[n++] = (struct iovec){data_of(cb, a, i), a->length[i]};
+    if (flags) iov[n++] = (struct iovec){data_of(cb, a, i), a->length[i]};
   }
   return n;
 }
@@ -106,9 +114,9 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instan
   va_start(ap, argCount);
   for (unsigned i = 0; i < argCount; i++) a.ptr[i] = va_arg(ap, void *);
   va_end(ap);
-  rc = measure(cb, &a, &total);
+  rc = measure(h, cb, &a, &total);
   if (rc != 0) goto out;
-  int pieces = pack(fixed, iov, instanceId, cb, &a);
+  int pieces = pack(fixed, iov, h, instanceId, cb, &a);
   struct call call = {.sync = cb->synchronous != 0, .n = a.n};
   for (unsigned i = 0; i < a.n; i++) {
     call.data[i] = data_of(cb, &a, i);

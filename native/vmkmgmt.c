@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "handle.h"
@@ -64,6 +65,8 @@ static int check_signature(const vmk_MgmtApiSignature *sig) {
 /* Releases a handle whose threads are gone (or never started). */
 static void handle_free(handle_t *h) {
   if (h->fd >= 0) close(h->fd);
+  remote_reap(h->child, h->child_err);
+  free(h->buffers);
   monitor_free_events(h);
   pthread_mutex_destroy(&h->lock);
   pthread_mutex_destroy(&h->wlock);
@@ -80,6 +83,7 @@ static int handle_new(const vmk_MgmtApiSignature *sig, vmk_uint64 cookie, handle
   handle_t *h = calloc(1, sizeof *h);
   if (!h) return ENOMEM;
   h->fd = -1;
+  h->child_err = -1;
   h->cookie = cookie;
   h->sig = *sig;
   if (sig->numCallbacks > 0) {
@@ -101,31 +105,120 @@ fail:
   return ENOMEM;
 }
 
-/* HELLO: asks the kernel for a session on this signature; 0, ENODEV, or EIO. */
-static int hello(handle_t *h) {
-  uint8_t msg[WIRE_HELLO_SIZE];
+/* The buffer fields must name a kernel callback's parameter and fit in it; EINVAL otherwise. */
+static int check_buffers(const handle_t *h, const vmkmgmt_BufferField *b, uint32_t n) {
+  if (n > WIRE_MAX_HELLO_ENTRIES || (n > 0 && b == NULL)) return EINVAL;
+  for (uint32_t i = 0; i < n; i++) {
+    const vmk_MgmtCallbackInfo *cb = handle_find_callback(h, b[i].callbackId);
+    if (!cb || cb->location != VMK_MGMT_CALLBACK_KERNEL || b[i].parm >= cb->numParms) return EINVAL;
+    if (b[i].direction < VMKMGMT_BUFFER_IN || b[i].direction > VMKMGMT_BUFFER_INOUT) return EINVAL;
+    uint64_t size = cb->parmSizes[b[i].parm];
+    if ((uint64_t)b[i].offset + 8 > size) return EINVAL;
+    if (b[i].lengthSize == 0) {
+      if (b[i].length == 0 || b[i].length > WIRE_MAX_VECTOR) return EINVAL;
+    } else if ((b[i].lengthSize != 1 && b[i].lengthSize != 2 && b[i].lengthSize != 4 && b[i].lengthSize != 8) ||
+               (uint64_t)b[i].lengthOffset + b[i].lengthSize > size) {
+      return EINVAL;
+    }
+  }
+  return 0;
+}
+
+/* HELLO: asks the kernel for a session on this signature, sending the whole callback table and
+ * the buffer fields (a bridge needs them to call a real library); 0, ENODEV, or EIO. */
+static int hello(handle_t *h, uint32_t pid, char *why, size_t why_len) {
+  int n = h->sig.numCallbacks;
+  size_t size = WIRE_HELLO_SIZE + (size_t)n * WIRE_CB_ENTRY_SIZE + (size_t)h->num_buffers * WIRE_BUF_ENTRY_SIZE;
+  uint8_t *msg = NULL;
   uint8_t *reply = NULL;
   uint32_t reply_len = 0;
-  wire_put_hello(msg, h->sig.version, h->sig.name.string, h->sig.vendor.string, (uint32_t)getpid());
-  int rc = transport_request(h, WIRE_HELLO, &(struct iovec){msg, sizeof msg}, 1, NULL, &reply, &reply_len);
-  if (rc != 0) return rc;
-  rc = reply_len >= WIRE_HELLO_REPLY_SIZE ? wire_get_status(reply) : EIO;
+  int rc = EINVAL;
+  if (n > WIRE_MAX_HELLO_ENTRIES || size > WIRE_MAX_PAYLOAD) goto out;
+  rc = ENOMEM;
+  if ((msg = calloc(1, size)) == NULL) goto out;
+  wire_put_hello(msg, h->sig.version, h->sig.name.string, h->sig.vendor.string, pid ? pid : (uint32_t)getpid(), (uint32_t)n,
+                 h->num_buffers);
+  for (int i = 0; i < n; i++) {
+    const vmk_MgmtCallbackInfo *c = &h->callbacks[i];
+    uint8_t *e = msg + WIRE_HELLO_SIZE + (size_t)i * WIRE_CB_ENTRY_SIZE;
+    wire_put_u64(e + WIRE_CB_ID, c->callbackId);
+    e[WIRE_CB_LOCATION] = (uint8_t)c->location;
+    e[WIRE_CB_SYNC] = c->synchronous ? 1 : 0;
+    e[WIRE_CB_NUMPARMS] = c->numParms;
+    for (int k = 0; k < c->numParms; k++) {
+      uint8_t *pe = e + WIRE_CB_PARMS + k * WIRE_CB_PARM_ENTRY;
+      wire_put_u32(pe + WIRE_CB_PARM_SIZE, c->parmSizes[k]);
+      pe[WIRE_CB_PARM_TYPE] = (uint8_t)c->parmTypes[k];
+    }
+  }
+  for (uint32_t i = 0; i < h->num_buffers; i++) {
+    const vmkmgmt_BufferField *b = &h->buffers[i];
+    uint8_t *e = msg + WIRE_HELLO_SIZE + (size_t)n * WIRE_CB_ENTRY_SIZE + (size_t)i * WIRE_BUF_ENTRY_SIZE;
+    wire_put_u64(e + WIRE_BUF_CALLBACK, b->callbackId);
+    e[WIRE_BUF_PARM] = (uint8_t)b->parm;
+    e[WIRE_BUF_DIR] = (uint8_t)b->direction;
+    e[WIRE_BUF_LENGTH_SIZE] = (uint8_t)b->lengthSize;
+    wire_put_u32(e + WIRE_BUF_OFFSET, b->offset);
+    wire_put_u32(e + WIRE_BUF_LENGTH, b->lengthSize ? 0 : b->length);
+    wire_put_u32(e + WIRE_BUF_LENGTH_OFFSET, b->lengthSize ? b->lengthOffset : 0);
+  }
+  rc = transport_request(h, WIRE_HELLO, &(struct iovec){msg, size}, 1, NULL, &reply, &reply_len);
+  if (rc != 0) goto out;
+  rc = EIO;
+  if (reply_len < WIRE_HELLO_REPLY_SIZE ||
+      reply_len != WIRE_HELLO_REPLY_SIZE + (uint32_t)reply[WIRE_HELLO_REPLY_PEER_LENGTH])
+    goto out;
+  size_t peer_len = reply[WIRE_HELLO_REPLY_PEER_LENGTH];
+  memcpy(h->peer, reply + WIRE_HELLO_REPLY_SIZE, peer_len);
+  h->peer[peer_len] = 0;
+  h->bridge = (reply[WIRE_HELLO_REPLY_FLAGS] & WIRE_PEER_BRIDGE) != 0;
+  rc = wire_get_status(reply);
+  if (rc != 0 && why && why_len > 0) snprintf(why, why_len, "%s", h->peer);
+out:
+  free(msg);
   free(reply);
   return rc;
 }
 
-EXPORT int vmk_MgmtUserInit(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, vmk_MgmtUserHandle *handle) {
+/* Where the kernel is: the option, else $VMKMGMT_HOST; NULL for this machine's simulator. */
+static const char *host_of(const vmkmgmt_InitOptions *o) {
+  const char *host = o && o->host ? o->host : getenv(WIRE_HOST_ENV);
+  return host && *host ? host : NULL;
+}
+
+EXPORT int vmkmgmt_UserInitWith(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, const vmkmgmt_InitOptions *options,
+                                vmk_MgmtUserHandle *handle) {
+  char *why = options ? options->why : NULL;
+  size_t why_len = why ? options->whyLen : 0;
+  if (why_len > 0) why[0] = 0;
   if (sig == NULL || handle == NULL) return EINVAL;
   int rc = check_signature(sig);
   if (rc != 0) return rc;
   handle_t *h = NULL;
   rc = handle_new(sig, userCookie, &h);
   if (rc != 0) return rc;
-  rc = trust_connect(&h->fd, NULL, 0);
+  if (options && options->numBuffers > 0) {
+    rc = check_buffers(h, options->buffers, options->numBuffers);
+    if (rc != 0) goto fail_handle;
+    rc = ENOMEM;
+    h->buffers = calloc(options->numBuffers, sizeof *h->buffers);
+    if (!h->buffers) goto fail_handle;
+    memcpy(h->buffers, options->buffers, options->numBuffers * sizeof *h->buffers);
+    h->num_buffers = options->numBuffers;
+  }
+  const char *host = host_of(options);
+  rc = host ? remote_connect(host, &h->fd, &h->child, &h->child_err, why, why_len)
+            : trust_connect(&h->fd, why, why_len);
   if (rc != 0) goto fail_handle;
   rc = transport_start_reader(h);
   if (rc != 0) goto fail_handle;
-  rc = hello(h);
+  rc = hello(h, options ? options->pid : 0, why, why_len);
+  if (rc == EIO && host && why_len > 0 && why[0] == 0) {
+    snprintf(why, why_len, "the connection to %s ended before the bridge answered", host);
+    /* ssh (or the bridge) has said why on stderr by the time it exits. */
+    if (remote_exited(h->child, 2000)) h->child = 0;
+    remote_reason(h->child_err, why, why_len);
+  }
   if (rc != 0) goto fail_reader;
   rc = registry_add(h);
   if (rc != 0) goto fail_reader;
@@ -136,6 +229,19 @@ fail_reader:
 fail_handle:
   handle_free(h);
   return rc;
+}
+
+EXPORT int vmk_MgmtUserInit(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, vmk_MgmtUserHandle *handle) {
+  return vmkmgmt_UserInitWith(sig, userCookie, NULL, handle);
+}
+
+EXPORT int vmkmgmt_UserPeer(vmk_MgmtUserHandle h, char *peer, size_t len) {
+  if (peer == NULL || len == 0) return EINVAL;
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  snprintf(peer, len, "%s", h->peer);
+  registry_leave(h);
+  return 0;
 }
 
 /* Fills `instances` from an INSTANCES payload; EIO when it is malformed. */

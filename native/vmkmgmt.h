@@ -105,6 +105,53 @@ int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 instance
  * bad handle or a NULL pointer.
  */
 int vmkmgmt_CheckKernel(char *why, size_t len);
+
+/*
+ * vmkmgmt_UserInitWith: vmk_MgmtUserInit with options (NULL options: exactly vmk_MgmtUserInit).
+ *
+ * host: where the kernel is. NULL: $VMKMGMT_HOST; unset or "": this machine's kernel (the
+ * simulator). "[user@]host[:port]" (or "[v6addr]:port"): `ssh` to that host runs the bridge
+ * ($VMKMGMT_BRIDGE, default "vmkmgmt-bridge") with the options in $VMKMGMT_SSH (split at spaces),
+ * sessions sharing one SSH connection (ControlMaster). "@local": the bridge command runs here,
+ * without ssh (tests, and a bridge on this machine).
+ *
+ * buffers: the pointer members of parameters that point to caller buffers, so a bridge can copy the
+ * buffers to its own memory and re-point them for the real kernel (see vmkmgmt_BufferField).
+ *
+ * why/whyLen: on failure, what went wrong in words (ssh's own message, the bridge's, the kernel's
+ * refusal); always NUL-terminated when whyLen > 0.
+ *
+ * pid: a bridge passes its client's, so the simulator's session list and error log name the
+ * process that made the call.
+ *
+ * vmkmgmt_UserPeer: who answers this handle ("vmkmgmt simulator", "vmkmgmt-bridge 1.0.0 on esxi01,
+ * /lib64/libvmkmgmt.so"), into peer[0..len). EINVAL for a bad handle or buffer.
+ */
+#define VMKMGMT_BUFFER_IN 1u
+#define VMKMGMT_BUFFER_OUT 2u
+#define VMKMGMT_BUFFER_INOUT 3u
+typedef struct vmkmgmt_BufferField {
+  vmk_uint64 callbackId;
+  vmk_uint32 parm;         /* the parameter's index */
+  vmk_uint32 offset;       /* of the pointer, in the parameter (in each element of a vector) */
+  vmk_uint32 direction;    /* VMKMGMT_BUFFER_IN, _OUT or _INOUT */
+  vmk_uint32 length;       /* a fixed length in bytes, when lengthSize is 0 */
+  vmk_uint32 lengthOffset; /* else: the offset of an unsigned member holding the length ... */
+  vmk_uint32 lengthSize;   /* ... and its size (1, 2, 4 or 8) */
+} vmkmgmt_BufferField;
+
+typedef struct vmkmgmt_InitOptions {
+  const char *host;
+  const vmkmgmt_BufferField *buffers;
+  vmk_uint32 numBuffers;
+  char *why;
+  size_t whyLen;
+  vmk_uint32 pid; /* the process the session is for, as the kernel lists it; 0: this one */
+} vmkmgmt_InitOptions;
+
+int vmkmgmt_UserInitWith(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie, const vmkmgmt_InitOptions *options,
+                         vmk_MgmtUserHandle *handle);
+int vmkmgmt_UserPeer(vmk_MgmtUserHandle handle, char *peer, size_t len);
 typedef void (*vmkmgmt_DisconnectFn)(vmk_uint64 cookie, int error);
 int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle handle, vmkmgmt_DisconnectFn fn);
 int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped, vmk_uint64 *libraryDropped);

@@ -9,9 +9,20 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "vmkmgmt.h"
+
 /* Where the simulator listens: $VMKMGMT_SIM_SOCKET, else this path with the caller's uid. */
 #define WIRE_SOCKET_ENV "VMKMGMT_SIM_SOCKET"
 #define WIRE_SOCKET_DEFAULT "/tmp/vmkmgmt-%u/sim.sock"
+
+/* A kernel on another host (remote.c): $VMKMGMT_HOST names it, ssh runs the bridge there
+ * ($VMKMGMT_BRIDGE, else this command) with the options in $VMKMGMT_SSH; this host name runs the
+ * bridge command here, without ssh. */
+#define WIRE_HOST_ENV "VMKMGMT_HOST"
+#define WIRE_BRIDGE_ENV "VMKMGMT_BRIDGE"
+#define WIRE_SSH_ENV "VMKMGMT_SSH"
+#define WIRE_BRIDGE_DEFAULT "vmkmgmt-bridge"
+#define WIRE_LOCAL_HOST "@local"
 
 /* Who may be trusted at the other end (README, "Trust"): the socket's directory must belong to
  * the user, with none of these mode bits (closed to group and others), or to root, with none of
@@ -21,7 +32,7 @@
 
 /* ---- Frame */
 #define WIRE_MAGIC 0x4B4D4D56u
-#define WIRE_VERSION 3
+#define WIRE_VERSION 4
 #define WIRE_HEADER_SIZE 16
 #define WIRE_MAX_VECTOR (64u * 1024u * 1024u)
 #define WIRE_MAX_PAYLOAD (WIRE_MAX_VECTOR + 4096u)
@@ -45,19 +56,51 @@ enum {
 
 /* ---- Payloads: the offset of each field, then the size of the fixed part */
 
-/* HELLO: u32 revnum, char name[32], char vendor[32], u32 pid */
+/* HELLO: u32 revnum, char name[32], char vendor[32], u32 pid, u32 numCallbacks, u32 numBuffers;
+ * then a callback entry per callback, then a buffer entry per buffer field. */
 #define WIRE_HELLO_REVNUM 0
 #define WIRE_HELLO_NAME 4
 #define WIRE_HELLO_VENDOR 36
 #define WIRE_HELLO_PID 68
-#define WIRE_HELLO_SIZE 72
+#define WIRE_HELLO_NUMCALLBACKS 72
+#define WIRE_HELLO_NUMBUFFERS 76
+#define WIRE_HELLO_SIZE 80
 #define WIRE_NAME_SIZE 32
+/* Callback entry: u64 callbackId, u8 location, u8 synchronous, u8 numParms, u8[5]; per parameter
+ * (all four, unused ones zero) u32 size, u8 type, u8[3]. */
+#define WIRE_CB_ID 0
+#define WIRE_CB_LOCATION 8
+#define WIRE_CB_SYNC 9
+#define WIRE_CB_NUMPARMS 10
+#define WIRE_CB_PARMS 16
+#define WIRE_CB_PARM_SIZE 0
+#define WIRE_CB_PARM_TYPE 4
+#define WIRE_CB_PARM_ENTRY 8
+#define WIRE_CB_ENTRY_SIZE 48
+/* Buffer entry: u64 callbackId, u8 parm, u8 direction (1 in, 2 out, 3 inout), u8 lengthSize (0: a
+ * fixed length; 1, 2, 4, 8: the size of the unsigned member holding it), u8; u32 offset (of the
+ * pointer, in the parameter or in each element of a vector), u32 length, u32 lengthOffset. */
+#define WIRE_BUF_CALLBACK 0
+#define WIRE_BUF_PARM 8
+#define WIRE_BUF_DIR 9
+#define WIRE_BUF_LENGTH_SIZE 10
+#define WIRE_BUF_OFFSET 12
+#define WIRE_BUF_LENGTH 16
+#define WIRE_BUF_LENGTH_OFFSET 20
+#define WIRE_BUF_ENTRY_SIZE 24
+#define WIRE_BUF_IN 1u
+#define WIRE_BUF_OUT 2u
+#define WIRE_MAX_HELLO_ENTRIES 4096 /* callbacks, and buffer fields: more is a broken peer */
 
 /* Every reply (HELLO_REPLY, INVOKE_REPLY, INSTANCES) starts with i32 status. */
 #define WIRE_STATUS 0
-/* HELLO_REPLY: i32 status, u64 sessionId */
+/* HELLO_REPLY: i32 status, u64 sessionId, u8 flags, u8 peerLength, u8[2]; then the peer's text:
+ * who answered (and, when status is not 0, why), UTF-8, at most 255 bytes. */
 #define WIRE_HELLO_REPLY_SESSION 4
-#define WIRE_HELLO_REPLY_SIZE 12
+#define WIRE_HELLO_REPLY_FLAGS 12
+#define WIRE_HELLO_REPLY_PEER_LENGTH 13
+#define WIRE_HELLO_REPLY_SIZE 16
+#define WIRE_PEER_BRIDGE 1u /* flag: a bridge answers (send every fixed parameter's bytes) */
 
 /* INVOKE: u64 instanceId, u64 callbackId, u8 sync, u8 numParms, u8[6]; a descriptor per
  * parameter; then the bytes of every parameter that sends data. */
@@ -167,14 +210,16 @@ static inline void wire_put_name(uint8_t *dst, const char *name) {
   memcpy(dst, name, end ? (size_t)(end - name) : WIRE_NAME_SIZE - 1);
 }
 
-/* Writes a HELLO payload. */
+/* Writes the fixed part of a HELLO payload. */
 static inline void wire_put_hello(uint8_t p[WIRE_HELLO_SIZE], uint32_t revnum, const char *name,
-                                  const char *vendor, uint32_t pid) {
+                                  const char *vendor, uint32_t pid, uint32_t callbacks, uint32_t buffers) {
   memset(p, 0, WIRE_HELLO_SIZE);
   wire_put_u32(p + WIRE_HELLO_REVNUM, revnum);
   wire_put_name(p + WIRE_HELLO_NAME, name);
   wire_put_name(p + WIRE_HELLO_VENDOR, vendor);
   wire_put_u32(p + WIRE_HELLO_PID, pid);
+  wire_put_u32(p + WIRE_HELLO_NUMCALLBACKS, callbacks);
+  wire_put_u32(p + WIRE_HELLO_NUMBUFFERS, buffers);
 }
 
 /* Writes the fixed part of an INVOKE payload (descriptors zeroed). */
@@ -209,6 +254,22 @@ static inline uint64_t wire_reply_data(unsigned n) {
 /* Offset of the data in an EVENT payload of n parameters. */
 static inline uint64_t wire_event_data(uint32_t n) {
   return WIRE_EVENT_LENGTHS + 8ull * n;
+}
+
+/* Parameter directions, as the ABI numbers them. */
+static inline int parm_is_vector(vmk_MgmtParmType t) {
+  return t == VMK_MGMT_PARMTYPE_VECTOR_IN || t == VMK_MGMT_PARMTYPE_VECTOR_OUT ||
+         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
+}
+
+static inline int parm_sends(vmk_MgmtParmType t) {
+  return t == VMK_MGMT_PARMTYPE_IN || t == VMK_MGMT_PARMTYPE_INOUT || t == VMK_MGMT_PARMTYPE_VECTOR_IN ||
+         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
+}
+
+static inline int parm_returns(vmk_MgmtParmType t) {
+  return t == VMK_MGMT_PARMTYPE_OUT || t == VMK_MGMT_PARMTYPE_INOUT || t == VMK_MGMT_PARMTYPE_VECTOR_OUT ||
+         t == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
 }
 
 #endif

@@ -2,7 +2,7 @@
  * `deno task repl`: the interactive vmk_Mgmt shell, and its one-shot forms.
  *
  * ```
- * deno task repl [--sig FILE]… [--cflags "-I DIR -D X"] [--json] [-c "cmd; cmd"] [--file FILE] [--no-sim] [--verbose]
+ * deno task repl [--host [USER@]HOST[:PORT]] [--sig FILE]… [--cflags "-I DIR -D X"] [--json] [-c "cmd; cmd"] [--file FILE] [--no-sim] [--verbose]
  * ```
  * On the simulator library (the default here) a simulator is started for the session when none
  * listens. With `-c`, `--file` or commands piped on stdin it runs them and exits non-zero at the
@@ -10,7 +10,7 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { ERRNO, SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { ERRNO, HOST_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { VmkMgmtError } from "../mgmt/errors.ts";
 import { ACME_NVME_ADAPTER_PREFIX, acmeNic, acmeNvme, acmeNvmeAdapter, acmeStorage } from "../demo.ts";
 import { loadLibrary } from "../ffi/library.ts";
@@ -34,6 +34,8 @@ const HELP = `vmkmgmt REPL — drive vmk_Mgmt APIs interactively
 Usage: deno task repl [options]
 
 Options:
+  --host H         drive the kernel of ESXi host H ([user@]host[:port]) through vmkmgmt-bridge over
+                   ssh (VMKMGMT_SSH: ssh options; VMKMGMT_BRIDGE: the command there); no simulator
   --sig FILE       load a signature from a .ts module (its exported signatures), a .json file, or
                    a driver's C interface file (.c/.h, imported with clang as deno task import-c
                    does); repeatable. Also every file in $VMKMGMT_SIG_DIR.
@@ -47,7 +49,8 @@ Options:
   -v, --verbose    say which library and simulator are used
   -h, --help       this text
 
-Inside, type help. Environment: VMKMGMT_LIB (library), VMKMGMT_SIM_SOCKET (simulator socket).`;
+Inside, type help. Environment: VMKMGMT_LIB (library), VMKMGMT_SIM_SOCKET (simulator socket),
+VMKMGMT_HOST (as --host).`;
 
 function isSignature(v: unknown): v is Signature {
   return !!v && typeof v === "object" && Array.isArray((v as Signature).list) &&
@@ -163,7 +166,9 @@ async function ensureSimulator(
 ): Promise<SimProcess | undefined> {
   const { info } = await loadLibrary();
   if (verbose) console.error(`library: ${info.path} (${info.source})`);
-  if (!info.simulated) return undefined;
+  const host = Deno.env.get(HOST_ENV);
+  // Another host's kernel is not ours to start; "@local" is a bridge in front of ours.
+  if (!info.simulated || (host && host !== LOCAL_HOST)) return undefined;
   const socketPath = defaultSocketPath();
   state.simSocket = socketPath;
   const live = await simulatorAnswers(socketPath);
@@ -182,7 +187,7 @@ async function main(argv: string[]): Promise<number> {
   // `-c ""` is an empty command line (parseArgs would take the empty value for a missing one).
   argv = argv.map((a, i) => (a === "" && ["-c", "--command"].includes(argv[i - 1]) ? " " : a));
   const args = parseArgs(argv, {
-    string: ["sig", "command", "file", "rc", "history", "cflags"],
+    string: ["sig", "command", "file", "rc", "history", "cflags", "host"],
     boolean: ["json", "help", "sim", "verbose"],
     collect: ["sig"],
     negatable: ["sim"],
@@ -198,6 +203,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args._.length) throw new CommandError(`unexpected argument ${args._[0]}; to run commands use -c "…"`);
+  if (args.host !== undefined) {
+    if (!args.host) throw new CommandError("--host needs [user@]host[:port]");
+    // Every session of this REPL goes there; the library reads it at each open.
+    Deno.env.set(HOST_ENV, args.host as string);
+  }
   const interactive = args.command === undefined && args.file === undefined && Deno.stdin.isTerminal();
   const state = new ReplState({
     json: args.json as boolean,
@@ -268,10 +278,18 @@ async function main(argv: string[]): Promise<number> {
     };
     state.prefill = (text) => editor!.prefill(text);
     const lib = (await loadLibrary()).info;
+    const host = Deno.env.get(HOST_ENV);
+    const remote = host && host !== LOCAL_HOST;
     console.log(
       `vmkmgmt REPL — ${
-        lib.simulated ? `simulator${sim ? " (started for this session)" : ""}` : lib.source
-      } library ${lib.path}\n` +
+        remote
+          ? `host ${host} through vmkmgmt-bridge (each open says which bridge answers), library`
+          : lib.simulated
+          ? `simulator${sim ? " (started for this session)" : ""}${
+            host ? " through a local vmkmgmt-bridge" : ""
+          } library`
+          : `${lib.source} library`
+      } ${lib.path}\n` +
         `Signatures: ${
           [...state.signatures.keys()].join(", ")
         }. Try: open acmeNicMgmt, then Tab. Type help for commands.`,

@@ -15,12 +15,13 @@ import { type Instance, open, trapInterrupts, writeJsonLine } from "../mod.ts";
 
 const HELP = `collect-stats — poll NIC counters and show rates
 
-Usage: collect-stats.ts [--interval SECONDS] [--rounds N] [--instances a,b] [--json]
+Usage: collect-stats.ts [--interval SECONDS] [--rounds N] [--instances a,b] [--json] [--host H]
 
   --interval S      seconds between rounds (default 1; fractions allowed)
   --rounds N        stop after N rounds (default: until Ctrl-C)
   --instances LIST  comma-separated instance names (default: every instance)
   --json            one JSON object per instance per round (NDJSON)
+  --host H          [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help        this text
 
 Exit status: 0 when every round succeeded (Ctrl-C ends cleanly), 1 on an error, 2 on bad flags.`;
@@ -30,7 +31,7 @@ class UsageError extends Error {}
 
 function parse(argv: string[]) {
   const args = parseArgs(argv, {
-    string: ["interval", "rounds", "instances"],
+    string: ["interval", "rounds", "instances", "host"],
     boolean: ["json", "help"],
     alias: { h: "help" },
     unknown: (a: string) => {
@@ -46,7 +47,7 @@ function parse(argv: string[]) {
     throw new UsageError(`--rounds: expected a whole number > 0, got ${args.rounds}`);
   }
   const names = args.instances?.split(",").map((s: string) => s.trim()).filter(Boolean);
-  return { help: args.help, json: args.json, interval, rounds, names };
+  return { help: args.help, json: args.json, interval, rounds, names, host: args.host };
 }
 
 const rate = (now: bigint, before: bigint | undefined, seconds: number) =>
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
     return 0;
   }
   using stop = trapInterrupts();
-  await using nic = await open(acmeNic);
+  await using nic = await open(acmeNic, { host: opts.host });
   let targets: Instance[] = await nic.instances();
   if (opts.names) targets = await Promise.all(opts.names.map((n: string) => nic.instance(n)));
 

@@ -15,13 +15,14 @@ import { crc32, type Instance, MAX_VECTOR_BYTES, open, trapInterrupts, writeJson
 
 const HELP = `flash-firmware — flash an image and verify its CRC-32
 
-Usage: flash-firmware.ts IMAGE (--instance NAME … | --all) [--timeout SECONDS] [--json]
+Usage: flash-firmware.ts IMAGE (--instance NAME … | --all) [--timeout SECONDS] [--json] [--host H]
 
   IMAGE            the firmware file (must exist and not be empty; at most 64 MiB)
   --instance NAME  an instance to flash; repeatable
   --all            every instance
   --timeout S      per-instance limit in seconds (default 60)
   --json           one JSON object per instance instead of text
+  --host H         [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help       this text
 
 Exit status: 0 when every instance was flashed and its CRC matches, 1 otherwise, 2 on bad input.`;
@@ -32,7 +33,7 @@ class UsageError extends Error {}
 
 function parse(argv: string[]) {
   const args = parseArgs(argv, {
-    string: ["instance", "timeout"],
+    string: ["instance", "timeout", "host"],
     boolean: ["all", "json", "help"],
     collect: ["instance"],
     alias: { h: "help" },
@@ -53,6 +54,7 @@ function parse(argv: string[]) {
     image: args._[0] === undefined ? undefined : String(args._[0]),
     extra: args._.slice(1).map(String),
     timeoutMs: timeout * 1000,
+    host: args.host,
   };
 }
 
@@ -96,7 +98,7 @@ async function main(): Promise<number> {
   const expected = crc32(image);
 
   using stop = trapInterrupts();
-  await using nic = await open(acmeNic);
+  await using nic = await open(acmeNic, { host: opts.host });
   const targets: Instance[] = opts.all
     ? await nic.instances()
     : await Promise.all(opts.names.map((n) => nic.instance(n)));

@@ -24,6 +24,7 @@ Usage: link-watch.ts [--threshold DURATION] [--deadline DURATION] [--instances a
   --recoveries N    exit 0 after N successful recoveries (default: run until Ctrl-C)
   --keep-going      log a failed recovery and go on watching (default: exit 1)
   --json            log lines as NDJSON
+  --host H          [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help        this text
 
 Durations: 500ms, 10s, 2m. Exit status: 0 on Ctrl-C or after --recoveries, 1 when a link did not
@@ -41,7 +42,7 @@ function durationFlag(name: string, value: string | undefined, fallback: string)
 
 function parse(argv: string[]) {
   const args = parseArgs(argv, {
-    string: ["threshold", "deadline", "instances", "recoveries"],
+    string: ["threshold", "deadline", "instances", "recoveries", "host"],
     boolean: ["json", "help", "keep-going"],
     alias: { h: "help" },
     unknown: (a: string) => {
@@ -60,6 +61,7 @@ function parse(argv: string[]) {
     deadline: durationFlag("deadline", args.deadline, "10s"),
     names: args.instances?.split(",").map((s: string) => s.trim()).filter(Boolean) as string[] | undefined,
     recoveries,
+    host: args.host as string | undefined,
   };
 }
 
@@ -83,6 +85,7 @@ async function main(): Promise<number> {
   let failure: Error | undefined;
   // A lost kernel connection (or a bug in a handler below) ends the watch loudly, never silently.
   await using nic = await open(acmeNic, {
+    host: opts.host,
     onError: (e) => {
       failure ??= e as Error;
       done.resolve();

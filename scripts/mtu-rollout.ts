@@ -16,13 +16,14 @@ import { type Instance, open, type Session, trapInterrupts, writeJsonLine } from
 
 const HELP = `mtu-rollout — set an MTU everywhere, or nowhere
 
-Usage: mtu-rollout.ts --mtu N (--instances a,b,… | --all) [--timeout MS] [--json]
+Usage: mtu-rollout.ts --mtu N (--instances a,b,… | --all) [--timeout MS] [--json] [--host H]
 
   --mtu N           the MTU to set (the driver accepts 68..9000)
   --instances LIST  comma-separated instance names, in rollout order
   --all             every instance
   --timeout MS      limit for each call (default 5000)
   --json            log each step as NDJSON
+  --host H          [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help        this text
 
 Exit status: 0 when every instance has the new MTU; 1 when the rollout failed and every changed
@@ -33,7 +34,7 @@ class UsageError extends Error {}
 
 function parse(argv: string[]) {
   const args = parseArgs(argv, {
-    string: ["mtu", "instances", "timeout"],
+    string: ["mtu", "instances", "timeout", "host"],
     boolean: ["all", "json", "help"],
     alias: { h: "help" },
     unknown: (a: string) => {
@@ -51,7 +52,7 @@ function parse(argv: string[]) {
   if (!Number.isFinite(timeout) || timeout <= 0) {
     throw new UsageError(`--timeout: expected milliseconds > 0, got ${args.timeout}`);
   }
-  return { help: false, mtu, names, all: args.all, timeout, json: args.json } as const;
+  return { help: false, mtu, names, all: args.all, timeout, json: args.json, host: args.host } as const;
 }
 
 async function main(): Promise<number> {
@@ -68,7 +69,7 @@ async function main(): Promise<number> {
   };
 
   using stop = trapInterrupts();
-  await using nic = await open(acmeNic);
+  await using nic = await open(acmeNic, { host: opts.host });
   const targets: Instance[] = opts.all
     ? await nic.instances()
     : await Promise.all(opts.names.map((n: string) => nic.instance(n)));

@@ -16,10 +16,11 @@ import { open, writeJsonLine } from "../mod.ts";
 
 const HELP = `nvme-inventory — model, serial and firmware of every NVMe adapter
 
-Usage: nvme-inventory.ts [--json] [--timeout MS]
+Usage: nvme-inventory.ts [--json] [--timeout MS] [--host H]
 
   --json        one JSON object per adapter (NDJSON)
   --timeout MS  per call (default 10000)
+  --host H      [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help    this text
 
 Exit status: 0 when every adapter answered, 1 when one did not (the others are still listed),
@@ -34,7 +35,7 @@ const field = (page: Uint8Array, at: number, n: number) =>
 
 async function main(): Promise<number> {
   const args = parseArgs(Deno.args, {
-    string: ["timeout"],
+    string: ["timeout", "host"],
     boolean: ["json", "help"],
     alias: { h: "help" },
     unknown: (a: string) => {
@@ -49,7 +50,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(timeout) || timeout < 1) {
     throw new UsageError(`--timeout: expected milliseconds ≥ 1, got ${args.timeout}`);
   }
-  await using nvme = await open(acmeNvme);
+  await using nvme = await open(acmeNvme, { host: args.host });
   const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 }, { timeout });
   if (!args.json) {
     console.log(
@@ -60,7 +61,7 @@ async function main(): Promise<number> {
   let failed = 0;
   for (const a of adapters) {
     try {
-      await using ctrl = await open(acmeNvmeAdapter(a.name));
+      await using ctrl = await open(acmeNvmeAdapter(a.name), { host: args.host });
       const page = new Uint8Array(4096);
       const { request } = await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 0 } }, {
         timeout,

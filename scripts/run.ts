@@ -2,11 +2,13 @@
  * The script runner: `deno task run scripts/NAME.ts [args]`. It makes sure a backend exists —
  * the real library when `VMKMGMT_LIB` is set or on ESXi, else the simulator (its library built,
  * and a simulator started for the script and stopped afterwards when none is listening) — then
- * runs the script with the minimal permissions it declares in its `@permissions` line.
+ * runs the script with the minimal permissions it declares in its `@permissions` line. With
+ * `--host` among the script's flags (or `VMKMGMT_HOST` set) no simulator is started: the script
+ * reaches that host's kernel through the bridge.
  * Signals are passed on to the script; the runner exits with the script's status.
  * @module
  */
-import { ESXI_LIBRARY_PATHS, LIBRARY_ENV, SIM_SOCKET_ENV } from "../abi/facts.ts";
+import { ESXI_LIBRARY_PATHS, HOST_ENV, LIBRARY_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 
@@ -44,12 +46,23 @@ async function main(): Promise<number> {
   const env: Record<string, string> = {};
   let sim: SimProcess | undefined;
   const real = Deno.env.get(LIBRARY_ENV) ?? ESXI_LIBRARY_PATHS.find(exists);
+  // A script sent to another host (--host, VMKMGMT_HOST) needs our library, not a simulator here;
+  // "@local" is a bridge in front of this machine's simulator.
+  const flag = args.findIndex((a) => a === "--host" || a.startsWith("--host="));
+  const host = flag < 0
+    ? Deno.env.get(HOST_ENV)
+    : args[flag].startsWith("--host=")
+    ? args[flag].slice(7)
+    : args[flag + 1];
+  const remote = Boolean(host) && host !== LOCAL_HOST;
   if (!real) {
     const built = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, "lib"] }).output();
     if (!built.success) {
       console.error(`run: building the simulator library failed:\n${new TextDecoder().decode(built.stderr)}`);
       return 1;
     }
+  }
+  if (!real && !remote) {
     const socketPath = defaultSocketPath();
     env[SIM_SOCKET_ENV] = socketPath;
     try {

@@ -32,6 +32,9 @@ import {
   ProtocolError,
 } from "./protocol.ts";
 
+/** How the simulator names itself in HELLO_REPLY (a bridge names itself and its host). */
+const SIM_PEER = "vmkmgmt simulator";
+
 /** Unacknowledged EVENT frames allowed in flight per session. */
 export const EVENT_WINDOW = 64;
 /** Events waiting per session beyond the window; more are dropped and counted. */
@@ -267,7 +270,7 @@ export class Kernel {
         ? `vendor ${JSON.stringify(vendor)} is not ${vendors.map((v) => JSON.stringify(v)).join(" or ")}`
         : `no API named ${JSON.stringify(name)}`;
       this.log(`refused session for ${name}/${vendor} ${formatVersion(revnum)}: ${why}`);
-      return { reply: { status: ERRNO.ENODEV, sessionId: 0n } };
+      return { reply: { status: ERRNO.ENODEV, sessionId: 0n, peer: `${SIM_PEER}: ${why}` } };
     }
     const session: Session = {
       id: this.#nextSession++,
@@ -285,7 +288,7 @@ export class Kernel {
     api.sessions.add(session);
     this.#sessions.set(session.id, session);
     this.#hook(api, "sessionOpened", session);
-    return { reply: { status: 0, sessionId: BigInt(session.id) }, session };
+    return { reply: { status: 0, sessionId: BigInt(session.id), peer: SIM_PEER }, session };
   }
 
   /** Forgets a session whose connection ended. */

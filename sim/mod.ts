@@ -52,6 +52,8 @@ export type {
   CopyReply,
   CopyRequest,
   EventMessage,
+  HelloBuffer,
+  HelloCallback,
   HelloReply,
   HelloRequest,
   InstanceList,

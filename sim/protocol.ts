@@ -31,7 +31,7 @@ import {
 /** Frame magic (`V M M K`). */
 export const MAGIC = 0x4b4d4d56;
 /** Protocol version spoken here. */
-export const VERSION = 3;
+export const VERSION = 4;
 /** Header size in bytes. */
 export const HEADER_SIZE = 16;
 /** Largest payload accepted: the largest vector plus room for the descriptors around it. */
@@ -354,7 +354,33 @@ export class PayloadWriter {
 
 // ---------------------------------------------------------------- Frames
 
-/** HELLO (lib → sim): a library session asks for an API. */
+/** A callback of the caller's table, as HELLO carries it (its function pointer stays home). */
+export interface HelloCallback {
+  /** Callback id. */
+  id: bigint;
+  /** `vmk_MgmtCallbackLocation`: 1 kernel, 2 user. */
+  location: number;
+  /** Whether it is synchronous. */
+  sync: boolean;
+  /** Its parameters: the caller's direction and the fixed or element size. */
+  params: { dir: Direction; size: number }[];
+}
+
+/** A pointer member of a parameter that points to a caller buffer (what a bridge re-points). */
+export interface HelloBuffer {
+  /** Callback id. */
+  callbackId: bigint;
+  /** Parameter index. */
+  parm: number;
+  /** `in`, `out` or `inout`. */
+  dir: "in" | "out" | "inout";
+  /** Offset of the pointer in the parameter (in each element of a vector). */
+  offset: number;
+  /** A fixed length, or where the length is: an unsigned member of 1, 2, 4 or 8 bytes. */
+  length: number | { offset: number; size: 1 | 2 | 4 | 8 };
+}
+
+/** HELLO (lib → kernel): a library session asks for an API, sending its whole callback table. */
 export interface HelloRequest {
   /** `vmk_revnum` of the caller's signature. */
   revnum: number;
@@ -364,32 +390,111 @@ export interface HelloRequest {
   vendor: string;
   /** The client's process id. */
   pid: number;
+  /** The caller's callback table. */
+  callbacks: HelloCallback[];
+  /** Pointer members that point to caller buffers. */
+  buffers: HelloBuffer[];
 }
+
+/** Most callbacks, and buffer fields, a HELLO may carry. */
+export const MAX_HELLO_ENTRIES = 4096;
+const BUFFER_DIRS = [undefined, "in", "out", "inout"] as const;
 
 /** Decodes a HELLO payload. @throws {ProtocolError} when it does not parse. */
 export function decodeHello(payload: Uint8Array): HelloRequest {
   const r = new PayloadReader(payload);
-  const hello = { revnum: r.u32(), name: r.name(), vendor: r.name(), pid: r.u32() };
+  const head = { revnum: r.u32(), name: r.name(), vendor: r.name(), pid: r.u32() };
+  const numCallbacks = r.u32();
+  const numBuffers = r.u32();
+  if (numCallbacks > MAX_HELLO_ENTRIES || numBuffers > MAX_HELLO_ENTRIES) {
+    throw new ProtocolError(`HELLO declares ${numCallbacks} callbacks and ${numBuffers} buffer fields`);
+  }
+  const callbacks: HelloCallback[] = [];
+  for (let i = 0; i < numCallbacks; i++) {
+    const id = r.u64();
+    const location = r.u8();
+    const sync = r.u8();
+    const numParms = r.u8();
+    r.bytes(5);
+    if ((location !== 1 && location !== 2) || sync > 1 || numParms > 4) {
+      throw new ProtocolError(`HELLO callback ${id}: bad location, sync flag or parameter count`);
+    }
+    const params: { dir: Direction; size: number }[] = [];
+    for (let k = 0; k < 4; k++) {
+      const size = r.u32();
+      const type = r.u8();
+      r.bytes(3);
+      if (k >= numParms) continue;
+      if (type >= DIRECTION_BY_CODE.length || size === 0) {
+        throw new ProtocolError(`HELLO callback ${id}: parameter ${k} has type ${type}, size ${size}`);
+      }
+      params.push({ dir: DIRECTION_BY_CODE[type], size });
+    }
+    callbacks.push({ id, location, sync: sync === 1, params });
+  }
+  const buffers: HelloBuffer[] = [];
+  for (let i = 0; i < numBuffers; i++) {
+    const callbackId = r.u64();
+    const parm = r.u8();
+    const dir = BUFFER_DIRS[r.u8()];
+    const lengthSize = r.u8();
+    r.u8();
+    const offset = r.u32();
+    const fixed = r.u32();
+    const lengthOffset = r.u32();
+    if (!dir || parm > 3 || ![0, 1, 2, 4, 8].includes(lengthSize) || (lengthSize === 0 && fixed === 0)) {
+      throw new ProtocolError(`HELLO buffer field ${i} of callback ${callbackId} does not parse`);
+    }
+    const length = lengthSize === 0 ? fixed : { offset: lengthOffset, size: lengthSize as 1 | 2 | 4 | 8 };
+    buffers.push({ callbackId, parm, dir, offset, length });
+  }
   if (r.remaining !== 0) throw new ProtocolError("HELLO has trailing bytes");
-  return hello;
+  return { ...head, callbacks, buffers };
 }
 
 /** Encodes a HELLO payload (what the library sends; for test clients). */
 export function encodeHello(hello: HelloRequest): Uint8Array {
-  return new PayloadWriter().u32(hello.revnum).name(hello.name).name(hello.vendor).u32(hello.pid).finish();
+  const w = new PayloadWriter().u32(hello.revnum).name(hello.name).name(hello.vendor).u32(hello.pid)
+    .u32(hello.callbacks.length).u32(hello.buffers.length);
+  for (const c of hello.callbacks) {
+    w.u64(c.id).u8(c.location).u8(c.sync ? 1 : 0).u8(c.params.length).zeros(5);
+    for (let k = 0; k < 4; k++) {
+      const p = c.params[k];
+      w.u32(p ? p.size : 0).u8(p ? DIRECTION_BY_CODE.indexOf(p.dir) : 0).zeros(3);
+    }
+  }
+  for (const b of hello.buffers) {
+    const fixed = typeof b.length === "number";
+    w.u64(b.callbackId).u8(b.parm).u8(BUFFER_DIRS.indexOf(b.dir)).u8(
+      fixed ? 0 : (b.length as { size: number }).size,
+    )
+      .u8(0).u32(b.offset).u32(fixed ? b.length as number : 0)
+      .u32(fixed ? 0 : (b.length as { offset: number }).offset);
+  }
+  return w.finish();
 }
 
-/** HELLO_REPLY (sim → lib). */
+/** HELLO_REPLY (kernel → lib). */
 export interface HelloReply {
   /** 0, or `ENODEV` when no kernel API matches. */
   status: number;
   /** The session's id (0 when refused). */
   sessionId: bigint;
+  /** Who answered (and, when refused, why): at most 255 UTF-8 bytes. */
+  peer?: string;
+  /** Set by a bridge: the library then sends every fixed parameter's bytes. */
+  bridge?: boolean;
 }
+
+/** Flag of HELLO_REPLY: a bridge answers. */
+export const PEER_BRIDGE = 1;
 
 /** Encodes a HELLO_REPLY payload. */
 export function encodeHelloReply(reply: HelloReply): Uint8Array {
-  return new PayloadWriter().i32(reply.status).u64(reply.sessionId).finish();
+  let peer = new TextEncoder().encode(reply.peer ?? "");
+  if (peer.length > 255) peer = peer.subarray(0, 255);
+  return new PayloadWriter().i32(reply.status).u64(reply.sessionId).u8(reply.bridge ? PEER_BRIDGE : 0)
+    .u8(peer.length).zeros(2).bytes(peer).finish();
 }
 
 /** One parameter of an INVOKE as the library describes it. */

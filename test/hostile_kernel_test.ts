@@ -10,7 +10,7 @@ import { NativeHandle } from "../ffi/handle.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { open, VmkMgmtError } from "../mod.ts";
-import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/protocol.ts";
+import { buildFrame, encodeHelloReply, FrameParser, FrameType, PayloadWriter } from "../sim/protocol.ts";
 import { useSocket } from "./support/env.ts";
 
 type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;
@@ -34,7 +34,11 @@ async function fakeKernel(answer: Answer) {
             for (const f of parser.push(buf.slice(0, n))) {
               let out: Uint8Array | null;
               if (f.type === FrameType.HELLO) {
-                out = buildFrame(FrameType.HELLO_REPLY, f.id, new PayloadWriter().i32(0).u64(1).finish());
+                out = buildFrame(
+                  FrameType.HELLO_REPLY,
+                  f.id,
+                  encodeHelloReply({ status: 0, sessionId: 1n, peer: "a hostile kernel" }),
+                );
               } else if (f.type === FrameType.GET_INSTANCES) {
                 out = buildFrame(
                   FrameType.INSTANCES,

@@ -106,7 +106,12 @@ Deno.test("every ABI constant of abi/facts.ts matches vmkmgmt.h", async () => {
 Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h", async () => {
   const c = (await fromC()).wire;
   const T = wire.FrameType;
-  const hello = { revnum: 0, name: "a", vendor: "b", pid: 1 };
+  const hello = { revnum: 0, name: "a", vendor: "b", pid: 1, callbacks: [], buffers: [] };
+  const oneCallback = { ...hello, callbacks: [{ id: 16n, location: 1, sync: true, params: [] }] };
+  const oneBuffer = {
+    ...oneCallback,
+    buffers: [{ callbackId: 16n, parm: 0, dir: "in" as const, offset: 0, length: 8 }],
+  };
   const noParams = { instanceId: 1n, callbackId: 16n, sync: true, params: [] };
   const oneVectorOut = { ...noParams, params: [{ dir: "vectorOut" as const, size: 1, length: 8 }] };
   const ts: Record<string, number | string> = {
@@ -145,6 +150,14 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
     WIRE_COPY_ADDRESS: wire.CopyTarget.ADDRESS,
     WIRE_COPY_PARAMETER: wire.CopyTarget.PARAMETER,
     WIRE_HELLO_SIZE: wire.encodeHello(hello).length,
+    WIRE_CB_ENTRY_SIZE: wire.encodeHello(oneCallback).length - wire.encodeHello(hello).length,
+    WIRE_BUF_ENTRY_SIZE: wire.encodeHello(oneBuffer).length - wire.encodeHello(oneCallback).length,
+    WIRE_PEER_BRIDGE: wire.PEER_BRIDGE,
+    WIRE_MAX_HELLO_ENTRIES: wire.MAX_HELLO_ENTRIES,
+    WIRE_HOST_ENV: abi.HOST_ENV,
+    WIRE_BRIDGE_ENV: abi.BRIDGE_ENV,
+    WIRE_SSH_ENV: abi.SSH_ENV,
+    WIRE_LOCAL_HOST: abi.LOCAL_HOST,
     WIRE_HELLO_REPLY_SIZE: wire.encodeHelloReply({ status: 0, sessionId: 1n }).length,
     WIRE_INVOKE_HEADER_SIZE: wire.encodeInvoke(noParams).length,
     WIRE_PARM_DESC_SIZE: wire.encodeInvoke(oneVectorOut).length - wire.encodeInvoke(noParams).length,
@@ -168,6 +181,19 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
     params: [{ dir: "in" as const, size: 4, length: 4, data: new Uint8Array([1, 2, 3, 4]) }],
   };
   assertEquals(wire.decodeInvoke(wire.encodeInvoke(setMtu)), setMtu);
+  // HELLO carries the whole table and the buffer fields, both ways.
+  const table = {
+    ...oneBuffer,
+    callbacks: [{ id: 16n, location: 1, sync: true, params: [{ dir: "inout" as const, size: 24 }] }],
+    buffers: [...oneBuffer.buffers, {
+      callbackId: 16n,
+      parm: 0,
+      dir: "out" as const,
+      offset: 8,
+      length: { offset: 16, size: 4 as const },
+    }],
+  };
+  assertEquals(wire.decodeHello(wire.encodeHello(table)), table);
   // A reply's mask says which parameters come back; a copy reply decodes its status and bytes.
   const reply = wire.encodeInvokeReply({
     status: 0,

@@ -9,7 +9,7 @@ import { waitUntil, within } from "./support/wait.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
 
-Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our three extensions", async () => {
+Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our five extensions", async () => {
   const out = await new Deno.Command("nm", {
     args: ["-D", "--defined-only", `${ROOT}native/build/libvmkmgmt.so`],
   })
@@ -27,7 +27,9 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our three extens
     "vmk_MgmtUserInit",
     "vmkmgmt_CheckKernel",
     "vmkmgmt_UserEventStats",
+    "vmkmgmt_UserInitWith",
     "vmkmgmt_UserOnDisconnect",
+    "vmkmgmt_UserPeer",
   ]);
 });
 

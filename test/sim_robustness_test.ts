@@ -53,7 +53,11 @@ async function exchange(
 }
 
 const hello = (name = "acmeNicMgmt") =>
-  buildFrame(FrameType.HELLO, 1, new PayloadWriter().u32(0x01000000).name(name).name("acme").u32(1).finish());
+  buildFrame(
+    FrameType.HELLO,
+    1,
+    new PayloadWriter().u32(0x01000000).name(name).name("acme").u32(1).u32(0).u32(0).finish(),
+  );
 
 function header(type: number, len: number, version = VERSION, magic = MAGIC): Uint8Array {
   const b = new Uint8Array(HEADER_SIZE);

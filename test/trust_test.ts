@@ -145,6 +145,8 @@ Deno.test({
         name: "evil\n[sim] forged",
         vendor: "x\x1b[2J",
         pid: 1,
+        callbacks: [],
+        buffers: [],
       });
       await conn.write(buildFrame(FrameType.HELLO, 1, hello));
       await waitUntil(() => sim.log.some((l) => l.includes("refused session")), "the refusal in the log");

@@ -43,6 +43,21 @@ int main(void) {
   S(vmk_MgmtVectorParm);
   F(vmk_MgmtVectorParm, length);
   F(vmk_MgmtVectorParm, dataPtr);
+  S(vmkmgmt_BufferField);
+  F(vmkmgmt_BufferField, callbackId);
+  F(vmkmgmt_BufferField, parm);
+  F(vmkmgmt_BufferField, offset);
+  F(vmkmgmt_BufferField, direction);
+  F(vmkmgmt_BufferField, length);
+  F(vmkmgmt_BufferField, lengthOffset);
+  F(vmkmgmt_BufferField, lengthSize);
+  S(vmkmgmt_InitOptions);
+  F(vmkmgmt_InitOptions, host);
+  F(vmkmgmt_InitOptions, buffers);
+  F(vmkmgmt_InitOptions, numBuffers);
+  F(vmkmgmt_InitOptions, why);
+  F(vmkmgmt_InitOptions, whyLen);
+  F(vmkmgmt_InitOptions, pid);
   printf("\"enum\": %zu}, \"abi\": {", sizeof(vmk_MgmtParmType));
   N(VMK_MISC_NAME_MAX);
   N(VMK_MGMT_MAX_CALLBACK_PARMS);
@@ -87,6 +102,10 @@ int main(void) {
   N(WIRE_COPY_ADDRESS);
   N(WIRE_COPY_PARAMETER);
   N(WIRE_HELLO_SIZE);
+  N(WIRE_CB_ENTRY_SIZE);
+  N(WIRE_BUF_ENTRY_SIZE);
+  N(WIRE_PEER_BRIDGE);
+  N(WIRE_MAX_HELLO_ENTRIES);
   N(WIRE_HELLO_REPLY_SIZE);
   N(WIRE_INVOKE_HEADER_SIZE);
   N(WIRE_PARM_DESC_SIZE);
@@ -98,6 +117,9 @@ int main(void) {
   N(WIRE_DROPPED_SIZE);
   N(WIRE_DIR_PRIVATE_MASK);
   N(WIRE_DIR_SYSTEM_MASK);
+  printf("\"WIRE_HOST_ENV\": \"%s\", \"WIRE_BRIDGE_ENV\": \"%s\", \"WIRE_SSH_ENV\": \"%s\", ", WIRE_HOST_ENV,
+         WIRE_BRIDGE_ENV, WIRE_SSH_ENV);
+  printf("\"WIRE_LOCAL_HOST\": \"%s\", ", WIRE_LOCAL_HOST);
   printf("\"WIRE_SOCKET_ENV\": \"%s\", \"WIRE_SOCKET_DEFAULT\": \"%s\"}, \"linux\": {", WIRE_SOCKET_ENV,
          WIRE_SOCKET_DEFAULT);
   N(AF_UNIX);

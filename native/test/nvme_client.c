@@ -8,7 +8,10 @@
  * Usage: nvme_client          (the adapters present)
  *        nvme_client expect N (fails unless N adapters are listed)
  */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +95,16 @@ static void kernel_callback(vmk_MgmtCallbackInfo *c, vmk_uint64 id, vmk_uint32 s
   c->callbackId = id;
 }
 
+/* The pointer members that point to buffers, for a bridge to re-point on a remote host: a tool
+ * looks the extension up with dlsym, so it still runs against ESXi's own library. */
+static const vmkmgmt_BufferField BUFFERS[] = {
+    {.callbackId = CB_PASSTHRU, .offset = offsetof(NvmeCommand, data), .direction = VMKMGMT_BUFFER_INOUT,
+     .lengthOffset = offsetof(NvmeCommand, dataLength), .lengthSize = 4},
+    {.callbackId = CB_IDENTIFY, .offset = offsetof(IdentifyRequest, page), .direction = VMKMGMT_BUFFER_OUT, .length = 4096},
+    {.callbackId = CB_FIRMWARE, .offset = offsetof(FirmwareRequest, image), .direction = VMKMGMT_BUFFER_IN,
+     .lengthOffset = offsetof(FirmwareRequest, size), .lengthSize = 4},
+};
+
 static int open_api(const char *name, vmk_MgmtCallbackInfo *cbs, int n, vmk_MgmtUserHandle *h) {
   vmk_MgmtApiSignature sig;
   memset(&sig, 0, sizeof sig);
@@ -100,7 +113,11 @@ static int open_api(const char *name, vmk_MgmtCallbackInfo *cbs, int n, vmk_Mgmt
   strcpy(sig.vendor.string, "acme");
   sig.numCallbacks = n;
   sig.callbacks = cbs;
-  return vmk_MgmtUserInit(&sig, 0, h);
+  int (*init_with)(vmk_MgmtApiSignature *, vmk_uint64, const vmkmgmt_InitOptions *, vmk_MgmtUserHandle *);
+  *(void **)&init_with = dlsym(RTLD_DEFAULT, "vmkmgmt_UserInitWith");
+  if (!init_with || strcmp(name, "acmeNvmeMgmt") == 0) return vmk_MgmtUserInit(&sig, 0, h);
+  vmkmgmt_InitOptions o = {.buffers = BUFFERS, .numBuffers = sizeof BUFFERS / sizeof *BUFFERS};
+  return init_with(&sig, 0, &o, h);
 }
 
 static void adapter(const char *name) {

@@ -87,8 +87,17 @@ export const openCmd: Command = {
       () =>
         `opened ${name} ${known.signature.version}: ${plural(list.length, "instance")} (${
           list.map((i) => i.name).join(", ")
-        })`,
-      () => ({ ok: true, session: name, instances: instancesJson(list) }),
+        })${
+          state.sessions.get(name)?.peer?.startsWith("vmkmgmt-bridge")
+            ? ` via ${state.sessions.get(name)!.peer}`
+            : ""
+        }`,
+      () => ({
+        ok: true,
+        session: name,
+        instances: instancesJson(list),
+        ...(state.sessions.get(name)?.peer ? { peer: state.sessions.get(name)!.peer } : {}),
+      }),
     );
   },
 };

@@ -1,0 +1,295 @@
+/*
+ * vmkmgmt-bridge -- carries the vmkmgmt wire protocol (PROTOCOL.md) from stdin/stdout to a real
+ * libvmkmgmt.so, so a workstation drives an ESXi host's kernel modules over `ssh host
+ * vmkmgmt-bridge`. It has no listener of its own: SSH authenticates, and one bridge process
+ * serves one session (OpenSSH's ControlMaster shares the connection between sessions).
+ *
+ *   vmkmgmt-bridge [--lib PATH]   serve one session (default library: /lib64/libvmkmgmt.so)
+ *   vmkmgmt-bridge --version      print the version and exit
+ *
+ * The session: HELLO carries the client's whole callback table and buffer fields; the bridge
+ * calls vmk_MgmtUserInit with that table (a trampoline for each user callback) and Begin when it
+ * has any, answers GET_INSTANCES and INVOKE on worker threads, forwards events as EVENT frames,
+ * and at EOF (or a frame that breaks the protocol) ends delivery, destroys the handle and exits.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bridge.h"
+
+#define DEFAULT_LIB "/lib64/libvmkmgmt.so"
+
+static const char USAGE[] =
+    "usage: vmkmgmt-bridge [--lib PATH] | --version | --help\n"
+    "Serves one vmkmgmt session on stdin/stdout (run by ssh for the vmkmgmt Deno module, with\n"
+    "VMKMGMT_HOST=host on the workstation). --lib: the vmk_Mgmt library (default " DEFAULT_LIB ").\n";
+
+/* Loads the real library; on failure says why in b->load_error (told to the client in HELLO_REPLY). */
+static void load_library(struct bridge *b) {
+  b->lib.dl = dlopen(b->lib_path, RTLD_NOW | RTLD_LOCAL);
+  if (!b->lib.dl) {
+    snprintf(b->load_error, sizeof b->load_error, "cannot load %s: %s", b->lib_path, dlerror());
+    return;
+  }
+  /* POSIX: a function pointer comes out of dlsym as a void * (the conversion is what dlsym(3) shows). */
+  *(void **)&b->lib.init = dlsym(b->lib.dl, "vmk_MgmtUserInit");
+  *(void **)&b->lib.get_instances = dlsym(b->lib.dl, "vmk_MgmtUserGetInstances");
+  *(void **)&b->lib.begin = dlsym(b->lib.dl, "vmk_MgmtUserBegin");
+  *(void **)&b->lib.end = dlsym(b->lib.dl, "vmk_MgmtUserEnd");
+  *(void **)&b->lib.destroy = dlsym(b->lib.dl, "vmk_MgmtUserDestroy");
+  *(void **)&b->lib.invoke = dlsym(b->lib.dl, "vmk_MgmtUserCallbackInvokeInt");
+  *(void **)&b->lib.init_with = dlsym(b->lib.dl, "vmkmgmt_UserInitWith");
+  *(void **)&b->lib.on_disconnect = dlsym(b->lib.dl, "vmkmgmt_UserOnDisconnect");
+  *(void **)&b->lib.event_stats = dlsym(b->lib.dl, "vmkmgmt_UserEventStats");
+  if (!b->lib.init || !b->lib.get_instances || !b->lib.begin || !b->lib.end || !b->lib.destroy || !b->lib.invoke)
+    snprintf(b->load_error, sizeof b->load_error, "%s is not a vmk_Mgmt library (a vmk_MgmtUser* function is missing)",
+             b->lib_path);
+}
+
+/* ---------------------------------------------------------------- HELLO */
+
+/* Builds the signature from a HELLO; EPROTO when it does not parse, EINVAL (with why) when the
+ * bridge cannot serve it. */
+static int parse_hello(struct bridge *b, const uint8_t *p, uint32_t len, char *why, size_t why_len) {
+  if (len < WIRE_HELLO_SIZE) return EPROTO;
+  uint32_t nc = wire_get_u32(p + WIRE_HELLO_NUMCALLBACKS);
+  uint32_t nb = wire_get_u32(p + WIRE_HELLO_NUMBUFFERS);
+  if (nc > WIRE_MAX_HELLO_ENTRIES || nb > WIRE_MAX_HELLO_ENTRIES ||
+      len != WIRE_HELLO_SIZE + (uint64_t)nc * WIRE_CB_ENTRY_SIZE + (uint64_t)nb * WIRE_BUF_ENTRY_SIZE)
+    return EPROTO;
+  b->sig.version = wire_get_u32(p + WIRE_HELLO_REVNUM);
+  b->client_pid = wire_get_u32(p + WIRE_HELLO_PID);
+  memcpy(b->sig.name.string, p + WIRE_HELLO_NAME, VMK_MISC_NAME_MAX);
+  memcpy(b->sig.vendor.string, p + WIRE_HELLO_VENDOR, VMK_MISC_NAME_MAX);
+  b->sig.name.string[VMK_MISC_NAME_MAX - 1] = 0;
+  b->sig.vendor.string[VMK_MISC_NAME_MAX - 1] = 0;
+  b->sig.numCallbacks = (int)nc;
+  if (nc > 0 && (b->callbacks = calloc(nc, sizeof *b->callbacks)) == NULL) return ENOMEM;
+  if (nb > 0 && (b->buffers = calloc(nb, sizeof *b->buffers)) == NULL) return ENOMEM;
+  b->sig.callbacks = b->callbacks;
+  unsigned users = 0;
+  for (uint32_t i = 0; i < nc; i++) {
+    const uint8_t *e = p + WIRE_HELLO_SIZE + (size_t)i * WIRE_CB_ENTRY_SIZE;
+    vmk_MgmtCallbackInfo *c = &b->callbacks[i];
+    c->callbackId = wire_get_u64(e + WIRE_CB_ID);
+    c->location = (vmk_MgmtCallbackLocation)e[WIRE_CB_LOCATION];
+    c->synchronous = (vmk_Bool)e[WIRE_CB_SYNC];
+    c->numParms = e[WIRE_CB_NUMPARMS];
+    if ((c->location != VMK_MGMT_CALLBACK_KERNEL && c->location != VMK_MGMT_CALLBACK_USER) || e[WIRE_CB_SYNC] > 1 ||
+        c->numParms > VMK_MGMT_MAX_CALLBACK_PARMS)
+      return EPROTO;
+    for (int k = 0; k < c->numParms; k++) {
+      const uint8_t *pe = e + WIRE_CB_PARMS + k * WIRE_CB_PARM_ENTRY;
+      c->parmSizes[k] = wire_get_u32(pe + WIRE_CB_PARM_SIZE);
+      c->parmTypes[k] = (vmk_MgmtParmType)pe[WIRE_CB_PARM_TYPE];
+      if (pe[WIRE_CB_PARM_TYPE] > VMK_MGMT_PARMTYPE_VECTOR_INOUT || c->parmSizes[k] == 0) return EPROTO;
+    }
+    if (c->location == VMK_MGMT_CALLBACK_USER) {
+      if (users >= BRIDGE_MAX_USER_CALLBACKS) {
+        snprintf(why, why_len, "the signature has more than %d user callbacks", BRIDGE_MAX_USER_CALLBACKS);
+        return EINVAL;
+      }
+      b->user_callbacks[users] = c;
+      c->callback = events_trampoline(users++);
+    }
+  }
+  for (uint32_t i = 0; i < nb; i++) {
+    const uint8_t *e = p + WIRE_HELLO_SIZE + (size_t)nc * WIRE_CB_ENTRY_SIZE + (size_t)i * WIRE_BUF_ENTRY_SIZE;
+    vmkmgmt_BufferField *f = &b->buffers[i];
+    f->callbackId = wire_get_u64(e + WIRE_BUF_CALLBACK);
+    f->parm = e[WIRE_BUF_PARM];
+    f->direction = e[WIRE_BUF_DIR];
+    f->lengthSize = e[WIRE_BUF_LENGTH_SIZE];
+    f->offset = wire_get_u32(e + WIRE_BUF_OFFSET);
+    f->length = wire_get_u32(e + WIRE_BUF_LENGTH);
+    f->lengthOffset = wire_get_u32(e + WIRE_BUF_LENGTH_OFFSET);
+    unsigned ls = f->lengthSize;
+    if (f->direction < VMKMGMT_BUFFER_IN || f->direction > VMKMGMT_BUFFER_INOUT || f->parm >= VMK_MGMT_MAX_CALLBACK_PARMS ||
+        (ls != 0 && ls != 1 && ls != 2 && ls != 4 && ls != 8) || (ls == 0 && (f->length == 0 || f->length > WIRE_MAX_VECTOR)))
+      return EPROTO;
+  }
+  b->num_buffers = nb;
+  return 0;
+}
+
+static void reply_hello(struct bridge *b, uint32_t id, int status, const char *why) {
+  uint8_t head[WIRE_HELLO_REPLY_SIZE];
+  char text[1024];
+  if (why && *why) snprintf(text, sizeof text, "%s: %s", b->peer, why);
+  else snprintf(text, sizeof text, "%s", b->peer);
+  size_t n = strlen(text);
+  if (n > 255) n = 255; /* the field's limit: the start says who, and the most of why */
+  memset(head, 0, sizeof head);
+  wire_put_u32(head + WIRE_STATUS, (uint32_t)status);
+  wire_put_u64(head + WIRE_HELLO_REPLY_SESSION, status == 0 ? (uint64_t)getpid() : 0);
+  head[WIRE_HELLO_REPLY_FLAGS] = WIRE_PEER_BRIDGE;
+  head[WIRE_HELLO_REPLY_PEER_LENGTH] = (uint8_t)n;
+  struct iovec iov[2] = {{head, sizeof head}, {text, n}};
+  frame_send(b, WIRE_HELLO_REPLY, id, iov, 2);
+}
+
+/* The kernel behind the library went away (our library tells its monitor thread): the client
+ * must know at once, as it would with the kernel next to it, so the bridge hangs up. */
+static void kernel_gone(vmk_uint64 cookie, int error) {
+  struct bridge *b = (struct bridge *)(uintptr_t)cookie;
+  (void)error;
+  bridge_close(b);
+  pthread_mutex_lock(&b->wlock);
+  /* EOF at the client: every call in flight there fails with EIO. stdin and stdout may be one
+   * socket (the library's "@local"), which close() alone would leave open. */
+  shutdown(b->out, SHUT_WR);
+  close(b->out);
+  b->out = -1;
+  pthread_mutex_unlock(&b->wlock);
+}
+
+/* Init with the client's table (through vmkmgmt_UserInitWith when the library has it, for the
+ * reason in words); Begin when there are user callbacks, or to hear of a lost kernel. */
+static int open_session(struct bridge *b, char *why, size_t why_len) {
+  vmk_uint64 cookie = (vmk_uint64)(uintptr_t)b;
+  int rc;
+  if (b->lib.init_with) {
+    vmkmgmt_InitOptions o = {.host = "", .why = why, .whyLen = why_len, .pid = b->client_pid};
+    rc = b->lib.init_with(&b->sig, cookie, &o, &b->handle);
+  } else {
+    rc = b->lib.init(&b->sig, cookie, &b->handle);
+  }
+  if (rc != 0) {
+    if (!why[0])
+      snprintf(why, why_len, "vmk_MgmtUserInit failed for %s/%s (%s)", b->sig.name.string, b->sig.vendor.string,
+               strerror(rc));
+    return rc;
+  }
+  why[0] = 0; /* the library may have said who it trusted: not an error */
+  int watch = b->lib.on_disconnect && b->lib.on_disconnect(b->handle, kernel_gone) == 0;
+  if (b->user_callbacks[0] || watch) {
+    rc = b->lib.begin(b->handle);
+    if (rc == 0) {
+      b->begun = 1;
+      return 0;
+    }
+    snprintf(why, why_len, "vmk_MgmtUserBegin failed (%s)", strerror(rc));
+    b->lib.destroy(b->handle);
+    b->handle = NULL;
+  }
+  return rc;
+}
+
+/* Answers HELLO. Returns EPROTO for a HELLO that does not parse (the session is then over). */
+static int hello(struct bridge *b, uint32_t id, const uint8_t *p, uint32_t len) {
+  char why[200] = "";
+  if (b->load_error[0]) {
+    reply_hello(b, id, ENOENT, b->load_error);
+    return 0;
+  }
+  int rc = parse_hello(b, p, len, why, sizeof why);
+  if (rc == EPROTO) return EPROTO;
+  if (rc == 0) rc = open_session(b, why, sizeof why);
+  reply_hello(b, id, rc, why);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- the session */
+
+/* Reads frames until EOF or a broken frame; what a frame asks for runs on a worker. */
+static void serve(struct bridge *b) {
+  for (;;) {
+    uint16_t type;
+    uint32_t id, len;
+    uint8_t *payload = NULL;
+    int rc = frame_read(b->in, &type, &id, &payload, &len);
+    if (rc == EPROTO) frame_error(b, "vmkmgmt-bridge: bad frame header (magic, version or length)");
+    if (rc != 0) break;
+    const char *bad = NULL;
+    if (type == WIRE_HELLO) {
+      if (b->handle || b->sig.callbacks || b->sig.numCallbacks) bad = "HELLO sent twice";
+      else if (hello(b, id, payload, len) == EPROTO) bad = "a HELLO that does not parse";
+      else if (!b->handle) bad = ""; /* refused: the client has its answer; the session is over */
+    } else if (!b->handle) {
+      bad = "a session must start with HELLO";
+    } else if (type == WIRE_INVOKE || type == WIRE_GET_INSTANCES) {
+      if (type == WIRE_GET_INSTANCES && len != 0) bad = "GET_INSTANCES with a payload";
+      else {
+        calls_start(b, type, id, payload, len);
+        payload = NULL;
+      }
+    } else if (type == WIRE_COPY_REPLY) {
+      if (calls_copy_reply(b, id, payload, len) == 0) payload = NULL;
+      else bad = "a COPY_REPLY nobody asked for";
+    } else if (type == WIRE_EVENT_ACK) {
+      if (len != WIRE_ACK_SIZE) bad = "EVENT_ACK of the wrong size";
+      else events_ack(b, wire_get_u32(payload));
+    } else {
+      bad = "a frame type a client does not send";
+    }
+    free(payload);
+    if (bad) {
+      if (*bad) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "vmkmgmt-bridge: %s", bad);
+        frame_error(b, msg);
+      }
+      break;
+    }
+  }
+  bridge_close(b);
+}
+
+/* The end: delivery stops, the handle goes (the real library lets every call in flight go), and
+ * every worker leaves before the memory they use is freed. */
+static void finish(struct bridge *b) {
+  if (b->begun) b->lib.end(b->handle);
+  if (b->handle) b->lib.destroy(b->handle);
+  calls_wait_idle(b);
+  free(b->callbacks);
+  free(b->buffers);
+  if (b->fault_page) munmap(b->fault_page, (size_t)sysconf(_SC_PAGESIZE));
+  pthread_mutex_destroy(&b->lock);
+  pthread_mutex_destroy(&b->wlock);
+  pthread_cond_destroy(&b->cond);
+}
+
+int main(int argc, char **argv) {
+  struct bridge b;
+  memset(&b, 0, sizeof b);
+  b.in = 0;
+  b.out = 1;
+  b.lib_path = DEFAULT_LIB;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--version") == 0) {
+      printf("vmkmgmt-bridge %s (protocol %d)\n", BRIDGE_VERSION, WIRE_VERSION);
+      return 0;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      fputs(USAGE, stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--lib") == 0 && i + 1 < argc) {
+      b.lib_path = argv[++i];
+    } else {
+      fprintf(stderr, "vmkmgmt-bridge: unknown argument %s\n%s", argv[i], USAGE);
+      return 2;
+    }
+  }
+  /* The library behind us must reach its kernel, not start another bridge. */
+  unsetenv(WIRE_HOST_ENV);
+  signal(SIGPIPE, SIG_IGN);
+  pthread_mutex_init(&b.lock, NULL);
+  pthread_mutex_init(&b.wlock, NULL);
+  pthread_cond_init(&b.cond, NULL);
+  b.fault_page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b.fault_page == MAP_FAILED) b.fault_page = NULL;
+  char host[64] = "?";
+  gethostname(host, sizeof host - 1);
+  snprintf(b.peer, sizeof b.peer, "vmkmgmt-bridge %s on %s, %s", BRIDGE_VERSION, host, b.lib_path);
+  load_library(&b);
+  serve(&b);
+  finish(&b);
+  return 0;
+}

@@ -1,0 +1,114 @@
+/*
+ * bridge.h -- vmkmgmt-bridge's internals: one session of PROTOCOL.md on stdin/stdout, answered by
+ * calling a real libvmkmgmt.so (dlopen'd), so `ssh host vmkmgmt-bridge` is the whole transport.
+ *
+ *   bridge.c   main: arguments, the library, the frame loop, HELLO, the end of the session
+ *   calls.c    INVOKE and GET_INSTANCES, each on a worker thread; caller buffers behind pointer
+ *              members copied in and out (COPY_REQUEST to the client) and re-pointed
+ *   events.c   a trampoline per user callback: each event goes out as an EVENT frame, within the
+ *              client's credits (EVENT_ACK)
+ *   frames.c   reading and writing frames; every frame is checked before anything trusts it
+ *
+ * Threads: the main thread reads frames and never waits on the kernel; workers run calls; the real
+ * library's monitor thread runs the trampolines. `lock` guards the state below it; `wlock`
+ * serialises writes on stdout.
+ */
+#ifndef VMKMGMT_BRIDGE_H
+#define VMKMGMT_BRIDGE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "../vmkmgmt.h"
+#include "../wire.h"
+
+#define BRIDGE_VERSION "1.0.0"
+/* Calls in flight at once; one more is answered EAGAIN (the client library keeps far fewer). */
+#define BRIDGE_MAX_WORKERS 256
+/* User callbacks a signature may have (one trampoline each). */
+#define BRIDGE_MAX_USER_CALLBACKS 32
+/* Unacknowledged EVENT frames, as the simulator keeps (PROTOCOL.md, flow control). */
+#define BRIDGE_EVENT_CREDITS 64
+/* Bytes of caller buffers one call may copy in and out. */
+#define BRIDGE_MAX_CALL_BUFFERS (256ull * 1024 * 1024)
+
+typedef int (*init_fn)(vmk_MgmtApiSignature *, vmk_uint64, vmk_MgmtUserHandle *);
+typedef int (*instances_fn)(vmk_MgmtUserHandle, vmk_MgmtInstances *);
+typedef int (*handle_fn)(vmk_MgmtUserHandle);
+typedef int (*invoke_fn)(vmk_MgmtUserHandle, vmk_uint64, vmk_uint64, vmk_uint32, ...);
+typedef int (*init_with_fn)(vmk_MgmtApiSignature *, vmk_uint64, const vmkmgmt_InitOptions *, vmk_MgmtUserHandle *);
+typedef int (*on_disconnect_fn)(vmk_MgmtUserHandle, vmkmgmt_DisconnectFn);
+typedef int (*event_stats_fn)(vmk_MgmtUserHandle, vmk_uint64 *, vmk_uint64 *);
+
+/* The real library's entry points. */
+struct lib {
+  void *dl;
+  init_fn init;
+  instances_fn get_instances;
+  handle_fn begin, end, destroy;
+  invoke_fn invoke;
+  /* Our library's extensions, NULL in ESXi's: Init that says why, and word of a lost kernel. */
+  init_with_fn init_with;
+  on_disconnect_fn on_disconnect;
+  event_stats_fn event_stats; /* events lost behind the bridge, passed on as EVENTS_DROPPED */
+};
+
+/* A copy the bridge asked the client for, waiting for its COPY_REPLY. */
+struct copy_wait {
+  uint32_t request, copy_id;
+  int done;
+  int status;
+  uint8_t *payload; /* the reply (owned), NULL until done */
+  uint32_t length;
+  struct copy_wait *next;
+};
+
+struct bridge {
+  int in, out;
+  const char *lib_path;
+  char load_error[512]; /* why the library did not load, else "" */
+  struct lib lib;
+  char peer[256]; /* how HELLO_REPLY names us */
+
+  pthread_mutex_t wlock; /* stdout */
+  pthread_mutex_t lock;  /* everything below */
+  pthread_cond_t cond;   /* a copy is answered, credits came back, a worker left, or closing */
+  int closing;           /* the client is gone (or broke the protocol): everything winds down */
+  unsigned workers;
+  struct copy_wait *copies;
+  uint32_t next_copy;
+  unsigned unacked;
+  uint64_t dropped_sent; /* the last EVENTS_DROPPED total sent */
+
+  /* The session, from HELLO (immutable once the handle exists). */
+  vmk_MgmtUserHandle handle;
+  uint32_t client_pid; /* from HELLO: passed on, so the kernel's session list names the client */
+  int begun;
+  vmk_MgmtApiSignature sig;
+  vmk_MgmtCallbackInfo *callbacks;
+  vmkmgmt_BufferField *buffers;
+  uint32_t num_buffers;
+  const vmk_MgmtCallbackInfo *user_callbacks[BRIDGE_MAX_USER_CALLBACKS];
+  /* A page nothing may touch: a caller buffer the client could not read is re-pointed here, so
+   * the kernel's copy fails (EFAULT) as the original address would have. */
+  void *fault_page;
+};
+
+/* frames.c */
+int frame_read(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len);
+int frame_send(struct bridge *b, uint16_t type, uint32_t id, const struct iovec *pieces, int n);
+void frame_error(struct bridge *b, const char *why);
+void bridge_close(struct bridge *b); /* marks the session over and wakes every waiter */
+
+/* calls.c */
+void calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len);
+int calls_copy_reply(struct bridge *b, uint32_t id, uint8_t *payload, uint32_t len);
+void calls_wait_idle(struct bridge *b);
+
+/* events.c */
+void *events_trampoline(unsigned index);
+void events_ack(struct bridge *b, uint32_t count);
+void events_report_drops(struct bridge *b);
+
+#endif

@@ -1,0 +1,364 @@
+/*
+ * calls.c -- INVOKE and GET_INSTANCES through the real library, each on its own worker thread so a
+ * slow kernel callback holds up no other call.
+ *
+ * Caller buffers behind pointer members (the buffer fields HELLO declared): a sync kernel callback
+ * reads and writes them with vmk_CopyFromUser/vmk_CopyToUser in the calling process — here, the
+ * bridge. So before the call each one the client pointed at is fetched (a COPY_REQUEST read of the
+ * client's address, whatever the direction), the member is re-pointed at the bridge's copy, and
+ * after the call an `out` or `inout` buffer goes back (a COPY_REQUEST write) and the member gets
+ * its address back.
+ * An address the client cannot read is re-pointed at a page nothing may touch, so the kernel's copy
+ * fails as it would have in the client.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+
+/* One parsed INVOKE. */
+struct invoke {
+  struct bridge *b;
+  uint32_t id;
+  uint8_t *payload; /* owned */
+  uint32_t len;
+  uint64_t instance, callback;
+  int sync;
+  unsigned n;
+  uint8_t type[VMK_MGMT_MAX_CALLBACK_PARMS];
+  uint8_t sent[VMK_MGMT_MAX_CALLBACK_PARMS];
+  uint32_t size[VMK_MGMT_MAX_CALLBACK_PARMS];
+  uint64_t length[VMK_MGMT_MAX_CALLBACK_PARMS];
+  uint8_t *data[VMK_MGMT_MAX_CALLBACK_PARMS]; /* the bridge's copy of each parameter (owned) */
+};
+
+/* A caller buffer re-pointed for the call. */
+struct moved {
+  uint8_t *member;  /* the pointer member, in a parameter's bytes */
+  uint64_t address; /* the client's address */
+  uint8_t *copy;    /* the bridge's bytes (owned) */
+  uint64_t length;
+  uint32_t dir;
+  int readable; /* the client let us read it (else the member points at the fault page) */
+};
+
+#define MAX_MOVED 4096
+
+/* ---------------------------------------------------------------- copies from and to the client */
+
+/* Asks the client to read (`data` NULL) or write its memory at `address`; waits for the answer.
+ * A read's bytes land in `into`. Returns the client's status, or EIO when it is gone. */
+static int client_copy(struct bridge *b, uint32_t request, uint8_t op, uint64_t address, uint8_t *into,
+                       const uint8_t *data, uint64_t length) {
+  struct copy_wait w = {.request = request};
+  uint8_t msg[WIRE_COPY_REQUEST_SIZE];
+  pthread_mutex_lock(&b->lock);
+  if (b->closing) {
+    pthread_mutex_unlock(&b->lock);
+    return EIO;
+  }
+  w.copy_id = ++b->next_copy;
+  w.next = b->copies;
+  b->copies = &w;
+  pthread_mutex_unlock(&b->lock);
+
+  memset(msg, 0, sizeof msg);
+  wire_put_u32(msg + WIRE_COPY_ID, w.copy_id);
+  msg[WIRE_COPY_OP] = op;
+  msg[WIRE_COPY_TARGET] = WIRE_COPY_ADDRESS;
+  wire_put_u64(msg + WIRE_COPY_WHERE, address);
+  wire_put_u64(msg + WIRE_COPY_LENGTH, length);
+  struct iovec iov[2] = {{msg, sizeof msg}, {(void *)data, data ? (size_t)length : 0}};
+  int rc = frame_send(b, WIRE_COPY_REQUEST, request, iov, data ? 2 : 1);
+
+  pthread_mutex_lock(&b->lock);
+  while (rc == 0 && !w.done && !b->closing) pthread_cond_wait(&b->cond, &b->lock);
+  struct copy_wait **pp = &b->copies;
+  while (*pp != &w) pp = &(*pp)->next;
+  *pp = w.next;
+  pthread_mutex_unlock(&b->lock);
+  if (rc == 0) rc = w.done ? w.status : EIO;
+  if (rc == 0 && op == WIRE_COPY_FROM_USER) {
+    if (w.length != WIRE_COPY_REPLY_SIZE + length) rc = EIO;
+    else memcpy(into, w.payload + WIRE_COPY_REPLY_SIZE, length);
+  }
+  free(w.payload);
+  return rc;
+}
+
+/* COPY_REPLY from the client: hands it to the worker waiting for it; EPROTO if none is. */
+int calls_copy_reply(struct bridge *b, uint32_t id, uint8_t *payload, uint32_t len) {
+  if (len < WIRE_COPY_REPLY_SIZE) return EPROTO;
+  uint32_t copy_id = wire_get_u32(payload + WIRE_COPY_ID);
+  pthread_mutex_lock(&b->lock);
+  struct copy_wait *w = b->copies;
+  while (w && !(w->request == id && w->copy_id == copy_id && !w->done)) w = w->next;
+  if (w) {
+    w->done = 1;
+    w->status = (int)wire_get_u32(payload + WIRE_COPY_REPLY_STATUS);
+    w->payload = payload;
+    w->length = len;
+    pthread_cond_broadcast(&b->cond);
+  }
+  pthread_mutex_unlock(&b->lock);
+  return w ? 0 : EPROTO;
+}
+
+/* ---------------------------------------------------------------- INVOKE */
+
+/* Parses an INVOKE as the simulator does; EPROTO for anything malformed. */
+static int parse(struct invoke *c) {
+  const uint8_t *p = c->payload;
+  if (c->len < WIRE_INVOKE_HEADER_SIZE) return EPROTO;
+  c->instance = wire_get_u64(p + WIRE_INVOKE_INSTANCE);
+  c->callback = wire_get_u64(p + WIRE_INVOKE_CALLBACK);
+  c->sync = p[WIRE_INVOKE_SYNC];
+  c->n = p[WIRE_INVOKE_NUMPARMS];
+  if (c->sync > 1 || c->n > VMK_MGMT_MAX_CALLBACK_PARMS) return EPROTO;
+  for (unsigned i = WIRE_INVOKE_NUMPARMS + 1; i < WIRE_INVOKE_HEADER_SIZE; i++)
+    if (p[i] != 0) return EPROTO;
+  uint64_t off = wire_invoke_data(c->n);
+  if (c->len < off) return EPROTO;
+  for (unsigned i = 0; i < c->n; i++) {
+    const uint8_t *d = p + WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * i;
+    c->type[i] = d[WIRE_PARM_TYPE];
+    c->sent[i] = d[WIRE_PARM_FLAGS];
+    c->size[i] = wire_get_u32(d + WIRE_PARM_SIZE);
+    c->length[i] = wire_get_u64(d + WIRE_PARM_LENGTH);
+    if (c->type[i] > VMK_MGMT_PARMTYPE_VECTOR_INOUT || (c->sent[i] & ~WIRE_PARM_DATA) != 0 || c->size[i] == 0 ||
+        c->length[i] == 0 || c->length[i] > WIRE_MAX_VECTOR || c->length[i] % c->size[i] != 0 ||
+        (!parm_is_vector(c->type[i]) && c->length[i] != c->size[i]))
+      return EPROTO;
+    if (c->sent[i]) off += c->length[i];
+  }
+  return off == c->len ? 0 : EPROTO;
+}
+
+/* The client's table entry for the call; EINVAL when the INVOKE does not match it. */
+static int check_against_table(const struct bridge *b, const struct invoke *c, const vmk_MgmtCallbackInfo **out) {
+  for (int i = 0; i < b->sig.numCallbacks; i++) {
+    const vmk_MgmtCallbackInfo *cb = &b->callbacks[i];
+    if (cb->callbackId != c->callback) continue;
+    if (cb->location != VMK_MGMT_CALLBACK_KERNEL || cb->numParms != c->n) return EINVAL;
+    for (unsigned k = 0; k < c->n; k++)
+      if ((uint8_t)cb->parmTypes[k] != c->type[k] || cb->parmSizes[k] != c->size[k]) return EINVAL;
+    *out = cb;
+    return 0;
+  }
+  return ENOENT;
+}
+
+static uint64_t get_unsigned(const uint8_t *p, uint32_t size) {
+  uint64_t v = 0;
+  for (int i = (int)size - 1; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
+/* Fetches and re-points every caller buffer of the call; EINVAL for a length out of bounds or an
+ * async call that carries one (the kernel copies only during a sync call). */
+static int move_buffers(struct invoke *c, struct moved *m, unsigned *count) {
+  struct bridge *b = c->b;
+  uint64_t total = 0;
+  *count = 0;
+  for (uint32_t f = 0; f < b->num_buffers; f++) {
+    const vmkmgmt_BufferField *bf = &b->buffers[f];
+    if (bf->callbackId != c->callback || bf->parm >= c->n || !c->sent[bf->parm]) continue;
+    unsigned i = bf->parm;
+    for (uint64_t e = 0; e < c->length[i]; e += c->size[i]) {
+      uint8_t *elem = c->data[i] + e;
+      if (bf->offset + 8ull > c->size[i] || bf->lengthOffset + (uint64_t)bf->lengthSize > c->size[i]) return EINVAL;
+      uint64_t address = wire_get_u64(elem + bf->offset);
+      uint64_t length = bf->lengthSize ? get_unsigned(elem + bf->lengthOffset, bf->lengthSize) : bf->length;
+      if (address == 0 || length == 0) continue;
+      if (!c->sync || *count >= MAX_MOVED || length > WIRE_MAX_VECTOR || total + length > BRIDGE_MAX_CALL_BUFFERS)
+        return EINVAL;
+      struct moved *mv = &m[(*count)++];
+      *mv = (struct moved){.member = elem + bf->offset, .address = address, .length = length, .dir = bf->direction};
+      total += length;
+      if ((mv->copy = calloc(1, (size_t)length)) == NULL) return ENOMEM;
+      /* Fetched whatever its direction: an `out` buffer the kernel writes only in part keeps the
+       * caller's other bytes, and an address the caller cannot read fails the kernel's copy here,
+       * as it would have there (the driver's status says so; the call itself succeeds). */
+      int rc = client_copy(b, c->id, WIRE_COPY_FROM_USER, address, mv->copy, NULL, length);
+      if (rc == EIO) return EIO;
+      mv->readable = rc == 0;
+      wire_put_u64(mv->member, mv->readable ? (uint64_t)(uintptr_t)mv->copy : (uint64_t)(uintptr_t)b->fault_page);
+    }
+  }
+  return 0;
+}
+
+/* After the call: what the kernel may have written goes back to the client, and every member gets
+ * its address back. A write the client refuses (its memory went away) fails the call with it. */
+static int restore_buffers(struct invoke *c, struct moved *m, unsigned count, int rc) {
+  for (unsigned k = 0; k < count; k++) {
+    if (rc == 0 && m[k].readable && (m[k].dir & VMKMGMT_BUFFER_OUT)) {
+      int copied = client_copy(c->b, c->id, WIRE_COPY_TO_USER, m[k].address, NULL, m[k].copy, m[k].length);
+      if (copied != 0) rc = copied;
+    }
+    wire_put_u64(m[k].member, m[k].address);
+  }
+  return rc;
+}
+
+static int call_real(struct bridge *b, struct invoke *c, vmk_MgmtVectorParm vec[VMK_MGMT_MAX_CALLBACK_PARMS]) {
+  void *a[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
+  for (unsigned i = 0; i < c->n; i++) {
+    if (parm_is_vector(c->type[i])) {
+      vec[i] = (vmk_MgmtVectorParm){.length = c->length[i], .dataPtr = c->data[i]};
+      a[i] = &vec[i];
+    } else {
+      a[i] = c->data[i];
+    }
+  }
+  switch (c->n) {
+    case 0: return b->lib.invoke(b->handle, c->instance, c->callback, 0);
+    case 1: return b->lib.invoke(b->handle, c->instance, c->callback, 1, a[0]);
+    case 2: return b->lib.invoke(b->handle, c->instance, c->callback, 2, a[0], a[1]);
+    case 3: return b->lib.invoke(b->handle, c->instance, c->callback, 3, a[0], a[1], a[2]);
+    default: return b->lib.invoke(b->handle, c->instance, c->callback, 4, a[0], a[1], a[2], a[3]);
+  }
+}
+
+/* INVOKE_REPLY: on success every fixed parameter comes back (the kernel's table may write any) and
+ * every vector the caller's direction returns. */
+static void reply_invoke(struct bridge *b, const struct invoke *c, int status) {
+  uint8_t head[WIRE_REPLY_LENGTHS + 8 * VMK_MGMT_MAX_CALLBACK_PARMS];
+  struct iovec iov[1 + VMK_MGMT_MAX_CALLBACK_PARMS];
+  int pieces = 1;
+  uint32_t returned = 0;
+  memset(head, 0, sizeof head);
+  wire_put_u32(head + WIRE_STATUS, (uint32_t)status);
+  wire_put_u32(head + WIRE_REPLY_NUMPARMS, c->n);
+  for (unsigned i = 0; i < c->n; i++) {
+    wire_put_u64(head + WIRE_REPLY_LENGTHS + 8 * i, c->length[i]);
+    if (status == 0 && c->sync && (!parm_is_vector(c->type[i]) || parm_returns(c->type[i]))) {
+      returned |= 1u << i;
+      iov[pieces++] = (struct iovec){c->data[i], (size_t)c->length[i]};
+    }
+  }
+  wire_put_u32(head + WIRE_REPLY_RETURNED, returned);
+  iov[0] = (struct iovec){head, (size_t)wire_reply_data(c->n)};
+  frame_send(b, WIRE_INVOKE_REPLY, c->id, iov, pieces);
+}
+
+static void run_invoke(struct invoke *c) {
+  struct bridge *b = c->b;
+  const vmk_MgmtCallbackInfo *cb = NULL;
+  struct moved *m = NULL;
+  unsigned moved = 0;
+  vmk_MgmtVectorParm vec[VMK_MGMT_MAX_CALLBACK_PARMS];
+  int rc = parse(c);
+  if (rc != 0) {
+    frame_error(b, "vmkmgmt-bridge: an INVOKE that does not parse");
+    bridge_close(b);
+    goto out;
+  }
+  rc = check_against_table(b, c, &cb);
+  if (rc != 0) goto reply;
+  uint64_t off = wire_invoke_data(c->n);
+  rc = ENOMEM;
+  for (unsigned i = 0; i < c->n; i++) {
+    if ((c->data[i] = calloc(1, (size_t)c->length[i])) == NULL) goto reply;
+    if (c->sent[i]) {
+      memcpy(c->data[i], c->payload + off, (size_t)c->length[i]);
+      off += c->length[i];
+    }
+  }
+  if (b->num_buffers > 0 && (m = calloc(MAX_MOVED, sizeof *m)) == NULL) goto reply;
+  rc = m ? move_buffers(c, m, &moved) : 0;
+  if (rc == 0) rc = call_real(b, c, vec);
+  rc = restore_buffers(c, m, moved, rc);
+reply:
+  reply_invoke(b, c, rc);
+out:
+  for (unsigned k = 0; k < moved; k++) free(m[k].copy);
+  free(m);
+  for (unsigned i = 0; i < c->n; i++) free(c->data[i]);
+}
+
+/* ---------------------------------------------------------------- GET_INSTANCES */
+
+static void run_instances(struct bridge *b, uint32_t id) {
+  vmk_MgmtInstances list;
+  uint8_t msg[WIRE_INSTANCES_ENTRIES + WIRE_INSTANCE_SIZE * VMK_MGMT_MAX_INSTANCES];
+  memset(&list, 0, sizeof list);
+  memset(msg, 0, sizeof msg);
+  int rc = b->lib.get_instances(b->handle, &list);
+  unsigned count = rc == 0 ? list.numInstances : 0;
+  if (count > VMK_MGMT_MAX_INSTANCES) {
+    rc = EIO;
+    count = 0;
+  }
+  wire_put_u32(msg + WIRE_STATUS, (uint32_t)rc);
+  wire_put_u32(msg + WIRE_INSTANCES_COUNT, count);
+  for (unsigned i = 0; i < count; i++) {
+    uint8_t *e = msg + WIRE_INSTANCES_ENTRIES + WIRE_INSTANCE_SIZE * i;
+    wire_put_u64(e + WIRE_INSTANCE_ID, list.instanceIds[i]);
+    wire_put_name(e + WIRE_INSTANCE_NAME, list.instanceNames[i].string);
+  }
+  frame_send(b, WIRE_INSTANCES, id, &(struct iovec){msg, WIRE_INSTANCES_ENTRIES + WIRE_INSTANCE_SIZE * count}, 1);
+}
+
+/* ---------------------------------------------------------------- workers */
+
+struct job {
+  struct bridge *b;
+  uint16_t type;
+  struct invoke call;
+};
+
+static void *worker_main(void *arg) {
+  struct job *j = arg;
+  struct bridge *b = j->b;
+  if (j->type == WIRE_INVOKE) run_invoke(&j->call);
+  else run_instances(b, j->call.id);
+  free(j->call.payload);
+  free(j);
+  pthread_mutex_lock(&b->lock);
+  b->workers--;
+  pthread_cond_broadcast(&b->cond);
+  pthread_mutex_unlock(&b->lock);
+  return NULL;
+}
+
+/* Runs an INVOKE or GET_INSTANCES on a worker (taking `payload`); past BRIDGE_MAX_WORKERS calls in
+ * flight, or without memory for one more, the call is answered EAGAIN at once. */
+void calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len) {
+  struct job *j = calloc(1, sizeof *j);
+  pthread_attr_t attr;
+  int started = 0;
+  pthread_mutex_lock(&b->lock);
+  int room = b->workers < BRIDGE_MAX_WORKERS;
+  if (room && j) b->workers++;
+  pthread_mutex_unlock(&b->lock);
+  if (room && j) {
+    *j = (struct job){.b = b, .type = type, .call = {.b = b, .id = id, .payload = payload, .len = len}};
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    started = pthread_create(&(pthread_t){0}, &attr, worker_main, j) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) {
+      pthread_mutex_lock(&b->lock);
+      b->workers--;
+      pthread_mutex_unlock(&b->lock);
+    }
+  }
+  if (started) return;
+  free(j);
+  free(payload);
+  uint8_t busy[WIRE_REPLY_LENGTHS];
+  memset(busy, 0, sizeof busy);
+  wire_put_u32(busy + WIRE_STATUS, EAGAIN);
+  if (type == WIRE_INVOKE) frame_send(b, WIRE_INVOKE_REPLY, id, &(struct iovec){busy, WIRE_REPLY_LENGTHS}, 1);
+  else frame_send(b, WIRE_INSTANCES, id, &(struct iovec){busy, WIRE_INSTANCES_ENTRIES}, 1);
+}
+
+/* Waits until every worker has left (after Destroy, the real library has let every call go). */
+void calls_wait_idle(struct bridge *b) {
+  pthread_mutex_lock(&b->lock);
+  while (b->workers > 0) pthread_cond_wait(&b->cond, &b->lock);
+  pthread_mutex_unlock(&b->lock);
+}

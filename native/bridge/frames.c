@@ -1,0 +1,96 @@
+/*
+ * frames.c -- the bridge's frames on stdin/stdout (PROTOCOL.md): a header is checked (magic,
+ * version, a bounded length) before a byte of payload is allocated; writes are whole frames.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bridge.h"
+
+static int read_all(int fd, void *buf, size_t len) {
+  uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return EIO;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int write_all(int fd, struct iovec *iov, int n) {
+  while (n > 0) {
+    ssize_t k = writev(fd, iov, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return EIO;
+    }
+    while (n > 0 && (size_t)k >= iov->iov_len) {
+      k -= (ssize_t)iov->iov_len;
+      iov++;
+      n--;
+    }
+    if (n > 0) {
+      iov->iov_base = (uint8_t *)iov->iov_base + k;
+      iov->iov_len -= (size_t)k;
+    }
+  }
+  return 0;
+}
+
+/* Reads one frame; on 0 the caller owns *payload (NULL when empty). EIO at EOF or for a bad header. */
+int frame_read(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len) {
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  uint8_t *p = NULL;
+  int rc = read_all(fd, hdr, sizeof hdr);
+  if (rc != 0) goto fail;
+  rc = EPROTO;
+  if (wire_get_header(hdr, type, id, len) != 0) goto fail;
+  if (*len > 0) {
+    rc = ENOMEM;
+    if ((p = malloc(*len)) == NULL) goto fail;
+    rc = read_all(fd, p, *len);
+    if (rc != 0) goto fail;
+  }
+  *payload = p;
+  return 0;
+fail:
+  free(p);
+  return rc;
+}
+
+/* Sends one frame (header + pieces) as a whole; EIO once the client is gone. */
+int frame_send(struct bridge *b, uint16_t type, uint32_t id, const struct iovec *pieces, int n) {
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  struct iovec iov[8];
+  size_t len = 0;
+  if (n < 0 || n > 7) return EINVAL;
+  for (int i = 0; i < n; i++) {
+    iov[1 + i] = pieces[i];
+    len += pieces[i].iov_len;
+  }
+  if (len > WIRE_MAX_PAYLOAD) return EINVAL;
+  wire_put_header(hdr, type, id, (uint32_t)len);
+  iov[0] = (struct iovec){hdr, sizeof hdr};
+  pthread_mutex_lock(&b->wlock);
+  int rc = b->out < 0 ? EIO : write_all(b->out, iov, 1 + n);
+  pthread_mutex_unlock(&b->wlock);
+  if (rc != 0) bridge_close(b);
+  return rc;
+}
+
+/* Tells the client why the bridge is hanging up (an ERROR frame), as the simulator does. */
+void frame_error(struct bridge *b, const char *why) {
+  frame_send(b, WIRE_ERROR, 0, &(struct iovec){(void *)why, strlen(why)}, 1);
+}
+
+void bridge_close(struct bridge *b) {
+  pthread_mutex_lock(&b->lock);
+  b->closing = 1;
+  pthread_cond_broadcast(&b->cond);
+  pthread_mutex_unlock(&b->lock);
+}

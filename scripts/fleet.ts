@@ -1,0 +1,231 @@
+#!/usr/bin/env -S deno run --allow-ffi --allow-env --allow-read
+/**
+ * fleet: one operation on every host of an inventory, a few hosts at a time, each through its
+ * own vmkmgmt-bridge over ssh. One line of NDJSON per host on stdout (host, ok, values or error),
+ * a summary table on a terminal, and exit 1 naming the hosts that failed — an unreachable host
+ * never stops the others.
+ *
+ *   deno task run scripts/fleet.ts --inventory hosts.txt stats
+ *   deno task run scripts/fleet.ts --inventory hosts.txt mtu --mtu 9000 --all
+ *
+ * @permissions --allow-ffi --allow-env --allow-read
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { acmeNic } from "../demo.ts";
+import { type Instance, open, type Session, trapInterrupts, VmkMgmtError, writeJsonLine } from "../mod.ts";
+
+const HELP = `fleet — one operation on every host of an inventory
+
+Usage: fleet.ts --inventory FILE [--concurrency N] [--timeout MS] OPERATION
+
+Operations:
+  stats                          every instance's counters
+  mtu --mtu N (--instances a,b | --all)
+                                 set the MTU on each host, verify it, and roll that host back if
+                                 any step fails (all or nothing per host)
+
+  --inventory FILE   one host per line: [user@]host[:port] (# comments, blank lines ignored)
+  --concurrency N    hosts worked on at once (default 8)
+  --timeout MS       limit for each call (default 10000)
+  -h, --help         this text
+
+ssh options come from VMKMGMT_SSH (a key, a jump host), the command on each host from
+VMKMGMT_BRIDGE (default vmkmgmt-bridge). Output: one JSON line per host on stdout; a summary
+table on stderr when it is a terminal. Exit status: 0 when every host succeeded, 1 when any
+failed (they are named), 2 on bad flags.`;
+
+/** Bad command-line input: exit status 2. */
+class UsageError extends Error {}
+
+type Operation = { kind: "stats" } | { kind: "mtu"; mtu: number; names?: string[] };
+
+function parse(argv: string[]) {
+  const args = parseArgs(argv, {
+    string: ["inventory", "concurrency", "timeout", "mtu", "instances"],
+    boolean: ["help", "all"],
+    alias: { h: "help" },
+    unknown: (a: string) => {
+      if (a.startsWith("-")) throw new UsageError(`unknown option ${a}`);
+      return true;
+    },
+  });
+  if (args.help) return { help: true } as const;
+  if (!args.inventory) throw new UsageError("--inventory FILE is required");
+  const concurrency = Number(args.concurrency ?? 8);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new UsageError(`--concurrency: expected a whole number ≥ 1, got ${args.concurrency}`);
+  }
+  const timeout = Number(args.timeout ?? 10_000);
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new UsageError(`--timeout: expected milliseconds > 0, got ${args.timeout}`);
+  }
+  const [kind, ...rest] = args._.map(String);
+  if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+  let op: Operation;
+  if (kind === "stats") op = { kind: "stats" };
+  else if (kind === "mtu") {
+    const mtu = Number(args.mtu);
+    if (!Number.isInteger(mtu) || mtu < 1) throw new UsageError(`mtu: --mtu N is required (got ${args.mtu})`);
+    if (!args.all === !args.instances) throw new UsageError("mtu: give --instances a,b or --all");
+    op = { kind: "mtu", mtu, names: args.instances?.split(",").map((s: string) => s.trim()).filter(Boolean) };
+  } else {throw new UsageError(
+      kind ? `unknown operation ${kind}; operations: stats, mtu` : "no operation given",
+    );}
+  return { help: false, inventory: args.inventory, concurrency, timeout, op } as const;
+}
+
+/** The hosts of an inventory file. */
+async function readInventory(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(
+      `--inventory ${path}: ${e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message}`,
+    );
+  }
+  const hosts = text.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean);
+  const bad = hosts.find((h) => /\s/.test(h));
+  if (bad) throw new UsageError(`--inventory ${path}: one host per line, got "${bad}"`);
+  if (!hosts.length) throw new UsageError(`--inventory ${path}: no hosts`);
+  return hosts;
+}
+
+type Nic = Session<typeof acmeNic.def>;
+type Call = { timeout: number; signal: AbortSignal };
+
+async function stats(nic: Nic, call: Call): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const inst of await nic.instances()) {
+    out[inst.name] = (await nic.invoke("getStats", { instance: inst }, call)).stats;
+  }
+  return out;
+}
+
+/** Sets the MTU on each instance of one host; on any failure restores what changed, newest first. */
+async function mtu(
+  nic: Nic,
+  op: Extract<Operation, { kind: "mtu" }>,
+  call: Call,
+): Promise<Record<string, unknown>> {
+  const targets: Instance[] = op.names
+    ? await Promise.all(op.names.map((n) => nic.instance(n)))
+    : await nic.instances();
+  const changed: { inst: Instance; oldMtu: number }[] = [];
+  try {
+    for (const inst of targets) {
+      const oldMtu = (await nic.invoke("getStats", { instance: inst }, call)).stats.mtu;
+      if (oldMtu === op.mtu) continue;
+      changed.push({ inst, oldMtu }); // from here the instance may have changed
+      const { status } = await nic.invoke("setMtu", { instance: inst, mtu: op.mtu }, call);
+      if (status !== 0) {
+        changed.pop();
+        throw new Error(`${inst.name}: the driver rejected mtu ${op.mtu} (status ${status})`);
+      }
+      const now = (await nic.invoke("getStats", { instance: inst }, call)).stats.mtu;
+      if (now !== op.mtu) {
+        throw new Error(`${inst.name}: getStats reports mtu ${now} after setting ${op.mtu}`);
+      }
+    }
+    return { mtu: op.mtu, changed: changed.map((c) => c.inst.name) };
+  } catch (e) {
+    const stuck: string[] = [];
+    for (const { inst, oldMtu } of changed.reverse()) {
+      try {
+        const { status } = await nic.invoke("setMtu", { instance: inst, mtu: oldMtu }, {
+          timeout: call.timeout,
+        });
+        if (status !== 0) throw new Error(`status ${status}`);
+      } catch {
+        stuck.push(inst.name);
+      }
+    }
+    const restored = stuck.length
+      ? `; ROLLBACK FAILED for ${stuck.join(", ")}`
+      : `; rolled back ${changed.length}`;
+    throw new Error(`${(e as Error).message}${restored}`);
+  }
+}
+
+interface Result {
+  host: string;
+  ok: boolean;
+  ms: number;
+  values?: Record<string, unknown>;
+  error?: string;
+}
+
+async function runHost(host: string, op: Operation, timeout: number, signal: AbortSignal): Promise<Result> {
+  const t0 = performance.now();
+  try {
+    await using nic = await open(acmeNic, { host });
+    const call = { timeout, signal };
+    const values = op.kind === "stats" ? await stats(nic, call) : await mtu(nic, op, call);
+    return { host, ok: true, ms: Math.round(performance.now() - t0), values };
+  } catch (e) {
+    const error = e instanceof VmkMgmtError || e instanceof Error ? e.message : String(e);
+    return { host, ok: false, ms: Math.round(performance.now() - t0), error };
+  }
+}
+
+/** Runs `work` on every item, at most `limit` at once, in the items' order of starting. */
+async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function table(results: Result[]): string {
+  const w = Math.max(4, ...results.map((r) => r.host.length));
+  const lines = results.map((r) =>
+    `${r.host.padEnd(w)}  ${r.ok ? "ok   " : "ERROR"}  ${String(r.ms).padStart(6)} ms  ${
+      r.ok ? Object.keys(r.values ?? {}).join(", ") : r.error
+    }`
+  );
+  const failed = results.filter((r) => !r.ok).length;
+  return [
+    `${"host".padEnd(w)}  state  ${"time".padStart(9)}  detail`,
+    ...lines,
+    `${results.length - failed} ok, ${failed} failed`,
+  ]
+    .join("\n");
+}
+
+async function main(): Promise<number> {
+  const opts = parse(Deno.args);
+  if (opts.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const hosts = await readInventory(opts.inventory);
+  using stop = trapInterrupts();
+  const results = await pool(hosts, opts.concurrency, async (host) => {
+    const r = await runHost(host, opts.op, opts.timeout, stop.signal);
+    writeJsonLine(r); // as each host finishes: a long fleet shows progress
+    return r;
+  });
+  if (Deno.stderr.isTerminal()) console.error(table(results));
+  const failed = results.filter((r) => !r.ok).map((r) => r.host);
+  if (failed.length) {
+    console.error(`fleet: ${failed.length} of ${hosts.length} hosts failed: ${failed.join(", ")}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exitCode = await main();
+  } catch (e) {
+    console.error(`fleet: ${(e as Error).message}${e instanceof UsageError ? "\n(see --help)" : ""}`);
+    Deno.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}
