@@ -95,6 +95,8 @@ typedef struct vmkMgmtUserHandleInt handle_t;
 /* vmkmgmt.c */
 const vmk_MgmtCallbackInfo *handle_find_callback(const handle_t *h, vmk_uint64 id);
 
+/* trust.c: writes a reason into why[0..len) (when there is room) and returns rc */
+int say(char *why, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* trust.c: connects to the kernel only if it can be trusted; EACCES, EIO or EINVAL, with why */
 int trust_connect(int *fd, char *why, size_t len);
 

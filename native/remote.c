@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +35,6 @@ extern char **environ;
 
 #define MAX_ARGS 96
 #define MAX_WORDS_CHARS 4096
-
-/* Writes a reason (when there is room for one) and returns `rc`. */
-static int say(char *why, size_t len, int rc, const char *fmt, ...) {
-  if (why && len > 0) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
 
 /* An argument vector built in one buffer (no allocation to free on every path). */
 struct argv {

@@ -39,18 +39,6 @@ static int write_all(int fd, struct iovec *iov, int n) {
   return 0;
 }
 
-static int read_all(int fd, void *buf, size_t len) {
-  uint8_t *p = buf;
-  while (len > 0) {
-    ssize_t n = recv(fd, p, len, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return EIO;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n) {
   uint8_t hdr[WIRE_HEADER_SIZE];
   struct iovec iov[1 + TRANSPORT_MAX_PIECES];
@@ -90,27 +78,6 @@ static void fail_all_locked(handle_t *h) {
   pthread_cond_broadcast(&h->state);
 }
 
-/* Reads one frame; on 0 the caller owns *payload (NULL when the payload is empty). */
-static int read_frame(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len) {
-  uint8_t hdr[WIRE_HEADER_SIZE];
-  uint8_t *p = NULL;
-  int rc = read_all(fd, hdr, sizeof hdr);
-  if (rc != 0) goto fail;
-  rc = EIO;
-  if (wire_get_header(hdr, type, id, len) != 0) goto fail;
-  if (*len > 0) {
-    rc = ENOMEM;
-    if ((p = malloc(*len)) == NULL) goto fail;
-    rc = read_all(fd, p, *len);
-    if (rc != 0) goto fail;
-  }
-  *payload = p;
-  return 0;
-fail:
-  free(p);
-  return rc;
-}
-
 /* The INVOKE in flight with request id `id`, else NULL (for copy.c). */
 const struct call *transport_call_locked(handle_t *h, uint32_t id) {
   for (struct pending *p = h->pending; p; p = p->next) {
@@ -141,7 +108,7 @@ static void *reader_main(void *arg) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
-    if (read_frame(h->fd, &type, &id, &payload, &len) != 0) break;
+    if (wire_read_frame(h->fd, &type, &id, &payload, &len) != 0) break;
     pthread_mutex_lock(&h->lock);
     int rc;
     if (type == WIRE_EVENT) {

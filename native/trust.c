@@ -20,7 +20,7 @@
 #include "wire.h"
 
 /* Writes a reason (when there is room for one) and returns `rc`. */
-static int say(char *why, size_t len, int rc, const char *fmt, ...) {
+int say(char *why, size_t len, int rc, const char *fmt, ...) {
   if (why && len > 0) {
     va_list ap;
     va_start(ap, fmt);

@@ -6,8 +6,11 @@
 #ifndef VMKMGMT_WIRE_H
 #define VMKMGMT_WIRE_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmkmgmt.h"
 
@@ -254,6 +257,43 @@ static inline uint64_t wire_reply_data(unsigned n) {
 /* Offset of the data in an EVENT payload of n parameters. */
 static inline uint64_t wire_event_data(uint32_t n) {
   return WIRE_EVENT_LENGTHS + 8ull * n;
+}
+
+/* ---- Reading frames (the library's reader thread and the bridge) */
+
+/* Reads exactly len bytes; EIO at EOF or on an error. */
+static inline int wire_read_all(int fd, void *buf, size_t len) {
+  uint8_t *p = (uint8_t *)buf;
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return EIO;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Reads one frame, its header checked before a byte of payload is allocated. On 0 the caller owns
+ * *payload (NULL when empty); EIO at EOF, EPROTO for a bad header, ENOMEM. */
+static inline int wire_read_frame(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len) {
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  uint8_t *p = NULL;
+  int rc = wire_read_all(fd, hdr, sizeof hdr);
+  if (rc != 0) goto fail;
+  rc = EPROTO;
+  if (wire_get_header(hdr, type, id, len) != 0) goto fail;
+  if (*len > 0) {
+    rc = ENOMEM;
+    if ((p = (uint8_t *)malloc(*len)) == NULL) goto fail;
+    rc = wire_read_all(fd, p, *len);
+    if (rc != 0) goto fail;
+  }
+  *payload = p;
+  return 0;
+fail:
+  free(p);
+  return rc;
 }
 
 /* Parameter directions, as the ABI numbers them. */

@@ -205,7 +205,7 @@ static void serve(struct bridge *b) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
-    int rc = frame_read(b->in, &type, &id, &payload, &len);
+    int rc = wire_read_frame(b->in, &type, &id, &payload, &len);
     if (rc == EPROTO) frame_error(b, "vmkmgmt-bridge: bad frame header (magic, version or length)");
     if (rc != 0) break;
     const char *bad = NULL;

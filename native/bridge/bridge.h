@@ -96,7 +96,6 @@ struct bridge {
 };
 
 /* frames.c */
-int frame_read(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len);
 int frame_send(struct bridge *b, uint16_t type, uint32_t id, const struct iovec *pieces, int n);
 void frame_error(struct bridge *b, const char *why);
 void bridge_close(struct bridge *b); /* marks the session over and wakes every waiter */

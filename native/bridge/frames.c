@@ -1,6 +1,6 @@
 /*
- * frames.c -- the bridge's frames on stdin/stdout (PROTOCOL.md): a header is checked (magic,
- * version, a bounded length) before a byte of payload is allocated; writes are whole frames.
+ * frames.c -- the bridge's writes on stdout (PROTOCOL.md): whole frames, one writer at a time
+ * (reading is wire.h's wire_read_frame, as in the library).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -9,18 +9,6 @@
 #include <unistd.h>
 
 #include "bridge.h"
-
-static int read_all(int fd, void *buf, size_t len) {
-  uint8_t *p = buf;
-  while (len > 0) {
-    ssize_t n = read(fd, p, len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return EIO;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
 
 static int write_all(int fd, struct iovec *iov, int n) {
   while (n > 0) {
@@ -40,27 +28,6 @@ static int write_all(int fd, struct iovec *iov, int n) {
     }
   }
   return 0;
-}
-
-/* Reads one frame; on 0 the caller owns *payload (NULL when empty). EIO at EOF or for a bad header. */
-int frame_read(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len) {
-  uint8_t hdr[WIRE_HEADER_SIZE];
-  uint8_t *p = NULL;
-  int rc = read_all(fd, hdr, sizeof hdr);
-  if (rc != 0) goto fail;
-  rc = EPROTO;
-  if (wire_get_header(hdr, type, id, len) != 0) goto fail;
-  if (*len > 0) {
-    rc = ENOMEM;
-    if ((p = malloc(*len)) == NULL) goto fail;
-    rc = read_all(fd, p, *len);
-    if (rc != 0) goto fail;
-  }
-  *payload = p;
-  return 0;
-fail:
-  free(p);
-  return rc;
 }
 
 /* Sends one frame (header + pieces) as a whole; EIO once the client is gone. */
