@@ -6,10 +6,16 @@
 
 let counter = 0;
 
-async function tmux(...args: string[]): Promise<string> {
+/**
+ * Runs tmux against the server of one terminal: each terminal has a server of its own (`-L`), so
+ * one terminal's server exiting cannot race another's start ("server exited unexpectedly"), and
+ * no server carries an environment from a terminal before it.
+ */
+async function tmux(server: string, ...args: string[]): Promise<string> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
+    out = await new Deno.Command("tmux", { args: ["-L", server, ...args], stdout: "piped", stderr: "piped" })
+      .output();
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
       throw new Error("the REPL tests need tmux: install it (apt-get install -y tmux); .ci/run does");
@@ -35,6 +41,7 @@ export class Terminal implements AsyncDisposable {
     const exports = Object.entries(env).map(([k, v]) => (v === "" ? `unset ${k};` : `export ${k}='${v}';`))
       .join(" ");
     await tmux(
+      name,
       "new-session",
       "-d",
       "-s",
@@ -46,48 +53,48 @@ export class Terminal implements AsyncDisposable {
       `${exports} ${command}; sleep 600`,
     );
     // A session's size follows its clients unless told otherwise; this one has none.
-    await tmux("set-option", "-t", name, "window-size", "manual").catch(() => {});
+    await tmux(name, "set-option", "-t", name, "window-size", "manual").catch(() => {});
     return new Terminal(name);
   }
 
   /** Resizes the terminal (the program gets SIGWINCH). */
   async resize(cols: number, rows = 50): Promise<void> {
-    await tmux("resize-window", "-t", this.name, "-x", String(cols), "-y", String(rows));
+    await tmux(this.name, "resize-window", "-t", this.name, "-x", String(cols), "-y", String(rows));
   }
 
   /** Types literal text. */
   async type(text: string): Promise<void> {
-    await tmux("send-keys", "-t", this.name, "-l", text);
+    await tmux(this.name, "send-keys", "-t", this.name, "-l", text);
   }
 
   /** Presses keys by tmux name: Tab, Enter, Up, C-r, C-c, C-d, BSpace… */
   async press(...keys: string[]): Promise<void> {
-    for (const k of keys) await tmux("send-keys", "-t", this.name, k);
+    for (const k of keys) await tmux(this.name, "send-keys", "-t", this.name, k);
   }
 
   /** Presses keys in one send-keys, so that they reach the program in one read (Tab Tab). */
   async pressTogether(...keys: string[]): Promise<void> {
-    await tmux("send-keys", "-t", this.name, ...keys);
+    await tmux(this.name, "send-keys", "-t", this.name, ...keys);
   }
 
   /** The visible screen as text (wrapped rows joined). */
   async screen(): Promise<string> {
-    return await tmux("capture-pane", "-t", this.name, "-p", "-J");
+    return await tmux(this.name, "capture-pane", "-t", this.name, "-p", "-J");
   }
 
   /** The visible screen with its colours (SGR escapes kept). */
   async coloured(): Promise<string> {
-    return await tmux("capture-pane", "-t", this.name, "-p", "-e");
+    return await tmux(this.name, "capture-pane", "-t", this.name, "-p", "-e");
   }
 
   /** The visible screen row by row, as the terminal shows it (no joining of wrapped rows). */
   async rows(): Promise<string[]> {
-    return (await tmux("capture-pane", "-t", this.name, "-p")).split("\n");
+    return (await tmux(this.name, "capture-pane", "-t", this.name, "-p")).split("\n");
   }
 
   /** The line the cursor is on. */
   async cursorLine(): Promise<string> {
-    const y = Number((await tmux("display-message", "-t", this.name, "-p", "#{cursor_y}")).trim());
+    const y = Number((await tmux(this.name, "display-message", "-t", this.name, "-p", "#{cursor_y}")).trim());
     return (await this.screen()).split("\n")[y] ?? "";
   }
 
@@ -108,8 +115,8 @@ export class Terminal implements AsyncDisposable {
     throw new Error(`timed out waiting for ${String(test)}; screen:\n${last}`);
   }
 
-  /** Kills the session. */
+  /** Kills the session and its server. */
   async [Symbol.asyncDispose](): Promise<void> {
-    await tmux("kill-session", "-t", this.name).catch(() => {});
+    await tmux(this.name, "kill-server").catch(() => {});
   }
 }
