@@ -16,29 +16,8 @@
 #include "handle.h"
 #include "wire.h"
 
-/* Writes every byte of the pieces (advancing over partial writes); the payload goes straight from
- * the caller's buffers to the socket, never through a copy (a 64 MiB vector costs no 64 MiB malloc). */
-static int write_all(int fd, struct iovec *iov, int n) {
-  while (n > 0) {
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-    ssize_t k = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return EIO;
-    }
-    while (n > 0 && (size_t)k >= iov->iov_len) {
-      k -= (ssize_t)iov->iov_len;
-      iov++;
-      n--;
-    }
-    if (n > 0) {
-      iov->iov_base = (uint8_t *)iov->iov_base + k;
-      iov->iov_len -= (size_t)k;
-    }
-  }
-  return 0;
-}
-
+/* The payload goes straight from the caller's buffers to the socket, never through a copy (a 64 MiB
+ * vector costs no 64 MiB malloc). */
 int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n) {
   uint8_t hdr[WIRE_HEADER_SIZE];
   struct iovec iov[1 + TRANSPORT_MAX_PIECES];
@@ -52,7 +31,7 @@ int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *
   wire_put_header(hdr, type, id, (uint32_t)len);
   iov[0] = (struct iovec){hdr, sizeof hdr};
   pthread_mutex_lock(&h->wlock);
-  int rc = write_all(h->fd, iov, 1 + n);
+  int rc = wire_write_all(h->fd, iov, 1 + n, 1);
   pthread_mutex_unlock(&h->wlock);
   return rc;
 }

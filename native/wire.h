@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "vmkmgmt.h"
@@ -259,7 +261,31 @@ static inline uint64_t wire_event_data(uint32_t n) {
   return WIRE_EVENT_LENGTHS + 8ull * n;
 }
 
-/* ---- Reading frames (the library's reader thread and the bridge) */
+/* ---- Writing and reading frames (the library and the bridge) */
+
+/* Writes every byte of the pieces, advancing over partial writes (the pieces are consumed). On a
+ * socket (`sock`) with sendmsg and MSG_NOSIGNAL, so a library never raises SIGPIPE in its host
+ * process; else with writev (the bridge's stdout may be a pipe). EIO when the peer is gone. */
+static inline int wire_write_all(int fd, struct iovec *iov, int n, int sock) {
+  while (n > 0) {
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t k = sock ? sendmsg(fd, &msg, MSG_NOSIGNAL) : writev(fd, iov, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return EIO;
+    }
+    while (n > 0 && (size_t)k >= iov->iov_len) {
+      k -= (ssize_t)iov->iov_len;
+      iov++;
+      n--;
+    }
+    if (n > 0) {
+      iov->iov_base = (uint8_t *)iov->iov_base + k;
+      iov->iov_len -= (size_t)k;
+    }
+  }
+  return 0;
+}
 
 /* Reads exactly len bytes; EIO at EOF or on an error. */
 static inline int wire_read_all(int fd, void *buf, size_t len) {

@@ -10,26 +10,6 @@
 
 #include "bridge.h"
 
-static int write_all(int fd, struct iovec *iov, int n) {
-  while (n > 0) {
-    ssize_t k = writev(fd, iov, n);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      return EIO;
-    }
-    while (n > 0 && (size_t)k >= iov->iov_len) {
-      k -= (ssize_t)iov->iov_len;
-      iov++;
-      n--;
-    }
-    if (n > 0) {
-      iov->iov_base = (uint8_t *)iov->iov_base + k;
-      iov->iov_len -= (size_t)k;
-    }
-  }
-  return 0;
-}
-
 /* Sends one frame (header + pieces) as a whole; EIO once the client is gone. */
 int frame_send(struct bridge *b, uint16_t type, uint32_t id, const struct iovec *pieces, int n) {
   uint8_t hdr[WIRE_HEADER_SIZE];
@@ -44,7 +24,7 @@ int frame_send(struct bridge *b, uint16_t type, uint32_t id, const struct iovec 
   wire_put_header(hdr, type, id, (uint32_t)len);
   iov[0] = (struct iovec){hdr, sizeof hdr};
   pthread_mutex_lock(&b->wlock);
-  int rc = b->out < 0 ? EIO : write_all(b->out, iov, 1 + n);
+  int rc = b->out < 0 ? EIO : wire_write_all(b->out, iov, 1 + n, 0);
   pthread_mutex_unlock(&b->wlock);
   if (rc != 0) bridge_close(b);
   return rc;
