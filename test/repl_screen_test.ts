@@ -34,9 +34,7 @@ Deno.test({
     await using sim = await startSimProcess();
     for (const cols of [200, 80, 40]) {
       await using t = await repl(sim.env, cols);
-      await t.type("open acmeStorMgmt");
-      await t.press("Enter");
-      await t.waitFor("opened acmeStorMgmt");
+      await t.enter("open acmeStorMgmt", "opened acmeStorMgmt");
       await t.type("call setThresholds ");
       await pause();
       let rows = await t.rows();
@@ -61,9 +59,7 @@ Deno.test({
     }
     // A resize while a hint shows: the line is drawn again for the new width.
     await using t = await repl(sim.env, 120);
-    await t.type("open acmeStorMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeStorMgmt");
+    await t.enter("open acmeStorMgmt", "opened acmeStorMgmt");
     await t.type("call setThresholds ");
     await pause();
     await t.resize(50);
@@ -83,9 +79,7 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 100);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     await t.type("call setMtu vmnic0 mtu=1500");
     for (let i = 0; i < 15; i++) await t.press("Left");
     await pause(200);
@@ -101,12 +95,8 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 100);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
-    await t.type("call setMtu vmnic0 mtu=1500");
-    await t.press("Enter");
-    await t.waitFor(/status\s+0/);
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await t.enter("call setMtu vmnic0 mtu=1500", /status\s+0/);
     await t.press("C-r");
     await t.type("setM");
     await t.waitFor("(reverse-i-search)'setM': call setMtu vmnic0 mtu=1500");
@@ -127,18 +117,14 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 120);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     // Text and Tabs in one read, as a fast typist or a paste sends them.
     await t.type("call\t\t");
     await t.waitFor(/getStats\s+.*setMtu/);
     await pause();
     const line = (await t.rows()).filter((r) => r.includes("vmk:acmeNicMgmt> call")).at(-1)!;
     assert(!/call\s{2,}|CACALLBACK/.test(line), `no TAB went into the line: ${JSON.stringify(line)}`);
-    await t.type("getStats vmnic0");
-    await t.press("Enter");
-    const screen = await t.waitFor(/rxPackets|error/);
+    const screen = await t.enter("getStats vmnic0", /rxPackets|error/);
     assert(!screen.includes("error"), screen);
     await t.type("call s\t");
     await t.waitFor("call setMtu");
@@ -151,15 +137,11 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 160);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     await t.type("call getStats");
     await t.press("Enter");
     await t.waitFor("which instance? acmeNicMgmt has vmnic0, vmnic1, vmnic2, vmnic3");
-    await t.type("call setMtu - mtu=1500");
-    await t.press("Enter");
-    await t.waitFor(/status\s+22/);
+    await t.enter("call setMtu - mtu=1500", /status\s+22/);
   },
 });
 
@@ -169,32 +151,23 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess(["--module", "test/fixtures/thermo_module.ts"]);
     await using t = await repl(sim.env, 200, "--sig test/fixtures/thermo_sig.ts");
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
-    await t.type("sim fail instance=vmnic1 errno=EIO");
-    await t.press("Enter");
-    await t.waitFor("ok: fail instance=vmnic1 errno=EIO");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await t.enter("sim fail instance=vmnic1 errno=EIO", "ok: fail instance=vmnic1 errno=EIO");
     await t.type("call getStats vmnic1");
     await t.press("Enter");
     await t.waitFor(
       "why: the session is fine: the simulator failed this call — a fault injected with `sim fail`",
     );
     // The demo's echo wraps seq as C's u64 arithmetic does (it used to fail the call).
-    await t.type("call echo vmnic0 msg.seq=18446744073709551615 msg.payload=00");
-    await t.press("Enter");
-    await t.waitFor(/seq\s+0\b/);
-    await t.type("open acmeThermo");
-    await t.press("Enter");
-    await t.waitFor("opened acmeThermo");
-    await t.type('call read probe0 sensor="boom"');
-    await t.press("Enter");
-    const screen = await t.waitFor("the read handler failed: sensor boom is on fire");
+    await t.enter("call echo vmnic0 msg.seq=18446744073709551615 msg.payload=00", /seq\s+0\b/);
+    await t.enter("open acmeThermo", "opened acmeThermo");
+    const screen = await t.enter(
+      'call read probe0 sensor="boom"',
+      "the read handler failed: sensor boom is on fire",
+    );
     assertStringIncludes(screen, "why: the session is fine");
     assert(!screen.includes("still running"), screen);
-    await t.type("sim errors");
-    await t.press("Enter");
-    await t.waitFor(/acmeThermo\.read\s+probe0\s+5\s+the read handler failed/);
+    await t.enter("sim errors", /acmeThermo\.read\s+probe0\s+5\s+the read handler failed/);
   },
 });
 
@@ -207,29 +180,20 @@ Deno.test({
     let sim = await startSimProcess([], { socketPath });
     try {
       await using t = await repl(sim.env, 160);
-      await t.type("open acmeNicMgmt");
-      await t.press("Enter");
-      await t.waitFor("opened acmeNicMgmt");
+      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
       await sim.stop();
-      await t.type("call getStats vmnic0");
-      await t.press("Enter");
-      await t.waitFor("why: the simulator is gone");
+      await t.enter("call getStats vmnic0", "why: the simulator is gone");
       await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
-      await t.type("sessions");
-      await t.press("Enter");
-      await t.waitFor(/acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
-      await t.type("sim status");
-      await t.press("Enter");
-      const down = await t.waitFor("no simulator is running on");
+      await t.enter("sessions", /acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
+      const down = await t.enter("sim status", "no simulator is running on");
       assert(!down.includes("os error 2"), down);
       // Still down: the command says so and the session stays marked.
-      await t.type("call getStats vmnic0");
-      await t.press("Enter");
-      await t.waitFor("acmeNicMgmt is disconnected and the simulator does not take it back yet");
+      await t.enter(
+        "call getStats vmnic0",
+        "acmeNicMgmt is disconnected and the simulator does not take it back yet",
+      );
       sim = await startSimProcess([], { socketPath });
-      await t.type("call getStats vmnic0");
-      await t.press("Enter");
-      const back = await t.waitFor(/rxPackets/);
+      const back = await t.enter("call getStats vmnic0", /rxPackets/);
       assertStringIncludes(back, "reconnected acmeNicMgmt");
       await t.waitFor((s) => s.trimEnd().endsWith("vmk:acmeNicMgmt>"));
     } finally {
@@ -253,19 +217,16 @@ Deno.test({
     await t.type("ins");
     await t.press("Tab");
     await t.waitFor("vmk> sim fail instance=");
-    await t.type("vmnic1 errno=EIO foo=1");
-    await t.press("Enter");
-    await t.waitFor("error: sim fail: unknown key foo (keys: instance=ID|NAME|* errno=EIO|5");
+    await t.enter(
+      "vmnic1 errno=EIO foo=1",
+      "error: sim fail: unknown key foo (keys: instance=ID|NAME|* errno=EIO|5",
+    );
     // A module's op (the NVMe demo's hotplug) completes and checks its keys too.
     await t.type("sim hot");
     await t.press("Tab");
     await t.waitFor("vmk> sim hotplug ");
-    await t.type("pcie=1");
-    await t.press("Enter");
-    await t.waitFor("unknown key pcie; missing pci");
-    await t.type("sim help emit");
-    await t.press("Enter");
-    await t.waitFor(/emit\s+event=NAME/);
+    await t.enter("pcie=1", "unknown key pcie; missing pci");
+    await t.enter("sim help emit", /emit\s+event=NAME/);
   },
 });
 
@@ -275,31 +236,21 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 160);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     await t.type("js const x = 20");
     await t.press("Enter");
-    await t.type("js x + 22");
-    await t.press("Enter");
-    await t.waitFor(/^42$/m);
+    await t.enter("js x + 22", /^42$/m);
     await t.type("js session.inv");
     await t.press("Tab");
     await t.waitFor("js session.invoke");
-    await t.type('("getStats", { instance: "vmnic0" })');
-    await t.press("Enter");
-    await t.waitFor(/rxPackets/);
+    await t.enter('("getStats", { instance: "vmnic0" })', /rxPackets/);
     await t.type("js while (true) {}");
     await t.press("Enter");
     await pause(1000);
     await t.press("C-c");
     await t.waitFor("js: interrupted — the evaluation was stopped, and the js scope starts afresh");
-    await t.type("js typeof x");
-    await t.press("Enter");
-    await t.waitFor('"undefined"');
-    await t.type("call getStats vmnic0");
-    await t.press("Enter");
-    await t.waitFor(/rxPackets[\s\S]*rxPackets/);
+    await t.enter("js typeof x", '"undefined"');
+    await t.enter("call getStats vmnic0", /rxPackets[\s\S]*rxPackets/);
   },
 });
 
@@ -373,15 +324,9 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 160);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
-    await t.type("watch linkEvent --background");
-    await t.press("Enter");
-    await t.waitFor("watch #1 on linkEvent runs in the background");
-    await t.type("watch linkEvent --count 1");
-    await t.press("Enter");
-    await t.waitFor("times are when each event reached the REPL");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await t.enter("watch linkEvent --background", "watch #1 on linkEvent runs in the background");
+    await t.enter("watch linkEvent --count 1", "times are when each event reached the REPL");
     await sim.control({
       op: "emit",
       event: "linkEvent",
@@ -400,32 +345,20 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 160);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
-    await t.type("call setMtu vmnic1");
-    await t.press("Enter");
-    await t.waitFor("mtu (u32): ");
-    await t.type("9000");
-    await t.press("Enter");
-    await t.waitFor(/status\s+0/);
-    await t.type("call echo vmnic0 msg.seq=5");
-    await t.press("Enter");
-    await t.waitFor("msg.payload (u8[56]): ");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await t.enter("call setMtu vmnic1", "mtu (u32): ");
+    await t.enter("9000", /status\s+0/);
+    await t.enter("call echo vmnic0 msg.seq=5", "msg.payload (u8[56]): ");
     await t.press("C-c");
     await t.waitFor("call echo: cancelled (msg.payload not given)");
     // The answers are not history: Up brings back the command.
     await t.press("Up");
     await t.waitFor("vmk:acmeNicMgmt> call echo vmnic0 msg.seq=5");
     await t.press("C-u");
-    await t.type("template setMtu vmnic2");
-    await t.press("Enter");
-    await t.waitFor("the call line is on the edit line");
+    await t.enter("template setMtu vmnic2", "the call line is on the edit line");
     await t.waitFor(/vmk:acmeNicMgmt> call setMtu vmnic2 mtu=\S+/);
     await t.press("C-w");
-    await t.type("1500");
-    await t.press("Enter");
-    await t.waitFor(/status\s+0[\s\S]*status\s+0/);
+    await t.enter("1500", /status\s+0[\s\S]*status\s+0/);
   },
 });
 
@@ -440,15 +373,9 @@ Deno.test({
     await Deno.chmod(`${dir}/ed.sh`, 0o755);
     try {
       await using t = await repl({ ...sim.env, EDITOR: `${dir}/ed.sh` }, 160);
-      await t.type("open acmeNicMgmt");
-      await t.press("Enter");
-      await t.waitFor("opened acmeNicMgmt");
-      await t.type("call echo vmnic0 {");
-      await t.press("Enter");
-      await t.waitFor("... ");
-      await t.type('"msg": {"seq": 1, "payload": "01"}}');
-      await t.press("Enter");
-      await t.waitFor(/seq\s+2/);
+      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+      await t.enter("call echo vmnic0 {", "... ");
+      await t.enter('"msg": {"seq": 1, "payload": "01"}}', /seq\s+2/);
       await t.press("Up");
       await t.waitFor('vmk:acmeNicMgmt> call echo vmnic0 { "msg": {"seq": 1, "payload": "01"}}');
       await t.press("C-u");
@@ -456,9 +383,7 @@ Deno.test({
       await t.press("Enter");
       // The file starts with the last command (echo), and the editor added setMtu: both run.
       await t.waitFor(/seq\s+2[\s\S]*seq\s+2[\s\S]*status\s+0/);
-      await t.type("call getStats vmnic3");
-      await t.press("Enter");
-      await t.waitFor(/mtu\s+4321/);
+      await t.enter("call getStats vmnic3", /mtu\s+4321/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -478,9 +403,7 @@ Deno.test({
       160,
     );
     await t.waitFor(/vmk(:\w+)?> /);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     await t.type("call setMtu vmnic1 mtu=9000");
     await pause(500);
     const esc = "\x1b[";
@@ -508,9 +431,7 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 40);
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNicMgmt");
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     // Each of these characters takes two columns: 6 of them are 12 columns, not 6.
     await t.type("call setMtu 日本語日本語 ");
     await pause(500);

@@ -53,9 +53,7 @@ Deno.test({
     await t.type("m");
     await t.press("Tab");
     await t.waitFor("call setMtu vmnic1 mtu=");
-    await t.type("9000");
-    await t.press("Enter");
-    await t.waitFor(/status\s+0/);
+    await t.enter("9000", /status\s+0/);
 
     await t.type("call echo vmnic0 msg.");
     await t.press("Tab");
@@ -74,9 +72,7 @@ Deno.test({
     await t.press("C-u");
 
     // enum values and @file paths (the storage signature has an enum)
-    await t.type("open acmeStorMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeStorMgmt");
+    await t.enter("open acmeStorMgmt", "opened acmeStorMgmt");
     await t.type("call setW");
     await t.press("Tab");
     await t.type("vmhba0 en");
@@ -90,9 +86,7 @@ Deno.test({
     await t.press("Tab");
     await t.press("Enter");
     await t.waitFor(/status\s+0/);
-    await t.type("use acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("current session: acmeNicMgmt");
+    await t.enter("use acmeNicMgmt", "current session: acmeNicMgmt");
     await t.type("call flashFirmware vmnic0 image=@nat");
     await t.press("Tab");
     await t.waitFor("image=@native/");
@@ -152,12 +146,8 @@ Deno.test({
     await using sim = await startSimProcess();
     const home = await tempHome();
     await using t = await repl({ ...sim.env, HOME: home });
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened");
-    await t.type("watch linkEvent --background");
-    await t.press("Enter");
-    await t.waitFor("runs in the background");
+    await t.enter("open acmeNicMgmt", "opened");
+    await t.enter("watch linkEvent --background", "runs in the background");
     await t.type("call getStats vmn");
     await pause(300);
     await sim.control({ op: "link", instance: "vmnic2", up: false });
@@ -168,17 +158,11 @@ Deno.test({
       "the typed line is intact below the event",
     );
     assert(screen.indexOf("linkEvent vmnic2") < screen.lastIndexOf("call getStats vmn"));
-    await t.type("ic2");
-    await t.press("Enter");
-    await t.waitFor(/linkUp\s+0/);
-    await t.type("unwatch");
-    await t.press("Enter");
-    await t.waitFor("stopped 1 watch");
+    await t.enter("ic2", /linkUp\s+0/);
+    await t.enter("unwatch", "stopped 1 watch");
 
     // Foreground watch until Ctrl-C
-    await t.type("watch");
-    await t.press("Enter");
-    await t.waitFor("Ctrl-C stops");
+    await t.enter("watch", "Ctrl-C stops");
     await sim.control({ op: "link", instance: "vmnic2", up: true });
     await t.waitFor("linkEvent vmnic2 state={up:1 speedMbps:10000}");
     await t.press("C-c");
@@ -201,28 +185,16 @@ Deno.test({
     await using sim = await startSimProcess();
     const home = await tempHome();
     await using t = await repl({ ...sim.env, HOME: home });
-    await t.type("help");
-    await t.press("Enter");
-    await t.waitFor("call CALLBACK [INSTANCE]");
-    await t.type("open acmeNicMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened");
+    await t.enter("help", "call CALLBACK [INSTANCE]");
+    await t.enter("open acmeNicMgmt", "opened");
     await t.press("C-l");
     await t.type("describe getStats");
     await t.press("Enter");
     await t.waitFor(/rxPackets\s+u64\s+@0, 8 bytes/);
-    await t.type("call echo vmnic0 {");
-    await t.press("Enter");
-    await t.waitFor("... ");
-    await t.type('"msg": {"seq": 41, "payload": "0102"}}');
-    await t.press("Enter");
-    await t.waitFor(/seq\s+42/);
-    await t.type("call setMtu vmnic0 mtuu=5");
-    await t.press("Enter");
-    await t.waitFor("unknown parameter; did you mean mtu?");
-    await t.type("cal getStats");
-    await t.press("Enter");
-    await t.waitFor("unknown command cal; did you mean call?");
+    await t.enter("call echo vmnic0 {", "... ");
+    await t.enter('"msg": {"seq": 41, "payload": "0102"}}', /seq\s+42/);
+    await t.enter("call setMtu vmnic0 mtuu=5", "unknown parameter; did you mean mtu?");
+    await t.enter("cal getStats", "unknown command cal; did you mean call?");
     await t.press("C-d");
     await Deno.remove(home, { recursive: true });
   },
@@ -237,9 +209,7 @@ Deno.test({
     await Deno.writeTextFile(`${home}/.vmkmgmtrc`, "open acmeStorMgmt\njson on\n");
     await using t = await repl({ ...sim.env, HOME: home });
     await t.waitFor("vmk:acmeStorMgmt>");
-    await t.type("instances");
-    await t.press("Enter");
-    await t.waitFor('[{"id":"1","name":"vmhba0"},{"id":"2","name":"vmhba1"}]');
+    await t.enter("instances", '[{"id":"1","name":"vmhba0"},{"id":"2","name":"vmhba1"}]');
     await t.press("C-d");
     await Deno.remove(home, { recursive: true });
   },
@@ -252,9 +222,7 @@ Deno.test({
     await using sim = await startSimProcess();
     const home = await tempHome();
     await using t = await repl({ ...sim.env, HOME: home });
-    await t.type("open acmeStorMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeStorMgmt");
+    await t.enter("open acmeStorMgmt", "opened acmeStorMgmt");
     await t.type("call adminCommand vmhba0 cmd.cdw10.");
     await t.press("Tab");
     await pause();
@@ -298,28 +266,24 @@ Deno.test({
     await using sim = await startSimProcess();
     const home = await tempHome();
     await using t = await repl({ ...sim.env, HOME: home });
-    await t.type("open acmeNvmeMgmt");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNvmeMgmt 1.0.0.239");
-    await t.type("call listAdapters adapters=8");
-    await t.press("Enter");
-    await t.waitFor(/name\s+"acmeNvme-0000:5e:00\.0"/);
-    await t.type("open acmeNvme-0000:5e:00.0");
-    await t.press("Enter");
-    await t.waitFor("opened acmeNvme-0000:5e:00.0");
+    await t.enter("open acmeNvmeMgmt", "opened acmeNvmeMgmt 1.0.0.239");
+    await t.enter("call listAdapters adapters=8", /name\s+"acmeNvme-0000:5e:00\.0"/);
+    await t.enter("open acmeNvme-0000:5e:00.0", "opened acmeNvme-0000:5e:00.0");
     await t.type("call identify request.");
     await t.press("Tab");
     await pause();
     await t.press("Tab");
     await t.waitFor(/request\.cns=\s+request\.nsid=\s+request\.page=\s+request\.status=/);
     await t.press("C-u");
-    await t.type('call identify request.cns=1 request.nsid=0 request.status=0 request.page={"length":4096}');
-    await t.press("Enter");
-    const screen = await t.waitFor(/page\s+0x8619.*\(4096 bytes\)/);
+    const screen = await t.enter(
+      'call identify request.cns=1 request.nsid=0 request.status=0 request.page={"length":4096}',
+      /page\s+0x8619.*\(4096 bytes\)/,
+    );
     assertMatch(screen, /status\s+0/);
-    await t.type("call identify request.cns=1 request.nsid=0 request.status=0 request.page=16");
-    await t.press("Enter");
-    await t.waitFor(/status\s+-14/);
+    await t.enter(
+      "call identify request.cns=1 request.nsid=0 request.status=0 request.page=16",
+      /status\s+-14/,
+    );
     await Deno.remove(home, { recursive: true });
   },
 });

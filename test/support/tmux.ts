@@ -115,6 +115,13 @@ export class Terminal implements AsyncDisposable {
     throw new Error(`timed out waiting for ${String(test)}; screen:\n${last}`);
   }
 
+  /** Types a line, presses Enter and waits for `expect` on the screen (see {@link waitFor}). */
+  async enter(line: string, expect: string | RegExp | ((s: string) => boolean)): Promise<string> {
+    await this.type(line);
+    await this.press("Enter");
+    return await this.waitFor(expect);
+  }
+
   /** Kills the session and its server. */
   async [Symbol.asyncDispose](): Promise<void> {
     await tmux(this.name, "kill-server").catch(() => {});
