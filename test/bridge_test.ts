@@ -6,7 +6,7 @@
  * host, a bridge that is killed, a kernel that dies behind the bridge.
  */
 import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "@std/assert";
-import { BRIDGE_ENV, DIRECTION_BY_CODE, ERRNO, HOST_ENV } from "../abi/facts.ts";
+import { BRIDGE_ENV, DIRECTION_BY_CODE, ERRNO, SSH_ENV } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { open, VmkMgmtError } from "../mod.ts";
@@ -21,7 +21,7 @@ import {
   type HelloRequest,
 } from "../sim/protocol.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
-import { useSocket } from "./support/env.ts";
+import { useEnv, useSocket } from "./support/env.ts";
 import { waitUntil } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -232,9 +232,8 @@ Deno.test(
       assertEquals(e.code, "EINVAL");
       assertStringIncludes(e.message, said);
     }
-    const before = { host: Deno.env.get(HOST_ENV), bridge: Deno.env.get(BRIDGE_ENV) };
-    Deno.env.set(BRIDGE_ENV, `${BRIDGE} --lib ${LIB_PATH}`);
-    try {
+    {
+      using _bridge = useEnv({ [BRIDGE_ENV]: `${BRIDGE} --lib ${LIB_PATH}` });
       await using s = await open(acmeNic, { host: "@local" });
       assertMatch(s.peer ?? "", /^vmkmgmt-bridge \d+\.\d+\.\d+ on .+, .*libvmkmgmt\.so$/);
       assertEquals(typeof (await s.invoke("getStats", { instance: 1 })).stats.mtu, "number");
@@ -265,20 +264,15 @@ Deno.test(
         `EIO ${Math.round(performance.now() - t1)} ms after the kernel behind the bridge was killed`,
       );
       await assertRejects(() => s2.invoke("getStats", { instance: 1 }), VmkMgmtError, "EIO");
-    } finally {
-      before.bridge === undefined ? Deno.env.delete(BRIDGE_ENV) : Deno.env.set(BRIDGE_ENV, before.bridge);
     }
     // ssh that cannot reach the host says why, in ssh's words.
-    Deno.env.set(
-      "VMKMGMT_SSH",
-      "-o ConnectTimeout=2 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null",
-    );
-    try {
+    {
+      using _ssh = useEnv({
+        [SSH_ENV]: "-o ConnectTimeout=2 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null",
+      });
       const e = await assertRejects(() => open(acmeNic, { host: "127.0.0.1:1" }), VmkMgmtError);
       assertEquals(e.code, "EIO");
       assertMatch(e.message, /127\.0\.0\.1:1|ssh|onnection refused/);
-    } finally {
-      Deno.env.delete("VMKMGMT_SSH");
     }
   },
 );

@@ -9,6 +9,7 @@ import { BRIDGE_ENV, HOST_ENV, SSH_ENV } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import { LIB_PATH, type SimProcess, startSimProcess } from "../sim/process.ts";
+import { useEnv } from "./support/env.ts";
 import { waitUntil } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -116,9 +117,8 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     await using sshd = await startSshd(sim);
-    const saved = Object.fromEntries(Object.keys(sshd.env).map((k) => [k, Deno.env.get(k)]));
-    for (const [k, v] of Object.entries(sshd.env)) Deno.env.set(k, v);
-    try {
+    {
+      using _env = useEnv(sshd.env);
       // Two sessions, one SSH connection (ControlMaster): sshd lets a key in once.
       await using a = await open(acmeNic);
       await using b = await open(acmeNic, { host: sshd.host });
@@ -186,8 +186,6 @@ Deno.test({
       const e = await assertRejects(() => open(acmeNic), VmkMgmtError);
       assertEquals(e.code, "EIO");
       assertMatch(e.message, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
-    } finally {
-      for (const [k, v] of Object.entries(saved)) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
     }
   },
 });
