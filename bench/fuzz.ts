@@ -1,10 +1,15 @@
 /**
- * `deno task fuzz [--seconds N] [--only replies|frames] [--write-seeds]`: runs the libFuzzer
+ * `deno task fuzz [--seconds N] [--only replies|frames|bridge] [--write-seeds]`: runs the libFuzzer
  * harnesses of native/fuzz/ for N seconds each (default 60), starting from their checked-in seed
  * corpora (native/fuzz/corpus/NAME/; what the fuzzer finds goes to native/build/fuzz/work/NAME/):
  *
  * - `replies`: the library's reply and event parsing (its sources compiled in, ASan + UBSan + LSan);
- * - `frames`: a live simulator, fed raw frames, must keep answering.
+ * - `frames`: a live simulator, fed raw frames, must keep answering;
+ * - `bridge`: vmkmgmt-bridge's session code fed a client's byte stream, in front of a stand-in
+ *   library (ASan + UBSan + LSan); its seeds are real client sessions captured at a bridge.
+ *
+ * Every input in native/fuzz/regressions/NAME/ (one per defect a harness found) is run first, once:
+ * a defect that comes back fails at once, before any fuzzing.
  *
  * A crash, leak, hang (`-timeout`) or unanswered simulator stops the harness; the input that did it
  * is kept in native/build/fuzz/artifacts/ and named in the report. Exits 1 when any harness failed.
@@ -21,13 +26,14 @@ import {
   FrameType,
 } from "../sim/protocol.ts";
 import { startSimProcess } from "../sim/process.ts";
+import { captureSessions, STANDIN, toScript } from "./fuzz_sessions.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const NATIVE = `${ROOT}native`;
 const BUILD = `${NATIVE}/build/fuzz`;
 
 /** The harnesses. */
-export const HARNESSES = ["replies", "frames"] as const;
+export const HARNESSES = ["replies", "frames", "bridge"] as const;
 /** One harness's name. */
 export type Harness = typeof HARNESSES[number];
 
@@ -65,8 +71,38 @@ function listDir(dir: string): string[] {
   }
 }
 
-/** Runs one harness for `seconds`. */
-export async function runHarness(harness: Harness, seconds: number): Promise<FuzzResult> {
+/** How long a harness runs: for a time, or for a number of inputs (a campaign), on `jobs` processes. */
+export interface RunOptions {
+  seconds?: number;
+  /** Inputs to run in all (split between the jobs); with it, `seconds` is a limit, not the goal. */
+  runs?: number;
+  /** Fuzzer processes side by side, sharing the corpus (default 1). */
+  jobs?: number;
+}
+
+/** The inputs that once broke a harness (native/fuzz/regressions/NAME/), each to be run once. */
+export function regressions(harness: Harness): string[] {
+  const dir = `${NATIVE}/fuzz/regressions/${harness}`;
+  return listDir(dir).filter((f) => !f.endsWith(".md")).sort().map((f) => `${dir}/${f}`);
+}
+
+/** Whether `taskset` can pin a process to one CPU here. */
+async function canPin(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("taskset", { args: ["-c", "0", "true"] }).output()).success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs one harness: first every regression input once, then fuzzing from the seed corpus. With more
+ * than one job each fuzzer process is pinned to a CPU of its own: on these VMs a thread woken on
+ * another CPU costs ten times one woken on its own, and the harness's threads hand the session to
+ * each other all the time (races are the TSan test's to find, test/bridge_test.ts).
+ */
+export async function runHarness(harness: Harness, options: number | RunOptions): Promise<FuzzResult> {
+  const { seconds = 60, runs, jobs = 1 } = typeof options === "number" ? { seconds: options } : options;
   const work = `${BUILD}/work/${harness}`;
   const artifacts = `${BUILD}/artifacts`;
   await Deno.mkdir(work, { recursive: true });
@@ -75,22 +111,48 @@ export async function runHarness(harness: Harness, seconds: number): Promise<Fuz
   await using sim = harness === "frames" ? await startSimProcess() : undefined;
   const env: Record<string, string> = { ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0" };
   if (sim) env.VMKMGMT_FUZZ_SIM_SOCKET = sim.socketPath;
+  const common = [
+    "-timeout=10",
+    "-rss_limit_mb=2048",
+    "-print_final_stats=1",
+    `-artifact_prefix=${artifacts}/${harness}-`,
+  ];
+  const run = (args: string[], cpu?: number) => {
+    const binary = `${BUILD}/fuzz_${harness}`;
+    return new Deno.Command(cpu === undefined ? binary : "taskset", {
+      args: cpu === undefined ? [...common, ...args] : ["-c", String(cpu), binary, ...common, ...args],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  };
+  const decode = (o: Deno.CommandOutput) =>
+    new TextDecoder().decode(o.stderr) + new TextDecoder().decode(o.stdout);
   const start = performance.now();
-  const out = await new Deno.Command(`${BUILD}/fuzz_${harness}`, {
-    args: [
-      `-max_total_time=${seconds}`,
-      "-timeout=10",
-      "-rss_limit_mb=2048",
-      "-print_final_stats=1",
-      `-artifact_prefix=${artifacts}/${harness}-`,
-      work,
-      `${NATIVE}/fuzz/corpus/${harness}`,
-    ],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const log = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+  let log = "";
+  let ok = true;
+  let executions = 0;
+  const known = regressions(harness);
+  if (known.length > 0) {
+    const replay = await run(known);
+    log += `--- regressions (${known.length})\n${decode(replay)}`;
+    ok = replay.success;
+    executions += known.length;
+  }
+  if (ok) {
+    const pin = jobs > 1 && await canPin();
+    const cpus = navigator.hardwareConcurrency;
+    const outs = await Promise.all(Array.from({ length: jobs }, (_, i) => {
+      const limit = runs === undefined ? [`-max_total_time=${seconds}`] : [`-runs=${Math.ceil(runs / jobs)}`];
+      return run([...limit, work, `${NATIVE}/fuzz/corpus/${harness}`], pin ? i % cpus : undefined);
+    }));
+    outs.forEach((o, i) => {
+      const text = decode(o);
+      log += `--- job ${i}\n${text}`;
+      ok &&= o.success;
+      executions += Number(/stat::number_of_executed_units:\s*(\d+)/.exec(text)?.[1] ?? 0);
+    });
+  }
   await Deno.writeTextFile(
     `${BUILD}/${harness}.log`,
     log + (sim ? `\n--- simulator stderr\n${sim.stderr()}` : ""),
@@ -98,16 +160,36 @@ export async function runHarness(harness: Harness, seconds: number): Promise<Fuz
   const kept = (listDir(artifacts)).filter((f) => !before.has(f)).map((f) => `${artifacts}/${f}`);
   return {
     harness,
-    ok: out.success && kept.length === 0,
-    executions: Number(/stat::number_of_executed_units:\s*(\d+)/.exec(log)?.[1] ?? 0),
+    ok: ok && kept.length === 0,
+    executions,
     seconds: (performance.now() - start) / 1000,
     artifacts: kept,
-    tail: out.success ? "" : log.split("\n").slice(-25).join("\n"),
+    tail: ok ? "" : log.split("\n").slice(-25).join("\n"),
   };
 }
 
+/**
+ * The bridge's seeds: real client sessions captured at a bridge, each before the stand-in library as
+ * our library (extensions, events acknowledged), and the NIC session also before a vendor's library
+ * (no extensions), a client that never acknowledges events, and a library that refuses or misbehaves.
+ */
+export async function bridgeSeeds(): Promise<Record<string, Uint8Array>> {
+  const out: Record<string, Uint8Array> = {};
+  const ours = STANDIN.extensions | STANDIN.autoAck;
+  for (const session of await captureSessions()) {
+    out[session.name] = toScript(session, ours);
+    if (session.name !== "nic") continue;
+    out["nic-vendor-library"] = toScript(session, STANDIN.autoAck);
+    out["nic-no-acks"] = toScript(session, STANDIN.extensions);
+    out["nic-drops-too-many"] = toScript(session, ours | STANDIN.drops | STANDIN.tooMany);
+    out["nic-init-fails"] = toScript(session, ours | STANDIN.initFails);
+    out["nic-begin-fails"] = toScript(session, ours | STANDIN.beginFails);
+  }
+  return out;
+}
+
 /** The seed corpora: valid frames of every kind, for each harness. */
-export function seeds(): Record<Harness, Record<string, Uint8Array>> {
+export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array>>> {
   const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
   const u64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
   const cat = (...parts: Uint8Array[]) => {
@@ -211,11 +293,11 @@ export function seeds(): Record<Harness, Record<string, Uint8Array>> {
       encodeJsonPayload({ op: "emit", event: "logEvent", params: { message: "x" } }),
     ),
   };
-  return { replies, frames };
+  return { replies, frames, bridge: await bridgeSeeds() };
 }
 
 async function writeSeeds(): Promise<void> {
-  for (const [harness, files] of Object.entries(seeds())) {
+  for (const [harness, files] of Object.entries(await seeds())) {
     const dir = `${NATIVE}/fuzz/corpus/${harness}`;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     await Deno.mkdir(dir, { recursive: true });
@@ -224,21 +306,45 @@ async function writeSeeds(): Promise<void> {
   }
 }
 
+const USAGE = `deno task fuzz [--seconds N | --runs N] [--jobs N] [--only ${
+  HARNESSES.join("|")
+}] [--write-seeds]
+  --seconds N   fuzz each harness for N seconds (default 60)
+  --runs N      a campaign: N inputs in all per harness (no time limit), e.g. --only bridge --runs 10000000
+  --jobs N      fuzzer processes per harness, side by side (default 1; each on a CPU of its own)
+  --write-seeds rewrite the seed corpora (the bridge's from real sessions through a simulator)`;
+
+/** A whole number ≥ 1 from an option, or exits saying which option was wrong. */
+function count(name: string, value: string | undefined, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    console.error(`fuzz: --${name} must be a whole number ≥ 1, got ${value}\n${USAGE}`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
 if (import.meta.main) {
-  const args = parseArgs(Deno.args, { string: ["seconds", "only"], boolean: ["write-seeds", "help"] });
+  const args = parseArgs(Deno.args, {
+    string: ["seconds", "runs", "jobs", "only"],
+    boolean: ["write-seeds", "help"],
+    unknown: (arg: string) => {
+      console.error(`fuzz: unknown argument ${arg}\n${USAGE}`);
+      Deno.exit(2);
+    },
+  });
   if (args.help) {
-    console.log("deno task fuzz [--seconds N] [--only replies|frames] [--write-seeds]");
+    console.log(USAGE);
     Deno.exit(0);
   }
   if (args["write-seeds"]) {
     await writeSeeds();
     Deno.exit(0);
   }
-  const seconds = Number(args.seconds ?? 60);
-  if (!Number.isInteger(seconds) || seconds < 1) {
-    console.error(`fuzz: --seconds must be a whole number ≥ 1, got ${args.seconds}`);
-    Deno.exit(2);
-  }
+  const runs = count("runs", args.runs, undefined);
+  const seconds = count("seconds", args.seconds, runs === undefined ? 60 : 86_400)!;
+  const jobs = count("jobs", args.jobs, 1)!;
   const only = args.only as string | undefined;
   if (only !== undefined && !(HARNESSES as readonly string[]).includes(only)) {
     console.error(`fuzz: --only must be one of ${HARNESSES.join(", ")}, got ${only}`);
@@ -251,11 +357,11 @@ if (import.meta.main) {
   }
   let failed = 0;
   for (const h of HARNESSES.filter((h) => !only || h === only)) {
-    const r = await runHarness(h, seconds);
+    const r = await runHarness(h, { seconds, runs, jobs });
     console.log(
       `${r.ok ? "ok  " : "FAIL"}  ${h.padEnd(8)} ${r.executions} inputs in ${r.seconds.toFixed(0)} s (${
         (r.executions / r.seconds).toFixed(0)
-      }/s)`,
+      }/s, ${jobs} job${jobs === 1 ? "" : "s"}; log: native/build/fuzz/${h}.log)`,
     );
     if (!r.ok) {
       failed++;

@@ -6,8 +6,8 @@
  * host, a bridge that is killed, a kernel that dies behind the bridge.
  */
 import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes } from "@std/assert";
-import { BRIDGE_ENV, DIRECTION_BY_CODE, ERRNO, SSH_ENV } from "../abi/facts.ts";
-import { acmeNic } from "../demo.ts";
+import { BRIDGE_ENV, DIRECTION_BY_CODE, ERRNO, SIM_SOCKET_ENV, SSH_ENV } from "../abi/facts.ts";
+import { acmeNic, acmeNvme, acmeNvmeAdapter } from "../demo.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import {
@@ -22,22 +22,26 @@ import {
 } from "../sim/protocol.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
 import { useEnv, useSocket } from "./support/env.ts";
-import { waitUntil } from "./support/wait.ts";
+import { waitUntil, within } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const BRIDGE = `${ROOT}native/build/vmkmgmt-bridge`;
 const ASAN_BRIDGE = `${ROOT}native/build/asan/vmkmgmt-bridge`;
+const TSAN_BRIDGE = `${ROOT}native/build/tsan/vmkmgmt-bridge`;
+const TSAN_LIB = `${ROOT}native/build/tsan/libvmkmgmt.so`;
 const SANITIZERS = { ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS: "print_stacktrace=1" };
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-async function buildAsan(): Promise<void> {
+async function make(target: string): Promise<void> {
   const built = await new Deno.Command("make", {
-    args: ["-s", "-C", `${ROOT}native`, "asan"],
+    args: ["-s", "-C", `${ROOT}native`, target],
     stderr: "piped",
   })
     .output();
   assert(built.success, new TextDecoder().decode(built.stderr));
 }
+
+const buildAsan = () => make("asan");
 
 /** The HELLO our library sends for acmeNicMgmt. */
 function nicHello(): HelloRequest {
@@ -158,12 +162,16 @@ Deno.test(
       await b.close();
       await cleanExit(b);
     }
-    // After a good HELLO: a frame type no client sends, and an INVOKE whose sizes lie.
+    // After a good HELLO: a frame type no client sends, and INVOKEs that do not parse. Each ends the
+    // session by itself: the bridge hangs up without waiting for the client to.
     for (
-      const bad of [
-        buildFrame(FrameType.CONTROL, 2),
-        buildFrame(FrameType.INVOKE, 2, new Uint8Array([1, 2, 3])),
-      ]
+      const [what, bad] of [
+        ["a CONTROL frame", buildFrame(FrameType.CONTROL, 2)],
+        ["an INVOKE whose sizes lie", buildFrame(FrameType.INVOKE, 2, new Uint8Array([1, 2, 3]))],
+        // Issue 28: numParms 127 made the cleanup free c->data[4..126], past its 4 entries.
+        ["an INVOKE with numParms 127", buildFrame(FrameType.INVOKE, 2, invokeHeader(127))],
+        ["an INVOKE with numParms 5", buildFrame(FrameType.INVOKE, 2, invokeHeader(5))],
+      ] as const
     ) {
       const b = new Bridge(sim.env);
       await b.send(buildFrame(FrameType.HELLO, 1, encodeHello(nicHello())));
@@ -171,11 +179,23 @@ Deno.test(
       assertEquals(new DataView(reply.buffer, reply.byteOffset).getInt32(0, true), 0);
       await b.send(bad);
       await b.next(FrameType.ERROR);
+      await within(b.done, 10_000, `the bridge to hang up after ${what}`);
       await b.close();
       await cleanExit(b);
     }
   },
 );
+
+/** An INVOKE payload's fixed part (getStats on instance 1, sync) claiming `numParms` parameters. */
+function invokeHeader(numParms: number): Uint8Array {
+  const p = new Uint8Array(24);
+  const v = new DataView(p.buffer);
+  v.setBigUint64(0, 1n, true);
+  v.setBigUint64(8, 16n, true);
+  p[16] = 1;
+  p[17] = numParms;
+  return p;
+}
 
 Deno.test("the bridge: a library that does not load is told to the client in words", opts, async () => {
   const b = new Bridge({}, ["--lib", "/nonexistent/libvmkmgmt.so"], BRIDGE);
@@ -278,6 +298,132 @@ Deno.test(
 );
 
 Deno.test(
+  "TSan: many calls, copies and events at once through the bridge and our library race on nothing",
+  opts,
+  async () => {
+    await make("tsan");
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-tsan-" });
+    const tsanOptions = `log_path=${dir}/report halt_on_error=0 exitcode=66`;
+    try {
+      // First, that TSan reports here at all: a program with a race, built and run the same way.
+      await Deno.writeTextFile(
+        `${dir}/race.c`,
+        "#include <pthread.h>\nint x;\nstatic void *f(void *a) { x++; return a; }\n" +
+          "int main(void) { pthread_t t; pthread_create(&t, 0, f, 0); x++; pthread_join(t, 0); return 0; }\n",
+      );
+      const cc = Deno.env.get("CC") ?? "cc";
+      const built = await new Deno.Command(cc, {
+        args: ["-fsanitize=thread", "-g", "-O1", "-pthread", "-o", `${dir}/race`, `${dir}/race.c`],
+      }).output();
+      assert(built.success, `${cc} -fsanitize=thread failed`);
+      await new Deno.Command(`${dir}/race`, { env: { TSAN_OPTIONS: tsanOptions } }).output();
+      const control = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("report"));
+      assertEquals(control.length, 1, "TSan reported the deliberate race");
+      await Deno.remove(`${dir}/${control[0].name}`);
+
+      await using sim = await startSimProcess();
+      using _env = useEnv({
+        [SIM_SOCKET_ENV]: sim.socketPath,
+        [BRIDGE_ENV]: `${TSAN_BRIDGE} --lib ${TSAN_LIB}`,
+        TSAN_OPTIONS: tsanOptions,
+      });
+      let events = 0;
+      {
+        const nics = await Promise.all([0, 1, 2].map(() => open(acmeNic, { host: "@local" })));
+        await using nvme = await open(acmeNvme, { host: "@local" });
+        const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 });
+        await using ctrl = await open(acmeNvmeAdapter(adapters[0].name), { host: "@local" });
+        assertStringIncludes(nics[0].peer ?? "", TSAN_LIB, "the TSan bridge answers, with the TSan library");
+        for (const nic of nics) nic.on("linkEvent", () => void events++);
+        for (let round = 0; round < 4; round++) {
+          await Promise.all([
+            ...nics.flatMap((nic, n) =>
+              Array.from(
+                { length: 40 },
+                (_, i) =>
+                  i % 4 === 0
+                    ? nic.invoke("triggerEvents", { instance: 1 + (i % 2), count: 25 })
+                    : i % 4 === 1
+                    ? nic.invoke("echo", {
+                      instance: 1,
+                      msg: { seq: BigInt(i), payload: new Uint8Array(56).fill(n) },
+                    })
+                    : i % 4 === 2
+                    ? nic.invoke("setMtu", { instance: 2, mtu: 1500 + i })
+                    : nic.invoke("getStats", { instance: 1 }),
+              )
+            ),
+            // caller buffers: the bridge's copies from and to this process, many at once
+            ...Array.from(
+              { length: 16 },
+              () =>
+                ctrl.invoke("identify", {
+                  request: { cns: 1, nsid: 0, page: new Uint8Array(4096), status: 1 },
+                }),
+            ),
+          ]);
+        }
+        await waitUntil(() => events >= 3 * 4 * 10 * 25, "every linkEvent delivered");
+        await Promise.all(nics.map((nic) => nic.close()));
+      }
+      // Each bridge writes its report (if any) as it exits; they exit as their sessions close.
+      await waitUntil(async () =>
+        !new TextDecoder().decode(
+          (await new Deno.Command("pgrep", { args: ["-f", TSAN_BRIDGE], stdout: "piped" }).output()).stdout,
+        ).trim(), "every TSan bridge to exit");
+      const reports = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("report"));
+      const text = reports.map((r) => Deno.readTextFileSync(`${dir}/${r.name}`)).join("\n");
+      assertEquals(reports.length, 0, `ThreadSanitizer:\n${text.slice(0, 6000)}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+/** What readelf says of an ELF file's hardening: every property the install guide promises. */
+async function hardening(file: string): Promise<Record<string, boolean>> {
+  const readelf = async (...args: string[]) => {
+    const out = await new Deno.Command("readelf", { args: [...args, file], stdout: "piped" }).output();
+    assert(out.success, `readelf ${args.join(" ")} ${file}`);
+    return new TextDecoder().decode(out.stdout);
+  };
+  const [header, segments, dynamic, symbols] = await Promise.all([
+    readelf("-hW"),
+    readelf("-lW"),
+    readelf("-dW"),
+    readelf("--dyn-syms", "-W"),
+  ]);
+  const stack = /GNU_STACK(?:\s+\S+){5}\s+(\S+)/.exec(segments)?.[1] ?? "";
+  return {
+    "position independent": /Type:\s+DYN/.test(header),
+    "stack protector": /\b__stack_chk_fail\b/.test(symbols),
+    "FORTIFY_SOURCE": /\b__\w+_chk\b/.test(symbols.replace(/__stack_chk_fail/g, "")),
+    "RELRO": /\bGNU_RELRO\b/.test(segments),
+    "BIND_NOW": /\bBIND_NOW\b|FLAGS_1\).*\bNOW\b/.test(dynamic),
+    "no executable stack": stack !== "" && !stack.includes("E"),
+  };
+}
+
+/** Asserts every hardening property of `file`, naming the ones missing. */
+async function assertHardened(file: string, pie: boolean): Promise<void> {
+  const found = await hardening(file);
+  const missing = Object.entries(found).filter(([, ok]) => !ok).map(([what]) => what);
+  assertEquals(missing, [], `${file} lacks: ${missing.join(", ")}`);
+  if (pie) {
+    const dynamic = new TextDecoder().decode(
+      (await new Deno.Command("readelf", { args: ["-dW", file], stdout: "piped" }).output()).stdout,
+    );
+    assertMatch(dynamic, /FLAGS_1\).*\bPIE\b/, `${file} is not a PIE executable`);
+  }
+}
+
+Deno.test("hardening: the bridge and the library as built — PIE, canaries, FORTIFY, full RELRO, NX stack", async () => {
+  await make("all");
+  await assertHardened(BRIDGE, true);
+  await assertHardened(LIB_PATH, false);
+});
+
+Deno.test(
   "fleet: every host of an inventory, one unreachable; NDJSON per host; the failed host named",
   opts,
   async () => {
@@ -352,6 +498,8 @@ Deno.test(
       assertMatch(await Deno.readTextFile(`${top}/GLIBC_NEEDED`), /^GLIBC_2\.\d+\n$/);
       const rebuilt = await new Deno.Command("make", { args: ["-s", "-C", `${top}/src`, "bridge"] }).output();
       assert(rebuilt.success, "the bundled sources build the bridge");
+      await assertHardened(`${top}/vmkmgmt-bridge`, true);
+      await assertHardened(`${top}/src/build/vmkmgmt-bridge`, true);
       const v = await new Deno.Command(`${top}/src/build/vmkmgmt-bridge`, {
         args: ["--version"],
         stdout: "piped",

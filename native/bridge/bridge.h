@@ -2,16 +2,18 @@
  * bridge.h -- vmkmgmt-bridge's internals: one session of PROTOCOL.md on stdin/stdout, answered by
  * calling a real libvmkmgmt.so (dlopen'd), so `ssh host vmkmgmt-bridge` is the whole transport.
  *
- *   bridge.c   main: arguments, the library, the frame loop, HELLO, the end of the session
- *   calls.c    INVOKE and GET_INSTANCES, each on a worker thread; caller buffers behind pointer
+ *   main.c     main: arguments, the real library (dlopen)
+ *   session.c  the frame loop, HELLO, the end of the session (given a struct lib: the real
+ *              library's, or the fuzz harness's stand-in)
+ *   calls.c    INVOKE and GET_INSTANCES on a pool of worker threads; caller buffers behind pointer
  *              members copied in and out (COPY_REQUEST to the client) and re-pointed
  *   events.c   a trampoline per user callback: each event goes out as an EVENT frame, within the
  *              client's credits (EVENT_ACK)
  *   frames.c   reading and writing frames; every frame is checked before anything trusts it
  *
- * Threads: the main thread reads frames and never waits on the kernel; workers run calls; the real
- * library's monitor thread runs the trampolines. `lock` guards the state below it; `wlock`
- * serialises writes on stdout.
+ * Threads: the main thread reads frames and never waits on the kernel; workers run calls (a pool:
+ * an idle worker waits on `work` for the next call); the real library's monitor thread runs the
+ * trampolines. `lock` guards the state below it; `wlock` serialises writes on stdout.
  */
 #ifndef VMKMGMT_BRIDGE_H
 #define VMKMGMT_BRIDGE_H
@@ -24,7 +26,8 @@
 #include "../wire.h"
 
 #define BRIDGE_VERSION "1.0.0"
-/* Calls in flight at once; one more is answered EAGAIN (the client library keeps far fewer). */
+/* Calls in flight at once (queued or running), and the most worker threads; one more call is
+ * answered EAGAIN. */
 #define BRIDGE_MAX_WORKERS 256
 /* User callbacks a signature may have (one trampoline each). */
 #define BRIDGE_MAX_USER_CALLBACKS 32
@@ -54,6 +57,8 @@ struct lib {
   event_stats_fn event_stats; /* events lost behind the bridge, passed on as EVENTS_DROPPED */
 };
 
+struct job; /* a call for the workers (calls.c) */
+
 /* A copy the bridge asked the client for, waiting for its COPY_REPLY. */
 struct copy_wait {
   uint32_t request, copy_id;
@@ -74,8 +79,13 @@ struct bridge {
   pthread_mutex_t wlock; /* stdout */
   pthread_mutex_t lock;  /* everything below */
   pthread_cond_t cond;   /* a copy is answered, credits came back, a worker left, or closing */
+  pthread_cond_t work;   /* a call is queued for an idle worker, or closing */
   int closing;           /* the client is gone (or broke the protocol): everything winds down */
-  unsigned workers;
+  int ending;            /* End/Destroy have begun: no call enters the library any more */
+  unsigned workers;      /* worker threads alive */
+  unsigned idle;         /* of which waiting for a call */
+  unsigned calls;        /* calls queued or running */
+  struct job *queue, *queue_tail;
   struct copy_wait *copies;
   uint32_t next_copy;
   unsigned unacked;
@@ -95,13 +105,18 @@ struct bridge {
   void *fault_page;
 };
 
+/* session.c */
+void bridge_init(struct bridge *b, int in, int out);
+void bridge_serve(struct bridge *b);  /* reads frames from b->in until EOF or a broken frame */
+void bridge_finish(struct bridge *b); /* ends the session, waits for every worker, frees it all */
+
 /* frames.c */
 int frame_send(struct bridge *b, uint16_t type, uint32_t id, const struct iovec *pieces, int n);
 void frame_error(struct bridge *b, const char *why);
 void bridge_close(struct bridge *b); /* marks the session over and wakes every waiter */
 
 /* calls.c */
-void calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len);
+int calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len);
 int calls_copy_reply(struct bridge *b, uint32_t id, uint8_t *payload, uint32_t len);
 void calls_wait_idle(struct bridge *b);
 

@@ -1,6 +1,6 @@
 /*
- * calls.c -- INVOKE and GET_INSTANCES through the real library, each on its own worker thread so a
- * slow kernel callback holds up no other call.
+ * calls.c -- INVOKE and GET_INSTANCES through the real library, each on a worker thread of the
+ * session's pool so a slow kernel callback holds up no other call.
  *
  * Caller buffers behind pointer members (the buffer fields HELLO declared): a sync kernel callback
  * reads and writes them with vmk_CopyFromUser/vmk_CopyToUser in the calling process — here, the
@@ -108,19 +108,21 @@ int calls_copy_reply(struct bridge *b, uint32_t id, uint8_t *payload, uint32_t l
 
 /* ---------------------------------------------------------------- INVOKE */
 
-/* Parses an INVOKE as the simulator does; EPROTO for anything malformed. */
+/* Parses an INVOKE as the simulator does; EPROTO for anything malformed. The parameter count is
+ * stored only once it fits the arrays: cleanup and the reply walk c->n entries. */
 static int parse(struct invoke *c) {
   const uint8_t *p = c->payload;
   if (c->len < WIRE_INVOKE_HEADER_SIZE) return EPROTO;
+  unsigned n = p[WIRE_INVOKE_NUMPARMS];
+  if (p[WIRE_INVOKE_SYNC] > 1 || n > VMK_MGMT_MAX_CALLBACK_PARMS) return EPROTO;
+  for (unsigned i = WIRE_INVOKE_NUMPARMS + 1; i < WIRE_INVOKE_HEADER_SIZE; i++)
+    if (p[i] != 0) return EPROTO;
+  uint64_t off = wire_invoke_data(n);
+  if (c->len < off) return EPROTO;
   c->instance = wire_get_u64(p + WIRE_INVOKE_INSTANCE);
   c->callback = wire_get_u64(p + WIRE_INVOKE_CALLBACK);
   c->sync = p[WIRE_INVOKE_SYNC];
-  c->n = p[WIRE_INVOKE_NUMPARMS];
-  if (c->sync > 1 || c->n > VMK_MGMT_MAX_CALLBACK_PARMS) return EPROTO;
-  for (unsigned i = WIRE_INVOKE_NUMPARMS + 1; i < WIRE_INVOKE_HEADER_SIZE; i++)
-    if (p[i] != 0) return EPROTO;
-  uint64_t off = wire_invoke_data(c->n);
-  if (c->len < off) return EPROTO;
+  c->n = n;
   for (unsigned i = 0; i < c->n; i++) {
     const uint8_t *d = p + WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * i;
     c->type[i] = d[WIRE_PARM_TYPE];
@@ -191,9 +193,11 @@ static int move_buffers(struct invoke *c, struct moved *m, unsigned *count) {
 }
 
 /* After the call: what the kernel may have written goes back to the client, and every member gets
- * its address back. A write the client refuses (its memory went away) fails the call with it. */
+ * its address back. A write the client refuses (its memory went away) fails the call with it.
+ * Last moved, first restored: when a client's table declares overlapping members, each restore
+ * undoes exactly its own re-pointing, so no address of the bridge's ever goes back to the client. */
 static int restore_buffers(struct invoke *c, struct moved *m, unsigned count, int rc) {
-  for (unsigned k = 0; k < count; k++) {
+  for (unsigned k = count; k-- > 0;) {
     if (rc == 0 && m[k].readable && (m[k].dir & VMKMGMT_BUFFER_OUT)) {
       int copied = client_copy(c->b, c->id, WIRE_COPY_TO_USER, m[k].address, NULL, m[k].copy, m[k].length);
       if (copied != 0) rc = copied;
@@ -203,8 +207,19 @@ static int restore_buffers(struct invoke *c, struct moved *m, unsigned count, in
   return rc;
 }
 
+/* Whether a call may still enter the library: once the session ends, Destroy is under way or about
+ * to be, and a call that entered after it would use a handle the library may have freed (ours
+ * refuses such a call; a vendor's library need not). A call already inside is Destroy's to end. */
+static int library_open(struct bridge *b) {
+  pthread_mutex_lock(&b->lock);
+  int open = !b->ending;
+  pthread_mutex_unlock(&b->lock);
+  return open;
+}
+
 static int call_real(struct bridge *b, struct invoke *c, vmk_MgmtVectorParm vec[VMK_MGMT_MAX_CALLBACK_PARMS]) {
   void *a[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
+  if (!library_open(b)) return EIO;
   for (unsigned i = 0; i < c->n; i++) {
     if (parm_is_vector(c->type[i])) {
       vec[i] = (vmk_MgmtVectorParm){.length = c->length[i], .dataPtr = c->data[i]};
@@ -250,13 +265,7 @@ static void run_invoke(struct invoke *c) {
   struct moved *m = NULL;
   unsigned moved = 0;
   vmk_MgmtVectorParm vec[VMK_MGMT_MAX_CALLBACK_PARMS];
-  int rc = parse(c);
-  if (rc != 0) {
-    frame_error(b, "vmkmgmt-bridge: an INVOKE that does not parse");
-    bridge_close(b);
-    goto out;
-  }
-  rc = check_against_table(b, c, &cb);
+  int rc = check_against_table(b, c, &cb); /* (calls_start parsed it) */
   if (rc != 0) goto reply;
   uint64_t off = wire_invoke_data(c->n);
   rc = ENOMEM;
@@ -273,10 +282,10 @@ static void run_invoke(struct invoke *c) {
   rc = restore_buffers(c, m, moved, rc);
 reply:
   reply_invoke(b, c, rc);
-out:
   for (unsigned k = 0; k < moved; k++) free(m[k].copy);
   free(m);
-  for (unsigned i = 0; i < c->n; i++) free(c->data[i]);
+  /* Every slot, not c->n: the array is zeroed, and no count from the wire decides what is freed. */
+  for (unsigned i = 0; i < VMK_MGMT_MAX_CALLBACK_PARMS; i++) free(c->data[i]);
 }
 
 /* ---------------------------------------------------------------- GET_INSTANCES */
@@ -286,7 +295,7 @@ static void run_instances(struct bridge *b, uint32_t id) {
   uint8_t msg[WIRE_INSTANCES_ENTRIES + WIRE_INSTANCE_SIZE * VMK_MGMT_MAX_INSTANCES];
   memset(&list, 0, sizeof list);
   memset(msg, 0, sizeof msg);
-  int rc = b->lib.get_instances(b->handle, &list);
+  int rc = library_open(b) ? b->lib.get_instances(b->handle, &list) : EIO;
   unsigned count = rc == 0 ? list.numInstances : 0;
   if (count > VMK_MGMT_MAX_INSTANCES) {
     rc = EIO;
@@ -304,49 +313,86 @@ static void run_instances(struct bridge *b, uint32_t id) {
 
 /* ---------------------------------------------------------------- workers */
 
+/* A call waiting for a worker, or running on one. */
 struct job {
-  struct bridge *b;
   uint16_t type;
   struct invoke call;
+  struct job *next;
 };
 
+/* A worker takes calls from the queue until the session is over; an idle one waits for the next
+ * call instead of exiting, so a call costs a wake-up, not a thread (a thread's creation costs more
+ * than most kernel callbacks). Workers grow with the calls in flight, up to BRIDGE_MAX_WORKERS. */
 static void *worker_main(void *arg) {
-  struct job *j = arg;
-  struct bridge *b = j->b;
-  if (j->type == WIRE_INVOKE) run_invoke(&j->call);
-  else run_instances(b, j->call.id);
-  free(j->call.payload);
-  free(j);
+  struct bridge *b = arg;
   pthread_mutex_lock(&b->lock);
+  for (;;) {
+    while (!b->queue && !b->closing) {
+      b->idle++;
+      pthread_cond_wait(&b->work, &b->lock);
+      b->idle--;
+    }
+    struct job *j = b->queue;
+    if (!j) break; /* closing, and nothing left to answer */
+    b->queue = j->next;
+    if (!b->queue) b->queue_tail = NULL;
+    pthread_mutex_unlock(&b->lock);
+    if (j->type == WIRE_INVOKE) run_invoke(&j->call);
+    else run_instances(b, j->call.id);
+    free(j->call.payload);
+    free(j);
+    pthread_mutex_lock(&b->lock);
+    b->calls--;
+  }
   b->workers--;
   pthread_cond_broadcast(&b->cond);
   pthread_mutex_unlock(&b->lock);
   return NULL;
 }
 
-/* Runs an INVOKE or GET_INSTANCES on a worker (taking `payload`); past BRIDGE_MAX_WORKERS calls in
- * flight, or without memory for one more, the call is answered EAGAIN at once. */
-void calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len) {
-  struct job *j = calloc(1, sizeof *j);
-  pthread_attr_t attr;
-  int started = 0;
-  pthread_mutex_lock(&b->lock);
-  int room = b->workers < BRIDGE_MAX_WORKERS;
-  if (room && j) b->workers++;
-  pthread_mutex_unlock(&b->lock);
-  if (room && j) {
-    *j = (struct job){.b = b, .type = type, .call = {.b = b, .id = id, .payload = payload, .len = len}};
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    started = pthread_create(&(pthread_t){0}, &attr, worker_main, j) == 0;
-    pthread_attr_destroy(&attr);
-    if (!started) {
-      pthread_mutex_lock(&b->lock);
-      b->workers--;
-      pthread_mutex_unlock(&b->lock);
-    }
+/* Queues a call for the workers, starting one more when none is idle; 0, or EAGAIN when none can
+ * take it (the limit, or no thread could start and none is left to run it). Called with b->lock. */
+static int queue_call_locked(struct bridge *b, struct job *j) {
+  if (b->calls >= BRIDGE_MAX_WORKERS) return EAGAIN;
+  if (b->queue_tail) b->queue_tail->next = j;
+  else b->queue = j;
+  b->queue_tail = j;
+  b->calls++;
+  if (b->idle > 0) {
+    pthread_cond_signal(&b->work);
+    return 0;
   }
-  if (started) return;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int started = pthread_create(&(pthread_t){0}, &attr, worker_main, b) == 0;
+  pthread_attr_destroy(&attr);
+  if (started) b->workers++;
+  if (started || b->workers > 0) return 0; /* (a busy worker will take it) */
+  b->queue = b->queue_tail = NULL; /* no worker took it: it is the only one queued */
+  b->calls--;
+  return EAGAIN;
+}
+
+/* Runs an INVOKE or GET_INSTANCES on a worker (taking `payload`); past BRIDGE_MAX_WORKERS calls in
+ * flight, or without memory for one more, the call is answered EAGAIN at once. An INVOKE is parsed
+ * here, on the reading thread, so one that does not parse ends the session before another frame is
+ * read: EPROTO (nothing was started). */
+int calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len) {
+  struct job *j = calloc(1, sizeof *j);
+  int rc = ENOMEM;
+  if (j) {
+    *j = (struct job){.type = type, .call = {.b = b, .id = id, .payload = payload, .len = len}};
+    if (type == WIRE_INVOKE && parse(&j->call) != 0) {
+      free(j);
+      free(payload);
+      return EPROTO;
+    }
+    pthread_mutex_lock(&b->lock);
+    rc = queue_call_locked(b, j);
+    pthread_mutex_unlock(&b->lock);
+  }
+  if (rc == 0) return 0;
   free(j);
   free(payload);
   uint8_t busy[WIRE_REPLY_LENGTHS];
@@ -354,6 +400,7 @@ void calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload,
   wire_put_u32(busy + WIRE_STATUS, EAGAIN);
   if (type == WIRE_INVOKE) frame_send(b, WIRE_INVOKE_REPLY, id, &(struct iovec){busy, WIRE_REPLY_LENGTHS}, 1);
   else frame_send(b, WIRE_INSTANCES, id, &(struct iovec){busy, WIRE_INSTANCES_ENTRIES}, 1);
+  return 0;
 }
 
 /* Waits until every worker has left (after Destroy, the real library has let every call go). */

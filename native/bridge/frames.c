@@ -39,5 +39,6 @@ void bridge_close(struct bridge *b) {
   pthread_mutex_lock(&b->lock);
   b->closing = 1;
   pthread_cond_broadcast(&b->cond);
+  pthread_cond_broadcast(&b->work);
   pthread_mutex_unlock(&b->lock);
 }

@@ -1,21 +1,15 @@
 /*
- * vmkmgmt-bridge -- carries the vmkmgmt wire protocol (PROTOCOL.md) from stdin/stdout to a real
- * libvmkmgmt.so, so a workstation drives an ESXi host's kernel modules over `ssh host
- * vmkmgmt-bridge`. It has no listener of its own: SSH authenticates, and one bridge process
- * serves one session (OpenSSH's ControlMaster shares the connection between sessions).
+ * session.c -- one session of PROTOCOL.md: HELLO carries the client's whole callback table and
+ * buffer fields; the bridge calls vmk_MgmtUserInit with that table (a trampoline for each user
+ * callback) and Begin when it has any, answers GET_INSTANCES and INVOKE on worker threads (calls.c),
+ * forwards events as EVENT frames (events.c), and at EOF (or a frame that breaks the protocol) ends
+ * delivery, destroys the handle and lets every worker leave.
  *
- *   vmkmgmt-bridge [--lib PATH]   serve one session (default library: /lib64/libvmkmgmt.so)
- *   vmkmgmt-bridge --version      print the version and exit
- *
- * The session: HELLO carries the client's whole callback table and buffer fields; the bridge
- * calls vmk_MgmtUserInit with that table (a trampoline for each user callback) and Begin when it
- * has any, answers GET_INSTANCES and INVOKE on worker threads, forwards events as EVENT frames,
- * and at EOF (or a frame that breaks the protocol) ends delivery, destroys the handle and exits.
+ * It knows the library only through struct lib, so main.c gives it the real one (dlopen) and the
+ * fuzz harness a stand-in.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,35 +18,6 @@
 #include <unistd.h>
 
 #include "bridge.h"
-
-#define DEFAULT_LIB "/lib64/libvmkmgmt.so"
-
-static const char USAGE[] =
-    "usage: vmkmgmt-bridge [--lib PATH] | --version | --help\n"
-    "Serves one vmkmgmt session on stdin/stdout (run by ssh for the vmkmgmt Deno module, with\n"
-    "VMKMGMT_HOST=host on the workstation). --lib: the vmk_Mgmt library (default " DEFAULT_LIB ").\n";
-
-/* Loads the real library; on failure says why in b->load_error (told to the client in HELLO_REPLY). */
-static void load_library(struct bridge *b) {
-  b->lib.dl = dlopen(b->lib_path, RTLD_NOW | RTLD_LOCAL);
-  if (!b->lib.dl) {
-    snprintf(b->load_error, sizeof b->load_error, "cannot load %s: %s", b->lib_path, dlerror());
-    return;
-  }
-  /* POSIX: a function pointer comes out of dlsym as a void * (the conversion is what dlsym(3) shows). */
-  *(void **)&b->lib.init = dlsym(b->lib.dl, "vmk_MgmtUserInit");
-  *(void **)&b->lib.get_instances = dlsym(b->lib.dl, "vmk_MgmtUserGetInstances");
-  *(void **)&b->lib.begin = dlsym(b->lib.dl, "vmk_MgmtUserBegin");
-  *(void **)&b->lib.end = dlsym(b->lib.dl, "vmk_MgmtUserEnd");
-  *(void **)&b->lib.destroy = dlsym(b->lib.dl, "vmk_MgmtUserDestroy");
-  *(void **)&b->lib.invoke = dlsym(b->lib.dl, "vmk_MgmtUserCallbackInvokeInt");
-  *(void **)&b->lib.init_with = dlsym(b->lib.dl, "vmkmgmt_UserInitWith");
-  *(void **)&b->lib.on_disconnect = dlsym(b->lib.dl, "vmkmgmt_UserOnDisconnect");
-  *(void **)&b->lib.event_stats = dlsym(b->lib.dl, "vmkmgmt_UserEventStats");
-  if (!b->lib.init || !b->lib.get_instances || !b->lib.begin || !b->lib.end || !b->lib.destroy || !b->lib.invoke)
-    snprintf(b->load_error, sizeof b->load_error, "%s is not a vmk_Mgmt library (a vmk_MgmtUser* function is missing)",
-             b->lib_path);
-}
 
 /* ---------------------------------------------------------------- HELLO */
 
@@ -71,7 +36,6 @@ static int parse_hello(struct bridge *b, const uint8_t *p, uint32_t len, char *w
   memcpy(b->sig.vendor.string, p + WIRE_HELLO_VENDOR, VMK_MISC_NAME_MAX);
   b->sig.name.string[VMK_MISC_NAME_MAX - 1] = 0;
   b->sig.vendor.string[VMK_MISC_NAME_MAX - 1] = 0;
-  b->sig.numCallbacks = (int)nc;
   if (nc > 0 && (b->callbacks = calloc(nc, sizeof *b->callbacks)) == NULL) return ENOMEM;
   if (nb > 0 && (b->buffers = calloc(nb, sizeof *b->buffers)) == NULL) return ENOMEM;
   b->sig.callbacks = b->callbacks;
@@ -79,13 +43,14 @@ static int parse_hello(struct bridge *b, const uint8_t *p, uint32_t len, char *w
   for (uint32_t i = 0; i < nc; i++) {
     const uint8_t *e = p + WIRE_HELLO_SIZE + (size_t)i * WIRE_CB_ENTRY_SIZE;
     vmk_MgmtCallbackInfo *c = &b->callbacks[i];
-    c->callbackId = wire_get_u64(e + WIRE_CB_ID);
-    c->location = (vmk_MgmtCallbackLocation)e[WIRE_CB_LOCATION];
-    c->synchronous = (vmk_Bool)e[WIRE_CB_SYNC];
-    c->numParms = e[WIRE_CB_NUMPARMS];
-    if ((c->location != VMK_MGMT_CALLBACK_KERNEL && c->location != VMK_MGMT_CALLBACK_USER) || e[WIRE_CB_SYNC] > 1 ||
-        c->numParms > VMK_MGMT_MAX_CALLBACK_PARMS)
+    uint8_t location = e[WIRE_CB_LOCATION], numParms = e[WIRE_CB_NUMPARMS];
+    if ((location != VMK_MGMT_CALLBACK_KERNEL && location != VMK_MGMT_CALLBACK_USER) || e[WIRE_CB_SYNC] > 1 ||
+        numParms > VMK_MGMT_MAX_CALLBACK_PARMS)
       return EPROTO;
+    c->callbackId = wire_get_u64(e + WIRE_CB_ID);
+    c->location = (vmk_MgmtCallbackLocation)location;
+    c->synchronous = (vmk_Bool)e[WIRE_CB_SYNC];
+    c->numParms = numParms;
     for (int k = 0; k < c->numParms; k++) {
       const uint8_t *pe = e + WIRE_CB_PARMS + k * WIRE_CB_PARM_ENTRY;
       c->parmSizes[k] = wire_get_u32(pe + WIRE_CB_PARM_SIZE);
@@ -116,6 +81,9 @@ static int parse_hello(struct bridge *b, const uint8_t *p, uint32_t len, char *w
         (ls != 0 && ls != 1 && ls != 2 && ls != 4 && ls != 8) || (ls == 0 && (f->length == 0 || f->length > WIRE_MAX_VECTOR)))
       return EPROTO;
   }
+  /* The counts are stored only now that every entry they cover was checked: the rest of the
+   * bridge (and its cleanup) walks them. */
+  b->sig.numCallbacks = (int)nc;
   b->num_buffers = nb;
   return 0;
 }
@@ -200,7 +168,7 @@ static int hello(struct bridge *b, uint32_t id, const uint8_t *p, uint32_t len) 
 /* ---------------------------------------------------------------- the session */
 
 /* Reads frames until EOF or a broken frame; what a frame asks for runs on a worker. */
-static void serve(struct bridge *b) {
+void bridge_serve(struct bridge *b) {
   for (;;) {
     uint16_t type;
     uint32_t id, len;
@@ -218,8 +186,8 @@ static void serve(struct bridge *b) {
     } else if (type == WIRE_INVOKE || type == WIRE_GET_INSTANCES) {
       if (type == WIRE_GET_INSTANCES && len != 0) bad = "GET_INSTANCES with a payload";
       else {
-        calls_start(b, type, id, payload, len);
-        payload = NULL;
+        if (calls_start(b, type, id, payload, len) == EPROTO) bad = "an INVOKE that does not parse";
+        payload = NULL; /* calls_start took it */
       }
     } else if (type == WIRE_COPY_REPLY) {
       if (calls_copy_reply(b, id, payload, len) == 0) payload = NULL;
@@ -245,7 +213,10 @@ static void serve(struct bridge *b) {
 
 /* The end: delivery stops, the handle goes (the real library lets every call in flight go), and
  * every worker leaves before the memory they use is freed. */
-static void finish(struct bridge *b) {
+void bridge_finish(struct bridge *b) {
+  pthread_mutex_lock(&b->lock);
+  b->ending = 1;
+  pthread_mutex_unlock(&b->lock);
   if (b->begun) b->lib.end(b->handle);
   if (b->handle) b->lib.destroy(b->handle);
   calls_wait_idle(b);
@@ -255,41 +226,19 @@ static void finish(struct bridge *b) {
   pthread_mutex_destroy(&b->lock);
   pthread_mutex_destroy(&b->wlock);
   pthread_cond_destroy(&b->cond);
+  pthread_cond_destroy(&b->work);
 }
 
-int main(int argc, char **argv) {
-  struct bridge b;
-  memset(&b, 0, sizeof b);
-  b.in = 0;
-  b.out = 1;
-  b.lib_path = DEFAULT_LIB;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--version") == 0) {
-      printf("vmkmgmt-bridge %s (protocol %d)\n", BRIDGE_VERSION, WIRE_VERSION);
-      return 0;
-    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      fputs(USAGE, stdout);
-      return 0;
-    } else if (strcmp(argv[i], "--lib") == 0 && i + 1 < argc) {
-      b.lib_path = argv[++i];
-    } else {
-      fprintf(stderr, "vmkmgmt-bridge: unknown argument %s\n%s", argv[i], USAGE);
-      return 2;
-    }
-  }
-  /* The library behind us must reach its kernel, not start another bridge. */
-  unsetenv(WIRE_HOST_ENV);
-  signal(SIGPIPE, SIG_IGN);
-  pthread_mutex_init(&b.lock, NULL);
-  pthread_mutex_init(&b.wlock, NULL);
-  pthread_cond_init(&b.cond, NULL);
-  b.fault_page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (b.fault_page == MAP_FAILED) b.fault_page = NULL;
-  char host[64] = "?";
-  gethostname(host, sizeof host - 1);
-  snprintf(b.peer, sizeof b.peer, "vmkmgmt-bridge %s on %s, %s", BRIDGE_VERSION, host, b.lib_path);
-  load_library(&b);
-  serve(&b);
-  finish(&b);
-  return 0;
+/* A bridge with nothing yet: no library, no session. A page nothing may touch stands in for caller
+ * buffers the client could not read (without it, they point at NULL, which fails the same way). */
+void bridge_init(struct bridge *b, int in, int out) {
+  memset(b, 0, sizeof *b);
+  b->in = in;
+  b->out = out;
+  pthread_mutex_init(&b->lock, NULL);
+  pthread_mutex_init(&b->wlock, NULL);
+  pthread_cond_init(&b->cond, NULL);
+  pthread_cond_init(&b->work, NULL);
+  b->fault_page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b->fault_page == MAP_FAILED) b->fault_page = NULL;
 }
