@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "abi_rules.h"
 #include "handle.h"
 #include "wire.h"
 
@@ -25,41 +26,6 @@ const vmk_MgmtCallbackInfo *handle_find_callback(const handle_t *h, vmk_uint64 i
     if (h->callbacks[i].callbackId == id) return &h->callbacks[i];
   }
   return NULL;
-}
-
-static int name_ok(const vmk_Name *n) {
-  size_t len = strnlen(n->string, VMK_MISC_NAME_MAX);
-  return len >= 1 && len < VMK_MISC_NAME_MAX;
-}
-
-/* The user-side rules of abi.md; EINVAL for the first one broken. */
-static int check_signature(const vmk_MgmtApiSignature *sig) {
-  if (!name_ok(&sig->name) || !name_ok(&sig->vendor)) return EINVAL;
-  if (sig->numCallbacks < 0) return EINVAL;
-  if ((sig->numCallbacks == 0) != (sig->callbacks == NULL)) return EINVAL;
-  for (int i = 0; i < sig->numCallbacks; i++) {
-    const vmk_MgmtCallbackInfo *c = &sig->callbacks[i];
-    if (c->numParms > VMK_MGMT_MAX_CALLBACK_PARMS) return EINVAL;
-    if (c->location != VMK_MGMT_CALLBACK_KERNEL && c->location != VMK_MGMT_CALLBACK_USER) return EINVAL;
-    if (c->callbackId <= VMK_MGMT_RESERVED_CALLBACKS) return EINVAL;
-    for (int j = 0; j < i; j++) {
-      if (sig->callbacks[j].callbackId == c->callbackId) return EINVAL;
-    }
-    for (int k = 0; k < c->numParms; k++) {
-      if ((unsigned)c->parmTypes[k] > VMK_MGMT_PARMTYPE_VECTOR_INOUT || c->parmSizes[k] == 0) return EINVAL;
-    }
-    if (c->location == VMK_MGMT_CALLBACK_USER) {
-      if (c->callback == NULL || c->synchronous) return EINVAL;
-      for (int k = 0; k < c->numParms; k++) {
-        if (c->parmTypes[k] != VMK_MGMT_PARMTYPE_IN && c->parmTypes[k] != VMK_MGMT_PARMTYPE_VECTOR_IN) return EINVAL;
-      }
-    } else if (!c->synchronous) {
-      for (int k = 0; k < c->numParms; k++) {
-        if (parm_returns(c->parmTypes[k])) return EINVAL;
-      }
-    }
-  }
-  return 0;
 }
 
 /* Releases a handle whose threads are gone (or never started). */
@@ -192,7 +158,7 @@ EXPORT int vmkmgmt_UserInitWith(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie
   size_t why_len = why ? options->whyLen : 0;
   if (why_len > 0) why[0] = 0;
   if (sig == NULL || handle == NULL) return EINVAL;
-  int rc = check_signature(sig);
+  int rc = abi_check_signature(sig, why, why_len);
   if (rc != 0) return rc;
   handle_t *h = NULL;
   rc = handle_new(sig, userCookie, &h);

@@ -197,6 +197,32 @@ function invokeHeader(numParms: number): Uint8Array {
   return p;
 }
 
+Deno.test(
+  "the bridge: a table that breaks an ABI rule never reaches the library, and is refused in words",
+  opts,
+  async () => {
+    await buildAsan();
+    await using sim = await startSimProcess();
+    const hello = nicHello();
+    const duplicate = { ...hello, callbacks: [...hello.callbacks, { ...hello.callbacks[0] }] };
+    const reserved = { ...hello, callbacks: [{ ...hello.callbacks[0], id: 3n }] };
+    for (
+      const [table, said] of [
+        [duplicate, `callback id ${hello.callbacks[0].id} appears twice`],
+        [reserved, "callback id 3 is reserved"],
+      ] as const
+    ) {
+      const b = new Bridge(sim.env);
+      await b.send(buildFrame(FrameType.HELLO, 1, encodeHello(table)));
+      const reply = (await b.next(FrameType.HELLO_REPLY)).payload;
+      assertEquals(new DataView(reply.buffer, reply.byteOffset).getInt32(0, true), ERRNO.EINVAL);
+      assertStringIncludes(new TextDecoder().decode(reply.subarray(16)), said);
+      await b.close();
+      await cleanExit(b);
+    }
+  },
+);
+
 Deno.test("the bridge: a library that does not load is told to the client in words", opts, async () => {
   const b = new Bridge({}, ["--lib", "/nonexistent/libvmkmgmt.so"], BRIDGE);
   await b.send(buildFrame(FrameType.HELLO, 1, encodeHello(nicHello())));

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../abi_rules.h"
 #include "bridge.h"
 
 /* ---------------------------------------------------------------- HELLO */
@@ -85,7 +86,8 @@ static int parse_hello(struct bridge *b, const uint8_t *p, uint32_t len, char *w
    * bridge (and its cleanup) walks them. */
   b->sig.numCallbacks = (int)nc;
   b->num_buffers = nb;
-  return 0;
+  /* The ABI's rules, before a vendor's library (which may not check them) sees the table. */
+  return abi_check_signature(&b->sig, why, why_len);
 }
 
 static void reply_hello(struct bridge *b, uint32_t id, int status, const char *why) {
