@@ -236,6 +236,46 @@ Deno.test("the bridge: a library that does not load is told to the client in wor
   await cleanExit(b);
 });
 
+Deno.test(
+  "the bridge: a call stalled in the kernel holds up no other, also one sent right behind it",
+  opts,
+  async () => {
+    await buildAsan();
+    await using sim = await startSimProcess();
+    const b = new Bridge(sim.env);
+    await b.send(buildFrame(FrameType.HELLO, 1, encodeHello(nicHello())));
+    await b.next(FrameType.HELLO_REPLY);
+    const getStats = toCSignature(acmeNic).callbacks.find((c) => c.label === "getStats")!;
+    const invoke = (id: number, instanceId: bigint) =>
+      buildFrame(
+        FrameType.INVOKE,
+        id,
+        encodeInvoke({
+          instanceId,
+          callbackId: getStats.callbackId,
+          sync: true,
+          params: [{ dir: "out", size: getStats.parmSizes[0], length: getStats.parmSizes[0] }],
+        }),
+      );
+    // One call first, so a worker waits idle; then a call that stalls and one right behind it, in one
+    // write: the idle worker takes the first, and the second must not wait behind it.
+    await b.send(invoke(2, 2n));
+    assertEquals((await b.next(FrameType.INVOKE_REPLY)).id, 2);
+    await sim.control({ op: "stall", instance: 1 });
+    const both = new Uint8Array([...invoke(3, 1n), ...invoke(4, 2n)]);
+    await b.send(both);
+    assertEquals(
+      (await b.next(FrameType.INVOKE_REPLY)).id,
+      4,
+      "the call behind the stalled one was answered",
+    );
+    await sim.control({ op: "clear" });
+    assertEquals((await b.next(FrameType.INVOKE_REPLY)).id, 3);
+    await b.close();
+    await cleanExit(b);
+  },
+);
+
 Deno.test("the bridge: a client vanishing mid-call leaves no leak and no hang", opts, async () => {
   await buildAsan();
   await using sim = await startSimProcess();

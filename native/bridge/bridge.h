@@ -85,6 +85,7 @@ struct bridge {
   unsigned workers;      /* worker threads alive */
   unsigned idle;         /* of which waiting for a call */
   unsigned calls;        /* calls queued or running */
+  unsigned queued;       /* of which waiting for a worker */
   struct job *queue, *queue_tail;
   struct copy_wait *copies;
   uint32_t next_copy;

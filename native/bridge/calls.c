@@ -336,6 +336,7 @@ static void *worker_main(void *arg) {
     if (!j) break; /* closing, and nothing left to answer */
     b->queue = j->next;
     if (!b->queue) b->queue_tail = NULL;
+    b->queued--;
     pthread_mutex_unlock(&b->lock);
     if (j->type == WIRE_INVOKE) run_invoke(&j->call);
     else run_instances(b, j->call.id);
@@ -350,18 +351,19 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-/* Queues a call for the workers, starting one more when none is idle; 0, or EAGAIN when none can
- * take it (the limit, or no thread could start and none is left to run it). Called with b->lock. */
+/* Queues a call for the workers, starting one more when the idle ones are fewer than the calls
+ * waiting (a worker signalled but not yet awake still counts as idle: without a new one, a second
+ * call could wait behind a first that stalls in the kernel); 0, or EAGAIN when none can take it
+ * (the limit, or no thread could start and none is left to run it). Called with b->lock. */
 static int queue_call_locked(struct bridge *b, struct job *j) {
   if (b->calls >= BRIDGE_MAX_WORKERS) return EAGAIN;
   if (b->queue_tail) b->queue_tail->next = j;
   else b->queue = j;
   b->queue_tail = j;
   b->calls++;
-  if (b->idle > 0) {
-    pthread_cond_signal(&b->work);
-    return 0;
-  }
+  b->queued++;
+  pthread_cond_signal(&b->work);
+  if (b->queued <= b->idle) return 0;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -371,6 +373,7 @@ static int queue_call_locked(struct bridge *b, struct job *j) {
   if (started || b->workers > 0) return 0; /* (a busy worker will take it) */
   b->queue = b->queue_tail = NULL; /* no worker took it: it is the only one queued */
   b->calls--;
+  b->queued--;
   return EAGAIN;
 }
 
