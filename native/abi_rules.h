@@ -9,6 +9,7 @@
 #define VMKMGMT_ABI_RULES_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +60,36 @@ static inline int abi_check_signature(const vmk_MgmtApiSignature *sig, char *why
   }
   return 0;
 #undef ABI_BROKEN
+}
+
+/* Whether [a, a+an) and [b, b+bn) share a byte. */
+static inline int abi_overlap(uint64_t a, uint64_t an, uint64_t b, uint64_t bn) {
+  return an > 0 && bn > 0 && a < b + bn && b < a + an;
+}
+
+/*
+ * The buffer fields of a table (vmkmgmt_BufferField, our extension): within one callback's parameter,
+ * no pointer member may share a byte with another field's pointer or with any length member (its own
+ * too). A bridge re-points each pointer at its own copy: a length that shared bytes with a pointer
+ * would change under the driver, which would then copy that many bytes into a copy of the size read
+ * before — past its end. 0, or EINVAL and which fields in why[0..len).
+ */
+static inline int abi_check_buffer_overlaps(const vmkmgmt_BufferField *b, uint32_t n, char *why, size_t len) {
+  for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t j = 0; j < n; j++) {
+      if (b[i].callbackId != b[j].callbackId || b[i].parm != b[j].parm) continue;
+      int pointers = i < j && abi_overlap(b[i].offset, 8, b[j].offset, 8);
+      int length = abi_overlap(b[i].offset, 8, b[j].lengthOffset, b[j].lengthSize);
+      if (pointers || length) {
+        if (why && len)
+          snprintf(why, len, "callback %llu, parameter %u: the pointer at offset %u overlaps %s at offset %u",
+                   (unsigned long long)b[i].callbackId, b[i].parm + 1, b[i].offset,
+                   pointers ? "another pointer" : "a length", pointers ? b[j].offset : b[j].lengthOffset);
+        return EINVAL;
+      }
+    }
+  }
+  return 0;
 }
 
 #endif

@@ -71,8 +71,9 @@ fail:
   return ENOMEM;
 }
 
-/* The buffer fields must name a kernel callback's parameter and fit in it; EINVAL otherwise. */
-static int check_buffers(const handle_t *h, const vmkmgmt_BufferField *b, uint32_t n) {
+/* The buffer fields must name a kernel callback's parameter, fit in it, and not overlap; EINVAL
+ * otherwise (with why, for an overlap). */
+static int check_buffers(const handle_t *h, const vmkmgmt_BufferField *b, uint32_t n, char *why, size_t why_len) {
   if (n > WIRE_MAX_HELLO_ENTRIES || (n > 0 && b == NULL)) return EINVAL;
   for (uint32_t i = 0; i < n; i++) {
     const vmk_MgmtCallbackInfo *cb = handle_find_callback(h, b[i].callbackId);
@@ -87,7 +88,7 @@ static int check_buffers(const handle_t *h, const vmkmgmt_BufferField *b, uint32
       return EINVAL;
     }
   }
-  return 0;
+  return abi_check_buffer_overlaps(b, n, why, why_len);
 }
 
 /* HELLO: asks the kernel for a session on this signature, sending the whole callback table and
@@ -164,7 +165,7 @@ EXPORT int vmkmgmt_UserInitWith(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie
   rc = handle_new(sig, userCookie, &h);
   if (rc != 0) return rc;
   if (options && options->numBuffers > 0) {
-    rc = check_buffers(h, options->buffers, options->numBuffers);
+    rc = check_buffers(h, options->buffers, options->numBuffers, why, why_len);
     if (rc != 0) goto fail_handle;
     rc = ENOMEM;
     h->buffers = calloc(options->numBuffers, sizeof *h->buffers);

@@ -206,10 +206,22 @@ Deno.test(
     const hello = nicHello();
     const duplicate = { ...hello, callbacks: [...hello.callbacks, { ...hello.callbacks[0] }] };
     const reserved = { ...hello, callbacks: [{ ...hello.callbacks[0], id: 3n }] };
+    // A length member in the bytes of its own pointer: re-pointing would change the length the driver reads.
+    const overlapping = {
+      ...hello,
+      buffers: [{
+        callbackId: 16n,
+        parm: 0,
+        dir: "out" as const,
+        offset: 0,
+        length: { offset: 0, size: 1 as const },
+      }],
+    };
     for (
       const [table, said] of [
         [duplicate, `callback id ${hello.callbacks[0].id} appears twice`],
         [reserved, "callback id 3 is reserved"],
+        [overlapping, "callback 16, parameter 1: the pointer at offset 0 overlaps a length at offset 0"],
       ] as const
     ) {
       const b = new Bridge(sim.env);

@@ -86,8 +86,10 @@ static int parse_hello(struct bridge *b, const uint8_t *p, uint32_t len, char *w
    * bridge (and its cleanup) walks them. */
   b->sig.numCallbacks = (int)nc;
   b->num_buffers = nb;
-  /* The ABI's rules, before a vendor's library (which may not check them) sees the table. */
-  return abi_check_signature(&b->sig, why, why_len);
+  /* The ABI's rules, before a vendor's library (which may not check them) sees the table; and buffer
+   * fields the bridge can re-point without changing a length the driver reads. */
+  int rc = abi_check_signature(&b->sig, why, why_len);
+  return rc != 0 ? rc : abi_check_buffer_overlaps(b->buffers, nb, why, why_len);
 }
 
 static void reply_hello(struct bridge *b, uint32_t id, int status, const char *why) {
