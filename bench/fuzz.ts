@@ -286,6 +286,12 @@ export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array
       buildFrame(FrameType.GET_INSTANCES, 2),
       buildFrame(FrameType.EVENT_ACK, 0, encodeEventAck(1)),
     ),
+    // COPY_REPLY: whole, and too short to hold its status (the simulator must refuse it in words).
+    "hello-copy-reply": cat(
+      hello,
+      buildFrame(FrameType.COPY_REPLY, 2, cat(u32(1), u32(0), new Uint8Array(8))),
+    ),
+    "hello-copy-reply-short": cat(hello, buildFrame(FrameType.COPY_REPLY, 2, u32(1))),
     "control-status": buildFrame(FrameType.CONTROL, 1, encodeJsonPayload({ op: "status" })),
     "control-emit": buildFrame(
       FrameType.CONTROL,

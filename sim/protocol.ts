@@ -652,10 +652,11 @@ export interface CopyReply {
 
 /** Decodes a COPY_REPLY payload. @throws {ProtocolError} when it does not parse. */
 export function decodeCopyReply(payload: Uint8Array): CopyReply {
+  // The reader checks each length before it reads (a 4-byte payload is a ProtocolError, so the
+  // simulator answers with the ERROR frame PROTOCOL.md promises, not a DataView RangeError).
   const r = new PayloadReader(payload);
   const copyId = r.u32();
-  const status = new DataView(payload.buffer, payload.byteOffset + 4, 4).getInt32(0, true);
-  r.u32();
+  const status = r.u32() | 0;
   return { copyId, status, data: r.bytes(r.remaining) };
 }
 

@@ -115,6 +115,12 @@ Deno.test("malformed input is refused with an ERROR frame and a disconnect; the 
       "COPY_REPLY for copy 99, which was not asked for",
     ],
     [
+      // A 4-byte COPY_REPLY once closed the connection with a DataView RangeError and no ERROR frame.
+      "a COPY_REPLY too short to hold its status",
+      concat(hello(), buildFrame(FrameType.COPY_REPLY, 2, new PayloadWriter().u32(1).finish())),
+      "truncated payload",
+    ],
+    [
       "INVOKE length beyond payload",
       concat(
         hello(),
