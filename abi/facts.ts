@@ -49,6 +49,9 @@ export const DIRECTION_CODE: Readonly<Record<Direction, number>> = {
   vectorOut: 4,
   vectorInOut: 5,
 };
+/** The kinds of a completion-queue entry (our library's extension, `VMKMGMT_ENTRY_*` of vmkmgmt.h). */
+export const QUEUE_ENTRY_KIND = { completion: 1, event: 2, disconnect: 3 } as const;
+
 /** Directions by `vmk_MgmtParmType` number. */
 export const DIRECTION_BY_CODE: readonly Direction[] = [
   "in",
@@ -163,6 +166,8 @@ export const BRIDGE_ENV = "VMKMGMT_BRIDGE";
 export const SSH_ENV = "VMKMGMT_SSH";
 /** The host value that runs the bridge command on this machine, without ssh. */
 export const LOCAL_HOST = "@local";
+/** Calls a bridge runs in the host's library at once (a thread each); more wait in the bridge. */
+export const BRIDGE_WORKERS = 256;
 
 /** The variable that points our library and tools at a simulator socket. */
 export const SIM_SOCKET_ENV = "VMKMGMT_SIM_SOCKET";

@@ -7,8 +7,8 @@
  *
  * A call that is already in C cannot be taken back; when its caller gives up (timeout, abort),
  * the call stops keeping the process alive, so a script whose work is done can exit. That uses
- * Deno's internal `core.unrefOpPromise` (there is no public API for it); where it is missing,
- * such a call keeps the process alive until the kernel answers or the session is closed.
+ * Deno's internal `core.unrefOpPromise` (`op_ref.ts`); where it is missing, such a call keeps the
+ * process alive until the kernel answers or the session is closed.
  *
  * @example
  * ```ts ignore
@@ -17,26 +17,13 @@
  * ```
  * @module
  */
+import { opRef } from "./op_ref.ts";
 
 /** Calls that may wait on the kernel running at once in one process (Deno's pool has 32 threads). */
 export const MAX_KERNEL_WAITS = 24;
 
-type Unref = (promise: Promise<unknown>) => void;
-
-/** Deno's internal op unref, when this Deno has it. */
-const unrefOp: Unref | undefined = (() => {
-  try {
-    const internal = (Deno as unknown as Record<symbol, { core?: { unrefOpPromise?: Unref } }>)[
-      (Deno as unknown as { internal: symbol }).internal
-    ];
-    return internal?.core?.unrefOpPromise?.bind(internal.core);
-  } catch {
-    return undefined;
-  }
-})();
-
 /** Whether a call its caller gave up on can stop keeping the process alive here. */
-export const CAN_RELEASE_ABANDONED_CALLS: boolean = unrefOp !== undefined;
+export const CAN_RELEASE_ABANDONED_CALLS: boolean = opRef !== undefined;
 
 interface Waiting {
   start: () => void;
@@ -86,8 +73,8 @@ export class KernelWaits {
             this.#done();
             return reject(e);
           }
-          if (signal && unrefOp) {
-            const release = () => unrefOp(op);
+          if (signal && opRef) {
+            const release = () => opRef!.unref(op);
             signal.addEventListener("abort", release, { once: true });
             op.finally(() => signal.removeEventListener("abort", release)).catch(() => {});
           }

@@ -38,6 +38,7 @@ import {
   LAYOUT,
 } from "./layout.ts";
 import { kernelWaits } from "./blocking_pool.ts";
+import type { CompletionQueue, QueueSink } from "./completion_queue.ts";
 import type { VmkMgmtSymbols } from "./symbols.ts";
 
 type AsyncInvoke = (
@@ -75,9 +76,15 @@ export class NativeCall {
   readonly #vector: boolean[];
   readonly #async: AsyncInvoke;
   readonly #sync: SyncInvoke;
+  readonly #queue: CompletionQueue | null;
 
   /** @internal use {@link NativeHandle.call}. */
-  constructor(symbols: VmkMgmtSymbols, handle: Deno.PointerObject, c: CCallback) {
+  constructor(
+    symbols: VmkMgmtSymbols,
+    handle: Deno.PointerObject,
+    c: CCallback,
+    queue: CompletionQueue | null,
+  ) {
     if (c.numParms > MAX_CALLBACK_PARMS) {
       throw new RangeError(`${c.numParms} parameters; at most ${MAX_CALLBACK_PARMS}`);
     }
@@ -87,6 +94,7 @@ export class NativeCall {
     this.#vector = c.parmTypes.slice(0, n).map((code) => isVector(DIRECTION_BY_CODE[code]));
     this.#async = symbols[`invoke${n}`] as unknown as AsyncInvoke;
     this.#sync = symbols[`invokeSync${n}`] as unknown as SyncInvoke;
+    this.#queue = queue;
   }
 
   /**
@@ -106,10 +114,11 @@ export class NativeCall {
   }
 
   /**
-   * `vmk_MgmtUserCallbackInvoke` on the blocking pool (through {@link kernelWaits}); resolves with
-   * its result code. Out data lands in `data`. The buffers stay alive until C returns, also when
-   * the caller stopped waiting. `signal`: see `KernelWaits.run` — aborted while queued, C is
-   * never called.
+   * `vmk_MgmtUserCallbackInvoke` without waiting: submitted to our library's completion queue, or,
+   * with a library that has none, on the blocking pool (through {@link kernelWaits}). Resolves with
+   * its result code. Out data lands in `data`. The buffers stay alive until C is done with them,
+   * also when the caller stopped waiting. `signal`: it no longer keeps the process alive once
+   * aborted; on the pool, a call aborted while queued never reaches C (`KernelWaits.run`).
    */
   invoke(
     instanceId: bigint,
@@ -118,6 +127,10 @@ export class NativeCall {
     pinned: readonly Pin[] = [],
   ): Promise<number> {
     const args = this.#args(instanceId, data, pinned);
+    if (this.#queue) {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      return this.#queue.submit(this.#handle, instanceId, this.#c.callbackId, args, [data, pinned], signal);
+    }
     const call = () => this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
     return kernelWaits.run(call, signal).then((rc) => {
       // Deno hands C raw pointers into `args` and `data`: this closure keeps them reachable until
@@ -140,10 +153,39 @@ export class NativeCall {
 export class NativeHandle {
   readonly #symbols: VmkMgmtSymbols;
   readonly #handle: Deno.PointerObject;
+  #queue: CompletionQueue | null = null;
+  #queueKey = 0n;
 
   private constructor(symbols: VmkMgmtSymbols, handle: Deno.PointerObject) {
     this.#symbols = symbols;
     this.#handle = handle;
+  }
+
+  /**
+   * Sends this handle's calls through `queue` (and, once begun, its events to `sink` instead of the
+   * user callbacks of its table). Before Begin, once; false when the library refused.
+   */
+  attachQueue(queue: CompletionQueue, sink: QueueSink): boolean {
+    const { rc, key } = queue.attach(this.#handle, sink);
+    if (rc !== 0) return false;
+    this.#queue = queue;
+    this.#queueKey = key!;
+    return true;
+  }
+
+  /** The completion queue this handle's calls go through, if any. */
+  get queue(): CompletionQueue | null {
+    return this.#queue;
+  }
+
+  /**
+   * Keeps the process alive while this handle's events are wanted (through its completion queue);
+   * false when it has none (the user callbacks then do it).
+   */
+  listen(on: boolean): boolean {
+    if (!this.#queue) return false;
+    this.#queue.listen(this.#queueKey, on);
+    return true;
   }
 
   /**
@@ -263,9 +305,14 @@ export class NativeHandle {
     return this.#symbols.vmk_MgmtUserEnd(this.#handle);
   }
 
-  /** `vmk_MgmtUserDestroy`: ends delivery and releases the handle; it must not be used again. */
-  destroy(): Promise<number> {
-    return this.#symbols.vmk_MgmtUserDestroy(this.#handle);
+  /**
+   * `vmk_MgmtUserDestroy`: ends delivery and releases the handle; it must not be used again. Every
+   * call submitted on it has completed into the queue by then.
+   */
+  async destroy(): Promise<number> {
+    const rc = await this.#symbols.vmk_MgmtUserDestroy(this.#handle);
+    if (rc === 0 && this.#queue) this.#queue.detach(this.#queueKey);
+    return rc;
   }
 
   /** A kernel callback of this handle's signature, ready to invoke. */
@@ -273,6 +320,6 @@ export class NativeHandle {
     if (c.location !== LOCATION_CODE.kernel) {
       throw new RangeError("only kernel-location callbacks are invoked");
     }
-    return new NativeCall(this.#symbols, this.#handle, c);
+    return new NativeCall(this.#symbols, this.#handle, c, this.#queue);
   }
 }

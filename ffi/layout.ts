@@ -59,6 +59,8 @@ export const LAYOUT = {
     whyLen: 32,
     pid: 40,
   },
+  // The head of each entry vmkmgmt_QueueDrain writes; an event's parts follow it (completion_queue.ts).
+  vmkmgmt_QueueEntry: { size: 24, align: 8, kind: 0, length: 4, key: 8, status: 16 },
   enumSize: 4,
 } as const;
 

@@ -12,6 +12,7 @@
  * @module
  */
 import { ESXI_LIBRARY_PATHS, HOST_ENV, LIBRARY_ENV } from "../abi/facts.ts";
+import { CompletionQueue } from "./completion_queue.ts";
 import { keepMapped } from "./pin.ts";
 import { REQUIRED_FUNCTIONS, SYMBOLS, type VmkMgmtSymbols } from "./symbols.ts";
 
@@ -28,6 +29,12 @@ export interface LibraryInfo {
   readonly simulated: boolean;
   /** `VMKMGMT_HOST`, when set: sessions go to that host's kernel through the bridge. */
   readonly host?: string;
+  /**
+   * True when the library has our completion queue: calls take no thread of Deno's blocking pool
+   * (`completion_queue.ts`). False for a vendor's library (ESXi's): at most 24 calls wait in C at
+   * once per process, the rest queue in JavaScript (`blocking_pool.ts`).
+   */
+  readonly completionQueue: boolean;
 }
 
 /** No usable library was found or it could not be loaded. */
@@ -157,7 +164,9 @@ function tryOpen(path: string, source: LibrarySource): LibraryInfo {
     lib.close();
     throw new LibraryError(`cannot keep ${path} loaded for the life of the process: ${(e as Error).message}`);
   }
-  const info = { path, source, simulated: isOurs(path) };
+  // Ours wherever it lies: the extensions say so (a vendor's library has none of them).
+  const simulated = isOurs(path) || lib.symbols.vmkmgmt_CheckKernel !== null;
+  const info = { path, source, simulated, completionQueue: CompletionQueue.of(lib.symbols) !== null };
   loaded = { lib, info };
   return info;
 }

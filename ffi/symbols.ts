@@ -47,6 +47,37 @@ export const SYMBOLS = {
   },
   // int vmkmgmt_UserPeer(vmk_MgmtUserHandle handle, char *peer, size_t len)
   vmkmgmt_UserPeer: { parameters: ["pointer", "buffer", "usize"], result: "i32", optional: true },
+  // The completion queue (vmkmgmt.h; completion_queue.ts): submit and drain never wait, so they
+  // are plain (synchronous) calls; only QueueWait parks a thread.
+  // int vmkmgmt_QueueCreate(vmkmgmt_Queue *queue)
+  vmkmgmt_QueueCreate: { parameters: ["buffer"], result: "i32", optional: true },
+  // int vmkmgmt_QueueDestroy(vmkmgmt_Queue queue)
+  vmkmgmt_QueueDestroy: { parameters: ["pointer"], result: "i32", optional: true },
+  // int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle handle, vmkmgmt_Queue queue, vmk_uint64 key)
+  vmkmgmt_UserAttachQueue: { parameters: ["pointer", "pointer", "u64"], result: "i32", optional: true },
+  // int vmkmgmt_UserSubmit(vmk_MgmtUserHandle handle, vmk_uint64 token, vmk_uint64 instanceId,
+  //                        vmk_uint64 callbackId, vmk_uint32 argCount, void *const *args)
+  vmkmgmt_UserSubmit: {
+    parameters: ["pointer", "u64", "u64", "u64", "u32", "buffer"],
+    result: "i32",
+    optional: true,
+  },
+  // int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used, vmk_uint32 *entries)
+  vmkmgmt_QueueDrain: {
+    parameters: ["pointer", "buffer", "usize", "buffer", "buffer"],
+    result: "i32",
+    optional: true,
+  },
+  // int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms) — parks until the queue is not empty
+  vmkmgmt_QueueWait: { parameters: ["pointer", "i32"], result: "i32", nonblocking: true, optional: true },
+  // int vmkmgmt_QueueWake(vmkmgmt_Queue queue)
+  vmkmgmt_QueueWake: { parameters: ["pointer"], result: "i32", optional: true },
+  // int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue) — waits only for a memcpy in progress
+  vmkmgmt_QueueAbandon: { parameters: ["pointer"], result: "i32", optional: true },
+  // int vmkmgmt_QueueDoorbell(vmkmgmt_Queue queue, char *path, size_t len)
+  vmkmgmt_QueueDoorbell: { parameters: ["pointer", "buffer", "usize"], result: "i32", optional: true },
+  // int vmkmgmt_QueueDoorbellAccept(vmkmgmt_Queue queue) — the connection is already queued: no wait
+  vmkmgmt_QueueDoorbellAccept: { parameters: ["pointer"], result: "i32", optional: true },
   invoke0: invoke([], true),
   invoke1: invoke(["buffer"], true),
   invoke2: invoke(["buffer", "buffer"], true),

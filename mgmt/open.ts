@@ -12,6 +12,7 @@
  */
 import { ERRNO, HOST_ENV, LOCAL_HOST, simSocketPathForMessages, U64_MAX } from "../abi/facts.ts";
 import { UserCallbacks } from "../ffi/callbacks.ts";
+import { CompletionQueue } from "../ffi/completion_queue.ts";
 import { NativeHandle } from "../ffi/handle.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { VmkMgmtError } from "./errors.ts";
@@ -102,7 +103,8 @@ export async function open<D extends SignatureDef>(
   core.hub = new EventHub(signature, {
     begin: () => core.native.begin().then(check("vmk_MgmtUserBegin")),
     end: () => core.native.end().then(check("vmk_MgmtUserEnd")),
-    keepAlive: (on) => core.callbacks.keepAlive(on),
+    // Through our library's completion queue, events wake JavaScript through the queue's callback.
+    keepAlive: (on) => core.native?.listen(on) || core.callbacks.keepAlive(on),
     instance: (id) => eventInstance(core, id),
     report,
     probe: async () => {
@@ -168,7 +170,20 @@ export async function open<D extends SignatureDef>(
   }
   core.native = handle;
   core.peer = handle.peer() ?? undefined;
-  watched = handle.onDisconnect(core.callbacks.disconnectPointer);
+  // Our library: calls and events through its completion queue (no thread per call); else the
+  // blocking pool, and the user callbacks on the library's monitor thread.
+  const queue = CompletionQueue.of(symbols);
+  const queued = queue !== null && handle.attachQueue(queue, {
+    event: (raw) => {
+      try {
+        core.hub.dispatch(raw);
+      } catch (e) {
+        report(e, `decoding ${core.signature.byId(raw.callbackId)?.name ?? `callback ${raw.callbackId}`}`);
+      }
+    },
+    disconnected: () => core.hub.kernelGone(lost()),
+  });
+  watched = queued || handle.onDisconnect(core.callbacks.disconnectPointer);
   const session = new Session<D>(core);
   try {
     await session.instances();

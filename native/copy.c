@@ -84,6 +84,13 @@ int copy_serve(handle_t *h, uint32_t id, const uint8_t *p, uint32_t len) {
   int status = EINVAL;
   uint8_t *buf = NULL;
   const void *out = NULL;
+  /* A program that abandoned its memory (it is exiting) has none left to copy from or to. */
+  int touching = h->queue != NULL;
+  if (touching && !queue_touch_begin(h->queue)) {
+    touching = 0;
+    status = EFAULT;
+    goto done;
+  }
   if (!call || !call->sync || (op != WIRE_COPY_FROM_USER && op != WIRE_COPY_TO_USER)) goto done;
   if (target == WIRE_COPY_PARAMETER) {
     /* The caller's bytes of a parameter it did not send (its direction differs from the kernel's). */
@@ -105,6 +112,7 @@ int copy_serve(handle_t *h, uint32_t id, const uint8_t *p, uint32_t len) {
   }
 done:;
   int rc = reply(h, id, copy_id, status, out, op == WIRE_COPY_FROM_USER ? n : 0);
+  if (touching) queue_touch_end(h->queue);
   free(buf);
   return rc;
 }

@@ -10,9 +10,13 @@
  *   copy.c      the kernel's copies from and to the caller's memory during a sync call
  *   monitor.c   Begin, Continue, End: the event queue and the monitor thread
  *   remote.c    a kernel on another host: ssh (or a local command) runs the bridge
+ *   queue.c     completion queues: submitted calls and events for a program's own event loop
  *
- * Locking: `lock` guards the handle's state; `wlock` serialises socket writes; `ctl` serialises
- * Begin/End/Destroy. Each condition variable wakes only the waiters it concerns.
+ * Locking: `lock` guards the handle's state; `ctl` serialises Begin/End/Destroy; `slock` guards
+ * the send side (who writes to the socket, and the frames waiting for the writer thread) and is
+ * never held across a system call. A queue's lock comes after a handle's `lock` (the reader pushes
+ * events holding it, to keep their order) and is never held while taking one. Each condition
+ * variable wakes only the waiters it concerns.
  */
 #ifndef VMKMGMT_HANDLE_H
 #define VMKMGMT_HANDLE_H
@@ -23,8 +27,17 @@
 #include <sys/uio.h>
 
 #include "vmkmgmt.h"
+#include "wire.h"
 
 #define EXPORT __attribute__((visibility("default")))
+/* The completion-queue extension's entry points. A build without them (make vendor:
+ * -DVMKMGMT_WITHOUT_QUEUE) stands in for a vendor's library in the tests: the binding then takes
+ * the path it takes with ESXi's (the blocking pool, the monitor thread). */
+#ifdef VMKMGMT_WITHOUT_QUEUE
+#define QUEUE_EXPORT
+#else
+#define QUEUE_EXPORT EXPORT
+#endif
 
 /* The caller's parameters of an INVOKE in flight, for the kernel's copies (copy.c). */
 struct call {
@@ -34,7 +47,9 @@ struct call {
   uint64_t length[VMK_MGMT_MAX_CALLBACK_PARMS]; /* and their lengths */
 };
 
-/* A request waiting for its reply (lives on the requester's stack). */
+struct submitted;
+
+/* A request waiting for its reply: on the requester's stack, or inside a submitted call. */
 struct pending {
   uint32_t id;
   int done;
@@ -42,8 +57,27 @@ struct pending {
   uint8_t *payload;
   uint32_t length;
   const struct call *call; /* an INVOKE's parameters, else NULL */
+  struct submitted *sub;   /* a submitted call: no thread waits; its reply completes a token */
   struct pending *next;
 };
+
+/* A payload is sent from up to this many pieces (an INVOKE: its fixed part and each parameter). */
+#define TRANSPORT_MAX_PIECES (1 + VMK_MGMT_MAX_CALLBACK_PARMS)
+
+/* A frame the socket could not take at once, waiting for the writer thread (transport.c). Its
+ * header is copied into `head`. A submitted call's frame points at the call's own memory (its
+ * fixed part, the caller's buffers), valid until it completes, which waits for the frame to leave
+ * the queue; any other frame's bytes are copied into `copy`. */
+struct outframe {
+  uint8_t head[WIRE_HEADER_SIZE];
+  struct iovec iov[1 + TRANSPORT_MAX_PIECES];
+  int n;
+  uint8_t *copy;
+  struct submitted *owner;
+  struct outframe *next;
+};
+
+struct qentry; /* an entry of a completion queue (queue.c) */
 
 /* An EVENT frame's payload, queued for the monitor thread. */
 struct event {
@@ -68,8 +102,21 @@ struct vmkMgmtUserHandleInt {
   pthread_cond_t replies; /* a pending request is done (or the connection died) */
   pthread_cond_t events;  /* an event is queued, the monitor must stop, or the connection died */
   pthread_cond_t state;   /* Begin/End happened, the connection died, or a call left */
-  pthread_mutex_t wlock;  /* socket writes */
   pthread_mutex_t ctl;    /* serialises Begin/End/Destroy */
+
+  pthread_mutex_t slock;           /* the send side, below (never held across a system call) */
+  pthread_cond_t sendable;         /* the socket was released, or a frame was queued */
+  int sending;                     /* a thread is writing to the socket */
+  int send_failed;                 /* a write failed: the connection is going */
+  struct outframe *outq, *outq_tail; /* frames for the writer thread, in order */
+  int writer_started, writer_stop;
+  pthread_t writer;
+
+  vmkmgmt_Queue queue; /* completions and (once begun) events go here, else NULL */
+  uint64_t queue_key;
+  struct qentry *gone_entry; /* word of a lost kernel, allocated when attached (pushing cannot fail) */
+  unsigned queued_events;    /* this handle's events in the queue (under the queue's lock) */
+  unsigned queue_refs;       /* drains acknowledging this handle's events right now (likewise) */
 
   int dead;    /* connection lost: every call fails with EIO */
   int closing; /* Destroy is under way */
@@ -112,12 +159,14 @@ void remote_reap(pid_t pid, int errfd);
 /* transport.c */
 int transport_start_reader(handle_t *h);
 void transport_stop_reader(handle_t *h);
-/* A payload is sent from up to this many pieces (an INVOKE: its fixed part and each parameter). */
-#define TRANSPORT_MAX_PIECES (1 + VMK_MGMT_MAX_CALLBACK_PARMS)
+void transport_stop_writer(handle_t *h);
 int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n);
+int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n,
+                          struct submitted *owner);
 void transport_ack(handle_t *h, uint32_t n);
 int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
                       uint8_t **reply, uint32_t *reply_len);
+int transport_register(handle_t *h, struct pending *p);
 
 const struct call *transport_call_locked(handle_t *h, uint32_t id);
 
@@ -129,6 +178,32 @@ int registry_add(handle_t *h);
 int registry_remove(handle_t *h);
 int registry_enter(handle_t *h);
 void registry_leave(handle_t *h);
+
+/* invoke.c: a submitted call's reply (payload taken; NULL with status when it failed), and the
+ * end of its frame's time in the writer's queue; each completes the token once both happened. */
+void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *payload, uint32_t len);
+void submit_unqueued(handle_t *h, struct submitted *sub);
+
+/* queue.c */
+struct qentry *queue_entry_new(void);
+void queue_entry_free(struct qentry *e);
+/* Pushes a completion into an entry allocated beforehand, so completing cannot fail. */
+void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status);
+/* h->lock held: an EVENT payload (taken on 0); EOVERFLOW (too many of h's queued), EBADMSG (it does
+ * not match the signature), ENOMEM. On an error the caller frees it and acknowledges it. */
+int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length);
+void queue_disconnected_locked(handle_t *h); /* h->lock held */
+void queue_detach(handle_t *h); /* Destroy: drops h's events, waits for drains acknowledging them */
+/* Around every touch of a caller's memory by the reader (returned data, the kernel's copies): 0 when
+ * the program abandoned its memory (vmkmgmt_QueueAbandon), so nothing may be touched. */
+int queue_touch_begin(vmkmgmt_Queue q);
+void queue_touch_end(vmkmgmt_Queue q);
+
+/* monitor.c: the callback an EVENT payload is for, with its instance, parameter lengths and the
+ * offset of each parameter's bytes; NULL when it does not match the signature. */
+const vmk_MgmtCallbackInfo *monitor_parse_event(const handle_t *h, const uint8_t *payload, uint32_t length,
+                                                vmk_uint64 *instance, uint64_t lengths[VMK_MGMT_MAX_CALLBACK_PARMS],
+                                                uint64_t offsets[VMK_MGMT_MAX_CALLBACK_PARMS]);
 
 /* monitor.c */
 int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length);

@@ -5,6 +5,9 @@
  * what was asked for. As on ESXi the kernel's own table decides what is copied in and out: the
  * caller's directions only say which bytes travel with the request (the kernel asks for others,
  * copy.c), and whatever parameters the reply returns are written back.
+ *
+ * vmkmgmt_UserSubmit is the same call with no thread waiting: the INVOKE goes out at once (or to the
+ * writer thread), and the reply completes a token in the handle's completion queue (queue.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -95,6 +98,25 @@ static int unpack(const vmk_MgmtCallbackInfo *cb, const struct args *a, const ui
   return 0;
 }
 
+/* Looks the callback up and checks and measures the caller's arguments (a.ptr filled in); 0, ENOENT,
+ * or EINVAL. */
+static int prepare(handle_t *h, vmk_uint64 callbackId, struct args *a, const vmk_MgmtCallbackInfo **cb,
+                   uint64_t *total) {
+  *cb = handle_find_callback(h, callbackId);
+  if (!*cb) return ENOENT;
+  if ((*cb)->location != VMK_MGMT_CALLBACK_KERNEL || a->n != (*cb)->numParms) return EINVAL;
+  return measure(h, *cb, a, total);
+}
+
+/* The kernel's view of the caller's parameters while the call runs (for its copies, copy.c). */
+static void describe(const vmk_MgmtCallbackInfo *cb, const struct args *a, struct call *call) {
+  *call = (struct call){.sync = cb->synchronous != 0, .n = a->n};
+  for (unsigned i = 0; i < a->n; i++) {
+    call->data[i] = data_of(cb, a, i);
+    call->length[i] = a->length[i];
+  }
+}
+
 EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instanceId, vmk_uint64 callbackId,
                                          vmk_uint32 argCount, ...) {
   int rc = registry_enter(h);
@@ -105,23 +127,18 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instan
   uint32_t reply_len = 0;
   uint64_t total = 0;
   struct args a = {.n = argCount};
-  const vmk_MgmtCallbackInfo *cb = handle_find_callback(h, callbackId);
-  rc = ENOENT;
-  if (!cb) goto out;
+  const vmk_MgmtCallbackInfo *cb = NULL;
   rc = EINVAL;
-  if (cb->location != VMK_MGMT_CALLBACK_KERNEL || argCount != cb->numParms) goto out;
+  if (argCount > VMK_MGMT_MAX_CALLBACK_PARMS) goto out;
   va_list ap;
   va_start(ap, argCount);
   for (unsigned i = 0; i < argCount; i++) a.ptr[i] = va_arg(ap, void *);
   va_end(ap);
-  rc = measure(h, cb, &a, &total);
+  rc = prepare(h, callbackId, &a, &cb, &total);
   if (rc != 0) goto out;
   int pieces = pack(fixed, iov, h, instanceId, cb, &a);
-  struct call call = {.sync = cb->synchronous != 0, .n = a.n};
-  for (unsigned i = 0; i < a.n; i++) {
-    call.data[i] = data_of(cb, &a, i);
-    call.length[i] = a.length[i];
-  }
+  struct call call;
+  describe(cb, &a, &call);
   rc = transport_request(h, WIRE_INVOKE, iov, pieces, &call, &reply, &reply_len);
   if (rc != 0) goto out;
   rc = wire_get_status(reply);
@@ -129,6 +146,105 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle h, vmk_uint64 instan
   rc = unpack(cb, &a, reply, reply_len);
 out:
   free(reply);
+  registry_leave(h);
+  return rc;
+}
+
+/* ---------------------------------------------------------------- submitted calls */
+
+/* A call no thread waits for: everything its INVOKE and its reply need, until its token completes. */
+struct submitted {
+  struct pending p;
+  struct call call;
+  struct args a;
+  const vmk_MgmtCallbackInfo *cb;
+  uint8_t fixed[WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * VMK_MGMT_MAX_CALLBACK_PARMS];
+  struct qentry *entry; /* its completion, allocated up front: completing cannot fail */
+  uint64_t token;
+  int replied, status; /* under h->lock */
+  int queued;          /* its frame is (or may still be) in the writer's queue: under h->lock */
+};
+
+static void complete(handle_t *h, struct submitted *sub) {
+  queue_complete(h->queue, sub->entry, sub->token, sub->status);
+  free(sub);
+}
+
+/* The reply (or the failure) of a submitted call: returned data goes into the caller's buffers,
+ * here on the reader thread, and the token completes once its frame has left the writer's queue. */
+void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *payload, uint32_t len) {
+  if (status == 0 && payload) {
+    if (queue_touch_begin(h->queue)) {
+      status = unpack(sub->cb, &sub->a, payload, len);
+      queue_touch_end(h->queue);
+    } else {
+      status = ECANCELED; /* the program is going: its buffers may be gone */
+    }
+  }
+  free(payload);
+  pthread_mutex_lock(&h->lock);
+  sub->replied = 1;
+  sub->status = status;
+  int ready = !sub->queued;
+  pthread_mutex_unlock(&h->lock);
+  if (ready) complete(h, sub);
+}
+
+/* The call's frame is out (or dropped): the token completes if the reply came first. */
+void submit_unqueued(handle_t *h, struct submitted *sub) {
+  pthread_mutex_lock(&h->lock);
+  sub->queued = 0;
+  int ready = sub->replied;
+  pthread_mutex_unlock(&h->lock);
+  if (ready) complete(h, sub);
+}
+
+QUEUE_EXPORT int vmkmgmt_UserSubmit(vmk_MgmtUserHandle h, vmk_uint64 token, vmk_uint64 instanceId, vmk_uint64 callbackId,
+                              vmk_uint32 argCount, void *const *args) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  struct submitted *sub = NULL;
+  struct iovec iov[TRANSPORT_MAX_PIECES];
+  uint64_t total = 0;
+  rc = EINVAL;
+  if (!h->queue || argCount > VMK_MGMT_MAX_CALLBACK_PARMS || (argCount > 0 && args == NULL)) goto out;
+  rc = ENOMEM;
+  if ((sub = calloc(1, sizeof *sub)) == NULL || (sub->entry = queue_entry_new()) == NULL) goto out;
+  sub->a.n = argCount;
+  for (unsigned i = 0; i < argCount; i++) sub->a.ptr[i] = args[i];
+  rc = prepare(h, callbackId, &sub->a, &sub->cb, &total);
+  if (rc != 0) goto out;
+  int pieces = pack(sub->fixed, iov, h, instanceId, sub->cb, &sub->a);
+  describe(sub->cb, &sub->a, &sub->call);
+  sub->token = token;
+  sub->p.call = &sub->call;
+  sub->p.sub = sub;
+  sub->queued = 1; /* until the send says otherwise: a reply may come before it returns */
+  pthread_mutex_lock(&h->lock);
+  rc = transport_register(h, &sub->p);
+  pthread_mutex_unlock(&h->lock);
+  if (rc != 0) goto out;
+  rc = transport_send_nowait(h, WIRE_INVOKE, sub->p.id, iov, pieces, sub);
+  if (rc == ENOMEM || rc == EAGAIN) {
+    /* Nothing of it went out: it never happened, unless the connection failed meanwhile (then the
+     * reader has taken it, and it completes with EIO). */
+    pthread_mutex_lock(&h->lock);
+    struct pending **pp = &h->pending;
+    while (*pp && *pp != &sub->p) pp = &(*pp)->next;
+    int ours = *pp != NULL;
+    if (ours) *pp = sub->p.next;
+    pthread_mutex_unlock(&h->lock);
+    if (ours) goto out;
+  }
+  /* Sent (0), failing (EIO: the reader fails it), or queued (1: the writer lets it go). */
+  if (rc != 1) submit_unqueued(h, sub);
+  sub = NULL;
+  rc = 0;
+out:
+  if (sub) {
+    queue_entry_free(sub->entry);
+    free(sub);
+  }
   registry_leave(h);
   return rc;
 }

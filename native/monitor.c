@@ -42,33 +42,44 @@ void monitor_free_events(handle_t *h) {
   h->ev_count = 0;
 }
 
-/* Checks an EVENT payload against the user signature; fills the instance and parameters. */
-static const vmk_MgmtCallbackInfo *parse_event(handle_t *h, const struct event *ev, vmk_uint64 *instance,
-                                               void *params[VMK_MGMT_MAX_CALLBACK_PARMS],
-                                               vmk_MgmtVectorParm vecs[VMK_MGMT_MAX_CALLBACK_PARMS]) {
-  const uint8_t *p = ev->payload;
-  if (ev->length < WIRE_EVENT_LENGTHS) return NULL;
+/* Checks an EVENT payload against the user signature (see handle.h). */
+const vmk_MgmtCallbackInfo *monitor_parse_event(const handle_t *h, const uint8_t *p, uint32_t length,
+                                                vmk_uint64 *instance, uint64_t lengths[VMK_MGMT_MAX_CALLBACK_PARMS],
+                                                uint64_t offsets[VMK_MGMT_MAX_CALLBACK_PARMS]) {
+  if (length < WIRE_EVENT_LENGTHS) return NULL;
   *instance = wire_get_u64(p + WIRE_EVENT_INSTANCE);
   const vmk_MgmtCallbackInfo *cb = handle_find_callback(h, wire_get_u64(p + WIRE_EVENT_CALLBACK));
   uint32_t n = wire_get_u32(p + WIRE_EVENT_NUMPARMS);
   if (!cb || cb->location != VMK_MGMT_CALLBACK_USER || n != cb->numParms) return NULL;
   uint64_t off = wire_event_data(n);
-  if (off > ev->length) return NULL;
+  if (off > length) return NULL;
   for (uint32_t i = 0; i < n; i++) {
     uint64_t plen = wire_get_u64(p + WIRE_EVENT_LENGTHS + 8 * i);
-    if (plen > ev->length - off) return NULL;
-    if (parm_is_vector(cb->parmTypes[i])) {
-      if (plen == 0 || plen % cb->parmSizes[i] != 0) return NULL;
-      vecs[i].length = plen;
-      vecs[i].dataPtr = ev->payload + off;
-      params[i] = &vecs[i];
-    } else {
-      if (plen != cb->parmSizes[i]) return NULL;
-      params[i] = ev->payload + off;
-    }
+    if (plen > length - off) return NULL;
+    if (parm_is_vector(cb->parmTypes[i]) ? plen == 0 || plen % cb->parmSizes[i] != 0 : plen != cb->parmSizes[i])
+      return NULL;
+    lengths[i] = plen;
+    offsets[i] = off;
     off += plen;
   }
-  return off == ev->length ? cb : NULL;
+  return off == length ? cb : NULL;
+}
+
+/* Fills the instance and the parameters of an event for its user callback. */
+static const vmk_MgmtCallbackInfo *parse_event(handle_t *h, const struct event *ev, vmk_uint64 *instance,
+                                               void *params[VMK_MGMT_MAX_CALLBACK_PARMS],
+                                               vmk_MgmtVectorParm vecs[VMK_MGMT_MAX_CALLBACK_PARMS]) {
+  uint64_t lengths[VMK_MGMT_MAX_CALLBACK_PARMS], offsets[VMK_MGMT_MAX_CALLBACK_PARMS];
+  const vmk_MgmtCallbackInfo *cb = monitor_parse_event(h, ev->payload, ev->length, instance, lengths, offsets);
+  for (int i = 0; cb && i < cb->numParms; i++) {
+    if (parm_is_vector(cb->parmTypes[i])) {
+      vecs[i] = (vmk_MgmtVectorParm){.length = lengths[i], .dataPtr = ev->payload + offsets[i]};
+      params[i] = &vecs[i];
+    } else {
+      params[i] = ev->payload + offsets[i];
+    }
+  }
+  return cb;
 }
 
 typedef void (*cb0)(vmk_uint64, vmk_uint64);
@@ -173,12 +184,30 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
   if (h->closing) rc = EINVAL;
   else if (h->begun) rc = EEXIST;
   else if (h->dead) rc = EIO;
-  if (rc == 0) {
+  uint32_t refused = 0; /* events the queue did not take: acknowledged at once */
+  if (rc == 0 && h->queue) {
+    /* Events go to the completion queue, those already here first: no monitor thread. */
+    h->begun = 1;
+    while (h->ev_head) {
+      struct event *ev = h->ev_head;
+      h->ev_head = ev->next;
+      h->ev_count--;
+      int queued = queue_event_locked(h, ev->payload, ev->length);
+      if (queued != 0) {
+        free(ev->payload);
+        if (queued == EOVERFLOW) h->library_dropped++;
+        refused++;
+      }
+      free(ev);
+    }
+    h->ev_tail = NULL;
+  } else if (rc == 0) {
     h->stopping = 0;
     if (pthread_create(&h->monitor, NULL, monitor_main, h) != 0) rc = EAGAIN;
     else h->begun = 1;
   }
   pthread_mutex_unlock(&h->lock);
+  if (refused > 0) transport_ack(h, refused);
   pthread_mutex_unlock(&h->ctl);
   registry_leave(h);
   return rc;
@@ -206,6 +235,13 @@ int monitor_end_locked(handle_t *h) {
   if (!h->begun) {
     pthread_mutex_unlock(&h->lock);
     return EINVAL;
+  }
+  if (h->queue) { /* no monitor thread: delivery just stops */
+    h->begun = 0;
+    h->begin_gen++;
+    pthread_cond_broadcast(&h->state);
+    pthread_mutex_unlock(&h->lock);
+    return 0;
   }
   if (pthread_equal(pthread_self(), h->monitor)) {
     /* Joining ourselves would deadlock: End/Destroy must not be called from a user callback. */

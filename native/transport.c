@@ -1,8 +1,17 @@
 /*
- * transport.c -- the handle's socket to the kernel (connected by trust.c): framed writes, and the reader
- * thread. The reader owns the receive side and routes every reply to the thread waiting for it,
- * so a reply never depends on the monitor thread (which may be blocked inside a user callback
- * waiting for the caller); EVENT frames go to the monitor's queue.
+ * transport.c -- the handle's socket to the kernel (connected by trust.c): framed writes, the reader
+ * thread, and the writer thread.
+ *
+ * Receiving: the reader owns the receive side and routes every reply to the thread waiting for it
+ * (or, for a submitted call, completes its token), so a reply never depends on the monitor thread
+ * (which may be blocked inside a user callback waiting for the caller); EVENT frames go to the
+ * monitor's queue or the handle's completion queue.
+ *
+ * Sending: one thread writes to the socket at a time (it "claims" it). A thread that may block
+ * (a waiting caller, the reader's copy replies, the monitor's acknowledgements) waits for its turn
+ * and writes its frame whole, straight from the caller's buffers. A thread that must never block (a
+ * submit, or a drain, on a program's event loop) writes what the socket takes at once and leaves the
+ * rest to the writer thread, started the first time it is needed; frames keep their order.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,45 +25,266 @@
 #include "handle.h"
 #include "wire.h"
 
-/* The payload goes straight from the caller's buffers to the socket, never through a copy (a 64 MiB
- * vector costs no 64 MiB malloc). */
-int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n) {
-  uint8_t hdr[WIRE_HEADER_SIZE];
-  struct iovec iov[1 + TRANSPORT_MAX_PIECES];
+/* The frame's header and pieces as one iovec array; its length, or 0 when it is too large. */
+static size_t frame_iov(uint8_t hdr[WIRE_HEADER_SIZE], struct iovec *iov, uint16_t type, uint32_t id,
+                        const struct iovec *payload, int n) {
   size_t len = 0;
-  if (n < 0 || n > TRANSPORT_MAX_PIECES) return EINVAL;
   for (int i = 0; i < n; i++) {
     iov[1 + i] = payload[i];
     len += payload[i].iov_len;
   }
-  if (len > WIRE_MAX_PAYLOAD) return EINVAL;
+  if (len > WIRE_MAX_PAYLOAD) return 0;
   wire_put_header(hdr, type, id, (uint32_t)len);
-  iov[0] = (struct iovec){hdr, sizeof hdr};
-  pthread_mutex_lock(&h->wlock);
+  iov[0] = (struct iovec){hdr, WIRE_HEADER_SIZE};
+  return WIRE_HEADER_SIZE + len;
+}
+
+/* Gives the socket back (with slock held). A failed write ends the connection: part of a frame may
+ * be out, so nothing after it could be understood; the reader then fails every call with EIO. */
+static void release_locked(handle_t *h, int rc) {
+  h->sending = 0;
+  if (rc != 0 && !h->send_failed) {
+    h->send_failed = 1;
+    shutdown(h->fd, SHUT_RDWR);
+  }
+  pthread_cond_broadcast(&h->sendable);
+}
+
+/* The payload goes straight from the caller's buffers to the socket, never through a copy (a 64 MiB
+ * vector costs no 64 MiB malloc). Waits for frames queued before it, and for the socket. */
+int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n) {
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  struct iovec iov[1 + TRANSPORT_MAX_PIECES];
+  if (n < 0 || n > TRANSPORT_MAX_PIECES || frame_iov(hdr, iov, type, id, payload, n) == 0) return EINVAL;
+  pthread_mutex_lock(&h->slock);
+  while ((h->sending || h->outq) && !h->send_failed) pthread_cond_wait(&h->sendable, &h->slock);
+  if (h->send_failed) {
+    pthread_mutex_unlock(&h->slock);
+    return EIO;
+  }
+  h->sending = 1;
+  pthread_mutex_unlock(&h->slock);
   int rc = wire_write_all(h->fd, iov, 1 + n, 1);
-  pthread_mutex_unlock(&h->wlock);
+  pthread_mutex_lock(&h->slock);
+  release_locked(h, rc);
+  pthread_mutex_unlock(&h->slock);
   return rc;
 }
 
-/* Returns `n` event credits to the simulator (PROTOCOL.md, flow control). */
+/* Writes what the socket takes now; the number of pieces left (the iovec consumed as written), or
+ * -1 when the connection failed. */
+static int write_now(int fd, struct iovec **iov, int n) {
+  while (n > 0) {
+    struct msghdr msg = {.msg_iov = *iov, .msg_iovlen = (size_t)n};
+    ssize_t k = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? n : -1;
+    }
+    while (n > 0 && (size_t)k >= (*iov)->iov_len) {
+      k -= (ssize_t)(*iov)->iov_len;
+      (*iov)++;
+      n--;
+    }
+    if (n > 0) {
+      (*iov)->iov_base = (uint8_t *)(*iov)->iov_base + k;
+      (*iov)->iov_len -= (size_t)k;
+    }
+  }
+  return 0;
+}
+
+/* The frames left to the writer, once the connection failed: none will go out. */
+static void drop_queue_locked(handle_t *h, struct submitted **owners, size_t *count, size_t cap) {
+  while (h->outq) {
+    struct outframe *f = h->outq;
+    if (f->owner) {
+      if (*count == cap) break; /* the caller comes back for the rest */
+      owners[(*count)++] = f->owner;
+    }
+    h->outq = f->next;
+    free(f->copy);
+    free(f);
+  }
+  if (!h->outq) h->outq_tail = NULL;
+}
+
+static void *writer_main(void *arg) {
+  handle_t *h = arg;
+  pthread_setname_np(pthread_self(), "vmkmgmt-writer");
+  pthread_mutex_lock(&h->slock);
+  for (;;) {
+    while ((!h->outq || h->sending) && !h->writer_stop) pthread_cond_wait(&h->sendable, &h->slock);
+    if (!h->outq) break; /* stopping, and nothing is left */
+    if (h->sending) {
+      pthread_cond_wait(&h->sendable, &h->slock);
+      continue;
+    }
+    struct outframe *f = h->outq;
+    h->outq = f->next;
+    if (!h->outq) h->outq_tail = NULL;
+    int rc = EIO;
+    if (!h->send_failed) {
+      h->sending = 1;
+      pthread_mutex_unlock(&h->slock);
+      rc = wire_write_all(h->fd, f->iov, f->n, 1);
+      pthread_mutex_lock(&h->slock);
+      release_locked(h, rc);
+    }
+    struct submitted *owner = f->owner;
+    free(f->copy);
+    free(f);
+    pthread_mutex_unlock(&h->slock);
+    /* A submitted call's buffers are no longer read here: it may complete now. */
+    if (owner) submit_unqueued(h, owner);
+    pthread_mutex_lock(&h->slock);
+  }
+  pthread_mutex_unlock(&h->slock);
+  return NULL;
+}
+
+/*
+ * Sends a frame without ever blocking: written at once when the socket is free and takes it, else
+ * (what is left of it) queued for the writer thread, which this starts the first time. `owner`: the
+ * submitted call whose buffers the frame points at; once its frame is queued, the writer calls
+ * submit_unqueued when the frame is out or dropped. 0 (sent), 1 (queued), EIO (the connection
+ * failed, perhaps with part of the frame out), or ENOMEM/EAGAIN (nothing of it was sent).
+ */
+int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n,
+                          struct submitted *owner) {
+  struct outframe f;
+  if (n < 0 || n > TRANSPORT_MAX_PIECES || frame_iov(f.head, f.iov, type, id, payload, n) == 0) return EINVAL;
+  struct iovec *iov = f.iov;
+  /* A frame of no submitted call is small (an acknowledgement): what is queued of it is copied. */
+  size_t total = 0;
+  for (int i = 0; i < 1 + n; i++) total += f.iov[i].iov_len;
+  if (!owner && total > 4096) return EINVAL;
+  int left = 1 + n;
+  pthread_mutex_lock(&h->slock);
+  if (h->send_failed) {
+    pthread_mutex_unlock(&h->slock);
+    return EIO;
+  }
+  int first = !h->sending && !h->outq;
+  if (first) {
+    h->sending = 1;
+    pthread_mutex_unlock(&h->slock);
+    left = write_now(h->fd, &iov, left);
+    pthread_mutex_lock(&h->slock);
+    release_locked(h, left < 0 ? EIO : 0);
+    if (left <= 0) {
+      pthread_mutex_unlock(&h->slock);
+      return left < 0 ? EIO : 0;
+    }
+  }
+  /* The rest waits for the writer: the header moves into the queued frame with it. */
+  struct outframe *q = malloc(sizeof *q);
+  int rc = ENOMEM;
+  if (q && !h->writer_started) {
+    h->writer_started = pthread_create(&h->writer, NULL, writer_main, h) == 0;
+    if (!h->writer_started) rc = EAGAIN;
+  }
+  if (!q || !h->writer_started) {
+    /* A frame cut short cannot be taken back: the connection is lost. One not begun is not sent. */
+    if (first) release_locked(h, EIO);
+    pthread_mutex_unlock(&h->slock);
+    free(q);
+    return first ? EIO : rc;
+  }
+  memcpy(q->head, f.head, sizeof q->head);
+  q->copy = NULL;
+  q->n = left;
+  for (int i = 0; i < left; i++) {
+    q->iov[i] = iov[i];
+    uint8_t *base = iov[i].iov_base;
+    if (base >= f.head && base < f.head + sizeof f.head) q->iov[i].iov_base = q->head + (base - f.head);
+  }
+  if (!owner) {
+    size_t rest = 0;
+    for (int i = 0; i < left; i++) rest += iov[i].iov_len;
+    if ((q->copy = malloc(rest)) == NULL) {
+      if (first) release_locked(h, EIO);
+      pthread_mutex_unlock(&h->slock);
+      free(q);
+      return first ? EIO : ENOMEM;
+    }
+    size_t at = 0;
+    for (int i = 0; i < left; i++) {
+      memcpy(q->copy + at, iov[i].iov_base, iov[i].iov_len);
+      at += iov[i].iov_len;
+    }
+    q->iov[0] = (struct iovec){q->copy, rest};
+    q->n = 1;
+  }
+  q->owner = owner;
+  q->next = NULL;
+  if (first) { /* its first bytes are out: it goes before anything queued meanwhile */
+    q->next = h->outq;
+    h->outq = q;
+    if (!q->next) h->outq_tail = q;
+  } else {
+    if (h->outq_tail) h->outq_tail->next = q;
+    else h->outq = q;
+    h->outq_tail = q;
+  }
+  pthread_cond_broadcast(&h->sendable);
+  pthread_mutex_unlock(&h->slock);
+  return 1;
+}
+
+/* Ends the writer thread (after the reader: the socket is shut down, so no write can block) and
+ * lets every submitted call whose frame it still held complete. */
+void transport_stop_writer(handle_t *h) {
+  struct submitted *owners[256];
+  size_t count;
+  pthread_mutex_lock(&h->slock);
+  h->writer_stop = 1;
+  h->send_failed = 1;
+  pthread_cond_broadcast(&h->sendable);
+  int started = h->writer_started;
+  pthread_mutex_unlock(&h->slock);
+  if (started) pthread_join(h->writer, NULL);
+  do {
+    count = 0;
+    pthread_mutex_lock(&h->slock);
+    drop_queue_locked(h, owners, &count, sizeof owners / sizeof *owners);
+    pthread_mutex_unlock(&h->slock);
+    for (size_t i = 0; i < count; i++) submit_unqueued(h, owners[i]);
+  } while (count == sizeof owners / sizeof *owners);
+}
+
+/* Returns `n` event credits to the kernel (PROTOCOL.md, flow control). */
 void transport_ack(handle_t *h, uint32_t n) {
   uint8_t ack[WIRE_ACK_SIZE];
   wire_put_u32(ack, n);
   transport_send(h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1);
 }
 
-/* The connection is gone: every waiting request fails with EIO, and so does every later call. */
-static void fail_all_locked(handle_t *h) {
+/* The connection is gone: every waiting request fails with EIO, and so does every later call.
+ * Submitted calls are unlinked and returned in `failed` (completed by the caller, unlocked). */
+static struct pending *fail_all_locked(handle_t *h) {
+  struct pending *failed = NULL;
   h->dead = 1;
-  for (struct pending *p = h->pending; p; p = p->next) {
+  for (struct pending **pp = &h->pending; *pp;) {
+    struct pending *p = *pp;
+    if (p->sub && !p->done) {
+      p->done = 1;
+      *pp = p->next;
+      p->next = failed;
+      failed = p;
+      continue;
+    }
     if (!p->done) {
       p->done = 1;
       p->status = EIO;
     }
+    pp = &p->next;
   }
+  if (h->queue && !h->closing) queue_disconnected_locked(h);
   pthread_cond_broadcast(&h->replies);
   pthread_cond_broadcast(&h->events);
   pthread_cond_broadcast(&h->state);
+  return failed;
 }
 
 /* The INVOKE in flight with request id `id`, else NULL (for copy.c). */
@@ -65,10 +295,13 @@ const struct call *transport_call_locked(handle_t *h, uint32_t id) {
   return NULL;
 }
 
-/* Hands a reply to its request (which then owns the payload); EIO for a frame nobody asked for. */
-static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len) {
-  struct pending *p = h->pending;
-  while (p && !(p->id == id && !p->done)) p = p->next;
+/* Hands a reply to its request (which then owns the payload); EIO for a frame nobody asked for.
+ * A submitted call's request is unlinked and returned in *sub, for the reader to complete. */
+static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len,
+                              struct pending **sub) {
+  struct pending **pp = &h->pending;
+  while (*pp && !((*pp)->id == id && !(*pp)->done)) pp = &(*pp)->next;
+  struct pending *p = *pp;
   if (!p || (type != WIRE_HELLO_REPLY && type != WIRE_INVOKE_REPLY && type != WIRE_INSTANCES) || len < 4) {
     return EIO;
   }
@@ -76,6 +309,11 @@ static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *
   p->status = wire_get_status(payload);
   p->payload = payload;
   p->length = len;
+  if (p->sub) {
+    *pp = p->next;
+    *sub = p;
+    return 0;
+  }
   pthread_cond_broadcast(&h->replies);
   return 0;
 }
@@ -87,11 +325,12 @@ static void *reader_main(void *arg) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
+    struct pending *sub = NULL;
     if (wire_read_frame(h->fd, &type, &id, &payload, &len) != 0) break;
     pthread_mutex_lock(&h->lock);
     int rc;
     if (type == WIRE_EVENT) {
-      rc = monitor_queue_locked(h, payload, len);
+      rc = h->queue && h->begun ? queue_event_locked(h, payload, len) : monitor_queue_locked(h, payload, len);
       if (rc == EOVERFLOW) h->library_dropped++;
     } else if (type == WIRE_COPY_REQUEST) {
       /* Served here, on the reader: the caller it is for waits for its reply, which only this
@@ -107,17 +346,24 @@ static void *reader_main(void *arg) {
       free(payload);
       payload = NULL;
     } else {
-      rc = route_reply_locked(h, type, id, payload, len);
+      rc = route_reply_locked(h, type, id, payload, len, &sub);
     }
     pthread_mutex_unlock(&h->lock);
+    /* Out of the lock: the returned bytes go into the caller's buffers, and its token completes. */
+    if (sub) submit_replied(h, sub->sub, sub->status, sub->payload, sub->length);
     if (rc == 0) continue;
     free(payload);
-    if (rc != EOVERFLOW) break; /* a broken peer, or no memory: the connection is done */
-    transport_ack(h, 1);        /* dropped: its credit goes back at once */
+    if (rc != EOVERFLOW && rc != EBADMSG) break; /* a broken peer, or no memory: the connection is done */
+    transport_ack(h, 1); /* dropped, or not for this signature: its credit goes back at once */
   }
   pthread_mutex_lock(&h->lock);
-  fail_all_locked(h);
+  struct pending *failed = fail_all_locked(h);
   pthread_mutex_unlock(&h->lock);
+  while (failed) {
+    struct pending *next = failed->next;
+    submit_replied(h, failed->sub, EIO, NULL, 0);
+    failed = next;
+  }
   return NULL;
 }
 
@@ -131,23 +377,28 @@ void transport_stop_reader(handle_t *h) {
   pthread_join(h->reader, NULL);
 }
 
+/* Gives a request its id and puts it on the list the reader routes replies by; EIO when the
+ * connection is gone or closing (nothing was registered). Called with h->lock held. */
+int transport_register(handle_t *h, struct pending *p) {
+  if (h->dead || h->closing) return EIO;
+  p->id = ++h->next_id;
+  if (p->id == 0) p->id = ++h->next_id;
+  p->next = h->pending;
+  h->pending = p;
+  return 0;
+}
+
 /* Sends a request and waits for its reply. On 0 the caller owns *reply (free it). `call`: an
  * INVOKE's parameters, which the kernel may copy from while it runs. */
 int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
                       uint8_t **reply, uint32_t *reply_len) {
   struct pending p = {.call = call};
   pthread_mutex_lock(&h->lock);
-  if (h->dead || h->closing) {
-    pthread_mutex_unlock(&h->lock);
-    return EIO;
-  }
-  p.id = ++h->next_id;
-  if (p.id == 0) p.id = ++h->next_id;
-  p.next = h->pending;
-  h->pending = &p;
+  int rc = transport_register(h, &p);
   pthread_mutex_unlock(&h->lock);
+  if (rc != 0) return rc;
 
-  int rc = transport_send(h, type, p.id, payload, n);
+  rc = transport_send(h, type, p.id, payload, n);
 
   pthread_mutex_lock(&h->lock);
   if (rc != 0 && !p.done) {

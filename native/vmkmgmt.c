@@ -4,8 +4,11 @@
  * GetInstances, Destroy) and the signature checks; handle.h maps the other files.
  *
  * Threads per handle: a reader thread (transport.c) owns the socket's receive side and routes
- * every reply to the thread waiting for it; the monitor thread (monitor.c), started by Begin,
- * runs user callbacks one at a time from the handle's event queue.
+ * every reply to the thread waiting for it (or completes a submitted call's token); the monitor
+ * thread (monitor.c), started by Begin, runs user callbacks one at a time from the handle's event
+ * queue — unless the handle is attached to a completion queue (queue.c), where its events go
+ * instead; a writer thread, started when first needed, sends what a caller that must not block
+ * could not send at once.
  *
  * All state lives in the handle: two handles in one process share nothing (registry.c keeps
  * only the list of live handles).
@@ -35,7 +38,8 @@ static void handle_free(handle_t *h) {
   free(h->buffers);
   monitor_free_events(h);
   pthread_mutex_destroy(&h->lock);
-  pthread_mutex_destroy(&h->wlock);
+  pthread_mutex_destroy(&h->slock);
+  pthread_cond_destroy(&h->sendable);
   pthread_mutex_destroy(&h->ctl);
   pthread_cond_destroy(&h->replies);
   pthread_cond_destroy(&h->events);
@@ -59,7 +63,8 @@ static int handle_new(const vmk_MgmtApiSignature *sig, vmk_uint64 cookie, handle
   }
   h->sig.callbacks = h->callbacks;
   pthread_mutex_init(&h->lock, NULL);
-  pthread_mutex_init(&h->wlock, NULL);
+  pthread_mutex_init(&h->slock, NULL);
+  pthread_cond_init(&h->sendable, NULL);
   pthread_mutex_init(&h->ctl, NULL);
   pthread_cond_init(&h->replies, NULL);
   pthread_cond_init(&h->events, NULL);
@@ -193,6 +198,7 @@ EXPORT int vmkmgmt_UserInitWith(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie
   return 0;
 fail_reader:
   transport_stop_reader(h);
+  transport_stop_writer(h);
 fail_handle:
   handle_free(h);
   return rc;
@@ -258,13 +264,17 @@ EXPORT int vmk_MgmtUserDestroy(vmk_MgmtUserHandle h) {
   h->closing = 1;
   h->users--; /* our own registry_enter() */
   pthread_mutex_unlock(&h->lock);
-  /* The reader sees EOF and fails every waiting request with EIO. */
+  /* The reader sees EOF and fails every waiting request with EIO (a submitted call completes with
+   * it once its frame has left the writer, which stops next). */
   transport_stop_reader(h);
+  transport_stop_writer(h);
   /* Calls already inside (a racing Begin/End/Destroy waits for ctl) must get out first. */
   pthread_mutex_unlock(&h->ctl);
   pthread_mutex_lock(&h->lock);
   while (h->users > 0) pthread_cond_wait(&h->state, &h->lock);
   pthread_mutex_unlock(&h->lock);
+  /* Its events leave the completion queue (its completions stay: they name tokens, not it). */
+  queue_detach(h);
   handle_free(h);
   return 0;
 fail:

@@ -156,6 +156,78 @@ typedef void (*vmkmgmt_DisconnectFn)(vmk_uint64 cookie, int error);
 int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle handle, vmkmgmt_DisconnectFn fn);
 int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped, vmk_uint64 *libraryDropped);
 
+/*
+ * Completion queues (extensions): calls that no thread waits for, and events that no monitor thread
+ * delivers. A program with an event loop (the Deno binding) submits calls from its own thread and
+ * keeps one thread waiting on the queue, however many calls are in flight.
+ *
+ * vmkmgmt_QueueCreate: an empty queue. vmkmgmt_QueueDestroy: EBUSY while a handle is attached
+ * to it (destroy the handles first); the entries left in it go with it.
+ *
+ * vmkmgmt_UserAttachQueue: the handle's submitted calls complete into `queue`, and, once Begin was
+ * called, its events go there too (tagged `key`) instead of to the user callbacks of its table, with
+ * word of a kernel that went away; Begin starts no monitor thread. Before Begin, and at most once.
+ *
+ * vmkmgmt_UserSubmit: vmk_MgmtUserCallbackInvokeInt without waiting: the same checks (an error is
+ * returned at once, and nothing completes), then the INVOKE goes out — written at once when the
+ * socket takes it, else by a library thread — and the call returns 0. args[i] is what the variadic
+ * invoke would take as parameter i. Every buffer it reaches (a vmk_MgmtVectorParm and its data too)
+ * must stay valid until the token completes: the library writes returned data into them from its
+ * reader thread. Every accepted token completes exactly once: with the kernel's status, EIO when the
+ * connection fails, or EIO when the handle is destroyed first.
+ *
+ * vmkmgmt_QueueDrain: moves whole entries into buf[0..len): *used bytes, *entries entries, in the
+ * order they happened (per handle: events and completions as the kernel sent them). ENOSPC when the
+ * next entry does not fit in all of `len` (*used says how many bytes it needs). Events drained are
+ * acknowledged to the kernel (flow control) as they leave the queue. Never blocks.
+ * Each entry starts with a vmkmgmt_QueueEntry; `length` is the whole entry's, a multiple of 8:
+ *   VMKMGMT_ENTRY_COMPLETION: `key` is the token, `status` the call's result.
+ *   VMKMGMT_ENTRY_EVENT: `key` is the handle's; then vmk_uint64 instanceId, callbackId, numParms, a
+ *     vmk_uint64 length per parameter, and the parameters' bytes, each padded to 8.
+ *   VMKMGMT_ENTRY_DISCONNECT: `key` is the handle's; `status` is EIO.
+ *
+ * vmkmgmt_QueueWait: blocks until the queue is not empty (0), for at most timeout_ms (ETIMEDOUT;
+ * -1: no limit), or until vmkmgmt_QueueWake (EINTR; a wake with no waiter ends the next wait). While
+ * entries have been coming quickly it spins a little before it sleeps (at most 150 us; the
+ * variable VMKMGMT_QUEUE_SPIN_US changes that, 0 never spins), since a thread woken on another CPU
+ * comes late. One waiter at a time.
+ *
+ * vmkmgmt_QueueDoorbell: for a program with an event loop that watches sockets: a Unix socket to
+ * connect to (its path, in a directory only this user can enter, into path[0..len)); then
+ * vmkmgmt_QueueDoorbellAccept takes the connection — only one from this very process (SO_PEERCRED;
+ * EACCES for any other, EAGAIN when none has come yet) — and removes the socket's file. From then
+ * on the library writes one byte to it each time the queue goes from empty to non-empty (never
+ * waiting: the program reads it, drains the queue, and reads again). EEXIST for a second doorbell.
+ *
+ * vmkmgmt_QueueAbandon: the program's memory is going away (it is exiting with calls in flight):
+ * from now on the library touches no caller buffer of a handle attached to the queue — a reply's
+ * data is dropped and the call completes with ECANCELED; the kernel's copies fail with EFAULT.
+ * Waits for a write in progress; never undone.
+ */
+typedef struct vmkmgmt_QueueInt *vmkmgmt_Queue;
+#define VMKMGMT_ENTRY_COMPLETION 1u
+#define VMKMGMT_ENTRY_EVENT 2u
+#define VMKMGMT_ENTRY_DISCONNECT 3u
+typedef struct vmkmgmt_QueueEntry {
+  vmk_uint32 kind;
+  vmk_uint32 length;
+  vmk_uint64 key;
+  int status;
+  vmk_uint32 reserved;
+} vmkmgmt_QueueEntry;
+
+int vmkmgmt_QueueCreate(vmkmgmt_Queue *queue);
+int vmkmgmt_QueueDestroy(vmkmgmt_Queue queue);
+int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle handle, vmkmgmt_Queue queue, vmk_uint64 key);
+int vmkmgmt_UserSubmit(vmk_MgmtUserHandle handle, vmk_uint64 token, vmk_uint64 instanceId, vmk_uint64 callbackId,
+                       vmk_uint32 argCount, void *const *args);
+int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used, vmk_uint32 *entries);
+int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms);
+int vmkmgmt_QueueWake(vmkmgmt_Queue queue);
+int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue);
+int vmkmgmt_QueueDoorbell(vmkmgmt_Queue queue, char *path, size_t len);
+int vmkmgmt_QueueDoorbellAccept(vmkmgmt_Queue queue);
+
 /* Counts 0..4 variadic arguments (GNU ## swallows the comma for zero). */
 #define VMK_UTIL_NUM_ARGS_(_0, _1, _2, _3, _4, N, ...) N
 #define VMK_UTIL_NUM_ARGS(...) VMK_UTIL_NUM_ARGS_(_0, ##__VA_ARGS__, 4, 3, 2, 1, 0)

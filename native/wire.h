@@ -28,6 +28,8 @@
 #define WIRE_SSH_ENV "VMKMGMT_SSH"
 #define WIRE_BRIDGE_DEFAULT "vmkmgmt-bridge"
 #define WIRE_LOCAL_HOST "@local"
+/* Calls a bridge runs in its library at once; more wait in the bridge (PROTOCOL.md). */
+#define WIRE_BRIDGE_WORKERS 256
 
 /* Who may be trusted at the other end (README, "Trust"): the socket's directory must belong to
  * the user, with none of these mode bits (closed to group and others), or to root, with none of

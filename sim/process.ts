@@ -29,8 +29,8 @@ export interface SimProcess extends AsyncDisposable {
 
 let counter = 0;
 
-/** Path of our built library. */
-export const LIB_PATH = `${ROOT}native/build/libvmkmgmt.so`;
+/** Path of our built library (`VMKMGMT_LIB` when set: `deno task test-vendor` runs the suites on a build without the completion queue). */
+export const LIB_PATH = Deno.env.get(LIBRARY_ENV) || `${ROOT}native/build/libvmkmgmt.so`;
 
 /** Starts a simulator subprocess (on a private socket unless `socketPath`) and waits until it listens. */
 export async function startSimProcess(

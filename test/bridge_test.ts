@@ -502,6 +502,31 @@ Deno.test("hardening: the bridge and the library as built — PIE, canaries, FOR
 });
 
 Deno.test(
+  "pipelining across the bridge: 200 calls issued together over a link with 100 ms each way take about one round trip",
+  opts,
+  async () => {
+    await using sim = await startSimProcess();
+    const delayMs = 100;
+    using _env = useEnv({
+      [SIM_SOCKET_ENV]: sim.socketPath,
+      [BRIDGE_ENV]:
+        `${Deno.execPath()} run -A ${ROOT}bench/delay_relay.ts ${delayMs} -- ${BRIDGE} --lib ${LIB_PATH}`,
+    });
+    await using s = await open(acmeNic, { host: "@local" });
+    await s.invoke("getStats", { instance: 1 });
+    const t = performance.now();
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => s.invoke("getStats", { instance: 1 + i % 2 })),
+    );
+    const trips = (performance.now() - t) / (2 * delayMs);
+    assertEquals(results.length, 200);
+    // One after another they would take 200 round trips; in flight together, about one.
+    assert(trips <= 3, `200 calls took ${trips.toFixed(1)} round trips`);
+    console.log(`200 calls over a ${delayMs} ms link: ${trips.toFixed(2)} round trips`);
+  },
+);
+
+Deno.test(
   "fleet: every host of an inventory, one unreachable; NDJSON per host; the failed host named",
   opts,
   async () => {

@@ -95,6 +95,9 @@ Deno.test("every ABI constant of abi/facts.ts matches vmkmgmt.h", async () => {
     VMK_MGMT_PARMTYPE_VECTOR_IN: abi.DIRECTION_CODE.vectorIn,
     VMK_MGMT_PARMTYPE_VECTOR_OUT: abi.DIRECTION_CODE.vectorOut,
     VMK_MGMT_PARMTYPE_VECTOR_INOUT: abi.DIRECTION_CODE.vectorInOut,
+    VMKMGMT_ENTRY_COMPLETION: abi.QUEUE_ENTRY_KIND.completion,
+    VMKMGMT_ENTRY_EVENT: abi.QUEUE_ENTRY_KIND.event,
+    VMKMGMT_ENTRY_DISCONNECT: abi.QUEUE_ENTRY_KIND.disconnect,
     // A signature written as the driver's C writes it yields the macro's revnum.
     "VMK_REVISION_FROM_NUMBERS(1,2,3,1007)": resolveVersion([1, 2, 3, 1007]).revnum,
   };
@@ -172,6 +175,7 @@ Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h"
     WIRE_SOCKET_DEFAULT: abi.defaultSimSocketPath("%u"),
     WIRE_DIR_PRIVATE_MASK: abi.DIR_PRIVATE_MASK,
     WIRE_DIR_SYSTEM_MASK: abi.DIR_SYSTEM_MASK,
+    WIRE_BRIDGE_WORKERS: abi.BRIDGE_WORKERS,
   };
   assertEquals(Object.keys(ts).sort(), Object.keys(c).sort(), "the same facts on both sides");
   for (const [name, value] of Object.entries(ts)) assertEquals(value, c[name], name);

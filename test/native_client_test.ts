@@ -9,15 +9,15 @@ import { waitUntil, within } from "./support/wait.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
 
-Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our five extensions", async () => {
-  const out = await new Deno.Command("nm", {
-    args: ["-D", "--defined-only", `${ROOT}native/build/libvmkmgmt.so`],
-  })
-    .output();
-  const names = new TextDecoder().decode(out.stdout).split("\n").filter((l) => / T /.test(l)).map((l) =>
-    l.split(" ").pop()
-  ).sort();
-  assertEquals(names, [
+Deno.test("nm -D shows exactly the seven vmk_Mgmt functions, our extensions, and the queue's unless built without it", async () => {
+  const exported = async (lib: string) => {
+    const out = await new Deno.Command("nm", { args: ["-D", "--defined-only", `${ROOT}native/build/${lib}`] })
+      .output();
+    return new TextDecoder().decode(out.stdout).split("\n").filter((l) => / T /.test(l)).map((l) =>
+      l.split(" ").pop()
+    ).sort();
+  };
+  const base = [
     "vmk_MgmtUserBegin",
     "vmk_MgmtUserCallbackInvokeInt",
     "vmk_MgmtUserContinue",
@@ -30,7 +30,21 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions and our five extensi
     "vmkmgmt_UserInitWith",
     "vmkmgmt_UserOnDisconnect",
     "vmkmgmt_UserPeer",
-  ]);
+  ];
+  const queue = [
+    "vmkmgmt_QueueAbandon",
+    "vmkmgmt_QueueCreate",
+    "vmkmgmt_QueueDestroy",
+    "vmkmgmt_QueueDoorbell",
+    "vmkmgmt_QueueDoorbellAccept",
+    "vmkmgmt_QueueDrain",
+    "vmkmgmt_QueueWait",
+    "vmkmgmt_QueueWake",
+    "vmkmgmt_UserAttachQueue",
+    "vmkmgmt_UserSubmit",
+  ];
+  assertEquals(await exported("libvmkmgmt.so"), [...base, ...queue].sort());
+  assertEquals(await exported("vendor/libvmkmgmt.so"), base);
 });
 
 Deno.test("C client: every row of acmeNicMgmt and every error number", async () => {

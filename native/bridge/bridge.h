@@ -26,9 +26,12 @@
 #include "../wire.h"
 
 #define BRIDGE_VERSION "1.0.0"
-/* Calls in flight at once (queued or running), and the most worker threads; one more call is
- * answered EAGAIN. */
-#define BRIDGE_MAX_WORKERS 256
+/* Calls running in the library at once (a worker thread each: the library blocks one per call);
+ * more wait in the bridge, up to BRIDGE_MAX_CALLS calls and BRIDGE_MAX_QUEUED_BYTES of their
+ * requests; past that a call is answered EAGAIN. */
+#define BRIDGE_MAX_WORKERS WIRE_BRIDGE_WORKERS
+#define BRIDGE_MAX_CALLS 65536u
+#define BRIDGE_MAX_QUEUED_BYTES (1024ull * 1024 * 1024)
 /* User callbacks a signature may have (one trampoline each). */
 #define BRIDGE_MAX_USER_CALLBACKS 32
 /* Unacknowledged EVENT frames, as the simulator keeps (PROTOCOL.md, flow control). */
@@ -86,6 +89,7 @@ struct bridge {
   unsigned idle;         /* of which waiting for a call */
   unsigned calls;        /* calls queued or running */
   unsigned queued;       /* of which waiting for a worker */
+  uint64_t queued_bytes; /* their requests' bytes */
   struct job *queue, *queue_tail;
   struct copy_wait *copies;
   uint32_t next_copy;

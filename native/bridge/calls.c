@@ -322,7 +322,8 @@ struct job {
 
 /* A worker takes calls from the queue until the session is over; an idle one waits for the next
  * call instead of exiting, so a call costs a wake-up, not a thread (a thread's creation costs more
- * than most kernel callbacks). Workers grow with the calls in flight, up to BRIDGE_MAX_WORKERS. */
+ * than most kernel callbacks). Workers grow with the calls in flight, up to BRIDGE_MAX_WORKERS; more
+ * calls wait for one (the library behind the bridge blocks a thread per call). */
 static void *worker_main(void *arg) {
   struct bridge *b = arg;
   pthread_mutex_lock(&b->lock);
@@ -337,6 +338,7 @@ static void *worker_main(void *arg) {
     b->queue = j->next;
     if (!b->queue) b->queue_tail = NULL;
     b->queued--;
+    b->queued_bytes -= j->call.len;
     pthread_mutex_unlock(&b->lock);
     if (j->type == WIRE_INVOKE) run_invoke(&j->call);
     else run_instances(b, j->call.id);
@@ -353,17 +355,20 @@ static void *worker_main(void *arg) {
 
 /* Queues a call for the workers, starting one more when the idle ones are fewer than the calls
  * waiting (a worker signalled but not yet awake still counts as idle: without a new one, a second
- * call could wait behind a first that stalls in the kernel); 0, or EAGAIN when none can take it
- * (the limit, or no thread could start and none is left to run it). Called with b->lock. */
+ * call could wait behind a first that stalls in the kernel) and there are fewer than
+ * BRIDGE_MAX_WORKERS; past that, it waits for one. 0, or EAGAIN when it cannot be taken (the limits
+ * on calls and on the bytes waiting, or no thread could start and none is left to run it). Called
+ * with b->lock. */
 static int queue_call_locked(struct bridge *b, struct job *j) {
-  if (b->calls >= BRIDGE_MAX_WORKERS) return EAGAIN;
+  if (b->calls >= BRIDGE_MAX_CALLS || b->queued_bytes + j->call.len > BRIDGE_MAX_QUEUED_BYTES) return EAGAIN;
   if (b->queue_tail) b->queue_tail->next = j;
   else b->queue = j;
   b->queue_tail = j;
   b->calls++;
   b->queued++;
+  b->queued_bytes += j->call.len;
   pthread_cond_signal(&b->work);
-  if (b->queued <= b->idle) return 0;
+  if (b->queued <= b->idle || b->workers >= BRIDGE_MAX_WORKERS) return 0;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -374,10 +379,11 @@ static int queue_call_locked(struct bridge *b, struct job *j) {
   b->queue = b->queue_tail = NULL; /* no worker took it: it is the only one queued */
   b->calls--;
   b->queued--;
+  b->queued_bytes -= j->call.len;
   return EAGAIN;
 }
 
-/* Runs an INVOKE or GET_INSTANCES on a worker (taking `payload`); past BRIDGE_MAX_WORKERS calls in
+/* Runs an INVOKE or GET_INSTANCES on a worker (taking `payload`); past the limits of calls in
  * flight, or without memory for one more, the call is answered EAGAIN at once. An INVOKE is parsed
  * here, on the reading thread, so one that does not parse ends the session before another frame is
  * read: EPROTO (nothing was started). */

@@ -58,6 +58,11 @@ int main(void) {
   F(vmkmgmt_InitOptions, why);
   F(vmkmgmt_InitOptions, whyLen);
   F(vmkmgmt_InitOptions, pid);
+  S(vmkmgmt_QueueEntry);
+  F(vmkmgmt_QueueEntry, kind);
+  F(vmkmgmt_QueueEntry, length);
+  F(vmkmgmt_QueueEntry, key);
+  F(vmkmgmt_QueueEntry, status);
   printf("\"enum\": %zu}, \"abi\": {", sizeof(vmk_MgmtParmType));
   N(VMK_MISC_NAME_MAX);
   N(VMK_MGMT_MAX_CALLBACK_PARMS);
@@ -72,6 +77,9 @@ int main(void) {
   N(VMK_MGMT_PARMTYPE_VECTOR_IN);
   N(VMK_MGMT_PARMTYPE_VECTOR_OUT);
   N(VMK_MGMT_PARMTYPE_VECTOR_INOUT);
+  N(VMKMGMT_ENTRY_COMPLETION);
+  N(VMKMGMT_ENTRY_EVENT);
+  N(VMKMGMT_ENTRY_DISCONNECT);
   printf("\"VMK_REVISION_FROM_NUMBERS(1,2,3,1007)\": %u}, \"wire\": {",
          (unsigned)VMK_REVISION_FROM_NUMBERS(1, 2, 3, 1007));
   N(WIRE_MAGIC);
@@ -117,6 +125,7 @@ int main(void) {
   N(WIRE_DROPPED_SIZE);
   N(WIRE_DIR_PRIVATE_MASK);
   N(WIRE_DIR_SYSTEM_MASK);
+  N(WIRE_BRIDGE_WORKERS);
   printf("\"WIRE_HOST_ENV\": \"%s\", \"WIRE_BRIDGE_ENV\": \"%s\", \"WIRE_SSH_ENV\": \"%s\", ", WIRE_HOST_ENV,
          WIRE_BRIDGE_ENV, WIRE_SSH_ENV);
   printf("\"WIRE_LOCAL_HOST\": \"%s\", ", WIRE_LOCAL_HOST);

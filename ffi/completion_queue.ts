@@ -1,0 +1,345 @@
+/**
+ * The fast path to our library: its completion queue (vmkmgmt.h). A call is submitted with a plain
+ * synchronous FFI call that never waits (`vmkmgmt_UserSubmit` writes the INVOKE, or leaves it to a
+ * library thread when the socket cannot take it) and completes into one queue per opened library,
+ * which JavaScript drains — every entry at once — in one more synchronous call. Events come through
+ * the same queue, in the order the kernel sent them. No call holds a thread of Deno's blocking pool,
+ * so any number of calls can wait on kernels at once, and a stalled kernel slows no file read.
+ *
+ * How JavaScript hears of it: while anything is pending (or a session listens), one
+ * `vmkmgmt_QueueWait` is parked on a thread of Deno's blocking pool; it returns when the queue is
+ * not empty, and JavaScript drains whatever is there by then — a burst costs one wake-up. The
+ * reader thread only signals: it never waits for JavaScript, which may be blocked in `invokeSync`
+ * waiting for a reply only the reader can deliver. Measured against a thread-safe callback that
+ * schedules the drain (the other way the first design considered), on the null kernel: the parked
+ * wait did more sequential calls per second (ARCHITECTURE.md, threads).
+ *
+ * What it gives up: a vendor library (ESXi's) has no queue, and keeps the blocking pool
+ * (`blocking_pool.ts`); a call whose caller gave up (timeout, abort) keeps its buffers until the
+ * kernel answers or the session closes — the library writes returned data into them — but no longer
+ * keeps the process alive; one of Deno's blocking threads is taken while anything is pending.
+ *
+ * @example
+ * ```ts ignore
+ * import { CompletionQueue } from "./completion_queue.ts";
+ * const queue = CompletionQueue.of(symbols); // null: not our library
+ * const rc = await queue!.submit(handle, 1n, 21n, [msg], [msg]);
+ * ```
+ * @module
+ */
+import { ERRNO, QUEUE_ENTRY_KIND } from "../abi/facts.ts";
+import type { RawEvent } from "./callbacks.ts";
+import { LAYOUT } from "./layout.ts";
+import { opRef } from "./op_ref.ts";
+import type { VmkMgmtSymbols } from "./symbols.ts";
+
+/** Where a session's events and the word of its lost kernel go. */
+export interface QueueSink {
+  /** One event, its bytes copied out of the queue. */
+  event(raw: RawEvent): void;
+  /** The kernel went away (after its last event); errno is EIO. */
+  disconnected(errno: number): void;
+}
+
+interface Pending {
+  resolve: (rc: number) => void;
+  /** The buffers C reads and writes until the call completes. */
+  keep: unknown;
+  /** Its caller still waits: it keeps the process alive. */
+  live: boolean;
+}
+
+/** Drains in one turn of the event loop before yielding to other work. */
+const DRAINS_PER_TURN = 8;
+const E = LAYOUT.vmkmgmt_QueueEntry;
+
+const queues = new WeakMap<VmkMgmtSymbols, CompletionQueue | null>();
+
+/** The completion queue of one opened library (one per process and library). */
+export class CompletionQueue {
+  readonly #symbols: VmkMgmtSymbols;
+  readonly #queue: Deno.PointerObject;
+  readonly #pending = new Map<bigint, Pending>();
+  readonly #sinks = new Map<bigint, QueueSink>();
+  readonly #listening = new Set<bigint>();
+  #nextToken = 1n;
+  #nextKey = 1n;
+  #wait: Promise<number> | null = null;
+  /** The doorbell: undefined until first needed, null while it is (or cannot be) connected. */
+  #bell: Deno.UnixConn | null | undefined = undefined;
+  #bellRefd = false;
+  #waitRefd = false;
+  #alive = 0;
+  #strays = 0;
+  #buffer = new Uint8Array(1 << 20);
+  #view = new DataView(this.#buffer.buffer);
+  readonly #used = new BigUint64Array(1);
+  readonly #entries = new Uint32Array(1);
+
+  private constructor(symbols: VmkMgmtSymbols, queue: Deno.PointerObject) {
+    this.#symbols = symbols;
+    this.#queue = queue;
+  }
+
+  /**
+   * The queue of a library, created on first use; null when the library has no completion queue
+   * (a vendor's), or it could not be created (then calls take the blocking pool).
+   */
+  static of(symbols: VmkMgmtSymbols): CompletionQueue | null {
+    if (queues.has(symbols)) return queues.get(symbols)!;
+    let made: CompletionQueue | null = null;
+    const s = symbols;
+    if (
+      s.vmkmgmt_QueueCreate && s.vmkmgmt_UserAttachQueue && s.vmkmgmt_UserSubmit && s.vmkmgmt_QueueDrain &&
+      s.vmkmgmt_QueueWait && s.vmkmgmt_QueueWake && s.vmkmgmt_QueueAbandon
+    ) {
+      const out = new BigUint64Array(1);
+      const rc = s.vmkmgmt_QueueCreate(new Uint8Array(out.buffer));
+      const pointer = rc === 0 ? Deno.UnsafePointer.create(out[0]) : null;
+      // (never destroyed: the library stays loaded for the life of the process, ffi/pin.ts)
+      if (pointer) {
+        made = new CompletionQueue(symbols, pointer);
+        // At exit V8 frees the buffers of calls still in flight, which the reader threads would
+        // write into: from then on they touch none (a call given up on has no one to tell).
+        globalThis.addEventListener("unload", () => s.vmkmgmt_QueueAbandon!(pointer));
+      }
+    }
+    queues.set(symbols, made);
+    return made;
+  }
+
+  /** Calls submitted and not yet completed (their callers may have given up). */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Completions for no pending call (a token completed twice, or never submitted): 0, always. */
+  get strays(): number {
+    return this.#strays;
+  }
+
+  /**
+   * Sends a handle's completions and, once begun, its events here; returns the key its events
+   * carry, or the library's error code.
+   */
+  attach(handle: Deno.PointerObject, sink: QueueSink): { rc: number; key?: bigint } {
+    const key = this.#nextKey++;
+    const rc = this.#symbols.vmkmgmt_UserAttachQueue!(handle, this.#queue, key);
+    if (rc !== 0) return { rc };
+    this.#sinks.set(key, sink);
+    return { rc, key };
+  }
+
+  /** Forgets a handle's sink (after Destroy: nothing of it is queued any more). */
+  detach(key: bigint): void {
+    this.#sinks.delete(key);
+    this.listen(key, false);
+  }
+
+  /**
+   * Submits one invoke: `args` are the C arguments (each parameter's buffer, or its
+   * `vmk_MgmtVectorParm`), `keep` whatever else C reaches through them (the vectors' data, caller
+   * buffers). Resolves with the call's result code — at once for one the library refused — and
+   * keeps `keep` alive until C is done with it. Once `signal` aborts, the call no longer keeps the
+   * process alive (it still completes, and its buffers stay until then).
+   */
+  submit(
+    handle: Deno.PointerObject,
+    instanceId: bigint,
+    callbackId: bigint,
+    args: readonly Uint8Array[],
+    keep: unknown,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const token = this.#nextToken++;
+    const argv = new BigUint64Array(args.length);
+    for (let i = 0; i < args.length; i++) {
+      argv[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(args[i] as Uint8Array<ArrayBuffer>)));
+    }
+    const rc = this.#symbols.vmkmgmt_UserSubmit!(
+      handle,
+      token,
+      instanceId,
+      callbackId,
+      args.length,
+      new Uint8Array(argv.buffer),
+    );
+    if (rc !== 0) return Promise.resolve(rc);
+    return new Promise<number>((resolve) => {
+      const entry: Pending = { resolve, keep: [args, keep], live: true };
+      this.#pending.set(token, entry);
+      this.#hold(1);
+      if (signal) {
+        const abandon = () => {
+          if (!entry.live) return;
+          entry.live = false;
+          this.#hold(-1);
+        };
+        if (signal.aborted) abandon();
+        else signal.addEventListener("abort", abandon, { once: true });
+      }
+    });
+  }
+
+  /** Keeps the process alive while the session of `key` listens for events (repeats change nothing). */
+  listen(key: bigint, on: boolean): void {
+    if (on === this.#listening.has(key)) return;
+    if (on) this.#listening.add(key);
+    else this.#listening.delete(key);
+    this.#hold(on ? 1 : -1);
+  }
+
+  /** Counts what keeps the process alive (live calls, listening sessions). */
+  #hold(delta: number): void {
+    this.#alive += delta;
+    this.#update();
+  }
+
+  /**
+   * Makes sure JavaScript hears of what completes while anything may (pending calls, listening
+   * sessions), and that this keeps the process alive only while something wants it (live calls,
+   * listening); a call given up on is still drained when it completes, so its buffers go.
+   *
+   * With the doorbell (a socket read in Deno's own event loop) a read is always pending, ref'd or
+   * not. Until it is connected — or where it cannot be (no read and write permission for the
+   * temporary directory) — one wait is parked on the queue instead; without Deno's op ref/unref it
+   * is parked only while something wants it, and a given-up call is drained with the next batch.
+   */
+  #update(): void {
+    const needed = this.#pending.size > 0 || this.#listening.size > 0;
+    const wanted = this.#alive > 0;
+    if (this.#bell === undefined && needed) this.#connectBell();
+    if (this.#bell) {
+      if (wanted !== this.#bellRefd) {
+        this.#bellRefd = wanted;
+        wanted ? this.#bell.ref() : this.#bell.unref();
+      }
+      return;
+    }
+    if (!this.#wait && (opRef ? needed : wanted)) this.#park();
+    if (!this.#wait) return;
+    if (!(opRef ? needed : wanted)) {
+      this.#symbols.vmkmgmt_QueueWake!(this.#queue); // it returns, and is not parked again
+    } else if (opRef && wanted !== this.#waitRefd) {
+      this.#waitRefd = wanted;
+      wanted ? opRef.ref(this.#wait) : opRef.unref(this.#wait);
+    }
+  }
+
+  /** Parks one wait on the queue; when it returns, drains, and parks again while needed. */
+  #park(): void {
+    const wait = this.#symbols.vmkmgmt_QueueWait!(this.#queue, -1);
+    this.#wait = wait;
+    this.#waitRefd = true;
+    wait.then(() => {
+      this.#wait = null;
+      this.#drain();
+      if (!this.#bell) this.#update();
+    });
+  }
+
+  /**
+   * Connects the doorbell: one byte arrives on it, in Deno's own event loop, each time the queue
+   * goes from empty to non-empty — one wake-up per batch, no thread in between. Only when Deno may
+   * already read and write there (it would otherwise ask the user, or refuse).
+   */
+  #connectBell(): void {
+    this.#bell = null; // (being connected; the parked wait serves meanwhile)
+    const ring = this.#symbols.vmkmgmt_QueueDoorbell;
+    const accept = this.#symbols.vmkmgmt_QueueDoorbellAccept;
+    if (!ring || !accept) return;
+    const out = new Uint8Array(108);
+    if (ring(this.#queue, out, BigInt(out.length)) !== 0) return;
+    const path = new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
+    const granted = (name: "read" | "write") =>
+      Deno.permissions.querySync({ name, path }).state === "granted";
+    if (!granted("read") || !granted("write")) {
+      accept(this.#queue); // (EAGAIN, and the listening socket goes)
+      return;
+    }
+    Deno.connect({ transport: "unix", path }).then((conn) => {
+      if (accept(this.#queue) !== 0) return conn.close();
+      this.#bell = conn;
+      this.#bellRefd = true;
+      this.#listen(conn);
+      this.#update();
+      // The parked wait is no longer needed: let it go.
+      if (this.#wait) this.#symbols.vmkmgmt_QueueWake!(this.#queue);
+    }, () => {
+      accept(this.#queue);
+    });
+  }
+
+  /** Reads the doorbell for the life of the process; each ring drains the queue. */
+  async #listen(conn: Deno.UnixConn): Promise<void> {
+    const bytes = new Uint8Array(64);
+    while ((await conn.read(bytes)) !== null) {
+      this.#drain();
+      this.#update();
+    }
+  }
+
+  /** Drains the queue until it is empty, or for a few batches (the parked wait comes back for more). */
+  #drain(): void {
+    for (let round = 0; round < DRAINS_PER_TURN; round++) {
+      const rc = this.#symbols.vmkmgmt_QueueDrain!(
+        this.#queue,
+        this.#buffer,
+        BigInt(this.#buffer.length),
+        new Uint8Array(this.#used.buffer),
+        new Uint8Array(this.#entries.buffer),
+      );
+      if (rc === ERRNO.ENOSPC) {
+        // One entry (a large event) needs more room than there is.
+        this.#buffer = new Uint8Array(Number(this.#used[0]));
+        this.#view = new DataView(this.#buffer.buffer);
+        continue;
+      }
+      const count = this.#entries[0];
+      if (rc !== 0 || count === 0) return;
+      this.#dispatch(count);
+    }
+  }
+
+  #dispatch(count: number): void {
+    const v = this.#view;
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const kind = v.getUint32(at + E.kind, true);
+      const length = v.getUint32(at + E.length, true);
+      const key = v.getBigUint64(at + E.key, true);
+      const status = v.getInt32(at + E.status, true);
+      if (kind === QUEUE_ENTRY_KIND.completion) {
+        const p = this.#pending.get(key);
+        if (p) {
+          this.#pending.delete(key);
+          if (p.live) this.#alive--;
+          p.resolve(status);
+        } else {
+          this.#strays++;
+        }
+      } else if (kind === QUEUE_ENTRY_KIND.event) {
+        this.#sinks.get(key)?.event(this.#event(at + E.size));
+      } else if (kind === QUEUE_ENTRY_KIND.disconnect) {
+        this.#sinks.get(key)?.disconnected(status);
+      }
+      at += length;
+    }
+  }
+
+  /** An event's parts (after the entry's head): instance, callback, count, lengths, padded bytes. */
+  #event(at: number): RawEvent {
+    const v = this.#view;
+    const instanceId = v.getBigUint64(at, true);
+    const callbackId = v.getBigUint64(at + 8, true);
+    const n = Number(v.getBigUint64(at + 16, true));
+    let data = at + 24 + 8 * n;
+    const params: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const len = Number(v.getBigUint64(at + 24 + 8 * i, true));
+      params.push(this.#buffer.slice(data, data + len));
+      data += (len + 7) & ~7;
+    }
+    return { callbackId, instanceId, params };
+  }
+}

@@ -1,0 +1,486 @@
+/*
+ * queue.c -- completion queues (vmkmgmt.h): where submitted calls complete and, for an attached
+ * handle that has begun, where its events go, for a program that runs its own event loop.
+ *
+ * The reader thread pushes; the program drains every entry in one call. It hears that there is
+ * something to drain by its doorbell — one byte on a socket it reads in its own event loop, when the
+ * queue goes from empty to non-empty — or by a vmkmgmt_QueueWait returning. Either way the reader
+ * only signals, and never waits for the program, which may be blocked in a call that only the
+ * reader can finish.
+ *
+ * Events keep today's flow control: a drained event is acknowledged to its kernel as it leaves the
+ * queue (the program handles what it drained before it drains again), at most LOCAL_EVENTS of one
+ * handle wait here (more are dropped, counted and acknowledged at once), and a handle's events come
+ * out in the order its kernel sent them.
+ */
+#define _GNU_SOURCE /* accept4, struct ucred */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "handle.h"
+#include "wire.h"
+
+/* Events of one handle waiting in a queue, as the monitor's local queue keeps. */
+#define LOCAL_EVENTS 1024
+/* Handles whose events one drain acknowledges; a drain stops before the next one. */
+#define DRAIN_HANDLES 64
+/* The longest a waiter spins, and the gaps it learns from. A waiter woken by a futex on another CPU
+ * costs tens of microseconds on a virtual machine; one that spins sees the entry at once. It spins
+ * only while entries have been coming quickly, so an idle program burns no CPU. */
+#define SPIN_MAX_NS 150000u
+
+struct qentry {
+  uint32_t kind;
+  uint64_t key;
+  int status;
+  /* An event: its handle (to acknowledge it), its frame's payload, and where its parts are. */
+  handle_t *h;
+  uint8_t *payload;
+  uint64_t instance, callback;
+  uint32_t n;
+  uint64_t lengths[VMK_MGMT_MAX_CALLBACK_PARMS], offsets[VMK_MGMT_MAX_CALLBACK_PARMS];
+  struct qentry *next;
+};
+
+/* An acknowledgement a drain owes one handle. */
+struct owed {
+  handle_t *h;
+  uint32_t n;
+};
+
+struct vmkmgmt_QueueInt {
+  pthread_mutex_t lock;
+  pthread_cond_t changed; /* not empty any more, or woken (waiters) */
+  pthread_cond_t acked;   /* a drain has sent its acknowledgements, or a reader left caller memory */
+  struct qentry *head, *tail;
+  int ready;      /* not empty, or woken: read without the lock by a waiter that spins */
+  uint64_t spin_ns;     /* how long QueueWait spins before it sleeps (adapted to the gaps it sees) */
+  uint64_t spin_max_ns; /* and at most */
+  int woken;
+  unsigned handles;
+  int abandoned;     /* the program's memory is going: no caller buffer is touched any more */
+  /* The doorbell (vmkmgmt_QueueDoorbell): a socket the program reads; a byte goes out each time the
+   * queue goes from empty to non-empty. Until the program connects, the listening socket and where
+   * it lies (a directory only we can enter). */
+  int bell, bell_listen;
+  char bell_dir[64], bell_path[108];
+  unsigned touching; /* reader threads writing into (or reading) caller buffers right now */
+};
+
+struct qentry *queue_entry_new(void) {
+  return calloc(1, sizeof(struct qentry));
+}
+
+void queue_entry_free(struct qentry *e) {
+  if (e) free(e->payload);
+  free(e);
+}
+
+/* Rings the doorbell: one byte, never waiting (a full socket means the program has bytes it has not
+ * read yet, so it will drain anyway). Called without q->lock: the program, woken, drains at once,
+ * and would otherwise wait for the lock the ringer still holds. */
+static void ring(vmkmgmt_Queue q) {
+  int bell = __atomic_load_n(&q->bell, __ATOMIC_ACQUIRE);
+  if (bell < 0) return;
+  ssize_t k;
+  do k = send(bell, "!", 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (k < 0 && errno == EINTR);
+}
+
+/* Appends an entry (q->lock held); a waiter wakes if the queue was empty. Returns whether it was:
+ * then the caller rings the doorbell, once it has let go of the lock. */
+static int push_locked(vmkmgmt_Queue q, struct qentry *e) {
+  e->next = NULL;
+  int was_empty = q->tail == NULL;
+  if (q->tail) {
+    q->tail->next = e;
+  } else {
+    q->head = e;
+    __atomic_store_n(&q->ready, 1, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&q->changed);
+  }
+  q->tail = e;
+  return was_empty;
+}
+
+void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status) {
+  e->kind = VMKMGMT_ENTRY_COMPLETION;
+  e->key = token;
+  e->status = status;
+  pthread_mutex_lock(&q->lock);
+  int rang = push_locked(q, e);
+  pthread_mutex_unlock(&q->lock);
+  if (rang) ring(q);
+}
+
+int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length) {
+  vmkmgmt_Queue q = h->queue;
+  struct qentry *e = calloc(1, sizeof *e);
+  if (!e) return ENOMEM;
+  vmk_uint64 instance;
+  const vmk_MgmtCallbackInfo *cb = monitor_parse_event(h, payload, length, &instance, e->lengths, e->offsets);
+  if (!cb) {
+    free(e);
+    return EBADMSG;
+  }
+  e->kind = VMKMGMT_ENTRY_EVENT;
+  e->key = h->queue_key;
+  e->h = h;
+  e->payload = payload;
+  e->instance = instance;
+  e->callback = cb->callbackId;
+  e->n = cb->numParms;
+  pthread_mutex_lock(&q->lock);
+  int full = h->queued_events >= LOCAL_EVENTS, rang = 0;
+  if (!full) {
+    h->queued_events++;
+    rang = push_locked(q, e);
+  }
+  pthread_mutex_unlock(&q->lock);
+  if (rang) ring(q);
+  if (full) free(e); /* (not its payload: the caller's on an error) */
+  return full ? EOVERFLOW : 0;
+}
+
+void queue_disconnected_locked(handle_t *h) {
+  struct qentry *e = h->gone_entry;
+  if (!e) return; /* said once */
+  h->gone_entry = NULL;
+  e->kind = VMKMGMT_ENTRY_DISCONNECT;
+  e->key = h->queue_key;
+  e->status = EIO;
+  pthread_mutex_lock(&h->queue->lock);
+  int rang = push_locked(h->queue, e);
+  pthread_mutex_unlock(&h->queue->lock);
+  if (rang) ring(h->queue);
+}
+
+void queue_detach(handle_t *h) {
+  vmkmgmt_Queue q = h->queue;
+  if (!q) return;
+  pthread_mutex_lock(&q->lock);
+  struct qentry *prev = NULL;
+  for (struct qentry *e = q->head; e;) {
+    struct qentry *next = e->next;
+    if (e->h == h) {
+      if (prev) prev->next = next;
+      else q->head = next;
+      if (q->tail == e) q->tail = prev;
+      queue_entry_free(e);
+    } else {
+      prev = e;
+    }
+    e = next;
+  }
+  h->queued_events = 0;
+  while (h->queue_refs > 0) pthread_cond_wait(&q->acked, &q->lock);
+  q->handles--;
+  pthread_mutex_unlock(&q->lock);
+  queue_entry_free(h->gone_entry);
+  h->gone_entry = NULL;
+}
+
+static size_t pad8(uint64_t n) {
+  return (size_t)((n + 7) & ~(uint64_t)7);
+}
+
+/* The bytes an entry takes in a drain's buffer. */
+static size_t entry_size(const struct qentry *e) {
+  size_t size = sizeof(vmkmgmt_QueueEntry);
+  if (e->kind != VMKMGMT_ENTRY_EVENT) return size;
+  size += 8 * (3 + (size_t)e->n);
+  for (uint32_t i = 0; i < e->n; i++) size += pad8(e->lengths[i]);
+  return size;
+}
+
+/* Writes an entry into a drain's buffer (size bytes, from entry_size). */
+static void write_entry(const struct qentry *e, uint8_t *out, size_t size) {
+  vmkmgmt_QueueEntry head = {.kind = e->kind, .length = (vmk_uint32)size, .key = e->key, .status = e->status};
+  memcpy(out, &head, sizeof head);
+  if (e->kind != VMKMGMT_ENTRY_EVENT) return;
+  uint64_t fixed[3 + VMK_MGMT_MAX_CALLBACK_PARMS] = {e->instance, e->callback, e->n};
+  for (uint32_t i = 0; i < e->n; i++) fixed[3 + i] = e->lengths[i];
+  uint8_t *p = out + sizeof head;
+  memcpy(p, fixed, 8 * (3 + (size_t)e->n));
+  p += 8 * (3 + (size_t)e->n);
+  for (uint32_t i = 0; i < e->n; i++) {
+    memcpy(p, e->payload + e->offsets[i], (size_t)e->lengths[i]);
+    memset(p + e->lengths[i], 0, pad8(e->lengths[i]) - (size_t)e->lengths[i]);
+    p += pad8(e->lengths[i]);
+  }
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueDrain(vmkmgmt_Queue q, void *buf, size_t len, size_t *used, vmk_uint32 *entries) {
+  if (!q || !used || !entries || (len > 0 && !buf)) return EINVAL;
+  struct owed acks[DRAIN_HANDLES];
+  unsigned nacks = 0;
+  int rc = 0;
+  *used = 0;
+  *entries = 0;
+  pthread_mutex_lock(&q->lock);
+  while (q->head) {
+    struct qentry *e = q->head;
+    unsigned a = 0;
+    if (e->kind == VMKMGMT_ENTRY_EVENT) {
+      while (a < nacks && acks[a].h != e->h) a++;
+      if (a == DRAIN_HANDLES) break; /* the next drain acknowledges that handle's */
+    }
+    size_t size = entry_size(e);
+    if (*used + size > len) {
+      if (*entries == 0) {
+        *used = size;
+        rc = ENOSPC;
+      }
+      break;
+    }
+    write_entry(e, (uint8_t *)buf + *used, size);
+    *used += size;
+    (*entries)++;
+    q->head = e->next;
+    if (!q->head) {
+      q->tail = NULL;
+      __atomic_store_n(&q->ready, q->woken, __ATOMIC_RELAXED);
+    }
+    if (e->kind == VMKMGMT_ENTRY_EVENT) {
+      if (a == nacks) acks[nacks++] = (struct owed){e->h, 0};
+      acks[a].n++;
+      e->h->queued_events--;
+    }
+    queue_entry_free(e);
+  }
+  /* Pinned until acknowledged: Destroy (queue_detach) waits for these. */
+  for (unsigned a = 0; a < nacks; a++) acks[a].h->queue_refs++;
+  pthread_mutex_unlock(&q->lock);
+  for (unsigned a = 0; a < nacks; a++) {
+    uint8_t ack[WIRE_ACK_SIZE];
+    wire_put_u32(ack, acks[a].n);
+    /* Never blocks: the program's event loop runs this. A connection that failed needs none. */
+    transport_send_nowait(acks[a].h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1, NULL);
+  }
+  if (nacks > 0) {
+    pthread_mutex_lock(&q->lock);
+    for (unsigned a = 0; a < nacks; a++) acks[a].h->queue_refs--;
+    pthread_cond_broadcast(&q->acked);
+    pthread_mutex_unlock(&q->lock);
+  }
+  return rc;
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueCreate(vmkmgmt_Queue *queue) {
+  if (!queue) return EINVAL;
+  vmkmgmt_Queue q = calloc(1, sizeof *q);
+  if (!q) return ENOMEM;
+  pthread_mutex_init(&q->lock, NULL);
+  pthread_cond_init(&q->changed, NULL);
+  pthread_cond_init(&q->acked, NULL);
+  q->bell = q->bell_listen = -1;
+  q->spin_max_ns = SPIN_MAX_NS;
+  const char *spin_env = getenv("VMKMGMT_QUEUE_SPIN_US");
+  if (spin_env) q->spin_max_ns = strtoull(spin_env, NULL, 10) * 1000u;
+  *queue = q;
+  return 0;
+}
+
+/* Closes the doorbell's listening socket and removes it and its directory. */
+static void close_listener(vmkmgmt_Queue q) {
+  if (q->bell_listen < 0) return;
+  close(q->bell_listen);
+  q->bell_listen = -1;
+  unlink(q->bell_path);
+  rmdir(q->bell_dir);
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueDoorbell(vmkmgmt_Queue q, char *path, size_t len) {
+  if (!q || !path || len == 0) return EINVAL;
+  pthread_mutex_lock(&q->lock);
+  int rc = q->bell >= 0 || q->bell_listen >= 0 ? EEXIST : 0;
+  if (rc == 0) {
+    /* mkdtemp makes it 0700: no one else can reach the socket inside it. */
+    snprintf(q->bell_dir, sizeof q->bell_dir, "/tmp/vmkmgmt-bell-XXXXXX");
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (!mkdtemp(q->bell_dir)) {
+      rc = errno;
+    } else {
+      snprintf(q->bell_path, sizeof q->bell_path, "%s/bell.sock", q->bell_dir);
+      snprintf(addr.sun_path, sizeof addr.sun_path, "%s", q->bell_path);
+      q->bell_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (q->bell_listen < 0 || bind(q->bell_listen, (struct sockaddr *)&addr, sizeof addr) != 0 ||
+          listen(q->bell_listen, 1) != 0) {
+        rc = errno;
+        if (q->bell_listen >= 0) close(q->bell_listen);
+        q->bell_listen = -1;
+        unlink(q->bell_path);
+        rmdir(q->bell_dir);
+      } else if (strlen(q->bell_path) >= len) {
+        rc = ENAMETOOLONG;
+        close_listener(q);
+      } else {
+        memcpy(path, q->bell_path, strlen(q->bell_path) + 1);
+      }
+    }
+  }
+  pthread_mutex_unlock(&q->lock);
+  return rc;
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueDoorbellAccept(vmkmgmt_Queue q) {
+  if (!q) return EINVAL;
+  pthread_mutex_lock(&q->lock);
+  int rc = q->bell_listen < 0 ? EINVAL : 0;
+  if (rc == 0) {
+    int fd = accept4(q->bell_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    struct ucred who;
+    socklen_t wlen = sizeof who;
+    if (fd < 0) {
+      rc = errno == EAGAIN || errno == EWOULDBLOCK ? EAGAIN : errno;
+    } else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &who, &wlen) != 0 || who.pid != getpid()) {
+      rc = EACCES; /* only this process may hear the doorbell */
+      close(fd);
+    } else {
+      __atomic_store_n(&q->bell, fd, __ATOMIC_RELEASE);
+    }
+    if (rc != EAGAIN) close_listener(q);
+  }
+  int pending = rc == 0 && q->head != NULL;
+  pthread_mutex_unlock(&q->lock);
+  if (pending) ring(q); /* what came before it */
+  return rc;
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueDestroy(vmkmgmt_Queue q) {
+  if (!q) return EINVAL;
+  pthread_mutex_lock(&q->lock);
+  int busy = q->handles > 0;
+  pthread_mutex_unlock(&q->lock);
+  if (busy) return EBUSY;
+  close_listener(q);
+  if (q->bell >= 0) close(q->bell);
+  while (q->head) {
+    struct qentry *e = q->head;
+    q->head = e->next;
+    queue_entry_free(e);
+  }
+  pthread_mutex_destroy(&q->lock);
+  pthread_cond_destroy(&q->changed);
+  pthread_cond_destroy(&q->acked);
+  free(q);
+  return 0;
+}
+
+QUEUE_EXPORT int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle h, vmkmgmt_Queue q, vmk_uint64 key) {
+  if (!q) return EINVAL;
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  struct qentry *gone = queue_entry_new();
+  rc = ENOMEM;
+  if (!gone) goto out;
+  pthread_mutex_lock(&h->ctl);
+  pthread_mutex_lock(&h->lock);
+  rc = h->queue || h->begun ? EINVAL : 0;
+  if (rc == 0) {
+    pthread_mutex_lock(&q->lock);
+    q->handles++;
+    pthread_mutex_unlock(&q->lock);
+    h->queue = q;
+    h->queue_key = key;
+    h->gone_entry = gone;
+    gone = NULL;
+    if (h->dead) queue_disconnected_locked(h);
+  }
+  pthread_mutex_unlock(&h->lock);
+  pthread_mutex_unlock(&h->ctl);
+out:
+  queue_entry_free(gone);
+  registry_leave(h);
+  return rc;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+
+/* Spins until the queue is ready or the budget is spent; whether it became ready. */
+static int spin(vmkmgmt_Queue q, uint64_t budget) {
+  uint64_t start = now_ns();
+  for (unsigned i = 0;; i++) {
+    if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 1;
+    if ((i & 63) == 63 && now_ns() - start > budget) return 0;
+    __builtin_ia32_pause();
+  }
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueWait(vmkmgmt_Queue q, int timeout_ms) {
+  if (!q) return EINVAL;
+  uint64_t entered = now_ns();
+  uint64_t budget = __atomic_load_n(&q->spin_ns, __ATOMIC_RELAXED);
+  if (budget > 0) spin(q, budget);
+  struct timespec until;
+  if (timeout_ms >= 0) {
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+  }
+  int rc = 0;
+  pthread_mutex_lock(&q->lock);
+  while (!q->head && !q->woken && rc == 0) {
+    if (timeout_ms < 0) pthread_cond_wait(&q->changed, &q->lock);
+    else rc = pthread_cond_timedwait(&q->changed, &q->lock, &until);
+  }
+  if (q->head) rc = 0;
+  else if (q->woken) rc = EINTR;
+  q->woken = 0;
+  if (!q->head) __atomic_store_n(&q->ready, 0, __ATOMIC_RELAXED);
+  /* Learn: a gap shorter than the longest spin is worth spinning for next time (a little longer
+   * than it was); a longer one is not. */
+  uint64_t gap = now_ns() - entered;
+  uint64_t max = q->spin_max_ns;
+  __atomic_store_n(&q->spin_ns, rc == 0 && gap < max ? (gap * 2 < max ? gap * 2 : max) : 0, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&q->lock);
+  return rc;
+}
+
+int queue_touch_begin(vmkmgmt_Queue q) {
+  pthread_mutex_lock(&q->lock);
+  int ok = !q->abandoned;
+  if (ok) q->touching++;
+  pthread_mutex_unlock(&q->lock);
+  return ok;
+}
+
+void queue_touch_end(vmkmgmt_Queue q) {
+  pthread_mutex_lock(&q->lock);
+  if (--q->touching == 0) pthread_cond_broadcast(&q->acked);
+  pthread_mutex_unlock(&q->lock);
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueAbandon(vmkmgmt_Queue q) {
+  if (!q) return EINVAL;
+  pthread_mutex_lock(&q->lock);
+  q->abandoned = 1;
+  while (q->touching > 0) pthread_cond_wait(&q->acked, &q->lock);
+  pthread_mutex_unlock(&q->lock);
+  return 0;
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueWake(vmkmgmt_Queue q) {
+  if (!q) return EINVAL;
+  pthread_mutex_lock(&q->lock);
+  q->woken = 1;
+  __atomic_store_n(&q->ready, 1, __ATOMIC_RELEASE);
+  pthread_cond_broadcast(&q->changed);
+  pthread_mutex_unlock(&q->lock);
+  return 0;
+}
