@@ -1,7 +1,8 @@
 /**
  * The fast path to our library: its completion queue (vmkmgmt.h). A call is submitted with a plain
- * synchronous FFI call that never waits (`vmkmgmt_UserSubmit` writes the INVOKE, or leaves it to a
- * library thread when the socket cannot take it) and completes into one queue per opened library,
+ * synchronous FFI call that never waits (`vmkmgmt_UserSubmit` corks the INVOKE; at the end of the
+ * turn `vmkmgmt_UserFlush` sends all the turn's calls in one system call, or leaves what the socket
+ * cannot take to a library thread) and completes into one queue per opened library,
  * which JavaScript drains — every entry at once — in one more synchronous call. Events come through
  * the same queue, in the order the kernel sent them. No call holds a thread of Deno's blocking pool,
  * so any number of calls can wait on kernels at once, and a stalled kernel slows no file read.
@@ -62,6 +63,8 @@ export class CompletionQueue {
   readonly #pending = new Map<bigint, Pending>();
   readonly #sinks = new Map<bigint, QueueSink>();
   readonly #listening = new Set<bigint>();
+  readonly #unflushed = new Set<Deno.PointerObject>();
+  #flushing = false;
   #nextToken = 1n;
   #nextKey = 1n;
   #wait: Promise<number> | null = null;
@@ -90,7 +93,8 @@ export class CompletionQueue {
     let made: CompletionQueue | null = null;
     const s = symbols;
     if (
-      s.vmkmgmt_QueueCreate && s.vmkmgmt_UserAttachQueue && s.vmkmgmt_UserSubmit && s.vmkmgmt_QueueDrain &&
+      s.vmkmgmt_QueueCreate && s.vmkmgmt_UserAttachQueue && s.vmkmgmt_UserSubmit && s.vmkmgmt_UserFlush &&
+      s.vmkmgmt_QueueDrain &&
       s.vmkmgmt_QueueWait && s.vmkmgmt_QueueWake && s.vmkmgmt_QueueAbandon
     ) {
       const out = new BigUint64Array(1);
@@ -152,19 +156,25 @@ export class CompletionQueue {
     signal?: AbortSignal,
   ): Promise<number> {
     const token = this.#nextToken++;
-    const argv = new BigUint64Array(args.length);
-    for (let i = 0; i < args.length; i++) {
-      argv[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(args[i] as Uint8Array<ArrayBuffer>)));
-    }
+    const [a, b, c, d] = args;
     const rc = this.#symbols.vmkmgmt_UserSubmit!(
       handle,
       token,
       instanceId,
       callbackId,
       args.length,
-      new Uint8Array(argv.buffer),
+      a ?? null,
+      b ?? null,
+      c ?? null,
+      d ?? null,
     );
     if (rc !== 0) return Promise.resolve(rc);
+    // Corked until the end of this turn: the calls submitted together go out in one system call.
+    this.#unflushed.add(handle);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
     return new Promise<number>((resolve) => {
       const entry: Pending = { resolve, keep: [args, keep], live: true };
       this.#pending.set(token, entry);
@@ -179,6 +189,13 @@ export class CompletionQueue {
         else signal.addEventListener("abort", abandon, { once: true });
       }
     });
+  }
+
+  /** Sends what this turn submitted, handle by handle (a destroyed handle's calls completed with EIO). */
+  #flush(): void {
+    this.#flushing = false;
+    for (const handle of this.#unflushed) this.#symbols.vmkmgmt_UserFlush!(handle);
+    this.#unflushed.clear();
   }
 
   /** Keeps the process alive while the session of `key` listens for events (repeats change nothing). */

@@ -56,12 +56,14 @@ export const SYMBOLS = {
   // int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle handle, vmkmgmt_Queue queue, vmk_uint64 key)
   vmkmgmt_UserAttachQueue: { parameters: ["pointer", "pointer", "u64"], result: "i32", optional: true },
   // int vmkmgmt_UserSubmit(vmk_MgmtUserHandle handle, vmk_uint64 token, vmk_uint64 instanceId,
-  //                        vmk_uint64 callbackId, vmk_uint32 argCount, void *const *args)
+  //                        vmk_uint64 callbackId, vmk_uint32 argCount, void *p1, void *p2, void *p3, void *p4)
   vmkmgmt_UserSubmit: {
-    parameters: ["pointer", "u64", "u64", "u64", "u32", "buffer"],
+    parameters: ["pointer", "u64", "u64", "u64", "u32", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
     optional: true,
   },
+  // int vmkmgmt_UserFlush(vmk_MgmtUserHandle handle) — sends what was submitted; never waits
+  vmkmgmt_UserFlush: { parameters: ["pointer"], result: "i32", optional: true },
   // int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used, vmk_uint32 *entries)
   vmkmgmt_QueueDrain: {
     parameters: ["pointer", "buffer", "usize", "buffer", "buffer"],

@@ -64,12 +64,11 @@ struct pending {
 /* A payload is sent from up to this many pieces (an INVOKE: its fixed part and each parameter). */
 #define TRANSPORT_MAX_PIECES (1 + VMK_MGMT_MAX_CALLBACK_PARMS)
 
-/* A frame the socket could not take at once, waiting for the writer thread (transport.c). Its
- * header is copied into `head`. A submitted call's frame points at the call's own memory (its
- * fixed part, the caller's buffers), valid until it completes, which waits for the frame to leave
- * the queue; any other frame's bytes are copied into `copy`. */
+/* A frame the socket could not take at once, waiting for the writer thread (transport.c). A
+ * submitted call's frame points at the call's own memory (its header and fixed part, the caller's
+ * buffers), valid until it completes, which waits for the frame to leave the queue; any other
+ * frame's bytes are copied into `copy`. */
 struct outframe {
-  uint8_t head[WIRE_HEADER_SIZE];
   struct iovec iov[1 + TRANSPORT_MAX_PIECES];
   int n;
   uint8_t *copy;
@@ -78,6 +77,31 @@ struct outframe {
 };
 
 struct qentry; /* an entry of a completion queue (queue.c) */
+
+/* The caller's arguments for one call, as the table says to read them. */
+struct args {
+  unsigned n;
+  void *ptr[VMK_MGMT_MAX_CALLBACK_PARMS];       /* the value, or its vmk_MgmtVectorParm */
+  uint64_t length[VMK_MGMT_MAX_CALLBACK_PARMS]; /* bytes on the wire */
+};
+
+/* A call no thread waits for (invoke.c): everything its INVOKE and its reply need, until its token
+ * completes. Its frame is built once: the header and fixed part here, the rest the caller's bytes. */
+struct submitted {
+  struct pending p;
+  struct call call;
+  struct args a;
+  const vmk_MgmtCallbackInfo *cb;
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  uint8_t fixed[WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * VMK_MGMT_MAX_CALLBACK_PARMS];
+  struct iovec iov[1 + TRANSPORT_MAX_PIECES];
+  int pieces;
+  struct qentry *entry; /* its completion, allocated up front: completing cannot fail */
+  uint64_t token;
+  int replied, status; /* under h->lock */
+  int queued;          /* its frame is (or may still be) corked or in the writer's queue: under h->lock */
+  struct submitted *next_corked; /* under slock */
+};
 
 /* An EVENT frame's payload, queued for the monitor thread. */
 struct event {
@@ -109,6 +133,7 @@ struct vmkMgmtUserHandleInt {
   int sending;                     /* a thread is writing to the socket */
   int send_failed;                 /* a write failed: the connection is going */
   struct outframe *outq, *outq_tail; /* frames for the writer thread, in order */
+  struct submitted *cork, *cork_tail; /* submitted, not yet flushed (vmkmgmt_UserFlush), in order */
   int writer_started, writer_stop;
   pthread_t writer;
 
@@ -161,8 +186,11 @@ int transport_start_reader(handle_t *h);
 void transport_stop_reader(handle_t *h);
 void transport_stop_writer(handle_t *h);
 int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n);
-int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n,
-                          struct submitted *owner);
+int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n);
+/* Appends a submitted call's frame to the handle's cork; transport_flush sends every corked frame
+ * without waiting (what the socket does not take goes to the writer thread). */
+void transport_cork(handle_t *h, struct submitted *sub);
+int transport_flush(handle_t *h);
 void transport_ack(handle_t *h, uint32_t n);
 int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
                       uint8_t **reply, uint32_t *reply_len);

@@ -17,13 +17,6 @@
 #include "handle.h"
 #include "wire.h"
 
-/* The caller's arguments for one call, as the table says to read them. */
-struct args {
-  unsigned n;
-  void *ptr[VMK_MGMT_MAX_CALLBACK_PARMS];     /* the value, or its vmk_MgmtVectorParm */
-  uint64_t length[VMK_MGMT_MAX_CALLBACK_PARMS]; /* bytes on the wire */
-};
-
 /* Where parameter i's bytes are in the caller's memory. */
 static void *data_of(const vmk_MgmtCallbackInfo *cb, const struct args *a, unsigned i) {
   return parm_is_vector(cb->parmTypes[i]) ? ((vmk_MgmtVectorParm *)a->ptr[i])->dataPtr : a->ptr[i];
@@ -152,19 +145,6 @@ out:
 
 /* ---------------------------------------------------------------- submitted calls */
 
-/* A call no thread waits for: everything its INVOKE and its reply need, until its token completes. */
-struct submitted {
-  struct pending p;
-  struct call call;
-  struct args a;
-  const vmk_MgmtCallbackInfo *cb;
-  uint8_t fixed[WIRE_INVOKE_HEADER_SIZE + WIRE_PARM_DESC_SIZE * VMK_MGMT_MAX_CALLBACK_PARMS];
-  struct qentry *entry; /* its completion, allocated up front: completing cannot fail */
-  uint64_t token;
-  int replied, status; /* under h->lock */
-  int queued;          /* its frame is (or may still be) in the writer's queue: under h->lock */
-};
-
 static void complete(handle_t *h, struct submitted *sub) {
   queue_complete(h->queue, sub->entry, sub->token, sub->status);
   free(sub);
@@ -200,44 +180,36 @@ void submit_unqueued(handle_t *h, struct submitted *sub) {
 }
 
 QUEUE_EXPORT int vmkmgmt_UserSubmit(vmk_MgmtUserHandle h, vmk_uint64 token, vmk_uint64 instanceId, vmk_uint64 callbackId,
-                              vmk_uint32 argCount, void *const *args) {
+                                    vmk_uint32 argCount, void *p1, void *p2, void *p3, void *p4) {
   int rc = registry_enter(h);
   if (rc != 0) return rc;
   struct submitted *sub = NULL;
-  struct iovec iov[TRANSPORT_MAX_PIECES];
   uint64_t total = 0;
   rc = EINVAL;
-  if (!h->queue || argCount > VMK_MGMT_MAX_CALLBACK_PARMS || (argCount > 0 && args == NULL)) goto out;
+  if (!h->queue || argCount > VMK_MGMT_MAX_CALLBACK_PARMS) goto out;
   rc = ENOMEM;
   if ((sub = calloc(1, sizeof *sub)) == NULL || (sub->entry = queue_entry_new()) == NULL) goto out;
+  void *given[VMK_MGMT_MAX_CALLBACK_PARMS] = {p1, p2, p3, p4};
   sub->a.n = argCount;
-  for (unsigned i = 0; i < argCount; i++) sub->a.ptr[i] = args[i];
+  for (unsigned i = 0; i < argCount; i++) sub->a.ptr[i] = given[i];
   rc = prepare(h, callbackId, &sub->a, &sub->cb, &total);
   if (rc != 0) goto out;
-  int pieces = pack(sub->fixed, iov, h, instanceId, sub->cb, &sub->a);
+  struct iovec payload[TRANSPORT_MAX_PIECES];
+  int pieces = pack(sub->fixed, payload, h, instanceId, sub->cb, &sub->a);
   describe(sub->cb, &sub->a, &sub->call);
   sub->token = token;
   sub->p.call = &sub->call;
   sub->p.sub = sub;
-  sub->queued = 1; /* until the send says otherwise: a reply may come before it returns */
+  sub->queued = 1; /* corked until flushed, and written: a reply may come before that is known */
   pthread_mutex_lock(&h->lock);
   rc = transport_register(h, &sub->p);
   pthread_mutex_unlock(&h->lock);
   if (rc != 0) goto out;
-  rc = transport_send_nowait(h, WIRE_INVOKE, sub->p.id, iov, pieces, sub);
-  if (rc == ENOMEM || rc == EAGAIN) {
-    /* Nothing of it went out: it never happened, unless the connection failed meanwhile (then the
-     * reader has taken it, and it completes with EIO). */
-    pthread_mutex_lock(&h->lock);
-    struct pending **pp = &h->pending;
-    while (*pp && *pp != &sub->p) pp = &(*pp)->next;
-    int ours = *pp != NULL;
-    if (ours) *pp = sub->p.next;
-    pthread_mutex_unlock(&h->lock);
-    if (ours) goto out;
-  }
-  /* Sent (0), failing (EIO: the reader fails it), or queued (1: the writer lets it go). */
-  if (rc != 1) submit_unqueued(h, sub);
+  wire_put_header(sub->hdr, WIRE_INVOKE, sub->p.id, (uint32_t)total);
+  sub->iov[0] = (struct iovec){sub->hdr, sizeof sub->hdr};
+  for (int i = 0; i < pieces; i++) sub->iov[1 + i] = payload[i];
+  sub->pieces = 1 + pieces;
+  transport_cork(h, sub);
   sub = NULL;
   rc = 0;
 out:
@@ -245,6 +217,14 @@ out:
     queue_entry_free(sub->entry);
     free(sub);
   }
+  registry_leave(h);
+  return rc;
+}
+
+QUEUE_EXPORT int vmkmgmt_UserFlush(vmk_MgmtUserHandle h) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  rc = transport_flush(h);
   registry_leave(h);
   return rc;
 }

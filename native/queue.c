@@ -261,7 +261,7 @@ QUEUE_EXPORT int vmkmgmt_QueueDrain(vmkmgmt_Queue q, void *buf, size_t len, size
     uint8_t ack[WIRE_ACK_SIZE];
     wire_put_u32(ack, acks[a].n);
     /* Never blocks: the program's event loop runs this. A connection that failed needs none. */
-    transport_send_nowait(acks[a].h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1, NULL);
+    transport_send_nowait(acks[a].h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1);
   }
   if (nacks > 0) {
     pthread_mutex_lock(&q->lock);

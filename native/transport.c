@@ -10,8 +10,10 @@
  * Sending: one thread writes to the socket at a time (it "claims" it). A thread that may block
  * (a waiting caller, the reader's copy replies, the monitor's acknowledgements) waits for its turn
  * and writes its frame whole, straight from the caller's buffers. A thread that must never block (a
- * submit, or a drain, on a program's event loop) writes what the socket takes at once and leaves the
- * rest to the writer thread, started the first time it is needed; frames keep their order.
+ * flush of submitted calls, or a drain's acknowledgements, on a program's event loop) writes what the
+ * socket takes at once — submitted calls corked since the last flush go out together, one sendmsg for
+ * many — and leaves the rest to the writer thread, started the first time it is needed; frames keep
+ * their order.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -143,22 +145,39 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* Starts the writer thread the first time a frame must wait for it (slock held); 0 or EAGAIN. */
+static int writer_ready_locked(handle_t *h) {
+  if (!h->writer_started) h->writer_started = pthread_create(&h->writer, NULL, writer_main, h) == 0;
+  return h->writer_started ? 0 : EAGAIN;
+}
+
+/* Queues frames for the writer (slock held): at the head when the first of them is partly out
+ * (it must go on before anything queued meanwhile), else at the tail. */
+static void enqueue_locked(handle_t *h, struct outframe *first, struct outframe *last, int at_head) {
+  if (at_head) {
+    last->next = h->outq;
+    h->outq = first;
+    if (!last->next) h->outq_tail = last;
+  } else {
+    if (h->outq_tail) h->outq_tail->next = first;
+    else h->outq = first;
+    h->outq_tail = last;
+  }
+  pthread_cond_broadcast(&h->sendable);
+}
+
 /*
- * Sends a frame without ever blocking: written at once when the socket is free and takes it, else
- * (what is left of it) queued for the writer thread, which this starts the first time. `owner`: the
- * submitted call whose buffers the frame points at; once its frame is queued, the writer calls
- * submit_unqueued when the frame is out or dropped. 0 (sent), 1 (queued), EIO (the connection
- * failed, perhaps with part of the frame out), or ENOMEM/EAGAIN (nothing of it was sent).
+ * Sends a small frame (an acknowledgement) without ever blocking: written at once when the socket is
+ * free and takes it, else (what is left of it, copied) queued for the writer thread. 0 (sent or
+ * queued), EIO (the connection failed, perhaps with part of the frame out), or ENOMEM/EAGAIN (nothing
+ * of it was sent).
  */
-int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n,
-                          struct submitted *owner) {
-  struct outframe f;
-  if (n < 0 || n > TRANSPORT_MAX_PIECES || frame_iov(f.head, f.iov, type, id, payload, n) == 0) return EINVAL;
-  struct iovec *iov = f.iov;
-  /* A frame of no submitted call is small (an acknowledgement): what is queued of it is copied. */
-  size_t total = 0;
-  for (int i = 0; i < 1 + n; i++) total += f.iov[i].iov_len;
-  if (!owner && total > 4096) return EINVAL;
+int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct iovec *payload, int n) {
+  uint8_t hdr[WIRE_HEADER_SIZE];
+  struct iovec frame[1 + TRANSPORT_MAX_PIECES];
+  size_t total = n < 0 || n > TRANSPORT_MAX_PIECES ? 0 : frame_iov(hdr, frame, type, id, payload, n);
+  if (total == 0 || total > 4096) return EINVAL;
+  struct iovec *iov = frame;
   int left = 1 + n;
   pthread_mutex_lock(&h->slock);
   if (h->send_failed) {
@@ -177,59 +196,156 @@ int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct 
       return left < 0 ? EIO : 0;
     }
   }
-  /* The rest waits for the writer: the header moves into the queued frame with it. */
-  struct outframe *q = malloc(sizeof *q);
-  int rc = ENOMEM;
-  if (q && !h->writer_started) {
-    h->writer_started = pthread_create(&h->writer, NULL, writer_main, h) == 0;
-    if (!h->writer_started) rc = EAGAIN;
-  }
-  if (!q || !h->writer_started) {
+  /* The rest waits for the writer, copied (the caller's bytes are on its stack). */
+  size_t rest = 0;
+  for (int i = 0; i < left; i++) rest += iov[i].iov_len;
+  struct outframe *q = calloc(1, sizeof *q);
+  int rc = q && (q->copy = malloc(rest)) != NULL ? writer_ready_locked(h) : ENOMEM;
+  if (rc != 0) {
     /* A frame cut short cannot be taken back: the connection is lost. One not begun is not sent. */
     if (first) release_locked(h, EIO);
     pthread_mutex_unlock(&h->slock);
+    if (q) free(q->copy);
     free(q);
     return first ? EIO : rc;
   }
-  memcpy(q->head, f.head, sizeof q->head);
-  q->copy = NULL;
-  q->n = left;
+  size_t at = 0;
   for (int i = 0; i < left; i++) {
-    q->iov[i] = iov[i];
-    uint8_t *base = iov[i].iov_base;
-    if (base >= f.head && base < f.head + sizeof f.head) q->iov[i].iov_base = q->head + (base - f.head);
+    memcpy(q->copy + at, iov[i].iov_base, iov[i].iov_len);
+    at += iov[i].iov_len;
   }
-  if (!owner) {
-    size_t rest = 0;
-    for (int i = 0; i < left; i++) rest += iov[i].iov_len;
-    if ((q->copy = malloc(rest)) == NULL) {
-      if (first) release_locked(h, EIO);
-      pthread_mutex_unlock(&h->slock);
-      free(q);
-      return first ? EIO : ENOMEM;
-    }
-    size_t at = 0;
-    for (int i = 0; i < left; i++) {
-      memcpy(q->copy + at, iov[i].iov_base, iov[i].iov_len);
-      at += iov[i].iov_len;
-    }
-    q->iov[0] = (struct iovec){q->copy, rest};
-    q->n = 1;
-  }
-  q->owner = owner;
-  q->next = NULL;
-  if (first) { /* its first bytes are out: it goes before anything queued meanwhile */
-    q->next = h->outq;
-    h->outq = q;
-    if (!q->next) h->outq_tail = q;
-  } else {
-    if (h->outq_tail) h->outq_tail->next = q;
-    else h->outq = q;
-    h->outq_tail = q;
-  }
-  pthread_cond_broadcast(&h->sendable);
+  q->iov[0] = (struct iovec){q->copy, rest};
+  q->n = 1;
+  enqueue_locked(h, q, q, first);
   pthread_mutex_unlock(&h->slock);
-  return 1;
+  return 0;
+}
+
+void transport_cork(handle_t *h, struct submitted *sub) {
+  pthread_mutex_lock(&h->slock);
+  sub->next_corked = NULL;
+  if (h->cork_tail) h->cork_tail->next_corked = sub;
+  else h->cork = sub;
+  h->cork_tail = sub;
+  pthread_mutex_unlock(&h->slock);
+}
+
+/* A submitted call's frame (its bytes from `skip` on) as a frame for the writer; NULL without memory. */
+static struct outframe *frame_of(struct submitted *sub, size_t skip) {
+  struct outframe *f = calloc(1, sizeof *f);
+  if (!f) return NULL;
+  for (int i = 0; i < sub->pieces; i++) {
+    struct iovec v = sub->iov[i];
+    size_t k = skip < v.iov_len ? skip : v.iov_len;
+    skip -= k;
+    if (k == v.iov_len) continue;
+    f->iov[f->n++] = (struct iovec){(uint8_t *)v.iov_base + k, v.iov_len - k};
+  }
+  f->owner = sub;
+  return f;
+}
+
+static size_t frame_bytes(const struct submitted *sub) {
+  size_t n = 0;
+  for (int i = 0; i < sub->pieces; i++) n += sub->iov[i].iov_len;
+  return n;
+}
+
+/* Each submitted call of a list is let go by the send side (its frame is out, or never will be). */
+static void unqueue_list(handle_t *h, struct submitted *list) {
+  while (list) {
+    struct submitted *next = list->next_corked;
+    submit_unqueued(h, list);
+    list = next;
+  }
+}
+
+/* Frames written in one sendmsg at most (each is up to 1 + TRANSPORT_MAX_PIECES pieces). */
+#define FLUSH_BATCH 128
+
+/*
+ * Sends every corked frame of the handle without ever blocking: as many as the socket takes now, in
+ * batches (one sendmsg for up to FLUSH_BATCH frames), and the rest — the one cut short first — to
+ * the writer thread. 0, or EIO when the connection failed (the reader then fails the calls).
+ */
+int transport_flush(handle_t *h) {
+  pthread_mutex_lock(&h->slock);
+  struct submitted *list = h->cork;
+  h->cork = h->cork_tail = NULL;
+  int failed = h->send_failed;
+  int claimed = list && !failed && !h->sending && !h->outq;
+  if (claimed) h->sending = 1;
+  pthread_mutex_unlock(&h->slock);
+  if (!list) return 0;
+  if (failed) {
+    unqueue_list(h, list);
+    return EIO;
+  }
+  int rc = 0;
+  size_t skip = 0; /* bytes of the list's first frame already out */
+  while (claimed && list) {
+    struct iovec v[FLUSH_BATCH * (1 + TRANSPORT_MAX_PIECES)];
+    int nv = 0, nb = 0;
+    for (struct submitted *s = list; s && nb < FLUSH_BATCH; s = s->next_corked, nb++) {
+      for (int i = 0; i < s->pieces; i++) v[nv++] = s->iov[i];
+    }
+    size_t total = 0;
+    for (int i = 0; i < nv; i++) total += v[i].iov_len;
+    struct iovec *p = v;
+    int left = write_now(h->fd, &p, nv);
+    if (left < 0) {
+      rc = EIO;
+      break;
+    }
+    size_t unsent = 0;
+    for (int i = 0; i < left; i++) unsent += p[i].iov_len;
+    size_t written = total - unsent;
+    /* Whole frames are out: their calls are let go. */
+    while (list && written >= frame_bytes(list)) {
+      written -= frame_bytes(list);
+      struct submitted *next = list->next_corked;
+      submit_unqueued(h, list);
+      list = next;
+    }
+    if (left > 0) {
+      skip = written;
+      break; /* the socket is full: the rest is the writer's */
+    }
+  }
+  pthread_mutex_lock(&h->slock);
+  if (claimed) release_locked(h, rc);
+  struct outframe *first = NULL, *last = NULL;
+  if (rc == 0 && list) {
+    /* The rest, in order, for the writer: at the head if part of its first frame is out. */
+    rc = writer_ready_locked(h);
+    for (struct submitted *s = list; rc == 0 && s; s = s->next_corked) {
+      struct outframe *f = frame_of(s, s == list ? skip : 0);
+      if (!f) {
+        rc = ENOMEM;
+        break;
+      }
+      if (last) last->next = f;
+      else first = f;
+      last = f;
+    }
+    if (rc == 0) {
+      enqueue_locked(h, first, last, claimed);
+      list = NULL;
+    } else {
+      /* Frames that can be neither sent nor queued: the connection cannot go on (the reader fails
+       * their calls once it sees it end). */
+      release_locked(h, EIO);
+      while (first) {
+        struct outframe *next = first->next;
+        free(first);
+        first = next;
+      }
+      rc = EIO;
+    }
+  }
+  pthread_mutex_unlock(&h->slock);
+  unqueue_list(h, list);
+  return rc;
 }
 
 /* Ends the writer thread (after the reader: the socket is shut down, so no write can block) and
@@ -244,6 +360,11 @@ void transport_stop_writer(handle_t *h) {
   int started = h->writer_started;
   pthread_mutex_unlock(&h->slock);
   if (started) pthread_join(h->writer, NULL);
+  pthread_mutex_lock(&h->slock);
+  struct submitted *corked = h->cork;
+  h->cork = h->cork_tail = NULL;
+  pthread_mutex_unlock(&h->slock);
+  unqueue_list(h, corked);
   do {
     count = 0;
     pthread_mutex_lock(&h->slock);

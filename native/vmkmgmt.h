@@ -169,12 +169,14 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  * word of a kernel that went away; Begin starts no monitor thread. Before Begin, and at most once.
  *
  * vmkmgmt_UserSubmit: vmk_MgmtUserCallbackInvokeInt without waiting: the same checks (an error is
- * returned at once, and nothing completes), then the INVOKE goes out — written at once when the
- * socket takes it, else by a library thread — and the call returns 0. args[i] is what the variadic
- * invoke would take as parameter i. Every buffer it reaches (a vmk_MgmtVectorParm and its data too)
- * must stay valid until the token completes: the library writes returned data into them from its
- * reader thread. Every accepted token completes exactly once: with the kernel's status, EIO when the
- * connection fails, or EIO when the handle is destroyed first.
+ * returned at once, and nothing completes), then the INVOKE is corked on the handle and the call
+ * returns 0; vmkmgmt_UserFlush sends every corked INVOKE of the handle — together, written at once
+ * as far as the socket takes them, the rest by a library thread — and never waits (so a batch of
+ * submits costs one system call). p1..p4 are what the variadic invoke would take (NULL past
+ * argCount). Every buffer they reach (a vmk_MgmtVectorParm and its data too) must stay valid until
+ * the token completes: the library writes returned data into them from its reader thread. Every
+ * accepted token completes exactly once: with the kernel's status, EIO when the connection fails, or
+ * EIO when the handle is destroyed first (a corked call included).
  *
  * vmkmgmt_QueueDrain: moves whole entries into buf[0..len): *used bytes, *entries entries, in the
  * order they happened (per handle: events and completions as the kernel sent them). ENOSPC when the
@@ -220,7 +222,8 @@ int vmkmgmt_QueueCreate(vmkmgmt_Queue *queue);
 int vmkmgmt_QueueDestroy(vmkmgmt_Queue queue);
 int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle handle, vmkmgmt_Queue queue, vmk_uint64 key);
 int vmkmgmt_UserSubmit(vmk_MgmtUserHandle handle, vmk_uint64 token, vmk_uint64 instanceId, vmk_uint64 callbackId,
-                       vmk_uint32 argCount, void *const *args);
+                       vmk_uint32 argCount, void *p1, void *p2, void *p3, void *p4);
+int vmkmgmt_UserFlush(vmk_MgmtUserHandle handle);
 int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used, vmk_uint32 *entries);
 int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms);
 int vmkmgmt_QueueWake(vmkmgmt_Queue queue);

@@ -41,6 +41,7 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions, our extensions, and
     "vmkmgmt_QueueWait",
     "vmkmgmt_QueueWake",
     "vmkmgmt_UserAttachQueue",
+    "vmkmgmt_UserFlush",
     "vmkmgmt_UserSubmit",
   ];
   assertEquals(await exported("libvmkmgmt.so"), [...base, ...queue].sort());
