@@ -19,6 +19,7 @@ import { didYouMean } from "../util/suggest.ts";
 import { decodeResults, encodeArguments } from "./arguments.ts";
 import { CallerBuffers } from "./types/type.ts";
 import { Deadline } from "./cancel.ts";
+import { inSlice } from "./slices.ts";
 import { closedError, type ErrorContext, ValueError, VmkMgmtError } from "./errors.ts";
 import type { EventStream, KernelEvent, StreamOptions, WaitOptions } from "./events.ts";
 import { findInstance, type Instance, parseInstanceRef } from "./instance_ref.ts";
@@ -214,36 +215,38 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     try {
       this.#assertOpen("invoke");
       const plan = this.#plan(callback, "invoke");
-      const inst = this.#instanceId((input as { instance?: unknown } | undefined)?.instance, callback);
-      const pinned = new CallerBuffers();
-      const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned);
+      let inst: bigint | undefined;
       const limit = Deadline.of(options, () =>
         new VmkMgmtError(
           ERRNO.ETIMEDOUT,
           this.#ctx({
             operation: "invoke",
             callback,
-            instance: this.#instanceLabel(inst),
+            instance: inst === undefined ? undefined : this.#instanceLabel(inst),
             hint: `no reply within ${options!.timeout} ms (the kernel callback may still complete)`,
           }),
         ));
       if (limit.signal.aborted) return Promise.reject(limit.signal.reason);
       this.#core.inFlight++;
-      // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
-      // waits for a slot never reaches the kernel.
-      const call = plan.call.invoke(inst, data, options ? limit.signal : undefined, pinned.list).then(
-        (rc) => {
-          this.#core.inFlight--;
-          if (rc !== 0) {
-            throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst) });
-          }
-          return decodeResults(plan.cb, data, pinned) as InvokeResult<Callbacks<D>[K]>;
-        },
-        (e) => {
-          this.#core.inFlight--;
-          throw e;
-        },
-      );
+      // Checked, encoded and submitted in this turn's slice (slices.ts): a burst of calls made at
+      // once lets timers and I/O in between.
+      const call = new Promise<number>((resolve, reject) =>
+        inSlice(() => {
+          this.#assertOpen("invoke");
+          if (limit.signal.aborted) throw limit.signal.reason;
+          inst = this.#instanceId((input as { instance?: unknown } | undefined)?.instance, callback);
+          const pinned = new CallerBuffers();
+          const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned);
+          // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
+          // waits for a slot never reaches the kernel.
+          plan.call.invoke(inst, data, options ? limit.signal : undefined, pinned.list).then((rc) => {
+            if (rc !== 0) {
+              throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst!) });
+            }
+            return decodeResults(plan.cb, data, pinned) as InvokeResult<Callbacks<D>[K]>;
+          }).then(resolve as (v: unknown) => void, reject);
+        }, reject)
+      ).finally(() => this.#core.inFlight--) as unknown as Promise<InvokeResult<Callbacks<D>[K]>>;
       return limit.race(call);
     } catch (e) {
       return Promise.reject(e);

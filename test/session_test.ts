@@ -179,6 +179,8 @@ Deno.test({
       const p = s.invoke("echo", { instance: "vmnic2", msg: { seq: 1n, payload: new Uint8Array() } }, {
         signal: ac.signal,
       });
+      // (A turn later: the call has gone out. One aborted in the same turn would never reach the kernel.)
+      await new Promise((r) => setTimeout(r, 0));
       ac.abort(new Error("user gave up"));
       await assertRejects(() => p, Error, "user gave up");
       // The abandoned call still reaches the kernel: both stalled calls are held there.

@@ -1,0 +1,54 @@
+/**
+ * The work of `invoke` in slices: an invoke records its call and returns; the checking, encoding
+ * and submitting run in a microtask at the end of the turn — a call alone pays nothing for it, its
+ * slice runs before anything else can — at most {@link SLICE_MS} of them at a time. What is left
+ * after a slice yields to the event loop first (a timer due by then runs), so a burst of calls made
+ * at once keeps timers and I/O going. Calls keep their order.
+ *
+ * What it gives up: a bad argument is found a moment later than the call (still before any C call,
+ * and still as the call's rejection, as before).
+ *
+ * @example
+ * ```ts ignore
+ * import { inSlice } from "./slices.ts";
+ * const done = new Promise((resolve, reject) => inSlice(() => resolve(work()), reject));
+ * ```
+ * @module
+ */
+
+/** The longest one slice of recorded calls runs before it lets the event loop in, ms. */
+export const SLICE_MS = 1;
+
+interface Job {
+  run: () => void;
+  fail: (e: unknown) => void;
+}
+
+const jobs: Job[] = [];
+let scheduled = false;
+
+/** Runs `run` in the next slice (in order with every other); `fail` hears what it throws. */
+export function inSlice(run: () => void, fail: (e: unknown) => void): void {
+  jobs.push({ run, fail });
+  if (!scheduled) {
+    scheduled = true;
+    queueMicrotask(slice);
+  }
+}
+
+function slice(): void {
+  const end = performance.now() + SLICE_MS;
+  let i = 0;
+  while (i < jobs.length) {
+    const job = jobs[i++];
+    try {
+      job.run();
+    } catch (e) {
+      job.fail(e);
+    }
+    if ((i & 15) === 0 && performance.now() >= end) break;
+  }
+  jobs.splice(0, i);
+  if (jobs.length > 0) setTimeout(slice, 0);
+  else scheduled = false;
+}
