@@ -73,3 +73,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "without write permission for the doorbell, a parked wait serves: calls, events, and the script exits",
+  ignore: !info.completionQueue,
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const root = new URL("../", import.meta.url).pathname;
+    for (
+      const fixture of [
+        "exits_after_close.ts",
+        "exits_after_listeners_leave.ts",
+        "exits_while_threads_run.ts",
+      ]
+    ) {
+      const child = new Deno.Command(Deno.execPath(), {
+        // No --allow-write: Deno may not connect to the doorbell's socket (and must not ask).
+        args: ["run", "--allow-ffi", "--allow-env", "--allow-read", `test/fixtures/${fixture}`],
+        cwd: root,
+        env: sim.env,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const out = await child.output();
+      clearTimeout(killer);
+      const stderr = new TextDecoder().decode(out.stderr);
+      assertEquals([out.signal, out.code], [null, 0], `${fixture}: ${stderr}`);
+      assert(new TextDecoder().decode(out.stdout).startsWith("done"), fixture);
+    }
+  },
+});
