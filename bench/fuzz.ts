@@ -86,6 +86,9 @@ export function regressions(harness: Harness): string[] {
   return listDir(dir).filter((f) => !f.endsWith(".md")).sort().map((f) => `${dir}/${f}`);
 }
 
+/** Inputs one fuzzing process runs at most in a campaign (then a fresh one goes on from the corpus). */
+const CAMPAIGN_CHUNK = 400_000;
+
 /** Whether `taskset` can pin a process to one CPU here. */
 async function canPin(): Promise<boolean> {
   try {
@@ -142,16 +145,24 @@ export async function runHarness(harness: Harness, options: number | RunOptions)
   if (ok) {
     const pin = jobs > 1 && await canPin();
     const cpus = navigator.hardwareConcurrency;
-    const outs = await Promise.all(Array.from({ length: jobs }, (_, i) => {
-      const limit = runs === undefined ? [`-max_total_time=${seconds}`] : [`-runs=${Math.ceil(runs / jobs)}`];
-      return run([...limit, work, `${NATIVE}/fuzz/corpus/${harness}`], pin ? i % cpus : undefined);
+    // A campaign runs each job as a series of fresh processes of at most CAMPAIGN_CHUNK inputs: one
+    // fuzzing process's own memory grows with the threads and large buffers of millions of inputs
+    // (ASan keeps what it freed), and past 2 GB libFuzzer stops it as out of memory, for no input's
+    // fault (the first 10 M campaign stopped so after 2.4 M inputs a job).
+    await Promise.all(Array.from({ length: jobs }, async (_, i) => {
+      let left = runs === undefined ? 0 : Math.ceil(runs / jobs);
+      do {
+        const chunk = Math.min(left, CAMPAIGN_CHUNK);
+        const limit = runs === undefined ? [`-max_total_time=${seconds}`] : [`-runs=${chunk}`];
+        const o = await run([...limit, work, `${NATIVE}/fuzz/corpus/${harness}`], pin ? i % cpus : undefined);
+        const text = decode(o);
+        log += `--- job ${i}\n${text}`;
+        const done = Number(/stat::number_of_executed_units:\s*(\d+)/.exec(text)?.[1] ?? 0);
+        executions += done;
+        left -= Math.max(done, 1);
+        if (!o.success) ok = false;
+      } while (ok && left > 0);
     }));
-    outs.forEach((o, i) => {
-      const text = decode(o);
-      log += `--- job ${i}\n${text}`;
-      ok &&= o.success;
-      executions += Number(/stat::number_of_executed_units:\s*(\d+)/.exec(text)?.[1] ?? 0);
-    });
   }
   await Deno.writeTextFile(
     `${BUILD}/${harness}.log`,
