@@ -24,7 +24,7 @@
  * ```ts ignore
  * import { CompletionQueue } from "./completion_queue.ts";
  * const queue = CompletionQueue.of(symbols); // null: not our library
- * const rc = await queue!.submit(handle, 1n, 21n, [msg], [msg]);
+ * queue!.submit(handle, 1n, 21n, [msg], [msg], (rc) => console.log(rc));
  * ```
  * @module
  */
@@ -43,7 +43,7 @@ export interface QueueSink {
 }
 
 interface Pending {
-  resolve: (rc: number) => void;
+  done: (rc: number) => void;
   /** The buffers C reads and writes until the call completes. */
   keep: unknown;
   /** Its caller still waits: it keeps the process alive. */
@@ -143,9 +143,12 @@ export class CompletionQueue {
   /**
    * Submits one invoke: `args` are the C arguments (each parameter's buffer, or its
    * `vmk_MgmtVectorParm`), `keep` whatever else C reaches through them (the vectors' data, caller
-   * buffers). Resolves with the call's result code — at once for one the library refused — and
-   * keeps `keep` alive until C is done with it. Once `signal` aborts, the call no longer keeps the
-   * process alive (it still completes, and its buffers stay until then).
+   * buffers). `done` hears the call's result code exactly once — at once, before this returns, for
+   * a call the library refused — and `keep` stays alive until then. Once `signal` aborts, the call
+   * no longer keeps the process alive (it still completes, and its buffers stay until then).
+   *
+   * A callback rather than a promise: a call's completion then costs one function call, and the
+   * caller makes the one promise its own caller awaits.
    */
   submit(
     handle: Deno.PointerObject,
@@ -153,8 +156,9 @@ export class CompletionQueue {
     callbackId: bigint,
     args: readonly Uint8Array[],
     keep: unknown,
+    done: (rc: number) => void,
     signal?: AbortSignal,
-  ): Promise<number> {
+  ): void {
     const token = this.#nextToken++;
     const [a, b, c, d] = args;
     const rc = this.#symbols.vmkmgmt_UserSubmit!(
@@ -168,28 +172,28 @@ export class CompletionQueue {
       c ?? null,
       d ?? null,
     );
-    if (rc !== 0) return Promise.resolve(rc);
+    if (rc !== 0) return done(rc);
     // Corked until the end of this turn: the calls submitted together go out in one system call.
     this.#unflushed.add(handle);
     if (!this.#flushing) {
       this.#flushing = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#flushNow);
     }
-    return new Promise<number>((resolve) => {
-      const entry: Pending = { resolve, keep: [args, keep], live: true };
-      this.#pending.set(token, entry);
-      this.#hold(1);
-      if (signal) {
-        const abandon = () => {
-          if (!entry.live) return;
-          entry.live = false;
-          this.#hold(-1);
-        };
-        if (signal.aborted) abandon();
-        else signal.addEventListener("abort", abandon, { once: true });
-      }
-    });
+    const entry: Pending = { done, keep: [args, keep], live: true };
+    this.#pending.set(token, entry);
+    this.#hold(1);
+    if (signal) {
+      const abandon = () => {
+        if (!entry.live) return;
+        entry.live = false;
+        this.#hold(-1);
+      };
+      if (signal.aborted) abandon();
+      else signal.addEventListener("abort", abandon, { once: true });
+    }
   }
+
+  readonly #flushNow = () => this.#flush();
 
   /** Sends what this turn submitted, handle by handle (a destroyed handle's calls completed with EIO). */
   #flush(): void {
@@ -331,7 +335,14 @@ export class CompletionQueue {
         if (p) {
           this.#pending.delete(key);
           if (p.live) this.#alive--;
-          p.resolve(status);
+          try {
+            p.done(status);
+          } catch (e) {
+            // Not this loop's to handle, and it must not cost the other entries their completion.
+            queueMicrotask(() => {
+              throw e;
+            });
+          }
         } else {
           this.#strays++;
         }

@@ -115,10 +115,40 @@ export class NativeCall {
 
   /**
    * `vmk_MgmtUserCallbackInvoke` without waiting: submitted to our library's completion queue, or,
-   * with a library that has none, on the blocking pool (through {@link kernelWaits}). Resolves with
-   * its result code. Out data lands in `data`. The buffers stay alive until C is done with them,
-   * also when the caller stopped waiting. `signal`: it no longer keeps the process alive once
-   * aborted; on the pool, a call aborted while queued never reaches C (`KernelWaits.run`).
+   * with a library that has none, on the blocking pool (through {@link kernelWaits}). Out data
+   * lands in `data`. Exactly one of `done` (the result code, once C is done with the buffers) and
+   * `failed` (the signal's reason, for a call that never reached C) is called. `signal`: a call
+   * whose signal has already aborted reaches no C; once it aborts, the call no longer keeps the
+   * process alive; on the pool, a call aborted while queued never reaches C (`KernelWaits.run`).
+   * The buffers stay alive until C is done with them, also when the caller stopped waiting.
+   * @throws {RangeError} an instance id that is not a `vmk_uint64`, or the wrong number of buffers.
+   */
+  start(
+    instanceId: bigint,
+    data: readonly Uint8Array[],
+    done: (rc: number) => void,
+    failed: (reason: unknown) => void,
+    signal?: AbortSignal,
+    pinned: readonly Pin[] = [],
+  ): void {
+    const args = this.#args(instanceId, data, pinned);
+    if (signal?.aborted) return failed(signal.reason);
+    if (this.#queue) {
+      this.#queue.submit(this.#handle, instanceId, this.#c.callbackId, args, [data, pinned], done, signal);
+      return;
+    }
+    const call = () => this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
+    kernelWaits.run(call, signal).then((rc) => {
+      // Deno hands C raw pointers into `args` and `data`: this closure keeps them reachable until
+      // the call has finished with them.
+      keepAlive([args, data, pinned]);
+      done(rc);
+    }, failed);
+  }
+
+  /**
+   * {@link start} as a promise of the result code. A call whose signal has already aborted
+   * rejects with its reason and reaches no C.
    */
   invoke(
     instanceId: bigint,
@@ -126,18 +156,7 @@ export class NativeCall {
     signal?: AbortSignal,
     pinned: readonly Pin[] = [],
   ): Promise<number> {
-    const args = this.#args(instanceId, data, pinned);
-    if (this.#queue) {
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      return this.#queue.submit(this.#handle, instanceId, this.#c.callbackId, args, [data, pinned], signal);
-    }
-    const call = () => this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
-    return kernelWaits.run(call, signal).then((rc) => {
-      // Deno hands C raw pointers into `args` and `data`: this closure keeps them reachable until
-      // the call has finished with them.
-      keepAlive([args, data, pinned]);
-      return rc;
-    });
+    return new Promise((resolve, reject) => this.start(instanceId, data, resolve, reject, signal, pinned));
   }
 
   /** The same, blocking the JavaScript thread until the kernel answers. */

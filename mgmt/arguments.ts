@@ -17,11 +17,13 @@ import { isVector, returnsData } from "../abi/facts.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { decodeParam, encodeParam } from "./codec.ts";
 import { ValueError } from "./errors.ts";
+import type { ParamBlock } from "./param_blocks.ts";
 import type { CallbackInfo } from "./signature.ts";
 import type { CallerBuffers } from "./types/type.ts";
 
 /**
- * One buffer per parameter of `cb` from `input` (its `instance` key is not a parameter).
+ * One buffer per parameter of `cb` from `input` (its `instance` key is not a parameter): the
+ * fixed-size ones in `block` when one is given, else each in a new buffer.
  * @throws {TypeError} when `input` is not an object. @throws {ValueError} naming an unknown,
  * missing or bad parameter, in the message's `invoke CALLBACK:` context.
  */
@@ -29,6 +31,7 @@ export function encodeArguments(
   cb: CallbackInfo,
   input: Record<string, unknown> | undefined,
   buffers?: CallerBuffers,
+  block?: ParamBlock,
 ): Uint8Array[] {
   const context = `invoke ${cb.name}: `;
   const given = input ?? {};
@@ -44,13 +47,13 @@ export function encodeArguments(
       context,
     );
   }
-  return cb.params.map((p) => {
+  return cb.params.map((p, i) => {
     const value = given[p.name];
     if (p.dir === "out") {
       if (value !== undefined) {
         throw new ValueError(p.name, "an out parameter is returned, not given", context);
       }
-      return new Uint8Array(p.size);
+      return block ? block.views[i]! : new Uint8Array(p.size);
     }
     if (value === undefined) {
       const what = p.dir === "vectorOut"
@@ -59,7 +62,10 @@ export function encodeArguments(
       throw new ValueError(p.name, `missing parameter (${what})`, context);
     }
     try {
-      return encodeParam(p, value, p.name, buffers);
+      const view = block?.dataViews[i];
+      if (!view) return encodeParam(p, value, p.name, buffers);
+      p.type.encode(view, 0, value, p.name, buffers);
+      return block!.views[i]!;
     } catch (e) {
       if (e instanceof ValueError) throw new ValueError(e.path, e.reason, context);
       throw e;
@@ -70,17 +76,22 @@ export function encodeArguments(
 /**
  * The values the kernel returned in `buffers` (as filled by C), by parameter name. A pointer
  * member that carried a caller buffer gives back that buffer (what the kernel wrote there), not
- * its address.
+ * its address. `block`: the one `buffers` were encoded in, if any.
  */
 export function decodeResults(
   cb: CallbackInfo,
   buffers: readonly Uint8Array[],
   callerBuffers?: CallerBuffers,
+  block?: ParamBlock,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  cb.params.forEach((p, i) => {
-    if (returnsData(p.dir)) out[p.name] = decodeParam(p, buffers[i]);
-  });
+  const params = cb.params;
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i];
+    if (!returnsData(p.dir)) continue;
+    const view = block?.dataViews[i];
+    out[p.name] = view ? p.type.decode(view, 0) : decodeParam(p, buffers[i]);
+  }
   for (const b of callerBuffers?.list ?? []) placeAt(out, b.path, b.bytes);
   for (const p of cb.params) {
     if (!p.lengthFrom) continue;

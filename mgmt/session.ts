@@ -17,6 +17,7 @@ import type { NativeCall } from "../ffi/handle.ts";
 import type { LibraryInfo } from "../ffi/library.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { decodeResults, encodeArguments } from "./arguments.ts";
+import { ParamBlocks } from "./param_blocks.ts";
 import { CallerBuffers } from "./types/type.ts";
 import { Deadline } from "./cancel.ts";
 import { inSlice } from "./slices.ts";
@@ -35,6 +36,8 @@ const registry = new FinalizationRegistry<Core>((core) => {
 interface Plan {
   cb: CallbackInfo;
   call: NativeCall;
+  /** Its calls' fixed-size parameter buffers. */
+  blocks: ParamBlocks;
 }
 
 /**
@@ -171,7 +174,7 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       throw new TypeError(`${operation}: ${e.message}${advice}`);
     }
     const c = this.#core.c.callbacks[this.signature.list.indexOf(cb)];
-    plan = { cb, call: this.#core.native.call(c) };
+    plan = { cb, call: this.#core.native.call(c), blocks: new ParamBlocks(cb) };
     this.#plans.set(name, plan);
     return plan;
   }
@@ -227,26 +230,64 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
           }),
         ));
       if (limit.signal.aborted) return Promise.reject(limit.signal.reason);
-      this.#core.inFlight++;
-      // Checked, encoded and submitted in this turn's slice (slices.ts): a burst of calls made at
-      // once lets timers and I/O in between.
-      const call = new Promise<number>((resolve, reject) =>
+      const core = this.#core;
+      core.inFlight++;
+      // One promise per call, settled from the completion itself (a chain of them costs more than
+      // the rest of a call's JavaScript). Checked, encoded and submitted in this turn's slice
+      // (slices.ts): a burst of calls made at once lets timers and I/O in between.
+      const call = new Promise<InvokeResult<Callbacks<D>[K]>>((resolve, reject) => {
+        const fail = (e: unknown) => {
+          core.inFlight--;
+          reject(e);
+        };
         inSlice(() => {
           this.#assertOpen("invoke");
           if (limit.signal.aborted) throw limit.signal.reason;
           inst = this.#instanceId((input as { instance?: unknown } | undefined)?.instance, callback);
           const pinned = new CallerBuffers();
-          const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned);
-          // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
-          // waits for a slot never reaches the kernel.
-          plan.call.invoke(inst, data, options ? limit.signal : undefined, pinned.list).then((rc) => {
+          const blocks = plan.blocks;
+          const block = blocks.take();
+          let data: Uint8Array[];
+          try {
+            data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned, block);
+          } catch (e) {
+            blocks.give(block);
+            throw e;
+          }
+          // C is done with the buffers when either is called: the block may serve the next call.
+          const done = (rc: number) => {
+            let result;
+            let error: { e: unknown } | undefined;
             if (rc !== 0) {
-              throw this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst!) });
+              error = {
+                e: this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst!) }),
+              };
+            } else {
+              try {
+                result = decodeResults(plan.cb, data, pinned, block) as InvokeResult<Callbacks<D>[K]>;
+              } catch (e) {
+                error = { e };
+              }
             }
-            return decodeResults(plan.cb, data, pinned) as InvokeResult<Callbacks<D>[K]>;
-          }).then(resolve as (v: unknown) => void, reject);
-        }, reject)
-      ).finally(() => this.#core.inFlight--) as unknown as Promise<InvokeResult<Callbacks<D>[K]>>;
+            blocks.give(block);
+            if (error) return fail(error.e);
+            core.inFlight--;
+            resolve(result!);
+          };
+          const failed = (reason: unknown) => {
+            blocks.give(block);
+            fail(reason);
+          };
+          try {
+            // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
+            // waits for a slot never reaches the kernel.
+            plan.call.start(inst, data, done, failed, options ? limit.signal : undefined, pinned.list);
+          } catch (e) {
+            if (block.inUse) blocks.give(block); // (refused before any C call)
+            throw e;
+          }
+        }, fail);
+      });
       return limit.race(call);
     } catch (e) {
       return Promise.reject(e);
@@ -267,12 +308,18 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     const plan = this.#plan(callback, "invokeSync");
     const inst = this.#instanceId((input as { instance?: unknown } | undefined)?.instance, callback);
     const pinned = new CallerBuffers();
-    const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned);
-    const rc = plan.call.invokeSync(inst, data, pinned.list);
-    if (rc !== 0) {
-      throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
+    const block = plan.blocks.take();
+    try {
+      const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned, block);
+      const rc = plan.call.invokeSync(inst, data, pinned.list);
+      if (rc !== 0) {
+        throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
+      }
+      return decodeResults(plan.cb, data, pinned, block) as InvokeResult<Callbacks<D>[K]>;
+    } finally {
+      // The call has returned: C no longer touches the buffers.
+      plan.blocks.give(block);
     }
-    return decodeResults(plan.cb, data, pinned) as InvokeResult<Callbacks<D>[K]>;
   }
 
   /**

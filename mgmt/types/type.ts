@@ -69,7 +69,10 @@ export interface Type<V> {
    * written just before the call; without it such a member takes only an address.
    */
   encode(view: DataView, offset: number, value: unknown, path: string, buffers?: CallerBuffers): void;
-  /** Reads a value from `offset`. */
+  /**
+   * Reads a value from `offset`. The value must not share `view`'s memory (copy bytes out):
+   * parameter buffers are used again by later calls (mgmt/param_blocks.ts).
+   */
   decode(view: DataView, offset: number): V;
   /** Converts a JSON value (numbers as strings allowed, bytes as hex) to a value `encode` accepts. */
   fromJson(json: unknown, path: string): V;

@@ -1,0 +1,96 @@
+/**
+ * The fixed-size parameter buffers of one callback's calls (every `in`, `out` and `inout`
+ * parameter), carved from one block per call, and the block used again by a later call once this
+ * one is over. Why: in Deno every new ArrayBuffer costs about a microsecond — more than all the
+ * rest of encoding a call — while writing into one that exists costs nothing of the kind
+ * (measured: ARCHITECTURE.md, "Threads and who may block").
+ *
+ * The rule that makes reuse safe: a block is given back only once C is done with it (the call's
+ * completion, or a call that never reached C) and its values have been decoded — decoders copy
+ * what they return (the rule of `Type.decode`). Vectors are not in blocks: they vary in size, and a
+ * vector-out buffer is itself the value returned.
+ *
+ * What it gives up: up to {@link KEPT_BLOCKS} free blocks per callback stay allocated for the life
+ * of the session (a few hundred bytes each for real drivers' parameters).
+ *
+ * @example
+ * ```ts
+ * import { ParamBlocks } from "./param_blocks.ts";
+ * import { acmeNic } from "./demo/acme_nic.ts";
+ * const blocks = new ParamBlocks(acmeNic.callbacks.setMtu);
+ * const block = blocks.take(); // block.views[0]: the 4 bytes of `mtu`, zeroed
+ * blocks.give(block); // once the call is over
+ * ```
+ * @module
+ */
+import { isVector } from "../abi/facts.ts";
+import type { CallbackInfo } from "./signature.ts";
+
+/** Free blocks kept per callback; calls beyond that many at once allocate (and GC frees) theirs. */
+export const KEPT_BLOCKS = 64;
+
+/** Where each parameter starts in a block: 16-byte aligned, as malloc would give C. */
+const ALIGN = 16;
+
+/** One call's fixed-size parameter buffers. */
+export interface ParamBlock {
+  /** By parameter index: its bytes in the block (undefined for a vector). */
+  readonly views: readonly (Uint8Array | undefined)[];
+  /** By parameter index: a DataView of exactly those bytes. */
+  readonly dataViews: readonly (DataView | undefined)[];
+  /** The whole block. */
+  readonly bytes: Uint8Array;
+  /** Taken and not yet given back. */
+  inUse: boolean;
+}
+
+/** The blocks of one callback. */
+export class ParamBlocks {
+  readonly #offsets: (number | undefined)[];
+  readonly #sizes: number[];
+  readonly #size: number;
+  readonly #free: ParamBlock[] = [];
+
+  /** Lays out `cb`'s fixed-size parameters in a block. */
+  constructor(cb: CallbackInfo) {
+    let at = 0;
+    this.#sizes = cb.params.map((p) => p.size);
+    this.#offsets = cb.params.map((p) => {
+      if (isVector(p.dir)) return undefined;
+      const here = at;
+      at += Math.ceil(p.size / ALIGN) * ALIGN;
+      return here;
+    });
+    this.#size = at;
+  }
+
+  /** A block, zeroed. */
+  take(): ParamBlock {
+    const kept = this.#free.pop();
+    if (kept) {
+      kept.bytes.fill(0);
+      kept.inUse = true;
+      return kept;
+    }
+    const bytes = new Uint8Array(this.#size);
+    const views = this.#offsets.map((at, i) =>
+      at === undefined ? undefined : bytes.subarray(at, at + this.#sizes[i])
+    );
+    return {
+      views,
+      dataViews: views.map((v) => v && new DataView(v.buffer, v.byteOffset, v.byteLength)),
+      bytes,
+      inUse: true,
+    };
+  }
+
+  /**
+   * Gives a block back for another call: only once C is done with it and its values were decoded.
+   * @throws {Error} a block given back twice (a call completed twice: its buffers would be shared).
+   */
+  give(block: ParamBlock): void {
+    if (!block.inUse) throw new Error("a parameter block was given back twice");
+    block.inUse = false;
+    if (this.#free.length < KEPT_BLOCKS) this.#free.push(block);
+  }
+}
