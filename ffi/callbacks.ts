@@ -21,7 +21,7 @@
 import { DIRECTION_BY_CODE, isVector, LOCATION_CODE, MAX_VECTOR_BYTES } from "../abi/facts.ts";
 import { type CCallback, LAYOUT } from "./layout.ts";
 
-/** A kernel-to-user callback as copied out of C. */
+/** A kernel-to-user callback's bytes (copied out of C, or views its receiver must not keep: QueueSink). */
 export interface RawEvent {
   /** The callback's id. */
   readonly callbackId: bigint;

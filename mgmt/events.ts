@@ -115,12 +115,21 @@ export class EventHub {
     this.#host = host;
   }
 
-  /** Decodes one event copied out of C and hands it to every listener that wants it. */
+  /**
+   * Decodes one event and hands it to every listener that wants it. Nothing delivered shares
+   * `raw`'s memory (the completion queue's are views it writes over next).
+   */
   dispatch(raw: RawEvent): void {
     const cb = this.#sig.byId(raw.callbackId);
     if (!cb || cb.location !== "user") throw new Error(`no user-location callback has id ${raw.callbackId}`);
     const params: Record<string, unknown> = {};
-    cb.params.forEach((p, i) => (params[p.name] = decodeParam(p, raw.params[i])));
+    const list = cb.params;
+    for (let i = 0; i < list.length; i++) {
+      const bytes = raw.params[i];
+      const value = decodeParam(list[i], bytes);
+      // A byte vector decodes to its bytes themselves: the one value that needs a copy.
+      params[list[i].name] = value === bytes ? bytes.slice() : value;
+    }
     const event: KernelEvent = {
       name: cb.name,
       id: cb.id,

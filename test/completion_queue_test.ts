@@ -5,7 +5,7 @@
  * up on still gets drained (its buffers released).
  */
 import { assert, assertEquals } from "@std/assert";
-import { acmeNic } from "../demo.ts";
+import { acmeNic, acmeStorage } from "../demo.ts";
 import { CompletionQueue } from "../ffi/completion_queue.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { open, VmkMgmtError } from "../mod.ts";
@@ -105,5 +105,25 @@ Deno.test({
       assertEquals([out.signal, out.code], [null, 0], `${fixture}: ${stderr}`);
       assert(new TextDecoder().decode(out.stdout).startsWith("done"), fixture);
     }
+  },
+});
+
+Deno.test({
+  name: "an event's bytes stay its own after later drains (the queue hands out views of its buffer)",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    using _socket = useSocket(sim.socketPath);
+    await using s = await open(acmeStorage);
+    const devs = s.events("deviceEvent", { buffer: 1000 });
+    const got: string[] = [];
+    // Many drains' worth: every event is read only once all have been delivered.
+    for (let i = 0; i < 100; i++) await s.invoke("scan");
+    for (let i = 0; i < 200; i++) {
+      const e = (await within(devs.next(), 5000, `deviceEvent ${i}`)).value!;
+      got.push(`${e.instance?.name}=${new TextDecoder().decode(e.params.detail)}`);
+    }
+    await devs.return!();
+    assertEquals(got.filter((g) => g !== "vmhba0=vmhba0" && g !== "vmhba1=vmhba1"), []);
   },
 });
