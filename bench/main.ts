@@ -5,7 +5,9 @@
  * so the client's own cost shows) — then the bridge on a local pipe and on a link with 20 ms added
  * each way, a 1 ms timer while 1,000 calls are submitted at once, and memory against calls in flight.
  * Every ratio is taken within one run, each side measured alternately, best of BENCH_ROUNDS; the
- * machine is shared and noisy, so no lone figure means much. Writes `bench/results/latest.json`.
+ * machine is shared and noisy, so no lone figure means much. Beside the API's cost in calls per
+ * second, its cost in the JavaScript thread's own CPU per call (apiCpuCost*), which what else runs on
+ * the machine sways less. Writes `bench/results/latest.json`.
  *
  * Environment: BENCH_SECONDS (per measurement, default 2), BENCH_ROUNDS (3), BENCH_EVENTS (20000).
  * @module
@@ -25,10 +27,29 @@ const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const BRIDGE = `${ROOT}native/build/vmkmgmt-bridge`;
 const LINK_DELAY_MS = 20;
 
-/** Runs `op` (in `width` concurrent lanes) for SECONDS; returns operations per second. */
-async function rate(width: number, op: () => Promise<unknown> | unknown): Promise<number> {
+/** CPU time this (the JavaScript) thread has used, ns (Linux's schedstat). */
+function threadCpuNs(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/thread-self/schedstat").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The JavaScript thread's CPU per operation (ns), least of the rounds, by what `rate` measured:
+ * less swayed by a busy machine than a rate, since what other processes run is not counted.
+ */
+const cpuPerOp: Record<string, number> = {};
+
+/**
+ * Runs `op` (in `width` concurrent lanes) for SECONDS; returns operations per second. With a
+ * `name`, also keeps the JavaScript thread's CPU per operation in {@link cpuPerOp}.
+ */
+async function rate(width: number, op: () => Promise<unknown> | unknown, name?: string): Promise<number> {
   for (let i = 0; i < 200; i++) await op(); // warm-up
   let n = 0;
+  const cpu0 = threadCpuNs();
   const start = performance.now();
   const end = start + SECONDS * 1000;
   await Promise.all(Array.from({ length: width }, async () => {
@@ -37,6 +58,7 @@ async function rate(width: number, op: () => Promise<unknown> | unknown): Promis
       n += 20;
     }
   }));
+  if (name) cpuPerOp[name] = Math.min(cpuPerOp[name] ?? Infinity, (threadCpuNs() - cpu0) / n);
   return n / ((performance.now() - start) / 1000);
 }
 
@@ -131,16 +153,16 @@ async function against(socket: string) {
   const payload = new Uint8Array(56);
   const api = () => session.invoke("echo", { instance: 1n, msg: { seq: 1n, payload } });
   const r = await best({
-    bareSequential: () => rate(1, bare.call),
-    apiSequential: () => rate(1, api),
+    bareSequential: () => rate(1, bare.call, "bareSequential"),
+    apiSequential: () => rate(1, api, "apiSequential"),
     cSequential: () => cRate("echo", socket),
     pythonSequential: () => pythonRate("echo", socket),
   });
   Object.assign(
     r,
     await best({
-      bare32InFlight: () => rate(32, bare.call),
-      api32InFlight: () => rate(32, api),
+      bare32InFlight: () => rate(32, bare.call, "bare32InFlight"),
+      api32InFlight: () => rate(32, api, "api32InFlight"),
       api1000InFlight: () => rate(1000, api),
       apiBlocking: () =>
         rate(1, () => session.invokeSync("echo", { instance: 1n, msg: { seq: 1n, payload } })),
@@ -156,6 +178,10 @@ async function against(socket: string) {
   );
   await session.close();
   await bare.close();
+  // The JavaScript thread's CPU per call, API against bare: what the typed layer itself costs.
+  r.apiCpuCostSequential = cpuPerOp.apiSequential / cpuPerOp.bareSequential - 1;
+  r.apiCpuCost32InFlight = cpuPerOp.api32InFlight / cpuPerOp.bare32InFlight - 1;
+  for (const k of Object.keys(cpuPerOp)) delete cpuPerOp[k];
   return r;
 }
 
@@ -279,6 +305,8 @@ const ratiosOf = (r: Record<string, number>) => ({
   api1000VsApi32InFlight: r.api1000InFlight / r.api32InFlight,
   apiCostSequential: r.bareSequential / r.apiSequential - 1,
   apiCost32InFlight: r.bare32InFlight / r.api32InFlight - 1,
+  apiCpuCostSequential: r.apiCpuCostSequential,
+  apiCpuCost32InFlight: r.apiCpuCost32InFlight,
   apiEventsVsC: r.apiEvents / r.cEvents,
 });
 const ratios = {
@@ -305,7 +333,7 @@ const targets = {
 
 const fmt = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a");
 console.log("\nper second           null kernel   simulator");
-for (const k of Object.keys(onNull)) {
+for (const k of Object.keys(onNull).filter((k) => !k.startsWith("apiCpuCost"))) {
   console.log(`  ${k.padEnd(20)} ${fmt(onNull[k]).padStart(10)}  ${fmt(onSim[k]).padStart(10)}`);
 }
 console.log("\nbridge");
@@ -321,7 +349,7 @@ console.log(
 console.log(`  flash64MiB: ${fmt(flash64MiBMs)} ms`);
 console.log("\nratios               null kernel   simulator");
 for (const k of Object.keys(n) as (keyof typeof n)[]) {
-  const show = (v: number) => (k.startsWith("apiCost") ? `${(v * 100).toFixed(1)} %` : `${v.toFixed(2)}×`);
+  const show = (v: number) => (k.startsWith("apiC") ? `${(v * 100).toFixed(1)} %` : `${v.toFixed(2)}×`);
   console.log(`  ${k.padEnd(26)} ${show(n[k]).padStart(9)}  ${show(ratios.simulator[k]).padStart(9)}`);
 }
 console.log(`  bridge32InFlightVsDirect   ${ratios.bridge32InFlightVsDirect.toFixed(2)}×`);
