@@ -112,6 +112,24 @@ export async function parseWithClang(
 }
 
 /**
+ * The directories clang searches for `<...>` headers after the user's: a header found there is a
+ * system header, never a driver's own.
+ * @throws {ImportError} when clang is missing.
+ */
+export async function systemIncludeDirs(o: CompileOptions): Promise<string[]> {
+  const out = await runClang(o, ["-E", "-v"]);
+  const text = new TextDecoder().decode(out.stderr);
+  const start = text.indexOf("#include <...> search starts here:");
+  const end = text.indexOf("End of search list.", start);
+  if (start < 0 || end < 0) return [];
+  const user = new Set([...(o.includes ?? []), STANDIN_INCLUDE]);
+  return text.slice(start, end).split("\n").slice(1).map((l) =>
+    l.trim().replace(/ \(framework directory\)$/, "")
+  )
+    .filter((d) => d && !user.has(d));
+}
+
+/**
  * `#pragma pack` values, in the order clang's AST has its `MaxFieldAlignmentAttr` nodes: its JSON
  * leaves the value out, its text dump (the same traversal) has it, in bits.
  * @throws {ImportError} when clang is missing.

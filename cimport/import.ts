@@ -22,9 +22,18 @@ import {
   includeLines,
   packValuesFromDump,
   parseWithClang,
+  systemIncludeDirs,
 } from "./clang.ts";
 import { type BufferHint, docFromList, TypeBuilder } from "./c_types.ts";
-import { findSignatures, prototypeOf, type RawCallback, readValues } from "./signatures.ts";
+import { findSignatures, OwnFiles, prototypeOf, type RawCallback, readValues } from "./signatures.ts";
+
+/** The macros drivers put their kernel-only declarations behind. */
+export const KERNEL_GUARDS: readonly string[] = [
+  "VMKERNEL",
+  "__VMKERNEL__",
+  "__VMKERNEL_MODULE__",
+  "VMK_KERNEL",
+];
 
 /** What to import and how. */
 export interface ImportOptions extends CompileOptions {
@@ -78,17 +87,21 @@ export interface ImportResult {
 export async function importC(options: ImportOptions): Promise<ImportResult> {
   if (!options.files.length) throw new ImportError("no C file given");
   const { ast } = await parseWithClang(options);
-  // Kernel callbacks' prototypes usually sit under #ifdef VMKERNEL (user builds define them as
-  // NULL): read them from a second parse with it defined, whatever else fails to compile there.
-  const kernel = await parseWithClang(options, ["VMKERNEL"], true).catch(() => undefined);
+  // Kernel callbacks' prototypes sit under the kernel build's guard (user builds define them as
+  // NULL): read them from a second parse with every guard drivers use defined — the user's own
+  // -D on top — whatever else fails to compile there.
+  const userDefined = new Set((options.defines ?? []).map((d) => d.split("=")[0]));
+  const kernel = await parseWithClang(options, KERNEL_GUARDS.filter((g) => !userDefined.has(g)), true)
+    .catch(() => undefined);
   const asts = kernel ? [ast, kernel.ast] : [ast];
   const warnings: string[] = [];
 
-  let raws = await findSignatures(ast, options.files);
+  const own = new OwnFiles(options.files, await systemIncludeDirs(options));
+  let raws = await findSignatures(ast, own);
   if (!raws.length) {
     throw new ImportError(
-      `no vmk_MgmtApiSignature is defined in ${options.files.join(", ")} (a signature is a variable of ` +
-        `type vmk_MgmtApiSignature with an initializer; give the .c file that defines it)`,
+      `no vmk_MgmtApiSignature is defined in ${own.describe()} (a signature is a variable of ` +
+        `type vmk_MgmtApiSignature with an initializer; give the file that defines it or includes it)`,
     );
   }
   await readValues(options, raws);
@@ -126,6 +139,8 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
     proto?: TypeJson;
     protoText?: string;
     sizeText?: string;
+    /** The parameter as imported (its type becomes an array when the size holds several). */
+    target: { type: TypeJson };
   }[] = [];
   for (const r of raws) {
     const callbacks: SignatureJson["callbacks"] = {};
@@ -195,6 +210,7 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
           proto: sizeType && protoType ? protoType : undefined,
           protoText: cText,
           sizeText: sizeNode ? await ast.sourceText(sizeNode) : undefined,
+          target: p,
         });
       }
       const idNum = Number(c.callbackId);
@@ -254,14 +270,19 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
     const t = typeof c.type === "string" && built.has(c.type)
       ? built.get(c.type)!
       : typeFromJson(c.type, c.param, Object.fromEntries(built));
-    if (t.size !== c.size) {
+    if (!c.vector && t.size > 0 && c.size > t.size && c.size % t.size === 0) {
+      // A pointer to the first of several records (`struct info *list`, sized `sizeof(struct
+      // info) * MAX`): the parameter is an array of them.
+      c.target.type = { array: c.type, length: c.size / t.size };
+    } else if (t.size !== c.size) {
       throw new ImportError(
         `${c.sig}: callback ${c.cb} parameter ${
           c.i + 1
         } (${c.param}): the table's parmSizes[${c.i}] is ${c.size}` +
           `${
             c.sizeText && c.sizeText.trim() !== String(c.size) ? ` (${c.sizeText.trim()})` : ""
-          } but its type ${types.cName(c.type)} is ${t.size} bytes`,
+          } but its type ${types.cName(c.type)} is ${t.size} bytes` +
+          (c.size < t.size ? "" : `, and ${c.size} is not a whole number of them`),
       );
     }
     if (c.proto !== undefined && JSON.stringify(c.proto) !== JSON.stringify(c.type)) {
@@ -372,9 +393,16 @@ function directionOf(code: number, what: string): Direction {
   return found[0];
 }
 
-/** The type `sizeof(T)` or `sizeof expr` names. */
+/**
+ * The type `sizeof(T)` or `sizeof expr` names — also in `sizeof(T) * N` or `N * sizeof(T)`, a table
+ * of N records (how many, the size check works out from the compiler's figure).
+ */
 function sizeofType(types: TypeBuilder, n: AstNode | undefined): TypeJson | undefined {
-  const x = unwrap(n);
+  let x = unwrap(n);
+  if (x?.kind === "BinaryOperator" && x.opcode === "*") {
+    const sides = (x.inner ?? []).map(unwrap);
+    x = sides.find((e) => e?.kind === "UnaryExprOrTypeTraitExpr" && e.name === "sizeof");
+  }
   if (!x || x.kind !== "UnaryExprOrTypeTraitExpr" || x.name !== "sizeof") return undefined;
   if (x.argType) return types.typeOf(x.argType, x);
   const e = x.inner?.[0];

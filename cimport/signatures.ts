@@ -8,7 +8,7 @@
  * @module
  */
 import { type Ast, type AstNode, initElements, paramsOf, unwrap, where } from "./ast.ts";
-import { compileAndRun, type CompileOptions, ImportError, includeLines } from "./clang.ts";
+import { compileAndRun, type CompileOptions, ImportError, includeLines, STANDIN_INCLUDE } from "./clang.ts";
 
 /** One callback table entry: how it was written, and what the compiler says it holds. */
 export interface RawCallback {
@@ -69,17 +69,55 @@ function isType(n: AstNode, t: string): boolean {
 }
 
 /**
- * The signature definitions in `files` (file-scope variables of type `vmk_MgmtApiSignature`
- * defined there, not in headers they include unless given), with their tables.
+ * Where a driver's own definitions can be: the files the user named and every header they include
+ * except system headers (those clang finds on its `<...>` search list) and our stand-in
+ * `<vmkapi.h>`. Drivers often define the table and signature in a header the driver and its tools
+ * share, included by a one-line `.c`.
+ */
+export class OwnFiles {
+  readonly #given: Set<string>;
+  readonly #system: readonly string[];
+
+  /** `files` as given; `systemDirs`: clang's system include directories ({@link systemIncludeDirs}). */
+  constructor(files: readonly string[], systemDirs: readonly string[]) {
+    this.#given = new Set(files.map(absolute));
+    this.#system = [...systemDirs.map(absolute), STANDIN_INCLUDE];
+  }
+
+  /** Whether a definition in `file` is the driver's. */
+  has(file: string | undefined): boolean {
+    if (!file) return false;
+    const f = absolute(file);
+    return this.#given.has(f) || !this.#system.some((d) => f.startsWith(`${d}/`));
+  }
+
+  /** Where it looked, for a message. */
+  describe(): string {
+    return `${[...this.#given].join(", ")} and the headers they include (not system headers)`;
+  }
+}
+
+/** A path made absolute and without `.` or `..` parts. */
+function absolute(path: string): string {
+  const out: string[] = [];
+  for (const part of (path.startsWith("/") ? path : `${Deno.cwd()}/${path}`).split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return `/${out.join("/")}`;
+}
+
+/**
+ * The signature definitions among the driver's own files ({@link OwnFiles}): file-scope variables
+ * of type `vmk_MgmtApiSignature` with an initializer, with their tables.
  * @throws {ImportError} naming the variable and line for a table it cannot follow.
  */
-export async function findSignatures(ast: Ast, files: readonly string[]): Promise<RawSignature[]> {
-  const given = new Set(files.map((f) => (f.startsWith("/") ? f : `${Deno.cwd()}/${f}`)));
+export async function findSignatures(ast: Ast, own: OwnFiles): Promise<RawSignature[]> {
   const out: RawSignature[] = [];
   for (const v of ast.variables.values()) {
     if (!isType(v, SIG_TYPE)) continue;
-    const file = v.loc?.expansionLoc?.file ?? v.loc?.file;
-    if (!file || !given.has(file.startsWith("/") ? file : `${Deno.cwd()}/${file}`)) continue;
+    if (!own.has(v.loc?.expansionLoc?.file ?? v.loc?.file)) continue;
     const init = v.inner?.find((c) => c.kind === "InitListExpr");
     if (!init) continue; // a declaration (extern), not a definition
     const fields = fieldNames(ast, SIG_TYPE);

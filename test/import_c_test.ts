@@ -2,7 +2,9 @@
  * `deno task import-c` on driver interface files written as real drivers write them
  * (test/fixtures/drivers/): a NIC driver with 18 callbacks of two packed parameters, a storage driver
  * with a global and a per-adapter signature (bitfields, unions, a data buffer behind a pointer, a
- * `#pragma pack`), a DDK-style sample with a user callback and packed statistics. For each: the
+ * `#pragma pack`), a DDK-style sample with a user callback and packed statistics, an HBA driver whose
+ * shared header defines the table and signature (prototypes under `__VMKERNEL__`, an array of records
+ * behind one pointer, an entry under `#if`). For each: the
  * generated module and simulator skeleton pass `deno check` and `deno fmt --check`; the JSON equals
  * the expected signature; a C client compiled from the same files drives a simulator running the
  * skeleton with handlers filled in here, and the values round-trip. Then the errors.
@@ -63,8 +65,11 @@ async function checkGenerated(dir: string, files: string[]): Promise<void> {
   assertEquals(lint.code, 0, `deno lint of the generated files:\n${lint.stdout}${lint.stderr}`);
 }
 
-/** Builds a fixture's C client from the driver's interface files and our library. */
-async function buildClient(driver: string, dir: string): Promise<string> {
+/**
+ * Builds a fixture's C client from the driver's interface files and our library (`withMgmt`:
+ * also its `_mgmt.c`, unless the header the client includes defines everything).
+ */
+async function buildClient(driver: string, dir: string, withMgmt = true): Promise<string> {
   const make = await run("make", ["-s", "-C", `${ROOT}native`, "lib"]);
   assertEquals(make.code, 0, make.stderr);
   const exe = `${dir}/${driver}_client`;
@@ -79,7 +84,7 @@ async function buildClient(driver: string, dir: string): Promise<string> {
     "-o",
     exe,
     `${DRIVERS}/${driver}_client.c`,
-    `${DRIVERS}/${driver}_mgmt.c`,
+    ...(withMgmt ? [`${DRIVERS}/${driver}_mgmt.c`] : []),
     `-L${ROOT}native/build`,
     "-lvmkmgmt",
     `-Wl,-rpath,${ROOT}native/build`,
@@ -405,6 +410,72 @@ export default moduleWith({
   },
 });
 
+Deno.test({
+  name:
+    "import-c: an HBA driver whose shared header defines everything (guards, cookies/envelope, an array of records, #if entries)",
+  ...opts,
+  fn: async () => {
+    const dir = await generate("hba");
+    try {
+      await Deno.writeTextFile(
+        `${dir}/wrapper.ts`,
+        `import { moduleWith } from "./hba_module.ts";
+const adapter = (i: number) => ({
+  name: \`vmhba\${i + 2}\`,
+  wwpn: Uint8Array.from([0x21, 0, 0, 0x24, 0xff, 0x7e, 0x10, i]),
+  speedGbps: 32,
+  ports: 2,
+  flags: 1 | (i ? 2 : 0),
+  firmware: 0x0c0a0100n + BigInt(i),
+});
+const empty = { name: "", wwpn: new Uint8Array(8), speedGbps: 0, ports: 0, flags: 0, firmware: 0n };
+export default moduleWith({
+  listAdapters: () => ({ count: 2, adapters: [0, 1, 2, 3, 4, 5, 6, 7].map((i) => (i < 2 ? adapter(i) : empty)) }),
+  getPort: ({ params }) => ({ state: { ...params.state, linkUp: 1, rxFrames: 1000 + params.state.adapter, txFrames: 7 } }),
+  readVpd: ({ params }) => ({
+    vpd: { partNumber: "LPe35002", serial: \`FC\${params.adapter}-0042\`, revision: 3, reserved: new Uint8Array(7) },
+  }),
+}, [{ id: 5n, name: "fc0" }]);
+`,
+      );
+      await checkGenerated(dir, ["hba.ts", "hba_module.ts", "wrapper.ts"]);
+      const { hbaSignature } = await import(`file://${dir}/hba.ts`);
+      assertEquals(hbaSignature.toJson(), normal(await expected("hba")));
+      const list = hbaSignature.callbacks.listAdapters.params;
+      assertEquals(list.map((p: { name: string; size: number }) => [p.name, p.size]), [["count", 4], [
+        "adapters",
+        8 * 56,
+      ]]);
+      assertEquals(list[1].type.kind, "array", "sizeof(struct hbaAdapterInfo) * HBA_MAX_ADAPTERS: 8 records");
+      assertEquals(
+        hbaSignature.callbacks.readVpd.params[1].type.name,
+        "hbaVpd",
+        "a byte pointer sized by a struct",
+      );
+
+      // The debug build's entry, with the user's -D: four callbacks (numCallbacks is a sizeof).
+      const debug = await importC({ files: [`${DRIVERS}/hba_mgmt.c`], defines: ["HBA_DEBUG_FEATURE=1"] });
+      const callbacks = debug.signatures[0].json.callbacks;
+      assertEquals(Object.keys(callbacks), ["listAdapters", "getPort", "readVpd", "traceDump"]);
+      assertEquals(callbacks.traceDump.params, {
+        trace: { dir: "out", type: { bytes: 512 }, doc: "C: vmk_uint8 *trace" },
+      });
+
+      const out = await drive(await buildClient("hba", dir, false), `${dir}/wrapper.ts`);
+      assertEquals(out, [
+        "adapters 2",
+        "adapter 0 vmhba2 wwpn 21000024ff7e1000 speed 32 ports 2 flags 1 fw c0a0100",
+        "adapter 1 vmhba3 wwpn 21000024ff7e1001 speed 32 ports 2 flags 3 fw c0a0101",
+        "port 1.0 up 1 rx 1001 tx 7",
+        "vpd LPe35002 FC1-0042 rev 3",
+        "done",
+      ]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 /** Writes a driver interface file into a temp dir and imports it, expecting an error. */
 async function importError(
   source: string,
@@ -484,6 +555,61 @@ vmk_MgmtCallbackInfo drvCallbacks[] = { {
       wrongType,
       /the table says sizeof\(a_t\) \(4 bytes\) but the prototype's parameter is b_t \* \(8 bytes\)/,
     );
+
+    // A pointer to records sized by something that is not a whole number of them; the guard here is
+    // VMK_KERNEL (the prototype is read: the parameter's name is its own).
+    const partial = await importError(`#include <vmkapi.h>
+typedef struct { vmk_uint32 id; vmk_uint16 ports; vmk_uint16 flags; } rec_t;
+#ifdef VMK_KERNEL
+VMK_ReturnStatus drvList(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, rec_t *records);
+#else
+#define drvList NULL
+#endif
+vmk_MgmtCallbackInfo drvCallbacks[] = { {
+    .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvList, .synchronous = 1, .numParms = 1,
+    .parmSizes = { sizeof(rec_t) * 3 + 2 }, .parmTypes = { VMK_MGMT_PARMTYPE_OUT }, .callbackId = 16 } };${
+      SIG("", 1)
+    }`);
+    assertMatch(
+      partial,
+      /parameter 1 \(records\): the table's parmSizes\[0\] is 26 \(sizeof\(rec_t\) \* 3 \+ 2\) but its type rec_t is 8 bytes, and 26 is not a whole number of them/,
+    );
+
+    // The table in a header the file given includes (found under -I or by a path), never in a
+    // system header; without one, the message says where it looked.
+    const tree = await Deno.makeTempDir({ prefix: "vmkmgmt-import-own-" });
+    try {
+      await Deno.mkdir(`${tree}/drv/include`, { recursive: true });
+      await Deno.mkdir(`${tree}/tools`);
+      await Deno.writeTextFile(
+        `${tree}/drv/include/drv_mgmt.h`,
+        `#include <vmkapi.h>
+#ifdef __VMKERNEL_MODULE__
+VMK_ReturnStatus drvList(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, vmk_uint32 *count);
+#else
+#define drvList NULL
+#endif
+static vmk_MgmtCallbackInfo drvCallbacks[] = { {
+    .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvList, .synchronous = 1, .numParms = 1,
+    .parmSizes = { sizeof(vmk_uint32) }, .parmTypes = { VMK_MGMT_PARMTYPE_OUT }, .callbackId = 16 } };
+static ${SIG("", 1).trim()}`,
+      );
+      const params = { count: { dir: "out", type: "u32", doc: "C: vmk_uint32 *count" } };
+      await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include "drv_mgmt.h"\n`);
+      const viaI = await importC({ files: [`${tree}/tools/tool.c`], includes: [`${tree}/drv/include`] });
+      assertEquals(viaI.signatures[0].json.callbacks.drvList.params, params);
+      await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include "../drv/include/drv_mgmt.h"\n`);
+      const viaPath = await importC({ files: [`${tree}/tools/tool.c`] });
+      assertEquals(viaPath.signatures[0].json.callbacks.drvList.params, params);
+      await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include <stdio.h>\n`);
+      const none = await assertRejects(() => importC({ files: [`${tree}/tools/tool.c`] }), ImportError);
+      assertStringIncludes(
+        none.message,
+        `no vmk_MgmtApiSignature is defined in ${tree}/tools/tool.c and the headers they include (not system headers)`,
+      );
+    } finally {
+      await Deno.remove(tree, { recursive: true });
+    }
 
     // A byte pointer in the prototype says nothing of the type: the table's sizeof(T) is used, no error.
     const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-import-ok-" });
