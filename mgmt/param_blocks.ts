@@ -10,8 +10,9 @@
  * what they return (the rule of `Type.decode`). Vectors are not in blocks: they vary in size, and a
  * vector-out buffer is itself the value returned.
  *
- * What it gives up: up to {@link KEPT_BLOCKS} free blocks per callback stay allocated for the life
- * of the session (a few hundred bytes each for real drivers' parameters).
+ * What it gives up: up to {@link KEPT_BLOCKS} free blocks per callback (and at most
+ * {@link KEPT_BYTES} of them) stay allocated for the life of the session — a few hundred bytes each
+ * for real drivers' parameters.
  *
  * @example
  * ```ts
@@ -28,6 +29,9 @@ import type { CallbackInfo } from "./signature.ts";
 
 /** Free blocks kept per callback; calls beyond that many at once allocate (and GC frees) theirs. */
 export const KEPT_BLOCKS = 64;
+
+/** Bytes of free blocks kept per callback at most (one block is always kept, whatever its size). */
+export const KEPT_BYTES = 1 << 20;
 
 /** Where each parameter starts in a block: 16-byte aligned, as malloc would give C. */
 const ALIGN = 16;
@@ -49,6 +53,7 @@ export class ParamBlocks {
   readonly #offsets: (number | undefined)[];
   readonly #sizes: number[];
   readonly #size: number;
+  readonly #keep: number;
   readonly #free: ParamBlock[] = [];
 
   /** Lays out `cb`'s fixed-size parameters in a block. */
@@ -62,6 +67,7 @@ export class ParamBlocks {
       return here;
     });
     this.#size = at;
+    this.#keep = Math.max(1, Math.min(KEPT_BLOCKS, Math.floor(KEPT_BYTES / Math.max(at, 1))));
   }
 
   /** A block, zeroed. */
@@ -91,6 +97,6 @@ export class ParamBlocks {
   give(block: ParamBlock): void {
     if (!block.inUse) throw new Error("a parameter block was given back twice");
     block.inUse = false;
-    if (this.#free.length < KEPT_BLOCKS) this.#free.push(block);
+    if (this.#free.length < this.#keep) this.#free.push(block);
   }
 }

@@ -7,8 +7,8 @@
  */
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { acmeNic } from "../demo.ts";
-import { open, VmkMgmtError } from "../mod.ts";
-import { KEPT_BLOCKS, ParamBlocks } from "../mgmt/param_blocks.ts";
+import { defineSignature, open, t, VmkMgmtError } from "../mod.ts";
+import { KEPT_BLOCKS, KEPT_BYTES, ParamBlocks } from "../mgmt/param_blocks.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
 
@@ -81,4 +81,19 @@ Deno.test({
       assertEquals(msg.payload, payloadOf(n));
     }
   },
+});
+
+Deno.test("large parameters keep fewer free blocks: at most KEPT_BYTES of them, and always one", () => {
+  const big = defineSignature({
+    name: "big",
+    vendor: "acme",
+    version: "1.0.0.0",
+    callbacks: { put: { id: 16, params: { blob: t.in(t.bytes(300_000)) } } },
+  });
+  const blocks = new ParamBlocks(big.callbacks.put);
+  const taken = Array.from({ length: 10 }, () => blocks.take());
+  for (const b of taken) blocks.give(b);
+  const again = Array.from({ length: 10 }, () => blocks.take());
+  const reused = again.filter((b) => taken.includes(b)).length;
+  assertEquals(reused, Math.floor(KEPT_BYTES / 300_000), "3 blocks of 300,000 bytes fit in 1 MiB");
 });
