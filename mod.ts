@@ -74,6 +74,7 @@ export {
   type Signature,
   type SignatureDef,
   type SignatureJson,
+  type TypeDocs,
   type VersionDef,
 } from "./mgmt/signature.ts";
 export { signatureFromJson } from "./mgmt/signature_json.ts";

@@ -102,6 +102,8 @@ function signatureExpr(s: ImportedSignature, names: Map<string, string>, nameExp
     "  callbacks: {",
     ...cbs,
     "  },",
+    // The C comments again, as data: the REPL's describe shows them (JSDoc is gone at run time).
+    j.typeDocs ? `  typeDocs: ${JSON.stringify(j.typeDocs)},` : "",
     "})",
   ].filter((l) => l !== "").join("\n");
 }

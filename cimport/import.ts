@@ -261,7 +261,21 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
       }: no such member of a parameter's type (give Type.member as C names them)`,
     );
   }
-  for (const s of signatures) s.json.types = Object.fromEntries(types.named);
+  // The comments the C has on each named type and its members, for describe.
+  const typeDocs: NonNullable<SignatureJson["typeDocs"]> = {};
+  for (const name of types.named.keys()) {
+    const doc = types.docs.get(name);
+    const members = types.memberDocs.get(name);
+    if (doc === undefined && !members?.size) continue;
+    typeDocs[name] = {
+      ...(doc === undefined ? {} : { doc }),
+      ...(members?.size ? { members: Object.fromEntries(members) } : {}),
+    };
+  }
+  for (const s of signatures) {
+    s.json.types = Object.fromEntries(types.named);
+    if (Object.keys(typeDocs).length) s.json.typeDocs = typeDocs;
+  }
 
   // Every named type through our type model, then held to the C compiler.
   const built = buildTypes(types);

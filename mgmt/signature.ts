@@ -64,6 +64,19 @@ export interface SignatureDef {
   readonly callbacks: Readonly<Record<string, CallbackDef>>;
   /** A line of documentation. */
   readonly doc?: string;
+  /**
+   * Comments on the named types the parameters use, and on their members, by type name — as the
+   * driver's C has them (`import-c` fills this in); the REPL's `describe` shows them.
+   */
+  readonly typeDocs?: Readonly<Record<string, TypeDocs>>;
+}
+
+/** The comments on one named type and its members. */
+export interface TypeDocs {
+  /** On the type. */
+  readonly doc?: string;
+  /** On its members, by member name. */
+  readonly members?: Readonly<Record<string, string>>;
 }
 
 /** A revision as a signature may give it (see {@link SignatureDef.version}). */
@@ -141,6 +154,8 @@ export interface Signature<D extends SignatureDef = SignatureDef> {
   callback(name: string): CallbackInfo;
   /** Documentation line. */
   readonly doc?: string;
+  /** Comments on named types and their members (see {@link SignatureDef.typeDocs}). */
+  readonly typeDocs?: Readonly<Record<string, TypeDocs>>;
   /** The JSON form, loadable with {@link signatureFromJson}. */
   toJson(): SignatureJson;
   /** The definition this was built from (for type inference). */
@@ -159,6 +174,8 @@ export interface SignatureJson {
   doc?: string;
   /** Named types that parameters may refer to by name. */
   types?: Record<string, TypeJson>;
+  /** Comments on named types and their members (see {@link SignatureDef.typeDocs}). */
+  typeDocs?: Record<string, { doc?: string; members?: Record<string, string> }>;
   /** Callbacks by name. */
   callbacks: Record<string, {
     id: number;
@@ -416,10 +433,48 @@ export function defineSignature<const D extends SignatureDef>(def: D): Signature
       );
     },
     doc: def.doc,
+    ...(def.typeDocs === undefined ? {} : { typeDocs: checkTypeDocs(def.typeDocs) }),
     def,
     toJson: () => signatureToJson(sig),
   };
   return Object.freeze(sig);
+}
+
+/** The comments of `typeDocs`, checked to be strings where strings go. */
+function checkTypeDocs(typeDocs: unknown): Readonly<Record<string, TypeDocs>> {
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!isObject(typeDocs)) {
+    throw new SignatureError("signature typeDocs: expected an object of types by name");
+  }
+  const out: Record<string, TypeDocs> = {};
+  for (const [type, d] of Object.entries(typeDocs)) {
+    const what = `signature typeDocs.${type}`;
+    if (!isObject(d)) throw new SignatureError(`${what}: expected { doc?, members? }`);
+    for (const k of Object.keys(d)) {
+      if (k !== "doc" && k !== "members") {
+        throw new SignatureError(`${what}: unknown key ${k} (doc, members)`);
+      }
+    }
+    if (d.doc !== undefined && typeof d.doc !== "string") {
+      throw new SignatureError(`${what}.doc: expected text`);
+    }
+    if (d.members !== undefined) {
+      if (!isObject(d.members)) {
+        throw new SignatureError(`${what}.members: expected an object of texts by member`);
+      }
+      for (const [m, text] of Object.entries(d.members)) {
+        if (typeof text !== "string") throw new SignatureError(`${what}.members.${m}: expected text`);
+      }
+    }
+    out[type] = Object.freeze({
+      ...(d.doc === undefined ? {} : { doc: d.doc }),
+      ...(d.members === undefined
+        ? {}
+        : { members: Object.freeze({ ...d.members as Record<string, string> }) }),
+    });
+  }
+  return Object.freeze(out);
 }
 
 function signatureToJson(sig: Signature): SignatureJson {
@@ -439,6 +494,9 @@ function signatureToJson(sig: Signature): SignatureJson {
     : sig.def.version;
   const out: SignatureJson = { name: sig.name, vendor: sig.vendor, version, callbacks };
   if (sig.doc) out.doc = sig.doc;
+  if (sig.typeDocs && Object.keys(sig.typeDocs).length) {
+    out.typeDocs = JSON.parse(JSON.stringify(sig.typeDocs));
+  }
   return out;
 }
 

@@ -83,5 +83,6 @@ export function signatureFromJson(json: unknown): Signature {
     version: j.version as VersionDef,
     doc: j.doc,
     callbacks,
+    ...(j.typeDocs === undefined ? {} : { typeDocs: j.typeDocs }),
   });
 }

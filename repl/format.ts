@@ -8,6 +8,7 @@ import { displayWidth, padToWidth } from "./width.ts";
 import { paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
+import type { ArrayType } from "../mgmt/types/array.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
 import { type Field, isRecord, type RecordType } from "../mgmt/types/record.ts";
 import type { PointerType } from "../mgmt/types/pointer.ts";
@@ -263,9 +264,26 @@ function attributeText(type: Type<unknown>): string {
   return parts.length ? ` ${parts.join(", ")}` : "";
 }
 
-/** The members of `type` with offsets (bit offsets for bitfields) counted from the parameter's start. */
-function typeLines(type: Type<unknown>, indent: string, p: Paint, base = 0): string[] {
+/**
+ * The members of `type` with offsets (bit offsets for bitfields) counted from the parameter's start,
+ * each with the comment the driver's C has on it (`docs`, from the signature).
+ */
+function typeLines(type: Type<unknown>, indent: string, p: Paint, base = 0, docs?: TypeDocMap): string[] {
+  if (type.kind === "array") {
+    // The element's members, once, counted from the first element.
+    const a = type as ArrayType<unknown>;
+    const inner = typeLines(a.element, indent + "  ", p, base, docs);
+    if (!inner.length) return [];
+    return [
+      `${indent}${
+        p.dim(`each of ${a.length} (${a.element.name}, ${plural(a.element.size, "byte")} apart), the first:`)
+      }`,
+      ...docLine(docs?.[a.element.name]?.doc, indent + "  ", p),
+      ...inner,
+    ];
+  }
   if (isRecord(type)) {
+    const memberDocs = docs?.[type.name]?.members;
     return type.members.flatMap((f) => {
       const label = f.unnamed
         ? `(${f.bitWidth === 0 ? ": 0" : "padding"})`
@@ -281,13 +299,14 @@ function typeLines(type: Type<unknown>, indent: string, p: Paint, base = 0): str
           ].filter(Boolean).join(", ")
         }`
         : "";
+      const doc = memberDocs?.[f.name];
       return [
         `${indent}${name} ${fieldTypeName(f).padEnd(12)} ${
           p.dim(`${where(f, base)}${attrs}${attributeText(f.type)}`)
-        }`,
+        }${doc ? `  ${doc.split("\n")[0]}` : ""}`,
         ...(f.bitWidth === undefined
-          ? typeLines(f.type, indent + "  ", p, base + f.offset)
-          : typeLines(f.type, indent + "  ", p, base)),
+          ? typeLines(f.type, indent + "  ", p, base + f.offset, docs)
+          : typeLines(f.type, indent + "  ", p, base, docs)),
       ];
     });
   }
@@ -312,8 +331,19 @@ function typeLines(type: Type<unknown>, indent: string, p: Paint, base = 0): str
   return [];
 }
 
-/** `describe CALLBACK`: id, location, sync, and each parameter with its type, size and fields. */
-export function describeCallback(cb: CallbackInfo, p: Paint): string {
+/** Comments on named types and their members, by type name (a signature's `typeDocs`). */
+type TypeDocMap = Signature["typeDocs"];
+
+/** A comment's first line, dimmed, or nothing. */
+function docLine(doc: string | undefined, indent: string, p: Paint): string[] {
+  return doc ? [`${indent}${p.dim(doc.split("\n")[0])}`] : [];
+}
+
+/**
+ * `describe CALLBACK`: id, location, sync, and each parameter with its type, size and fields — with
+ * the comments the driver's C has on its types and members when the signature carries them.
+ */
+export function describeCallback(cb: CallbackInfo, p: Paint, docs?: TypeDocMap): string {
   const kind = cb.location === "user"
     ? "user-location (kernel event)"
     : `kernel-location, ${cb.sync ? "sync" : "async"}`;
@@ -331,7 +361,8 @@ export function describeCallback(cb: CallbackInfo, p: Paint): string {
       }`,
     );
     if (prm.doc) lines.push(`      ${prm.doc}`);
-    lines.push(...typeLines(prm.type, "      ", p));
+    lines.push(...docLine(docs?.[prm.type.name]?.doc, "      ", p));
+    lines.push(...typeLines(prm.type, "      ", p, 0, docs));
   }
   return lines.join("\n");
 }

@@ -388,6 +388,13 @@ export default moduleWith({
       for (const s of ["contosoStorMgmt", "sampleDrvMgmt", "loadAverage", "f32", "123456789", "eth1"]) {
         assertStringIncludes(repl, s);
       }
+      // describe shows the comments the C has on the types and their members.
+      assertMatch(repl, /Device statistics\./);
+      assertMatch(repl, /device +char\[16\] +@4, 16 bytes +which device/);
+      assertMatch(
+        repl,
+        /each of 4 \(sample_queueStats_t, 23 bytes apart\), the first:\n +Statistics of one queue/,
+      );
       assertEquals(out.filter((l) => !l.startsWith("event")), [
         "stats status 0 device eth0 uptime 123456789 load 0.75",
         "queue 0 packets 1 bytes 0 drops 0 flags 0",

@@ -151,3 +151,29 @@ Deno.test("JSON loader: named types and clear errors", () => {
   );
   assertThrows(() => signatureFromJson({ ...json, version: "x" }), SignatureError, "signature version");
 });
+
+Deno.test("typeDocs: the C's comments on types and members ride along, through JSON too; bad ones are refused", () => {
+  const def = {
+    name: "docs",
+    vendor: "acme",
+    version: "1.0.0.0",
+    callbacks: { get: { id: 16, params: { info: t.out(t.struct({ speed: t.u32 }, "info_t")) } } },
+    typeDocs: { info_t: { doc: "One adapter.", members: { speed: "negotiated speed, Gb/s" } } },
+  } as const;
+  const sig = defineSignature(def);
+  assertEquals(sig.typeDocs?.info_t.members?.speed, "negotiated speed, Gb/s");
+  const json = sig.toJson();
+  assertEquals(json.typeDocs, def.typeDocs);
+  assertEquals(signatureFromJson(json).typeDocs, def.typeDocs);
+  assertEquals(defineSignature({ ...def, typeDocs: undefined }).toJson().typeDocs, undefined);
+  assertThrows(
+    () => signatureFromJson({ ...json, typeDocs: { info_t: { members: { speed: 5 } } } }),
+    SignatureError,
+    "signature typeDocs.info_t.members.speed: expected text",
+  );
+  assertThrows(
+    () => signatureFromJson({ ...json, typeDocs: { info_t: { comment: "x" } } }),
+    SignatureError,
+    "signature typeDocs.info_t: unknown key comment (doc, members)",
+  );
+});

@@ -30,7 +30,7 @@ export const describe: Command = {
     }
     const cb = callbackOf(sig, what);
     state.result(
-      () => describeCallback(cb, state.paint),
+      () => describeCallback(cb, state.paint, sig.typeDocs),
       () => ({ name: cb.name, ...sig.toJson().callbacks[cb.name] }),
     );
   },
