@@ -7,18 +7,22 @@
  * the same queue, in the order the kernel sent them. No call holds a thread of Deno's blocking pool,
  * so any number of calls can wait on kernels at once, and a stalled kernel slows no file read.
  *
- * How JavaScript hears of it: while anything is pending (or a session listens), one
- * `vmkmgmt_QueueWait` is parked on a thread of Deno's blocking pool; it returns when the queue is
- * not empty, and JavaScript drains whatever is there by then — a burst costs one wake-up. The
- * reader thread only signals: it never waits for JavaScript, which may be blocked in `invokeSync`
- * waiting for a reply only the reader can deliver. Measured against a thread-safe callback that
- * schedules the drain (the other way the first design considered), on the null kernel: the parked
- * wait did more sequential calls per second (ARCHITECTURE.md, threads).
+ * How JavaScript hears of it: the doorbell — one byte on a Unix socket read in Deno's own event
+ * loop, written by the library when the queue goes from empty to non-empty, so a burst costs one
+ * wake-up and no thread stands in between; where it cannot be had (no read and write permission
+ * for its directory), one `vmkmgmt_QueueWait` parked on a thread of Deno's blocking pool. And right
+ * after sending, while answers have been coming back quickly, JavaScript spins for them a little
+ * (`vmkmgmt_QueuePoll`, `spin_policy.ts`) instead of being woken. The reader thread only signals:
+ * it never waits for JavaScript, which may be blocked in `invokeSync` waiting for a reply only the
+ * reader can deliver. Measured (ARCHITECTURE.md, threads): the doorbell did more sequential calls
+ * per second than the parked wait, which did more than a thread-safe callback scheduling the drain.
  *
  * What it gives up: a vendor library (ESXi's) has no queue, and keeps the blocking pool
  * (`blocking_pool.ts`); a call whose caller gave up (timeout, abort) keeps its buffers until the
  * kernel answers or the session closes — the library writes returned data into them — but no longer
- * keeps the process alive; one of Deno's blocking threads is taken while anything is pending.
+ * keeps the process alive; without the doorbell, one of Deno's blocking threads is taken while
+ * anything is pending; while answers come quickly, the JavaScript thread spends up to 120 µs per
+ * flush spinning for them.
  *
  * @example
  * ```ts ignore
@@ -32,6 +36,7 @@ import { ERRNO, QUEUE_ENTRY_KIND } from "../abi/facts.ts";
 import type { RawEvent } from "./callbacks.ts";
 import { LAYOUT } from "./layout.ts";
 import { opRef } from "./op_ref.ts";
+import { SpinPolicy } from "./spin_policy.ts";
 import type { VmkMgmtSymbols } from "./symbols.ts";
 
 /** Where a session's events and the word of its lost kernel go. */
@@ -56,6 +61,7 @@ interface Pending {
 
 /** Drains in one turn of the event loop before yielding to other work. */
 const DRAINS_PER_TURN = 8;
+
 const E = LAYOUT.vmkmgmt_QueueEntry;
 
 const queues = new WeakMap<VmkMgmtSymbols, CompletionQueue | null>();
@@ -78,6 +84,7 @@ export class CompletionQueue {
   #waitRefd = false;
   #alive = 0;
   #strays = 0;
+  readonly #spin = new SpinPolicy();
   #buffer = new Uint8Array(1 << 20);
   #view = new DataView(this.#buffer.buffer);
   readonly #used = new BigUint64Array(1);
@@ -204,6 +211,13 @@ export class CompletionQueue {
     this.#flushing = false;
     for (const handle of this.#unflushed) this.#symbols.vmkmgmt_UserFlush!(handle);
     this.#unflushed.clear();
+    // Answers that come quickly are taken by spinning for them (spin_policy.ts).
+    const us = this.#spin.flushed(performance.now());
+    const poll = this.#symbols.vmkmgmt_QueuePoll;
+    if (us === 0 || !poll || this.#pending.size === 0) return;
+    if (poll(this.#queue, us) !== 0) return this.#spin.missed();
+    this.#drain();
+    this.#update();
   }
 
   /** Keeps the process alive while the session of `key` listens for events (repeats change nothing). */
@@ -299,6 +313,7 @@ export class CompletionQueue {
   async #listen(conn: Deno.UnixConn): Promise<void> {
     const bytes = new Uint8Array(64);
     while ((await conn.read(bytes)) !== null) {
+      this.#spin.turn(performance.now());
       this.#drain();
       this.#update();
     }
@@ -322,6 +337,7 @@ export class CompletionQueue {
       }
       const count = this.#entries[0];
       if (rc !== 0 || count === 0) return;
+      this.#spin.answered(performance.now());
       this.#dispatch(count);
     }
   }

@@ -72,6 +72,8 @@ export const SYMBOLS = {
   },
   // int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms) — parks until the queue is not empty
   vmkmgmt_QueueWait: { parameters: ["pointer", "i32"], result: "i32", nonblocking: true, optional: true },
+  // int vmkmgmt_QueuePoll(vmkmgmt_Queue queue, vmk_uint32 spin_us) — spins at most spin_us, never sleeps
+  vmkmgmt_QueuePoll: { parameters: ["pointer", "u32"], result: "i32", optional: true },
   // int vmkmgmt_QueueWake(vmkmgmt_Queue queue)
   vmkmgmt_QueueWake: { parameters: ["pointer"], result: "i32", optional: true },
   // int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue) — waits only for a memcpy in progress

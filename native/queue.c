@@ -418,6 +418,11 @@ static int spin(vmkmgmt_Queue q, uint64_t budget) {
   }
 }
 
+QUEUE_EXPORT int vmkmgmt_QueuePoll(vmkmgmt_Queue q, vmk_uint32 spin_us) {
+  if (!q) return EINVAL;
+  return spin(q, (uint64_t)spin_us * 1000u) ? 0 : ETIMEDOUT;
+}
+
 QUEUE_EXPORT int vmkmgmt_QueueWait(vmkmgmt_Queue q, int timeout_ms) {
   if (!q) return EINVAL;
   uint64_t entered = now_ns();

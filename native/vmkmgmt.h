@@ -194,6 +194,10 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  * variable VMKMGMT_QUEUE_SPIN_US changes that, 0 never spins), since a thread woken on another CPU
  * comes late. One waiter at a time.
  *
+ * vmkmgmt_QueuePoll: spins (never sleeps) until the queue is not empty (0) for at most spin_us
+ * microseconds (ETIMEDOUT): for a program that has just sent calls and has nothing else to do for
+ * that long, so that an answer coming quickly costs no wake-up of its thread.
+ *
  * vmkmgmt_QueueDoorbell: for a program with an event loop that watches sockets: a Unix socket to
  * connect to (its path, in a directory only this user can enter, into path[0..len)); then
  * vmkmgmt_QueueDoorbellAccept takes the connection — only one from this very process (SO_PEERCRED;
@@ -226,6 +230,7 @@ int vmkmgmt_UserSubmit(vmk_MgmtUserHandle handle, vmk_uint64 token, vmk_uint64 i
 int vmkmgmt_UserFlush(vmk_MgmtUserHandle handle);
 int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used, vmk_uint32 *entries);
 int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms);
+int vmkmgmt_QueuePoll(vmkmgmt_Queue queue, vmk_uint32 spin_us);
 int vmkmgmt_QueueWake(vmkmgmt_Queue queue);
 int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue);
 int vmkmgmt_QueueDoorbell(vmkmgmt_Queue queue, char *path, size_t len);
