@@ -52,6 +52,7 @@ export type {
 } from "./mgmt/types/members.ts";
 export type { BufferDirection, BufferSpec, PointerType } from "./mgmt/types/pointer.ts";
 export type { ArrayType } from "./mgmt/types/array.ts";
+export type { CommandType } from "./mgmt/types/command.ts";
 export {
   type CallerBuffer,
   CallerBuffers,

@@ -112,6 +112,16 @@ export async function parseWithClang(
 }
 
 /**
+ * The preprocessed unit with every macro definition kept (`-E -dD`), line markers included: where
+ * each `#define` comes from can be told.
+ * @throws {ImportError} when clang is missing.
+ */
+export async function definesWithPlaces(o: CompileOptions): Promise<string> {
+  const out = await runClang(o, ["-E", "-dD"]);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
  * The directories clang searches for `<...>` headers after the user's: a header found there is a
  * system header, never a driver's own.
  * @throws {ImportError} when clang is missing.

@@ -39,6 +39,12 @@ function typeExpr(json: TypeJson, names: Map<string, string>, docs?: ReadonlyMap
   if ("array" in o) return `t.array(${typeExpr(o.array as TypeJson, names)}, ${o.length})`;
   if ("aligned" in o && "type" in o) return `t.aligned(${typeExpr(o.type as TypeJson, names)}, ${o.aligned})`;
   if ("pointer" in o) return o.buffer ? `t.buffer(${objText(o.buffer as Record<string, unknown>)})` : "t.ptr";
+  if ("byCommand" in o) {
+    const layouts = Object.entries(o.commands as Record<string, TypeJson>).map(([k, tj]) =>
+      `${/^[A-Za-z_]\w*$/.test(k) ? k : JSON.stringify(k)}: ${typeExpr(tj, names)}`
+    );
+    return `t.byCommand(${JSON.stringify(o.byCommand)}, { ${layouts.join(", ")} })`;
+  }
   if ("enum" in o) {
     const base = typeExpr((o.base as TypeJson) ?? "u32", names);
     return `t.enumOf(${objText(o.enum as Record<string, unknown>)}, ${base}${

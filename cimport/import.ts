@@ -25,6 +25,7 @@ import {
   systemIncludeDirs,
 } from "./clang.ts";
 import { type BufferHint, docFromList, TypeBuilder } from "./c_types.ts";
+import { applyCommands, type CommandHint } from "./commands.ts";
 import { findSignatures, OwnFiles, prototypeOf, type RawCallback, readValues } from "./signatures.ts";
 
 /** The macros drivers put their kernel-only declarations behind. */
@@ -43,6 +44,11 @@ export interface ImportOptions extends CompileOptions {
   readonly names?: Readonly<Record<string, string>>;
   /** Members that hold a caller buffer's address, by `Type.member`. */
   readonly buffers?: Readonly<Record<string, BufferHint>>;
+  /**
+   * ioctl-style callbacks' commands, by `CALLBACK.PARAM` (the vector): the payload's C type by
+   * command. Without it, `_IOWR`-style macros in the driver's headers are used.
+   */
+  readonly commands?: Readonly<Record<string, CommandHint>>;
 }
 
 /** One imported signature. */
@@ -253,6 +259,15 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
     if (doc) json.doc = doc;
     signatures.push({ variable: r.variable, place: where(r.node.loc), runtimeName, json, cNames });
   }
+  await applyCommands(
+    options,
+    ast,
+    own,
+    signatures,
+    (variable, cType) => types.typeOf({ qualType: cType }, raws.find((r) => r.variable === variable)!.node),
+    warnings,
+    options.commands,
+  );
   const unused = types.unusedBuffers();
   if (unused.length) {
     throw new ImportError(

@@ -1,6 +1,7 @@
 /**
  * `deno task import-c FILE.c|FILE.h … [-I DIR]… [-D NAME[=VALUE]]… [--signature NAME] [--json]
- * [-o OUT] [--module OUT_MODULE.ts] [--name VAR=NAME]… [--buffer Type.member=DIR:LENGTH]…`
+ * [-o OUT] [--module OUT_MODULE.ts] [--name VAR=NAME]… [--buffer Type.member=DIR:LENGTH]…
+ * [--commands FILE]`
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
@@ -9,6 +10,7 @@ import type { BufferHint } from "./c_types.ts";
 import { ImportError } from "./clang.ts";
 import { formatTs, moduleText, skeletonText } from "./emit.ts";
 import { importC } from "./import.ts";
+import type { CommandHint } from "./commands.ts";
 
 const USAGE = `deno task import-c FILE.c|FILE.h … [options]
 
@@ -22,6 +24,9 @@ TypeScript module (or the JSON signature form).
   --name VAR=NAME     the API name of a signature whose name the driver sets at run time
   --buffer T.m=DIR:N  member m of type T holds a caller buffer's address: DIR in|out|inout, N a
                       byte count or the member holding it (e.g. img_t.data=in:size)
+  --commands FILE     an ioctl-style callback's payload layouts by command, as JSON:
+                      {"ioctl.arg": {"command": "cmd", "types": {"GPU_GET_INFO": "struct gpuInfo"}}}
+                      (without it, _IOR/_IOW/_IOWR macros in the driver's headers are used)
   --json              write the JSON signature form (an array when there are several)
   -o OUT              write there instead of stdout
   --module OUT.ts     also write a simulator kernel module (needs -o: it imports that module)
@@ -59,13 +64,34 @@ function relativeSpecifier(from: string, target: string): string {
   return rel.startsWith(".") ? rel : `./${rel}`;
 }
 
+/** A `--commands` file: `{ "CALLBACK.PARAM": { "command"?: PARAM, "types": { CODE: "C type" } } }`. */
+async function readCommands(path: string): Promise<Record<string, CommandHint>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    throw new ImportError(`--commands ${path}: ${(e as Error).message}`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === "object" && !Array.isArray(v);
+  const shape = 'expected {"CALLBACK.PARAM": {"command": "PARAM", "types": {"CODE": "C type", …}}, …}';
+  if (!isObject(json)) throw new ImportError(`--commands ${path}: ${shape}`);
+  for (const [k, v] of Object.entries(json)) {
+    const ok = isObject(v) && (v.command === undefined || typeof v.command === "string") &&
+      isObject(v.types) &&
+      Object.values(v.types).every((t) => typeof t === "string");
+    if (!ok || !k.includes(".")) throw new ImportError(`--commands ${path}: ${k}: ${shape}`);
+  }
+  return json as Record<string, CommandHint>;
+}
+
 function absolutePath(p: string): string {
   return p.startsWith("/") ? p : `${Deno.cwd()}/${p}`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(splitJoined(argv), {
-    string: ["I", "D", "signature", "o", "module", "name", "buffer", "lib"],
+    string: ["I", "D", "signature", "o", "module", "name", "buffer", "lib", "commands"],
     boolean: ["json", "help"],
     collect: ["I", "D", "name", "buffer"],
     alias: { h: "help" },
@@ -93,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
     names[m[1]] = m[2];
   }
   const buffers = Object.fromEntries(((args.buffer ?? []) as string[]).map(parseBuffer));
+  const commands = args.commands ? await readCommands(args.commands) : undefined;
   const result = await importC({
     files,
     includes: (args.I ?? []) as string[],
@@ -100,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
     signature: args.signature,
     names,
     buffers,
+    commands,
   });
   for (const w of result.warnings) console.error(`warning: ${w}`);
   const source = files.join(" ");

@@ -18,6 +18,7 @@ import { importC, type ImportOptions } from "./import.ts";
 
 export { type CompileOptions, ImportError } from "./clang.ts";
 export type { BufferHint } from "./c_types.ts";
+export type { CommandHint } from "./commands.ts";
 // The library's types these refer to, so that a tool needs one import.
 export type * from "../mod.ts";
 export { importC, type ImportedSignature, type ImportOptions, type ImportResult } from "./import.ts";

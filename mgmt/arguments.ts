@@ -15,9 +15,10 @@
  */
 import { isVector, returnsData } from "../abi/facts.ts";
 import { didYouMean } from "../util/suggest.ts";
-import { decodeParam, encodeParam } from "./codec.ts";
+import { commandChoice, commandLayout, decodeParam, encodeParam } from "./codec.ts";
 import { ValueError } from "./errors.ts";
 import type { ParamBlock } from "./param_blocks.ts";
+import type { CommandType } from "./types/command.ts";
 import type { CallbackInfo } from "./signature.ts";
 import type { CallerBuffers } from "./types/type.ts";
 
@@ -49,21 +50,30 @@ export function encodeArguments(
   }
   return cb.params.map((p, i) => {
     const value = given[p.name];
+    // An ioctl-style payload's layout, by the command given (mgmt/types/command.ts).
+    const choice = p.commands ? commandChoice(p, cb.params, given) : undefined;
+    const layout = choice?.type;
     if (p.dir === "out") {
       if (value !== undefined) {
         throw new ValueError(p.name, "an out parameter is returned, not given", context);
       }
       return block ? block.views[i]! : new Uint8Array(p.size);
     }
-    if (value === undefined) {
-      const what = p.dir === "vectorOut"
+    if (value === undefined && !(layout && p.dir !== "vectorIn")) {
+      const what = p.commands
+        ? choice
+          ? `command ${choice.name} has no layout: its payload as bytes, e.g. a Uint8Array`
+          : `a payload: typed by ${(p.type as CommandType).param} (${
+            [...p.commands.values()].map((c) => c.name).join(", ")
+          }), else bytes`
+        : p.dir === "vectorOut"
         ? `capacity in elements (e.g. ${p.name}: 4096)`
         : `${isVector(p.dir) ? "vector of " : ""}${p.type.name}`;
       throw new ValueError(p.name, `missing parameter (${what})`, context);
     }
     try {
       const view = block?.dataViews[i];
-      if (!view) return encodeParam(p, value, p.name, buffers);
+      if (!view) return encodeParam(p, value, p.name, buffers, choice);
       p.type.encode(view, 0, value, p.name, buffers);
       return block!.views[i]!;
     } catch (e) {
@@ -76,21 +86,39 @@ export function encodeArguments(
 /**
  * The values the kernel returned in `buffers` (as filled by C), by parameter name. A pointer
  * member that carried a caller buffer gives back that buffer (what the kernel wrote there), not
- * its address. `block`: the one `buffers` were encoded in, if any.
+ * its address. `block`: the one `buffers` were encoded in, if any. `input`: what the call was
+ * given (an ioctl-style payload decodes by its command: the one returned, else the one given).
  */
 export function decodeResults(
   cb: CallbackInfo,
   buffers: readonly Uint8Array[],
   callerBuffers?: CallerBuffers,
   block?: ParamBlock,
+  input?: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const params = cb.params;
+  let commands = false;
   for (let i = 0; i < params.length; i++) {
     const p = params[i];
     if (!returnsData(p.dir)) continue;
+    if (p.commands) {
+      commands = true;
+      continue;
+    }
     const view = block?.dataViews[i];
     out[p.name] = view ? p.type.decode(view, 0) : decodeParam(p, buffers[i]);
+  }
+  if (commands) {
+    const values = { ...input, ...out };
+    const first = { ...out };
+    for (const k of Object.keys(out)) delete out[k];
+    // In the parameters' order, the payloads decoded by their command.
+    for (let i = 0; i < params.length; i++) {
+      const p = params[i];
+      if (!returnsData(p.dir)) continue;
+      out[p.name] = p.commands ? decodeParam(p, buffers[i], commandLayout(p, params, values)) : first[p.name];
+    }
   }
   for (const b of callerBuffers?.list ?? []) placeAt(out, b.path, b.bytes);
   for (const p of cb.params) {

@@ -16,11 +16,73 @@ import { toHex } from "../util/hex.ts";
 import { ValueError } from "./errors.ts";
 import type { ParamInfo } from "./signature.ts";
 import { bytesFromJson } from "./types/bytes.ts";
+import type { CommandType } from "./types/command.ts";
+import type { EnumType } from "./types/enum.ts";
 import type { CallerBuffers, Type } from "./types/type.ts";
 
-/** True when vectors of this element type are Uint8Array on the JavaScript side. */
+/**
+ * True when vectors of this element type are Uint8Array on the JavaScript side (`u8`, and
+ * `t.byCommand(…)` payloads, whose commands with a layout take typed values too).
+ */
 export function isByteElement(type: Type<unknown>): boolean {
-  return type.kind === "int" && type.name === "u8";
+  return (type.kind === "int" && type.name === "u8") || type.kind === "command";
+}
+
+/** The command an ioctl-style payload is sent or received with: its name, and its layout if it has one. */
+export interface CommandChoice {
+  /** The command's enum name, else its code (`0x30`). */
+  readonly name: string;
+  /** Its layout; none for a command the map does not name (bytes). */
+  readonly type?: Type<unknown>;
+}
+
+/**
+ * For a vector of `t.byCommand(…)`: the command in `values` (the call's or event's other
+ * parameters, by name) and the layout it chooses; undefined when none is given, or for any other
+ * parameter.
+ */
+export function commandChoice(
+  p: ParamInfo,
+  params: readonly ParamInfo[],
+  values: Readonly<Record<string, unknown>> | undefined,
+): CommandChoice | undefined {
+  if (!p.commands) return undefined;
+  const code = commandCode(p, params, values);
+  if (code === undefined) return undefined;
+  const known = p.commands.get(code);
+  const cmd = params.find((q) => q.name === (p.type as CommandType).param);
+  const named = cmd?.type.kind === "enum"
+    ? Object.entries((cmd.type as EnumType<string>).values).find(([, v]) => BigInt(v) === code)?.[0]
+    : undefined;
+  return { name: known?.name ?? named ?? `0x${code.toString(16)}`, type: known?.type };
+}
+
+/** The layout {@link commandChoice} finds, if any. */
+export function commandLayout(
+  p: ParamInfo,
+  params: readonly ParamInfo[],
+  values: Readonly<Record<string, unknown>> | undefined,
+): Type<unknown> | undefined {
+  return commandChoice(p, params, values)?.type;
+}
+
+/** The command code in `values` for a `t.byCommand(…)` vector `p`: from a number, or an enum name. */
+export function commandCode(
+  p: ParamInfo,
+  params: readonly ParamInfo[],
+  values: Readonly<Record<string, unknown>> | undefined,
+): bigint | undefined {
+  const param = (p.type as CommandType).param;
+  const v = values?.[param];
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (typeof v === "string" && /^(0x[0-9a-f]+|\d+)$/i.test(v)) return BigInt(v); // (as typed in the REPL)
+  const cmd = params.find((q) => q.name === param);
+  if (typeof v === "string" && cmd?.type.kind === "enum") {
+    const code = (cmd.type as EnumType<string>).values[v];
+    return code === undefined ? undefined : BigInt(code);
+  }
+  return undefined;
 }
 
 /**
@@ -34,7 +96,29 @@ export function encodeParam(
   value: unknown,
   path: string = p.name,
   buffers?: CallerBuffers,
+  choice?: CommandChoice,
 ): Uint8Array {
+  if (p.commands) {
+    const layout = choice?.type;
+    // An ioctl-style payload: the chosen command's layout, else bytes as given.
+    // Left out, a payload the kernel fills is its layout zeroed (a GET-style command).
+    if (p.dir !== "vectorIn" && value === undefined && layout) return new Uint8Array(layout.size);
+    if (p.dir !== "vectorOut" && !(value instanceof Uint8Array) && !Array.isArray(value)) {
+      if (!layout) {
+        const withLayout = [...p.commands.values()].map((c) => c.name).join(", ");
+        throw new ValueError(
+          path,
+          choice
+            ? `command ${choice.name} has no layout here (${withLayout} have one): give its payload as bytes (a Uint8Array)`
+            : `a typed payload needs the command first (${(p.type as CommandType).param}: ${withLayout}…), ` +
+              "or give bytes (a Uint8Array)",
+        );
+      }
+      const out = new Uint8Array(layout.size);
+      layout.encode(new DataView(out.buffer), 0, value, path, buffers);
+      return out;
+    }
+  }
   if (p.dir === "vectorOut") {
     if (typeof value !== "number" || !Number.isInteger(value) || value < 1) {
       throw new ValueError(
@@ -89,8 +173,11 @@ export function encodeParam(
  * vector is `bytes` itself, not a copy (a 64 MiB one would cost more than the call): pass bytes
  * the result may keep.
  */
-export function decodeParam(p: ParamInfo, bytes: Uint8Array): unknown {
+export function decodeParam(p: ParamInfo, bytes: Uint8Array, layout?: Type<unknown>): unknown {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // An ioctl-style payload: typed when its command has a layout and the bytes are exactly one
+  // (any other length comes back as bytes: nothing of it is dropped).
+  if (p.commands) return layout && bytes.length === layout.size ? layout.decode(view, 0) : bytes;
   if (isVector(p.dir)) {
     if (isByteElement(p.type)) return bytes;
     const n = Math.floor(bytes.length / p.size);
@@ -102,7 +189,18 @@ export function decodeParam(p: ParamInfo, bytes: Uint8Array): unknown {
 }
 
 /** Converts a JSON-form value of a parameter (as the REPL and control commands take it) to a value. */
-export function paramFromJson(p: ParamInfo, json: unknown, path: string = p.name): unknown {
+export function paramFromJson(
+  p: ParamInfo,
+  json: unknown,
+  path: string = p.name,
+  layout?: Type<unknown>,
+): unknown {
+  if (
+    p.commands && p.dir !== "vectorOut" && layout && json !== null && typeof json === "object" &&
+    !Array.isArray(json) && !(json instanceof Uint8Array)
+  ) {
+    return layout.fromJson(json, path);
+  }
   if (p.dir === "vectorOut") {
     const n = typeof json === "string" ? Number(json) : json;
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
@@ -122,9 +220,10 @@ export function paramFromJson(p: ParamInfo, json: unknown, path: string = p.name
 }
 
 /** Converts a decoded parameter value to lossless JSON (bigint as string, bytes as hex). */
-export function paramToJson(p: ParamInfo, value: unknown): unknown {
+export function paramToJson(p: ParamInfo, value: unknown, layout?: Type<unknown>): unknown {
   if (isVector(p.dir)) {
     if (value instanceof Uint8Array) return toHex(value);
+    if (p.commands) return layout ? layout.toJson(value) : value;
     return (value as unknown[]).map((v) => p.type.toJson(v));
   }
   return p.type.toJson(value);

@@ -15,7 +15,7 @@
 import type { RawEvent } from "../ffi/callbacks.ts";
 import { ERRNO } from "../abi/facts.ts";
 import { Deadline } from "./cancel.ts";
-import { decodeParam } from "./codec.ts";
+import { commandLayout, decodeParam } from "./codec.ts";
 import { closedError, VmkMgmtError } from "./errors.ts";
 import type { Instance } from "./instance_ref.ts";
 import { CallbackLookupError, type Signature } from "./signature.ts";
@@ -124,12 +124,15 @@ export class EventHub {
     if (!cb || cb.location !== "user") throw new Error(`no user-location callback has id ${raw.callbackId}`);
     const params: Record<string, unknown> = {};
     const list = cb.params;
-    for (let i = 0; i < list.length; i++) {
+    const decode = (i: number, values?: Record<string, unknown>) => {
       const bytes = raw.params[i];
-      const value = decodeParam(list[i], bytes);
+      const value = decodeParam(list[i], bytes, values && commandLayout(list[i], list, values));
       // A byte vector decodes to its bytes themselves: the one value that needs a copy.
       params[list[i].name] = value === bytes ? bytes.slice() : value;
-    }
+    };
+    for (let i = 0; i < list.length; i++) decode(i);
+    // ioctl-style payloads again, by the event's command (mgmt/types/command.ts).
+    for (let i = 0; i < list.length; i++) if (list[i].commands) decode(i, { ...params });
     const event: KernelEvent = {
       name: cb.name,
       id: cb.id,

@@ -264,7 +264,15 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
               };
             } else {
               try {
-                result = decodeResults(plan.cb, data, pinned, block) as InvokeResult<Callbacks<D>[K]>;
+                result = decodeResults(
+                  plan.cb,
+                  data,
+                  pinned,
+                  block,
+                  input as Record<string, unknown>,
+                ) as InvokeResult<
+                  Callbacks<D>[K]
+                >;
               } catch (e) {
                 error = { e };
               }
@@ -315,7 +323,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       if (rc !== 0) {
         throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
       }
-      return decodeResults(plan.cb, data, pinned, block) as InvokeResult<Callbacks<D>[K]>;
+      return decodeResults(plan.cb, data, pinned, block, input as Record<string, unknown>) as InvokeResult<
+        Callbacks<D>[K]
+      >;
     } finally {
       // The call has returned: C no longer touches the buffers.
       plan.blocks.give(block);

@@ -19,6 +19,7 @@ import {
   type Direction,
   DIRECTION_CODE,
   FIRST_CALLBACK_ID,
+  isVector,
   type Location,
   LOCATION_CODE,
   MAX_CALLBACK_PARMS,
@@ -32,6 +33,8 @@ import type { CSignature } from "../ffi/layout.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { SignatureError } from "./errors.ts";
 import type { Param } from "./params.ts";
+import type { CommandType } from "./types/command.ts";
+import type { EnumType } from "./types/enum.ts";
 import type { Type, TypeJson } from "./types/type.ts";
 
 /** A callback as written by the user. */
@@ -98,6 +101,11 @@ export interface ParamInfo {
   readonly lengthFrom?: string;
   /** Documentation line. */
   readonly doc?: string;
+  /**
+   * A vector of `t.byCommand(…)`: its layouts by command code, with the name each was given by
+   * (the command parameter's enum name, else the code as written).
+   */
+  readonly commands?: ReadonlyMap<bigint, { readonly name: string; readonly type: Type<unknown> }>;
 }
 
 /** A validated callback. */
@@ -360,7 +368,56 @@ function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>
       );
     }
   }
-  return Object.freeze({ name, id, location, sync, params: Object.freeze(params), doc: def.doc });
+  const resolved = params.map((p) => (p.type.kind === "command" ? withCommands(p, params, where) : p));
+  return Object.freeze({ name, id, location, sync, params: Object.freeze(resolved), doc: def.doc });
+}
+
+/**
+ * A `t.byCommand(…)` vector's layouts resolved against its command parameter: codes from the
+ * command parameter's enum names or from numbers as written, each checked.
+ * @throws {SignatureError} naming the parameter and what is wrong.
+ */
+function withCommands(p: ParamInfo, params: readonly ParamInfo[], where: string): ParamInfo {
+  const pw = `${where}.params.${p.name}`;
+  const type = p.type as CommandType;
+  if (!isVector(p.dir)) {
+    throw new SignatureError(
+      `${pw}: t.byCommand(…) is the element type of a byte vector (t.vectorIn, t.vectorInOut, t.vectorOut)`,
+    );
+  }
+  const cmd = params.find((q) => q.name === type.param);
+  if (!cmd || cmd === p) {
+    throw new SignatureError(
+      `${pw}: t.byCommand("${type.param}", …) names no other parameter (parameters: ${
+        params.map((q) => q.name).join(", ")
+      })`,
+    );
+  }
+  const kind = cmd.type.kind;
+  if ((cmd.dir !== "in" && cmd.dir !== "inout") || (kind !== "int" && kind !== "enum")) {
+    throw new SignatureError(
+      `${pw}: the command parameter ${cmd.name} must be an in or inout integer or enum, not ${cmd.dir} ${cmd.type.name}`,
+    );
+  }
+  const names = kind === "enum" ? (cmd.type as EnumType<string>).values : {};
+  const commands = new Map<bigint, { name: string; type: Type<unknown> }>();
+  for (const [key, layout] of Object.entries(type.commands)) {
+    let code: bigint | undefined;
+    if (key in names) code = BigInt(names[key]);
+    else if (/^(0x[0-9a-f]+|\d+)$/i.test(key)) code = BigInt(key);
+    if (code === undefined) {
+      throw new SignatureError(
+        `${pw}: command ${key} is neither a code nor a name of ${cmd.name}'s enum${
+          kind === "enum" ? ` (${Object.keys(names).join(", ")})` : ""
+        }`,
+      );
+    }
+    const known = Object.entries(names).find(([, v]) => BigInt(v) === code)?.[0];
+    const other = commands.get(code);
+    if (other) throw new SignatureError(`${pw}: commands ${other.name} and ${key} are both code ${code}`);
+    commands.set(code, { name: known ?? key, type: layout });
+  }
+  return { ...p, commands };
 }
 
 /**

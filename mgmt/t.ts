@@ -13,6 +13,7 @@ import { param } from "./params.ts";
 import { arrayType } from "./types/array.ts";
 import { bool } from "./types/bool.ts";
 import { bytesType } from "./types/bytes.ts";
+import { commandType } from "./types/command.ts";
 import { enumType } from "./types/enum.ts";
 import { f32, f64 } from "./types/float.ts";
 import { i16, i32, i64, i8, u16, u32, u64, u8 } from "./types/int.ts";
@@ -136,6 +137,13 @@ export const t = {
    * @throws {RangeError} no value, a name that is not an identifier, a value that does not fit `base`.
    */
   enumOf: enumType,
+  /**
+   * The element type of an ioctl-style byte vector whose layout parameter `param` chooses:
+   * `t.vectorInOut(t.byCommand("cmd", { GET_INFO: InfoReq, 0x22: CfgReq }))` — keys are codes or
+   * names of the command parameter's enum; a command not named passes bytes.
+   * @throws {TypeError} a `param` that is not a name, or a layout that is not a type.
+   */
+  byCommand: commandType,
   /** IN: copied to the kernel. @throws {TypeError} when given no type. */
   in: param("in"),
   /** OUT: filled by the kernel (sync kernel callbacks only). @throws {TypeError} when given no type. */

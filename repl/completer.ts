@@ -4,6 +4,7 @@
  * from the kernel, parameters not yet given, struct field paths, enum names, and files after `@`.
  * @module
  */
+import { commandLayout } from "../mgmt/codec.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
 import { isRecord } from "../mgmt/types/record.ts";
@@ -60,8 +61,23 @@ function fieldPaths(type: Type<unknown>, prefix: string): string[] {
   );
 }
 
-function typeAt(p: ParamInfo, path: string[]): Type<unknown> | undefined {
-  let t: Type<unknown> | undefined = p.type;
+/** The `name=value` words of a line so far, by name (for the command an ioctl-style payload follows). */
+function givenValues(done: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const w of done) {
+    const eq = w.indexOf("=");
+    if (eq > 0 && !w.slice(0, eq).includes(".")) out[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  return out;
+}
+
+/** What a parameter's value is typed as: an ioctl-style payload by the command given so far. */
+function baseType(cb: CallbackInfo, p: ParamInfo, done: string[]): Type<unknown> {
+  return p.commands ? commandLayout(p, cb.params, givenValues(done)) ?? p.type : p.type;
+}
+
+function typeAt(base: Type<unknown>, path: string[]): Type<unknown> | undefined {
+  let t: Type<unknown> | undefined = base;
   for (const seg of path) {
     if (!isRecord(t)) return undefined;
     t = t.fields.find((f) => f.name === seg)?.type;
@@ -120,7 +136,7 @@ function paramCandidates(cb: CallbackInfo, done: string[], current: string): str
     if (value.startsWith("@") && p.dir.startsWith("vector")) {
       return filePaths(value).map((f) => current.slice(0, eq + 1) + f);
     }
-    const t = typeAt(p, path);
+    const t = typeAt(baseType(cb, p, done), path);
     let values: string[] = [];
     if (t?.kind === "enum") values = Object.keys((t as EnumType<string>).values);
     else if (t?.kind === "bool") values = ["true", "false"];
@@ -130,7 +146,7 @@ function paramCandidates(cb: CallbackInfo, done: string[], current: string): str
     const parts = current.split(".");
     const p = cb.params.find((q) => q.name === parts[0]);
     if (!p) return [];
-    const t = typeAt(p, parts.slice(1, -1));
+    const t = typeAt(baseType(cb, p, done), parts.slice(1, -1));
     if (!t) return [];
     // Fields given already are not offered again.
     const given = new Set(done.map((w) => w.slice(0, w.indexOf("=") >>> 0)));
@@ -139,7 +155,10 @@ function paramCandidates(cb: CallbackInfo, done: string[], current: string): str
   const given = givenParams(done);
   return cb.params
     .filter((p) => p.dir !== "out" && !given.has(p.name))
-    .map((p) => (isRecord(p.type) && !p.dir.startsWith("vector") ? `${p.name}.` : `${p.name}=`));
+    .map((p) => {
+      const t = baseType(cb, p, done);
+      return isRecord(t) && (t !== p.type || !p.dir.startsWith("vector")) ? `${p.name}.` : `${p.name}=`;
+    });
 }
 
 async function candidatesFor(

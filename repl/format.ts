@@ -5,10 +5,11 @@
  */
 import * as colors from "@std/fmt/colors";
 import { displayWidth, padToWidth } from "./width.ts";
-import { paramToJson } from "../mgmt/codec.ts";
+import { commandLayout, paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
 import type { ArrayType } from "../mgmt/types/array.ts";
+import type { CommandType } from "../mgmt/types/command.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
 import { type Field, isRecord, type RecordType } from "../mgmt/types/record.ts";
 import type { PointerType } from "../mgmt/types/pointer.ts";
@@ -166,12 +167,20 @@ export function formatResult(
   }
 }
 
-/** The JSON form of a call result. */
-export function resultJson(cb: CallbackInfo, result: Record<string, unknown>): Record<string, unknown> {
+/**
+ * The JSON form of a call result (or an event's parameters); `input`: what the call was given (an
+ * ioctl-style payload's layout comes from its command).
+ */
+export function resultJson(
+  cb: CallbackInfo,
+  result: Record<string, unknown>,
+  input?: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(result)) {
     const param = cb.params.find((q) => q.name === k);
-    out[k] = param ? paramToJson(param, v) : v;
+    const layout = param?.commands && commandLayout(param, cb.params, { ...input, ...result });
+    out[k] = param ? paramToJson(param, v, layout) : v;
   }
   return out;
 }
@@ -363,6 +372,17 @@ export function describeCallback(cb: CallbackInfo, p: Paint, docs?: TypeDocMap):
     if (prm.doc) lines.push(`      ${prm.doc}`);
     lines.push(...docLine(docs?.[prm.type.name]?.doc, "      ", p));
     lines.push(...typeLines(prm.type, "      ", p, 0, docs));
+    // An ioctl-style payload: each command's layout.
+    for (const [code, c] of prm.commands ?? []) {
+      lines.push(
+        `      ${p.dim("when")} ${(prm.type as CommandType).param}=${p.yellow(c.name)} ${
+          p.dim(`(0x${code.toString(16)})`)
+        }: ${c.type.name} ${p.dim(`(${plural(c.type.size, "byte")})`)}`,
+      );
+      lines.push(...docLine(docs?.[c.type.name]?.doc, "          ", p));
+      lines.push(...typeLines(c.type, "          ", p, 0, docs));
+    }
+    if (prm.commands) lines.push(`      ${p.dim("any other command: bytes")}`);
   }
   return lines.join("\n");
 }
@@ -394,6 +414,7 @@ function skeleton(type: Type<unknown>): unknown {
     case "chars":
       return "";
     case "bytes":
+    case "command":
       return "00";
     case "pointer":
       return "0x0";
@@ -423,6 +444,12 @@ export function template(
     if (prm.dir === "vectorOut") {
       json[prm.name] = 256;
       words.push(`${prm.name}=256`);
+    } else if (prm.commands) {
+      // An ioctl-style payload: the layout of the command the template chose.
+      const layout = commandLayout(prm, cb.params, json);
+      const v = layout ? skeleton(layout) : "00";
+      json[prm.name] = v;
+      words.push(`${prm.name}=${typeof v === "object" ? toJsonText(v) : "0x00"}`);
     } else if (prm.dir.startsWith("vector")) {
       json[prm.name] = prm.type.name === "u8" ? "00" : [skeleton(prm.type)];
       words.push(`${prm.name}=${prm.type.name === "u8" ? "0x00" : toJsonText([skeleton(prm.type)])}`);

@@ -66,8 +66,8 @@ export class ReplState {
   readonly instanceCache = new Map<string, Instance[]>();
   /** Socket of the simulator, when the library is ours. */
   simSocket?: string;
-  /** The last call's callback and result (`show -a`). */
-  last?: { callback: CallbackInfo; result: Record<string, unknown> };
+  /** The last call's callback, result and input (`show -a`). */
+  last?: { callback: CallbackInfo; result: Record<string, unknown>; input?: Record<string, unknown> };
   /** The simulator's control ops with their descriptions (asked once). */
   simOps?: Record<string, string>;
 

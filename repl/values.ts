@@ -4,7 +4,7 @@
  * signature.
  * @module
  */
-import { isByteElement, paramFromJson } from "../mgmt/codec.ts";
+import { commandLayout, isByteElement, paramFromJson } from "../mgmt/codec.ts";
 import { ValueError } from "../mgmt/errors.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import { isRecord } from "../mgmt/types/record.ts";
@@ -97,13 +97,22 @@ async function vectorBytes(p: ParamInfo, value: unknown, readFile: (path: string
   return paramFromJson(p, value);
 }
 
-/** Converts one parameter's raw value to what `invoke` takes. */
+/**
+ * Converts one parameter's raw value to what `invoke` takes; `layout`: an ioctl-style payload's
+ * layout, by its command (fields such as `arg.port=7` then build that layout's value).
+ */
 export async function convertParam(
   p: ParamInfo,
   raw: unknown,
   readFile: (path: string) => Promise<Uint8Array>,
+  layout?: Type<unknown>,
 ): Promise<unknown> {
   try {
+    if (
+      layout && raw !== null && typeof raw === "object" && !Array.isArray(raw) && !(raw instanceof Quoted)
+    ) {
+      return paramFromJson(p, unquote(layout, raw), p.name, layout);
+    }
     if ((p.dir === "vectorIn" || p.dir === "vectorInOut") && isByteElement(p.type)) {
       return await vectorBytes(p, raw, readFile);
     }
@@ -176,7 +185,17 @@ export async function parseCallArgs(
   }
   for (const [k, v] of Object.entries(tree)) {
     const p = cb.params.find((p) => p.name === k);
-    out.params[k] = p ? await convertParam(p, v, readFile) : v;
+    out.params[k] = p && !p.commands ? await convertParam(p, v, readFile) : v;
+  }
+  // ioctl-style payloads once their command is known (mgmt/types/command.ts).
+  for (const p of cb.params) {
+    if (!p.commands || !(p.name in tree)) continue;
+    out.params[p.name] = await convertParam(
+      p,
+      tree[p.name],
+      readFile,
+      commandLayout(p, cb.params, out.params),
+    );
   }
   return out;
 }
@@ -238,6 +257,33 @@ export function missingFields(
   );
 }
 
+/**
+ * What an ioctl-style payload still lacks: by the command on the line, its layout's fields (none
+ * when it is one the kernel fills and no field was given: it goes zeroed), else bytes.
+ */
+function missingPayload(
+  cb: CallbackInfo,
+  p: ParamInfo,
+  words: readonly string[],
+  paths: ReadonlySet<string>,
+): MissingValue[] {
+  const values: Record<string, string> = {};
+  for (const w of words) {
+    const eq = w.indexOf("=");
+    if (eq > 0 && !w.slice(0, eq).includes(".")) values[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  const layout = commandLayout(p, cb.params, values);
+  const inside = [...paths].some((g) => g.startsWith(`${p.name}.`));
+  if (layout && !inside && p.dir !== "vectorIn") return [];
+  if (layout && isRecord(layout)) return missingFields(layout, p.name, paths);
+  if (layout) return [{ path: p.name, hint: `${p.name}=<${layout.name}>`, typeName: layout.name }];
+  return [{
+    path: p.name,
+    hint: `${p.name}=<hex|"text"|@file>`,
+    typeName: "bytes (a command without a layout)",
+  }];
+}
+
 /** What a call line still lacks, parameter by parameter (outputs need nothing). */
 export function missingValues(cb: CallbackInfo, words: readonly string[]): MissingValue[] {
   const paths = new Set<string>();
@@ -252,6 +298,7 @@ export function missingValues(cb: CallbackInfo, words: readonly string[]): Missi
   }
   return cb.params.flatMap((p) => {
     if (p.dir === "out" || paths.has(p.name)) return [];
+    if (p.commands) return missingPayload(cb, p, words, paths);
     if (p.dir === "vectorOut") {
       return [{ path: p.name, hint: `${p.name}=<capacity>`, typeName: "capacity in elements" }];
     }

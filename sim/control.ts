@@ -11,7 +11,7 @@
  * @module
  */
 import { ERRNO } from "../abi/facts.ts";
-import { paramFromJson } from "../mgmt/codec.ts";
+import { commandLayout, paramFromJson } from "../mgmt/codec.ts";
 import { parseInstanceRef } from "../mgmt/instance_ref.ts";
 import { checkOpKeys, CONTROL_OPS, type ControlRequest, opKeys } from "./client.ts";
 import type { Kernel } from "./kernel.ts";
@@ -171,6 +171,17 @@ export function runControl(kernel: Kernel, req: ControlRequest): unknown {
             p,
             (numbered as Record<string, unknown>)[p.name],
             `params.${p.name}`,
+          );
+        }
+        // ioctl-style payloads by the event's command (mgmt/types/command.ts).
+        for (const p of cb.params) {
+          if (!p.commands) continue;
+          const layout = commandLayout(p, cb.params, params);
+          params[p.name] = paramFromJson(
+            p,
+            (numbered as Record<string, unknown>)[p.name],
+            `params.${p.name}`,
+            layout,
           );
         }
         sessions = kernel.emit(`${sig.name}/${sig.vendor}`, event, params, {

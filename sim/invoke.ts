@@ -7,7 +7,7 @@
  * @module
  */
 import { ERRNO, isVector, MAX_VECTOR_BYTES, NO_INSTANCE_ID, returnsData } from "../abi/facts.ts";
-import { decodeParam, encodeParam } from "../mgmt/codec.ts";
+import { type CommandChoice, commandChoice, commandLayout, decodeParam, encodeParam } from "../mgmt/codec.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { CallError } from "./client.ts";
 import type { Faults } from "./faults.ts";
@@ -133,6 +133,11 @@ export function dispatchInvoke(
         }
         params[p.name] = decodeParam(p, parms[i].data ?? new Uint8Array(parms[i].length));
       }
+      // ioctl-style payloads typed by the call's command, for the handler (mgmt/types/command.ts).
+      for (const [i, p] of cb.params.entries()) {
+        if (!p.commands || p.dir === "vectorOut" || !parms[i].data) continue;
+        params[p.name] = decodeParam(p, parms[i].data!, commandLayout(p, cb.params, params));
+      }
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
       if (!session.closed) reply(status(e.errno));
@@ -176,7 +181,7 @@ export function dispatchInvoke(
     }
     if (session.closed) return;
     try {
-      reply(encodeResult(cb, parms, result));
+      reply(encodeResult(cb, parms, result, params));
     } catch (e) {
       kernel.log(`${api.signature.name}.${cb.name} returned a bad result: ${(e as Error).message}`);
       failed(ERRNO.EIO, `the ${cb.name} handler returned a bad result: ${(e as Error).message}`);
@@ -207,12 +212,15 @@ function encodeResult(
   cb: CallbackInfo,
   parms: ParamDescriptor[],
   result: Record<string, unknown>,
+  request: Record<string, unknown>,
 ): InvokeReply {
   return {
     status: 0,
     params: cb.params.map((p, i) => ({
       length: parms[i].length,
-      data: returnsData(p.dir) ? returned(p, parms[i], result) : undefined,
+      data: returnsData(p.dir)
+        ? returned(p, parms[i], result, commandChoice(p, cb.params, { ...request, ...result }))
+        : undefined,
     })),
   };
 }
@@ -222,6 +230,7 @@ function returned(
   p: ParamInfo,
   parm: ParamDescriptor,
   result: Record<string, unknown>,
+  choice?: CommandChoice,
 ): Uint8Array {
   const len = parm.length;
   let blob: Uint8Array;
@@ -229,7 +238,11 @@ function returned(
     const value = result[p.name];
     const isEmptyVector = (value instanceof Uint8Array || Array.isArray(value)) && value.length === 0;
     if (!isVector(p.dir)) blob = encodeParam({ ...p, dir: "in" }, value);
-    else blob = isEmptyVector ? new Uint8Array(0) : encodeParam({ ...p, dir: "vectorIn" }, value);
+    else {
+      blob = isEmptyVector
+        ? new Uint8Array(0)
+        : encodeParam({ ...p, dir: "vectorIn" }, value, p.name, undefined, choice);
+    }
   } else if (p.dir === "inout" || p.dir === "vectorInOut") {
     blob = parm.data!;
   } else {

@@ -13,7 +13,7 @@ import {
   sameMajorMinor,
   U64_MAX,
 } from "../abi/facts.ts";
-import { encodeParam } from "../mgmt/codec.ts";
+import { commandChoice, encodeParam } from "../mgmt/codec.ts";
 import { findInstance, parseInstanceRef } from "../mgmt/instance_ref.ts";
 import { formatVersion, type Signature } from "../mgmt/signature.ts";
 import { escapeForLog } from "../util/log_text.ts";
@@ -381,7 +381,7 @@ export class Kernel {
       callbackId: BigInt(cb.id),
       params: cb.params.map((p) => {
         if (!(p.name in (params ?? {}))) throw new Error(`${event}: missing parameter ${p.name}`);
-        return encodeParam(p, params[p.name]);
+        return encodeParam(p, params[p.name], p.name, undefined, commandChoice(p, cb.params, params));
       }),
     };
     const targets = options.session === undefined

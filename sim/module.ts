@@ -107,8 +107,11 @@ export interface CallContext<D extends SignatureDef, C> {
   readonly instance: KernelInstance | null;
   /** The calling session's id. */
   readonly session: number;
-  /** Decoded in/inout/vector parameters; for vectorOut, the capacity in elements. */
-  readonly params: InvokeParams<C>;
+  /**
+   * Decoded in/inout/vector parameters; for vectorOut, the capacity in elements. Every one is
+   * there (a caller may leave out an ioctl-style payload the kernel fills; the kernel still gets it).
+   */
+  readonly params: Required<InvokeParams<C>>;
   /** The kernel, for emitting events and managing instances. */
   readonly kernel: ModuleContext<D>;
   /**

@@ -483,6 +483,87 @@ export default moduleWith({
   },
 });
 
+Deno.test({
+  name:
+    "import-c: a GPU driver's ioctl callback — the commands from its _IOWR macros, typed payloads, unknown ones as bytes",
+  ...opts,
+  fn: async () => {
+    const dir = await generate("gpu");
+    try {
+      await Deno.writeTextFile(
+        `${dir}/wrapper.ts`,
+        `import { moduleWith } from "./gpu_module.ts";
+export default moduleWith({
+  ioctl: ({ params }) => {
+    const { cmd, arg } = params;
+    if (cmd === "GPU_IOCTL_GET_INFO") {
+      return { arg: { board: "Contoso A40", memoryMiB: 49152, pciDevice: 0x2235, engines: 84 } };
+    }
+    if (cmd === "GPU_IOCTL_SET_CLOCK" && !(arg instanceof Uint8Array)) {
+      const clock = arg as { domain: number; mhz: number };
+      return { arg: { domain: clock.domain, mhz: Math.min(clock.mhz, 1800) } };
+    }
+    return { arg: (arg as Uint8Array).map((b) => b * 10) };
+  },
+}, [{ id: 9n, name: "gpu0" }]);
+`,
+      );
+      await checkGenerated(dir, ["gpu.ts", "gpu_module.ts", "wrapper.ts"]);
+      const { gpuSignature } = await import(`file://${dir}/gpu.ts`);
+      assertEquals(gpuSignature.toJson(), normal(await expected("gpu")));
+      const codes = [...gpuSignature.callbacks.ioctl.params[1].commands.entries()].map((
+        [k, v]: [bigint, { name: string; type: { name: string } }],
+      ) => [k, v.name, v.type.name]);
+      assertEquals(codes, [
+        [0x80204701n, "GPU_IOCTL_GET_INFO", "gpu_info_t"],
+        [0xc0084702n, "GPU_IOCTL_SET_CLOCK", "gpu_clock_t"],
+      ]);
+      const out = await drive(await buildClient("gpu", dir), `${dir}/wrapper.ts`, async (socket) => {
+        // The same skeleton from TypeScript, by command name.
+        using _socket = useSocket(socket);
+        await using s = await open(gpuSignature);
+        const r = await s.invoke(
+          "ioctl" as never,
+          { instance: "gpu0", cmd: "GPU_IOCTL_SET_CLOCK", arg: { domain: 0, mhz: 2500 } } as never,
+        ) as Record<string, unknown>;
+        assertEquals(
+          r.arg,
+          { domain: 0, mhz: 1800 },
+        );
+      });
+      assertEquals(out, [
+        "info Contoso A40 49152 MiB device 2235 engines 84",
+        "clock 1 1800",
+        "raw 0 10 20 30 40",
+        "done",
+      ]);
+
+      // With a hint file instead (here: the same commands, one of them by number).
+      const hint = `${dir}/commands.json`;
+      await Deno.writeTextFile(
+        hint,
+        JSON.stringify({ "ioctl.arg": { command: "cmd", types: { "0x80204701": "gpu_info_t" } } }),
+      );
+      const hinted = await importCli([`${DRIVERS}/gpu_mgmt.c`, "--json", "--commands", hint]);
+      assertEquals(hinted.code, 0, hinted.stderr);
+      assertEquals(JSON.parse(hinted.stdout).callbacks.ioctl.params.arg.type, {
+        byCommand: "cmd",
+        commands: { "2149598977": "gpu_info_t" },
+      });
+      await Deno.writeTextFile(hint, JSON.stringify({ "ioctl.args": { types: { "1": "gpu_info_t" } } }));
+      const wrong = await importCli([`${DRIVERS}/gpu_mgmt.c`, "--json", "--commands", hint]);
+      assertEquals(wrong.code, 1);
+      assertStringIncludes(
+        wrong.stderr,
+        "--commands ioctl.args: no callback ioctl with a vector parameter args",
+      );
+      assertStringIncludes(wrong.stderr, "ioctl.arg would fit");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 /** Writes a driver interface file into a temp dir and imports it, expecting an error. */
 async function importError(
   source: string,
@@ -616,6 +697,43 @@ static ${SIG("", 1).trim()}`,
       );
     } finally {
       await Deno.remove(tree, { recursive: true });
+    }
+
+    // An ioctl-style callback whose commands a table pairs with their payload types.
+    const sw = await Deno.makeTempDir({ prefix: "vmkmgmt-import-cmds-" });
+    try {
+      await Deno.writeTextFile(
+        `${sw}/sw_mgmt.c`,
+        `#include <vmkapi.h>
+typedef struct { vmk_uint16 port; vmk_uint16 vlan; } sw_port_t;
+struct sw_stats { vmk_uint64 rx; vmk_uint64 tx; };
+enum sw_cmd { SW_GET_PORT = 0x101, SW_GET_STATS = 0x102 };
+/* The driver checks each command's payload size against this table. */
+static const struct { vmk_uint32 cmd; vmk_uint32 size; } swCommands[] = {
+  { SW_GET_PORT, sizeof(sw_port_t) },
+  { SW_GET_STATS, sizeof(struct sw_stats) },
+};
+#ifdef VMKERNEL
+VMK_ReturnStatus swIoctl(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, vmk_uint32 *cmd, vmk_MgmtVectorParm *arg);
+#else
+#define swIoctl NULL
+#endif
+vmk_MgmtCallbackInfo drvCallbacks[] = { {
+    .location = VMK_MGMT_CALLBACK_KERNEL, .callback = swIoctl, .synchronous = 1, .numParms = 2,
+    .parmSizes = { sizeof(vmk_uint32), 1 },
+    .parmTypes = { VMK_MGMT_PARMTYPE_IN, VMK_MGMT_PARMTYPE_VECTOR_INOUT }, .callbackId = 16 } };${
+          SIG("", 1)
+        }`,
+      );
+      const r = await importC({ files: [`${sw}/sw_mgmt.c`] });
+      const params = r.signatures[0].json.callbacks.swIoctl.params!;
+      assertEquals(params.cmd.type, { enum: { SW_GET_PORT: 0x101, SW_GET_STATS: 0x102 }, base: "u32" });
+      assertEquals(params.arg.type, {
+        byCommand: "cmd",
+        commands: { SW_GET_PORT: "sw_port_t", SW_GET_STATS: "sw_stats" },
+      });
+    } finally {
+      await Deno.remove(sw, { recursive: true });
     }
 
     // A byte pointer in the prototype says nothing of the type: the table's sizeof(T) is used, no error.

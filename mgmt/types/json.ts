@@ -4,6 +4,7 @@
  */
 import { t } from "../t.ts";
 import { arrayType } from "./array.ts";
+import { commandType } from "./command.ts";
 import { bytesType } from "./bytes.ts";
 import { enumType } from "./enum.ts";
 import { charsType, stringType } from "./string.ts";
@@ -64,6 +65,16 @@ export function typeFromJson(
   const wrap = <R>(f: () => R): R => at(path, f);
   if ("string" in o) return wrap(() => stringType(o.string as number));
   if ("bytes" in o) return wrap(() => bytesType(o.bytes as number));
+  if ("byCommand" in o) {
+    const c = o.commands;
+    if (c === null || typeof c !== "object" || Array.isArray(c)) {
+      throw new ValueError(path, "byCommand needs commands: an object of layouts by command");
+    }
+    const layouts = Object.fromEntries(
+      Object.entries(c).map(([k, tj]) => [k, typeFromJson(tj as TypeJson, `${path}.commands.${k}`, named)]),
+    );
+    return wrap(() => commandType(o.byCommand as string, layouts));
+  }
   if ("array" in o) {
     const el = typeFromJson(o.array as TypeJson, `${path}[]`, named);
     return wrap(() => arrayType(el, o.length as number));

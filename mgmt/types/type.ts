@@ -26,6 +26,7 @@ export type TypeJson =
     aligned?: number;
   }
   | { enum: Record<string, number>; base?: string; name?: string }
+  | { byCommand: string; commands: Record<string, TypeJson> }
   | { aligned: number; type: TypeJson }
   | {
     pointer: TypeJson | "void";
@@ -51,7 +52,8 @@ export type TypeKind =
   | "struct"
   | "union"
   | "enum"
-  | "pointer";
+  | "pointer"
+  | "command";
 
 /** A C type with a JavaScript value type `V`. */
 export interface Type<V> {

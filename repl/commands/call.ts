@@ -112,14 +112,14 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
         signal: controller.signal,
         timeout: parsed.timeout,
       }) as Record<string, unknown>;
-      state.last = { callback: cb, result };
+      state.last = { callback: cb, result, input: input as Record<string, unknown> };
       state.result(
         () => formatResult(cb, result, state.paint),
         () => ({
           ok: true,
           callback: name,
           instance: instance ?? null,
-          result: resultJson(cb, result),
+          result: resultJson(cb, result, input as Record<string, unknown>),
         }),
       );
     } finally {
@@ -136,10 +136,10 @@ export const show: Command = {
   run(state, args) {
     if (!state.last) throw new CommandError("show: no call has returned yet");
     if (args[0]?.text !== "-a" && args.length) throw new CommandError(`usage: ${this.usage}`);
-    const { callback, result } = state.last;
+    const { callback, result, input } = state.last;
     state.result(
       () => formatResult(callback, result, state.paint, true),
-      () => ({ ok: true, callback: callback.name, result: resultJson(callback, result) }),
+      () => ({ ok: true, callback: callback.name, result: resultJson(callback, result, input) }),
     );
   },
 };
