@@ -209,6 +209,14 @@ export function includeLines(files: readonly string[]): string {
   return files.map((f) => `#include ${JSON.stringify(absolute(f))}`).join("\n");
 }
 
+/**
+ * The start of a probe: every file included, its own `main` (a driver's tool may have one) renamed
+ * out of the way so the probe's can follow.
+ */
+export function probePrelude(files: readonly string[]): string {
+  return ["#define main vmkmgmt_import_user_main", includeLines(files), "#undef main"].join("\n");
+}
+
 /** An absolute path for `f`. */
 export function absolute(f: string): string {
   return f.startsWith("/") ? f : `${Deno.cwd()}/${f}`;

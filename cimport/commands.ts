@@ -6,9 +6,9 @@
  * names and the vector `t.byCommand(…)` (mgmt/types/command.ts).
  * @module
  */
-import { compileAndRun, type CompileOptions, definesWithPlaces, ImportError, includeLines } from "./clang.ts";
+import { compileAndRun, type CompileOptions, definesWithPlaces, ImportError, probePrelude } from "./clang.ts";
 import { type Ast, initElements, unwrap } from "./ast.ts";
-import type { OwnFiles } from "./signatures.ts";
+import { type OwnFiles, topLevelArguments } from "./signatures.ts";
 import type { TypeJson } from "../mgmt/types/type.ts";
 
 /** What the user says of one callback's commands (a `--commands` file: `{ "CALLBACK.PARAM": hint }`). */
@@ -90,9 +90,7 @@ export async function commandTables(ast: Ast, own: OwnFiles): Promise<{ key: str
 export async function commandCodes(o: CompileOptions, keys: readonly string[]): Promise<Map<string, bigint>> {
   if (!keys.length) return new Map();
   const source = [
-    "#define main vmkmgmt_import_user_main",
-    includeLines(o.files),
-    "#undef main",
+    probePrelude(o.files),
     "#include <stdio.h>",
     "int main(void) {",
     ...keys.map((k) => `  printf("%llu\\n", (unsigned long long)(${k}));`),
@@ -114,30 +112,6 @@ export async function commandCodes(o: CompileOptions, keys: readonly string[]): 
 /** A byte: what an untyped payload vector's element imports as (`u8`, `i8`, or one byte as written). */
 function isByteType(t: TypeJson): boolean {
   return t === "u8" || t === "i8" || (typeof t === "object" && "bytes" in t && t.bytes === 1);
-}
-
-/** The top-level arguments of a macro's argument text (`'G', 1, struct x`). */
-function topLevelArguments(body: string): string[] {
-  const args: string[] = [];
-  let depth = 0;
-  let cur = "";
-  let quote = "";
-  for (const ch of body) {
-    if (quote) {
-      cur += ch;
-      if (ch === quote) quote = "";
-      continue;
-    }
-    if (ch === "'" || ch === '"') quote = ch;
-    if (ch === "(") depth++;
-    if (ch === ")") depth--;
-    if (ch === "," && depth === 0) {
-      args.push(cur);
-      cur = "";
-    } else cur += ch;
-  }
-  args.push(cur);
-  return args;
 }
 
 /** One imported signature's JSON, as far as commands are concerned. */

@@ -19,9 +19,9 @@ import {
   type CompileOptions,
   compilerOf,
   ImportError,
-  includeLines,
   packValuesFromDump,
   parseWithClang,
+  probePrelude,
   systemIncludeDirs,
 } from "./clang.ts";
 import { type BufferHint, docFromList, TypeBuilder } from "./c_types.ts";
@@ -380,7 +380,7 @@ async function checkLayouts(
     label: `${types.cNames.get(name)} (${types.places.get(name)})`,
   }));
   if (!cases.length) return { types: 0, figures: 0 };
-  const header = ["#define main vmkmgmt_import_user_main", includeLines(o.files), "#undef main"].join("\n");
+  const header = probePrelude(o.files);
   let result;
   try {
     // The same compiler as the signature probe (CC), so both speak for one build.

@@ -8,7 +8,7 @@
  * @module
  */
 import { type Ast, type AstNode, initElements, paramsOf, unwrap, where } from "./ast.ts";
-import { compileAndRun, type CompileOptions, ImportError, includeLines, STANDIN_INCLUDE } from "./clang.ts";
+import { compileAndRun, type CompileOptions, ImportError, probePrelude, STANDIN_INCLUDE } from "./clang.ts";
 
 /** One callback table entry: how it was written, and what the compiler says it holds. */
 export interface RawCallback {
@@ -201,9 +201,7 @@ export async function findSignatures(ast: Ast, own: OwnFiles): Promise<RawSignat
 export async function readValues(o: CompileOptions, sigs: RawSignature[]): Promise<void> {
   if (!sigs.length) return;
   const lines: string[] = [
-    "#define main vmkmgmt_import_user_main",
-    includeLines(o.files),
-    "#undef main",
+    probePrelude(o.files),
     "#include <stdio.h>",
     "static void vmkmgmt_hex(const void *p, size_t n) {",
     '  for (size_t i = 0; i < n; i++) printf("%02x", ((const unsigned char *)p)[i]);',
@@ -321,21 +319,38 @@ function cString(hex: string): string {
   return new TextDecoder().decode(Uint8Array.from(end < 0 ? bytes : bytes.slice(0, end)));
 }
 
-/** The top-level arguments of `NAME(a, b(c, d), e)`. */
+/** The top-level arguments of `NAME(a, b(c, d), e)`, trimmed. */
 export function splitArguments(call: string): string[] {
-  const open = call.indexOf("(");
-  const body = call.slice(open + 1, call.lastIndexOf(")"));
+  const args = topLevelArguments(call.slice(call.indexOf("(") + 1, call.lastIndexOf(")"))).map((a) =>
+    a.trim()
+  );
+  if (args.at(-1) === "") args.pop(); // `F()`, or a trailing comma
+  return args;
+}
+
+/**
+ * The arguments of a macro's or call's argument text (`'G', 1, struct x`) split at its top-level
+ * commas: not those inside parentheses, character or string literals.
+ */
+export function topLevelArguments(body: string): string[] {
   const args: string[] = [];
   let depth = 0;
   let cur = "";
+  let quote = "";
   for (const ch of body) {
+    if (quote) {
+      cur += ch;
+      if (ch === quote) quote = "";
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
     if (ch === "(") depth++;
     if (ch === ")") depth--;
     if (ch === "," && depth === 0) {
-      args.push(cur.trim());
+      args.push(cur);
       cur = "";
     } else cur += ch;
   }
-  if (cur.trim()) args.push(cur.trim());
+  args.push(cur);
   return args;
 }
