@@ -104,6 +104,7 @@ export function decodeResults(
     if (!returnsData(p.dir)) continue;
     if (p.commands) {
       commands = true;
+      out[p.name] = undefined; // (its place kept: it decodes once the command is known)
       continue;
     }
     const view = block?.dataViews[i];
@@ -111,13 +112,11 @@ export function decodeResults(
   }
   if (commands) {
     const values = { ...input, ...out };
-    const first = { ...out };
-    for (const k of Object.keys(out)) delete out[k];
-    // In the parameters' order, the payloads decoded by their command.
     for (let i = 0; i < params.length; i++) {
       const p = params[i];
-      if (!returnsData(p.dir)) continue;
-      out[p.name] = p.commands ? decodeParam(p, buffers[i], commandLayout(p, params, values)) : first[p.name];
+      if (p.commands && returnsData(p.dir)) {
+        out[p.name] = decodeParam(p, buffers[i], commandLayout(p, params, values));
+      }
     }
   }
   for (const b of callerBuffers?.list ?? []) placeAt(out, b.path, b.bytes);

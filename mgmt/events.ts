@@ -130,8 +130,11 @@ export class EventHub {
       // A byte vector decodes to its bytes themselves: the one value that needs a copy.
       params[list[i].name] = value === bytes ? bytes.slice() : value;
     };
-    for (let i = 0; i < list.length; i++) decode(i);
-    // ioctl-style payloads again, by the event's command (mgmt/types/command.ts).
+    // ioctl-style payloads last, by the event's command (mgmt/types/command.ts); their places kept.
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].commands) params[list[i].name] = undefined;
+      else decode(i);
+    }
     for (let i = 0; i < list.length; i++) if (list[i].commands) decode(i, { ...params });
     const event: KernelEvent = {
       name: cb.name,

@@ -15,7 +15,7 @@ import { paramHint } from "./format.ts";
 import type { ReplState } from "./state.ts";
 import * as colors from "@std/fmt/colors";
 import { completeJs } from "./js_eval.ts";
-import { missingFields } from "./values.ts";
+import { lineValues, missingFields } from "./values.ts";
 import { tokenize } from "./tokenize.ts";
 
 /** The simulator's ops and what each takes, asked once (`sim ops`); the generic ones until then. */
@@ -61,19 +61,9 @@ function fieldPaths(type: Type<unknown>, prefix: string): string[] {
   );
 }
 
-/** The `name=value` words of a line so far, by name (for the command an ioctl-style payload follows). */
-function givenValues(done: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const w of done) {
-    const eq = w.indexOf("=");
-    if (eq > 0 && !w.slice(0, eq).includes(".")) out[w.slice(0, eq)] = w.slice(eq + 1);
-  }
-  return out;
-}
-
 /** What a parameter's value is typed as: an ioctl-style payload by the command given so far. */
 function baseType(cb: CallbackInfo, p: ParamInfo, done: string[]): Type<unknown> {
-  return p.commands ? commandLayout(p, cb.params, givenValues(done)) ?? p.type : p.type;
+  return p.commands ? commandLayout(p, cb.params, lineValues(done)) ?? p.type : p.type;
 }
 
 function typeAt(base: Type<unknown>, path: string[]): Type<unknown> | undefined {

@@ -257,6 +257,16 @@ export function missingFields(
   );
 }
 
+/** The `name=value` words of a call line, by name (not `a.b=` paths): what the command of an ioctl-style payload is read from. */
+export function lineValues(words: readonly string[]): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const w of words) {
+    const eq = w.indexOf("=");
+    if (eq > 0 && !w.slice(0, eq).includes(".")) values[w.slice(0, eq)] = w.slice(eq + 1);
+  }
+  return values;
+}
+
 /**
  * What an ioctl-style payload still lacks: by the command on the line, its layout's fields (none
  * when it is one the kernel fills and no field was given: it goes zeroed), else bytes.
@@ -267,12 +277,7 @@ function missingPayload(
   words: readonly string[],
   paths: ReadonlySet<string>,
 ): MissingValue[] {
-  const values: Record<string, string> = {};
-  for (const w of words) {
-    const eq = w.indexOf("=");
-    if (eq > 0 && !w.slice(0, eq).includes(".")) values[w.slice(0, eq)] = w.slice(eq + 1);
-  }
-  const layout = commandLayout(p, cb.params, values);
+  const layout = commandLayout(p, cb.params, lineValues(words));
   const inside = [...paths].some((g) => g.startsWith(`${p.name}.`));
   if (layout && !inside && p.dir !== "vectorIn") return [];
   if (layout && isRecord(layout)) return missingFields(layout, p.name, paths);
