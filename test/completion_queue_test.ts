@@ -11,7 +11,7 @@ import { loadLibrary } from "../ffi/library.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
-import { waitUntil, within } from "./support/wait.ts";
+import { outputWithin, waitUntil, within } from "./support/wait.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const { symbols, info } = await loadLibrary();
@@ -98,9 +98,7 @@ Deno.test({
         stdout: "piped",
         stderr: "piped",
       }).spawn();
-      const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-      const out = await child.output();
-      clearTimeout(killer);
+      const out = await outputWithin(child, 20_000, `${fixture} to exit by itself`);
       const stderr = new TextDecoder().decode(out.stderr);
       assertEquals([out.signal, out.code], [null, 0], `${fixture}: ${stderr}`);
       assert(new TextDecoder().decode(out.stdout).startsWith("done"), fixture);
