@@ -209,17 +209,22 @@ void registry_leave(handle_t *h);
 
 /* invoke.c: a submitted call's reply (payload taken; NULL with status when it failed), and the
  * end of its frame's time in the writer's queue; each completes the token once both happened. */
-void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *payload, uint32_t len);
+void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *payload, uint32_t len,
+                    int *ring_owed);
 void submit_unqueued(handle_t *h, struct submitted *sub);
 
 /* queue.c */
 struct qentry *queue_entry_new(void);
 void queue_entry_free(struct qentry *e);
+/* Pushing: the doorbell rings when the queue goes from empty to non-empty. With `ring_owed` (the
+ * reader thread, mid-batch) it is not rung but *ring_owed set, and the pusher rings it with
+ * queue_ring once its batch is pushed: one wake-up of the program per batch, not per entry. */
 /* Pushes a completion into an entry allocated beforehand, so completing cannot fail. */
-void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status);
+void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status, int *ring_owed);
 /* h->lock held: an EVENT payload (taken on 0); EOVERFLOW (too many of h's queued), EBADMSG (it does
  * not match the signature), ENOMEM. On an error the caller frees it and acknowledges it. */
-int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length);
+int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring_owed);
+void queue_ring(vmkmgmt_Queue q);
 void queue_disconnected_locked(handle_t *h); /* h->lock held */
 void queue_detach(handle_t *h); /* Destroy: drops h's events, waits for drains acknowledging them */
 /* Around every touch of a caller's memory by the reader (returned data, the kernel's copies): 0 when

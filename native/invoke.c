@@ -145,14 +145,15 @@ out:
 
 /* ---------------------------------------------------------------- submitted calls */
 
-static void complete(handle_t *h, struct submitted *sub) {
-  queue_complete(h->queue, sub->entry, sub->token, sub->status);
+static void complete(handle_t *h, struct submitted *sub, int *ring_owed) {
+  queue_complete(h->queue, sub->entry, sub->token, sub->status, ring_owed);
   free(sub);
 }
 
 /* The reply (or the failure) of a submitted call: returned data goes into the caller's buffers,
  * here on the reader thread, and the token completes once its frame has left the writer's queue. */
-void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *payload, uint32_t len) {
+void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *payload, uint32_t len,
+                    int *ring_owed) {
   if (status == 0 && payload) {
     if (queue_touch_begin(h->queue)) {
       status = unpack(sub->cb, &sub->a, payload, len);
@@ -167,7 +168,7 @@ void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *pay
   sub->status = status;
   int ready = !sub->queued;
   pthread_mutex_unlock(&h->lock);
-  if (ready) complete(h, sub);
+  if (ready) complete(h, sub, ring_owed);
 }
 
 /* The call's frame is out (or dropped): the token completes if the reply came first. */
@@ -176,7 +177,7 @@ void submit_unqueued(handle_t *h, struct submitted *sub) {
   sub->queued = 0;
   int ready = sub->replied;
   pthread_mutex_unlock(&h->lock);
-  if (ready) complete(h, sub);
+  if (ready) complete(h, sub, NULL);
 }
 
 QUEUE_EXPORT int vmkmgmt_UserSubmit(vmk_MgmtUserHandle h, vmk_uint64 token, vmk_uint64 instanceId, vmk_uint64 callbackId,

@@ -192,7 +192,7 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
       struct event *ev = h->ev_head;
       h->ev_head = ev->next;
       h->ev_count--;
-      int queued = queue_event_locked(h, ev->payload, ev->length);
+      int queued = queue_event_locked(h, ev->payload, ev->length, NULL);
       if (queued != 0) {
         free(ev->payload);
         if (queued == EOVERFLOW) h->library_dropped++;

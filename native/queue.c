@@ -86,7 +86,7 @@ void queue_entry_free(struct qentry *e) {
 /* Rings the doorbell: one byte, never waiting (a full socket means the program has bytes it has not
  * read yet, so it will drain anyway). Called without q->lock: the program, woken, drains at once,
  * and would otherwise wait for the lock the ringer still holds. */
-static void ring(vmkmgmt_Queue q) {
+void queue_ring(vmkmgmt_Queue q) {
   int bell = __atomic_load_n(&q->bell, __ATOMIC_ACQUIRE);
   if (bell < 0) return;
   ssize_t k;
@@ -110,17 +110,23 @@ static int push_locked(vmkmgmt_Queue q, struct qentry *e) {
   return was_empty;
 }
 
-void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status) {
+/* Rings now, or leaves it to the pusher's batch (handle.h). */
+static void ring_or_owe(vmkmgmt_Queue q, int *ring_owed) {
+  if (ring_owed) *ring_owed = 1;
+  else queue_ring(q);
+}
+
+void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status, int *ring_owed) {
   e->kind = VMKMGMT_ENTRY_COMPLETION;
   e->key = token;
   e->status = status;
   pthread_mutex_lock(&q->lock);
   int rang = push_locked(q, e);
   pthread_mutex_unlock(&q->lock);
-  if (rang) ring(q);
+  if (rang) ring_or_owe(q, ring_owed);
 }
 
-int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length) {
+int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring_owed) {
   vmkmgmt_Queue q = h->queue;
   struct qentry *e = calloc(1, sizeof *e);
   if (!e) return ENOMEM;
@@ -144,7 +150,7 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length) {
     rang = push_locked(q, e);
   }
   pthread_mutex_unlock(&q->lock);
-  if (rang) ring(q);
+  if (rang) ring_or_owe(q, ring_owed);
   if (full) free(e); /* (not its payload: the caller's on an error) */
   return full ? EOVERFLOW : 0;
 }
@@ -159,7 +165,7 @@ void queue_disconnected_locked(handle_t *h) {
   pthread_mutex_lock(&h->queue->lock);
   int rang = push_locked(h->queue, e);
   pthread_mutex_unlock(&h->queue->lock);
-  if (rang) ring(h->queue);
+  if (rang) queue_ring(h->queue);
 }
 
 void queue_detach(handle_t *h) {
@@ -350,7 +356,7 @@ QUEUE_EXPORT int vmkmgmt_QueueDoorbellAccept(vmkmgmt_Queue q) {
   }
   int pending = rc == 0 && q->head != NULL;
   pthread_mutex_unlock(&q->lock);
-  if (pending) ring(q); /* what came before it */
+  if (pending) queue_ring(q); /* what came before it */
   return rc;
 }
 

@@ -439,19 +439,34 @@ static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *
   return 0;
 }
 
+/* Frames the reader hands over before it rings a completion queue's doorbell, at the latest. */
+#define READER_RING_BATCH 64
+
 static void *reader_main(void *arg) {
   handle_t *h = arg;
   pthread_setname_np(pthread_self(), "vmkmgmt-reader"); /* so ps, gdb and the soak can tell it */
+  /* Frames come through a buffer (wire_reader), and the doorbell of a completion queue rings once
+   * for every frame that one read brought (at most READER_RING_BATCH), not once per frame: waking
+   * the program costs it more than handling what it is woken for (ARCHITECTURE.md, threads). */
+  struct wire_reader rd = {.fd = h->fd, .buf = malloc(WIRE_READER_SIZE)};
+  int ring_owed = 0;
+  unsigned batched = 0;
   for (;;) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
     struct pending *sub = NULL;
-    if (wire_read_frame(h->fd, &type, &id, &payload, &len) != 0) break;
+    if (ring_owed && (++batched >= READER_RING_BATCH || !wire_reader_ready(&rd))) {
+      queue_ring(h->queue); /* before the next read may sleep */
+      ring_owed = 0;
+      batched = 0;
+    }
+    if (!rd.buf || wire_reader_next(&rd, &type, &id, &payload, &len) != 0) break;
     pthread_mutex_lock(&h->lock);
     int rc;
     if (type == WIRE_EVENT) {
-      rc = h->queue && h->begun ? queue_event_locked(h, payload, len) : monitor_queue_locked(h, payload, len);
+      rc = h->queue && h->begun ? queue_event_locked(h, payload, len, &ring_owed)
+                                : monitor_queue_locked(h, payload, len);
       if (rc == EOVERFLOW) h->library_dropped++;
     } else if (type == WIRE_COPY_REQUEST) {
       /* Served here, on the reader: the caller it is for waits for its reply, which only this
@@ -471,7 +486,7 @@ static void *reader_main(void *arg) {
     }
     pthread_mutex_unlock(&h->lock);
     /* Out of the lock: the returned bytes go into the caller's buffers, and its token completes. */
-    if (sub) submit_replied(h, sub->sub, sub->status, sub->payload, sub->length);
+    if (sub) submit_replied(h, sub->sub, sub->status, sub->payload, sub->length, &ring_owed);
     if (rc == 0) continue;
     free(payload);
     if (rc != EOVERFLOW && rc != EBADMSG) break; /* a broken peer, or no memory: the connection is done */
@@ -482,9 +497,11 @@ static void *reader_main(void *arg) {
   pthread_mutex_unlock(&h->lock);
   while (failed) {
     struct pending *next = failed->next;
-    submit_replied(h, failed->sub, EIO, NULL, 0);
+    submit_replied(h, failed->sub, EIO, NULL, 0, &ring_owed);
     failed = next;
   }
+  if (ring_owed) queue_ring(h->queue);
+  free(rd.buf);
   return NULL;
 }
 

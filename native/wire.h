@@ -302,19 +302,58 @@ static inline int wire_read_all(int fd, void *buf, size_t len) {
   return 0;
 }
 
+/* The frame reader: through a buffer, so one read(2) takes every frame the peer has sent so far,
+ * where reading a header and then its payload cost two system calls a frame (and the reader slept
+ * and was woken between them). `buf` holds WIRE_READER_SIZE bytes; a payload larger than what is left
+ * is read straight into its own memory. */
+#define WIRE_READER_SIZE (64u * 1024u)
+struct wire_reader {
+  int fd;
+  uint8_t *buf;
+  size_t start, end; /* the bytes read and not yet taken */
+};
+
+/* Whether a whole frame is already buffered (the next wire_reader_next needs no system call). */
+static inline int wire_reader_ready(const struct wire_reader *r) {
+  uint16_t type;
+  uint32_t id, len;
+  if (r->end - r->start < WIRE_HEADER_SIZE) return 0;
+  if (wire_get_header(r->buf + r->start, &type, &id, &len) != 0) return 1; /* (its error, at once) */
+  return r->end - r->start - WIRE_HEADER_SIZE >= len;
+}
+
+/* Reads until at least `want` bytes are buffered (want <= WIRE_READER_SIZE); EIO at EOF. */
+static inline int wire_reader_fill(struct wire_reader *r, size_t want) {
+  if (r->end - r->start >= want) return 0;
+  memmove(r->buf, r->buf + r->start, r->end - r->start);
+  r->end -= r->start;
+  r->start = 0;
+  while (r->end < want) {
+    ssize_t n = read(r->fd, r->buf + r->end, WIRE_READER_SIZE - r->end);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return EIO;
+    r->end += (size_t)n;
+  }
+  return 0;
+}
+
 /* Reads one frame, its header checked before a byte of payload is allocated. On 0 the caller owns
  * *payload (NULL when empty); EIO at EOF, EPROTO for a bad header, ENOMEM. */
-static inline int wire_read_frame(int fd, uint16_t *type, uint32_t *id, uint8_t **payload, uint32_t *len) {
-  uint8_t hdr[WIRE_HEADER_SIZE];
+static inline int wire_reader_next(struct wire_reader *r, uint16_t *type, uint32_t *id, uint8_t **payload,
+                                   uint32_t *len) {
   uint8_t *p = NULL;
-  int rc = wire_read_all(fd, hdr, sizeof hdr);
+  int rc = wire_reader_fill(r, WIRE_HEADER_SIZE);
   if (rc != 0) goto fail;
   rc = EPROTO;
-  if (wire_get_header(hdr, type, id, len) != 0) goto fail;
+  if (wire_get_header(r->buf + r->start, type, id, len) != 0) goto fail;
+  r->start += WIRE_HEADER_SIZE;
   if (*len > 0) {
     rc = ENOMEM;
     if ((p = (uint8_t *)malloc(*len)) == NULL) goto fail;
-    rc = wire_read_all(fd, p, *len);
+    size_t have = r->end - r->start < *len ? r->end - r->start : *len;
+    memcpy(p, r->buf + r->start, have);
+    r->start += have;
+    rc = have < *len ? wire_read_all(r->fd, p + have, *len - have) : 0;
     if (rc != 0) goto fail;
   }
   *payload = p;

@@ -1,6 +1,6 @@
 /*
  * frames.c -- the bridge's writes on stdout (PROTOCOL.md): whole frames, one writer at a time
- * (reading is wire.h's wire_read_frame, as in the library).
+ * (reading is wire.h's wire_reader, as in the library).
  */
 #define _GNU_SOURCE
 #include <errno.h>

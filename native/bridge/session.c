@@ -171,13 +171,16 @@ static int hello(struct bridge *b, uint32_t id, const uint8_t *p, uint32_t len) 
 
 /* ---------------------------------------------------------------- the session */
 
-/* Reads frames until EOF or a broken frame; what a frame asks for runs on a worker. */
+/* Reads frames until EOF or a broken frame; what a frame asks for runs on a worker. Frames come
+ * through a buffer (wire_reader): calls issued together arrive together, and one read takes them. */
 void bridge_serve(struct bridge *b) {
-  for (;;) {
+  struct wire_reader rd = {.fd = b->in, .buf = malloc(WIRE_READER_SIZE)};
+  if (!rd.buf) frame_error(b, "vmkmgmt-bridge: out of memory");
+  while (rd.buf) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
-    int rc = wire_read_frame(b->in, &type, &id, &payload, &len);
+    int rc = wire_reader_next(&rd, &type, &id, &payload, &len);
     if (rc == EPROTO) frame_error(b, "vmkmgmt-bridge: bad frame header (magic, version or length)");
     if (rc != 0) break;
     const char *bad = NULL;
@@ -212,6 +215,7 @@ void bridge_serve(struct bridge *b) {
       break;
     }
   }
+  free(rd.buf);
   bridge_close(b);
 }
 
