@@ -29,6 +29,11 @@ export interface RawEvent {
   readonly instanceId: bigint;
   /** Each parameter's bytes, in C order (a vector's data, not its `vmk_MgmtVectorParm`). */
   readonly params: Uint8Array[];
+  /**
+   * A view of the whole buffer the parameters lie in (from its byte 0), when they share one: the
+   * decoder reads through it instead of making a view per parameter.
+   */
+  readonly buffer?: DataView;
 }
 
 /** The thread-safe callbacks of one signature; closed with {@link UserCallbacks.close}. */

@@ -388,6 +388,6 @@ export class CompletionQueue {
       params.push(this.#buffer.subarray(data, data + len));
       data += (len + 7) & ~7;
     }
-    return { callbackId, instanceId, params };
+    return { callbackId, instanceId, params, buffer: v };
   }
 }

@@ -171,21 +171,34 @@ export function encodeParam(
 /**
  * Decodes one parameter's bytes; vectors become Uint8Array (u8) or an array of elements. A byte
  * vector is `bytes` itself, not a copy (a 64 MiB one would cost more than the call): pass bytes
- * the result may keep.
+ * the result may keep. `whole`, a view of all of `bytes.buffer`, saves making one for `bytes`
+ * (one costs about as much as decoding a small struct); it is used only where every byte read
+ * lies within `bytes`.
  */
-export function decodeParam(p: ParamInfo, bytes: Uint8Array, layout?: Type<unknown>): unknown {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+export function decodeParam(
+  p: ParamInfo,
+  bytes: Uint8Array,
+  layout?: Type<unknown>,
+  whole?: DataView,
+): unknown {
   // An ioctl-style payload: typed when its command has a layout and the bytes are exactly one
   // (any other length comes back as bytes: nothing of it is dropped).
-  if (p.commands) return layout && bytes.length === layout.size ? layout.decode(view, 0) : bytes;
-  if (isVector(p.dir)) {
-    if (isByteElement(p.type)) return bytes;
+  if (p.commands && !(layout && bytes.length === layout.size)) return bytes;
+  const vector = !p.commands && isVector(p.dir);
+  if (vector && isByteElement(p.type)) return bytes;
+  // A fixed parameter shorter than its size must fail as its own view would, not read on.
+  const shared = whole !== undefined && whole.buffer === bytes.buffer &&
+    (vector || p.commands !== undefined || bytes.length >= p.size);
+  const view = shared ? whole : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const at = shared ? bytes.byteOffset : 0;
+  if (p.commands) return layout!.decode(view, at);
+  if (vector) {
     const n = Math.floor(bytes.length / p.size);
     const out: unknown[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = p.type.decode(view, i * p.size);
+    for (let i = 0; i < n; i++) out[i] = p.type.decode(view, at + i * p.size);
     return out;
   }
-  return p.type.decode(view, 0);
+  return p.type.decode(view, at);
 }
 
 /** Converts a JSON-form value of a parameter (as the REPL and control commands take it) to a value. */

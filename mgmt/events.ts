@@ -18,7 +18,8 @@ import { Deadline } from "./cancel.ts";
 import { commandLayout, decodeParam } from "./codec.ts";
 import { closedError, VmkMgmtError } from "./errors.ts";
 import type { Instance } from "./instance_ref.ts";
-import { CallbackLookupError, type Signature } from "./signature.ts";
+import { CallbackLookupError, type ParamInfo, type Signature } from "./signature.ts";
+import type { Type } from "./types/type.ts";
 
 /** A kernel-to-user callback as delivered to JavaScript. */
 export interface KernelEvent<N extends string = string, P = Record<string, unknown>> {
@@ -97,6 +98,15 @@ export interface HubHost {
   readonly probeMs: number;
 }
 
+/**
+ * Decodes one parameter of an event into memory of its own: a byte vector decodes to its bytes
+ * themselves (views of the queue's buffer), the one value that needs a copy.
+ */
+function decodeOwned(p: ParamInfo, bytes: Uint8Array, whole?: DataView, layout?: Type<unknown>): unknown {
+  const value = decodeParam(p, bytes, layout, whole);
+  return value === bytes ? bytes.slice() : value;
+}
+
 /** Routes one session's kernel-to-user callbacks to its listeners. */
 export class EventHub {
   readonly #sig: Signature;
@@ -124,18 +134,25 @@ export class EventHub {
     if (!cb || cb.location !== "user") throw new Error(`no user-location callback has id ${raw.callbackId}`);
     const params: Record<string, unknown> = {};
     const list = cb.params;
-    const decode = (i: number, values?: Record<string, unknown>) => {
-      const bytes = raw.params[i];
-      const value = decodeParam(list[i], bytes, values && commandLayout(list[i], list, values));
-      // A byte vector decodes to its bytes themselves: the one value that needs a copy.
-      params[list[i].name] = value === bytes ? bytes.slice() : value;
-    };
     // ioctl-style payloads last, by the event's command (mgmt/types/command.ts); their places kept.
+    let commands = false;
     for (let i = 0; i < list.length; i++) {
-      if (list[i].commands) params[list[i].name] = undefined;
-      else decode(i);
+      if (list[i].commands) {
+        params[list[i].name] = undefined;
+        commands = true;
+      } else {
+        params[list[i].name] = decodeOwned(list[i], raw.params[i], raw.buffer);
+      }
     }
-    for (let i = 0; i < list.length; i++) if (list[i].commands) decode(i, { ...params });
+    if (commands) {
+      const values = { ...params };
+      for (let i = 0; i < list.length; i++) {
+        if (list[i].commands) {
+          const layout = commandLayout(list[i], list, values);
+          params[list[i].name] = decodeOwned(list[i], raw.params[i], raw.buffer, layout);
+        }
+      }
+    }
     const event: KernelEvent = {
       name: cb.name,
       id: cb.id,

@@ -1,5 +1,7 @@
 /** Unit tests of the parameter type system: sizes, alignment, encode/decode, every error. */
 import { assertEquals, assertThrows } from "@std/assert";
+import { acmeNic } from "../demo.ts";
+import { decodeParam } from "../mgmt/codec.ts";
 import { ValueError } from "../mgmt/errors.ts";
 import { t } from "../mgmt/t.ts";
 import { typeFromJson } from "../mgmt/types/json.ts";
@@ -135,4 +137,30 @@ Deno.test("JSON forms: lossless and validated", () => {
   err(() => typeFromJson("u128", "p.type"), 'p.type: unknown type "u128"');
   err(() => typeFromJson({ string: 0 }, "p.type"), "p.type: string length must be");
   err(() => typeFromJson({ weird: 1 } as never, "p.type"), "unknown type form with keys weird");
+});
+
+Deno.test("decodeParam through a view of the whole buffer: the same values; a short parameter still fails", () => {
+  const link = acmeNic.event("linkEvent").params[0];
+  const whole = new Uint8Array(64);
+  const view = new DataView(whole.buffer);
+  view.setUint32(16, 1, true);
+  view.setUint32(20, 25000, true);
+  const bytes = whole.subarray(16, 24);
+  assertEquals(decodeParam(link, bytes, undefined, view), { up: 1, speedMbps: 25000 });
+  assertEquals(decodeParam(link, bytes, undefined, view), decodeParam(link, bytes));
+  // Four bytes of an eight-byte struct: a RangeError, not the next four bytes of the buffer.
+  assertThrows(() => decodeParam(link, whole.subarray(16, 20), undefined, view), RangeError);
+  // A view of another buffer is not used.
+  assertEquals(decodeParam(link, bytes, undefined, new DataView(new ArrayBuffer(64))), {
+    up: 1,
+    speedMbps: 25000,
+  });
+  // A vector of records: only whole elements, each read in place.
+  const vec = { ...link, dir: "vectorIn" as const };
+  view.setUint32(24, 0, true);
+  view.setUint32(28, 100, true);
+  assertEquals(decodeParam(vec, whole.subarray(16, 36), undefined, view), [
+    { up: 1, speedMbps: 25000 },
+    { up: 0, speedMbps: 100 },
+  ]);
 });
