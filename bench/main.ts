@@ -323,8 +323,9 @@ const targets = {
   "1,000 in flight work": onNull.api1000InFlight > 0,
   "API cost ≤ 10 % over the fast path's bare call (sequential)": n.apiCostSequential <= 0.1,
   "API cost ≤ 10 % over the fast path's bare call (32 in flight)": n.apiCost32InFlight <= 0.1,
-  "events into a JS handler ≥ 1.0× the C client":
-    Math.max(n.apiEventsVsC, ratios.simulator.apiEventsVsC) >= 1,
+  // Against both kernels: the simulator's own cost can hide the binding's (as it once did).
+  "events into a JS handler ≥ 1.0× the C client (null kernel and simulator)":
+    Math.min(n.apiEventsVsC, ratios.simulator.apiEventsVsC) >= 1,
   "bridge 32 in flight ≥ 0.8× direct 32 in flight": ratios.bridge32InFlightVsDirect >= 0.8,
   "200 calls over a 20 ms link within 3 round trips": ratios.link200CallsInRoundTrips <= 3,
   "a 1 ms timer ≤ 5 ms late while 1,000 calls are submitted": timerLateMs <= 5,
