@@ -148,6 +148,7 @@ const ENTRY_POINTS = async () => [
   "repl/main.ts",
   "cimport/main.ts",
   "cimport/mod.ts",
+  "mgmt/trace/mod.ts",
   "bench/main.ts",
   ...(await tsFiles("scripts")),
 ];
@@ -207,6 +208,7 @@ Deno.test("ARCHITECTURE.md names every source file, and every path it names exis
       e,
     ) => `native/${e.name}`),
     ...(await Array.fromAsync(Deno.readDir(`${ROOT}native/test`))).map((e) => `native/test/${e.name}`),
+    ...(await Array.fromAsync(Deno.readDir(`${ROOT}native/record`))).map((e) => `native/record/${e.name}`),
     ...(await Array.fromAsync(Deno.readDir(`${ROOT}native/fuzz`))).filter((e) => e.isFile).map((e) =>
       `native/fuzz/${e.name}`
     ),

@@ -1,0 +1,258 @@
+/**
+ * The recorder (native/record/, LD_PRELOAD) in front of real clients — the C test client linked
+ * against the library, and a Deno program that loads it with dlopen — against a real simulator;
+ * the trace read back with mgmt/trace/; and the reader against damaged and hostile input.
+ */
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { acmeNic } from "../demo.ts";
+import { parseTrace, readTrace, type Trace, TraceError, type TraceInvoke } from "../mgmt/trace/mod.ts";
+import { startSimProcess } from "../sim/process.ts";
+import { outputWithin } from "./support/wait.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const RECORDER = `${ROOT}native/build/libvmkmgmt-record.so`;
+const CLIENT = `${ROOT}native/build/client_test`;
+
+async function run(cmd: string, args: string[], env: Record<string, string>, what: string) {
+  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
+  const out = await outputWithin(child, 60_000, what);
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** What a test of the C client checks: its verdict lines (times and the log's size vary run to run). */
+const verdicts = (out: string) =>
+  out.split("\n").filter((l) => /^(ok|not ok) /.test(l) || / passed, /.test(l)).map((l) =>
+    l.replace(/\(\d+ bytes\)/, "(N bytes)")
+  );
+
+const invokesOf = (t: Trace, id: number) =>
+  t.records.filter((r): r is TraceInvoke => r.kind === "invoke" && r.callbackId === BigInt(id));
+
+Deno.test("recorder: the C client sees exactly what it saw without it, and every call is in the trace", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
+  const plain = await run(CLIENT, ["all"], sim.env, "the C client");
+  const recorded = await run(
+    CLIENT,
+    ["all"],
+    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/c-%p.vmktrace` },
+    "the C client under the recorder",
+  );
+  assertEquals(plain.code, 0, plain.stdout);
+  assertEquals(recorded.code, 0, recorded.stdout + recorded.stderr);
+  assertEquals(verdicts(recorded.stdout), verdicts(plain.stdout));
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name);
+  assertEquals(files.length, 1, `one trace, named by the pid: ${files}`);
+  assert(/^c-\d+\.vmktrace$/.test(files[0]), files[0]);
+
+  const trace = await readTrace(`${dir}/${files[0]}`);
+  assertEquals(trace.torn, undefined);
+  assertEquals(trace.damaged, undefined);
+  const [start] = trace.records;
+  assert(
+    start.kind === "start" && start.argv[0] === CLIENT && start.argv[1] === "all",
+    JSON.stringify(start),
+  );
+  assertEquals(trace.records.at(-1)?.kind, "end", "a client that exits normally ends its trace");
+  // Init: the whole signature, failures included (the client tries a few that the kernel refuses).
+  const inits = trace.records.filter((r) => r.kind === "init");
+  const nic = inits.find((r) => r.status === 0 && r.name === "acmeNicMgmt" && r.revision === 0x01000000);
+  if (!nic) throw new Error("no successful Init of acmeNicMgmt in the trace");
+  assertEquals([nic.vendor, nic.callbacks.length], ["acme", 9], "the C client's table: 9 callbacks");
+  const setMtu = nic.callbacks.find((c) => c.id === BigInt(acmeNic.callback("setMtu").id));
+  assertEquals(setMtu && { ...setMtu, id: 0 }, {
+    id: 0,
+    location: "kernel",
+    synchronous: true,
+    numParms: 2,
+    parmSizes: [4, 4, 0, 0],
+    parmTypes: ["in", "out"],
+  });
+  assert(
+    inits.some((r) => r.status === 19 && r.name === "nosuchApi"),
+    "the refused Init is there with ENODEV",
+  );
+  // setMtu 9000: the MTU went in, the status came out.
+  const mtu = invokesOf(trace, acmeNic.callback("setMtu").id).find((r) =>
+    r.args[0].in && new DataView(r.args[0].in.buffer, r.args[0].in.byteOffset).getUint32(0, true) === 9000
+  );
+  if (!mtu) throw new Error("setMtu 9000 is not in the trace");
+  assertEquals([mtu.status, mtu.instanceId, mtu.args[0].out, mtu.args[1].in], [0, 2n, undefined, undefined]);
+  assertEquals(mtu.args[1].out, new Uint8Array(4), "its status parameter came back 0");
+  // GetInstances, and the lifecycle.
+  const instances = trace.records.find((r) => r.kind === "instances" && r.status === 0);
+  assert(instances && instances.kind === "instances" && instances.instances.some((i) => i.name === "vmnic0"));
+  const ops = new Set(trace.records.flatMap((r) => r.kind === "control" ? [r.op] : []));
+  assert(ops.has("begin") && ops.has("end") && ops.has("destroy"), [...ops].join());
+  assert(trace.records.some((r) => r.kind === "event"), "events the client received are recorded");
+  await Deno.remove(dir, { recursive: true });
+});
+
+const DENO_CLIENT = `
+import { open } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+await using s = await open(acmeNic);
+console.log("mtu", (await s.invoke("getStats", { instance: 1n })).stats.mtu);
+const ev = s.waitFor("linkEvent", { timeout: 5000 });
+await s.invoke("reset", { instance: 1n });
+console.log("event", JSON.stringify((await ev).params));
+const image = new Uint8Array(100_000).map((_, i) => i & 0xff);
+console.log("crc", (await s.invoke("flashFirmware", { instance: 1n, image })).crc);
+const e = await s.invoke("setMtu", { instance: 99n, mtu: 1 }).catch((e) => e.code);
+console.log("error", e);
+`;
+
+Deno.test("recorder: a Deno program (dlopen) is recorded the same way, through its own library's path", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
+  const script = `${dir}/client.ts`;
+  await Deno.writeTextFile(script, DENO_CLIENT);
+  const args = ["run", "--allow-all", "--no-lock", script];
+  const plain = await run(Deno.execPath(), args, sim.env, "the Deno client");
+  const recorded = await run(
+    Deno.execPath(),
+    args,
+    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/d.vmktrace` },
+    "the Deno client under the recorder",
+  );
+  assertEquals(plain.code, 0, plain.stderr);
+  assertEquals(recorded.code, 0, recorded.stderr);
+  assertEquals(recorded.stdout, plain.stdout);
+  assertStringIncludes(plain.stdout, "error ENOENT");
+
+  const trace = await readTrace(`${dir}/d.vmktrace`);
+  assertEquals([trace.torn, trace.damaged], [undefined, undefined]);
+  const init = trace.records.find((r) => r.kind === "init");
+  assert(init?.kind === "init" && init.status === 0 && init.name === "acmeNicMgmt");
+  const flash = invokesOf(trace, acmeNic.callback("flashFirmware").id)[0];
+  assertEquals(flash.args[0].direction, "vectorIn");
+  assertEquals(flash.args[0].in, new Uint8Array(100_000).map((_, i) => i & 0xff), "the image, byte for byte");
+  const links = trace.records.filter((r) => r.kind === "event" && r.callbackId === 32n);
+  const link = links[0];
+  if (link?.kind !== "event") throw new Error("no linkEvent in the trace");
+  assertEquals(link.params.map((p) => p.length), [8], "a LinkState: 8 bytes");
+  assertStringIncludes(plain.stdout, `event {"state":{"up":${link.params[0][0]},`);
+  const failed = invokesOf(trace, acmeNic.callback("setMtu").id).find((r) => r.instanceId === 99n);
+  assertEquals(failed?.status, 2, "the ENOENT the kernel answered");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("recorder: a trace that cannot be opened or written never breaks the client", async () => {
+  await using sim = await startSimProcess();
+  for (
+    const [path, says] of [["/nonexistent/dir/t.vmktrace", "cannot open"], ["/dev/full", "cannot write"]]
+  ) {
+    const out = await run(
+      CLIENT,
+      ["all"],
+      { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: path },
+      `the C client recording to ${path}`,
+    );
+    assertEquals(out.code, 0, out.stdout);
+    assertStringIncludes(out.stdout, "105 passed, 0 failed");
+    assertStringIncludes(out.stderr, says, `${path}: ${out.stderr}`);
+  }
+});
+
+Deno.test("recorder: a client killed mid-run leaves a trace whose records before the cut are whole", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
+  const child = new Deno.Command(`${ROOT}native/build/echo_bench`, {
+    args: ["echo", "30"],
+    env: { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/k.vmktrace` },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const path = `${dir}/k.vmktrace`;
+  const end = Date.now() + 20_000;
+  while (Date.now() < end) {
+    const size = await Deno.stat(path).then((s) => s.size, () => 0);
+    if (size > 200_000) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  const trace = await readTrace(path);
+  assertEquals(trace.damaged, undefined);
+  const calls = trace.records.filter((r) => r.kind === "invoke").length;
+  assert(calls > 100, `${calls} calls recorded before the kill`);
+  assert(!trace.records.some((r) => r.kind === "end"), "no END: it was killed");
+  await Deno.remove(dir, { recursive: true });
+});
+
+/** A small trace to damage: recorded from the C client's error paths. */
+async function sampleTrace(): Promise<Uint8Array> {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
+  const out = await run(
+    CLIENT,
+    ["all"],
+    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/s.vmktrace` },
+    "the C client",
+  );
+  assertEquals(out.code, 0);
+  const bytes = await Deno.readFile(`${dir}/s.vmktrace`);
+  await Deno.remove(dir, { recursive: true });
+  return bytes.subarray(0, Math.min(bytes.length, 60_000));
+}
+
+Deno.test("trace reader: torn, damaged and hostile input is reported, never thrown past or misread", async () => {
+  const whole = await sampleTrace();
+  const full = parseTrace(whole);
+  // (cut at 60,000 bytes: a torn record at the end, or none if the cut fell between two)
+  const count = full.records.length;
+  assert(count > 20, `${count} records`);
+  // Cut at every length: records before the cut are kept, the cut one is torn.
+  for (let cut = 4; cut < whole.length; cut += 97) {
+    const t = parseTrace(whole.subarray(0, cut));
+    assertEquals(t.damaged, undefined, `cut at ${cut}`);
+    const kept = t.records.length;
+    assertEquals(t.records, full.records.slice(0, kept));
+    if (t.torn) assert(t.torn.offset <= cut);
+  }
+  // A flipped byte in the last record: torn; further in: damaged, with the records before it.
+  const records = full.records;
+  const middle = records[Math.floor(count / 2)];
+  const flipped = whole.slice();
+  flipped[middle.offset + 20] ^= 0xff;
+  const t = parseTrace(flipped);
+  assertEquals(t.damaged?.offset, middle.offset);
+  assertStringIncludes(t.damaged!.reason, "CRC");
+  assertEquals(t.records.length, Math.floor(count / 2));
+  // Not a trace at all.
+  assertThrows(() => parseTrace(new Uint8Array(0)), TraceError, "no record marker");
+  assertThrows(() => parseTrace(new TextEncoder().encode("hello world, not a trace")), TraceError);
+  // Random bytes after a valid start: never an exception other than TraceError.
+  const start = whole.subarray(0, records[1].offset);
+  for (let seed = 1; seed < 300; seed++) {
+    let x = seed;
+    const junk = new Uint8Array(64 + (seed % 200)).map(() => (x = (x * 1103515245 + 12345) >>> 0) >>> 24);
+    const r = parseTrace(new Uint8Array([...start, ...junk]));
+    assert(r.records.length >= 1 && (r.torn || r.damaged), `seed ${seed}`);
+  }
+  // A record whose CRC is right but whose fields do not hold together: damaged, named.
+  const forged = forge(4, new Uint8Array(10));
+  const f = parseTrace(new Uint8Array([...start, ...forged, ...forged]));
+  assertStringIncludes(f.damaged!.reason, "runs past the record's end");
+});
+
+/** A record with a right CRC around any payload. */
+function forge(kind: number, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16 + payload.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, 0x52544b56, true);
+  v.setUint16(4, kind, true);
+  v.setUint32(8, payload.length, true);
+  let c = 0xffffffff;
+  for (const b of payload) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  }
+  v.setUint32(12, (c ^ 0xffffffff) >>> 0, true);
+  out.set(payload, 16);
+  return out;
+}
