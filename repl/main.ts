@@ -15,18 +15,16 @@ import { VmkMgmtError } from "../mgmt/errors.ts";
 import { ACME_NVME_ADAPTER_PREFIX, acmeNic, acmeNvme, acmeNvmeAdapter, acmeStorage } from "../demo.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import type { Signature } from "../mgmt/signature.ts";
-import { signatureFromJson } from "../mgmt/signature_json.ts";
-import { ImportError, signaturesFromC } from "../cimport/mod.ts";
 import { explainEio, reconnect } from "./health.ts";
 import { stopJs } from "./js_eval.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
-import { toFileUrl } from "../util/path.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { COMMANDS, ExitRequest, findCommand } from "./commands/mod.ts";
 import { colourLine, complete, hint } from "./completer.ts";
 import { LineEditor } from "./editor.ts";
 import { CommandError, ReplState } from "./state.ts";
+import { loadSignatures } from "./signature_files.ts";
 import { isIncomplete, splitCommands, tokenize } from "./tokenize.ts";
 
 const HELP = `vmkmgmt REPL — drive vmk_Mgmt APIs interactively
@@ -52,72 +50,10 @@ Options:
 Inside, type help. Environment: VMKMGMT_LIB (library), VMKMGMT_SIM_SOCKET (simulator socket),
 VMKMGMT_HOST (as --host).`;
 
-function isSignature(v: unknown): v is Signature {
-  return !!v && typeof v === "object" && Array.isArray((v as Signature).list) &&
-    typeof (v as Signature).revnum === "number";
-}
-
-/** `-I DIR -D X` words of `--cflags` as the importer's options. */
-function cFlags(text: string | undefined): { includes: string[]; defines: string[] } {
-  const words = (text ?? "").split(/\s+/).filter(Boolean).flatMap((
-    w,
-  ) => (/^-[ID]./.test(w) ? [w.slice(0, 2), w.slice(2)] : [w]));
-  const out = { includes: [] as string[], defines: [] as string[] };
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    if ((w === "-I" || w === "-D") && words[i + 1] !== undefined) {
-      (w === "-I" ? out.includes : out.defines).push(words[++i]);
-    } else throw new CommandError(`--cflags: ${w}: only -I DIR and -D NAME[=VALUE] are taken`);
-  }
-  return out;
-}
-
 async function loadSignatureFile(state: ReplState, path: string, cflags?: string): Promise<void> {
-  let found: Signature[];
-  if (/\.[ch]$/.test(path)) {
-    // A driver's C interface file: imported (clang + the C compiler), its names set at run time
-    // become families any other name opens.
-    try {
-      const c = await signaturesFromC([path], cFlags(cflags));
-      for (const w of c.warnings) console.error(`--sig ${path}: warning: ${w}`);
-      found = c.signatures;
-      for (const n of c.named) {
-        state.families.push({
-          prefix: "",
-          make: n.make,
-          source: `${path} (${n.variable}, named at run time)`,
-        });
-      }
-    } catch (e) {
-      if (e instanceof ImportError) throw new CommandError(`--sig ${path}: ${e.message}`);
-      throw e;
-    }
-  } else if (path.endsWith(".json")) {
-    let json: unknown;
-    try {
-      json = JSON.parse(await Deno.readTextFile(path));
-    } catch (e) {
-      throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
-    }
-    try {
-      // One signature, or several (`import-c --json` of a file that defines more than one).
-      found = Array.isArray(json) ? json.map((j) => signatureFromJson(j)) : [signatureFromJson(json)];
-    } catch (e) {
-      throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
-    }
-  } else {
-    let mod: Record<string, unknown>;
-    try {
-      mod = await import(toFileUrl(path));
-    } catch (e) {
-      throw new CommandError(`--sig ${path}: cannot load it: ${(e as Error).message.split("\n")[0]}`);
-    }
-    found = Object.values(mod).filter(isSignature);
-    if (found.length === 0) {
-      throw new CommandError(`--sig ${path}: the module exports no signature (from defineSignature)`);
-    }
-  }
-  for (const sig of found) state.signatures.set(sig.name, { signature: sig, source: path });
+  const loaded = await loadSignatures(path, cflags);
+  state.families.push(...loaded.families);
+  for (const sig of loaded.signatures) state.signatures.set(sig.name, { signature: sig, source: path });
 }
 
 /** Commands that use the current session (a disconnected one is reopened first). */

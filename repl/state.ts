@@ -8,6 +8,7 @@ import type { Instance } from "../mgmt/instance_ref.ts";
 import type { Session } from "../mgmt/session.ts";
 import type { CallbackInfo, Signature } from "../mgmt/signature.ts";
 import { type Paint, paint, toJsonText } from "./format.ts";
+import type { Family } from "./signature_files.ts";
 
 /** Where a signature came from. */
 export interface KnownSignature {
@@ -34,7 +35,7 @@ export class ReplState {
    * Signatures whose names the kernel makes up at run time (a driver's per-controller APIs): a
    * name with one of these prefixes opens the signature `make` builds for it.
    */
-  readonly families: { prefix: string; make: (name: string) => Signature; source: string }[] = [];
+  readonly families: Family[] = [];
   /** Open sessions by signature name. */
   readonly sessions = new Map<string, Session>();
   /** Name of the current session. */

@@ -146,6 +146,7 @@ const ENTRY_POINTS = async () => [
   "sim/mod.ts",
   "sim/main.ts",
   "repl/main.ts",
+  "repl/trace_main.ts",
   "cimport/main.ts",
   "cimport/mod.ts",
   "mgmt/trace/mod.ts",

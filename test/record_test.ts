@@ -256,3 +256,61 @@ function forge(kind: number, payload: Uint8Array): Uint8Array {
   out.set(payload, 16);
   return out;
 }
+
+Deno.test("deno task trace: show and stats, typed by a signature, from the user's directory; bad input named", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
+  await Deno.writeTextFile(`${dir}/client.ts`, DENO_CLIENT);
+  const rec = await run(
+    Deno.execPath(),
+    ["run", "--allow-all", "--no-lock", `${dir}/client.ts`],
+    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/d.vmktrace` },
+    "the Deno client under the recorder",
+  );
+  assertEquals(rec.code, 0, rec.stderr);
+  const task = (...args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "--config", `${ROOT}deno.json`, "trace", ...args],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output().then((o) => ({
+      code: o.code,
+      stdout: new TextDecoder().decode(o.stdout),
+      stderr: new TextDecoder().decode(o.stderr),
+    }));
+  const shown = await task("show", "d.vmktrace", "--sig", `${ROOT}demo.ts`);
+  assertEquals(shown.code, 0, shown.stderr);
+  assertStringIncludes(shown.stdout, "INIT acmeNicMgmt/acme 1.0.0.0 → 0");
+  assertStringIncludes(shown.stdout, "getStats vmnic0 → 0");
+  assertStringIncludes(shown.stdout, '"mtu":1500');
+  assertStringIncludes(shown.stdout, "setMtu #99 → ENOENT (2)");
+  assertStringIncludes(shown.stdout, "EVENT linkEvent vmnic0  state=");
+  const untyped = await task("show", "d.vmktrace");
+  assertStringIncludes(untyped.stdout, `callback ${acmeNic.callback("getStats").id} vmnic0 → 0`);
+  const json = (await task("show", "d.vmktrace", "--json", "--sig", `${ROOT}demo.ts`)).stdout.trim().split(
+    "\n",
+  )
+    .map((l) => JSON.parse(l));
+  const flash = json.find((j) => j.callback === "flashFirmware");
+  assertEquals([flash.in.image.length, flash.status, typeof flash.out.crc], [200_000, 0, "number"]);
+  const stats = JSON.parse((await task("stats", "d.vmktrace", "--json", "--sig", `${ROOT}demo.ts`)).stdout);
+  assertEquals(stats.ended, "normally");
+  assertEquals(stats.calls.find((c: { callback: string }) => c.callback === "acmeNicMgmt setMtu").errors, {
+    ENOENT: 1,
+  });
+  for (
+    const [args, says] of [
+      [["show", "nope.vmktrace"], "nope.vmktrace: no such file"],
+      [["show", "client.ts"], "client.ts: not a vmk_Mgmt trace"],
+      [["frob", "d.vmktrace"], "unknown command frob"],
+      [["show"], "which trace?"],
+      [["show", "d.vmktrace", "--sig", "nope.ts"], "--sig"],
+    ]
+  ) {
+    const out = await task(...args as string[]);
+    assertEquals(out.code, 1, `${args}: ${out.stdout}`);
+    assertStringIncludes(out.stderr, says as string);
+  }
+  await Deno.remove(dir, { recursive: true });
+});

@@ -16,3 +16,12 @@ export function dirnameOf(path: string): string {
   if (slash < 0) return ".";
   return slash === 0 ? "/" : trimmed.slice(0, slash);
 }
+
+/**
+ * A path the user typed, made absolute against the directory they ran the command in: `deno task`
+ * runs in the project's directory and says where the user was in `INIT_CWD`.
+ */
+export function userPath(path: string): string {
+  if (path.startsWith("/")) return path;
+  return `${Deno.env.get("INIT_CWD") || Deno.cwd()}/${path}`;
+}
