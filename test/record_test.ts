@@ -107,16 +107,18 @@ console.log("error", e);
 `;
 
 Deno.test("recorder: a Deno program (dlopen) is recorded the same way, through its own library's path", async () => {
-  await using sim = await startSimProcess();
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
   const script = `${dir}/client.ts`;
   await Deno.writeTextFile(script, DENO_CLIENT);
   const args = ["run", "--allow-all", "--no-lock", script];
-  const plain = await run(Deno.execPath(), args, sim.env, "the Deno client");
-  const recorded = await run(
-    Deno.execPath(),
-    args,
-    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/d.vmktrace` },
+  // Each on a simulator of its own: a reset's link-up event goes to every session of the API.
+  const fresh = async (env: Record<string, string>, what: string) => {
+    await using sim = await startSimProcess();
+    return await run(Deno.execPath(), args, { ...sim.env, ...env }, what);
+  };
+  const plain = await fresh({}, "the Deno client");
+  const recorded = await fresh(
+    { LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/d.vmktrace` },
     "the Deno client under the recorder",
   );
   assertEquals(plain.code, 0, plain.stderr);
@@ -272,6 +274,9 @@ Deno.test("deno task trace: show and stats, typed by a signature, from the user'
     new Deno.Command(Deno.execPath(), {
       args: ["task", "-q", "--config", `${ROOT}deno.json`, "trace", ...args],
       cwd: dir,
+      // As from the user's shell: no INIT_CWD of an outer `deno task test` (deno task keeps one it finds).
+      clearEnv: true,
+      env: Object.fromEntries(Object.entries(Deno.env.toObject()).filter(([k]) => k !== "INIT_CWD")),
       stdout: "piped",
       stderr: "piped",
     }).output().then((o) => ({
@@ -314,3 +319,51 @@ Deno.test("deno task trace: show and stats, typed by a signature, from the user'
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+/** Builds a sanitizer flavour of the native tree. */
+async function make(target: "asan" | "tsan"): Promise<void> {
+  const out = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, target], stderr: "piped" })
+    .output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+/** The C compiler's own copy of a sanitizer runtime (it must come first in LD_PRELOAD). */
+async function runtime(name: string): Promise<string> {
+  const out = await new Deno.Command("cc", { args: [`-print-file-name=${name}`] }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+for (const kind of ["asan", "tsan"] as const) {
+  Deno.test(`recorder under ${kind === "asan" ? "ASan and UBSan" : "TSan"}: 16 threads calling, events flowing, every call in the trace`, async () => {
+    await make(kind);
+    await using sim = await startSimProcess();
+    const dir = await Deno.makeTempDir({ prefix: `vmkmgmt-record-${kind}-` });
+    const rt = await runtime(kind === "asan" ? "libasan.so" : "libtsan.so");
+    const out = await run(
+      `${ROOT}native/build/${kind}/record_stress`,
+      ["60"],
+      {
+        ...sim.env,
+        LD_PRELOAD: `${rt} ${ROOT}native/build/${kind}/libvmkmgmt-record.so`,
+        VMKMGMT_RECORD: `${dir}/s.vmktrace`,
+        ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0:exitcode=66",
+        TSAN_OPTIONS: "halt_on_error=1:exitcode=66",
+      },
+      `record_stress under ${kind}`,
+    );
+    assertEquals(out.code, 0, out.stdout + out.stderr);
+    assertEquals(out.stdout.trim(), "ok 1040 500");
+    const trace = await readTrace(`${dir}/s.vmktrace`);
+    assertEquals([trace.torn, trace.damaged], [undefined, undefined]);
+    const invokes = trace.records.filter((r) => r.kind === "invoke");
+    assertEquals(
+      invokes.length,
+      17 * 60 + 20,
+      "every echo (16 threads on one handle, 1 on another) and every burst",
+    );
+    const links = trace.records.filter((r) => r.kind === "event" && r.callbackId === 32n).length;
+    assertEquals(links, 500, "every linkEvent the callback received");
+    assert(invokes.every((r) => r.kind === "invoke" && r.status === 0));
+    await Deno.remove(dir, { recursive: true });
+  });
+}

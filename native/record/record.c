@@ -59,7 +59,11 @@ typedef int (*invoke_fn)(vmk_MgmtUserHandle, vmk_uint64, vmk_uint64, vmk_uint32,
 typedef int (*on_disconnect_fn)(vmk_MgmtUserHandle, vmkmgmt_DisconnectFn);
 typedef void (*user_fn)(vmk_uint64, vmk_uint64, void *, void *, void *, void *);
 
-__attribute__((constructor)) static void find_dlsym(void) {
+/* A sanitizer's runtime looks up its own interceptors with dlsym while it starts, before it can run
+ * instrumented code: the dlsym here and what it calls first are left uninstrumented. */
+#define EARLY __attribute__((no_sanitize("address", "undefined", "thread")))
+
+__attribute__((constructor)) EARLY static void find_dlsym(void) {
   /* glibc 2.34 moved dlsym into libc under a new version; older ones have only the first. */
   real_dlsym = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
   if (!real_dlsym) real_dlsym = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
@@ -75,6 +79,12 @@ static void *get_real(enum fn f) {
   }
   return p;
 }
+
+/* A wrapper entered from inside another on the same thread is the real library calling its own
+ * exported functions (Init calling vmkmgmt_UserInitWith through its PLT, say): that goes straight
+ * to the real function, or each call would be recorded twice. The client's callbacks run with it
+ * cleared, so a call a callback makes is the client's own and is recorded. */
+static _Thread_local int inside;
 
 /* ---------------------------------------------------------------- handles */
 
@@ -196,7 +206,10 @@ static void deliver(unsigned slot, vmk_uint64 cookie, vmk_uint64 instance, void 
     for (unsigned i = 0; i < n; i++) record_put(r, data[i], len[i]); /* (the library's memory) */
     record_submit(r);
   }
+  int was = inside;
+  inside = 0;
   ((user_fn)rh->user_fn[slot])(rh->cookie, instance, p0, p1, p2, p3);
+  inside = was;
 }
 
 /* The trampolines: tramp_XY for slot 0xXY, all alike. */
@@ -225,7 +238,10 @@ static void disconnect_tramp(vmk_uint64 cookie, int error) {
     record_u32(r, 0);
     record_submit(r);
   }
+  int was = inside;
+  inside = 0;
   if (rh->disc) rh->disc(rh->cookie, error);
+  inside = was;
 }
 
 /* ---------------------------------------------------------------- Init */
@@ -275,7 +291,7 @@ static int init_common(int with, vmk_MgmtApiSignature *sig, vmk_uint64 cookie, c
   void *fn = get_real(with ? F_INIT_WITH : F_INIT);
   if (!fn) return ENOSYS;
   struct rh *rh = NULL;
-  if (writer_on() && sig && handle && sig->numCallbacks >= 0 && sig->numCallbacks <= MAX_TABLE &&
+  if (!inside && writer_on() && sig && handle && sig->numCallbacks >= 0 && sig->numCallbacks <= MAX_TABLE &&
       (sig->callbacks || sig->numCallbacks == 0)) {
     rh = calloc(1, sizeof *rh);
     if (rh && sig->numCallbacks > 0 && !(rh->table = malloc(sizeof *rh->table * (size_t)sig->numCallbacks))) {
@@ -311,7 +327,9 @@ static int init_common(int with, vmk_MgmtApiSignature *sig, vmk_uint64 cookie, c
   rh->id = next_handle++;
   pthread_mutex_unlock(&reg_lock);
   uint64_t t = writer_now();
+  inside = 1;
   int rc = with ? ((init_with_fn)fn)(&rh->sig, given, options, handle) : ((init_fn)fn)(&rh->sig, given, handle);
+  inside = 0;
   uint64_t dur = writer_now() - t;
   uint32_t flags = (with ? TRACE_INIT_WITH : 0u) | (rh->events ? 0u : TRACE_INIT_NO_EVENTS);
   /* The client's own table (its pointers are not recorded, only what they describe). */
@@ -343,10 +361,12 @@ EXPORT int vmkmgmt_UserInitWith(vmk_MgmtApiSignature *sig, vmk_uint64 userCookie
 EXPORT int vmk_MgmtUserGetInstances(vmk_MgmtUserHandle handle, vmk_MgmtInstances *instances) {
   instances_fn fn = (instances_fn)get_real(F_INSTANCES);
   if (!fn) return ENOSYS;
-  if (!writer_on()) return fn(handle, instances);
+  if (inside || !writer_on()) return fn(handle, instances);
   struct rh *rh = acquire(handle);
   uint64_t t = writer_now();
+  inside = 1;
   int rc = fn(handle, instances);
+  inside = 0;
   uint64_t dur = writer_now() - t;
   unsigned count = 0;
   if (rc == 0 && instances) {
@@ -372,10 +392,12 @@ EXPORT int vmk_MgmtUserGetInstances(vmk_MgmtUserHandle handle, vmk_MgmtInstances
 static int control(enum fn f, enum trace_op op, vmk_MgmtUserHandle handle) {
   handle_fn fn = (handle_fn)get_real(f);
   if (!fn) return ENOSYS;
-  if (!writer_on()) return fn(handle);
+  if (inside || !writer_on()) return fn(handle);
   struct rh *rh = acquire(handle);
   uint64_t t = writer_now();
+  inside = 1;
   int rc = fn(handle);
+  inside = 0;
   uint64_t dur = writer_now() - t;
   struct record *r = record_new(TRACE_CONTROL, 32);
   if (r) {
@@ -408,7 +430,7 @@ EXPORT int vmk_MgmtUserDestroy(vmk_MgmtUserHandle handle) {
 EXPORT int vmkmgmt_UserOnDisconnect(vmk_MgmtUserHandle handle, vmkmgmt_DisconnectFn fn) {
   on_disconnect_fn real = (on_disconnect_fn)get_real(F_ON_DISCONNECT);
   if (!real) return ENOSYS;
-  struct rh *rh = writer_on() ? acquire(handle) : NULL;
+  struct rh *rh = !inside && writer_on() ? acquire(handle) : NULL;
   if (!rh || !rh->events) {
     release(rh);
     return real(handle, fn); /* its cookie is the client's own */
@@ -485,7 +507,7 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 i
   va_end(ap);
   invoke_fn fn = (invoke_fn)get_real(F_INVOKE);
   if (!fn) return ENOSYS;
-  if (argCount > VMK_MGMT_MAX_CALLBACK_PARMS || !writer_on()) {
+  if (inside || argCount > VMK_MGMT_MAX_CALLBACK_PARMS || !writer_on()) {
     return call_real(fn, handle, instanceId, callbackId, argCount, a);
   }
   struct rh *rh = acquire(handle);
@@ -509,7 +531,9 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 i
   uint64_t in_len[VMK_MGMT_MAX_CALLBACK_PARMS] = {0}, out_len[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
   for (unsigned i = 0; cb && i < argCount; i++) in_len[i] = args[i].in && !args[i].flags ? args[i].length : 0;
   uint64_t t = writer_now();
+  inside = 1;
   int rc = call_real(fn, handle, instanceId, callbackId, argCount, a);
+  inside = 0;
   uint64_t dur = writer_now() - t;
   if (r) {
     for (unsigned i = 0; cb && i < argCount; i++) {
@@ -564,7 +588,7 @@ static void *wrapper(enum fn f) {
   }
 }
 
-EXPORT void *dlsym(void *handle, const char *name) {
+EXPORT EARLY void *dlsym(void *handle, const char *name) {
   if (!real_dlsym) find_dlsym();
   void *p = real_dlsym ? real_dlsym(handle, name) : NULL;
   if (!p || (strncmp(name, "vmk_MgmtUser", 12) != 0 && strncmp(name, "vmkmgmt_", 8) != 0)) return p;
