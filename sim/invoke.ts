@@ -12,7 +12,7 @@ import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { CallError } from "./client.ts";
 import type { Faults } from "./faults.ts";
 import type { Session } from "./kernel.ts";
-import { KernelError } from "./module.ts";
+import { type ApiDefinition, KernelError } from "./module.ts";
 import {
   CopyOp,
   type CopyReply,
@@ -51,6 +51,18 @@ export function dispatchInvoke(
   const { instanceId, params: parms, sync } = req;
   const status = (errno: number): InvokeReply => ({ status: errno, params: [] });
   const api = session.api;
+  // A module that answers from bytes (a replay) answers every call as the recorded kernel did,
+  // its refusals included: none of the checks below, no faults.
+  const answer = api.definition.answer;
+  if (answer) {
+    void answerRaw(answer, session, req, reply).catch((e) => {
+      kernel.log(
+        `${api.signature.name}: answering callback ${req.callbackId} failed: ${(e as Error).stack ?? e}`,
+      );
+      if (!session.closed) reply(status(ERRNO.EIO));
+    });
+    return;
+  }
   const cb = api.signature.byId(req.callbackId);
   const instance = instanceId === NO_INSTANCE_ID ? null : api.instances.get(instanceId);
   if (!cb || (instanceId !== NO_INSTANCE_ID && !instance)) return reply(status(ERRNO.ENOENT));
@@ -252,4 +264,33 @@ function returned(
   const out = new Uint8Array(len);
   out.set(blob.subarray(0, len));
   return out;
+}
+
+/** A call answered from bytes ({@link ApiDefinition.answer}): no decoding, no handler. */
+async function answerRaw(
+  answer: NonNullable<ApiDefinition["answer"]>,
+  session: Session,
+  req: InvokeRequest,
+  reply: (reply: InvokeReply) => void,
+): Promise<void> {
+  const api = session.api;
+  const cb = api.signature.byId(req.callbackId);
+  const raw = await answer({
+    session: session.id,
+    instanceId: req.instanceId,
+    callbackId: req.callbackId,
+    sync: req.sync,
+    params: req.params.map((p, i) => ({
+      kernelDir: cb?.params[i]?.dir ?? p.dir,
+      size: p.size,
+      length: p.length,
+      data: p.data,
+    })),
+  }, api.context);
+  if (session.closed) return;
+  if (raw.status !== 0) return reply({ status: raw.status, params: [] });
+  reply({
+    status: 0,
+    params: req.params.map((p, i) => ({ length: p.length, data: req.sync ? raw.data?.[i] : undefined })),
+  });
 }

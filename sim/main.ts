@@ -8,7 +8,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { toFileUrl } from "../util/path.ts";
+import { toFileUrl, userPath } from "../util/path.ts";
+import { readTrace } from "../mgmt/trace/mod.ts";
 import {
   CONTROL_OPS,
   type ControlRequest,
@@ -17,6 +18,7 @@ import {
   sendControl,
 } from "./client.ts";
 import type { KernelModule } from "./module.ts";
+import { parseErrno, Replay, type ReplayOptions } from "./replay.ts";
 import { startSimulator } from "./server.ts";
 
 const HELP = `vmkmgmt simulated vmkernel
@@ -31,6 +33,12 @@ Options:
   --no-demo         do not load the demo modules (acmeNicMgmt, acmeStorMgmt)
   --periodic MS     the NIC demo sends a heartbeat logEvent per instance every MS
   --exit-with-parent stop when stdin closes (the tool that started it ended, however it ended)
+  --replay TRACE    play the kernel a recording saw (libvmkmgmt-record.so; no demo modules): its
+                    APIs, instances, answers and events; exits when the program's sessions are done,
+                    printing matched/unmatched/unused calls (status 0: the replay was exact)
+  --strict          calls must come in the recorded order (the default)
+  --loose           a call may match any unused recorded call of its session that is the same
+  --unmatched E     the errno of a call that matches nothing (default EIO)
   -h, --help        this text
 
 Control ops (values are JSON when they parse as JSON, else text):
@@ -85,8 +93,8 @@ async function ctl(args: string[], socketPath: string): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
-    string: ["socket", "module", "periodic"],
-    boolean: ["help", "demo", "exit-with-parent"],
+    string: ["socket", "module", "periodic", "replay", "unmatched"],
+    boolean: ["help", "demo", "exit-with-parent", "strict", "loose"],
     collect: ["module"],
     alias: { h: "help" },
     default: { demo: true },
@@ -106,7 +114,18 @@ async function main(argv: string[]): Promise<number> {
   if (positional.length > 0) throw new Error(`unexpected argument ${positional[0]}; see --help`);
 
   const modules = await Promise.all(((args.module ?? []) as string[]).map(loadModule));
-  const sim = await startSimulator({ socketPath, modules, demo: args.demo as boolean });
+  if (args.strict && args.loose) throw new Error("--strict or --loose, not both");
+  let replay: Replay | undefined;
+  if (args.replay !== undefined) {
+    replay = await openReplay(args.replay, {
+      strict: !args.loose,
+      errno: args.unmatched === undefined ? undefined : parseErrno(args.unmatched),
+    });
+    modules.push(...replay.modules());
+  } else if (args.strict || args.loose || args.unmatched !== undefined) {
+    throw new Error("--strict, --loose and --unmatched go with --replay TRACE");
+  }
+  const sim = await startSimulator({ socketPath, modules, demo: !replay && (args.demo as boolean) });
   if (args.periodic !== undefined) sim.control({ op: "periodic", ms: Number(args.periodic) });
   const apis = sim.kernel.apis().map((s) => `${s.name} ${s.version}`).join(", ");
   console.log(`vmkmgmt simulator listening on ${socketPath} (${apis})`);
@@ -122,9 +141,39 @@ async function main(argv: string[]): Promise<number> {
       stop.resolve();
     })();
   }
+  if (replay) replay.done.then(() => stop.resolve());
   await stop.promise;
   await sim.close();
-  return 0;
+  if (!replay) return 0;
+  const r = replay.summary();
+  console.log(
+    `replay: ${r.matched} calls matched, ${r.unmatched} unmatched, ${r.unused} recorded calls not made — ${
+      r.exact ? "exact" : "not exact"
+    }`,
+  );
+  return r.exact ? 0 : 1;
+}
+
+/** A trace for --replay, read from the user's directory. */
+async function openReplay(path: string, options: ReplayOptions): Promise<Replay> {
+  let trace;
+  try {
+    trace = await readTrace(userPath(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new Error(`--replay ${path}: no such file`);
+    throw new Error(`--replay ${path}: ${(e as Error).message}`);
+  }
+  if (trace.damaged) {
+    console.error(
+      `--replay ${path}: damaged at byte ${trace.damaged.offset} (${trace.damaged.reason}); replaying what came before`,
+    );
+  }
+  if (trace.torn) console.error(`--replay ${path}: the recording was cut short at byte ${trace.torn.offset}`);
+  try {
+    return new Replay(trace, options);
+  } catch (e) {
+    throw new Error(`--replay ${path}: ${(e as Error).message}`);
+  }
 }
 
 if (import.meta.main) {

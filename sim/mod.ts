@@ -28,6 +28,8 @@ export {
   type KernelInstance,
   type KernelModule,
   type ModuleContext,
+  type RawCall,
+  type RawReply,
   type SessionRef,
 } from "./module.ts";
 export { runControl } from "./control.ts";

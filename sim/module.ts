@@ -19,6 +19,7 @@
  * ```
  * @module
  */
+import type { Direction } from "../abi/facts.ts";
 import type { Signature, SignatureDef } from "../mgmt/signature.ts";
 import type {
   EventName,
@@ -95,10 +96,42 @@ export interface ApiDefinition<D extends SignatureDef = SignatureDef> {
   readonly instances?: readonly { id: bigint | number; name: string }[];
   /** Handlers by kernel callback name; a callback without one answers zeroed outputs. */
   readonly handlers: { readonly [K in KernelCallbackName<D>]?: Handler<D, D["callbacks"][K]> };
+  /**
+   * Answers every call from its bytes, before any handler and without decoding (a replay of a
+   * recording, `sim/replay.ts`); the handlers are not used then.
+   */
+  readonly answer?: (call: RawCall, kernel: ModuleContext<D>) => RawReply | Promise<RawReply>;
   /** Called when a session opens on the API (a driver's session-announce function). */
   readonly sessionOpened?: (session: SessionRef, kernel: ModuleContext<D>) => void;
   /** Called when a session on the API closes (a driver's session-cleanup function). */
   readonly sessionClosed?: (session: SessionRef, kernel: ModuleContext<D>) => void;
+}
+
+/** A call as bytes, for {@link ApiDefinition.answer}. */
+export interface RawCall {
+  /** The calling session. */
+  readonly session: number;
+  /** The instance invoked (0: none). */
+  readonly instanceId: bigint;
+  /** The callback. */
+  readonly callbackId: bigint;
+  /** Whether the caller waits for the answer (a sync callback). */
+  readonly sync: boolean;
+  /** Each parameter: its direction by the kernel's table, size, length, and the bytes that came. */
+  readonly params: readonly {
+    readonly kernelDir: Direction;
+    readonly size: number;
+    readonly length: number;
+    readonly data?: Uint8Array;
+  }[];
+}
+
+/** The answer to a {@link RawCall}: a status, and on 0 the bytes each returning parameter gets. */
+export interface RawReply {
+  /** 0, or the errno the call fails with. */
+  readonly status: number;
+  /** By parameter: exactly its length, for the parameters the kernel's table returns. */
+  readonly data?: readonly (Uint8Array | undefined)[];
 }
 
 /** What a kernel callback handler receives. */

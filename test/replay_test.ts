@@ -1,0 +1,178 @@
+/**
+ * Record, then replay: a program recorded against the simulator with its demo modules, replayed
+ * by `deno task sim --replay` with no demo module loaded, sees exactly what it saw; a program that
+ * changes one input is told which call and which byte.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { startSimProcess } from "../sim/process.ts";
+import { outputWithin, within } from "./support/wait.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const RECORDER = `${ROOT}native/build/libvmkmgmt-record.so`;
+
+async function run(cmd: string, args: string[], env: Record<string, string>, what: string) {
+  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
+  const out = await outputWithin(child, 90_000, what);
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** Records `cmd args` against a simulator with the demo modules; the trace's path. */
+async function record(dir: string, cmd: string, args: string[]): Promise<{ path: string; stdout: string }> {
+  await using sim = await startSimProcess();
+  const path = `${dir}/t.vmktrace`;
+  const out = await run(
+    cmd,
+    args,
+    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: path },
+    `${cmd} recorded`,
+  );
+  assertEquals(out.code, 0, out.stdout + out.stderr);
+  return { path, stdout: out.stdout };
+}
+
+/** A replaying simulator: where it listens, and how it ended. */
+async function replaying(dir: string, trace: string, ...options: string[]) {
+  const socket = `${dir}/replay.sock`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", `${ROOT}sim/main.ts`, "--socket", socket, "--replay", trace, ...options],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stdout = "";
+  let stderr = "";
+  const outDone = child.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (c) => void (stdout += c) }),
+  );
+  const errDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
+    new WritableStream({ write: (c) => void (stderr += c) }),
+  );
+  const end = Date.now() + 30_000;
+  while (!stdout.includes("listening on")) {
+    if (Date.now() > end) throw new Error(`the replaying simulator did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    env: { VMKMGMT_SIM_SOCKET: socket },
+    /** Waits for it to finish by itself (the program's sessions done). */
+    async ended() {
+      const status = await within(child.status, 30_000, "the replay to end by itself");
+      await outDone;
+      await errDone;
+      return { code: status.code, stdout, stderr };
+    },
+    kill: () => child.kill("SIGTERM"),
+  };
+}
+
+Deno.test("replay: the C test client, recorded, replays exactly with no demo module loaded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
+  const client = `${ROOT}native/build/client_test`;
+  const recorded = await record(dir, client, ["all"]);
+  const sim = await replaying(dir, recorded.path);
+  const replayed = await run(client, ["all"], sim.env, "the C client against the replay");
+  const verdicts = (s: string) => s.split("\n").filter((l) => /^(ok|not ok) |passed, /.test(l));
+  assertEquals(verdicts(replayed.stdout), verdicts(recorded.stdout));
+  assertStringIncludes(replayed.stdout, "105 passed, 0 failed");
+  const ended = await sim.ended();
+  assertEquals(ended.code, 0, ended.stdout + ended.stderr);
+  assert(
+    /replay: \d+ calls matched, 0 unmatched, 0 recorded calls not made — exact/.test(ended.stdout),
+    ended.stdout,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+const SCRIPT = (image: string) => `
+import { open } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+await using s = await open(acmeNic);
+console.log("instances", (await s.instances()).map((i) => i.name).join(" "));
+console.log("mtu", (await s.invoke("getStats", { instance: "vmnic1" })).stats.mtu);
+console.log("set", (await s.invoke("setMtu", { instance: "vmnic1", mtu: 9000 })).status);
+console.log("mtu", (await s.invoke("getStats", { instance: "vmnic1" })).stats.mtu);
+const ev = s.waitFor("linkEvent", { timeout: 5000 });
+await s.invoke("reset", { instance: "vmnic0" });
+console.log("event", JSON.stringify((await ev).params), (await ev).instance?.name);
+console.log("crc", (await s.invoke("flashFirmware", { instance: 1n, image: ${image} })).crc);
+console.log("log", (await s.invoke("readLog", { instance: 1n, buffer: 64 })).length);
+console.log("error", await s.invoke("setMtu", { instance: 99n, mtu: 1 }).catch((e) => e.code));
+`;
+
+Deno.test("replay: a Deno script replays with identical output; one changed input byte is named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
+  const script = `${dir}/s.ts`;
+  await Deno.writeTextFile(script, SCRIPT("new Uint8Array(1000).map((_, i) => i & 0xff)"));
+  const args = ["run", "--allow-all", "--no-lock", script];
+  const recorded = await record(dir, Deno.execPath(), args);
+  assertStringIncludes(recorded.stdout, "mtu 9000");
+
+  const sim = await replaying(dir, recorded.path);
+  const replayed = await run(Deno.execPath(), args, sim.env, "the script against the replay");
+  assertEquals(replayed.code, 0, replayed.stderr);
+  assertEquals(replayed.stdout, recorded.stdout);
+  const ended = await sim.ended();
+  assertEquals(ended.code, 0, ended.stdout + ended.stderr);
+  assertStringIncludes(ended.stdout, "0 unmatched, 0 recorded calls not made — exact");
+
+  // Byte 700 of the image changes: that call, and that byte, are named; the script sees EIO there.
+  await Deno.writeTextFile(script, SCRIPT("new Uint8Array(1000).map((_, i) => i === 700 ? 0x55 : i & 0xff)"));
+  const strict = await replaying(dir, recorded.path);
+  const changed = await run(Deno.execPath(), args, strict.env, "the changed script against the replay");
+  assertEquals(changed.code, 1, "the flash failed with EIO");
+  assertStringIncludes(changed.stderr, "EIO");
+  const report = await strict.ended();
+  assertEquals(report.code, 1, "not exact");
+  assertStringIncludes(report.stderr, "replay: unmatched session 1 callback 19 instance 1");
+  assertStringIncludes(report.stderr, "differs in parameter 0 at byte 700: 0x55 here, 0xbc recorded");
+  assertStringIncludes(report.stdout, "4 calls matched, 1 unmatched, 3 recorded calls not made — not exact");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("replay: --loose takes calls out of order; --unmatched chooses the errno; bad options named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
+  const script = `${dir}/s.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { open } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+await using s = await open(acmeNic);
+const order = Deno.args[0] === "swap" ? ["vmnic1", "vmnic0"] : ["vmnic0", "vmnic1"];
+for (const i of order) console.log(i, (await s.invoke("getStats", { instance: i })).stats.mtu);
+console.log("extra", await s.invoke("setMtu", { instance: "vmnic2", mtu: 1234 }).catch((e) => e.code));
+`,
+  );
+  const args = (...a: string[]) => ["run", "--allow-all", "--no-lock", script, ...a];
+  const recorded = await record(dir, Deno.execPath(), args());
+  // In another order, strict fails at the first call; loose answers both.
+  const loose = await replaying(dir, recorded.path, "--loose", "--unmatched", "ENOTSUP");
+  const swapped = await run(Deno.execPath(), args("swap"), loose.env, "swapped, loose");
+  assertStringIncludes(swapped.stdout, "vmnic1 1500\nvmnic0 1500\n");
+  assertEquals((await loose.ended()).code, 0);
+  const strict = await replaying(dir, recorded.path, "--unmatched", "ENOTSUP");
+  const out = await run(Deno.execPath(), args("swap"), strict.env, "swapped, strict");
+  assertStringIncludes(out.stderr, "ENOTSUP");
+  strict.kill();
+  for (
+    const [opts, says] of [
+      [["--replay", `${dir}/nope`], "no such file"],
+      [["--replay", script], "not a vmk_Mgmt trace"],
+      [["--loose", "--strict", "--replay", recorded.path], "not both"],
+      [["--unmatched", "EWHAT", "--replay", recorded.path], "not an errno name"],
+      [["--loose"], "go with --replay"],
+    ]
+  ) {
+    const o = await run(
+      Deno.execPath(),
+      ["run", "--allow-all", `${ROOT}sim/main.ts`, "--socket", `${dir}/x.sock`, ...opts],
+      {},
+      `sim ${opts}`,
+    );
+    assertEquals(o.code, 2, `${opts}: ${o.stdout}${o.stderr}`);
+    assertStringIncludes(o.stderr, says);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
