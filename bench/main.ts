@@ -76,9 +76,14 @@ async function external(
   cmd: string,
   args: string[],
   socket: string,
+  env: Record<string, string> = {},
 ): Promise<Record<string, number> | undefined> {
   try {
-    const o = await new Deno.Command(cmd, { args, env: { [SIM_SOCKET_ENV]: socket }, stderr: "piped" })
+    const o = await new Deno.Command(cmd, {
+      args,
+      env: { [SIM_SOCKET_ENV]: socket, ...env },
+      stderr: "piped",
+    })
       .output();
     if (!o.success) throw new Error(new TextDecoder().decode(o.stderr));
     return JSON.parse(new TextDecoder().decode(o.stdout));
@@ -88,11 +93,20 @@ async function external(
   }
 }
 
-async function cRate(mode: "echo" | "events", socket: string): Promise<number> {
-  const r = await external(`${ROOT}native/build/echo_bench`, [
-    mode,
-    String(mode === "echo" ? SECONDS : EVENTS),
-  ], socket);
+async function cRate(
+  mode: "echo" | "events",
+  socket: string,
+  env: Record<string, string> = {},
+): Promise<number> {
+  const r = await external(
+    `${ROOT}native/build/echo_bench`,
+    [
+      mode,
+      String(mode === "echo" ? SECONDS : EVENTS),
+    ],
+    socket,
+    env,
+  );
   return r ? (mode === "echo" ? r.calls : r.events) / r.seconds : NaN;
 }
 
@@ -176,6 +190,20 @@ async function against(socket: string) {
       pythonEvents: () => pythonRate("events", socket),
     }),
   );
+  // The recorder (native/record/) in front of the C client: what recording every call costs it.
+  const traceDir = await Deno.makeTempDir({ prefix: "vmkmgmt-bench-trace-" });
+  const recorded = {
+    LD_PRELOAD: `${ROOT}native/build/libvmkmgmt-record.so`,
+    VMKMGMT_RECORD: `${traceDir}/t-%p`,
+  };
+  Object.assign(
+    r,
+    await best({
+      cSequentialPlain: () => cRate("echo", socket),
+      cSequentialRecorded: () => cRate("echo", socket, recorded),
+    }),
+  );
+  await Deno.remove(traceDir, { recursive: true });
   await session.close();
   await bare.close();
   // The JavaScript thread's CPU per call, API against bare: what the typed layer itself costs.
@@ -308,6 +336,7 @@ const ratiosOf = (r: Record<string, number>) => ({
   apiCpuCostSequential: r.apiCpuCostSequential,
   apiCpuCost32InFlight: r.apiCpuCost32InFlight,
   apiEventsVsC: r.apiEvents / r.cEvents,
+  recordedVsPlainC: r.cSequentialRecorded / r.cSequentialPlain,
 });
 const ratios = {
   nullKernel: ratiosOf(onNull),
@@ -330,6 +359,7 @@ const targets = {
   "200 calls over a 20 ms link within 3 round trips": ratios.link200CallsInRoundTrips <= 3,
   "a 1 ms timer ≤ 5 ms late while 1,000 calls are submitted": timerLateMs <= 5,
   "a 64 MiB firmware image end to end in under a second": flash64MiBMs < 1000,
+  "the C client under the recorder ≥ 0.9× without it (null kernel)": n.recordedVsPlainC >= 0.9,
 };
 
 const fmt = (v: number) => (Number.isFinite(v) ? Math.round(v).toLocaleString("en-US") : "n/a");
