@@ -601,6 +601,11 @@ Deno.test(
       assertMatch(await Deno.readTextFile(`${top}/GLIBC_NEEDED`), /^GLIBC_2\.\d+\n$/);
       const rebuilt = await new Deno.Command("make", { args: ["-s", "-C", `${top}/src`, "bridge"] }).output();
       assert(rebuilt.success, "the bundled sources build the bridge");
+      // --record's recorder travels beside the bridge, with its sources.
+      assert((await Deno.stat(`${top}/libvmkmgmt-record.so`)).isFile);
+      const recorder = await new Deno.Command("make", { args: ["-s", "-C", `${top}/src`, "record"] })
+        .output();
+      assert(recorder.success, "the bundled sources build the recorder");
       await assertHardened(`${top}/vmkmgmt-bridge`, true);
       await assertHardened(`${top}/src/build/vmkmgmt-bridge`, true);
       const v = await new Deno.Command(`${top}/src/build/vmkmgmt-bridge`, {

@@ -367,3 +367,45 @@ for (const kind of ["asan", "tsan"] as const) {
     await Deno.remove(dir, { recursive: true });
   });
 }
+
+Deno.test("vmkmgmt-bridge --record: a remote session is recorded where the bridge runs; a recorder others can change is refused", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-bridge-" });
+  const bridge = `${ROOT}native/build/vmkmgmt-bridge`;
+  const lib = `${ROOT}native/build/libvmkmgmt.so`;
+  await Deno.writeTextFile(`${dir}/client.ts`, DENO_CLIENT);
+  const out = await run(
+    Deno.execPath(),
+    ["run", "--allow-all", "--no-lock", `${dir}/client.ts`],
+    {
+      ...sim.env,
+      VMKMGMT_HOST: "@local",
+      VMKMGMT_BRIDGE: `${bridge} --lib ${lib} --record ${dir}/b-%p.vmktrace`,
+    },
+    "the Deno client through a recording bridge",
+  );
+  assertEquals(out.code, 0, out.stderr);
+  assertStringIncludes(out.stdout, "crc ");
+  const files = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("b-")).map((e) => e.name);
+  assertEquals(files.length, 1, `one trace, the bridge's: ${files}`);
+  const trace = await readTrace(`${dir}/${files[0]}`);
+  const start = trace.records[0];
+  assert(start.kind === "start" && start.argv[0] === bridge, JSON.stringify(start));
+  const flash = invokesOf(trace, acmeNic.callback("flashFirmware").id)[0];
+  assertEquals(flash?.args[0].in?.length, 100_000, "the image as the bridge passed it to the library");
+  assert(trace.records.some((r) => r.kind === "event"), "the events the bridge received");
+  // A recorder that someone else may change is not preloaded into a (root) bridge.
+  const copy = `${dir}/bin`;
+  await Deno.mkdir(copy);
+  await Deno.copyFile(bridge, `${copy}/vmkmgmt-bridge`);
+  await Deno.chmod(`${copy}/vmkmgmt-bridge`, 0o755);
+  await Deno.copyFile(RECORDER, `${copy}/libvmkmgmt-record.so`);
+  await Deno.chmod(`${copy}/libvmkmgmt-record.so`, 0o666);
+  const refused = await run(`${copy}/vmkmgmt-bridge`, ["--lib", lib, "--record", `${dir}/x`], {}, "a bridge");
+  assertEquals(refused.code, 2);
+  assertStringIncludes(refused.stderr, "must be a file only its owner");
+  await Deno.remove(`${copy}/libvmkmgmt-record.so`);
+  const missing = await run(`${copy}/vmkmgmt-bridge`, ["--lib", lib, "--record", `${dir}/x`], {}, "a bridge");
+  assertStringIncludes(missing.stderr, "--record needs");
+  await Deno.remove(dir, { recursive: true });
+});

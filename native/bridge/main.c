@@ -4,7 +4,8 @@
  * vmkmgmt-bridge`. It has no listener of its own: SSH authenticates, and one bridge process
  * serves one session (OpenSSH's ControlMaster shares the connection between sessions).
  *
- *   vmkmgmt-bridge [--lib PATH]   serve one session (default library: /lib64/libvmkmgmt.so)
+ *   vmkmgmt-bridge [--lib PATH] [--record FILE]   serve one session (default library:
+ *                                 /lib64/libvmkmgmt.so); --record: record what it does there
  *   vmkmgmt-bridge --version      print the version and exit
  *
  * This file is the process: its arguments and the real library (dlopen). The session itself is
@@ -12,7 +13,10 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +27,51 @@
 #define DEFAULT_LIB "/lib64/libvmkmgmt.so"
 
 static const char USAGE[] =
-    "usage: vmkmgmt-bridge [--lib PATH] | --version | --help\n"
+    "usage: vmkmgmt-bridge [--lib PATH] [--record FILE] | --version | --help\n"
     "Serves one vmkmgmt session on stdin/stdout (run by ssh for the vmkmgmt Deno module, with\n"
-    "VMKMGMT_HOST=host on the workstation). --lib: the vmk_Mgmt library (default " DEFAULT_LIB ").\n";
+    "VMKMGMT_HOST=host on the workstation). --lib: the vmk_Mgmt library (default " DEFAULT_LIB ").\n"
+    "--record FILE: record every call the session makes there (libvmkmgmt-record.so, beside this\n"
+    "program; %p in FILE is the process id), for deno task trace and deno task sim --replay.\n";
+
+/* Set in the environment of the bridge that --record starts again under the recorder. */
+#define RECORDING_ENV "VMKMGMT_BRIDGE_RECORDING"
+
+/* --record: runs this program again with the recorder (libvmkmgmt-record.so, beside it) preloaded
+ * and VMKMGMT_RECORD set; returns only when that cannot be done (the reason on stderr: 2). The
+ * recorder must be a regular file that only its owner (this process's user, or root) can change:
+ * the bridge runs as root on hosts, and what it preloads runs as root too. */
+static int record_again(char **argv, const char *file) {
+  char self[PATH_MAX], recorder[PATH_MAX + 32];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) {
+    fprintf(stderr, "vmkmgmt-bridge: --record: cannot find this program (%s)\n", strerror(errno));
+    return 2;
+  }
+  self[n] = 0;
+  char *slash = strrchr(self, '/');
+  snprintf(recorder, sizeof recorder, "%.*s/libvmkmgmt-record.so", (int)(slash ? slash - self : 0), self);
+  struct stat st;
+  if (stat(recorder, &st) != 0) {
+    fprintf(stderr, "vmkmgmt-bridge: --record needs %s (it comes in the bundle): %s\n", recorder, strerror(errno));
+    return 2;
+  }
+  if (!S_ISREG(st.st_mode) || (st.st_mode & 022) || (st.st_uid != 0 && st.st_uid != geteuid())) {
+    fprintf(stderr, "vmkmgmt-bridge: --record: %s must be a file only its owner (root, or uid %u) may change\n",
+            recorder, (unsigned)geteuid());
+    return 2;
+  }
+  const char *before = getenv("LD_PRELOAD");
+  char preload[PATH_MAX * 2 + 64];
+  snprintf(preload, sizeof preload, "%s%s%s", recorder, before && *before ? " " : "", before ? before : "");
+  if (setenv("LD_PRELOAD", preload, 1) != 0 || setenv("VMKMGMT_RECORD", file, 1) != 0 ||
+      setenv(RECORDING_ENV, "1", 1) != 0) {
+    fprintf(stderr, "vmkmgmt-bridge: --record: %s\n", strerror(errno));
+    return 2;
+  }
+  execv(self, argv);
+  fprintf(stderr, "vmkmgmt-bridge: --record: cannot start %s again (%s)\n", self, strerror(errno));
+  return 2;
+}
 
 /* Loads the real library; on failure says why in b->load_error (told to the client in HELLO_REPLY). */
 static void load_library(struct bridge *b) {
@@ -52,6 +98,7 @@ static void load_library(struct bridge *b) {
 int main(int argc, char **argv) {
   struct bridge b;
   const char *lib_path = DEFAULT_LIB;
+  const char *record = NULL;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--version") == 0) {
       printf("vmkmgmt-bridge %s (protocol %d)\n", BRIDGE_VERSION, WIRE_VERSION);
@@ -61,11 +108,15 @@ int main(int argc, char **argv) {
       return 0;
     } else if (strcmp(argv[i], "--lib") == 0 && i + 1 < argc) {
       lib_path = argv[++i];
+    } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc && argv[i + 1][0]) {
+      record = argv[++i];
     } else {
       fprintf(stderr, "vmkmgmt-bridge: unknown argument %s\n%s", argv[i], USAGE);
       return 2;
     }
   }
+  if (record && !getenv(RECORDING_ENV)) return record_again(argv, record);
+  unsetenv(RECORDING_ENV);
   /* The library behind us must reach its kernel, not start another bridge. */
   unsetenv(WIRE_HOST_ENV);
   signal(SIGPIPE, SIG_IGN);
