@@ -1,12 +1,13 @@
 /**
- * `deno task fuzz [--seconds N] [--only replies|frames|bridge] [--write-seeds]`: runs the libFuzzer
+ * `deno task fuzz [--seconds N] [--only replies|frames|bridge|trace] [--write-seeds]`: runs the libFuzzer
  * harnesses of native/fuzz/ for N seconds each (default 60), starting from their checked-in seed
  * corpora (native/fuzz/corpus/NAME/; what the fuzzer finds goes to native/build/fuzz/work/NAME/):
  *
  * - `replies`: the library's reply and event parsing (its sources compiled in, ASan + UBSan + LSan);
  * - `frames`: a live simulator, fed raw frames, must keep answering;
  * - `bridge`: vmkmgmt-bridge's session code fed a client's byte stream, in front of a stand-in
- *   library (ASan + UBSan + LSan); its seeds are real client sessions captured at a bridge.
+ *   library (ASan + UBSan + LSan); its seeds are real client sessions captured at a bridge;
+ * - `trace`: the trace reader (mgmt/trace/) fed mutated recordings (bench/fuzz_trace.ts).
  *
  * Every input in native/fuzz/regressions/NAME/ (one per defect a harness found) is run first, once:
  * a defect that comes back fails at once, before any fuzzing.
@@ -17,6 +18,7 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
+import { fuzzTrace, traceSeeds } from "./fuzz_trace.ts";
 import {
   buildFrame,
   encodeEventAck,
@@ -33,7 +35,7 @@ const NATIVE = `${ROOT}native`;
 const BUILD = `${NATIVE}/build/fuzz`;
 
 /** The harnesses. */
-export const HARNESSES = ["replies", "frames", "bridge"] as const;
+export const HARNESSES = ["replies", "frames", "bridge", "trace"] as const;
 /** One harness's name. */
 export type Harness = typeof HARNESSES[number];
 
@@ -106,6 +108,8 @@ async function canPin(): Promise<boolean> {
  */
 export async function runHarness(harness: Harness, options: number | RunOptions): Promise<FuzzResult> {
   const { seconds = 60, runs, jobs = 1 } = typeof options === "number" ? { seconds: options } : options;
+  // The trace reader's harness is JavaScript (bench/fuzz_trace.ts), one process.
+  if (harness === "trace") return { harness, ...await fuzzTrace({ seconds, runs }) };
   const work = `${BUILD}/work/${harness}`;
   const artifacts = `${BUILD}/artifacts`;
   await Deno.mkdir(work, { recursive: true });
@@ -310,7 +314,7 @@ export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array
       encodeJsonPayload({ op: "emit", event: "logEvent", params: { message: "x" } }),
     ),
   };
-  return { replies, frames, bridge: await bridgeSeeds() };
+  return { replies, frames, bridge: await bridgeSeeds(), trace: await traceSeeds() };
 }
 
 async function writeSeeds(): Promise<void> {
