@@ -5,16 +5,21 @@
  * runs the script with the minimal permissions it declares in its `@permissions` line. With
  * `--host` among the script's flags (or `VMKMGMT_HOST` set) no simulator is started: the script
  * reaches that host's kernel through the bridge.
+ * `--record FILE` (before the script) records every vmk_Mgmt call the script makes to FILE
+ * (`libvmkmgmt-record.so` in front of it; `%p` is its process id): `deno task trace show FILE`,
+ * `deno task sim --replay FILE`.
  * Signals are passed on to the script; the runner exits with the script's status.
  * @module
  */
 import { ESXI_LIBRARY_PATHS, HOST_ENV, LIBRARY_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
+import { userPath } from "../util/path.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const USAGE =
-  "usage: deno task run scripts/NAME.ts [script args…]   (scripts: collect-stats, link-watch, flash-firmware, mtu-rollout)";
+const USAGE = "usage: deno task run [--record TRACE] scripts/NAME.ts [script args…]\n" +
+  "  (scripts: collect-stats, link-watch, flash-firmware, mtu-rollout; --record: every vmk_Mgmt call the\n" +
+  "  script makes goes to TRACE, %p its process id — see deno task trace, deno task sim --replay)";
 
 /** The permission flags a script declares (`@permissions --allow-…` in its header). */
 export async function declaredPermissions(script: string): Promise<string[]> {
@@ -33,7 +38,17 @@ function exists(path: string): boolean {
 }
 
 async function main(): Promise<number> {
-  const [script, ...args] = Deno.args;
+  let given = Deno.args;
+  let record: string | undefined;
+  if (given[0] === "--record" || given[0]?.startsWith("--record=")) {
+    record = given[0] === "--record" ? given[1] : given[0].slice("--record=".length);
+    given = given.slice(given[0] === "--record" ? 2 : 1);
+    if (!record || record.startsWith("-")) {
+      console.error(`run: --record needs a file to record to\n${USAGE}`);
+      return 2;
+    }
+  }
+  const [script, ...args] = given;
   if (!script || script === "-h" || script === "--help") {
     console.error(USAGE);
     return script ? 0 : 2;
@@ -61,6 +76,17 @@ async function main(): Promise<number> {
       console.error(`run: building the simulator library failed:\n${new TextDecoder().decode(built.stderr)}`);
       return 1;
     }
+  }
+  if (record) {
+    // The recorder goes in front of whichever library the script loads (the real one too).
+    const built = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, "record"] }).output();
+    if (!built.success) {
+      console.error(`run: building the recorder failed:\n${new TextDecoder().decode(built.stderr)}`);
+      return 1;
+    }
+    env.LD_PRELOAD = [`${ROOT}native/build/libvmkmgmt-record.so`, Deno.env.get("LD_PRELOAD")].filter(Boolean)
+      .join(" ");
+    env.VMKMGMT_RECORD = userPath(record);
   }
   if (!real && !remote) {
     const socketPath = defaultSocketPath();

@@ -10,7 +10,7 @@
  *   sim/      → sim/, mgmt/, util/, abi/, and of ffi/ only peer.ts (SO_PEERCRED has no Deno API)
  *   cimport/  → cimport/, mod.ts (types only), mgmt/, util/, abi/  (the C importer: a tool)
  *   repl/     → repl/, mod.ts, demo.ts, mgmt/, ffi/, util/, abi/, cimport/, and of sim/ only client.ts, process.ts
- *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/ and sim/client.ts, sim/process.ts
+ *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/, util/ and sim/client.ts, sim/process.ts
  *   bench/, test/ → anything
  *
  * and, over whole graphs: library code (everything mod.ts and demo.ts load) imports no sim/,
@@ -57,7 +57,7 @@ const ALLOWED: Record<Room, readonly string[]> = {
 const EXTRA: Record<string, readonly string[]> = {
   // The importer's API re-exports the library's types (type-only) so that a tool needs one import.
   "cimport/mod.ts": ["entry"],
-  "scripts/run.ts": ["abi", "sim/client.ts", "sim/process.ts"],
+  "scripts/run.ts": ["abi", "util", "sim/client.ts", "sim/process.ts"],
 };
 
 function allowed(from: string, to: string): boolean {

@@ -409,3 +409,30 @@ Deno.test("vmkmgmt-bridge --record: a remote session is recorded where the bridg
   assertStringIncludes(missing.stderr, "--record needs");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("deno task run --record FILE: a script's calls recorded, its output unchanged; a missing file named", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-run-" });
+  const runner = (...args: string[]) =>
+    run(
+      Deno.execPath(),
+      ["run", "--allow-all", `${ROOT}scripts/run.ts`, ...args],
+      { ...sim.env, NO_COLOR: "1" },
+      `the runner ${args.join(" ")}`,
+    );
+  const script = `${ROOT}scripts/collect-stats.ts`;
+  const recorded = await runner("--record", `${dir}/s-%p.vmktrace`, script, "--rounds", "1", "--json");
+  assertEquals(recorded.code, 0, recorded.stderr);
+  const plain = await runner(script, "--rounds", "1", "--json");
+  const shape = (s: string) => s.trim().split("\n").map((l) => Object.keys(JSON.parse(l)).sort().join());
+  assertEquals(shape(recorded.stdout), shape(plain.stdout), "the same NDJSON");
+  const [file] = [...Deno.readDirSync(dir)].map((e) => e.name);
+  const trace = await readTrace(`${dir}/${file}`);
+  const stats = invokesOf(trace, acmeNic.callback("getStats").id);
+  assert(stats.length >= 4, `${stats.length} getStats calls recorded (one per instance)`);
+  assertEquals(trace.records.at(-1)?.kind, "end");
+  const missing = await runner("--record");
+  assertEquals(missing.code, 2);
+  assertStringIncludes(missing.stderr, "--record needs a file");
+  await Deno.remove(dir, { recursive: true });
+});
