@@ -39,6 +39,7 @@ Options:
   --strict          calls must come in the recorded order (the default)
   --loose           a call may match any unused recorded call of its session that is the same
   --unmatched E     the errno of a call that matches nothing (default EIO)
+  --timing          events at their recorded offsets after the call that caused them (default: at once)
   -h, --help        this text
 
 Control ops (values are JSON when they parse as JSON, else text):
@@ -94,7 +95,7 @@ async function ctl(args: string[], socketPath: string): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
     string: ["socket", "module", "periodic", "replay", "unmatched"],
-    boolean: ["help", "demo", "exit-with-parent", "strict", "loose"],
+    boolean: ["help", "demo", "exit-with-parent", "strict", "loose", "timing"],
     collect: ["module"],
     alias: { h: "help" },
     default: { demo: true },
@@ -120,10 +121,11 @@ async function main(argv: string[]): Promise<number> {
     replay = await openReplay(args.replay, {
       strict: !args.loose,
       errno: args.unmatched === undefined ? undefined : parseErrno(args.unmatched),
+      timing: args.timing as boolean,
     });
     modules.push(...replay.modules());
-  } else if (args.strict || args.loose || args.unmatched !== undefined) {
-    throw new Error("--strict, --loose and --unmatched go with --replay TRACE");
+  } else if (args.strict || args.loose || args.timing || args.unmatched !== undefined) {
+    throw new Error("--strict, --loose, --timing and --unmatched go with --replay TRACE");
   }
   const sim = await startSimulator({ socketPath, modules, demo: !replay && (args.demo as boolean) });
   if (args.periodic !== undefined) sim.control({ op: "periodic", ms: Number(args.periodic) });

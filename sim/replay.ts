@@ -34,6 +34,12 @@ export interface ReplayOptions {
   readonly errno?: number;
   /** Where the lines about unmatched calls go (stderr by default). */
   readonly log?: (line: string) => void;
+  /**
+   * Events at their recorded offsets: as long after the call that caused them arrives (or the
+   * session opens) as they came after it in the recording; by default as soon as their place
+   * among the calls allows.
+   */
+  readonly timing?: boolean;
 }
 
 /** What a replay did. */
@@ -162,6 +168,7 @@ const EMPTY = new Uint8Array(0);
 export class Replay {
   readonly #strict: boolean;
   readonly #errno: number;
+  readonly #timing: boolean;
   readonly #log: (line: string) => void;
   readonly #handles = new Map<string, RecordedHandle[]>();
   readonly #inits = new Map<string, TraceInit>();
@@ -185,6 +192,7 @@ export class Replay {
   constructor(trace: Trace, options: ReplayOptions = {}) {
     this.#strict = options.strict ?? true;
     this.#errno = options.errno ?? ERRNO.EIO;
+    this.#timing = options.timing ?? false;
     this.#log = options.log ?? ((line) => console.error(line));
     const byHandle = new Map<string, RecordedHandle>();
     const calls: TraceInvoke[] = [];
@@ -296,7 +304,8 @@ export class Replay {
     }
     this.#playing.set(session, { handle, firstUnused: 0, firstUnstarted: 0, made: new Map() });
     this.#sessions.set(handle, session);
-    for (const e of handle.atOpen) this.#send(e, kernel);
+    if (this.#timing) this.#later(handle.atOpen, handle.init.t + handle.init.dur, kernel);
+    else for (const e of handle.atOpen) this.#send(e, kernel);
   }
 
   #send(e: TraceEvent, kernel: ModuleContext): void {
@@ -320,6 +329,13 @@ export class Replay {
       session,
       instance: e.instanceId === 0n ? null : e.instanceId,
     });
+  }
+
+  /** Sends events as long after now as they came after `since` (ns) in the recording, in order. */
+  #later(events: readonly TraceEvent[], since: number, kernel: ModuleContext): void {
+    for (const e of events) {
+      setTimeout(() => this.#send(e, kernel), Math.max(0, (e.t - since) / 1e6));
+    }
   }
 
   /** Whether a recorded call is the same call: callback, instance, and every byte going in. */
@@ -360,8 +376,12 @@ export class Replay {
     const r = h.calls[index];
     const caused = this.#caused.get(r.offset);
     if (caused) {
-      for (const e of caused.before) this.#send(e, kernel);
-      setTimeout(() => caused.after.forEach((e) => this.#send(e, kernel)), 0);
+      if (this.#timing) {
+        this.#later([...caused.before, ...caused.after], r.t, kernel);
+      } else {
+        for (const e of caused.before) this.#send(e, kernel);
+        setTimeout(() => caused.after.forEach((e) => this.#send(e, kernel)), 0);
+      }
     }
     if (r.status !== 0 || !call.sync) return { status: r.status };
     return {

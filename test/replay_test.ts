@@ -176,3 +176,36 @@ console.log("extra", await s.invoke("setMtu", { instance: "vmnic2", mtu: 1234 })
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("replay --timing: events keep their recorded distance from the call that caused them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
+  const script = `${dir}/s.ts`;
+  // A reset takes the link down at once and up 100 ms later (the NIC demo): two linkEvents.
+  await Deno.writeTextFile(
+    script,
+    `import { open } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+await using s = await open(acmeNic);
+const events = s.events("linkEvent");
+await s.invoke("reset", { instance: "vmnic0" });
+const it = events[Symbol.asyncIterator]();
+const down = await it.next();
+const t = performance.now();
+const up = await it.next();
+console.log(JSON.stringify([down.value.params.state.up, up.value.params.state.up]), Math.round(performance.now() - t));
+await events.return?.();
+`,
+  );
+  const args = ["run", "--allow-all", "--no-lock", script];
+  const recorded = await record(dir, Deno.execPath(), args);
+  assertStringIncludes(recorded.stdout, "[0,1]");
+  const sim = await replaying(dir, recorded.path, "--timing");
+  const replayed = await run(Deno.execPath(), args, sim.env, "the script against a timed replay");
+  assertEquals(replayed.code, 0, replayed.stderr);
+  const [states, gap] = replayed.stdout.trim().split(" ");
+  assertEquals(states, "[0,1]");
+  // A lower bound only: the link came up no sooner than it did when recorded (less the timer's slack).
+  assert(Number(gap) >= 80, `the link-up came ${gap} ms after the link-down (recorded: ~100 ms)`);
+  assertEquals((await sim.ended()).code, 0);
+  await Deno.remove(dir, { recursive: true });
+});
