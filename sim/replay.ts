@@ -85,7 +85,7 @@ const callbackName = (id: bigint) => `cb${id}`;
 const paramName = (i: number) => `p${i}`;
 
 /** The recorded table as a signature: each parameter bytes of its size (a vector's elements too). */
-function signatureOf(init: TraceInit): Signature {
+function signatureOf(init: TraceInit, revision: number): Signature {
   const callbacks: SignatureDef["callbacks"] = {};
   for (const cb of init.callbacks) {
     const params: Record<string, unknown> = {};
@@ -102,7 +102,7 @@ function signatureOf(init: TraceInit): Signature {
       params,
     };
   }
-  const v = init.revision;
+  const v = revision;
   return defineSignature({
     name: init.name,
     vendor: init.vendor,
@@ -276,7 +276,14 @@ export class Replay {
   /** The kernel modules that play the recorded APIs. */
   modules(): KernelModule[] {
     return [...this.#inits.entries()].map(([api, init]) => {
-      const signature = signatureOf(init);
+      // The revision most of the program's handles asked for (a kernel serves one; any other of the
+      // same major.minor is served alike).
+      const counts = new Map<number, number>();
+      for (const h of this.#handles.get(api)!) {
+        counts.set(h.init.revision, (counts.get(h.init.revision) ?? 0) + 1);
+      }
+      const revision = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+      const signature = signatureOf(init, revision);
       const instances = [...this.#instances.get(api)!].slice(0, MAX_INSTANCES).map(([id, name]) => ({
         id,
         name,

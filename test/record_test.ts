@@ -7,21 +7,13 @@ import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/a
 import { acmeNic } from "../demo.ts";
 import { parseTrace, readTrace, type Trace, TraceError, type TraceInvoke } from "../mgmt/trace/mod.ts";
 import { startSimProcess } from "../sim/process.ts";
-import { outputWithin } from "./support/wait.ts";
+import { runWithin } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const RECORDER = `${ROOT}native/build/libvmkmgmt-record.so`;
 const CLIENT = `${ROOT}native/build/client_test`;
 
-async function run(cmd: string, args: string[], env: Record<string, string>, what: string) {
-  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
-  const out = await outputWithin(child, 60_000, what);
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+const run = runWithin;
 
 /** What a test of the C client checks: its verdict lines (times and the log's size vary run to run). */
 const verdicts = (out: string) =>

@@ -41,3 +41,30 @@ export async function outputWithin(
     clearTimeout(killer);
   }
 }
+
+/** What a command printed, as text. */
+export interface RunText {
+  /** Its exit code. */
+  code: number;
+  /** Its standard output. */
+  stdout: string;
+  /** Its standard error. */
+  stderr: string;
+}
+
+/** Runs `cmd` to its end (killed after `ms`, the wait failing naming `what`); its output as text. */
+export async function runWithin(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  what: string,
+  ms = 90_000,
+): Promise<RunText> {
+  const child = new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).spawn();
+  const out = await outputWithin(child, ms, what);
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
