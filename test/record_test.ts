@@ -428,3 +428,33 @@ Deno.test("deno task run --record FILE: a script's calls recorded, its output un
   assertStringIncludes(missing.stderr, "--record needs a file");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test({
+  name: "recorder: a Python ctypes client (dlopen, CFUNCTYPE callbacks) is recorded, calls and events",
+  ignore: !(await new Deno.Command("python3", { args: ["--version"] }).output().then((o) =>
+    o.success, () =>
+    false)),
+  fn: async () => {
+    await using sim = await startSimProcess();
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-py-" });
+    const py = (mode: string, arg: string) =>
+      run(
+        "python3",
+        [`${ROOT}bench/ctypes_bench.py`, `${ROOT}native/build/libvmkmgmt.so`, mode, arg],
+        { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/${mode}.vmktrace` },
+        `python ${mode}`,
+      );
+    const echo = await py("echo", "0.3");
+    assertEquals(echo.code, 0, echo.stderr);
+    const events = await py("events", "200");
+    assertEquals(events.code, 0, events.stderr);
+    assertEquals(JSON.parse(events.stdout).events, 200);
+    const calls = (await readTrace(`${dir}/echo.vmktrace`)).records.filter((r) =>
+      r.kind === "invoke"
+    );
+    assertEquals(calls.length, JSON.parse(echo.stdout).calls, "every echo the script counted");
+    const got = (await readTrace(`${dir}/events.vmktrace`)).records.filter((r) => r.kind === "event");
+    assertEquals(got.length, 200, "every event its callback received");
+    await Deno.remove(dir, { recursive: true });
+  },
+});

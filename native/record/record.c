@@ -69,11 +69,31 @@ __attribute__((constructor)) EARLY static void find_dlsym(void) {
   if (!real_dlsym) real_dlsym = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
 }
 
-/* The real function: the one dlsym handed out for it, else the next object's (a linked client). */
+/* `name` in the library another real function came from: the library calls its own exports
+ * through its PLT, and a client that loaded it itself (RTLD_LOCAL: Python's ctypes) never asked
+ * dlsym for the ones it does not use, nor can RTLD_NEXT see a library loaded that way. */
+static void *in_same_library(const char *name) {
+  for (int k = 0; k < F_COUNT; k++) {
+    void *known = __atomic_load_n(&real_fn[k], __ATOMIC_ACQUIRE);
+    Dl_info info;
+    if (!known || !dladdr(known, &info) || !info.dli_fname) continue;
+    void *lib = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    if (!lib) continue;
+    void *p = real_dlsym(lib, name);
+    dlclose(lib); /* (NOLOAD took a reference) */
+    Dl_info where;
+    if (p && dladdr(p, &where) && where.dli_fbase == info.dli_fbase) return p;
+  }
+  return NULL;
+}
+
+/* The real function: the one dlsym handed out for it, else the next object's (a linked client),
+ * else the one in the library the others came from. */
 static void *get_real(enum fn f) {
   void *p = __atomic_load_n(&real_fn[f], __ATOMIC_ACQUIRE);
   if (!p && real_dlsym) {
     p = real_dlsym(RTLD_NEXT, fn_names[f]);
+    if (!p) p = in_same_library(fn_names[f]);
     void *none = NULL;
     if (p && !__atomic_compare_exchange_n(&real_fn[f], &none, p, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) p = none;
   }
