@@ -4,6 +4,7 @@
  * ```
  * deno task trace show TRACE [--sig FILE]… [--json]    every record, typed by the signatures given
  * deno task trace stats TRACE [--sig FILE]… [--json]   calls per callback, latencies, events, errors
+ * deno task trace diff A B [--sig FILE]… [--json]     where two recordings first differ (exit 1 then)
  * ```
  * @module
  */
@@ -12,6 +13,7 @@ import { readTrace, type Trace, TraceError } from "../mgmt/trace/mod.ts";
 import type { Signature } from "../mgmt/signature.ts";
 import { writeJsonLine } from "../util/ndjson.ts";
 import { userPath } from "../util/path.ts";
+import { divergenceText, firstDivergence } from "./trace_diff.ts";
 import { TraceView } from "./trace_view.ts";
 import { loadSignatures } from "./signature_files.ts";
 import { CommandError } from "./state.ts";
@@ -21,6 +23,8 @@ const HELP = `vmkmgmt trace — read what libvmkmgmt-record.so recorded
 Usage:
   deno task trace show TRACE [options]    every record: time, handle, call, status, values
   deno task trace stats TRACE [options]   calls per callback (latency percentiles, errors), events
+  deno task trace diff A B [options]      the first place two recordings differ, typed (exit 1 then, 0
+                                          when they make the same calls and get the same answers)
 
 Options:
   --sig FILE     decode with the signatures in FILE (.ts module, .json, or a driver's .c/.h); repeatable.
@@ -47,25 +51,49 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, path, ...extra] = args._.map(String);
-  if (!command) throw new CommandError("say what to do: show or stats (see --help)");
-  if (command !== "show" && command !== "stats") {
-    throw new CommandError(`unknown command ${command}: show or stats (see --help)`);
+  if (!command) throw new CommandError("say what to do: show, stats or diff (see --help)");
+  if (command !== "show" && command !== "stats" && command !== "diff") {
+    throw new CommandError(`unknown command ${command}: show, stats or diff (see --help)`);
   }
   if (!path) throw new CommandError(`${command}: which trace? (deno task trace ${command} FILE)`);
-  if (extra.length) throw new CommandError(`${command} takes one trace; also given: ${extra.join(" ")}`);
+  const takes = command === "diff" ? 1 : 0;
+  if (extra.length !== takes && (command === "diff" || extra.length)) {
+    throw new CommandError(
+      command === "diff"
+        ? `diff takes two traces (deno task trace diff A B), got ${1 + extra.length}`
+        : `${command} takes one trace; also given: ${extra.join(" ")}`,
+    );
+  }
   const signatures: Signature[] = [];
   for (const f of (args.sig ?? []) as string[]) {
     signatures.push(...(await loadSignatures(userPath(f), args.cflags)).signatures);
   }
-  let trace: Trace;
-  try {
-    trace = await readTrace(userPath(path));
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new CommandError(`${path}: no such file`);
-    if (e instanceof TraceError) throw new CommandError(`${path}: ${e.message}`);
-    throw e;
-  }
+  const trace = await open(path);
   const view = new TraceView(trace, signatures);
+  if (command === "diff") {
+    const other = await open(extra[0]);
+    const otherView = new TraceView(other, signatures);
+    for (const [name, t] of [[path, trace], [extra[0], other]] as const) {
+      const stop = t.torn ?? t.damaged;
+      if (stop) console.error(`${name}: read up to byte ${stop.offset} (${stop.reason}); compared that far`);
+    }
+    const d = firstDivergence(trace, other);
+    if (args.json) {
+      writeJsonLine(
+        d
+          ? {
+            same: false,
+            handle: d.handle,
+            record: d.step,
+            what: d.what,
+            a: d.a && view.json(d.a),
+            b: d.b && otherView.json(d.b),
+          }
+          : { same: true },
+      );
+    } else console.log(divergenceText(d, view, otherView));
+    return d ? 1 : 0;
+  }
   if (command === "show") {
     for (const r of trace.records) {
       if (args.json) writeJsonLine(view.json(r));
@@ -89,6 +117,17 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   return 0;
+}
+
+/** Reads a trace the user named. */
+async function open(path: string): Promise<Trace> {
+  try {
+    return await readTrace(userPath(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new CommandError(`${path}: no such file`);
+    if (e instanceof TraceError) throw new CommandError(`${path}: ${e.message}`);
+    throw e;
+  }
 }
 
 if (import.meta.main) {

@@ -3,7 +3,7 @@
  * by `deno task sim --replay` with no demo module loaded, sees exactly what it saw; a program that
  * changes one input is told which call and which byte.
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
 import { runWithin, within } from "./support/wait.ts";
 
@@ -198,5 +198,51 @@ await events.return?.();
   // A lower bound only: the link came up no sooner than it did when recorded (less the timer's slack).
   assert(Number(gap) >= 80, `the link-up came ${gap} ms after the link-down (recorded: ~100 ms)`);
   assertEquals((await sim.ended()).code, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("deno task trace diff: two runs of a script that differ in one byte — that call, that byte; a trace against itself is the same", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-diff-" });
+  const script = `${dir}/s.ts`;
+  const args = ["run", "--allow-all", "--no-lock", script];
+  // Only answers that do not move with time (a counter would differ first).
+  const body = (byte700: string) =>
+    `import { open } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+await using s = await open(acmeNic);
+await s.invoke("setMtu", { instance: "vmnic1", mtu: 9000 });
+const image = new Uint8Array(1000).map((_, i) => i === 700 ? ${byte700} : i & 0xff);
+console.log((await s.invoke("flashFirmware", { instance: 1n, image })).crc);
+`;
+  await Deno.writeTextFile(script, body("0xbc"));
+  const a = await record(dir, Deno.execPath(), args);
+  await Deno.rename(a.path, `${dir}/a.vmktrace`);
+  await Deno.writeTextFile(script, body("0x55"));
+  const b = await record(dir, Deno.execPath(), args);
+  await Deno.rename(b.path, `${dir}/b.vmktrace`);
+  const diff = (...more: string[]) =>
+    run(
+      Deno.execPath(),
+      ["run", "--allow-all", `${ROOT}repl/trace_main.ts`, "diff", ...more],
+      {},
+      "trace diff",
+    );
+  const d = await diff(`${dir}/a.vmktrace`, `${dir}/b.vmktrace`, "--sig", `${ROOT}demo.ts`);
+  assertEquals(d.code, 1, d.stderr);
+  assertStringIncludes(d.stdout, "first difference: acmeNicMgmt #1, record ");
+  assertStringIncludes(d.stdout, "parameter 0 going in, byte 700: 0xbc in A, 0x55 in B");
+  assertMatch(d.stdout, /\n {2}A: +[\d.]+ {2}#1 flashFirmware vmnic0 → 0 /);
+  const j = JSON.parse((await diff(`${dir}/a.vmktrace`, `${dir}/b.vmktrace`, "--json")).stdout);
+  assertEquals([j.same, j.handle, j.what], [
+    false,
+    "acmeNicMgmt #1",
+    "parameter 0 going in, byte 700: 0xbc in A, 0x55 in B",
+  ]);
+  const self = await diff(`${dir}/a.vmktrace`, `${dir}/a.vmktrace`);
+  assertEquals(self.code, 0);
+  assertStringIncludes(self.stdout, "the same calls, answers and events");
+  const usage = await diff(`${dir}/a.vmktrace`);
+  assertEquals(usage.code, 1);
+  assertStringIncludes(usage.stderr, "diff takes two traces");
   await Deno.remove(dir, { recursive: true });
 });
