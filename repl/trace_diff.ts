@@ -62,9 +62,13 @@ function firstByte(a: Uint8Array | undefined, b: Uint8Array | undefined): string
   return x.length === y.length ? undefined : `${x.length} bytes in A, ${y.length} in B`;
 }
 
+const article = (word: string) => (/^[aeiou]/.test(word) ? "an" : "a");
+
 /** How two records differ (times aside), or undefined when they do not. */
 function differ(a: TraceRecord, b: TraceRecord): string | undefined {
-  if (a.kind !== b.kind) return `a ${a.kind} record in A, a ${b.kind} record in B`;
+  if (a.kind !== b.kind) {
+    return `${article(a.kind)} ${a.kind} record in A, ${article(b.kind)} ${b.kind} record in B`;
+  }
   switch (a.kind) {
     case "init": {
       const y = b as typeof a;
