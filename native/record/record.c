@@ -486,10 +486,8 @@ struct arg {
 static void describe(const vmk_MgmtCallbackInfo *cb, unsigned i, void *p, struct arg *a) {
   vmk_MgmtParmType type = cb->parmTypes[i];
   *a = (struct arg){.type = (uint8_t)type, .size = cb->parmSizes[i]};
-  a->in = type == VMK_MGMT_PARMTYPE_IN || type == VMK_MGMT_PARMTYPE_INOUT || type == VMK_MGMT_PARMTYPE_VECTOR_IN ||
-          type == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
-  a->out = type == VMK_MGMT_PARMTYPE_OUT || type == VMK_MGMT_PARMTYPE_INOUT || type == VMK_MGMT_PARMTYPE_VECTOR_OUT ||
-           type == VMK_MGMT_PARMTYPE_VECTOR_INOUT;
+  a->in = parm_sends(type);
+  a->out = parm_returns(type);
   if (!parm_is_vector(type)) {
     a->data = p;
     a->length = cb->parmSizes[i];

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../wire.h"
 #include "recorder.h"
 
 /* Bytes of records waiting for the disk at most; past it new records are dropped. */
@@ -61,8 +62,10 @@ static uint32_t crc32_of(const uint8_t *p, size_t n) {
   return c ^ 0xffffffffu;
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n) {
-  for (int i = 0; i < n; i++) p[i] = (uint8_t)(v >> (8 * i));
+/* (wire.h's little-endian helpers have no u16) */
+static void put_u16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
 }
 
 /* A record of `kind` with room for `cap` payload bytes, whether or not recording is on. */
@@ -73,8 +76,8 @@ static struct record *alloc_record(uint16_t kind, size_t cap) {
   r->cap = cap;
   r->len = 0;
   memset(r->bytes, 0, TRACE_HEADER_SIZE);
-  put_le(r->bytes, TRACE_MARKER, 4);
-  put_le(r->bytes + 4, kind, 2);
+  wire_put_u32(r->bytes, TRACE_MARKER);
+  put_u16(r->bytes + 4, kind);
   return r;
 }
 
@@ -101,25 +104,25 @@ void record_u8(struct record *r, uint8_t v) {
 }
 void record_u16(struct record *r, uint16_t v) {
   uint8_t b[2];
-  put_le(b, v, 2);
+  put_u16(b, v);
   record_put(r, b, 2);
 }
 void record_u32(struct record *r, uint32_t v) {
   uint8_t b[4];
-  put_le(b, v, 4);
+  wire_put_u32(b, v);
   record_put(r, b, 4);
 }
 void record_u64(struct record *r, uint64_t v) {
   uint8_t b[8];
-  put_le(b, v, 8);
+  wire_put_u64(b, v);
   record_put(r, b, 8);
 }
 
 /* Writes one record whole, or cuts what went out off again: 0, or an errno (then the file ends
  * where it did before). EIO when even that failed: the file is no longer written. */
 static int write_record(struct record *r, off_t *end) {
-  put_le(r->bytes + 8, r->len, 4);
-  put_le(r->bytes + 12, crc32_of(r->bytes + TRACE_HEADER_SIZE, r->len), 4);
+  wire_put_u32(r->bytes + 8, (uint32_t)r->len);
+  wire_put_u32(r->bytes + 12, crc32_of(r->bytes + TRACE_HEADER_SIZE, r->len));
   size_t total = TRACE_HEADER_SIZE + r->len, done = 0;
   int rc = 0;
   while (done < total) {
