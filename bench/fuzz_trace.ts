@@ -180,8 +180,8 @@ export async function fuzzTrace(
   return { ok: true, executions, seconds: (performance.now() - start) / 1000, artifacts: [], tail: "" };
 }
 
-/** A record around a payload (its CRC right), for the kinds a short recording rarely holds. */
-function record(kind: number, payload: Uint8Array): Uint8Array {
+/** A record around a payload (its CRC right): the kinds a short recording rarely holds, and forgeries. */
+export function traceRecord(kind: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(TRACE_HEADER_SIZE + payload.length);
   const v = new DataView(out.buffer);
   v.setUint32(0, TRACE_MARKER, true);
@@ -227,10 +227,13 @@ export async function traceSeeds(): Promise<Record<string, Uint8Array>> {
   };
   const kinds = new Uint8Array([
     ...start,
-    ...record(TRACE_KIND.disconnect, new Uint8Array([...u(1, 8), ...u(5000, 8), ...u(5, 4), ...u(0, 4)])),
-    ...record(TRACE_KIND.dropped, new Uint8Array([...u(6000, 8), ...u(3, 8), ...u(900, 8)])),
-    ...record(42, new Uint8Array([1, 2, 3])),
-    ...record(TRACE_KIND.end, new Uint8Array([...u(7000, 8), ...u(4, 8), ...u(3, 8), ...u(900, 8)])),
+    ...traceRecord(
+      TRACE_KIND.disconnect,
+      new Uint8Array([...u(1, 8), ...u(5000, 8), ...u(5, 4), ...u(0, 4)]),
+    ),
+    ...traceRecord(TRACE_KIND.dropped, new Uint8Array([...u(6000, 8), ...u(3, 8), ...u(900, 8)])),
+    ...traceRecord(42, new Uint8Array([1, 2, 3])),
+    ...traceRecord(TRACE_KIND.end, new Uint8Array([...u(7000, 8), ...u(4, 8), ...u(3, 8), ...u(900, 8)])),
   ]);
   await Deno.remove(dir, { recursive: true });
   return {

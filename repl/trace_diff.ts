@@ -8,6 +8,7 @@
  */
 import type { Trace, TraceRecord } from "../mgmt/trace/mod.ts";
 import type { TraceView } from "./trace_view.ts";
+import { firstDifference, hexByte } from "../util/hex.ts";
 
 /** One handle's records, by the key a diff pairs them on. */
 interface HandleSteps {
@@ -51,15 +52,11 @@ function handles(trace: Trace): HandleSteps[] {
 
 function firstByte(a: Uint8Array | undefined, b: Uint8Array | undefined): string | undefined {
   const x = a ?? new Uint8Array(0), y = b ?? new Uint8Array(0);
-  const n = Math.min(x.length, y.length);
-  for (let i = 0; i < n; i++) {
-    if (x[i] !== y[i]) {
-      return `byte ${i}: 0x${x[i].toString(16).padStart(2, "0")} in A, 0x${
-        y[i].toString(16).padStart(2, "0")
-      } in B`;
-    }
-  }
-  return x.length === y.length ? undefined : `${x.length} bytes in A, ${y.length} in B`;
+  const i = firstDifference(x, y);
+  if (i < 0) return undefined;
+  return i < Math.min(x.length, y.length)
+    ? `byte ${i}: ${hexByte(x[i])} in A, ${hexByte(y[i])} in B`
+    : `${x.length} bytes in A, ${y.length} in B`;
 }
 
 const article = (word: string) => (/^[aeiou]/.test(word) ? "an" : "a");

@@ -19,12 +19,13 @@
  * changed during the recording serves every instance it ever listed.
  * @module
  */
-import { ERRNO, errnoName, isVector, MAX_INSTANCES, returnsData } from "../abi/facts.ts";
+import { ERRNO, isVector, MAX_INSTANCES, returnsData } from "../abi/facts.ts";
 import { defineSignature, type Signature, type SignatureDef } from "../mgmt/signature.ts";
 import { t } from "../mgmt/t.ts";
 import type { Trace, TraceEvent, TraceInit, TraceInvoke } from "../mgmt/trace/mod.ts";
 import type { KernelModule, ModuleContext, RawCall, RawReply } from "./module.ts";
-import { MAX_PAYLOAD, REPLY_LENGTHS } from "./protocol.ts";
+import { MAX_PAYLOAD, replyPayloadSize } from "./protocol.ts";
+import { firstDifference, hexByte } from "../util/hex.ts";
 
 /** How a replay matches calls and answers the ones that match nothing. */
 export interface ReplayOptions {
@@ -118,19 +119,14 @@ function signatureOf(init: TraceInit, revision: number): Signature {
  * program's library refuses them again, so the kernel never sees them.
  */
 function reachedKernel(r: TraceInvoke): boolean {
-  if (r.raw) return false;
-  let reply = REPLY_LENGTHS + 8 * r.args.length;
-  for (const a of r.args) {
-    if (a.unreadable || a.tooLarge) return false;
-    if (!isVector(a.direction)) {
-      reply += a.size;
-      continue;
-    }
-    const length = Math.max(a.in?.length ?? 0, a.out?.length ?? 0);
-    if (length === 0 || length % a.size !== 0) return false;
-    reply += length;
-  }
-  return reply <= MAX_PAYLOAD;
+  if (r.raw || r.args.some((a) => a.unreadable || a.tooLarge)) return false;
+  const params = r.args.map((a) => ({
+    dir: a.direction,
+    size: a.size,
+    length: isVector(a.direction) ? Math.max(a.in?.length ?? 0, a.out?.length ?? 0) : a.size,
+  }));
+  if (params.some((p) => isVector(p.dir) && (p.length === 0 || p.length % p.size !== 0))) return false;
+  return replyPayloadSize(params) <= MAX_PAYLOAD;
 }
 
 /** Sorts a handle's calls by start, by thread, and finds the threads that ran at once. */
@@ -152,16 +148,6 @@ function order(h: RecordedHandle): void {
   }
 }
 
-/** Where two byte strings first differ (-1: they are the same). */
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
-
-const hexByte = (
-  b: number | undefined,
-) => (b === undefined ? "nothing" : `0x${b.toString(16).padStart(2, "0")}`);
 const EMPTY = new Uint8Array(0);
 
 /** A recording, played as a kernel. */
@@ -175,6 +161,8 @@ export class Replay {
   readonly #instances = new Map<string, Map<bigint, string>>();
   /** Events a call caused, by its record's offset: sent before its answer, and after. */
   readonly #caused = new Map<number, { before: TraceEvent[]; after: TraceEvent[] }>();
+  /** Each event's recorded handle: the session it goes to plays it. */
+  readonly #eventHandle = new Map<TraceEvent, RecordedHandle>();
   /** Recorded handle → its playing session, once one plays it. */
   readonly #sessions = new Map<RecordedHandle, number>();
   readonly #playing = new Map<number, Playing>();
@@ -244,6 +232,7 @@ export class Replay {
   #attach(calls: TraceInvoke[], events: { event: TraceEvent; handle: RecordedHandle }[]): void {
     const byStart = calls.slice().sort((a, b) => a.run - b.run || a.t - b.t);
     for (const { event, handle } of events) {
+      this.#eventHandle.set(event, handle);
       // The last call of the same run that began at or before the event (binary search).
       let lo = 0, hi = byStart.length;
       while (lo < hi) {
@@ -316,7 +305,7 @@ export class Replay {
   }
 
   #send(e: TraceEvent, kernel: ModuleContext): void {
-    const handle = [...this.#sessions.keys()].find((h) => h.init.handle === e.handle && h.init.run === e.run);
+    const handle = this.#eventHandle.get(e);
     const session = handle && this.#sessions.get(handle);
     if (session === undefined) return;
     const cb = kernel.signature.byId(e.callbackId);
@@ -486,12 +475,14 @@ export class Replay {
 
 /** The errno a user names (`EIO`, `eio` or 5) for unmatched calls. */
 export function parseErrno(text: string): number {
-  if (/^\d+$/.test(text)) return Number(text);
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n >= 1 && n <= 0x7fffffff) return n;
+    throw new Error(`--unmatched ${text}: an unmatched call must fail: an errno from 1 (or EIO, ENOENT, …)`);
+  }
   const code = (ERRNO as Record<string, number>)[text.toUpperCase()];
   if (code === undefined) {
     throw new Error(`--unmatched ${text}: not an errno name (EIO, ENOENT, …) or number`);
   }
   return code;
 }
-
-export { errnoName };

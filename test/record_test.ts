@@ -8,6 +8,7 @@ import { acmeNic } from "../demo.ts";
 import { parseTrace, readTrace, type Trace, TraceError, type TraceInvoke } from "../mgmt/trace/mod.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { runWithin } from "./support/wait.ts";
+import { traceRecord } from "../bench/fuzz_trace.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const RECORDER = `${ROOT}native/build/libvmkmgmt-record.so`;
@@ -229,27 +230,10 @@ Deno.test("trace reader: torn, damaged and hostile input is reported, never thro
     assert(r.records.length >= 1 && (r.torn || r.damaged), `seed ${seed}`);
   }
   // A record whose CRC is right but whose fields do not hold together: damaged, named.
-  const forged = forge(4, new Uint8Array(10));
+  const forged = traceRecord(4, new Uint8Array(10));
   const f = parseTrace(new Uint8Array([...start, ...forged, ...forged]));
   assertStringIncludes(f.damaged!.reason, "runs past the record's end");
 });
-
-/** A record with a right CRC around any payload. */
-function forge(kind: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(16 + payload.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, 0x52544b56, true);
-  v.setUint16(4, kind, true);
-  v.setUint32(8, payload.length, true);
-  let c = 0xffffffff;
-  for (const b of payload) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  }
-  v.setUint32(12, (c ^ 0xffffffff) >>> 0, true);
-  out.set(payload, 16);
-  return out;
-}
 
 Deno.test("deno task trace: show and stats, typed by a signature, from the user's directory; bad input named", async () => {
   await using sim = await startSimProcess();

@@ -153,6 +153,7 @@ console.log("extra", await s.invoke("setMtu", { instance: "vmnic2", mtu: 1234 })
       [["--replay", script], "not a vmk_Mgmt trace"],
       [["--loose", "--strict", "--replay", recorded.path], "not both"],
       [["--unmatched", "EWHAT", "--replay", recorded.path], "not an errno name"],
+      [["--unmatched", "0", "--replay", recorded.path], "an unmatched call must fail"],
       [["--loose"], "go with --replay"],
     ]
   ) {

@@ -1,5 +1,6 @@
 /**
- * Bytes as hex text, the form people type and the JSON output uses.
+ * Bytes as hex text, the form people type and the JSON output uses; and where two byte strings
+ * part ways, for messages that name the byte.
  *
  * @example
  * ```ts
@@ -23,4 +24,16 @@ export function toHex(bytes: Uint8Array): string {
   let s = "";
   for (const b of bytes) s += b.toString(16).padStart(2, "0");
   return s;
+}
+
+/** Where two byte strings first differ: an index, the shorter one's length when one is a prefix of the other, -1 when they are the same. */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+/** One byte as `0x0a`; "nothing" past the end of its bytes. */
+export function hexByte(b: number | undefined): string {
+  return b === undefined ? "nothing" : `0x${b.toString(16).padStart(2, "0")}`;
 }

@@ -39,18 +39,5 @@ export const TRACE_INVOKE_FLAGS = { raw: 1 } as const;
 /** Per-argument flags of an INVOKE. */
 export const TRACE_ARG_FLAGS = { unreadable: 1, tooLarge: 2 } as const;
 
-/** Fixed parts of payloads (bytes). */
-export const TRACE_SIZES = {
-  start: 28,
-  initFixed: 112,
-  callback: 40,
-  instancesFixed: 32,
-  instance: 40,
-  invokeFixed: 56,
-  arg: 24,
-  eventFixed: 40,
-  control: 32,
-  disconnect: 24,
-  dropped: 24,
-  end: 32,
-} as const;
+/** Bytes of one callback-table entry in an INIT record (the other fixed parts are read field by field). */
+export const TRACE_CALLBACK_SIZE = 40;

@@ -20,13 +20,13 @@ import { type Direction, DIRECTION_BY_CODE, NAME_SIZE } from "../../abi/facts.ts
 import { crc32 } from "../../util/crc32.ts";
 import {
   TRACE_ARG_FLAGS,
+  TRACE_CALLBACK_SIZE,
   TRACE_HEADER_SIZE,
   TRACE_INIT_FLAGS,
   TRACE_INVOKE_FLAGS,
   TRACE_KIND,
   TRACE_MARKER,
   TRACE_OPS,
-  TRACE_SIZES,
   TRACE_VERSION,
 } from "./format.ts";
 
@@ -339,7 +339,7 @@ function parseInit(f: Fields, base: TraceRecordBase): TraceInit {
   const flags = f.u32("flags"), cookie = f.u64("cookie"), revision = f.u32("revision");
   const name = f.name("name"), vendor = f.name("vendor");
   const n = f.u32("numCallbacks");
-  if (n * TRACE_SIZES.callback > f.bytes.length) {
+  if (n * TRACE_CALLBACK_SIZE > f.bytes.length) {
     throw new BadPayload(`numCallbacks ${n} runs past the record`);
   }
   const callbacks: TraceCallback[] = [];
