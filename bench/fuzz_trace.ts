@@ -193,9 +193,10 @@ export function traceRecord(kind: number, payload: Uint8Array): Uint8Array {
 }
 
 /**
- * The seed corpus: real recordings (the C test client, cut to 64 KiB, and whole; a short Deno
- * program through the bridge) made with the recorder against a simulator, and a recording with
- * every record kind (DISCONNECT, DROPPED and one of a kind a newer recorder might write, forged).
+ * The seed corpus: real recordings (the C test client, cut to 64 KiB, and whole; threads and
+ * events; the NVMe client with the bytes behind its pointer members, images cut short) made with
+ * the recorder against a simulator, and a recording with every record kind (DISCONNECT, DROPPED
+ * and one of a kind a newer recorder might write, forged).
  */
 export async function traceSeeds(): Promise<Record<string, Uint8Array>> {
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-trace-seeds-" });
@@ -217,6 +218,13 @@ export async function traceSeeds(): Promise<Record<string, Uint8Array>> {
   };
   const client = await recorded("client", `${ROOT}native/build/client_test`, ["all"]);
   const stress = await recorded("stress", `${ROOT}native/build/record_stress`, ["5"]);
+  await Deno.writeTextFile(
+    `${dir}/nvme.buffers`,
+    "acmeNvme-* acme 16 0 12 inout @20:4\nacmeNvme-* acme 17 0 5 out 4096\nacmeNvme-* acme 18 0 0 in @8:4\n",
+  );
+  const nvme = await recorded("nvme", `${ROOT}native/build/nvme_client`, ["plain"], {
+    VMKMGMT_RECORD_SIG: `${dir}/nvme.buffers`,
+  });
   const start = client.subarray(0, TRACE_HEADER_SIZE + new DataView(client.buffer).getUint32(8, true));
   const u = (n: number, bytes: number) => {
     const b = new Uint8Array(bytes);
@@ -240,6 +248,8 @@ export async function traceSeeds(): Promise<Record<string, Uint8Array>> {
     "c-client-64k": client.subarray(0, 65536),
     "c-client-end": new Uint8Array([...start, ...client.subarray(client.length - 16384)]),
     "threads-events": stress,
+    // (its first adapter's records: the 100 kB image makes the rest slow to mutate)
+    "nvme-buffers": nvme.subarray(0, 131072),
     "every-kind": kinds,
   };
 }

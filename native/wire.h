@@ -187,6 +187,13 @@ static inline uint64_t wire_get_u64(const uint8_t *p) {
   return v;
 }
 
+/* An unsigned little-endian integer of `size` bytes (1..8): a length member of a caller's struct. */
+static inline uint64_t wire_get_unsigned(const uint8_t *p, uint32_t size) {
+  uint64_t v = 0;
+  for (int i = (int)size - 1; i >= 0; i--) v = (v << 8) | p[i];
+  return v;
+}
+
 static inline void wire_put_header(uint8_t *h, uint16_t type, uint32_t id, uint32_t len) {
   wire_put_u32(h, WIRE_MAGIC);
   h[4] = WIRE_VERSION;

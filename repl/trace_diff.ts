@@ -1,12 +1,12 @@
 /**
  * Where two recordings of a program part ways (`deno task trace diff A B`): each handle of A is
  * paired with the same-numbered handle of the same API in B (in the order Init succeeded), and
- * their records compared in order — kind, callback, instance, status, every byte in and out — times
- * aside. The first difference (the earliest in A) is said with both records, typed by the
+ * their records compared in order — kind, callback, instance, status, every byte in and out, the
+ * bytes of caller buffers behind pointer members — times and the pointers' own addresses aside. The first difference (the earliest in A) is said with both records, typed by the
  * signatures given, and the first byte that differs.
  * @module
  */
-import type { Trace, TraceRecord } from "../mgmt/trace/mod.ts";
+import { pointerBytes, type Trace, type TraceInvoke, type TraceRecord } from "../mgmt/trace/mod.ts";
 import type { TraceView } from "./trace_view.ts";
 import { firstDifference, hexByte } from "../util/hex.ts";
 
@@ -50,9 +50,13 @@ function handles(trace: Trace): HandleSteps[] {
   return out;
 }
 
-function firstByte(a: Uint8Array | undefined, b: Uint8Array | undefined): string | undefined {
+function firstByte(
+  a: Uint8Array | undefined,
+  b: Uint8Array | undefined,
+  skip?: ReadonlySet<number>,
+): string | undefined {
   const x = a ?? new Uint8Array(0), y = b ?? new Uint8Array(0);
-  const i = firstDifference(x, y);
+  const i = firstDifference(x, y, skip);
   if (i < 0) return undefined;
   return i < Math.min(x.length, y.length)
     ? `byte ${i}: ${hexByte(x[i])} in A, ${hexByte(y[i])} in B`
@@ -61,8 +65,31 @@ function firstByte(a: Uint8Array | undefined, b: Uint8Array | undefined): string
 
 const article = (word: string) => (/^[aeiou]/.test(word) ? "an" : "a");
 
-/** How two records differ (times aside), or undefined when they do not. */
-function differ(a: TraceRecord, b: TraceRecord): string | undefined {
+/** The bytes of an invoke's parameters that hold its handle's pointer members (A's, as recorded). */
+function pointersOf(r: TraceInvoke, init: TraceRecord | undefined): Set<number>[] {
+  const fields = init?.kind === "init" ? init.buffers.filter((f) => f.callbackId === r.callbackId) : [];
+  return pointerBytes(fields, r.args.map((a) => ({ size: a.size, length: a.in?.length ?? a.size })));
+}
+
+/** How two invokes' caller buffers differ, or undefined when they do not. */
+function buffersDiffer(a: TraceInvoke, b: TraceInvoke): string | undefined {
+  for (let k = 0; k < Math.max(a.buffers.length, b.buffers.length); k++) {
+    const x = a.buffers[k], y = b.buffers[k];
+    if (!x || !y) return `${a.buffers.length} caller buffers in A, ${b.buffers.length} in B`;
+    const which = `the buffer behind parameter ${x.param}'s pointer at byte ${x.offset}`;
+    if (x.param !== y.param || x.offset !== y.offset) {
+      return `${which} in A, behind parameter ${y.param}'s at byte ${y.offset} in B`;
+    }
+    const din = firstByte(x.in, y.in);
+    if (din) return `${which} going in, ${din}`;
+    const dout = firstByte(x.out, y.out);
+    if (dout) return `${which} coming out, ${dout}`;
+  }
+  return undefined;
+}
+
+/** How two records differ (times aside), or undefined when they do not; `init` is A's handle's. */
+function differ(a: TraceRecord, b: TraceRecord, init?: TraceRecord): string | undefined {
   if (a.kind !== b.kind) {
     return `${article(a.kind)} ${a.kind} record in A, ${article(b.kind)} ${b.kind} record in B`;
   }
@@ -86,13 +113,16 @@ function differ(a: TraceRecord, b: TraceRecord): string | undefined {
       const y = b as typeof a;
       if (a.callbackId !== y.callbackId) return `callback ${a.callbackId} in A, ${y.callbackId} in B`;
       if (a.instanceId !== y.instanceId) return `instance ${a.instanceId} in A, ${y.instanceId} in B`;
+      const skip = pointersOf(a, init);
       for (let i = 0; i < Math.max(a.args.length, y.args.length); i++) {
-        const d = firstByte(a.args[i]?.in, y.args[i]?.in);
+        const d = firstByte(a.args[i]?.in, y.args[i]?.in, skip[i]);
         if (d) return `parameter ${i} going in, ${d}`;
       }
+      const buffers = buffersDiffer(a, y);
+      if (buffers) return buffers;
       if (a.status !== y.status) return `status ${a.status} in A, ${y.status} in B`;
       for (let i = 0; i < Math.max(a.args.length, y.args.length); i++) {
-        const d = firstByte(a.args[i]?.out, y.args[i]?.out);
+        const d = firstByte(a.args[i]?.out, y.args[i]?.out, skip[i]);
         if (d) return `parameter ${i} coming out, ${d}`;
       }
       return undefined;
@@ -132,7 +162,11 @@ export function firstDivergence(a: Trace, b: Trace): Divergence | undefined {
     const n = Math.max(h.steps.length, other.steps.length);
     for (let i = 0; i < n; i++) {
       const ra = h.steps[i], rb = other.steps[i];
-      const what = !ra ? "B goes on where A ended" : !rb ? "A goes on where B ended" : differ(ra, rb);
+      const what = !ra
+        ? "B goes on where A ended"
+        : !rb
+        ? "A goes on where B ended"
+        : differ(ra, rb, h.steps[0]);
       if (what) {
         found.push({ handle: h.key, step: i + 1, what, a: ra, b: rb });
         break;

@@ -5,11 +5,12 @@
  * deno task trace show TRACE [--sig FILE]… [--json]    every record, typed by the signatures given
  * deno task trace stats TRACE [--sig FILE]… [--json]   calls per callback, latencies, events, errors
  * deno task trace diff A B [--sig FILE]… [--json]     where two recordings first differ (exit 1 then)
+ * deno task trace buffers --sig FILE… [--name API]    the recorder's buffer list ($VMKMGMT_RECORD_SIG)
  * ```
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { readTrace, type Trace, TraceError } from "../mgmt/trace/mod.ts";
+import { bufferList, type BufferListEntry, readTrace, type Trace, TraceError } from "../mgmt/trace/mod.ts";
 import type { Signature } from "../mgmt/signature.ts";
 import { writeJsonLine } from "../util/ndjson.ts";
 import { userPath } from "../util/path.ts";
@@ -25,19 +26,27 @@ Usage:
   deno task trace stats TRACE [options]   calls per callback (latency percentiles, errors), events
   deno task trace diff A B [options]      the first place two recordings differ, typed (exit 1 then, 0
                                           when they make the same calls and get the same answers)
+  deno task trace buffers --sig FILE [--name API] [-o LIST]
+                                          the recorder's buffer list for a client that does not say
+                                          where its pointer members are (a vendor's C tool): record
+                                          with VMKMGMT_RECORD_SIG=LIST and the bytes behind them are in
+                                          the trace, and replay writes and compares them
 
 Options:
   --sig FILE     decode with the signatures in FILE (.ts module, .json, or a driver's .c/.h); repeatable.
                  Without it, calls are named by id and values shown as bytes.
   --cflags "…"   -I DIR and -D NAME[=VALUE] for the C files of --sig
   --json         one JSON object per record (show) or one summary (stats)
+  --name API     (buffers) the API name the list's lines match, for every signature given; end it with
+                 * for names a driver makes up at run time (--name 'acmeNvme-*')
+  -o LIST        (buffers) write the list to LIST instead of standard output
   -h, --help     this text
 
 Record with:  LD_PRELOAD=native/build/libvmkmgmt-record.so VMKMGMT_RECORD=/tmp/t-%p.vmktrace <any client>`;
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, {
-    string: ["sig", "cflags"],
+    string: ["sig", "cflags", "name", "o"],
     boolean: ["json", "help"],
     collect: ["sig"],
     alias: { h: "help" },
@@ -51,9 +60,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command, path, ...extra] = args._.map(String);
-  if (!command) throw new CommandError("say what to do: show, stats or diff (see --help)");
+  if (!command) throw new CommandError("say what to do: show, stats, diff or buffers (see --help)");
+  if (command === "buffers") return await buffers(args.sig as string[] ?? [], path, args);
   if (command !== "show" && command !== "stats" && command !== "diff") {
-    throw new CommandError(`unknown command ${command}: show, stats or diff (see --help)`);
+    throw new CommandError(`unknown command ${command}: show, stats, diff or buffers (see --help)`);
+  }
+  for (const o of ["name", "o"] as const) {
+    if (args[o] !== undefined) {
+      throw new CommandError(`${o.length > 1 ? "--" : "-"}${o} is for buffers, not ${command}`);
+    }
   }
   if (!path) throw new CommandError(`${command}: which trace? (deno task trace ${command} FILE)`);
   const takes = command === "diff" ? 1 : 0;
@@ -115,6 +130,56 @@ async function main(argv: string[]): Promise<number> {
       `trace damaged at byte ${trace.damaged.offset} (${trace.damaged.reason}); records after it are not read`,
     );
     return 2;
+  }
+  return 0;
+}
+
+/** `trace buffers`: the recorder's buffer list for the signatures given. */
+async function buffers(
+  files: string[],
+  extra: string | undefined,
+  args: { cflags?: string; name?: string; o?: string; json?: boolean },
+): Promise<number> {
+  if (extra !== undefined) {
+    throw new CommandError(`buffers takes no trace (got ${extra}); name signatures with --sig`);
+  }
+  if (files.length === 0) {
+    throw new CommandError("buffers: which signatures? (--sig FILE, .ts, .json or a driver's .h)");
+  }
+  if (args.json) throw new CommandError("buffers writes a list, not JSON: leave out --json");
+  const entries: BufferListEntry[] = [];
+  for (const f of files) {
+    const loaded = await loadSignatures(userPath(f), args.cflags);
+    for (const signature of loaded.signatures) entries.push({ signature, name: args.name });
+    // A C file's APIs named at run time: any name, of the vendor.
+    for (const family of loaded.families) {
+      const signature = family.make(`${family.prefix}x`);
+      entries.push({ signature, name: args.name ?? `${family.prefix}*` });
+    }
+  }
+  let text: string;
+  try {
+    text = bufferList(entries);
+  } catch (e) {
+    if (e instanceof RangeError) throw new CommandError(`--name: ${e.message}`);
+    throw e;
+  }
+  const lines = text.split("\n").filter((l) => l && !l.startsWith("#")).length;
+  if (args.o === undefined) {
+    await Deno.stdout.write(new TextEncoder().encode(text));
+  } else {
+    try {
+      await Deno.writeTextFile(userPath(args.o), text);
+    } catch (e) {
+      throw new CommandError(`-o ${args.o}: ${(e as Error).message}`);
+    }
+  }
+  if (lines === 0) {
+    console.error(
+      "buffers: no pointer member to a caller buffer (t.buffer) in these signatures: the list is empty",
+    );
+  } else if (args.o !== undefined) {
+    console.error(`${lines} pointer member(s) in ${args.o}; record with VMKMGMT_RECORD_SIG=${args.o}`);
   }
   return 0;
 }

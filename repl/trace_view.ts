@@ -117,6 +117,19 @@ export class TraceView {
     return { in: decode("in"), out: decode("out") };
   }
 
+  /** The caller buffers of an invoke, each named by its parameter and the pointer's offset in it. */
+  #buffers(r: TraceInvoke) {
+    const cb = this.#handle(r)?.sig?.byId(r.callbackId);
+    return r.buffers.map((b) => ({
+      at: `${cb?.params[b.param]?.name ?? `arg${b.param}`}+${b.offset}`,
+      direction: b.direction,
+      ...(b.in ? { in: b.in } : {}),
+      ...(b.out ? { out: b.out } : {}),
+      unreadable: b.unreadable,
+      tooLarge: b.tooLarge,
+    }));
+  }
+
   #eventValues(r: TraceEvent): Record<string, unknown> {
     const h = this.#handle(r);
     const cb = h?.sig?.byId(r.callbackId);
@@ -161,6 +174,13 @@ export class TraceView {
         if (r.raw) parts.push("(not in the handle's table: no bytes recorded)");
         if (Object.keys(v.in).length) parts.push(`in ${brief(v.in)}`);
         if (Object.keys(v.out).length) parts.push(`out ${brief(v.out)}`);
+        for (const b of this.#buffers(r)) {
+          const bytes = { ...(b.in ? { in: b.in } : {}), ...(b.out ? { out: b.out } : {}) };
+          const state = b.unreadable ? " (unreadable)" : b.tooLarge ? " (too large: not recorded)" : "";
+          parts.push(
+            `buffer ${b.at} ${b.direction}${state}${Object.keys(bytes).length ? ` ${brief(bytes)}` : ""}`,
+          );
+        }
         return parts.join("  ");
       }
       case "event": {
@@ -203,6 +223,7 @@ export class TraceView {
           raw: r.raw,
           in: v.in,
           out: v.out,
+          buffers: this.#buffers(r),
         };
       }
       case "event": {

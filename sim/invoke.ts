@@ -12,7 +12,7 @@ import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { CallError } from "./client.ts";
 import type { Faults } from "./faults.ts";
 import type { Session } from "./kernel.ts";
-import { type ApiDefinition, KernelError } from "./module.ts";
+import { type ApiDefinition, KernelError, type RawReply } from "./module.ts";
 import {
   CopyOp,
   type CopyReply,
@@ -55,7 +55,7 @@ export function dispatchInvoke(
   // its refusals included: none of the checks below, no faults.
   const answer = api.definition.answer;
   if (answer) {
-    void answerRaw(answer, session, req, reply).catch((e) => {
+    void answerRaw(answer, session, req, reply, callerMemory(sync, copy)).catch((e) => {
       kernel.log(
         `${api.signature.name}: answering callback ${req.callbackId} failed: ${(e as Error).stack ?? e}`,
       );
@@ -93,40 +93,8 @@ export function dispatchInvoke(
   if (replyPayloadSize(parms) > MAX_PAYLOAD) return reply(status(ERRNO.EINVAL));
 
   // The caller's memory is reachable while a sync call runs, and only then.
-  let reachable = sync;
-  const userCopy = async (
-    op: CopyRequest["op"],
-    target: CopyRequest["target"],
-    where: bigint,
-    length: number,
-    data?: Uint8Array,
-  ) => {
-    const what = op === CopyOp.FROM_USER ? "copyFromUser" : "copyToUser";
-    if (!reachable) {
-      throw new KernelError(
-        ERRNO.EFAULT,
-        `${what}: the caller's memory is reachable only during a sync call`,
-      );
-    }
-    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_BYTES) {
-      throw new KernelError(ERRNO.EFAULT, `${what}: ${length} bytes is outside 0..${MAX_VECTOR_BYTES}`);
-    }
-    const r = await copy({ op, target, where, length, data });
-    if (r.status !== 0) {
-      throw new KernelError(r.status, `${what} at 0x${where.toString(16)}: errno ${r.status}`);
-    }
-    if (op === CopyOp.FROM_USER && r.data.length !== length) {
-      throw new KernelError(ERRNO.EIO, `${what}: ${r.data.length} bytes came back, not ${length}`);
-    }
-    return r.data;
-  };
-  const addressOf = (address: bigint) => {
-    if (typeof address !== "bigint" || address < 0n || address >= 1n << 64n) {
-      throw new KernelError(ERRNO.EFAULT, `not a user address: ${String(address)}`);
-    }
-    return address;
-  };
-
+  const memory = callerMemory(sync, copy);
+  const { userCopy } = memory;
   const run = async (delayMs: number) => {
     if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));
     if (session.closed) return;
@@ -161,14 +129,8 @@ export function dispatchInvoke(
       session: session.id,
       params,
       kernel: api.context,
-      copyFromUser: (address: bigint, length: number) =>
-        userCopy(CopyOp.FROM_USER, CopyTarget.ADDRESS, addressOf(address), length),
-      copyToUser: async (address: bigint, data: Uint8Array) => {
-        if (!(data instanceof Uint8Array)) {
-          throw new KernelError(ERRNO.EFAULT, "copyToUser takes a Uint8Array");
-        }
-        await userCopy(CopyOp.TO_USER, CopyTarget.ADDRESS, addressOf(address), data.length, data);
-      },
+      copyFromUser: memory.copyFromUser,
+      copyToUser: memory.copyToUser,
     };
     const handler = (api.definition.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
     if (!sync) {
@@ -189,7 +151,7 @@ export function dispatchInvoke(
       kernel.log(`${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
       return failed(ERRNO.EIO, `the ${cb.name} handler failed: ${(e as Error)?.message ?? e}`);
     } finally {
-      reachable = false;
+      memory.close();
     }
     if (session.closed) return;
     try {
@@ -266,27 +228,104 @@ function returned(
   return out;
 }
 
+/** The caller's memory, as one call's kernel side reaches it (COPY_REQUESTs to the client). */
+interface CallerMemory {
+  /** A copy of the call's own parameter or of an address; EFAULT once the call has been answered. */
+  userCopy(
+    op: CopyRequest["op"],
+    target: CopyRequest["target"],
+    where: bigint,
+    length: number,
+    data?: Uint8Array,
+  ): Promise<Uint8Array>;
+  /** A module's `copyFromUser`. */
+  copyFromUser(address: bigint, length: number): Promise<Uint8Array>;
+  /** A module's `copyToUser`. */
+  copyToUser(address: bigint, data: Uint8Array): Promise<void>;
+  /** The call is answered: its caller's memory is out of reach from now on. */
+  close(): void;
+}
+
+/** The caller's memory for one call: reachable while a sync call runs, and only then. */
+function callerMemory(
+  sync: boolean,
+  copy: (req: Omit<CopyRequest, "copyId">) => Promise<CopyReply>,
+): CallerMemory {
+  let reachable = sync;
+  const userCopy = async (
+    op: CopyRequest["op"],
+    target: CopyRequest["target"],
+    where: bigint,
+    length: number,
+    data?: Uint8Array,
+  ) => {
+    const what = op === CopyOp.FROM_USER ? "copyFromUser" : "copyToUser";
+    if (!reachable) {
+      throw new KernelError(
+        ERRNO.EFAULT,
+        `${what}: the caller's memory is reachable only during a sync call`,
+      );
+    }
+    if (!Number.isSafeInteger(length) || length < 0 || length > MAX_VECTOR_BYTES) {
+      throw new KernelError(ERRNO.EFAULT, `${what}: ${length} bytes is outside 0..${MAX_VECTOR_BYTES}`);
+    }
+    const r = await copy({ op, target, where, length, data });
+    if (r.status !== 0) {
+      throw new KernelError(r.status, `${what} at 0x${where.toString(16)}: errno ${r.status}`);
+    }
+    if (op === CopyOp.FROM_USER && r.data.length !== length) {
+      throw new KernelError(ERRNO.EIO, `${what}: ${r.data.length} bytes came back, not ${length}`);
+    }
+    return r.data;
+  };
+  const addressOf = (address: bigint) => {
+    if (typeof address !== "bigint" || address < 0n || address >= 1n << 64n) {
+      throw new KernelError(ERRNO.EFAULT, `not a user address: ${String(address)}`);
+    }
+    return address;
+  };
+
+  return {
+    userCopy,
+    copyFromUser: (address, length) =>
+      userCopy(CopyOp.FROM_USER, CopyTarget.ADDRESS, addressOf(address), length),
+    async copyToUser(address, data) {
+      if (!(data instanceof Uint8Array)) throw new KernelError(ERRNO.EFAULT, "copyToUser takes a Uint8Array");
+      await userCopy(CopyOp.TO_USER, CopyTarget.ADDRESS, addressOf(address), data.length, data);
+    },
+    close: () => void (reachable = false),
+  };
+}
+
 /** A call answered from bytes ({@link ApiDefinition.answer}): no decoding, no handler. */
 async function answerRaw(
   answer: NonNullable<ApiDefinition["answer"]>,
   session: Session,
   req: InvokeRequest,
   reply: (reply: InvokeReply) => void,
+  memory: CallerMemory,
 ): Promise<void> {
   const api = session.api;
   const cb = api.signature.byId(req.callbackId);
-  const raw = await answer({
-    session: session.id,
-    instanceId: req.instanceId,
-    callbackId: req.callbackId,
-    sync: req.sync,
-    params: req.params.map((p, i) => ({
-      kernelDir: cb?.params[i]?.dir ?? p.dir,
-      size: p.size,
-      length: p.length,
-      data: p.data,
-    })),
-  }, api.context);
+  let raw: RawReply;
+  try {
+    raw = await answer({
+      session: session.id,
+      instanceId: req.instanceId,
+      callbackId: req.callbackId,
+      sync: req.sync,
+      params: req.params.map((p, i) => ({
+        kernelDir: cb?.params[i]?.dir ?? p.dir,
+        size: p.size,
+        length: p.length,
+        data: p.data,
+      })),
+      copyFromUser: memory.copyFromUser,
+      copyToUser: memory.copyToUser,
+    }, api.context);
+  } finally {
+    memory.close();
+  }
   if (session.closed) return;
   if (raw.status !== 0) return reply({ status: raw.status, params: [] });
   reply({

@@ -124,6 +124,13 @@ export interface RawCall {
     readonly length: number;
     readonly data?: Uint8Array;
   }[];
+  /**
+   * Reads the caller's memory (a sync call's, while it runs; EFAULT as a {@link KernelError} for an
+   * address it cannot read).
+   */
+  readonly copyFromUser: (address: bigint, length: number) => Promise<Uint8Array>;
+  /** Writes the caller's memory (likewise). */
+  readonly copyToUser: (address: bigint, data: Uint8Array) => Promise<void>;
 }
 
 /** The answer to a {@link RawCall}: a status, and on 0 the bytes each returning parameter gets. */

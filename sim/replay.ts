@@ -14,16 +14,29 @@
  * that matches nothing fails with the errno chosen (EIO by default) and a line naming it and its
  * first differing byte against the nearest recorded call.
  *
- * What it gives up (version 1 traces): bytes behind pointer members were not recorded, so a call
- * whose kernel copies from the caller's memory replays without those copies; an API whose instances
- * changed during the recording serves every instance it ever listed.
+ * Caller buffers behind pointer members (where the recording followed them: TRACE.md): the
+ * pointers' own bytes are left out of the comparison (addresses differ run to run), the bytes a
+ * buffer held going in are part of the call (read from the caller, compared), and the bytes the
+ * kernel left in a buffer are written to the caller's buffer before the answer.
+ *
+ * What it gives up: a pointer member the recording did not follow replays as plain bytes (its
+ * address must then be the same, and its buffer is not written); an `out` buffer gets all the
+ * bytes it held after the recorded call, also those the kernel did not write; an API whose
+ * instances changed during the recording serves every instance it ever listed.
  * @module
  */
 import { ERRNO, isVector, MAX_INSTANCES, returnsData } from "../abi/facts.ts";
 import { defineSignature, type Signature, type SignatureDef } from "../mgmt/signature.ts";
 import { t } from "../mgmt/t.ts";
-import type { Trace, TraceEvent, TraceInit, TraceInvoke } from "../mgmt/trace/mod.ts";
-import type { KernelModule, ModuleContext, RawCall, RawReply } from "./module.ts";
+import {
+  pointerBytes,
+  type Trace,
+  type TraceBufferField,
+  type TraceEvent,
+  type TraceInit,
+  type TraceInvoke,
+} from "../mgmt/trace/mod.ts";
+import { KernelError, type KernelModule, type ModuleContext, type RawCall, type RawReply } from "./module.ts";
 import { MAX_PAYLOAD, replyPayloadSize } from "./protocol.ts";
 import { firstDifference, hexByte } from "../util/hex.ts";
 
@@ -69,6 +82,8 @@ interface RecordedHandle {
   readonly threads: Map<number, number[]>;
   /** Threads whose calls overlapped in time with another thread's (the program ran them at once). */
   readonly concurrent: Set<number>;
+  /** The pointer members the recorder followed, by callback. */
+  readonly pointers: Map<bigint, TraceBufferField[]>;
 }
 
 /** One session of the replay: the recorded handle it plays, and how far it has come. */
@@ -150,6 +165,12 @@ function order(h: RecordedHandle): void {
 
 const EMPTY = new Uint8Array(0);
 
+/** The address a call's pointer member holds (undefined when its bytes did not come). */
+function addressIn(data: Uint8Array | undefined, offset: number): bigint | undefined {
+  if (!data || offset + 8 > data.length) return undefined;
+  return new DataView(data.buffer, data.byteOffset, data.byteLength).getBigUint64(offset, true);
+}
+
 /** A recording, played as a kernel. */
 export class Replay {
   readonly #strict: boolean;
@@ -197,7 +218,12 @@ export class Replay {
           byStart: [],
           threads: new Map(),
           concurrent: new Set(),
+          pointers: new Map(),
         };
+        for (const f of r.buffers) {
+          if (!h.pointers.has(f.callbackId)) h.pointers.set(f.callbackId, []);
+          h.pointers.get(f.callbackId)!.push(f);
+        }
         byHandle.set(key, h);
         if (!this.#handles.has(api)) {
           this.#handles.set(api, []), this.#inits.set(api, r), this.#instances.set(api, new Map());
@@ -334,26 +360,85 @@ export class Replay {
     }
   }
 
-  /** Whether a recorded call is the same call: callback, instance, and every byte going in. */
-  #same(r: TraceInvoke, call: RawCall): boolean {
+  /**
+   * Whether a recorded call is the same call: callback, instance, and every byte going in but the
+   * pointers' own (`skip`).
+   */
+  #same(r: TraceInvoke, call: RawCall, skip: Set<number>[]): boolean {
     if (r.callbackId !== call.callbackId || r.instanceId !== call.instanceId) return false;
-    return call.params.every((p, i) => firstDifference(p.data ?? EMPTY, r.args[i]?.in ?? EMPTY) === -1);
+    return call.params.every((p, i) =>
+      firstDifference(p.data ?? EMPTY, r.args[i]?.in ?? EMPTY, skip[i]) === -1
+    );
   }
 
-  #answer(call: RawCall, kernel: ModuleContext): RawReply {
+  /** Where the caller buffers going in differ from the recorded call's, in words; undefined: nowhere. */
+  async #buffersDiffer(r: TraceInvoke, call: RawCall): Promise<string | undefined> {
+    for (const b of r.buffers) {
+      if (!b.in) continue;
+      const where = `the buffer behind parameter ${b.param}'s pointer at byte ${b.offset}`;
+      const address = addressIn(call.params[b.param]?.data, b.offset);
+      if (!address) return `${where} is NULL here; ${b.in.length} bytes were recorded`;
+      let here: Uint8Array;
+      try {
+        here = await call.copyFromUser(address, b.in.length);
+      } catch (e) {
+        if (e instanceof KernelError) return `${where} cannot be read here (errno ${e.errno})`;
+        throw e;
+      }
+      const d = firstDifference(here, b.in);
+      if (d >= 0) {
+        return `${where} differs at byte ${d}: ${hexByte(here[d])} here, ${hexByte(b.in[d])} recorded`;
+      }
+    }
+    return undefined;
+  }
+
+  /** What the kernel left in the recorded call's buffers goes into this call's. */
+  async #fillBuffers(r: TraceInvoke, call: RawCall): Promise<void> {
+    for (const b of r.buffers) {
+      const address = addressIn(call.params[b.param]?.data, b.offset);
+      if (!b.out || !address) continue;
+      try {
+        await call.copyToUser(address, b.out);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        this.#log(
+          `replay: ${
+            this.#describe(call)
+          }: the recorded ${b.out.length} bytes for the buffer behind parameter ${b.param}'s pointer at byte ${b.offset} could not be written (errno ${e.errno})`,
+        );
+      }
+    }
+  }
+
+  async #answer(call: RawCall, kernel: ModuleContext): Promise<RawReply> {
     const playing = this.#playing.get(call.session);
     const h = playing?.handle;
+    const skip = pointerBytes(h?.pointers.get(call.callbackId), call.params);
     let index = -1;
+    let buffersDiffer: string | undefined;
     if (h && playing) {
-      if (this.#strict) {
-        index = this.#inOrder(playing).find((i) => this.#same(h.calls[i], call)) ?? -1;
-      } else {
-        index = h.calls.findIndex((r, i) => !h.used[i] && this.#same(r, call));
+      const candidates = this.#strict
+        ? this.#inOrder(playing)
+        : h.calls.map((_, i) => i).filter((i) => !h.used[i]);
+      for (const i of candidates) {
+        if (!this.#same(h.calls[i], call, skip)) continue;
+        const differs = h.calls[i].buffers.length ? await this.#buffersDiffer(h.calls[i], call) : undefined;
+        // (another call of the session may have taken it while its buffers were read)
+        if (differs === undefined && !h.used[i]) {
+          index = i;
+          break;
+        }
+        buffersDiffer ??= differs;
       }
     }
     if (!h || !playing || index < 0) {
       this.#unmatched++;
-      this.#log(`replay: unmatched ${this.#describe(call)}: ${this.#nearest(call, playing)}`);
+      this.#log(
+        `replay: unmatched ${this.#describe(call)}: ${
+          buffersDiffer ? `as recorded but for ${buffersDiffer}` : this.#nearest(call, playing, skip)
+        }`,
+      );
       return { status: this.#errno };
     }
     h.used[index] = true;
@@ -380,12 +465,18 @@ export class Replay {
       }
     }
     if (r.status !== 0 || !call.sync) return { status: r.status };
+    await this.#fillBuffers(r, call);
     return {
       status: 0,
       data: call.params.map((p, i) => {
         if (!returnsData(p.kernelDir)) return undefined;
         const out = new Uint8Array(p.length);
-        out.set((r.args[i]?.out ?? EMPTY).subarray(0, p.length));
+        const recorded = r.args[i]?.out ?? EMPTY, sent = r.args[i]?.in ?? EMPTY, here = p.data ?? EMPTY;
+        out.set(recorded.subarray(0, p.length));
+        // A pointer the kernel handed back unchanged is this caller's, not the recording's.
+        for (const k of skip[i]) {
+          if (k < out.length && recorded[k] === sent[k] && k < here.length) out[k] = here[k];
+        }
         return out;
       }),
     };
@@ -428,7 +519,7 @@ export class Replay {
   }
 
   /** The nearest recorded call, and where this one differs from it. */
-  #nearest(call: RawCall, playing: Playing | undefined): string {
+  #nearest(call: RawCall, playing: Playing | undefined, skip: Set<number>[]): string {
     if (!playing) return "its session plays no recorded handle";
     const h = playing.handle;
     const open = h.calls.map((r, i) => ({ r, i })).filter(({ i }) => !h.used[i]);
@@ -448,7 +539,7 @@ export class Replay {
     if (r.instanceId !== call.instanceId) return `${where} was on instance ${r.instanceId}`;
     for (let k = 0; k < call.params.length; k++) {
       const here = call.params[k].data ?? EMPTY, then = r.args[k]?.in ?? EMPTY;
-      const d = firstDifference(here, then);
+      const d = firstDifference(here, then, skip[k]);
       if (d >= 0) {
         return `${where} differs in parameter ${k} at byte ${d}: ${hexByte(here[d])} here, ${
           hexByte(then[d])

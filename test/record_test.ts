@@ -151,6 +151,43 @@ Deno.test("recorder: a trace that cannot be opened or written never breaks the c
     assertStringIncludes(out.stdout, "105 passed, 0 failed");
     assertStringIncludes(out.stderr, says, `${path}: ${out.stderr}`);
   }
+  // A buffer list that is missing, is a signature's JSON, or has a bad line: said once, with the
+  // line; the recording goes on without bytes behind pointers, and the client is unharmed.
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-list-" });
+  await Deno.writeTextFile(`${dir}/sig.json`, '{"name": "acmeNvmeMgmt"}\n');
+  await Deno.writeTextFile(
+    `${dir}/bad.buffers`,
+    "# a list\nacmeNvme-* acme 17 0 5 out 4096\nacmeNvme-* acme 18 0 0 sideways 4\n",
+  );
+  for (
+    const [list, says] of [
+      [`${dir}/none.buffers`, "none.buffers: No such file"],
+      [
+        `${dir}/sig.json`,
+        "sig.json line 1: this is a signature's JSON form; make the recorder's list from it with `deno task trace buffers",
+      ],
+      [`${dir}/bad.buffers`, "bad.buffers line 3: the direction is not in, out or inout"],
+    ]
+  ) {
+    const out = await run(
+      `${ROOT}native/build/nvme_client`,
+      ["plain"],
+      { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/t.vmktrace`, VMKMGMT_RECORD_SIG: list },
+      `the NVMe client with the list ${list}`,
+    );
+    assertEquals(out.code, 0, out.stdout + out.stderr);
+    assertStringIncludes(out.stderr, says);
+    assertEquals(
+      out.stderr.split("\n").filter((l) => l.includes("VMKMGMT_RECORD_SIG")).length,
+      1,
+      out.stderr,
+    );
+    const trace = await readTrace(`${dir}/t.vmktrace`);
+    assert(trace.records.some((r) => r.kind === "invoke"), "recorded");
+    assert(trace.records.every((r) => r.kind !== "invoke" || r.buffers.length === 0), "without buffers");
+    await Deno.remove(`${dir}/t.vmktrace`);
+  }
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("recorder: a client killed mid-run leaves a trace whose records before the cut are whole", async () => {
@@ -340,6 +377,31 @@ for (const kind of ["asan", "tsan"] as const) {
     const links = trace.records.filter((r) => r.kind === "event" && r.callbackId === 32n).length;
     assertEquals(links, 500, "every linkEvent the callback received");
     assert(invokes.every((r) => r.kind === "invoke" && r.status === 0));
+    if (kind === "asan") {
+      // The bytes behind pointer members, from a buffer list: pages, an image, a bad pointer.
+      await Deno.writeTextFile(
+        `${dir}/nvme.buffers`,
+        "acmeNvme-* acme 16 0 12 inout @20:4\nacmeNvme-* acme 17 0 5 out 4096\nacmeNvme-* acme 18 0 0 in @8:4\n",
+      );
+      const nvme = await run(
+        `${ROOT}native/build/asan/nvme_client`,
+        ["plain"],
+        {
+          ...sim.env,
+          LD_PRELOAD: `${rt} ${ROOT}native/build/asan/libvmkmgmt-record.so`,
+          VMKMGMT_RECORD: `${dir}/n.vmktrace`,
+          VMKMGMT_RECORD_SIG: `${dir}/nvme.buffers`,
+          ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0:exitcode=66",
+        },
+        "the NVMe client under ASan, its buffers recorded",
+      );
+      assertEquals(nvme.code, 0, nvme.stdout + nvme.stderr);
+      const buffers = (await readTrace(`${dir}/n.vmktrace`)).records.flatMap((r) =>
+        r.kind === "invoke" ? r.buffers : []
+      );
+      assertEquals(buffers.length, 8, "two adapters: a page, a bad page, an image, a log page each");
+      assertEquals(buffers.filter((b) => b.unreadable).length, 2);
+    }
     await Deno.remove(dir, { recursive: true });
   });
 }
@@ -370,6 +432,35 @@ Deno.test("vmkmgmt-bridge --record: a remote session is recorded where the bridg
   const flash = invokesOf(trace, acmeNic.callback("flashFirmware").id)[0];
   assertEquals(flash?.args[0].in?.length, 100_000, "the image as the bridge passed it to the library");
   assert(trace.records.some((r) => r.kind === "event"), "the events the bridge received");
+  // The client's pointer members (HELLO's buffer fields) are handed to the recorder: the page
+  // behind identify's pointer, as the kernel filled it in the bridge's copy, is in the trace.
+  await Deno.writeTextFile(
+    `${dir}/nvme.ts`,
+    `import { open } from "${ROOT}mod.ts";
+import { acmeNvme, acmeNvmeAdapter } from "${ROOT}mgmt/demo/acme_nvme.ts";
+await using nvme = await open(acmeNvme);
+const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 });
+await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
+const page = new Uint8Array(4096);
+console.log("identify", (await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 0 } })).request.status);
+`,
+  );
+  const nvme = await run(
+    Deno.execPath(),
+    ["run", "--allow-all", "--no-lock", `${dir}/nvme.ts`],
+    {
+      ...sim.env,
+      VMKMGMT_HOST: "@local",
+      VMKMGMT_BRIDGE: `${bridge} --lib ${lib} --record ${dir}/n-%p.vmktrace`,
+    },
+    "an NVMe identify through a recording bridge",
+  );
+  assertStringIncludes(nvme.stdout, "identify 0", nvme.stderr);
+  const nfiles = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("n-")).map((e) => e.name);
+  const pages = nfiles.flatMap((f) =>
+    invokesOf(parseTrace(Deno.readFileSync(`${dir}/${f}`)), 17).flatMap((r) => r.buffers)
+  );
+  assertEquals(pages.map((b) => [b.direction, b.out?.length, b.out?.[0]]), [["out", 4096, 0x86]]);
   // A recorder that someone else may change is not preloaded into a (root) bridge.
   const copy = `${dir}/bin`;
   await Deno.mkdir(copy);

@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
+import { readTrace } from "../mgmt/trace/mod.ts";
 import { runWithin, within } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -13,13 +14,18 @@ const RECORDER = `${ROOT}native/build/libvmkmgmt-record.so`;
 const run = runWithin;
 
 /** Records `cmd args` against a simulator with the demo modules; the trace's path. */
-async function record(dir: string, cmd: string, args: string[]): Promise<{ path: string; stdout: string }> {
+async function record(
+  dir: string,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ path: string; stdout: string }> {
   await using sim = await startSimProcess();
   const path = `${dir}/t.vmktrace`;
   const out = await run(
     cmd,
     args,
-    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: path },
+    { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: path, ...env },
     `${cmd} recorded`,
   );
   assertEquals(out.code, 0, out.stdout + out.stderr);
@@ -245,5 +251,128 @@ console.log((await s.invoke("flashFirmware", { instance: 1n, image })).crc);
   const usage = await diff(`${dir}/a.vmktrace`);
   assertEquals(usage.code, 1);
   assertStringIncludes(usage.stderr, "diff takes two traces");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("replay: the NVMe demo's C client (plain vmk_MgmtUserInit), recorded with its buffer list, replays byte-identically — pages, images and data behind pointers", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
+  const client = `${ROOT}native/build/nvme_client`;
+  // The list, made from the driver's signatures as a user makes it (every adapter's API name
+  // starts with acmeNvme-; the driver makes the rest up).
+  await Deno.writeTextFile(
+    `${dir}/nvme_sig.ts`,
+    `import { acmeNvmeAdapter } from "${ROOT}mgmt/demo/acme_nvme.ts";\nexport const adapter = acmeNvmeAdapter("acmeNvme-x");\n`,
+  );
+  const made = await run(
+    Deno.execPath(),
+    [
+      "run",
+      "--allow-all",
+      `${ROOT}repl/trace_main.ts`,
+      "buffers",
+      "--sig",
+      `${dir}/nvme_sig.ts`,
+      "--name",
+      "acmeNvme-*",
+      "-o",
+      `${dir}/nvme.buffers`,
+    ],
+    {},
+    "trace buffers",
+  );
+  assertEquals(made.code, 0, made.stderr);
+  assertStringIncludes(made.stderr, "3 pointer member(s)");
+  assertStringIncludes(await Deno.readTextFile(`${dir}/nvme.buffers`), "acmeNvme-* acme 17 0 5 out 4096\n");
+
+  // `plain`: the client never tells the library where its pointers are, as a vendor's tool built
+  // for ESXi's library does not; the list does.
+  const recorded = await record(dir, client, ["plain"], { VMKMGMT_RECORD_SIG: `${dir}/nvme.buffers` });
+  assertStringIncludes(recorded.stdout, "21 passed, 0 failed");
+  const trace = await readTrace(recorded.path);
+  const buffers = trace.records.flatMap((r) => (r.kind === "invoke" ? r.buffers : []));
+  // Identify's page came out, the firmware image went in, the log page went both ways; the bad
+  // page pointer the client passes on purpose is marked unreadable.
+  assert(buffers.some((b) => b.direction === "out" && b.out?.length === 4096 && b.out[0] === 0x86), "a page");
+  assert(buffers.some((b) => b.direction === "in" && (b.in?.length ?? 0) > 4096), "an image");
+  assert(buffers.some((b) => b.direction === "inout" && b.in && b.out), "a data buffer");
+  assert(buffers.some((b) => b.unreadable), "the bad pointer");
+
+  const sim = await replaying(dir, recorded.path);
+  const replayed = await run(client, ["plain"], sim.env, "the NVMe client against the replay");
+  assertEquals(replayed.stdout, recorded.stdout, "byte-identical output");
+  const ended = await sim.ended();
+  assertEquals(ended.code, 0, ended.stdout + ended.stderr);
+  assertStringIncludes(ended.stdout, "0 unmatched, 0 recorded calls not made — exact");
+
+  // Without the list, the pointers are plain bytes: another run's addresses differ, and the
+  // replay says where. (A trace file takes recordings one after another: this one gets its own.)
+  await Deno.rename(recorded.path, `${dir}/listed.vmktrace`);
+  const bare = await record(dir, client, ["plain"]);
+  const strict = await replaying(dir, bare.path);
+  const failed = await run(client, ["plain"], strict.env, "the NVMe client against a replay without buffers");
+  assertEquals(failed.code, 1, "the client fails");
+  const report = await strict.ended();
+  assertEquals(report.code, 1);
+  assertMatch(
+    report.stderr,
+    /replay: unmatched session \d+ callback 17 .*differs in parameter 0 at byte (?:[5-9]|1[0-2]):/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+const NVME_SCRIPT = (byte500: string) => `
+import { open } from "${ROOT}mod.ts";
+import { acmeNvme, acmeNvmeAdapter } from "${ROOT}mgmt/demo/acme_nvme.ts";
+await using nvme = await open(acmeNvme);
+const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 });
+await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
+const page = new Uint8Array(4096);
+const id = await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 0 } });
+console.log("identify", id.request.status, new TextDecoder().decode(page.subarray(24, 42)));
+const image = new Uint8Array(100000).map((_, i) => i === 500 ? ${byte500} : (i * 7) & 0xff);
+image.set(new TextEncoder().encode("2.0.0"));
+const fw = await ctrl.invoke("firmwareDownload", { request: { image, size: image.length, crc: 0, status: 0 } });
+console.log("firmware", fw.request.status, fw.request.crc.toString(16));
+`;
+
+Deno.test("replay: a Deno script's caller buffers are recorded without a list; a changed byte in a buffer is named, by replay and by trace diff", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
+  const script = `${dir}/s.ts`;
+  const args = ["run", "--allow-all", "--no-lock", script];
+  await Deno.writeTextFile(script, NVME_SCRIPT("0x11"));
+  const recorded = await record(dir, Deno.execPath(), args);
+  assertStringIncludes(recorded.stdout, "identify 0 ACME NVMe 7450 PRO");
+  await Deno.rename(recorded.path, `${dir}/a.vmktrace`);
+
+  const sim = await replaying(dir, `${dir}/a.vmktrace`);
+  const replayed = await run(Deno.execPath(), args, sim.env, "the script against the replay");
+  assertEquals(replayed.code, 0, replayed.stderr);
+  assertEquals(replayed.stdout, recorded.stdout);
+  assertEquals((await sim.ended()).code, 0);
+
+  // Byte 500 of the image (behind request.image) changes: the replay names that buffer and byte.
+  await Deno.writeTextFile(script, NVME_SCRIPT("0x22"));
+  const strict = await replaying(dir, `${dir}/a.vmktrace`);
+  const changed = await run(Deno.execPath(), args, strict.env, "the changed script against the replay");
+  assertEquals(changed.code, 1, "the download failed with EIO");
+  const report = await strict.ended();
+  assertEquals(report.code, 1);
+  assertStringIncludes(
+    report.stderr,
+    "as recorded but for the buffer behind parameter 0's pointer at byte 0 differs at byte 500: 0x22 here, 0x11 recorded",
+  );
+  // And trace diff says the same of two recordings (the pointers' own addresses aside).
+  const b = await record(dir, Deno.execPath(), args);
+  const d = await run(
+    Deno.execPath(),
+    ["run", "--allow-all", `${ROOT}repl/trace_main.ts`, "diff", `${dir}/a.vmktrace`, b.path],
+    {},
+    "trace diff",
+  );
+  assertEquals(d.code, 1, d.stderr);
+  assertStringIncludes(
+    d.stdout,
+    "the buffer behind parameter 0's pointer at byte 0 going in, byte 500: 0x11 in A, 0x22 in B",
+  );
   await Deno.remove(dir, { recursive: true });
 });

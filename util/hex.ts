@@ -26,10 +26,13 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
-/** Where two byte strings first differ: an index, the shorter one's length when one is a prefix of the other, -1 when they are the same. */
-export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+/**
+ * Where two byte strings first differ: an index, the shorter one's length when one is a prefix of
+ * the other, -1 when they are the same. Indexes in `skip` are not compared.
+ */
+export function firstDifference(a: Uint8Array, b: Uint8Array, skip?: ReadonlySet<number>): number {
   const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i] && !skip?.has(i)) return i;
   return a.length === b.length ? -1 : n;
 }
 

@@ -35,9 +35,19 @@ export const TRACE_OPS: Record<number, "begin" | "continue" | "end" | "destroy">
 /** INIT flags. */
 export const TRACE_INIT_FLAGS = { initWith: 1, noEvents: 2 } as const;
 /** INVOKE flags. */
-export const TRACE_INVOKE_FLAGS = { raw: 1 } as const;
+export const TRACE_INVOKE_FLAGS = { raw: 1, buffers: 2 } as const;
 /** Per-argument flags of an INVOKE. */
 export const TRACE_ARG_FLAGS = { unreadable: 1, tooLarge: 2 } as const;
 
 /** Bytes of one callback-table entry in an INIT record (the other fixed parts are read field by field). */
 export const TRACE_CALLBACK_SIZE = 40;
+/** Bytes of one buffer field in an INIT record. */
+export const TRACE_BUFFER_FIELD_SIZE = 32;
+/** Bytes of one caller buffer's description in an INVOKE record. */
+export const TRACE_BUFFER_SIZE = 32;
+/** A caller buffer's direction, by its number in a trace (`VMKMGMT_BUFFER_*`). */
+export const TRACE_BUFFER_DIRECTIONS: Record<number, "in" | "out" | "inout"> = {
+  1: "in",
+  2: "out",
+  3: "inout",
+};

@@ -20,6 +20,9 @@ import { type Direction, DIRECTION_BY_CODE, NAME_SIZE } from "../../abi/facts.ts
 import { crc32 } from "../../util/crc32.ts";
 import {
   TRACE_ARG_FLAGS,
+  TRACE_BUFFER_DIRECTIONS,
+  TRACE_BUFFER_FIELD_SIZE,
+  TRACE_BUFFER_SIZE,
   TRACE_CALLBACK_SIZE,
   TRACE_HEADER_SIZE,
   TRACE_INIT_FLAGS,
@@ -96,6 +99,22 @@ export interface TraceInit extends TraceRecordBase {
   readonly callbacks: TraceCallback[];
   /** InitWith's host option, when one was given. */
   readonly host?: string;
+  /** The pointer members whose caller buffers the recorder followed for this handle. */
+  readonly buffers: TraceBufferField[];
+}
+
+/** A pointer member to a caller buffer, as the recorder was told of it (`vmkmgmt_BufferField`). */
+export interface TraceBufferField {
+  /** The kernel callback. */
+  readonly callbackId: bigint;
+  /** The parameter's index. */
+  readonly param: number;
+  /** Offset of the pointer in the parameter (in each element of a vector). */
+  readonly offset: number;
+  /** Which way the buffer's bytes go. */
+  readonly direction: "in" | "out" | "inout";
+  /** A fixed length in bytes, or the unsigned member holding it. */
+  readonly length: number | { readonly offset: number; readonly size: number };
 }
 
 /** `vmk_MgmtUserGetInstances` returned. */
@@ -154,6 +173,26 @@ export interface TraceInvoke extends TraceRecordBase {
   readonly raw: boolean;
   /** Its arguments, as the callback table describes them (none recorded when `raw`). */
   readonly args: TraceArg[];
+  /** The caller buffers its pointer members reached (of the handle's buffer fields). */
+  readonly buffers: TraceBuffer[];
+}
+
+/** A caller buffer one call's pointer member reached, and its bytes. */
+export interface TraceBuffer {
+  /** The parameter whose member points at it. */
+  readonly param: number;
+  /** Where the pointer is in the parameter's bytes (a vector's: element × size + member offset). */
+  readonly offset: number;
+  /** Which way its bytes go. */
+  readonly direction: "in" | "out" | "inout";
+  /** Its bytes before the call (`in`, `inout`), when they could be read. */
+  readonly in?: Uint8Array;
+  /** Its bytes after the call (`out`, `inout`), when they could be read. */
+  readonly out?: Uint8Array;
+  /** The caller's memory there could not be read (the kernel's copy failed the same way). */
+  readonly unreadable: boolean;
+  /** Longer than 64 MiB (or past 256 MiB in one call): not recorded. */
+  readonly tooLarge: boolean;
 }
 
 /** The library called one of the program's user callbacks. */
@@ -362,6 +401,23 @@ function parseInit(f: Fields, base: TraceRecordBase): TraceInit {
   }
   const hostLength = f.u32("host length");
   const host = hostLength > 0 ? new TextDecoder().decode(f.bytesOf(hostLength, "host")) : undefined;
+  const buffers: TraceBufferField[] = [];
+  const nb = f.u32("numBuffers");
+  if (nb * TRACE_BUFFER_FIELD_SIZE > f.bytes.length) {
+    throw new BadPayload(`numBuffers ${nb} runs past the record`);
+  }
+  for (let i = 0; i < nb; i++) {
+    const what = `buffer field ${i}`;
+    const callbackId = f.u64(what), param = f.u32(what), offset = f.u32(what), dir = f.u32(what);
+    const length = f.u32(what), lengthOffset = f.u32(what), lengthSize = f.u32(what);
+    buffers.push({
+      callbackId,
+      param,
+      offset,
+      direction: bufferDirection(dir, what),
+      length: lengthSize ? { offset: lengthOffset, size: lengthSize } : length,
+    });
+  }
   f.end("INIT");
   return {
     kind: "init",
@@ -378,7 +434,44 @@ function parseInit(f: Fields, base: TraceRecordBase): TraceInit {
     vendor,
     callbacks,
     ...(host === undefined ? {} : { host }),
+    buffers,
   };
+}
+
+function bufferDirection(code: number, what: string): "in" | "out" | "inout" {
+  const d = TRACE_BUFFER_DIRECTIONS[code];
+  if (d === undefined) throw new BadPayload(`${what}: direction ${code} is not one of 1..3`);
+  return d;
+}
+
+/** The caller buffers' part of an INVOKE: descriptions, then the bytes in, then the bytes out. */
+function parseBuffers(f: Fields): TraceBuffer[] {
+  const n = f.u32("buffer count");
+  f.u32("buffers' reserved");
+  if (n * TRACE_BUFFER_SIZE > f.bytes.length) throw new BadPayload(`buffer count ${n} runs past the record`);
+  const heads = [];
+  for (let i = 0; i < n; i++) {
+    const what = `buffer ${i}`;
+    const param = f.u32(what), offset = f.u32(what), dir = f.u8(what), flags = f.u8(what);
+    f.u8(what), f.u8(what), f.u32(what);
+    const inLength = f.num(what), outLength = f.num(what);
+    heads.push({ param, offset, direction: bufferDirection(dir, what), flags, inLength, outLength });
+  }
+  const ins = heads.map((h, i) =>
+    h.inLength > 0 ? f.bytesOf(h.inLength, `buffer ${i}'s bytes in`) : undefined
+  );
+  const outs = heads.map((h, i) =>
+    h.outLength > 0 ? f.bytesOf(h.outLength, `buffer ${i}'s bytes out`) : undefined
+  );
+  return heads.map((h, i) => ({
+    param: h.param,
+    offset: h.offset,
+    direction: h.direction,
+    ...(ins[i] ? { in: ins[i] } : {}),
+    ...(outs[i] ? { out: outs[i] } : {}),
+    unreadable: (h.flags & TRACE_ARG_FLAGS.unreadable) !== 0,
+    tooLarge: (h.flags & TRACE_ARG_FLAGS.tooLarge) !== 0,
+  }));
 }
 
 function parseInvoke(f: Fields, base: TraceRecordBase): TraceInvoke {
@@ -402,6 +495,7 @@ function parseInvoke(f: Fields, base: TraceRecordBase): TraceInvoke {
   const outs = heads.map((h, i) =>
     h.outLength > 0 ? f.bytesOf(h.outLength, `argument ${i}'s bytes out`) : undefined
   );
+  const buffers = (flags & TRACE_INVOKE_FLAGS.buffers) !== 0 ? parseBuffers(f) : [];
   f.end("INVOKE");
   return {
     kind: "invoke",
@@ -423,6 +517,7 @@ function parseInvoke(f: Fields, base: TraceRecordBase): TraceInvoke {
       unreadable: (h.aflags & TRACE_ARG_FLAGS.unreadable) !== 0,
       tooLarge: (h.aflags & TRACE_ARG_FLAGS.tooLarge) !== 0,
     })),
+    buffers,
   };
 }
 

@@ -58,6 +58,9 @@ struct lib {
   init_with_fn init_with;
   on_disconnect_fn on_disconnect;
   event_stats_fn event_stats; /* events lost behind the bridge, passed on as EVENTS_DROPPED */
+  /* The recorder's (libvmkmgmt-record.so, preloaded by --record): told the client's buffer fields
+   * just before Init, so the bytes behind its pointer members are recorded. NULL without it. */
+  void (*record_buffers)(const vmkmgmt_BufferField *fields, vmk_uint32 n);
 };
 
 struct job; /* a call for the workers (calls.c) */

@@ -152,12 +152,6 @@ static int check_against_table(const struct bridge *b, const struct invoke *c, c
   return ENOENT;
 }
 
-static uint64_t get_unsigned(const uint8_t *p, uint32_t size) {
-  uint64_t v = 0;
-  for (int i = (int)size - 1; i >= 0; i--) v = (v << 8) | p[i];
-  return v;
-}
-
 /* Fetches and re-points every caller buffer of the call; EINVAL for a length out of bounds or an
  * async call that carries one (the kernel copies only during a sync call). */
 static int move_buffers(struct invoke *c, struct moved *m, unsigned *count) {
@@ -172,7 +166,7 @@ static int move_buffers(struct invoke *c, struct moved *m, unsigned *count) {
       uint8_t *elem = c->data[i] + e;
       if (bf->offset + 8ull > c->size[i] || bf->lengthOffset + (uint64_t)bf->lengthSize > c->size[i]) return EINVAL;
       uint64_t address = wire_get_u64(elem + bf->offset);
-      uint64_t length = bf->lengthSize ? get_unsigned(elem + bf->lengthOffset, bf->lengthSize) : bf->length;
+      uint64_t length = bf->lengthSize ? wire_get_unsigned(elem + bf->lengthOffset, bf->lengthSize) : bf->length;
       if (address == 0 || length == 0) continue;
       if (!c->sync || *count >= MAX_MOVED || length > WIRE_MAX_VECTOR || total + length > BRIDGE_MAX_CALL_BUFFERS)
         return EINVAL;

@@ -90,6 +90,7 @@ static void load_library(struct bridge *b) {
   *(void **)&b->lib.init_with = dlsym(b->lib.dl, "vmkmgmt_UserInitWith");
   *(void **)&b->lib.on_disconnect = dlsym(b->lib.dl, "vmkmgmt_UserOnDisconnect");
   *(void **)&b->lib.event_stats = dlsym(b->lib.dl, "vmkmgmt_UserEventStats");
+  *(void **)&b->lib.record_buffers = dlsym(RTLD_DEFAULT, "vmkmgmt_RecordBufferFields");
   if (!b->lib.init || !b->lib.get_instances || !b->lib.begin || !b->lib.end || !b->lib.destroy || !b->lib.invoke)
     snprintf(b->load_error, sizeof b->load_error, "%s is not a vmk_Mgmt library (a vmk_MgmtUser* function is missing)",
              b->lib_path);

@@ -128,6 +128,7 @@ static void kernel_gone(vmk_uint64 cookie, int error) {
 static int open_session(struct bridge *b, char *why, size_t why_len) {
   vmk_uint64 cookie = (vmk_uint64)(uintptr_t)b;
   int rc;
+  if (b->lib.record_buffers) b->lib.record_buffers(b->buffers, b->num_buffers);
   if (b->lib.init_with) {
     vmkmgmt_InitOptions o = {.host = "", .why = why, .whyLen = why_len, .pid = b->client_pid};
     rc = b->lib.init_with(&b->sig, cookie, &o, &b->handle);

@@ -16,10 +16,12 @@
  * recording (dlsym answers NULL), so a client that would use it takes the seven functions' path,
  * which is the one recorded; its results are the same.
  *
+ * Bytes behind pointer members (caller buffers) are recorded for the members buffers.c knows of.
+ *
  * What it gives up: a caller's memory is read with process_vm_readv (a bad pointer fails the copy,
  * not the process: the library itself would have answered EFAULT), one system call per parameter
  * and direction; a handle with more user callbacks than MAX_TRAMPOLINES is recorded without its
- * events; bytes behind pointer members of parameters are not followed.
+ * events.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -123,6 +125,8 @@ struct rh {
   const vmk_MgmtCallbackInfo *user_cb[MAX_TRAMPOLINES];
   void *user_fn[MAX_TRAMPOLINES];
   vmkmgmt_DisconnectFn disc;    /* the client's disconnect function */
+  vmkmgmt_BufferField *buffers; /* pointer members to caller buffers (buffers_for) */
+  uint32_t nbuffers;
   unsigned refs;                /* wrappers using this record right now (Destroy waits for them) */
 };
 
@@ -159,6 +163,7 @@ static void forget(struct rh *rh) {
     pthread_mutex_lock(&reg_lock);
   }
   pthread_mutex_unlock(&reg_lock);
+  free(rh->buffers);
   free(rh->table);
   free(rh);
 }
@@ -172,8 +177,7 @@ static const vmk_MgmtCallbackInfo *find_callback(const struct rh *rh, vmk_uint64
 
 /* ---------------------------------------------------------------- the caller's memory */
 
-/* Copies n bytes of the caller's memory; 0 when it cannot be read (the process is never harmed). */
-static int safe_read(void *dst, const void *src, size_t n) {
+int caller_read(void *dst, const void *src, size_t n) {
   static int plain; /* process_vm_readv refused (a seccomp filter): read directly */
   if (n == 0) return 1;
   if (!src) return 0;
@@ -275,7 +279,8 @@ static void put_name(struct record *r, const char *s) {
 static void record_init(const struct rh *rh, const vmk_MgmtApiSignature *sig, const vmk_MgmtCallbackInfo *cbs, int n,
                         vmk_uint64 cookie, const char *host, uint32_t flags, int status, uint64_t t, uint64_t dur) {
   size_t hlen = host ? strlen(host) : 0;
-  struct record *r = record_new(TRACE_INIT, TRACE_INIT_FIXED + TRACE_CALLBACK_SIZE * (size_t)n + 4 + hlen);
+  struct record *r = record_new(TRACE_INIT, TRACE_INIT_FIXED + TRACE_CALLBACK_SIZE * (size_t)n + 4 + hlen + 4 +
+                                                TRACE_BUFFER_FIELD_SIZE * (size_t)rh->nbuffers);
   if (!r) return;
   record_u64(r, status == 0 && rh ? rh->id : 0);
   record_u64(r, t);
@@ -300,6 +305,17 @@ static void record_init(const struct rh *rh, const vmk_MgmtApiSignature *sig, co
   }
   record_u32(r, (uint32_t)hlen);
   record_put(r, host, hlen);
+  record_u32(r, rh->nbuffers);
+  for (uint32_t i = 0; i < rh->nbuffers; i++) {
+    const vmkmgmt_BufferField *f = &rh->buffers[i];
+    record_u64(r, f->callbackId);
+    record_u32(r, f->parm);
+    record_u32(r, f->offset);
+    record_u32(r, f->direction);
+    record_u32(r, f->length);
+    record_u32(r, f->lengthOffset);
+    record_u32(r, f->lengthSize);
+  }
   record_submit(r);
 }
 
@@ -339,6 +355,11 @@ static int init_common(int with, vmk_MgmtApiSignature *sig, vmk_uint64 cookie, c
       slot++;
     }
   }
+  char name[VMK_MISC_NAME_MAX + 1] = {0}, vendor[VMK_MISC_NAME_MAX + 1] = {0};
+  memcpy(name, sig->name.string, VMK_MISC_NAME_MAX);
+  memcpy(vendor, sig->vendor.string, VMK_MISC_NAME_MAX);
+  /* Without memory for the list, the handle is recorded without the bytes behind its pointers. */
+  (void)buffers_for(name, vendor, with ? options : NULL, &rh->buffers, &rh->nbuffers);
   rh->cookie = cookie;
   rh->sig = *sig;
   rh->sig.callbacks = rh->events && n > 0 ? rh->table : sig->callbacks;
@@ -355,6 +376,7 @@ static int init_common(int with, vmk_MgmtApiSignature *sig, vmk_uint64 cookie, c
   /* The client's own table (its pointers are not recorded, only what they describe). */
   record_init(rh, sig, sig->callbacks, n, cookie, with && options ? options->host : NULL, flags, rc, t, dur);
   if (rc != 0) {
+    free(rh->buffers);
     free(rh->table);
     free(rh);
     return rc;
@@ -474,15 +496,6 @@ static int call_real(invoke_fn fn, vmk_MgmtUserHandle h, vmk_uint64 instance, vm
   }
 }
 
-/* One argument as the callback's table describes it: where its bytes are, going in and coming out. */
-struct arg {
-  uint8_t type, flags;
-  uint32_t size;
-  const void *data; /* the fixed parameter, or the vector's data */
-  uint64_t length;  /* its bytes */
-  int in, out;      /* whether bytes go in, come out */
-};
-
 static void describe(const vmk_MgmtCallbackInfo *cb, unsigned i, void *p, struct arg *a) {
   vmk_MgmtParmType type = cb->parmTypes[i];
   *a = (struct arg){.type = (uint8_t)type, .size = cb->parmSizes[i]};
@@ -494,7 +507,7 @@ static void describe(const vmk_MgmtCallbackInfo *cb, unsigned i, void *p, struct
     return;
   }
   vmk_MgmtVectorParm v;
-  if (!safe_read(&v, p, sizeof v)) {
+  if (!caller_read(&v, p, sizeof v)) {
     a->flags |= TRACE_ARG_UNREADABLE;
   } else if (v.length > WIRE_MAX_VECTOR) {
     a->flags |= TRACE_ARG_TOO_LARGE;
@@ -508,12 +521,47 @@ static void describe(const vmk_MgmtCallbackInfo *cb, unsigned i, void *p, struct
 static uint64_t put_bytes(struct record *r, struct arg *a) {
   if (a->flags || a->length == 0) return 0;
   uint8_t *at = r->bytes + TRACE_HEADER_SIZE + r->len;
-  if (!safe_read(at, a->data, (size_t)a->length)) {
+  if (!caller_read(at, a->data, (size_t)a->length)) {
     a->flags |= TRACE_ARG_UNREADABLE;
     return 0;
   }
   r->len += (size_t)a->length;
   return a->length;
+}
+
+/* The caller buffers' part of an INVOKE (after the call): their descriptions, the bytes that went in
+ * (`before`, read before the call), and the bytes the call left in the `out` ones. */
+static void put_buffers(struct record *r, struct call_buffer *plan, unsigned nb, const uint8_t *before) {
+  record_u32(r, nb);
+  record_u32(r, 0);
+  size_t entries = r->len;
+  r->len += TRACE_BUFFER_SIZE * (size_t)nb; /* filled in once the bytes coming out are known */
+  uint64_t in = 0;
+  for (unsigned k = 0; k < nb; k++) in += plan[k].in;
+  record_put(r, before, (size_t)in);
+  for (unsigned k = 0; k < nb; k++) {
+    struct call_buffer *b = &plan[k];
+    if (b->flags || !(b->dir & VMKMGMT_BUFFER_OUT)) continue;
+    if (caller_read(r->bytes + TRACE_HEADER_SIZE + r->len, b->address, (size_t)b->length)) {
+      r->len += (size_t)b->length;
+      b->out = b->length;
+    } else {
+      b->flags |= TRACE_ARG_UNREADABLE;
+    }
+  }
+  size_t end = r->len;
+  r->len = entries;
+  for (unsigned k = 0; k < nb; k++) {
+    record_u32(r, plan[k].parm);
+    record_u32(r, plan[k].offset);
+    record_u8(r, plan[k].dir);
+    record_u8(r, plan[k].flags);
+    record_u16(r, 0);
+    record_u32(r, 0);
+    record_u64(r, plan[k].in);
+    record_u64(r, plan[k].out);
+  }
+  r->len = end;
 }
 
 EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 instanceId, vmk_uint64 callbackId,
@@ -537,13 +585,41 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 i
     describe(cb, i, a[i], &args[i]);
     if (!args[i].flags) room += (size_t)args[i].length * ((size_t)args[i].in + (size_t)args[i].out);
   }
+  struct call_buffer *plan = NULL;
+  unsigned nb = 0;
+  if (cb && rh->nbuffers && (plan = malloc(sizeof *plan * MAX_CALL_BUFFERS)) != NULL) {
+    nb = buffers_plan(rh->buffers, rh->nbuffers, callbackId, args, argCount, plan, MAX_CALL_BUFFERS);
+  }
+  uint64_t buffers_in = 0;
+  if (nb) {
+    room += TRACE_BUFFERS_FIXED + TRACE_BUFFER_SIZE * (size_t)nb;
+    for (unsigned k = 0; k < nb; k++) {
+      if (plan[k].flags) continue;
+      if (plan[k].dir & VMKMGMT_BUFFER_IN) buffers_in += plan[k].length;
+      if (plan[k].dir & VMKMGMT_BUFFER_OUT) room += (size_t)plan[k].length;
+    }
+    room += (size_t)buffers_in;
+  }
   struct record *r = record_new(TRACE_INVOKE, room);
   size_t fixed = 0;
+  uint8_t *before = NULL; /* the buffers' bytes going in, read before the call */
   if (r) {
     fixed = r->len;
     r->len += TRACE_INVOKE_FIXED + TRACE_ARG_SIZE * (size_t)argCount; /* filled in after the call */
     for (unsigned i = 0; cb && i < argCount; i++) {
       if (args[i].in) put_bytes(r, &args[i]);
+    }
+    if (nb && buffers_in && (before = malloc((size_t)buffers_in)) == NULL) nb = 0;
+    size_t at = 0;
+    for (unsigned k = 0; k < nb; k++) {
+      struct call_buffer *b = &plan[k];
+      if (b->flags || !(b->dir & VMKMGMT_BUFFER_IN)) continue;
+      if (caller_read(before + at, b->address, (size_t)b->length)) {
+        b->in = b->length;
+        at += (size_t)b->length;
+      } else {
+        b->flags |= TRACE_ARG_UNREADABLE;
+      }
     }
   }
   uint64_t in_len[VMK_MGMT_MAX_CALLBACK_PARMS] = {0}, out_len[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
@@ -567,7 +643,7 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 i
     record_u32(r, (uint32_t)rc);
     record_u32(r, (uint32_t)syscall(SYS_gettid));
     record_u32(r, argCount);
-    record_u32(r, cb ? 0u : TRACE_INVOKE_RAW);
+    record_u32(r, (cb ? 0u : TRACE_INVOKE_RAW) | (nb ? TRACE_INVOKE_BUFFERS : 0u));
     for (unsigned i = 0; i < argCount; i++) {
       record_u8(r, args[i].type);
       record_u8(r, args[i].flags);
@@ -577,8 +653,11 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 i
       record_u64(r, out_len[i]);
     }
     r->len = end;
+    if (nb) put_buffers(r, plan, nb, before);
     record_submit(r);
   }
+  free(before);
+  free(plan);
   release(rh);
   return rc;
 }

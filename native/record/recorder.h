@@ -1,6 +1,7 @@
 /*
  * recorder.h -- the parts of libvmkmgmt-record.so: the interposer (record.c) builds records, the
- * writer (writer.c) puts them on disk from a thread of its own.
+ * writer (writer.c) puts them on disk from a thread of its own, and buffers.c finds the caller
+ * buffers behind pointer members.
  */
 #ifndef VMKMGMT_RECORDER_H
 #define VMKMGMT_RECORDER_H
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../vmkmgmt.h"
 #include "trace.h"
 
 /* A record being built: its header and payload in one allocation, the payload's length growing. */
@@ -33,5 +35,41 @@ void record_u64(struct record *r, uint64_t v);
 /* Hands a record to the writer (which frees it). When its queue holds too much already, the record is
  * dropped and counted: the client never waits for the disk. */
 void record_submit(struct record *r);
+
+/* Copies n bytes of the caller's memory; 0 when it cannot be read (the process is never harmed). */
+int caller_read(void *dst, const void *src, size_t n);
+
+/* One argument of an invoke as the callback's table describes it: where its bytes are, going in
+ * and coming out. */
+struct arg {
+  uint8_t type, flags; /* flags: trace_arg */
+  uint32_t size;
+  const void *data; /* the fixed parameter, or the vector's data (the caller's memory) */
+  uint64_t length;  /* its bytes */
+  int in, out;      /* whether bytes go in, come out */
+};
+
+/* One caller buffer of a call: behind the pointer at `offset` of parameter `parm`. */
+struct call_buffer {
+  uint32_t parm, offset;
+  uint8_t dir, flags; /* dir: VMKMGMT_BUFFER_*; flags: trace_arg */
+  const void *address;
+  uint64_t length;
+  uint64_t in, out; /* bytes recorded going in, coming out */
+};
+
+/* Buffers of one call followed at most. */
+#define MAX_CALL_BUFFERS 4096u
+
+/* The buffer fields to follow for a handle of API `name` from `vendor`: the client's own (`options`,
+ * or the list a bridge handed over on this thread), else $VMKMGMT_RECORD_SIG's for the API. `*out`
+ * is a copy to free (NULL, 0 for none). ENOMEM, else 0. */
+int buffers_for(const char *name, const char *vendor, const vmkmgmt_InitOptions *options, vmkmgmt_BufferField **out,
+                uint32_t *count);
+
+/* The caller buffers of a call of `callbackId`, found through the members of the arguments it
+ * sends (each element of a vector): up to `max` into `plan`; how many. */
+unsigned buffers_plan(const vmkmgmt_BufferField *fields, uint32_t nfields, vmk_uint64 callbackId,
+                      const struct arg *args, unsigned argc, struct call_buffer *plan, unsigned max);
 
 #endif

@@ -33,9 +33,11 @@ enum trace_op { TRACE_BEGIN = 1, TRACE_CONTINUE = 2, TRACE_ENDOP = 3, TRACE_DEST
 
 /* INIT: u64 handle (0 when Init failed), u64 t, u64 dur, i32 status, u32 flags, u64 cookie, u32 revision,
  * name[32], vendor[32], u32 numCallbacks, then per callback TRACE_CALLBACK_SIZE bytes, then u32 host
- * length and the host. */
+ * length and the host, then u32 numBuffers and per buffer field TRACE_BUFFER_FIELD_SIZE bytes. */
 #define TRACE_INIT_FIXED 112u
 #define TRACE_CALLBACK_SIZE 40u /* u64 id, u8 location, u8 sync, u8 numParms, u8 0, u32 size[4], u8 type[4], u32 0 */
+/* u64 callbackId, u32 parm, u32 offset, u32 direction, u32 length, u32 lengthOffset, u32 lengthSize */
+#define TRACE_BUFFER_FIELD_SIZE 32u
 
 /* INVOKE: u64 handle, u64 t, u64 dur, u64 instance, u64 callback, i32 status, u32 thread, u32 argc,
  * u32 flags, then per argument TRACE_ARG_SIZE bytes, then every argument's bytes going in, in order,
@@ -43,6 +45,9 @@ enum trace_op { TRACE_BEGIN = 1, TRACE_CONTINUE = 2, TRACE_ENDOP = 3, TRACE_DEST
 #define TRACE_INVOKE_FIXED 56u
 #define TRACE_ARG_SIZE 24u /* u8 type, u8 flags (trace_arg), u16 0, u32 size, u64 in length, u64 out length */
 #define TRACE_INVOKE_RAW 1u /* the callback is not in the handle's table (or the handle unknown): no bytes */
+#define TRACE_INVOKE_BUFFERS 2u /* caller buffers follow the bytes coming out: */
+#define TRACE_BUFFERS_FIXED 8u  /* u32 count, u32 0, then per buffer TRACE_BUFFER_SIZE bytes, the bytes going in, */
+#define TRACE_BUFFER_SIZE 32u   /* out: u32 parm, u32 offset, u8 dir, u8 flags, u16 0, u32 0, u64 in, u64 out */
 
 enum trace_arg {
   TRACE_ARG_UNREADABLE = 1, /* the caller's memory could not be read: no bytes */

@@ -7,6 +7,8 @@
  *
  * Usage: nvme_client          (the adapters present)
  *        nvme_client expect N (fails unless N adapters are listed)
+ *        nvme_client plain    (vmk_MgmtUserInit only, as a tool built for ESXi's library alone:
+ *                              it never says where its pointer members are)
  */
 #define _GNU_SOURCE /* RTLD_DEFAULT */
 #include <dlfcn.h>
@@ -97,6 +99,7 @@ static void kernel_callback(vmk_MgmtCallbackInfo *c, vmk_uint64 id, vmk_uint32 s
 
 /* The pointer members that point to buffers, for a bridge to re-point on a remote host: a tool
  * looks the extension up with dlsym, so it still runs against ESXi's own library. */
+static int plain; /* `plain`: vmk_MgmtUserInit only */
 static const vmkmgmt_BufferField BUFFERS[] = {
     {.callbackId = CB_PASSTHRU, .offset = offsetof(NvmeCommand, data), .direction = VMKMGMT_BUFFER_INOUT,
      .lengthOffset = offsetof(NvmeCommand, dataLength), .lengthSize = 4},
@@ -115,7 +118,7 @@ static int open_api(const char *name, vmk_MgmtCallbackInfo *cbs, int n, vmk_Mgmt
   sig.callbacks = cbs;
   int (*init_with)(vmk_MgmtApiSignature *, vmk_uint64, const vmkmgmt_InitOptions *, vmk_MgmtUserHandle *);
   *(void **)&init_with = dlsym(RTLD_DEFAULT, "vmkmgmt_UserInitWith");
-  if (!init_with || strcmp(name, "acmeNvmeMgmt") == 0) return vmk_MgmtUserInit(&sig, 0, h);
+  if (plain || !init_with || strcmp(name, "acmeNvmeMgmt") == 0) return vmk_MgmtUserInit(&sig, 0, h);
   vmkmgmt_InitOptions o = {.buffers = BUFFERS, .numBuffers = sizeof BUFFERS / sizeof *BUFFERS};
   return init_with(&sig, 0, &o, h);
 }
@@ -180,6 +183,7 @@ static void adapter(const char *name) {
 
 int main(int argc, char **argv) {
   int expect = argc == 3 && strcmp(argv[1], "expect") == 0 ? atoi(argv[2]) : -1;
+  plain = argc == 2 && strcmp(argv[1], "plain") == 0;
   vmk_MgmtCallbackInfo list;
   kernel_callback(&list, CB_LIST, sizeof(vmk_uint32), VMK_MGMT_PARMTYPE_OUT);
   list.numParms = 2;
