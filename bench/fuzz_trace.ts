@@ -11,9 +11,9 @@
  * @module
  */
 import { parseTrace, TraceError } from "../mgmt/trace/mod.ts";
-import { TRACE_HEADER_SIZE, TRACE_KIND, TRACE_MARKER } from "../mgmt/trace/format.ts";
+import { TRACE_HEADER_SIZE, TRACE_KIND } from "../mgmt/trace/format.ts";
+import { RecordBuilder } from "../mgmt/trace/writer.ts";
 import { startSimProcess } from "../sim/process.ts";
-import { crc32 } from "../util/crc32.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** Where its seeds are. */
@@ -182,14 +182,7 @@ export async function fuzzTrace(
 
 /** A record around a payload (its CRC right): the kinds a short recording rarely holds, and forgeries. */
 export function traceRecord(kind: number, payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(TRACE_HEADER_SIZE + payload.length);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, TRACE_MARKER, true);
-  v.setUint16(4, kind, true);
-  v.setUint32(8, payload.length, true);
-  v.setUint32(12, crc32(payload), true);
-  out.set(payload, TRACE_HEADER_SIZE);
-  return out;
+  return new RecordBuilder().bytes(payload).frame(kind);
 }
 
 /**

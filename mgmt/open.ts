@@ -20,6 +20,7 @@ import { EventHub } from "./events.ts";
 import { signatureBufferFields } from "./buffer_fields.ts";
 import { Session } from "./session.ts";
 import { type Core, eventInstance, fetchInstances } from "./session_core.ts";
+import { recordControl, recordEvent, recordingNow, recordInit } from "./recording.ts";
 import { type Signature, type SignatureDef, toCSignature } from "./signature.ts";
 
 /** Options of {@link open}. */
@@ -100,9 +101,17 @@ export async function open<D extends SignatureDef>(
     byId: new Map(),
     inFlight: 0,
   } as Partial<Core> as Core;
+  // Begin and End as a recording of this process's sessions sees them (recording.ts).
+  const control = (op: "begin" | "end", run: () => Promise<number>) => () => {
+    const t = recordingNow();
+    return run().then((rc) => {
+      recordControl(core.recordable, op, rc, t);
+      return rc;
+    }).then(check(op === "begin" ? "vmk_MgmtUserBegin" : "vmk_MgmtUserEnd"));
+  };
   core.hub = new EventHub(signature, {
-    begin: () => core.native.begin().then(check("vmk_MgmtUserBegin")),
-    end: () => core.native.end().then(check("vmk_MgmtUserEnd")),
+    begin: control("begin", () => core.native.begin()),
+    end: control("end", () => core.native.end()),
     // Through our library's completion queue, events wake JavaScript through the queue's callback.
     keepAlive: (on) => core.native?.listen(on) || core.callbacks.keepAlive(on),
     instance: (id) => eventInstance(core, id),
@@ -131,17 +140,31 @@ export async function open<D extends SignatureDef>(
     });
   core.callbacks = new UserCallbacks(
     core.c.callbacks,
-    (raw) => core.hub.dispatch(raw),
+    (raw) => {
+      recordEvent(core.recordable, raw);
+      core.hub.dispatch(raw);
+    },
     report,
     () => core.hub.kernelGone(lost()),
   );
+  const buffers = signatureBufferFields(signature);
+  core.recordable = {
+    c: core.c,
+    cookie: options.cookie ?? 0n,
+    ...(options.host === undefined ? {} : { host: options.host }),
+    buffers,
+    initWith: symbols.vmkmgmt_UserInitWith !== undefined,
+    instances: () => [...core.byId.values()],
+  };
+  const t = recordingNow();
   const { rc, why, handle } = await NativeHandle.init(
     symbols,
     core.c,
     options.cookie ?? 0n,
     core.callbacks.pointers,
-    { host: options.host, buffers: signatureBufferFields(signature) },
+    { host: options.host, buffers },
   );
+  recordInit(core.recordable, rc, t);
   if (rc !== 0 || !handle) {
     core.callbacks.close();
     // The simulator runs on this machine also behind a bridge started here ("@local").
@@ -176,6 +199,7 @@ export async function open<D extends SignatureDef>(
   const queued = queue !== null && handle.attachQueue(queue, {
     event: (raw) => {
       try {
+        recordEvent(core.recordable, raw);
         core.hub.dispatch(raw);
       } catch (e) {
         report(e, `decoding ${core.signature.byId(raw.callbackId)?.name ?? `callback ${raw.callbackId}`}`);

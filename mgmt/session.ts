@@ -14,6 +14,8 @@
  */
 import { ERRNO, NO_INSTANCE_ID } from "../abi/facts.ts";
 import type { NativeCall } from "../ffi/handle.ts";
+import type { CCallback } from "../ffi/layout.ts";
+import { recordCall } from "./recording.ts";
 import type { LibraryInfo } from "../ffi/library.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { decodeResults, encodeArguments } from "./arguments.ts";
@@ -35,6 +37,8 @@ const registry = new FinalizationRegistry<Core>((core) => {
 
 interface Plan {
   cb: CallbackInfo;
+  /** Its C form. */
+  c: CCallback;
   call: NativeCall;
   /** Its calls' fixed-size parameter buffers. */
   blocks: ParamBlocks;
@@ -174,7 +178,7 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       throw new TypeError(`${operation}: ${e.message}${advice}`);
     }
     const c = this.#core.c.callbacks[this.signature.list.indexOf(cb)];
-    plan = { cb, call: this.#core.native.call(c), blocks: new ParamBlocks(cb) };
+    plan = { cb, c, call: this.#core.native.call(c), blocks: new ParamBlocks(cb) };
     this.#plans.set(name, plan);
     return plan;
   }
@@ -286,10 +290,18 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
             blocks.give(block);
             fail(reason);
           };
+          const recorded = recordCall(core.recordable, plan.c, inst, data, pinned.list);
           try {
             // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
             // waits for a slot never reaches the kernel.
-            plan.call.start(inst, data, done, failed, options ? limit.signal : undefined, pinned.list);
+            plan.call.start(
+              inst,
+              data,
+              recorded ? (rc) => (recorded.end(rc), done(rc)) : done,
+              failed,
+              options ? limit.signal : undefined,
+              pinned.list,
+            );
           } catch (e) {
             if (block.inUse) blocks.give(block); // (refused before any C call)
             throw e;
@@ -319,7 +331,9 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     const block = plan.blocks.take();
     try {
       const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned, block);
+      const recorded = recordCall(this.#core.recordable, plan.c, inst, data, pinned.list);
       const rc = plan.call.invokeSync(inst, data, pinned.list);
+      recorded?.end(rc);
       if (rc !== 0) {
         throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
       }

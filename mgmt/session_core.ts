@@ -14,6 +14,7 @@ import { VmkMgmtError } from "./errors.ts";
 import type { EventHub } from "./events.ts";
 import type { Instance } from "./instance_ref.ts";
 import type { Signature } from "./signature.ts";
+import { type RecordableHandle, recordControl, recordingNow, recordInstances } from "./recording.ts";
 
 /** Everything a session holds except its JavaScript object, so the finaliser can close it. */
 export interface Core {
@@ -27,6 +28,8 @@ export interface Core {
   peer?: string;
   /** The handle. */
   native: NativeHandle;
+  /** The handle as a recording of this process's sessions sees it. */
+  recordable: RecordableHandle;
   /** The thread-safe callbacks of the user-location callbacks. */
   callbacks: UserCallbacks;
   /** Event routing. */
@@ -52,7 +55,9 @@ export async function closeCore(core: Core): Promise<void> {
   core.hub.shutdown();
   await core.hub.settled();
   // Destroy ends delivery and joins the monitor thread; only then may the callbacks close.
+  const t = recordingNow();
   const rc = await core.native.destroy();
+  recordControl(core.recordable, "destroy", rc, t);
   core.callbacks.close();
   if (rc !== 0) {
     throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserDestroy", signature: core.signature.name });
@@ -63,11 +68,13 @@ export async function closeCore(core: Core): Promise<void> {
 export async function fetchInstances(core: Core): Promise<Instance[]> {
   core.inFlight++;
   let result: Awaited<ReturnType<NativeHandle["instances"]>>;
+  const t = recordingNow();
   try {
     result = await core.native.instances();
   } finally {
     core.inFlight--;
   }
+  recordInstances(core.recordable, result.rc, result.instances, t);
   if (result.rc !== 0) {
     throw new VmkMgmtError(result.rc, {
       operation: "vmk_MgmtUserGetInstances",

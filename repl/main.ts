@@ -21,6 +21,7 @@ import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.t
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { COMMANDS, ExitRequest, findCommand } from "./commands/mod.ts";
+import { stopRecordingOnExit } from "./commands/record.ts";
 import { colourLine, complete, hint } from "./completer.ts";
 import { LineEditor } from "./editor.ts";
 import { CommandError, ReplState } from "./state.ts";
@@ -260,6 +261,9 @@ async function main(argv: string[]): Promise<number> {
     stopJs();
     for (const id of [...state.watches.keys()]) state.stopWatch(id);
     for (const s of state.sessions.values()) await s.close().catch(() => {});
+    // After the sessions' Destroy, so the trace ends with them.
+    const recorded = await stopRecordingOnExit();
+    if (recorded) console.error(recorded);
     await sim?.stop();
   }
   return status;

@@ -158,7 +158,7 @@ export class TraceView {
           status(r.status)
         } in ${ms(r.dur)} ms; ${r.callbacks.length} callbacks${r.host ? `; host ${r.host}` : ""}${
           r.noEvents ? "; events not recorded" : ""
-        }`;
+        }${r.openedBefore ? "; open before the recording began" : ""}`;
       case "instances":
         return `${at}  ${who} INSTANCES → ${status(r.status)}: ${
           r.instances.map((i) => `${i.name} (${i.id})`).join(", ") || "none"

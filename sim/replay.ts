@@ -471,12 +471,10 @@ export class Replay {
       data: call.params.map((p, i) => {
         if (!returnsData(p.kernelDir)) return undefined;
         const out = new Uint8Array(p.length);
-        const recorded = r.args[i]?.out ?? EMPTY, sent = r.args[i]?.in ?? EMPTY, here = p.data ?? EMPTY;
+        const recorded = r.args[i]?.out ?? EMPTY, here = p.data ?? EMPTY;
         out.set(recorded.subarray(0, p.length));
-        // A pointer the kernel handed back unchanged is this caller's, not the recording's.
-        for (const k of skip[i]) {
-          if (k < out.length && recorded[k] === sent[k] && k < here.length) out[k] = here[k];
-        }
+        // A pointer member in the answer is this caller's address, not the recording's.
+        for (const k of skip[i]) if (k < out.length && k < here.length) out[k] = here[k];
         return out;
       }),
     };

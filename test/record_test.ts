@@ -3,9 +3,22 @@
  * against the library, and a Deno program that loads it with dlopen — against a real simulator;
  * the trace read back with mgmt/trace/; and the reader against damaged and hostile input.
  */
-import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "@std/assert";
 import { acmeNic } from "../demo.ts";
-import { parseTrace, readTrace, type Trace, TraceError, type TraceInvoke } from "../mgmt/trace/mod.ts";
+import { open } from "../mod.ts";
+import { acmeNvme, acmeNvmeAdapter } from "../mgmt/demo/acme_nvme.ts";
+import {
+  parseTrace,
+  readTrace,
+  RecordingError,
+  recordingPath,
+  startRecording,
+  stopRecording,
+  type Trace,
+  TraceError,
+  type TraceInvoke,
+} from "../mgmt/trace/mod.ts";
+import { useEnv } from "./support/env.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { runWithin } from "./support/wait.ts";
 import { traceRecord } from "../bench/fuzz_trace.ts";
@@ -474,6 +487,11 @@ console.log("identify", (await ctrl.invoke("identify", { request: { cns: 1, nsid
   await Deno.remove(`${copy}/libvmkmgmt-record.so`);
   const missing = await run(`${copy}/vmkmgmt-bridge`, ["--lib", lib, "--record", `${dir}/x`], {}, "a bridge");
   assertStringIncludes(missing.stderr, "--record needs");
+  for (const flag of ["--record", "--lib"]) {
+    const bare = await run(bridge, [flag], {}, `a bridge with ${flag} and no value`);
+    assertEquals(bare.code, 2);
+    assertStringIncludes(bare.stderr, `${flag} needs a value`);
+  }
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -532,4 +550,51 @@ Deno.test({
     assertEquals(got.length, 200, "every event its callback received");
     await Deno.remove(dir, { recursive: true });
   },
+});
+
+Deno.test("startRecording: a program records its own sessions — calls, caller buffers, events, instances — in the recorder's format", async () => {
+  await using sim = await startSimProcess();
+  using _env = useEnv(sim.env);
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-self-" });
+  const path = `${dir}/self.vmktrace`;
+  await using nic = await open(acmeNic);
+  await startRecording(path);
+  await assertRejects(() => startRecording(`${dir}/other`), RecordingError, `already recording to ${path}`);
+  assertEquals(recordingPath(), path);
+  const link = nic.waitFor("linkEvent", { timeout: 10_000 });
+  await nic.invoke("reset", { instance: "vmnic0" });
+  await link;
+  await using nvme = await open(acmeNvme);
+  const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 });
+  await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
+  const page = new Uint8Array(4096);
+  await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 0 } });
+  const image = new Uint8Array(5000).map((_, i) => i & 0xff);
+  await ctrl.invoke("firmwareDownload", { request: { image, size: 3000, crc: 0, status: 0 } });
+  const { records } = await stopRecording();
+  await assertRejects(() => stopRecording(), RecordingError, "nothing is being recorded");
+  assertEquals(recordingPath(), null);
+
+  const trace = await readTrace(path);
+  assertEquals([trace.torn, trace.damaged], [undefined, undefined]);
+  assertEquals(trace.records.length, records);
+  const inits = trace.records.filter((r) => r.kind === "init");
+  assertEquals(inits.map((r) => r.kind === "init" && [r.name, r.handle, r.openedBefore]), [
+    ["acmeNicMgmt", 1, true],
+    ["acmeNvmeMgmt", 2, false],
+    [adapters[0].name, 3, false],
+  ]);
+  assert(trace.records.some((r) => r.kind === "instances" && r.handle === 1 && r.instances.length === 4));
+  assert(
+    trace.records.some((r) => r.kind === "event" && r.handle === 1 && r.callbackId === 32n),
+    "a linkEvent",
+  );
+  const buffers = trace.records.flatMap((r) => (r.kind === "invoke" ? r.buffers : []));
+  assertEquals(buffers.map((b) => [b.direction, b.in?.length, b.out?.length]), [
+    ["out", undefined, 4096],
+    ["in", 3000, undefined], // (the length member says 3000 of the 5000 bytes)
+  ]);
+  assertEquals(buffers[0].out?.[0], 0x86, "the identify page as the kernel filled it");
+  assertEquals(buffers[1].in, image.subarray(0, 3000));
+  await Deno.remove(dir, { recursive: true });
 });

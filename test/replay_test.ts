@@ -376,3 +376,55 @@ Deno.test("replay: a Deno script's caller buffers are recorded without a list; a
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("the REPL's record FILE / record stop: its own sessions, replayed exactly by the same commands; misuse named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-repl-" });
+  const repl = (commands: string, env: Record<string, string>) =>
+    run(Deno.execPath(), ["run", "--allow-all", `${ROOT}repl/main.ts`, "-c", commands], {
+      NO_COLOR: "1",
+      ...env,
+    }, "the REPL");
+  const calls =
+    "call setMtu vmnic1 mtu=9000; call getStats vmnic1; open acmeNvmeMgmt; call listAdapters adapters=4";
+  let recorded;
+  {
+    await using sim = await startSimProcess();
+    // A session open before the recording begins is in it too.
+    recorded = await repl(
+      `open acmeNicMgmt; record ${dir}/t.vmktrace; record; ${calls}; record stop`,
+      sim.env,
+    );
+    assertEquals(recorded.code, 0, recorded.stderr);
+    assertStringIncludes(recorded.stdout, `recording to ${dir}/t.vmktrace (with the 1 session open now)`);
+    assertMatch(recorded.stdout, /recorded \d+ records to /);
+    for (
+      const [commands, says] of [
+        ["record stop", "not recording: nothing to stop"],
+        [`record ${dir}/a; record ${dir}/b`, `already recording to ${dir}/a; record stop first`],
+        ["record /nonexistent/dir/t.vmktrace", "record /nonexistent/dir/t.vmktrace: No such file"],
+        ["record a b", "record takes one word"],
+      ]
+    ) {
+      const bad = await repl(commands, sim.env);
+      assertEquals(bad.code, 1, commands);
+      assertStringIncludes(bad.stderr, says);
+    }
+  }
+  const trace = await readTrace(`${dir}/t.vmktrace`);
+  const first = trace.records.find((r) => r.kind === "init");
+  assert(
+    first?.kind === "init" && first.openedBefore && first.name === "acmeNicMgmt",
+    `${first?.kind} ${first?.kind === "init" && [first.name, first.openedBefore]}`,
+  );
+  assertEquals(trace.records.at(-1)?.kind, "end");
+
+  const sim = await replaying(dir, `${dir}/t.vmktrace`);
+  const replayed = await repl(`open acmeNicMgmt; ${calls}`, sim.env);
+  assertEquals(replayed.code, 0, replayed.stderr);
+  const without = (s: string) => s.split("\n").filter((l) => !/^record(ing|ed) /.test(l)).join("\n");
+  assertEquals(replayed.stdout, without(recorded.stdout));
+  const ended = await sim.ended();
+  assertEquals(ended.code, 0, ended.stdout + ended.stderr);
+  assertStringIncludes(ended.stdout, "3 calls matched, 0 unmatched, 0 recorded calls not made — exact");
+  await Deno.remove(dir, { recursive: true });
+});

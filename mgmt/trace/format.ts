@@ -33,7 +33,7 @@ export const TRACE_OPS: Record<number, "begin" | "continue" | "end" | "destroy">
 };
 
 /** INIT flags. */
-export const TRACE_INIT_FLAGS = { initWith: 1, noEvents: 2 } as const;
+export const TRACE_INIT_FLAGS = { initWith: 1, noEvents: 2, openedBefore: 4 } as const;
 /** INVOKE flags. */
 export const TRACE_INVOKE_FLAGS = { raw: 1, buffers: 2 } as const;
 /** Per-argument flags of an INVOKE. */

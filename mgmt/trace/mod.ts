@@ -1,6 +1,7 @@
 /**
  * vmk_Mgmt traces: what `libvmkmgmt-record.so` recorded of a program's calls at the C ABI boundary
- * (native/record/TRACE.md), read as typed records.
+ * (native/record/TRACE.md), read as typed records; and this process's own sessions recorded to one
+ * (`startRecording`, `stopRecording`).
  *
  * @example
  * ```ts
@@ -15,3 +16,10 @@ export { TRACE_VERSION } from "./format.ts";
 export type { Direction } from "../../abi/facts.ts";
 export { bufferList, type BufferListEntry } from "./buffer_list.ts";
 export { pointerBytes } from "./pointers.ts";
+export {
+  RecordingError,
+  recordingFailure,
+  recordingPath,
+  startRecording,
+  stopRecording,
+} from "../recording.ts";

@@ -87,6 +87,8 @@ export interface TraceInit extends TraceRecordBase {
   readonly initWith: boolean;
   /** The handle's events were not recorded (too many user callbacks for the recorder). */
   readonly noEvents: boolean;
+  /** The handle was open before the recording began (its Init was not seen: `t` and `dur` are 0). */
+  readonly openedBefore: boolean;
   /** The program's cookie. */
   readonly cookie: bigint;
   /** The signature's revision (`VMK_REVISION_FROM_NUMBERS`). */
@@ -428,6 +430,7 @@ function parseInit(f: Fields, base: TraceRecordBase): TraceInit {
     status,
     initWith: (flags & TRACE_INIT_FLAGS.initWith) !== 0,
     noEvents: (flags & TRACE_INIT_FLAGS.noEvents) !== 0,
+    openedBefore: (flags & TRACE_INIT_FLAGS.openedBefore) !== 0,
     cookie,
     revision,
     name,

@@ -107,10 +107,14 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       fputs(USAGE, stdout);
       return 0;
-    } else if (strcmp(argv[i], "--lib") == 0 && i + 1 < argc) {
-      lib_path = argv[++i];
-    } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc && argv[i + 1][0]) {
-      record = argv[++i];
+    } else if (strcmp(argv[i], "--lib") == 0 || strcmp(argv[i], "--record") == 0) {
+      if (i + 1 >= argc || !argv[i + 1][0]) {
+        fprintf(stderr, "vmkmgmt-bridge: %s needs a value (%s)\n%s", argv[i],
+                argv[i][2] == 'l' ? "the library's path" : "the trace file's path", USAGE);
+        return 2;
+      }
+      if (argv[i][2] == 'l') lib_path = argv[++i];
+      else record = argv[++i];
     } else {
       fprintf(stderr, "vmkmgmt-bridge: unknown argument %s\n%s", argv[i], USAGE);
       return 2;

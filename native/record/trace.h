@@ -30,6 +30,7 @@ enum trace_op { TRACE_BEGIN = 1, TRACE_CONTINUE = 2, TRACE_ENDOP = 3, TRACE_DEST
 /* INIT flags */
 #define TRACE_INIT_WITH 1u       /* vmkmgmt_UserInitWith (a host may follow) */
 #define TRACE_INIT_NO_EVENTS 2u  /* more user callbacks than trampolines: events not recorded */
+#define TRACE_INIT_BEFORE 4u     /* (mgmt/recording.ts) open before the recording began: its Init not seen */
 
 /* INIT: u64 handle (0 when Init failed), u64 t, u64 dur, i32 status, u32 flags, u64 cookie, u32 revision,
  * name[32], vendor[32], u32 numCallbacks, then per callback TRACE_CALLBACK_SIZE bytes, then u32 host

@@ -10,6 +10,7 @@ import { describe, templateCmd } from "./describe.ts";
 import { edit, exit, js, json, sim } from "./misc.ts";
 import { close, instances, lib, openCmd, sessions, sigs, use } from "./session.ts";
 import { unwatch, watch } from "./watch.ts";
+import { record } from "./record.ts";
 
 export { type ArgKind, type Command, ExitRequest } from "./command.ts";
 
@@ -64,6 +65,7 @@ export const COMMANDS: readonly Command[] = [
   show,
   watch,
   unwatch,
+  record,
   json,
   js,
   sim,
