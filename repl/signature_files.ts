@@ -1,7 +1,8 @@
 /**
  * Signatures from the files a user names with `--sig` (the REPL, `deno task trace`): a .ts module's
- * exported signatures, the JSON form (one or several), or a driver's C interface file through the
- * importer (whose names set at run time become families).
+ * exported signatures (and its families: exports shaped `{ prefix, make(name) }`), the JSON form (one
+ * or several), or a driver's C interface file through the importer (whose names set at run time
+ * become families).
  * @module
  */
 import type { Signature } from "../mgmt/signature.ts";
@@ -26,6 +27,12 @@ export interface LoadedSignatures {
   signatures: Signature[];
   /** Its families (C files with names set at run time). */
   families: Family[];
+}
+
+/** A module's export that makes the signature of any API name starting with `prefix`. */
+function isFamily(v: unknown): v is { prefix: string; make: (name: string) => Signature } {
+  return !!v && typeof v === "object" && typeof (v as Family).prefix === "string" &&
+    typeof (v as Family).make === "function";
 }
 
 function isSignature(v: unknown): v is Signature {
@@ -94,6 +101,9 @@ export async function loadSignatures(path: string, cflags?: string): Promise<Loa
       throw new CommandError(`--sig ${path}: cannot load it: ${(e as Error).message.split("\n")[0]}`);
     }
     found = Object.values(mod).filter(isSignature);
+    for (const [name, v] of Object.entries(mod)) {
+      if (isFamily(v)) families.push({ prefix: v.prefix, make: v.make, source: `${path} (${name})` });
+    }
     if (found.length === 0) {
       throw new CommandError(`--sig ${path}: the module exports no signature (from defineSignature)`);
     }

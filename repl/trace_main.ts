@@ -16,7 +16,7 @@ import { writeJsonLine } from "../util/ndjson.ts";
 import { userPath } from "../util/path.ts";
 import { divergenceText, firstDivergence } from "./trace_diff.ts";
 import { TraceView } from "./trace_view.ts";
-import { loadSignatures } from "./signature_files.ts";
+import { type Family, loadSignatures } from "./signature_files.ts";
 import { CommandError } from "./state.ts";
 
 const HELP = `vmkmgmt trace — read what libvmkmgmt-record.so recorded
@@ -80,14 +80,17 @@ async function main(argv: string[]): Promise<number> {
     );
   }
   const signatures: Signature[] = [];
+  const families: Family[] = [];
   for (const f of (args.sig ?? []) as string[]) {
-    signatures.push(...(await loadSignatures(userPath(f), args.cflags)).signatures);
+    const loaded = await loadSignatures(userPath(f), args.cflags);
+    signatures.push(...loaded.signatures);
+    families.push(...loaded.families);
   }
   const trace = await open(path);
-  const view = new TraceView(trace, signatures);
+  const view = new TraceView(trace, signatures, families);
   if (command === "diff") {
     const other = await open(extra[0]);
-    const otherView = new TraceView(other, signatures);
+    const otherView = new TraceView(other, signatures, families);
     for (const [name, t] of [[path, trace], [extra[0], other]] as const) {
       const stop = t.torn ?? t.damaged;
       if (stop) console.error(`${name}: read up to byte ${stop.offset} (${stop.reason}); compared that far`);

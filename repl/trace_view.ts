@@ -10,6 +10,7 @@ import { formatVersion, type ParamInfo, type Signature } from "../mgmt/signature
 import type { Trace, TraceEvent, TraceInvoke, TraceRecord } from "../mgmt/trace/mod.ts";
 import { toHex } from "../util/hex.ts";
 import { toJsonText } from "./format.ts";
+import type { Family } from "./signature_files.ts";
 
 /** One handle as the trace made it known. */
 interface HandleInfo {
@@ -57,13 +58,29 @@ const ms = (ns: number) => (ns / 1e6).toFixed(3);
 export class TraceView {
   readonly #trace: Trace;
   readonly #sigs: readonly Signature[];
+  readonly #families: readonly Family[];
   readonly #handles = new Map<string, HandleInfo>();
 
-  /** A view of `trace`, typed by `signatures` (matched by API name and vendor). */
-  constructor(trace: Trace, signatures: readonly Signature[]) {
+  /**
+   * A view of `trace`, typed by `signatures` (matched by API name and vendor), and for API names
+   * a driver made up at run time, by the `families` whose prefix they start with.
+   */
+  constructor(trace: Trace, signatures: readonly Signature[], families: readonly Family[] = []) {
     this.#trace = trace;
     this.#sigs = signatures;
+    this.#families = families;
     for (const r of trace.records) this.#learn(r);
+  }
+
+  #signatureOf(name: string, vendor: string): Signature | undefined {
+    const exact = this.#sigs.find((s) => s.name === name && s.vendor === vendor);
+    if (exact) return exact;
+    for (const f of this.#families) {
+      if (!name.startsWith(f.prefix)) continue;
+      const sig = f.make(name);
+      if (sig.vendor === vendor) return sig;
+    }
+    return undefined;
   }
 
   #key(r: { run: number; handle: number }): string {
@@ -72,7 +89,7 @@ export class TraceView {
 
   #learn(r: TraceRecord): void {
     if (r.kind === "init" && r.status === 0) {
-      const sig = this.#sigs.find((s) => s.name === r.name && s.vendor === r.vendor);
+      const sig = this.#signatureOf(r.name, r.vendor);
       this.#handles.set(this.#key(r), { api: r.name, sig, instances: new Map() });
     } else if (r.kind === "instances" && r.status === 0) {
       const h = this.#handles.get(this.#key(r));

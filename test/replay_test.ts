@@ -296,6 +296,17 @@ Deno.test("replay: the NVMe demo's C client (plain vmk_MgmtUserInit), recorded w
   assert(buffers.some((b) => b.direction === "in" && (b.in?.length ?? 0) > 4096), "an image");
   assert(buffers.some((b) => b.direction === "inout" && b.in && b.out), "a data buffer");
   assert(buffers.some((b) => b.unreadable), "the bad pointer");
+  // trace show types the adapters' APIs (named by the driver) through the demo's family.
+  const shown = await run(
+    Deno.execPath(),
+    ["run", "--allow-all", `${ROOT}repl/trace_main.ts`, "show", recorded.path, "--sig", `${ROOT}demo.ts`],
+    {},
+    "trace show",
+  );
+  assertEquals(shown.code, 0, shown.stderr);
+  assertMatch(shown.stdout, /#2 identify - → 0 in [\d.]+ ms {2}in request=\{"cns":1,/);
+  assertStringIncludes(shown.stdout, "buffer request+5 out out=0x8619");
+  assertStringIncludes(shown.stdout, "buffer request+5 out (unreadable)");
 
   const sim = await replaying(dir, recorded.path);
   const replayed = await run(client, ["plain"], sim.env, "the NVMe client against the replay");

@@ -30,6 +30,19 @@ export const ACME_NVME_VERSION = [1, 0, 0, 1007] as const;
 /** The prefix of the per-adapter API names the kernel makes up. */
 export const ACME_NVME_ADAPTER_PREFIX = "acmeNvme-";
 
+/**
+ * Every adapter's API, as a family: the signature of any name that starts with `prefix` (`--sig`
+ * files export such objects for names a driver makes up at run time; the REPL and `deno task trace`
+ * type those APIs with them).
+ */
+export const acmeNvmeAdapters: {
+  readonly prefix: string;
+  readonly make: (name: string) => Signature<AcmeNvmeAdapterDef>;
+} = {
+  prefix: ACME_NVME_ADAPTER_PREFIX,
+  make: (name) => acmeNvmeAdapter(name),
+};
+
 /** An adapter's state. */
 export const AdapterState: EnumType<"online" | "failed"> = t.enumOf(
   { online: 0, failed: 1 },
