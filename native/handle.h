@@ -153,7 +153,7 @@ struct vmkMgmtUserHandleInt {
   struct event *ev_head, *ev_tail;
   unsigned ev_count;
   uint64_t kernel_dropped;  /* events the kernel dropped for this session (EVENTS_DROPPED) */
-  uint64_t library_dropped; /* events dropped here: the local queue was full */
+  uint64_t library_dropped; /* events dropped here: the local queue was full, or no memory for one */
 
   int begun;
   int stopping;

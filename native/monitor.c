@@ -92,7 +92,8 @@ typedef void (*cb4)(vmk_uint64, vmk_uint64, void *, void *, void *, void *);
  * Calls the user callback an event is for; a malformed event is skipped (and still acknowledged).
  * As the real library does, each parameter gets its own freshly allocated buffer (aligned for any
  * type: a pointer into the frame would put 8-byte fields on 4-byte boundaries), freed after the
- * callback returns. Without memory for them the event is skipped.
+ * callback returns. Without memory for them the event is skipped, and counted as dropped here
+ * (vmkmgmt_UserEventStats), as a full queue's are.
  */
 static void deliver(handle_t *h, const struct event *ev) {
   vmk_uint64 instance = 0;
@@ -114,7 +115,11 @@ static void deliver(handle_t *h, const struct event *ev) {
     if (vector) vecs[i].dataPtr = owned[i];
     else p[i] = owned[i];
   }
-  if (ok) {
+  if (!ok) {
+    pthread_mutex_lock(&h->lock);
+    h->library_dropped++;
+    pthread_mutex_unlock(&h->lock);
+  } else {
     void *fn = cb->callback;
     switch (cb->numParms) {
       case 0: ((cb0)fn)(h->cookie, instance); break;
@@ -195,7 +200,7 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
       int queued = queue_event_locked(h, ev->payload, ev->length, NULL);
       if (queued != 0) {
         free(ev->payload);
-        if (queued == EOVERFLOW) h->library_dropped++;
+        if (queued == EOVERFLOW || queued == ENOMEM) h->library_dropped++; /* (EBADMSG: not an event of ours) */
         refused++;
       }
       free(ev);

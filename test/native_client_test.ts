@@ -159,3 +159,17 @@ Deno.test("a vendor-style C tool drives the NVMe demo: per-adapter APIs, hot-plu
   await sim.control({ op: "hotplug", pci: "0000:af:00.0", remove: true });
   await nvmeClient(`${ROOT}native/build/nvme_client`, ["expect", "2"], sim.env);
 });
+
+Deno.test("an event the library has no memory for is skipped and counted as dropped (libraryDropped), not lost unsaid", async () => {
+  await using sim = await startSimProcess();
+  // native/test/event_nomem.c: its malloc fails the library's next 2 allocations on the monitor thread.
+  const out = await within(
+    new Deno.Command(`${ROOT}native/build/event_nomem`, { args: ["2"], env: sim.env }).output(),
+    30_000,
+    "event_nomem",
+  );
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, stdout + new TextDecoder().decode(out.stderr));
+  assertStringIncludes(stdout, "ok - 2 of 4 linkEvent callbacks arrive");
+  assertStringIncludes(stdout, "ok - the 2 the library had no memory for are counted as dropped (2)");
+});
