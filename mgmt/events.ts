@@ -288,12 +288,17 @@ export class EventHub {
     let failure: Error | undefined;
     let dropped = 0;
     const stats = this.stats;
-    const finish = () => {
-      if (done) return;
+    // Every ending — finished, given up, or failed — lets go of the hub, the caller's signal and
+    // the deadline: a long-lived signal must not collect one listener per failed stream.
+    const release = () => {
       done = true;
       unsubscribe();
       limit.signal.removeEventListener("abort", finish);
       limit[Symbol.dispose]();
+    };
+    const finish = () => {
+      if (done) return;
+      release();
       waiting?.resolve({ value: undefined, done: true });
       waiting = undefined;
     };
@@ -314,12 +319,13 @@ export class EventHub {
         }
       },
       fail: (e) => {
+        if (done) return;
         failure = e;
+        release();
         if (waiting) {
           waiting.reject(e);
           waiting = undefined;
         }
-        done = true;
       },
       finish,
     });

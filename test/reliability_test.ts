@@ -69,3 +69,40 @@ Deno.test({
     assertEquals(r.reportedAfterClose, r.kernelSide, "the count survives close");
   },
 });
+
+Deno.test("an event stream whose delivery failed lets go of the caller's signal: one long-lived signal, many failures, no listener left", async () => {
+  await using sim = await startSimProcess();
+  using _socket = useSocket(sim.socketPath);
+  // Counts the abort listeners on the caller's signal (Deadline adds one per stream).
+  const controller = new AbortController();
+  const signal = controller.signal;
+  let listeners = 0;
+  const add = signal.addEventListener.bind(signal), remove = signal.removeEventListener.bind(signal);
+  signal.addEventListener = ((type: string, fn: EventListener, o?: AddEventListenerOptions) => {
+    if (type === "abort") listeners++;
+    add(type, fn, o);
+  }) as typeof signal.addEventListener;
+  signal.removeEventListener = ((type: string, fn: EventListener, o?: EventListenerOptions) => {
+    if (type === "abort") listeners--;
+    remove(type, fn, o);
+  }) as typeof signal.removeEventListener;
+  for (let i = 0; i < 10; i++) {
+    const s = await open(acmeNic, { healthCheckMs: 0, onError: () => {} });
+    try {
+      const stream = s.events("logEvent", { signal });
+      const next = stream.next().then(() => undefined, (e: unknown) => e);
+      // Delivery has begun once an event arrives; then the kernel drops this session.
+      const first = s.waitFor("linkEvent");
+      await sim.control({ op: "emit", event: "linkEvent", params: { state: { up: 1, speedMbps: 1 } } });
+      await within(first, 10_000, "the first event");
+      const mine = (await sim.control({ op: "sessions" }) as { id: number; pid: number }[])
+        .filter((x) => x.pid === Deno.pid);
+      for (const x of mine) await sim.control({ op: "drop", session: x.id });
+      const e = await within(next, 10_000, "the stream to fail");
+      assert(e instanceof VmkMgmtError && e.code === "EIO", `stream ${i}: ${e}`);
+    } finally {
+      await s.close().catch(() => {});
+    }
+  }
+  assertEquals(listeners, 0, "every failed stream removed its listener from the caller's signal");
+});
