@@ -105,6 +105,24 @@ export class UserCallbacks {
     for (const uc of this.#callbacks) uc.close();
     this.#callbacks.length = 0;
   }
+
+  /**
+   * Keeps the callbacks for good, without keeping the process alive: for a handle whose Destroy
+   * failed, whose library may still call them (a closed one is a SIGSEGV). A leak, on purpose, and
+   * counted ({@link abandonedCallbackSets}).
+   */
+  abandon(): void {
+    this.keepAlive(false); // (made unref'd: only keepAlive refs them)
+    if (this.#callbacks.length) abandoned++;
+    this.#callbacks.length = 0;
+  }
+}
+
+let abandoned = 0;
+
+/** How many sets of callbacks were kept alive for good after a failed Destroy (each a small leak). */
+export function abandonedCallbackSets(): number {
+  return abandoned;
 }
 
 /** Copies each parameter out of the monitor thread's buffers. */

@@ -48,7 +48,10 @@ export interface Core {
   finalDrops?: { kernel: number; library: number } | null;
 }
 
-/** Ends delivery, destroys the handle, then closes the callbacks. */
+/**
+ * Ends delivery, destroys the handle, then closes the callbacks — unless Destroy failed: then the
+ * library may still call them, and they are kept (unref'd, counted: `abandonedCallbackSets`).
+ */
 export async function closeCore(core: Core): Promise<void> {
   core.finalDrops = core.native.eventDrops();
   core.closed = true;
@@ -58,7 +61,14 @@ export async function closeCore(core: Core): Promise<void> {
   const t = recordingNow();
   const rc = await core.native.destroy();
   recordControl(core.recordable, "destroy", rc, t);
-  core.callbacks.close();
+  if (rc === 0) {
+    core.callbacks.close();
+  } else {
+    // The library may still call them, or queue events for the handle: neither may keep the
+    // process alive any more (delivery could still be begun — a close while Begin ran).
+    core.native.listen(false);
+    core.callbacks.abandon();
+  }
   if (rc !== 0) {
     throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserDestroy", signature: core.signature.name });
   }

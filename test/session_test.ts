@@ -476,3 +476,37 @@ Deno.test({
     });
   },
 });
+
+Deno.test("a Destroy that fails keeps the callbacks (the library may still call one): no crash, a counted leak", async () => {
+  await using sim = await startSimProcess();
+  const ROOT = new URL("../", import.meta.url).pathname;
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-destroy-fails-" });
+  // native/test/destroy_fails.c: our library, but Destroy fails (EBUSY) and a thread of it calls
+  // the handle's first user callback 100 ms later, as a vendor library's monitor thread may.
+  await Deno.writeTextFile(
+    `${dir}/client.ts`,
+    `import { open, VmkMgmtError } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+import { abandonedCallbackSets } from "${ROOT}ffi/callbacks.ts";
+const s = await open(acmeNic);
+s.on("linkEvent", () => {});
+const e = await s.close().then(() => null, (e) => e);
+console.log("close", e instanceof VmkMgmtError ? e.code + " " + e.message : String(e));
+await new Promise((r) => setTimeout(r, 400)); // (the library's late call comes at 100 ms)
+console.log("alive", abandonedCallbackSets());
+`,
+  );
+  const out = await within(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "--no-lock", `${dir}/client.ts`],
+      env: { ...sim.env, VMKMGMT_LIB: `${ROOT}native/build/libdestroy_fails.so` },
+    }).output(),
+    30_000,
+    "the client of a library whose Destroy fails",
+  );
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertEquals([out.code, out.signal], [0, null], stdout + new TextDecoder().decode(out.stderr));
+  assertStringIncludes(stdout, "close EBUSY vmk_MgmtUserDestroy failed");
+  assertStringIncludes(stdout, "alive 1");
+  await Deno.remove(dir, { recursive: true });
+});
