@@ -167,14 +167,14 @@ export function recordInstances(
   w.add(b.frame(TRACE_KIND.instances));
 }
 
-/** Begin, Continue, End or Destroy returned; a Destroy that worked closes `h`. */
+/** Begin, Continue, End or Destroy returned; after a Destroy, `h` is no longer open (if it failed, its session is given up all the same). */
 export function recordControl(
   h: RecordableHandle,
   op: "begin" | "continue" | "end" | "destroy",
   status: number,
   t: number | undefined,
 ): void {
-  if (op === "destroy" && status === 0) open.delete(h);
+  if (op === "destroy") open.delete(h);
   const w = writer;
   if (!w || t === undefined) return;
   w.add(

@@ -414,6 +414,11 @@ Deno.test("the REPL's record FILE / record stop: its own sessions, replayed exac
         [`record ${dir}/a; record ${dir}/b`, `already recording to ${dir}/a; record stop first`],
         ["record /nonexistent/dir/t.vmktrace", "record /nonexistent/dir/t.vmktrace: No such file"],
         ["record a b", "record takes one word"],
+        // A disk that fills: the recording stops, and says why (the session goes on).
+        [
+          "open acmeNicMgmt; record /dev/full; call getStats vmnic0; instances; record stop",
+          "the recording stopped early: No space left on device",
+        ],
       ]
     ) {
       const bad = await repl(commands, sim.env);

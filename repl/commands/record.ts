@@ -3,7 +3,7 @@
  * trace` reads and `deno task sim --replay` plays back.
  * @module
  */
-import { recordingPath, startRecording, stopRecording } from "../../mgmt/recording.ts";
+import { recordingFailure, recordingPath, startRecording, stopRecording } from "../../mgmt/recording.ts";
 import { userPath } from "../../util/path.ts";
 import { CommandError } from "../state.ts";
 import type { Command } from "./command.ts";
@@ -25,9 +25,15 @@ again here or by a script, get the recorded answers).`,
     if (args.length > 1) throw new CommandError(`record takes one word (FILE or stop); usage: ${this.usage}`);
     if (what === undefined) {
       const path = recordingPath();
+      const failed = recordingFailure();
       state.result(
-        () => (path ? `recording to ${path} (record stop ends it)` : "not recording (record FILE starts)"),
-        () => ({ ok: true, recording: path }),
+        () =>
+          !path
+            ? "not recording (record FILE starts)"
+            : failed
+            ? `the recording to ${path} stopped: ${failed.message} (record stop ends it)`
+            : `recording to ${path} (record stop ends it)`,
+        () => ({ ok: true, recording: path, ...(failed ? { failed: failed.message } : {}) }),
       );
       return;
     }
