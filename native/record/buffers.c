@@ -22,9 +22,8 @@
 #include "../wire.h"
 #include "recorder.h"
 
-/* Lines of a list at most, and buffers of one call at most (the bridge's own limit). */
+/* Lines of a list at most (MAX_CALL_BUFFERS, in recorder.h, bounds one call's buffers). */
 #define MAX_LIST 65536u
-#define MAX_CALL_BUFFERS 4096u
 /* Bytes behind the pointers of one call recorded at most; past it, buffers are marked too large. */
 #define MAX_CALL_BYTES ((uint64_t)256 << 20)
 
@@ -194,18 +193,36 @@ int buffers_for(const char *name, const char *vendor, const vmkmgmt_InitOptions 
   return 0;
 }
 
+/* The argument whose elements hold `bf`'s pointer in a call of `callbackId`; NULL when the call has
+ * none to follow (only what the kernel is sent has an address it could follow). */
+static const struct arg *follows(const vmkmgmt_BufferField *bf, vmk_uint64 callbackId, const struct arg *args,
+                                 unsigned argc) {
+  if (bf->callbackId != callbackId || bf->parm >= argc) return NULL;
+  const struct arg *a = &args[bf->parm];
+  if (!a->in || a->flags || a->size == 0 || bf->offset + 8ull > a->size ||
+      bf->lengthOffset + (uint64_t)bf->lengthSize > a->size)
+    return NULL;
+  return a;
+}
+
+unsigned buffers_bound(const vmkmgmt_BufferField *fields, uint32_t nfields, vmk_uint64 callbackId,
+                       const struct arg *args, unsigned argc) {
+  uint64_t n = 0;
+  for (uint32_t k = 0; k < nfields; k++) {
+    const struct arg *a = follows(&fields[k], callbackId, args, argc);
+    if (a) n += a->length / a->size;
+  }
+  return n < MAX_CALL_BUFFERS ? (unsigned)n : MAX_CALL_BUFFERS;
+}
+
 unsigned buffers_plan(const vmkmgmt_BufferField *fields, uint32_t nfields, vmk_uint64 callbackId,
                       const struct arg *args, unsigned argc, struct call_buffer *plan, unsigned max) {
   unsigned n = 0;
   uint64_t total = 0;
   for (uint32_t k = 0; k < nfields; k++) {
     const vmkmgmt_BufferField *bf = &fields[k];
-    if (bf->callbackId != callbackId || bf->parm >= argc) continue;
-    const struct arg *a = &args[bf->parm];
-    /* Only what the kernel is sent has an address it could follow. */
-    if (!a->in || a->flags || a->size == 0 || bf->offset + 8ull > a->size ||
-        bf->lengthOffset + (uint64_t)bf->lengthSize > a->size)
-      continue;
+    const struct arg *a = follows(bf, callbackId, args, argc);
+    if (!a) continue;
     for (uint64_t e = 0; e + a->size <= a->length && n < max; e += a->size) {
       const uint8_t *elem = (const uint8_t *)a->data + e;
       uint8_t member[8], length_bytes[8];

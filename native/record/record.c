@@ -585,10 +585,13 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 i
     describe(cb, i, a[i], &args[i]);
     if (!args[i].flags) room += (size_t)args[i].length * ((size_t)args[i].in + (size_t)args[i].out);
   }
+  /* A plan sized for this call, and none for a call without buffers: a handle's other calls must
+   * not pay for the buffers of one. */
   struct call_buffer *plan = NULL;
   unsigned nb = 0;
-  if (cb && rh->nbuffers && (plan = malloc(sizeof *plan * MAX_CALL_BUFFERS)) != NULL) {
-    nb = buffers_plan(rh->buffers, rh->nbuffers, callbackId, args, argCount, plan, MAX_CALL_BUFFERS);
+  unsigned bound = cb && rh->nbuffers ? buffers_bound(rh->buffers, rh->nbuffers, callbackId, args, argCount) : 0;
+  if (bound && (plan = malloc(sizeof *plan * bound)) != NULL) {
+    nb = buffers_plan(rh->buffers, rh->nbuffers, callbackId, args, argCount, plan, bound);
   }
   uint64_t buffers_in = 0;
   if (nb) {

@@ -58,7 +58,7 @@ struct call_buffer {
   uint64_t in, out; /* bytes recorded going in, coming out */
 };
 
-/* Buffers of one call followed at most. */
+/* Buffers of one call followed at most (the bridge's own limit). */
 #define MAX_CALL_BUFFERS 4096u
 
 /* The buffer fields to follow for a handle of API `name` from `vendor`: the client's own (`options`,
@@ -66,6 +66,12 @@ struct call_buffer {
  * is a copy to free (NULL, 0 for none). ENOMEM, else 0. */
 int buffers_for(const char *name, const char *vendor, const vmkmgmt_InitOptions *options, vmkmgmt_BufferField **out,
                 uint32_t *count);
+
+/* How many caller buffers a call of `callbackId` can have at most (a member per element of each
+ * argument it sends; at most MAX_CALL_BUFFERS), from the arguments' sizes alone: 0 for a call with
+ * none, so no plan is made for it. */
+unsigned buffers_bound(const vmkmgmt_BufferField *fields, uint32_t nfields, vmk_uint64 callbackId,
+                       const struct arg *args, unsigned argc);
 
 /* The caller buffers of a call of `callbackId`, found through the members of the arguments it
  * sends (each element of a vector): up to `max` into `plan`; how many. */
