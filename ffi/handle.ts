@@ -326,11 +326,15 @@ export class NativeHandle {
 
   /**
    * `vmk_MgmtUserDestroy`: ends delivery and releases the handle; it must not be used again. Every
-   * call submitted on it has completed into the queue by then.
+   * call submitted on it has completed into the queue by then. When it fails, the handle is given
+   * up all the same: the library may still queue its events, but they no longer keep the process
+   * alive (its delivery may still be begun: a session closed while Begin ran).
    */
   async destroy(): Promise<number> {
     const rc = await this.#symbols.vmk_MgmtUserDestroy(this.#handle);
-    if (rc === 0 && this.#queue) this.#queue.detach(this.#queueKey);
+    if (!this.#queue) return rc;
+    if (rc === 0) this.#queue.detach(this.#queueKey);
+    else this.#queue.listen(this.#queueKey, false);
     return rc;
   }
 

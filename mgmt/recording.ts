@@ -20,7 +20,13 @@ import { DIRECTION_BY_CODE, isVector, returnsData, sendsData } from "../abi/fact
 import type { RawEvent } from "../ffi/callbacks.ts";
 import type { CBufferField, CCallback, CSignature } from "../ffi/layout.ts";
 import { RecordBuilder, TraceWriter } from "./trace/writer.ts";
-import { TRACE_INIT_FLAGS, TRACE_KIND, TRACE_OPS } from "./trace/format.ts";
+import {
+  TRACE_BUFFER_DIRECTIONS,
+  TRACE_INIT_FLAGS,
+  TRACE_INVOKE_FLAGS,
+  TRACE_KIND,
+  TRACE_OPS,
+} from "./trace/format.ts";
 import type { CallerBuffer } from "./types/type.ts";
 
 /** A recording that cannot start or stop as asked (one runs already; none runs). */
@@ -267,7 +273,7 @@ export function recordCall(
       direction: f.direction,
       bytes: p.bytes,
       length,
-      ...(f.direction & 1 ? { in: p.bytes.slice(0, length) } : {}),
+      ...(TRACE_BUFFER_DIRECTIONS[f.direction] !== "out" ? { in: p.bytes.slice(0, length) } : {}),
     });
   }
   return {
@@ -276,7 +282,9 @@ export function recordCall(
       // (what the buffers hold whatever the status, as the recorder takes it)
       const outs = data.map((d, i) => (returns(c.parmTypes[i]) ? d : undefined));
       const b = new RecordBuilder().u64(numbers.get(h) ?? 0).u64(t).u64(now - t).u64(instanceId)
-        .u64(c.callbackId).u32(status).u32(0).u32(data.length).u32(buffers.length ? 2 : 0);
+        .u64(c.callbackId).u32(status).u32(0).u32(data.length).u32(
+          buffers.length ? TRACE_INVOKE_FLAGS.buffers : 0,
+        );
       data.forEach((_, i) => {
         b.u8(c.parmTypes[i]).u8(0).u16(0).u32(c.parmSizes[i]).u64(ins[i]?.length ?? 0)
           .u64(outs[i]?.length ?? 0);
@@ -284,7 +292,9 @@ export function recordCall(
       for (const x of ins) if (x) b.bytes(x);
       for (const x of outs) if (x) b.bytes(x);
       if (buffers.length) {
-        const out = buffers.map((x) => (x.direction & 2 ? x.bytes.subarray(0, x.length) : undefined));
+        const out = buffers.map((x) =>
+          TRACE_BUFFER_DIRECTIONS[x.direction] !== "in" ? x.bytes.subarray(0, x.length) : undefined
+        );
         b.u32(buffers.length).u32(0);
         buffers.forEach((x, k) => {
           b.u32(x.param).u32(x.offset).u8(x.direction).u8(0).u16(0).u32(0).u64(x.in?.length ?? 0)

@@ -61,17 +61,10 @@ export async function closeCore(core: Core): Promise<void> {
   const t = recordingNow();
   const rc = await core.native.destroy();
   recordControl(core.recordable, "destroy", rc, t);
-  if (rc === 0) {
-    core.callbacks.close();
-  } else {
-    // The library may still call them, or queue events for the handle: neither may keep the
-    // process alive any more (delivery could still be begun — a close while Begin ran).
-    core.native.listen(false);
-    core.callbacks.abandon();
-  }
-  if (rc !== 0) {
-    throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserDestroy", signature: core.signature.name });
-  }
+  if (rc === 0) return core.callbacks.close();
+  // The library may still call them (and `destroy` has stopped the handle keeping the process alive).
+  core.callbacks.abandon();
+  throw new VmkMgmtError(rc, { operation: "vmk_MgmtUserDestroy", signature: core.signature.name });
 }
 
 /** GetInstances; refreshes the cache. Lives on the core so events never reference the session. */

@@ -16,8 +16,7 @@
  */
 import { signatureBufferFields } from "../buffer_fields.ts";
 import type { Signature } from "../signature.ts";
-
-const DIRECTION: Record<number, string> = { 1: "in", 2: "out", 3: "inout" };
+import { TRACE_BUFFER_DIRECTIONS } from "./format.ts";
 
 /** One signature in a list, and the API name (or `prefix*`) its lines match. */
 export interface BufferListEntry {
@@ -47,7 +46,7 @@ export function bufferList(entries: readonly BufferListEntry[]): string {
       const length = typeof f.length === "number" ? `${f.length}` : `@${f.length.offset}:${f.length.size}`;
       lines.push(
         `${name} ${signature.vendor} ${f.callbackId} ${f.parm} ${f.offset} ${
-          DIRECTION[f.direction]
+          TRACE_BUFFER_DIRECTIONS[f.direction]
         } ${length}`,
       );
     }

@@ -155,7 +155,7 @@ export class TraceWriter {
   async close(): Promise<{ records: number }> {
     if (this.#closed) return { records: this.#written };
     this.add(
-      new RecordBuilder().u64(this.now()).u64(this.records + 0).u64(0).u64(0).frame(TRACE_KIND.end),
+      new RecordBuilder().u64(this.now()).u64(this.records).u64(0).u64(0).frame(TRACE_KIND.end),
     );
     this.#closed = true;
     await this.#flushing;
