@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "vmkmgmt.h"
+#include "test/acme_nic.h"
 
 static double now(void) {
   struct timespec ts;
@@ -44,20 +44,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: echo_bench echo SECONDS | events COUNT\n");
     return 2;
   }
-  vmk_MgmtCallbackInfo cbs[3];
-  memset(cbs, 0, sizeof cbs);
-  cbs[0] = (vmk_MgmtCallbackInfo){VMK_MGMT_CALLBACK_KERNEL, NULL, 1, 1, {64}, {VMK_MGMT_PARMTYPE_INOUT}, 21};
-  cbs[1] = (vmk_MgmtCallbackInfo){VMK_MGMT_CALLBACK_KERNEL, NULL, 1, 1, {4}, {VMK_MGMT_PARMTYPE_IN}, 22};
-  cbs[2] = (vmk_MgmtCallbackInfo){VMK_MGMT_CALLBACK_USER, (void *)on_link, 0, 1, {8}, {VMK_MGMT_PARMTYPE_IN}, 32};
-  vmk_MgmtCallbackInfo logcb = {VMK_MGMT_CALLBACK_USER, (void *)on_log, 0, 1, {64}, {VMK_MGMT_PARMTYPE_IN}, 33};
-  vmk_MgmtCallbackInfo all[4] = {cbs[0], cbs[1], cbs[2], logcb};
+  vmk_MgmtCallbackInfo cbs[4];
   vmk_MgmtApiSignature sig;
-  memset(&sig, 0, sizeof sig);
-  sig.version = VMK_REVISION_FROM_NUMBERS(1, 0, 0, 0);
-  strcpy(sig.name.string, "acmeNicMgmt");
-  strcpy(sig.vendor.string, "acme");
-  sig.numCallbacks = 4;
-  sig.callbacks = all;
+  acme_nic_signature(&sig, cbs, on_link, on_log);
   vmk_MgmtUserHandle h;
   int rc = vmk_MgmtUserInit(&sig, 0, &h);
   if (rc != 0) {
@@ -73,7 +62,7 @@ int main(int argc, char **argv) {
     } __attribute__((packed)) m = {0, {0}};
     while (now() < end) {
       for (int i = 0; i < 100; i++, calls++) {
-        if ((rc = vmk_MgmtUserCallbackInvoke(h, 1, 21, &m)) != 0) {
+        if ((rc = vmk_MgmtUserCallbackInvoke(h, 1, ACME_ECHO, &m)) != 0) {
           fprintf(stderr, "echo failed: %d\n", rc);
           return 1;
         }
@@ -86,7 +75,7 @@ int main(int argc, char **argv) {
     double start = now();
     for (long sent = 0; sent < count;) {
       vmk_uint32 n = (vmk_uint32)(count - sent > 500 ? 500 : count - sent);
-      vmk_MgmtUserCallbackInvoke(h, 1, 22, &n);
+      vmk_MgmtUserCallbackInvoke(h, 1, ACME_TRIGGER, &n);
       sent += n;
       pthread_mutex_lock(&lock);
       while (received < sent) pthread_cond_wait(&cond, &lock);

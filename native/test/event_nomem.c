@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vmkmgmt.h"
+#include "test/acme_nic.h"
 
 void *__libc_malloc(size_t n);
 
@@ -65,29 +65,13 @@ static void on_link(vmk_uint64 cookie, vmk_uint64 instance, void *state) {
   pthread_mutex_unlock(&lock);
 }
 
-enum { CB_TRIGGER = 22, CB_LINK = 32 };
-
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   int n = argc > 1 ? atoi(argv[1]) : 2;
   if (n < 0 || n > 4) n = 2;
-  vmk_MgmtCallbackInfo cbs[2];
-  memset(cbs, 0, sizeof cbs);
-  cbs[0] = (vmk_MgmtCallbackInfo){.location = VMK_MGMT_CALLBACK_KERNEL, .synchronous = 1, .numParms = 1,
-                                  .callbackId = CB_TRIGGER};
-  cbs[0].parmSizes[0] = 4;
-  cbs[0].parmTypes[0] = VMK_MGMT_PARMTYPE_IN;
-  cbs[1] = (vmk_MgmtCallbackInfo){.location = VMK_MGMT_CALLBACK_USER, .numParms = 1, .callbackId = CB_LINK,
-                                  .callback = (void *)on_link};
-  cbs[1].parmSizes[0] = 8;
-  cbs[1].parmTypes[0] = VMK_MGMT_PARMTYPE_IN;
+  vmk_MgmtCallbackInfo cbs[4];
   vmk_MgmtApiSignature sig;
-  memset(&sig, 0, sizeof sig);
-  sig.version = VMK_REVISION_FROM_NUMBERS(1, 0, 0, 0);
-  strcpy(sig.name.string, "acmeNicMgmt");
-  strcpy(sig.vendor.string, "acme");
-  sig.numCallbacks = 2;
-  sig.callbacks = cbs;
+  acme_nic_signature(&sig, cbs, on_link, NULL); /* (no log events: only link events meet the failures) */
   vmk_MgmtUserHandle h;
   int rc = vmk_MgmtUserInit(&sig, 0, &h);
   CHECK(rc == 0, "Init -> 0 (%d)", rc);
@@ -95,7 +79,7 @@ int main(int argc, char **argv) {
   CHECK(vmk_MgmtUserBegin(h) == 0, "Begin -> 0");
   __atomic_store_n(&failures, n, __ATOMIC_RELEASE);
   vmk_uint32 count = 4;
-  CHECK(vmk_MgmtUserCallbackInvoke(h, 1, CB_TRIGGER, &count) == 0, "triggerEvents 4 -> 0");
+  CHECK(vmk_MgmtUserCallbackInvoke(h, 1, ACME_TRIGGER, &count) == 0, "triggerEvents 4 -> 0");
   /* Every event is either delivered or counted: wait until the four are accounted for. */
   vmk_uint64 kernel = 0, library = 0;
   int got = 0;

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vmkmgmt.h"
+#include "test/acme_nic.h"
 
 #define THREADS 16
 #define BURSTS 20
@@ -53,7 +53,7 @@ static void *hammer(void *arg) {
     } __attribute__((packed)) m;
     m.seq = (vmk_uint64)w->index * 1000000u + (vmk_uint64)i;
     memset(m.payload, w->index, sizeof m.payload);
-    if (vmk_MgmtUserCallbackInvoke(w->h, 1 + (vmk_uint64)(i % 4), 21, &m) != 0 ||
+    if (vmk_MgmtUserCallbackInvoke(w->h, 1 + (vmk_uint64)(i % 4), ACME_ECHO, &m) != 0 ||
         m.seq != (vmk_uint64)w->index * 1000000u + (vmk_uint64)i + 1 || m.payload[55] != w->index)
       w->errors++;
   }
@@ -64,7 +64,7 @@ static void *bursts(void *arg) {
   struct worker *w = arg;
   for (int b = 0; b < BURSTS; b++) {
     vmk_uint32 n = BURST;
-    if (vmk_MgmtUserCallbackInvoke(w->h, 1, 22, &n) != 0) w->errors++;
+    if (vmk_MgmtUserCallbackInvoke(w->h, 1, ACME_TRIGGER, &n) != 0) w->errors++;
   }
   return NULL;
 }
@@ -72,18 +72,8 @@ static void *bursts(void *arg) {
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 200;
   vmk_MgmtCallbackInfo cbs[4];
-  memset(cbs, 0, sizeof cbs);
-  cbs[0] = (vmk_MgmtCallbackInfo){VMK_MGMT_CALLBACK_KERNEL, NULL, 1, 1, {64}, {VMK_MGMT_PARMTYPE_INOUT}, 21};
-  cbs[1] = (vmk_MgmtCallbackInfo){VMK_MGMT_CALLBACK_KERNEL, NULL, 1, 1, {4}, {VMK_MGMT_PARMTYPE_IN}, 22};
-  cbs[2] = (vmk_MgmtCallbackInfo){VMK_MGMT_CALLBACK_USER, (void *)on_link, 0, 1, {8}, {VMK_MGMT_PARMTYPE_IN}, 32};
-  cbs[3] = (vmk_MgmtCallbackInfo){VMK_MGMT_CALLBACK_USER, (void *)on_log, 0, 1, {64}, {VMK_MGMT_PARMTYPE_IN}, 33};
   vmk_MgmtApiSignature sig;
-  memset(&sig, 0, sizeof sig);
-  sig.version = VMK_REVISION_FROM_NUMBERS(1, 0, 0, 0);
-  strcpy(sig.name.string, "acmeNicMgmt");
-  strcpy(sig.vendor.string, "acme");
-  sig.numCallbacks = 4;
-  sig.callbacks = cbs;
+  acme_nic_signature(&sig, cbs, on_link, on_log);
   vmk_MgmtUserHandle h, other;
   if (vmk_MgmtUserInit(&sig, 77, &h) != 0 || vmk_MgmtUserInit(&sig, 88, &other) != 0) {
     fprintf(stderr, "init failed\n");
