@@ -424,15 +424,22 @@ Deno.test("vmkmgmt-bridge --record: a remote session is recorded where the bridg
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-bridge-" });
   const bridge = `${ROOT}native/build/vmkmgmt-bridge`;
   const lib = `${ROOT}native/build/libvmkmgmt.so`;
+  /** Runs `script` through a bridge that records to `${dir}/${prefix}-PID.vmktrace`. */
+  const throughRecordingBridge = (script: string, prefix: string, what: string) =>
+    run(
+      Deno.execPath(),
+      ["run", "--allow-all", "--no-lock", script],
+      {
+        ...sim.env,
+        VMKMGMT_HOST: "@local",
+        VMKMGMT_BRIDGE: `${bridge} --lib ${lib} --record ${dir}/${prefix}-%p.vmktrace`,
+      },
+      what,
+    );
   await Deno.writeTextFile(`${dir}/client.ts`, DENO_CLIENT);
-  const out = await run(
-    Deno.execPath(),
-    ["run", "--allow-all", "--no-lock", `${dir}/client.ts`],
-    {
-      ...sim.env,
-      VMKMGMT_HOST: "@local",
-      VMKMGMT_BRIDGE: `${bridge} --lib ${lib} --record ${dir}/b-%p.vmktrace`,
-    },
+  const out = await throughRecordingBridge(
+    `${dir}/client.ts`,
+    "b",
     "the Deno client through a recording bridge",
   );
   assertEquals(out.code, 0, out.stderr);
@@ -458,14 +465,9 @@ const page = new Uint8Array(4096);
 console.log("identify", (await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 0 } })).request.status);
 `,
   );
-  const nvme = await run(
-    Deno.execPath(),
-    ["run", "--allow-all", "--no-lock", `${dir}/nvme.ts`],
-    {
-      ...sim.env,
-      VMKMGMT_HOST: "@local",
-      VMKMGMT_BRIDGE: `${bridge} --lib ${lib} --record ${dir}/n-%p.vmktrace`,
-    },
+  const nvme = await throughRecordingBridge(
+    `${dir}/nvme.ts`,
+    "n",
     "an NVMe identify through a recording bridge",
   );
   assertStringIncludes(nvme.stdout, "identify 0", nvme.stderr);

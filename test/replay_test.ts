@@ -13,6 +13,10 @@ const RECORDER = `${ROOT}native/build/libvmkmgmt-record.so`;
 
 const run = runWithin;
 
+/** `deno task trace ARGS…`, as a user runs it. */
+const traceTool = (...args: string[]) =>
+  run(Deno.execPath(), ["run", "--allow-all", `${ROOT}repl/trace_main.ts`, ...args], {}, `trace ${args[0]}`);
+
 /** Records `cmd args` against a simulator with the demo modules; the trace's path. */
 async function record(
   dir: string,
@@ -227,13 +231,7 @@ console.log((await s.invoke("flashFirmware", { instance: 1n, image })).crc);
   await Deno.writeTextFile(script, body("0x55"));
   const b = await record(dir, Deno.execPath(), args);
   await Deno.rename(b.path, `${dir}/b.vmktrace`);
-  const diff = (...more: string[]) =>
-    run(
-      Deno.execPath(),
-      ["run", "--allow-all", `${ROOT}repl/trace_main.ts`, "diff", ...more],
-      {},
-      "trace diff",
-    );
+  const diff = (...more: string[]) => traceTool("diff", ...more);
   const d = await diff(`${dir}/a.vmktrace`, `${dir}/b.vmktrace`, "--sig", `${ROOT}demo.ts`);
   assertEquals(d.code, 1, d.stderr);
   assertStringIncludes(d.stdout, "first difference: acmeNicMgmt #1, record ");
@@ -263,22 +261,14 @@ Deno.test("replay: the NVMe demo's C client (plain vmk_MgmtUserInit), recorded w
     `${dir}/nvme_sig.ts`,
     `import { acmeNvmeAdapter } from "${ROOT}mgmt/demo/acme_nvme.ts";\nexport const adapter = acmeNvmeAdapter("acmeNvme-x");\n`,
   );
-  const made = await run(
-    Deno.execPath(),
-    [
-      "run",
-      "--allow-all",
-      `${ROOT}repl/trace_main.ts`,
-      "buffers",
-      "--sig",
-      `${dir}/nvme_sig.ts`,
-      "--name",
-      "acmeNvme-*",
-      "-o",
-      `${dir}/nvme.buffers`,
-    ],
-    {},
-    "trace buffers",
+  const made = await traceTool(
+    "buffers",
+    "--sig",
+    `${dir}/nvme_sig.ts`,
+    "--name",
+    "acmeNvme-*",
+    "-o",
+    `${dir}/nvme.buffers`,
   );
   assertEquals(made.code, 0, made.stderr);
   assertStringIncludes(made.stderr, "3 pointer member(s)");
@@ -297,12 +287,7 @@ Deno.test("replay: the NVMe demo's C client (plain vmk_MgmtUserInit), recorded w
   assert(buffers.some((b) => b.direction === "inout" && b.in && b.out), "a data buffer");
   assert(buffers.some((b) => b.unreadable), "the bad pointer");
   // trace show types the adapters' APIs (named by the driver) through the demo's family.
-  const shown = await run(
-    Deno.execPath(),
-    ["run", "--allow-all", `${ROOT}repl/trace_main.ts`, "show", recorded.path, "--sig", `${ROOT}demo.ts`],
-    {},
-    "trace show",
-  );
+  const shown = await traceTool("show", recorded.path, "--sig", `${ROOT}demo.ts`);
   assertEquals(shown.code, 0, shown.stderr);
   assertMatch(shown.stdout, /#2 identify - → 0 in [\d.]+ ms {2}in request=\{"cns":1,/);
   assertStringIncludes(shown.stdout, "buffer request+5 out out=0x8619");
@@ -374,12 +359,7 @@ Deno.test("replay: a Deno script's caller buffers are recorded without a list; a
   );
   // And trace diff says the same of two recordings (the pointers' own addresses aside).
   const b = await record(dir, Deno.execPath(), args);
-  const d = await run(
-    Deno.execPath(),
-    ["run", "--allow-all", `${ROOT}repl/trace_main.ts`, "diff", `${dir}/a.vmktrace`, b.path],
-    {},
-    "trace diff",
-  );
+  const d = await traceTool("diff", `${dir}/a.vmktrace`, b.path);
   assertEquals(d.code, 1, d.stderr);
   assertStringIncludes(
     d.stdout,
