@@ -6,7 +6,13 @@
  * signatures given, and the first byte that differs.
  * @module
  */
-import { pointerBytes, type Trace, type TraceInvoke, type TraceRecord } from "../mgmt/trace/mod.ts";
+import {
+  bufferName,
+  pointerBytes,
+  type Trace,
+  type TraceInvoke,
+  type TraceRecord,
+} from "../mgmt/trace/mod.ts";
 import type { TraceView } from "./trace_view.ts";
 import { firstDifference, hexByte } from "../util/hex.ts";
 
@@ -76,7 +82,7 @@ function buffersDiffer(a: TraceInvoke, b: TraceInvoke): string | undefined {
   for (let k = 0; k < Math.max(a.buffers.length, b.buffers.length); k++) {
     const x = a.buffers[k], y = b.buffers[k];
     if (!x || !y) return `${a.buffers.length} caller buffers in A, ${b.buffers.length} in B`;
-    const which = `the buffer behind parameter ${x.param}'s pointer at byte ${x.offset}`;
+    const which = bufferName(x);
     if (x.param !== y.param || x.offset !== y.offset) {
       return `${which} in A, behind parameter ${y.param}'s at byte ${y.offset} in B`;
     }

@@ -29,6 +29,7 @@ import { ERRNO, isVector, MAX_INSTANCES, returnsData } from "../abi/facts.ts";
 import { defineSignature, type Signature, type SignatureDef } from "../mgmt/signature.ts";
 import { t } from "../mgmt/t.ts";
 import {
+  bufferName,
   pointerBytes,
   type Trace,
   type TraceBufferField,
@@ -371,16 +372,26 @@ export class Replay {
     );
   }
 
-  /** Where the caller buffers going in differ from the recorded call's, in words; undefined: nowhere. */
-  async #buffersDiffer(r: TraceInvoke, call: RawCall): Promise<string | undefined> {
+  /**
+   * Where the caller buffers going in differ from the recorded call's, in words; undefined:
+   * nowhere. What was read of the caller is kept in `read` (by address and length), so the
+   * candidates of one call read each buffer once.
+   */
+  async #buffersDiffer(
+    r: TraceInvoke,
+    call: RawCall,
+    read: Map<string, Promise<Uint8Array>>,
+  ): Promise<string | undefined> {
     for (const b of r.buffers) {
       if (!b.in) continue;
-      const where = `the buffer behind parameter ${b.param}'s pointer at byte ${b.offset}`;
+      const where = bufferName(b);
       const address = addressIn(call.params[b.param]?.data, b.offset);
       if (!address) return `${where} is NULL here; ${b.in.length} bytes were recorded`;
+      const key = `${address}:${b.in.length}`;
+      if (!read.has(key)) read.set(key, call.copyFromUser(address, b.in.length));
       let here: Uint8Array;
       try {
-        here = await call.copyFromUser(address, b.in.length);
+        here = await read.get(key)!;
       } catch (e) {
         if (e instanceof KernelError) return `${where} cannot be read here (errno ${e.errno})`;
         throw e;
@@ -403,9 +414,9 @@ export class Replay {
       } catch (e) {
         if (!(e instanceof KernelError)) throw e;
         this.#log(
-          `replay: ${
-            this.#describe(call)
-          }: the recorded ${b.out.length} bytes for the buffer behind parameter ${b.param}'s pointer at byte ${b.offset} could not be written (errno ${e.errno})`,
+          `replay: ${this.#describe(call)}: the recorded ${b.out.length} bytes for ${
+            bufferName(b)
+          } could not be written (errno ${e.errno})`,
         );
       }
     }
@@ -417,13 +428,16 @@ export class Replay {
     const skip = pointerBytes(h?.pointers.get(call.callbackId), call.params);
     let index = -1;
     let buffersDiffer: string | undefined;
+    const read = new Map<string, Promise<Uint8Array>>();
     if (h && playing) {
       const candidates = this.#strict
         ? this.#inOrder(playing)
         : h.calls.map((_, i) => i).filter((i) => !h.used[i]);
       for (const i of candidates) {
         if (!this.#same(h.calls[i], call, skip)) continue;
-        const differs = h.calls[i].buffers.length ? await this.#buffersDiffer(h.calls[i], call) : undefined;
+        const differs = h.calls[i].buffers.length
+          ? await this.#buffersDiffer(h.calls[i], call, read)
+          : undefined;
         // (another call of the session may have taken it while its buffers were read)
         if (differs === undefined && !h.used[i]) {
           index = i;

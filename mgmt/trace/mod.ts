@@ -15,7 +15,7 @@ export * from "./reader.ts";
 export { TRACE_VERSION } from "./format.ts";
 export type { Direction } from "../../abi/facts.ts";
 export { bufferList, type BufferListEntry } from "./buffer_list.ts";
-export { pointerBytes } from "./pointers.ts";
+export { bufferName, pointerBytes } from "./pointers.ts";
 export {
   RecordingError,
   recordingFailure,

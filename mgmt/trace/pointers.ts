@@ -6,6 +6,11 @@
  */
 import type { TraceBufferField } from "./reader.ts";
 
+/** A recorded caller buffer, in words: "the buffer behind parameter 0's pointer at byte 5". */
+export function bufferName(b: { readonly param: number; readonly offset: number }): string {
+  return `the buffer behind parameter ${b.param}'s pointer at byte ${b.offset}`;
+}
+
 /**
  * For each parameter, the indexes of its bytes that hold a pointer `fields` names (in every element
  * of a vector).
