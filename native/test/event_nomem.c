@@ -67,8 +67,11 @@ static void on_link(vmk_uint64 cookie, vmk_uint64 instance, void *state) {
 
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
-  int n = argc > 1 ? atoi(argv[1]) : 2;
-  if (n < 0 || n > 4) n = 2;
+  int n = 2;
+  if (argc > 2 || (argc == 2 && (sscanf(argv[1], "%d", &n) != 1 || n < 0 || n > 4))) {
+    fprintf(stderr, "usage: event_nomem [N]   (N: 0..4 of the 4 events to fail, default 2)\n");
+    return 2;
+  }
   vmk_MgmtCallbackInfo cbs[4];
   vmk_MgmtApiSignature sig;
   acme_nic_signature(&sig, cbs, on_link, NULL); /* (no log events: only link events meet the failures) */
