@@ -34,9 +34,10 @@ export type ParsedInstanceRef =
 
 const NONE: ParsedInstanceRef = Object.freeze({ kind: "none" });
 
-function checkId(id: bigint, shown: string, path: string): ParsedInstanceRef {
+/** `shown`: how the message names the id, when not by its digits. */
+function checkId(id: bigint, path: string, shown?: string): ParsedInstanceRef {
   if (id < 0n || id > U64_MAX) {
-    throw new ValueError(path, `${shown} is not an instance id (a vmk_uint64, 0..${U64_MAX})`);
+    throw new ValueError(path, `${shown ?? id} is not an instance id (a vmk_uint64, 0..${U64_MAX})`);
   }
   return { kind: "id", id };
 }
@@ -48,7 +49,7 @@ function checkId(id: bigint, shown: string, path: string): ParsedInstanceRef {
  */
 export function parseInstanceRef(ref: unknown, path = "instance"): ParsedInstanceRef {
   if (ref === undefined || ref === null) return NONE;
-  if (typeof ref === "bigint") return checkId(ref, String(ref), path);
+  if (typeof ref === "bigint") return checkId(ref, path);
   if (typeof ref === "number") {
     if (Number.isInteger(ref) && ref > Number.MAX_SAFE_INTEGER) {
       throw new ValueError(
@@ -62,12 +63,12 @@ export function parseInstanceRef(ref: unknown, path = "instance"): ParsedInstanc
     return { kind: "id", id: BigInt(ref) };
   }
   if (typeof ref === "string") {
-    if (/^\d+$/.test(ref)) return checkId(BigInt(ref), ref, path);
+    if (/^\d+$/.test(ref)) return checkId(BigInt(ref), path, ref);
     if (ref === "") throw new ValueError(path, "an empty instance name");
     return { kind: "name", name: ref };
   }
   if (typeof ref === "object" && typeof (ref as Instance).id === "bigint") {
-    return checkId((ref as Instance).id, `id ${(ref as Instance).id}`, path);
+    return checkId((ref as Instance).id, path, `id ${(ref as Instance).id}`);
   }
   throw new ValueError(path, `expected an instance id, name or instance object, got ${typeof ref}`);
 }

@@ -3,6 +3,7 @@ import { assertEquals, assertThrows } from "@std/assert";
 import { acmeNic } from "../demo.ts";
 import { decodeParam } from "../mgmt/codec.ts";
 import { ValueError } from "../mgmt/errors.ts";
+import { copyOut, POOLED_MAX, zeroBytes } from "../mgmt/types/byte_pool.ts";
 import { t } from "../mgmt/t.ts";
 import { typeFromJson } from "../mgmt/types/json.ts";
 
@@ -89,6 +90,36 @@ Deno.test("bytes, arrays", () => {
   assertEquals(roundTrip(a, [1, 2, 3]), [1, 2, 3]);
   err(() => roundTrip(a, [1, 2]), "expected exactly 3 elements, got 2");
   err(() => roundTrip(a, [1, 2, 70000]), "x[2]: 70000 is out of range");
+});
+
+Deno.test("decoded bytes share nothing with the parameter buffer or each other; writes zero what they leave", () => {
+  const small = t.bytes(56);
+  const big = t.bytes(POOLED_MAX + 1);
+  for (const type of [small, big]) {
+    const buf = new Uint8Array(type.size + 16).fill(0xee);
+    const view = new DataView(buf.buffer, 8, type.size);
+    type.encode(view, 0, new Uint8Array([1, 2, 3]), "x");
+    assertEquals([...buf.subarray(0, 8)], Array(8).fill(0xee), "nothing before the field written");
+    assertEquals([...buf.subarray(8 + type.size)], Array(8).fill(0xee), "nothing after it");
+    assertEquals(buf[8 + type.size - 1], 0, "the rest zero-padded");
+    const first = type.decode(view, 0);
+    const second = type.decode(view, 0);
+    buf.fill(7); // the parameter buffer is used again by the next call
+    first[0] = 9;
+    assertEquals([...first.subarray(0, 4)], [9, 2, 3, 0]);
+    assertEquals([...second.subarray(0, 4)], [1, 2, 3, 0], "each copy its own bytes");
+    assertEquals(first.length, type.size);
+  }
+  // A long run of small copies, each intact once the slab has been replaced many times over.
+  const copies = Array.from({ length: 1000 }, (_, i) => {
+    const view = new DataView(new Uint8Array(64).fill(i & 0xff).buffer);
+    return copyOut(view, 3, 50 + (i % 7));
+  });
+  copies.forEach((c, i) => assertEquals(c.every((b) => b === (i & 0xff)) && c.length === 50 + (i % 7), true));
+  const z = new Uint8Array(200).fill(1);
+  zeroBytes(new DataView(z.buffer), 1, 7);
+  zeroBytes(new DataView(z.buffer), 100, 99);
+  assertEquals([z[0], z[1], z[7], z[8], z[99], z[100], z[198], z[199]], [1, 0, 0, 1, 1, 0, 0, 1]);
 });
 
 Deno.test("structs follow C alignment and padding", () => {

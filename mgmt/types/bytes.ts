@@ -3,10 +3,15 @@
  * @module
  */
 import { parseHex, toHex } from "../../util/hex.ts";
-import { bytesOf, checkLength, describeValue, type Type } from "./type.ts";
+import { copyOut, writeBytes } from "./byte_pool.ts";
+import { checkLength, describeValue, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
-/** A fixed block of `length` bytes (`u8[length]`), as a Uint8Array; shorter input is zero-padded. */
+/**
+ * A fixed block of `length` bytes (`u8[length]`), as a Uint8Array; shorter input is zero-padded.
+ * A decoded one of up to 512 bytes is a view of a shared slab (byte_pool.ts): `.slice()` it for a
+ * buffer of its own.
+ */
 export function bytesType(length: number): Type<Uint8Array> {
   checkLength(length, "bytes");
   return {
@@ -28,11 +33,9 @@ export function bytesType(length: number): Type<Uint8Array> {
       if (src.length > length) {
         throw new ValueError(path, `${src.length} bytes do not fit u8[${length}]`);
       }
-      const dst = bytesOf(view, offset, length);
-      dst.fill(0);
-      dst.set(src);
+      writeBytes(view, offset, src, length);
     },
-    decode: (view, offset) => bytesOf(view, offset, length).slice(),
+    decode: (view, offset) => copyOut(view, offset, length),
     fromJson: (json, path) => bytesFromJson(json, path),
     toJson: (v) => toHex(v),
     describe: () => ({ bytes: length }),

@@ -4,6 +4,7 @@
  * (`t.chars`, as real drivers' names are).
  * @module
  */
+import { writeBytes } from "./byte_pool.ts";
 import { bytesOf, checkLength, describeValue, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
@@ -37,9 +38,7 @@ function charArray(length: number, full: boolean): Type<string> {
     align: 1,
     encode(view, offset, value, path) {
       const bytes = check(value, path);
-      const dst = bytesOf(view, offset, length);
-      dst.fill(0);
-      dst.set(bytes);
+      writeBytes(view, offset, bytes, length);
     },
     decode(view, offset) {
       const src = bytesOf(view, offset, length);

@@ -16,6 +16,7 @@ import {
   type RecordType,
   writeField,
 } from "./record.ts";
+import { zeroBytes } from "./byte_pool.ts";
 import { ValueError } from "../errors.ts";
 import type { PointerType } from "./pointer.ts";
 
@@ -56,10 +57,12 @@ export function structType<F extends Record<string, Member>>(
         throw new ValueError(path, `expected an object with fields ${list}`);
       }
       const obj = value as Record<string, unknown>;
-      for (const key of Object.keys(obj)) {
-        if (!byName.has(key)) throw new ValueError(path, `unknown field ${key}; fields are ${list}`);
+      for (const key in obj) {
+        if (Object.hasOwn(obj, key) && !byName.has(key)) {
+          throw new ValueError(path, `unknown field ${key}; fields are ${list}`);
+        }
       }
-      new Uint8Array(view.buffer, view.byteOffset + off, size).fill(0);
+      zeroBytes(view, off, size);
       for (const g of plan.groups) {
         if (g.anonymous) {
           g.anonymous.type.encode(view, off + g.anonymous.offset, pick(obj, g.keys), path, buffers);
