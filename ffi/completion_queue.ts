@@ -12,7 +12,9 @@
  * wake-up and no thread stands in between; where it cannot be had (no read and write permission
  * for its directory), one `vmkmgmt_QueueWait` parked on a thread of Deno's blocking pool. And right
  * after sending, while answers have been coming back quickly, JavaScript spins for them a little
- * (`vmkmgmt_QueuePoll`, `spin_policy.ts`) instead of being woken. The reader thread only signals:
+ * (`spin_policy.ts`) instead of being woken — for the calls of one session, reading them off its
+ * socket itself while the library's reader is not reading (`vmkmgmt_UserPoll`), so an answer
+ * costs no thread's wake-up at all but the kernel's. The reader thread only signals:
  * it never waits for JavaScript, which may be blocked in `invokeSync` waiting for a reply only the
  * reader can deliver. Measured (ARCHITECTURE.md, threads): the doorbell did more sequential calls
  * per second than the parked wait, which did more than a thread-safe callback scheduling the drain.
@@ -78,6 +80,8 @@ export class CompletionQueue {
   #nextToken = 1n;
   #nextKey = 1n;
   #wait: Promise<number> | null = null;
+  /** A drain of what the last one left, due in a later turn. */
+  #later: ReturnType<typeof setTimeout> | undefined;
   /** The doorbell: undefined until first needed, null while it is (or cannot be) connected. */
   #bell: Deno.UnixConn | null | undefined = undefined;
   #bellRefd = false;
@@ -209,13 +213,21 @@ export class CompletionQueue {
   /** Sends what this turn submitted, handle by handle (a destroyed handle's calls completed with EIO). */
   #flush(): void {
     this.#flushing = false;
-    for (const handle of this.#unflushed) this.#symbols.vmkmgmt_UserFlush!(handle);
+    let only: Deno.PointerObject | null = null;
+    for (const handle of this.#unflushed) {
+      this.#symbols.vmkmgmt_UserFlush!(handle);
+      only = this.#unflushed.size === 1 ? handle : null;
+    }
     this.#unflushed.clear();
-    // Answers that come quickly are taken by spinning for them (spin_policy.ts).
+    // Answers that come quickly are taken by spinning for them (spin_policy.ts) — calls of one
+    // handle by reading its socket here, so not even the library's reader is woken for them.
     const us = this.#spin.flushed(performance.now());
-    const poll = this.#symbols.vmkmgmt_QueuePoll;
-    if (us === 0 || !poll || this.#pending.size === 0) return;
-    if (poll(this.#queue, us) !== 0) return this.#spin.missed();
+    const s = this.#symbols;
+    if (us === 0 || !s.vmkmgmt_QueuePoll || this.#pending.size === 0) return;
+    const rc = only && s.vmkmgmt_UserPoll
+      ? s.vmkmgmt_UserPoll(only, us)
+      : s.vmkmgmt_QueuePoll(this.#queue, us);
+    if (rc !== 0) return this.#spin.missed();
     this.#drain();
     this.#update();
   }
@@ -319,8 +331,22 @@ export class CompletionQueue {
     }
   }
 
-  /** Drains the queue until it is empty, or for a few batches (the parked wait comes back for more). */
+  /**
+   * Drains the queue until it is empty, or for a few batches: then the rest in a later turn (the
+   * doorbell rings only when the queue goes from empty to non-empty, and a poll's answers ring it
+   * not at all, so what is left would otherwise wait for the next call).
+   */
   #drain(): void {
+    if (this.#drainRounds()) return;
+    if (this.#later) return;
+    this.#later = setTimeout(() => {
+      this.#later = undefined;
+      this.#drain();
+    }, 0);
+  }
+
+  /** Up to {@link DRAINS_PER_TURN} drains; true once the queue was found empty (or failed). */
+  #drainRounds(): boolean {
     for (let round = 0; round < DRAINS_PER_TURN; round++) {
       const rc = this.#symbols.vmkmgmt_QueueDrain!(
         this.#queue,
@@ -336,10 +362,11 @@ export class CompletionQueue {
         continue;
       }
       const count = this.#entries[0];
-      if (rc !== 0 || count === 0) return;
+      if (rc !== 0 || count === 0) return true;
       this.#spin.answered(performance.now());
       this.#dispatch(count);
     }
+    return false;
   }
 
   #dispatch(count: number): void {
@@ -380,14 +407,22 @@ export class CompletionQueue {
     const v = this.#view;
     const instanceId = v.getBigUint64(at, true);
     const callbackId = v.getBigUint64(at + 8, true);
-    const n = Number(v.getBigUint64(at + 16, true));
+    const n = u64Number(v, at + 16);
     let data = at + 24 + 8 * n;
-    const params: Uint8Array[] = [];
+    const params: Uint8Array[] = new Array(n);
     for (let i = 0; i < n; i++) {
-      const len = Number(v.getBigUint64(at + 24 + 8 * i, true));
-      params.push(this.#buffer.subarray(data, data + len));
+      const len = u64Number(v, at + 24 + 8 * i);
+      params[i] = this.#buffer.subarray(data, data + len);
       data += (len + 7) & ~7;
     }
     return { callbackId, instanceId, params, buffer: v };
   }
+}
+
+/**
+ * A u64 that is a count or a length (below 2^53) as a number, without the BigInt that
+ * `getBigUint64` allocates: one per event parameter was a measurable share of an event's cost.
+ */
+function u64Number(v: DataView, at: number): number {
+  return v.getUint32(at, true) + v.getUint32(at + 4, true) * 2 ** 32;
 }

@@ -14,7 +14,8 @@
  *
  * Locking: `lock` guards the handle's state; `ctl` serialises Begin/End/Destroy; `slock` guards
  * the send side (who writes to the socket, and the frames waiting for the writer thread) and is
- * never held across a system call. A queue's lock comes after a handle's `lock` (the reader pushes
+ * never held across a system call; `rlock` is the receive side (who reads the socket), taken
+ * before `lock`. A queue's lock comes after a handle's `lock` (the reader pushes
  * events holding it, to keep their order) and is never held while taking one. Each condition
  * variable wakes only the waiters it concerns.
  */
@@ -143,6 +144,12 @@ struct vmkMgmtUserHandleInt {
   unsigned queued_events;    /* this handle's events in the queue (under the queue's lock) */
   unsigned queue_refs;       /* drains acknowledging this handle's events right now (likewise) */
 
+  /* The receive side: held by whoever reads the socket — the reader thread, from the read that
+   * fills its buffer until every byte of it is handled, or a program spinning for its answers
+   * (transport_poll, which only tries it) — so frames are read whole and in order by one thread at a
+   * time. Taken before `lock`, never while holding it. */
+  pthread_mutex_t rlock;
+
   int dead;    /* connection lost: every call fails with EIO */
   int closing; /* Destroy is under way */
   int users;   /* API calls in progress (Destroy waits for them) */
@@ -195,6 +202,8 @@ void transport_ack(handle_t *h, uint32_t n);
 int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
                       uint8_t **reply, uint32_t *reply_len);
 int transport_register(handle_t *h, struct pending *p);
+/* Reads and handles the whole frames already on the socket, never waiting (vmkmgmt_UserPoll). */
+void transport_poll(handle_t *h);
 
 const struct call *transport_call_locked(handle_t *h, uint32_t id);
 

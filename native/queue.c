@@ -425,19 +425,38 @@ static int spin(vmkmgmt_Queue q, uint64_t budget) {
   }
 }
 
-QUEUE_EXPORT int vmkmgmt_QueuePoll(vmkmgmt_Queue q, vmk_uint32 spin_us) {
-  if (!q) return EINVAL;
-  /* The caller's thread is the one the answer is for: it yields its CPU now and then, so a thread
-   * that must run for the answer to come (the kernel's, the reader) is never kept off it by the spin. */
+/* Spins (never sleeps) until the queue is not empty, for at most spin_us; with `h`, reading its
+ * answers meanwhile (transport_poll). The caller's thread is the one the answer is for: it yields its
+ * CPU now and then, so a thread that must run for the answer to come (the kernel's, the reader) is
+ * never kept off it by the spin. */
+static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us) {
   uint64_t start = now_ns(), budget = (uint64_t)spin_us * 1000u;
   for (unsigned i = 1;; i++) {
     if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
+    if (h) {
+      transport_poll(h);
+      if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
+    }
     if ((i & 63) == 0) {
       if (now_ns() - start > budget) return ETIMEDOUT;
       sched_yield();
     }
     __builtin_ia32_pause();
   }
+}
+
+QUEUE_EXPORT int vmkmgmt_QueuePoll(vmkmgmt_Queue q, vmk_uint32 spin_us) {
+  if (!q) return EINVAL;
+  return poll_queue(q, NULL, spin_us);
+}
+
+QUEUE_EXPORT int vmkmgmt_UserPoll(vmk_MgmtUserHandle h, vmk_uint32 spin_us) {
+  int rc = registry_enter(h);
+  if (rc != 0) return rc;
+  /* (attached before Begin and never changed after: read without the lock, as Submit does) */
+  rc = h->queue ? poll_queue(h->queue, h, spin_us) : EINVAL;
+  registry_leave(h);
+  return rc;
 }
 
 QUEUE_EXPORT int vmkmgmt_QueueWait(vmkmgmt_Queue q, int timeout_ms) {

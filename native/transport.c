@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -442,56 +444,89 @@ static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *
 /* Frames the reader hands over before it rings a completion queue's doorbell, at the latest. */
 #define READER_RING_BATCH 64
 
+/* Handles one frame read from the kernel (taking `payload`), on the reader or on a program polling
+ * for its answers (transport_poll, which never passes a COPY_REQUEST). 0; EOVERFLOW or EBADMSG for an
+ * event dropped here (its credit must go back); any other error ends the connection. */
+static int handle_frame(handle_t *h, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len, int *ring_owed) {
+  struct pending *sub = NULL;
+  pthread_mutex_lock(&h->lock);
+  int rc;
+  if (type == WIRE_EVENT) {
+    rc = h->queue && h->begun ? queue_event_locked(h, payload, len, ring_owed) : monitor_queue_locked(h, payload, len);
+    if (rc == EOVERFLOW) h->library_dropped++;
+  } else if (type == WIRE_COPY_REQUEST) {
+    /* Served here, on the reader: the caller it is for waits for its reply, which only this
+     * thread can deliver, so its buffers stay put while the copy runs. */
+    pthread_mutex_unlock(&h->lock);
+    rc = copy_serve(h, id, payload, len);
+    pthread_mutex_lock(&h->lock);
+    free(payload);
+    payload = NULL;
+  } else if (type == WIRE_EVENTS_DROPPED) {
+    rc = len == WIRE_DROPPED_SIZE ? 0 : EIO;
+    if (rc == 0 && wire_get_u64(payload) > h->kernel_dropped) h->kernel_dropped = wire_get_u64(payload);
+    free(payload);
+    payload = NULL;
+  } else {
+    rc = route_reply_locked(h, type, id, payload, len, &sub);
+  }
+  pthread_mutex_unlock(&h->lock);
+  /* Out of the lock: the returned bytes go into the caller's buffers, and its token completes. */
+  if (sub) submit_replied(h, sub->sub, sub->status, sub->payload, sub->length, ring_owed);
+  if (rc != 0) free(payload);
+  return rc;
+}
+
+/* Waits until the socket has bytes (or is closed), holding no lock; then takes the receive side and
+ * reads what is there without waiting. 1 when bytes were read (the receive side is held), 0 when a
+ * poller took them first (it is not), -1 at EOF or on an error (it is not). */
+static int reader_wait(handle_t *h, struct wire_reader *rd) {
+  struct pollfd p = {.fd = h->fd, .events = POLLIN};
+  if (poll(&p, 1, -1) < 0 && errno != EINTR) return -1;
+  pthread_mutex_lock(&h->rlock);
+  rd->start = rd->end = 0;
+  ssize_t n = recv(h->fd, rd->buf, WIRE_READER_SIZE, MSG_DONTWAIT);
+  if (n > 0) {
+    rd->end = (size_t)n;
+    return 1;
+  }
+  pthread_mutex_unlock(&h->rlock);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+}
+
 static void *reader_main(void *arg) {
   handle_t *h = arg;
   pthread_setname_np(pthread_self(), "vmkmgmt-reader"); /* so ps, gdb and the soak can tell it */
   /* Frames come through a buffer (wire_reader), and the doorbell of a completion queue rings once
    * for every frame that one read brought (at most READER_RING_BATCH), not once per frame: waking
-   * the program costs it more than handling what it is woken for (ARCHITECTURE.md, threads). */
+   * the program costs it more than handling what it is woken for (ARCHITECTURE.md, threads).
+   * The receive side (rlock) is held from the read that fills the buffer until every byte of it is
+   * handled, so a program polling for its answers (transport_poll) reads only between whole frames. */
   struct wire_reader rd = {.fd = h->fd, .buf = malloc(WIRE_READER_SIZE)};
-  int ring_owed = 0;
+  int ring_owed = 0, held = 0;
   unsigned batched = 0;
-  for (;;) {
+  while (rd.buf) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
-    struct pending *sub = NULL;
     if (ring_owed && (++batched >= READER_RING_BATCH || !wire_reader_ready(&rd))) {
       queue_ring(h->queue); /* before the next read may sleep */
       ring_owed = 0;
       batched = 0;
     }
-    if (!rd.buf || wire_reader_next(&rd, &type, &id, &payload, &len) != 0) break;
-    pthread_mutex_lock(&h->lock);
-    int rc;
-    if (type == WIRE_EVENT) {
-      rc = h->queue && h->begun ? queue_event_locked(h, payload, len, &ring_owed)
-                                : monitor_queue_locked(h, payload, len);
-      if (rc == EOVERFLOW) h->library_dropped++;
-    } else if (type == WIRE_COPY_REQUEST) {
-      /* Served here, on the reader: the caller it is for waits for its reply, which only this
-       * thread can deliver, so its buffers stay put while the copy runs. */
-      pthread_mutex_unlock(&h->lock);
-      rc = copy_serve(h, id, payload, len);
-      pthread_mutex_lock(&h->lock);
-      free(payload);
-      payload = NULL;
-    } else if (type == WIRE_EVENTS_DROPPED) {
-      rc = len == WIRE_DROPPED_SIZE ? 0 : EIO;
-      if (rc == 0 && wire_get_u64(payload) > h->kernel_dropped) h->kernel_dropped = wire_get_u64(payload);
-      free(payload);
-      payload = NULL;
-    } else {
-      rc = route_reply_locked(h, type, id, payload, len, &sub);
+    if (rd.start == rd.end) {
+      if (held) pthread_mutex_unlock(&h->rlock);
+      held = reader_wait(h, &rd);
+      if (held < 0) break;
+      if (!held) continue;
     }
-    pthread_mutex_unlock(&h->lock);
-    /* Out of the lock: the returned bytes go into the caller's buffers, and its token completes. */
-    if (sub) submit_replied(h, sub->sub, sub->status, sub->payload, sub->length, &ring_owed);
+    if (wire_reader_next(&rd, &type, &id, &payload, &len) != 0) break;
+    int rc = handle_frame(h, type, id, payload, len, &ring_owed);
     if (rc == 0) continue;
-    free(payload);
     if (rc != EOVERFLOW && rc != EBADMSG) break; /* a broken peer, or no memory: the connection is done */
     transport_ack(h, 1); /* dropped, or not for this signature: its credit goes back at once */
   }
+  if (held > 0) pthread_mutex_unlock(&h->rlock);
   pthread_mutex_lock(&h->lock);
   struct pending *failed = fail_all_locked(h);
   pthread_mutex_unlock(&h->lock);
@@ -503,6 +538,47 @@ static void *reader_main(void *arg) {
   if (ring_owed) queue_ring(h->queue);
   free(rd.buf);
   return NULL;
+}
+
+/* Reads and handles the whole frames already waiting on the socket, never waiting: called by a
+ * program spinning for its answers (vmkmgmt_UserPoll), so an answer reaches it without the reader
+ * thread being woken first — on a virtual machine each wake-up costs tens of microseconds. Only
+ * while the reader is not reading (rlock free, so no frame is half-read) and only frames it can
+ * handle without waiting: a COPY_REQUEST, a frame larger than the reader's buffer, a bad one, EOF are
+ * left to the reader, which is woken by the same bytes. Nothing it completes rings the doorbell: the
+ * caller drains the queue next. */
+void transport_poll(handle_t *h) {
+  if (pthread_mutex_trylock(&h->rlock) != 0) return;
+  for (;;) {
+    uint8_t hdr[WIRE_HEADER_SIZE];
+    uint16_t type;
+    uint32_t id, len;
+    int avail = 0;
+    if (ioctl(h->fd, FIONREAD, &avail) != 0 || avail < (int)sizeof hdr) break; /* (the usual answer: none yet) */
+    ssize_t k = recv(h->fd, hdr, sizeof hdr, MSG_PEEK | MSG_DONTWAIT);
+    if (k != (ssize_t)sizeof hdr || wire_get_header(hdr, &type, &id, &len) != 0) break;
+    if (type == WIRE_COPY_REQUEST || len > WIRE_READER_SIZE || (size_t)avail < sizeof hdr + len) break;
+    uint8_t *payload = len > 0 ? malloc(len) : NULL;
+    if (len > 0 && !payload) break;
+    /* The whole frame is there (FIONREAD said so), and only this thread reads now: one readv. */
+    struct iovec iov[2] = {{hdr, sizeof hdr}, {payload, len}};
+    if (readv(h->fd, iov, len > 0 ? 2 : 1) != (ssize_t)(sizeof hdr + len)) {
+      free(payload);
+      shutdown(h->fd, SHUT_RDWR); /* (cannot happen; if it did, the stream is out of step) */
+      break;
+    }
+    int owed = 0; /* (the caller drains next: no doorbell) */
+    int rc = handle_frame(h, type, id, payload, len, &owed);
+    if (rc == EOVERFLOW || rc == EBADMSG) {
+      uint8_t ack[WIRE_ACK_SIZE];
+      wire_put_u32(ack, 1);
+      transport_send_nowait(h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1);
+    } else if (rc != 0) {
+      shutdown(h->fd, SHUT_RDWR); /* a broken peer: the reader sees EOF and fails every call */
+      break;
+    }
+  }
+  pthread_mutex_unlock(&h->rlock);
 }
 
 int transport_start_reader(handle_t *h) {

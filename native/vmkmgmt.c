@@ -39,6 +39,7 @@ static void handle_free(handle_t *h) {
   monitor_free_events(h);
   pthread_mutex_destroy(&h->lock);
   pthread_mutex_destroy(&h->slock);
+  pthread_mutex_destroy(&h->rlock);
   pthread_cond_destroy(&h->sendable);
   pthread_mutex_destroy(&h->ctl);
   pthread_cond_destroy(&h->replies);
@@ -64,6 +65,7 @@ static int handle_new(const vmk_MgmtApiSignature *sig, vmk_uint64 cookie, handle
   h->sig.callbacks = h->callbacks;
   pthread_mutex_init(&h->lock, NULL);
   pthread_mutex_init(&h->slock, NULL);
+  pthread_mutex_init(&h->rlock, NULL);
   pthread_cond_init(&h->sendable, NULL);
   pthread_mutex_init(&h->ctl, NULL);
   pthread_cond_init(&h->replies, NULL);

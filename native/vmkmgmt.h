@@ -198,6 +198,11 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  * microseconds (ETIMEDOUT): for a program that has just sent calls and has nothing else to do for
  * that long, so that an answer coming quickly costs no wake-up of its thread.
  *
+ * vmkmgmt_UserPoll: vmkmgmt_QueuePoll on the handle's queue that also reads the handle's answers
+ * itself while the reader thread is not reading: the answer then costs no wake-up of the reader
+ * either. Entries it completes do not ring the doorbell: drain the queue after a 0. EINVAL for a
+ * handle with no queue.
+ *
  * vmkmgmt_QueueDoorbell: for a program with an event loop that watches sockets: a Unix socket to
  * connect to (its path, in a directory only this user can enter, into path[0..len)); then
  * vmkmgmt_QueueDoorbellAccept takes the connection — only one from this very process (SO_PEERCRED;
@@ -231,6 +236,7 @@ int vmkmgmt_UserFlush(vmk_MgmtUserHandle handle);
 int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used, vmk_uint32 *entries);
 int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms);
 int vmkmgmt_QueuePoll(vmkmgmt_Queue queue, vmk_uint32 spin_us);
+int vmkmgmt_UserPoll(vmk_MgmtUserHandle handle, vmk_uint32 spin_us);
 int vmkmgmt_QueueWake(vmkmgmt_Queue queue);
 int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue);
 int vmkmgmt_QueueDoorbell(vmkmgmt_Queue queue, char *path, size_t len);

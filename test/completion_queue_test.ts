@@ -11,7 +11,7 @@ import { loadLibrary } from "../ffi/library.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
-import { outputWithin, waitUntil, within } from "./support/wait.ts";
+import { outputWithin, runWithin, waitUntil, within } from "./support/wait.ts";
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 const { symbols, info } = await loadLibrary();
@@ -125,3 +125,40 @@ Deno.test({
     assertEquals(got.filter((g) => g !== "vmhba0=vmhba0" && g !== "vmhba1=vmhba1"), []);
   },
 });
+
+/** Builds a sanitizer flavour of the native tree. */
+async function make(target: "asan" | "tsan"): Promise<void> {
+  const out = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, target], stderr: "piped" })
+    .output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+for (const kind of ["plain", "asan", "tsan"] as const) {
+  Deno.test({
+    name: `${kind === "plain" ? "C" : kind === "asan" ? "ASan and UBSan" : "TSan"}: a program polling for ` +
+      "its own answers (vmkmgmt_UserPoll) beside the reader, blocking calls and events on the same handle",
+    ignore: !info.completionQueue,
+    ...opts,
+    fn: async () => {
+      if (kind !== "plain") await make(kind);
+      await using sim = await startSimProcess();
+      const out = await runWithin(
+        `${ROOT}native/build/${kind === "plain" ? "" : `${kind}/`}queue_stress`,
+        ["60"],
+        {
+          ...sim.env,
+          ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0:exitcode=66",
+          TSAN_OPTIONS: `halt_on_error=1:exitcode=66:suppressions=${ROOT}native/test/tsan.supp`,
+        },
+        `queue_stress (${kind})`,
+      );
+      assertEquals(out.code, 0, out.stdout + out.stderr);
+      // 60 rounds of 32 echo calls + 15 bursts of 25 events, and 4 threads × 240 blocking calls.
+      const [ok, calls, events, polled] = out.stdout.trim().split(" ");
+      assertEquals([ok, calls, events], ["ok", "2895", "375"]);
+      assert(Number(polled) > 0, "some answers were taken by polling");
+    },
+  });
+}

@@ -43,6 +43,7 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions, our extensions, and
     "vmkmgmt_QueueWake",
     "vmkmgmt_UserAttachQueue",
     "vmkmgmt_UserFlush",
+    "vmkmgmt_UserPoll",
     "vmkmgmt_UserSubmit",
   ];
   assertEquals(await exported("libvmkmgmt.so"), [...base, ...queue].sort());

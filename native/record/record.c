@@ -670,7 +670,8 @@ EXPORT int vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 i
 /* The completion-queue extension, hidden while recording (the client takes the recorded path). */
 static int hidden(const char *name) {
   return strncmp(name, "vmkmgmt_Queue", 13) == 0 || strcmp(name, "vmkmgmt_UserSubmit") == 0 ||
-         strcmp(name, "vmkmgmt_UserFlush") == 0 || strcmp(name, "vmkmgmt_UserAttachQueue") == 0;
+         strcmp(name, "vmkmgmt_UserFlush") == 0 || strcmp(name, "vmkmgmt_UserAttachQueue") == 0 ||
+         strcmp(name, "vmkmgmt_UserPoll") == 0;
 }
 
 static void *wrapper(enum fn f) {

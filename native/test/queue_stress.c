@@ -1,0 +1,165 @@
+/*
+ * queue_stress -- the completion queue driven as a program's event loop drives it, for the
+ * sanitizer runs (test/completion_queue_test.ts): one thread submits batches of echo calls and
+ * bursts of linkEvents on a handle attached to a queue, flushes, spins with vmkmgmt_UserPoll (which
+ * reads the handle's answers itself while the reader thread is not reading) and drains; meanwhile
+ * threads make blocking calls on the same handle (their replies may be read by the poller) and on a
+ * second handle. Every answer is checked against its own request. Prints "ok CALLS EVENTS POLLED"
+ * and exits 0 when every answer and event arrived.
+ *   queue_stress ROUNDS
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test/acme_nic.h"
+
+#define BATCH 32   /* echo calls in flight at once */
+#define BURST 25   /* linkEvents asked for every fourth round */
+#define SYNC_THREADS 3
+
+struct msg {
+  vmk_uint64 seq;
+  vmk_uint8 payload[56];
+} __attribute__((packed));
+
+struct blocking {
+  vmk_MgmtUserHandle h;
+  int n, index;
+  long errors;
+};
+
+/* Blocking echo calls, each checked: their replies travel the same socket the poller reads. */
+static void *blocking_calls(void *arg) {
+  struct blocking *w = arg;
+  for (int i = 0; i < w->n; i++) {
+    struct msg m;
+    m.seq = (vmk_uint64)w->index * 1000000u + (vmk_uint64)i;
+    memset(m.payload, w->index, sizeof m.payload);
+    if (vmk_MgmtUserCallbackInvoke(w->h, 1, ACME_ECHO, &m) != 0 ||
+        m.seq != (vmk_uint64)w->index * 1000000u + (vmk_uint64)i + 1 || m.payload[55] != w->index)
+      w->errors++;
+  }
+  return NULL;
+}
+
+static void no_event(vmk_uint64 cookie, vmk_uint64 instance, void *p) {
+  (void)cookie;
+  (void)instance;
+  (void)p;
+}
+
+/* Drains every entry: completions mark their token's call done (status kept), linkEvents counted. */
+static int drain(vmkmgmt_Queue q, uint8_t *buf, size_t len, int *status, int *done, long *events, long *bad) {
+  size_t used;
+  vmk_uint32 entries;
+  int rc = vmkmgmt_QueueDrain(q, buf, len, &used, &entries);
+  if (rc != 0) return rc;
+  size_t at = 0;
+  for (vmk_uint32 i = 0; i < entries; i++) {
+    vmkmgmt_QueueEntry e;
+    memcpy(&e, buf + at, sizeof e);
+    if (e.kind == VMKMGMT_ENTRY_COMPLETION && e.key >= 1 && e.key <= BATCH + 1 && !done[e.key - 1]) {
+      done[e.key - 1] = 1;
+      status[e.key - 1] = e.status;
+    } else if (e.kind == VMKMGMT_ENTRY_EVENT) {
+      vmk_uint64 callback;
+      memcpy(&callback, buf + at + sizeof e + 8, sizeof callback);
+      if (callback == ACME_LINK_EVENT) (*events)++;
+    } else {
+      (*bad)++; /* a token completed twice, one never submitted, or a disconnect */
+    }
+    at += e.length;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int rounds = argc > 1 ? atoi(argv[1]) : 0;
+  if (rounds < 1) {
+    fprintf(stderr, "usage: queue_stress ROUNDS (a whole number >= 1)\n");
+    return 2;
+  }
+  vmk_MgmtCallbackInfo cbs[4];
+  vmk_MgmtApiSignature sig;
+  acme_nic_signature(&sig, cbs, no_event, no_event);
+  vmk_MgmtUserHandle h, other;
+  vmkmgmt_Queue q;
+  if (vmk_MgmtUserInit(&sig, 77, &h) != 0 || vmk_MgmtUserInit(&sig, 88, &other) != 0 ||
+      vmkmgmt_QueueCreate(&q) != 0 || vmkmgmt_UserAttachQueue(h, q, 5) != 0 || vmk_MgmtUserBegin(h) != 0) {
+    fprintf(stderr, "set-up failed\n");
+    return 1;
+  }
+  pthread_t t[SYNC_THREADS + 1];
+  struct blocking w[SYNC_THREADS + 1];
+  for (int i = 0; i <= SYNC_THREADS; i++) {
+    w[i] = (struct blocking){.h = i < SYNC_THREADS ? h : other, .n = rounds * 4, .index = i + 1};
+    pthread_create(&t[i], NULL, blocking_calls, &w[i]);
+  }
+  size_t len = 1 << 20;
+  uint8_t *buf = malloc(len);
+  long wrong = 0, events = 0, bad = 0, calls = 0, polled = 0;
+  for (int r = 0; r < rounds && buf; r++) {
+    struct msg m[BATCH];
+    vmk_uint32 count = BURST;
+    int status[BATCH + 1], done[BATCH + 1];
+    memset(done, 0, sizeof done);
+    int n = r % 4 == 0 ? BATCH + 1 : BATCH; /* token BATCH + 1: a burst of events */
+    for (int i = 0; i < n; i++) {
+      int rc;
+      if (i == BATCH) {
+        rc = vmkmgmt_UserSubmit(h, (vmk_uint64)i + 1, 1, ACME_TRIGGER, 1, &count, NULL, NULL, NULL);
+      } else {
+        m[i].seq = (vmk_uint64)r * 1000u + (vmk_uint64)i;
+        memset(m[i].payload, i, sizeof m[i].payload);
+        rc = vmkmgmt_UserSubmit(h, (vmk_uint64)i + 1, 1 + (vmk_uint64)(i % 4), ACME_ECHO, 1, &m[i], NULL, NULL, NULL);
+      }
+      if (rc != 0) {
+        fprintf(stderr, "submit: %s\n", strerror(rc));
+        return 1;
+      }
+    }
+    if (vmkmgmt_UserFlush(h) != 0) wrong++;
+    for (int left = n; left > 0;) {
+      /* Spin for the answers, reading them here when the reader is not; else wait for the reader. */
+      int rc = vmkmgmt_UserPoll(h, 200);
+      if (rc == 0) polled++;
+      else if (rc != ETIMEDOUT || vmkmgmt_QueueWait(q, 1000) == ETIMEDOUT) break;
+      if (drain(q, buf, len, status, done, &events, &bad) != 0) break;
+      left = 0;
+      for (int i = 0; i < n; i++) left += !done[i];
+    }
+    for (int i = 0; i < n; i++) {
+      calls++;
+      if (!done[i] || status[i] != 0) wrong++;
+      else if (i < BATCH && (m[i].seq != (vmk_uint64)r * 1000u + (vmk_uint64)i + 1 || m[i].payload[55] != i)) wrong++;
+    }
+  }
+  for (int i = 0; i <= SYNC_THREADS; i++) {
+    pthread_join(t[i], NULL);
+    wrong += w[i].errors;
+    calls += w[i].n;
+  }
+  /* triggerEvents answers once its events are sent; they may still be on their way. */
+  long want = (long)((rounds + 3) / 4) * BURST;
+  for (int tries = 0; events < want && tries < 50 && buf; tries++) {
+    int status[BATCH + 1], done[BATCH + 1];
+    memset(done, 0, sizeof done);
+    if (vmkmgmt_QueueWait(q, 100) == 0) drain(q, buf, len, status, done, &events, &bad);
+  }
+  free(buf);
+  vmk_MgmtUserEnd(h);
+  vmk_MgmtUserDestroy(h);
+  vmk_MgmtUserDestroy(other);
+  vmkmgmt_QueueDestroy(q);
+  if (wrong || bad || events != want) {
+    printf("failed: %ld wrong answers, %ld stray entries, %ld of %ld events\n", wrong, bad, events, want);
+    return 1;
+  }
+  printf("ok %ld %ld %ld\n", calls, events, polled);
+  return 0;
+}
