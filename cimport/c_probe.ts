@@ -6,6 +6,7 @@
  * compiler, runs them and compares each figure with ours. Also writes C declarations for our
  * types (`declareC`), for generated cases.
  */
+import { cString } from "../abi/c_text.ts";
 import type { Type } from "../mgmt/types/type.ts";
 import { isRecord, type RecordType } from "../mgmt/types/record.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
@@ -515,10 +516,8 @@ function leafOf(value: unknown, path: string): unknown {
 function leafText(n: Node, ours: unknown, theirs: string): string {
   const t = n.type;
   if (!n.bits && (t.kind === "chars" || t.kind === "string")) {
-    const cBytes = Uint8Array.from((theirs.match(/../g) ?? []).map((h) => parseInt(h, 16)));
-    const end = cBytes.indexOf(0);
-    const cString = new TextDecoder().decode(cBytes.subarray(0, end < 0 ? cBytes.length : end));
-    return ours === cString ? theirs : `string ${JSON.stringify(ours)}`;
+    const text = cString(Uint8Array.from((theirs.match(/../g) ?? []).map((h) => parseInt(h, 16))));
+    return ours === text ? theirs : `string ${JSON.stringify(ours)}`;
   }
   if (!n.bits && t.kind === "bytes") return hex(ours as Uint8Array);
   if (t.kind === "bool") return ours ? "1" : "0";

@@ -6,6 +6,7 @@
  * names and the vector `t.byCommand(…)` (mgmt/types/command.ts).
  * @module
  */
+import { isCIdentifier } from "../abi/c_text.ts";
 import { compileAndRun, type CompileOptions, definesWithPlaces, ImportError, probePrelude } from "./clang.ts";
 import { type Ast, initElements, unwrap } from "./ast.ts";
 import { type OwnFiles, topLevelArguments } from "./signatures.ts";
@@ -229,7 +230,7 @@ export async function applyCommands(
       if (!Number.isSafeInteger(Number(code))) {
         throw new ImportError(`command ${key} is ${code}: too large for a command parameter`);
       }
-      const named = byName && /^[A-Za-z_]\w*$/.test(key);
+      const named = byName && isCIdentifier(key);
       if (named) names[key] = Number(code);
       commands[named ? key : String(code)] = typeOf(plan.sig.variable, cType);
     }

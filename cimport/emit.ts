@@ -4,6 +4,7 @@
  * callback. Both go through `deno fmt`, so they pass `deno fmt --check` as written.
  * @module
  */
+import { isCIdentifier } from "../abi/c_text.ts";
 import type { TypeJson } from "../mgmt/types/type.ts";
 import { ImportError } from "./clang.ts";
 import type { ImportedSignature, ImportResult } from "./import.ts";
@@ -41,7 +42,7 @@ function typeExpr(json: TypeJson, names: Map<string, string>, docs?: ReadonlyMap
   if ("pointer" in o) return o.buffer ? `t.buffer(${objText(o.buffer as Record<string, unknown>)})` : "t.ptr";
   if ("byCommand" in o) {
     const layouts = Object.entries(o.commands as Record<string, TypeJson>).map(([k, tj]) =>
-      `${/^[A-Za-z_]\w*$/.test(k) ? k : JSON.stringify(k)}: ${typeExpr(tj, names)}`
+      `${isCIdentifier(k) ? k : JSON.stringify(k)}: ${typeExpr(tj, names)}`
     );
     return `t.byCommand(${JSON.stringify(o.byCommand)}, { ${layouts.join(", ")} })`;
   }

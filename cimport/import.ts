@@ -5,7 +5,8 @@
  * names, docs, places).
  * @module
  */
-import { DIRECTION_CODE, LOCATION_CODE, revisionFromNumbers } from "../abi/facts.ts";
+import { isCIdentifier } from "../abi/c_text.ts";
+import { DIRECTION_CODE, LOCATION_CODE, MAX_CALLBACK_PARMS, revisionFromNumbers } from "../abi/facts.ts";
 import type { Direction, Location } from "../abi/facts.ts";
 import { SignatureError, ValueError } from "../mgmt/errors.ts";
 import { formatVersion, type SignatureJson, type VersionDef } from "../mgmt/signature.ts";
@@ -161,8 +162,10 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
           `${entryPlace}: ${r.table}[${k}].location is ${c.location}, not VMK_MGMT_CALLBACK_KERNEL or _USER`,
         );
       }
-      if (c.numParms > 4) {
-        throw new ImportError(`${entryPlace}: ${r.table}[${k}].numParms is ${c.numParms}; at most 4`);
+      if (c.numParms > MAX_CALLBACK_PARMS) {
+        throw new ImportError(
+          `${entryPlace}: ${r.table}[${k}].numParms is ${c.numParms}; at most ${MAX_CALLBACK_PARMS}`,
+        );
       }
       const proto = prototypeOf(asts, c.functionName, c.numParms);
       if (!proto && c.numParms > 0) {
@@ -192,7 +195,7 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
           type = { bytes: c.parmSizes[i] };
         }
         let pname = protoParam?.name ?? nameFromType(type, types);
-        if (!/^[A-Za-z_]\w*$/.test(pname)) pname = `p${i + 1}`;
+        if (!isCIdentifier(pname)) pname = `p${i + 1}`;
         for (let n = 2; used.has(pname); n++) pname = `${pname.replace(/\d+$/, "")}${n}`;
         used.add(pname);
         const p: { dir: Direction; type: TypeJson; doc?: string } = { dir, type };
@@ -475,7 +478,7 @@ function nameFromType(type: TypeJson, types: TypeBuilder): string {
  * else `callback<ID>`; unique.
  */
 export function callbackNames(cbs: readonly RawCallback[]): string[] {
-  const ids = cbs.map((c) => (c.idText && /^[A-Za-z_]\w*$/.test(c.idText) ? c.idText : undefined));
+  const ids = cbs.map((c) => (isCIdentifier(c.idText) ? c.idText : undefined));
   const plain = ids.filter((x): x is string => !!x);
   let prefix = "";
   if (plain.length > 1) {
@@ -500,7 +503,7 @@ export function callbackNames(cbs: readonly RawCallback[]): string[] {
       name = lowerCamel(f.replace(/(Callback|Cb|CB)$/, "") || f);
     }
     name ??= `callback${c.callbackId}`;
-    if (!/^[A-Za-z_]\w*$/.test(name)) name = `callback${c.callbackId}`;
+    if (!isCIdentifier(name)) name = `callback${c.callbackId}`;
     if (used.has(name)) name = `${name}${c.callbackId}`;
     used.add(name);
     return name;

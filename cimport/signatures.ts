@@ -7,6 +7,7 @@
  * the driver's own build computes.
  * @module
  */
+import { cString, isCIdentifier } from "../abi/c_text.ts";
 import { type Ast, type AstNode, initElements, paramsOf, unwrap, where } from "./ast.ts";
 import { compileAndRun, type CompileOptions, ImportError, probePrelude, STANDIN_INCLUDE } from "./clang.ts";
 
@@ -161,7 +162,7 @@ export async function findSignatures(ast: Ast, own: OwnFiles): Promise<RawSignat
         let functionName: string | undefined;
         if (fnNode && fnNode.kind !== "ImplicitValueInitExpr") {
           const text = (await ast.sourceText(fnNode))?.trim();
-          if (text && /^[A-Za-z_]\w*$/.test(text) && text !== "NULL") functionName = text;
+          if (isCIdentifier(text) && text !== "NULL") functionName = text;
           else functionName = findRef(fnNode);
         }
         callbacks.push({
@@ -247,8 +248,8 @@ export async function readValues(o: CompileOptions, sigs: RawSignature[]): Promi
     const r = rows[i];
     s.version = r.version;
     s.numCallbacks = r.numCallbacks;
-    s.name = cString(r.name);
-    s.vendor = cString(r.vendor);
+    s.name = cStringOfHex(r.name);
+    s.vendor = cStringOfHex(r.vendor);
     if (r.parts) s.versionParts = r.parts;
     if (!r.table) {
       throw new ImportError(
@@ -313,10 +314,8 @@ function fieldNames(ast: Ast, tag: string): string[] {
 }
 
 /** A NUL-terminated C string from hex bytes. */
-function cString(hex: string): string {
-  const bytes = (hex.match(/../g) ?? []).map((h) => parseInt(h, 16));
-  const end = bytes.indexOf(0);
-  return new TextDecoder().decode(Uint8Array.from(end < 0 ? bytes : bytes.slice(0, end)));
+function cStringOfHex(hex: string): string {
+  return cString(Uint8Array.from((hex.match(/../g) ?? []).map((h) => parseInt(h, 16))));
 }
 
 /** The top-level arguments of `NAME(a, b(c, d), e)`, trimmed. */

@@ -34,6 +34,7 @@
  * ```
  * @module
  */
+import { cString } from "../abi/c_text.ts";
 import { ERRNO, QUEUE_ENTRY_KIND } from "../abi/facts.ts";
 import type { RawEvent } from "./callbacks.ts";
 import { LAYOUT } from "./layout.ts";
@@ -301,7 +302,7 @@ export class CompletionQueue {
     if (!ring || !accept) return;
     const out = new Uint8Array(108);
     if (ring(this.#queue, out, BigInt(out.length)) !== 0) return;
-    const path = new TextDecoder().decode(out.subarray(0, out.indexOf(0)));
+    const path = cString(out);
     const granted = (name: "read" | "write") =>
       Deno.permissions.querySync({ name, path }).state === "granted";
     if (!granted("read") || !granted("write")) {

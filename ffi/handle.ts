@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { cString } from "../abi/c_text.ts";
 import {
   DIRECTION_BY_CODE,
   ERRNO,
@@ -247,8 +248,7 @@ export class NativeHandle {
     });
     const rc = await kernelWaits.run(() => initWith(sigBytes, cookie, opts, out));
     keepAlive([table, sigBytes, buffers, host, why, opts]);
-    const end = why.indexOf(0);
-    const text = new TextDecoder().decode(why.subarray(0, end < 0 ? why.length : end));
+    const text = cString(why);
     return { ...NativeHandle.#made(symbols, rc, out), ...(rc !== 0 && text ? { why: text } : {}) };
   }
 
@@ -266,8 +266,7 @@ export class NativeHandle {
     if (!get) return null;
     const buf = new Uint8Array(256);
     if (get(this.#handle, buf, BigInt(buf.length)) !== 0) return null;
-    const end = buf.indexOf(0);
-    return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end)) || null;
+    return cString(buf) || null;
   }
 
   /**
@@ -279,8 +278,7 @@ export class NativeHandle {
     if (!symbols.vmkmgmt_CheckKernel) return null;
     const buf = new Uint8Array(512);
     const rc = await symbols.vmkmgmt_CheckKernel(buf, BigInt(buf.length));
-    const end = buf.indexOf(0);
-    return { rc, why: new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end)) };
+    return { rc, why: cString(buf) };
   }
 
   /**

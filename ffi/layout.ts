@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { cString } from "../abi/c_text.ts";
 import { MAX_CALLBACK_PARMS, MAX_INSTANCES, NAME_MAX_BYTES, NAME_SIZE } from "../abi/facts.ts";
 
 /** Sizes, alignments and field offsets. */
@@ -111,9 +112,7 @@ export function writeName(view: DataView, offset: number, name: string): void {
 
 /** Reads a `vmk_Name`. */
 export function readName(view: DataView, offset: number): string {
-  const src = new Uint8Array(view.buffer, view.byteOffset + offset, LAYOUT.vmk_Name.size);
-  const end = src.indexOf(0);
-  return new TextDecoder().decode(src.subarray(0, end < 0 ? src.length : end));
+  return cString(new Uint8Array(view.buffer, view.byteOffset + offset, LAYOUT.vmk_Name.size));
 }
 
 /** Encodes the `vmk_MgmtCallbackInfo[]` table; `fnPtrs[i]` is the user callback's address or 0n. */

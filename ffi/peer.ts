@@ -19,6 +19,7 @@
  * ```
  * @module
  */
+import { cString } from "../abi/c_text.ts";
 
 /** `struct ucred` of the process at the other end. */
 export interface PeerCredentials {
@@ -63,7 +64,8 @@ function sys(): Deno.DynamicLibrary<typeof LIBC>["symbols"] {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function cString(text: string): Uint8Array {
+/** A path as the NUL-terminated bytes libc takes. */
+function nulTerminated(text: string): Uint8Array {
   return encoder.encode(`${text}\0`);
 }
 
@@ -73,14 +75,14 @@ function cString(text: string): Uint8Array {
  */
 function sockets(): Map<number, number> {
   const found = new Map<number, number>();
-  const dir = sys().opendir(cString("/proc/self/fd"));
+  const dir = sys().opendir(nulTerminated("/proc/self/fd"));
   if (dir === null) throw new Error("cannot list /proc/self/fd (is /proc mounted?)");
   const link = new Uint8Array(64);
   try {
     for (let entry = sys().readdir(dir); entry !== null; entry = sys().readdir(dir)) {
       const name = new Deno.UnsafePointerView(entry).getCString(LINUX_SOCKET.DIRENT_NAME_OFFSET);
       if (!/^\d+$/.test(name)) continue;
-      const n = Number(sys().readlink(cString(`/proc/self/fd/${name}`), link, BigInt(link.length)));
+      const n = Number(sys().readlink(nulTerminated(`/proc/self/fd/${name}`), link, BigInt(link.length)));
       if (n <= 0) continue; // closed while we looked (the directory's own descriptor, for one)
       const m = /^socket:\[(\d+)\]$/.exec(decoder.decode(link.subarray(0, n)));
       if (m) found.set(Number(m[1]), Number(name));
@@ -97,8 +99,7 @@ function address(fd: number, which: "getsockname" | "getpeername"): string | nul
   if (sys()[which](fd, buf, new Uint8Array(len.buffer)) !== 0) return null;
   if (new DataView(buf.buffer).getUint16(0, true) !== LINUX_SOCKET.AF_UNIX) return null;
   const path = buf.subarray(LINUX_SOCKET.SUN_PATH_OFFSET, Math.min(len[0], buf.length));
-  const end = path.indexOf(0);
-  return decoder.decode(end < 0 ? path : path.subarray(0, end));
+  return cString(path);
 }
 
 function credentials(fd: number): PeerCredentials | null {

@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { isCIdentifier } from "../abi/c_text.ts";
 import {
   type Direction,
   DIRECTION_CODE,
@@ -209,7 +210,6 @@ export class CallbackLookupError extends TypeError {
   }
 }
 
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const utf8 = new TextEncoder();
 
 function checkName(value: unknown, field: string): string {
@@ -289,7 +289,7 @@ export function formatVersion(revnum: number): string {
 
 function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>): CallbackInfo {
   const where = `callback ${name}`;
-  if (!IDENT.test(name)) throw new SignatureError(`${where}: the name must be an identifier`);
+  if (!isCIdentifier(name)) throw new SignatureError(`${where}: the name must be an identifier`);
   if (def === null || typeof def !== "object") throw new SignatureError(`${where}: expected an object`);
   const known = ["id", "location", "sync", "params", "doc"];
   for (const k of Object.keys(def)) {
@@ -328,7 +328,7 @@ function checkCallback(name: string, def: CallbackDef, seen: Map<number, string>
   }
   const params: ParamInfo[] = entries.map(([pname, p], index) => {
     const pw = `${where}.params.${pname}`;
-    if (!IDENT.test(pname)) throw new SignatureError(`${pw}: the name must be an identifier`);
+    if (!isCIdentifier(pname)) throw new SignatureError(`${pw}: the name must be an identifier`);
     if (pname === "instance") {
       throw new SignatureError(`${pw}: "instance" is reserved for the target instance`);
     }

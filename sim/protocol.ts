@@ -15,6 +15,7 @@
  * ```
  * @module
  */
+import { cString } from "../abi/c_text.ts";
 import {
   type Direction,
   DIRECTION_BY_CODE,
@@ -275,9 +276,7 @@ export class PayloadReader {
 
   /** Reads a NUL-terminated name from a fixed `char[n]`. */
   name(n = NAME_SIZE): string {
-    const b = this.bytes(n);
-    const end = b.indexOf(0);
-    return new TextDecoder().decode(b.subarray(0, end < 0 ? n : end));
+    return cString(this.bytes(n));
   }
 
   /** Bytes left. */

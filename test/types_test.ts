@@ -2,6 +2,7 @@
 import { assertEquals, assertThrows } from "@std/assert";
 import { acmeNic } from "../demo.ts";
 import { decodeParam } from "../mgmt/codec.ts";
+import { cString, isCIdentifier } from "../abi/c_text.ts";
 import { ValueError } from "../mgmt/errors.ts";
 import { copyOut, POOLED_MAX, zeroBytes } from "../mgmt/types/byte_pool.ts";
 import { t } from "../mgmt/t.ts";
@@ -194,4 +195,15 @@ Deno.test("decodeParam through a view of the whole buffer: the same values; a sh
     { up: 1, speedMbps: 25000 },
     { up: 0, speedMbps: 100 },
   ]);
+});
+
+Deno.test("C text: a char[n] up to its first NUL, and C identifiers", () => {
+  assertEquals(cString(new Uint8Array([0x6f, 0x6b, 0, 0x78])), "ok");
+  assertEquals(cString(new Uint8Array([0x6f, 0x6b])), "ok", "no NUL: every byte");
+  assertEquals(cString(new Uint8Array([0xc3, 0xa9, 0])), "é", "UTF-8");
+  assertEquals(cString(new Uint8Array(4)), "");
+  for (const good of ["a", "_x9", "mtu_9000", "A"]) assertEquals(isCIdentifier(good), true, good);
+  for (const bad of ["", "9a", "a-b", "a b", "é", 7, undefined, null]) {
+    assertEquals(isCIdentifier(bad), false, String(bad));
+  }
 });

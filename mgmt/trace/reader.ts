@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { cString } from "../../abi/c_text.ts";
 import { type Direction, DIRECTION_BY_CODE, NAME_SIZE } from "../../abi/facts.ts";
 import { crc32 } from "../../util/crc32.ts";
 import {
@@ -358,9 +359,7 @@ class Fields {
     return this.bytes.subarray(at, at + n);
   }
   name(what: string): string {
-    const b = this.bytesOf(NAME_SIZE, what);
-    const end = b.indexOf(0);
-    return new TextDecoder().decode(end < 0 ? b : b.subarray(0, end));
+    return cString(this.bytesOf(NAME_SIZE, what));
   }
   end(what: string): void {
     if (this.#at !== this.bytes.length) {

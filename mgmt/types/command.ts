@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { isCIdentifier } from "../../abi/c_text.ts";
 import { toHex } from "../../util/hex.ts";
 import { ValueError } from "../errors.ts";
 import { bytesFromJson } from "./bytes.ts";
@@ -42,7 +43,7 @@ export function commandType<const M extends Readonly<Record<string, Type<unknown
   param: string,
   commands: M,
 ): CommandType<M> {
-  if (typeof param !== "string" || !/^[A-Za-z_]\w*$/.test(param)) {
+  if (typeof param !== "string" || !isCIdentifier(param)) {
     throw new TypeError(`t.byCommand(param, …): param must name the command parameter, got ${String(param)}`);
   }
   if (commands === null || typeof commands !== "object" || Array.isArray(commands)) {

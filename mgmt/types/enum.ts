@@ -2,8 +2,9 @@
  * Enums: named values stored in an integer of up to 32 bits.
  * @module
  */
+import { isCIdentifier } from "../../abi/c_text.ts";
 import { u32 } from "./int.ts";
-import { describeValue, IDENT, type Type } from "./type.ts";
+import { describeValue, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
 /** An enum type: values are the names, or a number (a bigint in a 64-bit base) when the kernel sends one with no name. */
@@ -29,7 +30,7 @@ export function enumType<const E extends Record<string, number>>(
   }
   const byNumber = new Map<number, N>();
   for (const n of names) {
-    if (!IDENT.test(n)) throw new RangeError(`enum name ${JSON.stringify(n)} is not an identifier`);
+    if (!isCIdentifier(n)) throw new RangeError(`enum name ${JSON.stringify(n)} is not an identifier`);
     if (!Number.isSafeInteger(values[n])) {
       throw new RangeError(`enum ${n}: ${values[n]} is not a whole number`);
     }

@@ -3,6 +3,7 @@
  * whose direction and length the signature states (an NVMe identify page, a firmware image).
  * @module
  */
+import { isCIdentifier } from "../../abi/c_text.ts";
 import { type CallerBuffers, describeValue, type Type, type TypeJson } from "./type.ts";
 import { ValueError } from "../errors.ts";
 import { bytesFromJson } from "./bytes.ts";
@@ -133,7 +134,7 @@ export function bufferPointer(spec: BufferSpec): PointerType {
   }
   if (
     spec.lengthFrom !== undefined &&
-    (typeof spec.lengthFrom !== "string" || !/^[A-Za-z_]\w*$/.test(spec.lengthFrom))
+    !isCIdentifier(spec.lengthFrom)
   ) {
     throw new RangeError(`t.buffer: lengthFrom must name a member, got ${JSON.stringify(spec.lengthFrom)}`);
   }

@@ -3,6 +3,7 @@
  * (`record_layout.ts`), each member's reader and writer, and their JSON description.
  * @module
  */
+import { isCIdentifier } from "../../abi/c_text.ts";
 import { layoutRecord, type RecordAttributes } from "./record_layout.ts";
 import {
   type BitCodec,
@@ -12,7 +13,7 @@ import {
   type Member,
   type MemberJson,
 } from "./members.ts";
-import { type CallerBuffers, IDENT, type Type, type TypeJson } from "./type.ts";
+import type { CallerBuffers, Type, TypeJson } from "./type.ts";
 import { isAlignment } from "./record_layout.ts";
 
 /** Options of a struct or union: its name and the attributes it is declared with. */
@@ -161,7 +162,7 @@ export function planRecord(
   }
   const entries = Object.entries(members);
   const specs = entries.map(([name, m]) => {
-    if (!IDENT.test(name)) {
+    if (!isCIdentifier(name)) {
       throw new RangeError(`${what}: member name ${JSON.stringify(name)} is not an identifier`);
     }
     if (isMemberSpec(m)) {

@@ -4,12 +4,12 @@
  * (`t.chars`, as real drivers' names are).
  * @module
  */
+import { cString } from "../../abi/c_text.ts";
 import { writeBytes } from "./byte_pool.ts";
 import { bytesOf, checkLength, describeValue, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 function charArray(length: number, full: boolean): Type<string> {
   const kind = full ? "chars" : "string";
@@ -41,9 +41,7 @@ function charArray(length: number, full: boolean): Type<string> {
       writeBytes(view, offset, bytes, length);
     },
     decode(view, offset) {
-      const src = bytesOf(view, offset, length);
-      const end = src.indexOf(0);
-      return decoder.decode(src.subarray(0, end < 0 ? length : end));
+      return cString(bytesOf(view, offset, length));
     },
     fromJson(json, path) {
       // A string's JSON form is itself; `t.chars` checks its length here too, so a value too long

@@ -107,9 +107,6 @@ export class CallerBuffers {
 /** The JavaScript value type of a {@link Type}. */
 export type ValueOf<T> = T extends Type<infer V> ? V : never;
 
-/** A C identifier, as struct fields and enum names must be. */
-export const IDENT: RegExp = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
 /** A short description of a value for error messages. */
 export function describeValue(v: unknown): string {
   if (typeof v === "string") return JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v);
