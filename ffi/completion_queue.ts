@@ -116,7 +116,7 @@ export class CompletionQueue {
       const out = new BigUint64Array(1);
       const rc = s.vmkmgmt_QueueCreate(new Uint8Array(out.buffer));
       const pointer = rc === 0 ? Deno.UnsafePointer.create(out[0]) : null;
-      // (never destroyed: the library stays loaded for the life of the process, ffi/pin.ts)
+      // (never destroyed: the library stays loaded for the life of the process, ffi/keep_mapped.ts)
       if (pointer) {
         made = new CompletionQueue(symbols, pointer);
         // At exit V8 frees the buffers of calls still in flight, which the reader threads would

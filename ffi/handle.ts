@@ -52,7 +52,7 @@ type AsyncInvoke = (
 type SyncInvoke = (h: Deno.PointerObject, inst: bigint, id: bigint, n: number, ...a: Uint8Array[]) => number;
 
 /** A caller buffer whose address goes into a parameter's pointer member (`view` at `offset`). */
-export interface Pin {
+export interface CallerPointer {
   /** The parameter buffer holding the pointer. */
   readonly view: DataView;
   /** The pointer's offset in `view`. */
@@ -102,7 +102,7 @@ export class NativeCall {
    * The C arguments for `data` (one buffer per parameter, already the right size), with the
    * address of each caller buffer written into its pointer member.
    */
-  #args(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly Pin[]): Uint8Array[] {
+  #args(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly CallerPointer[]): Uint8Array[] {
     // Deno wraps a u64 silently: an id out of range would address another instance.
     if (typeof instanceId !== "bigint" || instanceId < 0n || instanceId > U64_MAX) {
       throw new RangeError(`instance id ${instanceId} is not a vmk_uint64`);
@@ -130,7 +130,7 @@ export class NativeCall {
     done: (rc: number) => void,
     failed: (reason: unknown) => void,
     signal?: AbortSignal,
-    pinned: readonly Pin[] = [],
+    pinned: readonly CallerPointer[] = [],
   ): void {
     const args = this.#args(instanceId, data, pinned);
     if (signal?.aborted) return failed(signal.reason);
@@ -155,13 +155,13 @@ export class NativeCall {
     instanceId: bigint,
     data: readonly Uint8Array[],
     signal?: AbortSignal,
-    pinned: readonly Pin[] = [],
+    pinned: readonly CallerPointer[] = [],
   ): Promise<number> {
     return new Promise((resolve, reject) => this.start(instanceId, data, resolve, reject, signal, pinned));
   }
 
   /** The same, blocking the JavaScript thread until the kernel answers. */
-  invokeSync(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly Pin[] = []): number {
+  invokeSync(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly CallerPointer[] = []): number {
     const args = this.#args(instanceId, data, pinned);
     const rc = this.#sync(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
     keepAlive([args, data, pinned]);

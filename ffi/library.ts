@@ -13,7 +13,7 @@
  */
 import { ESXI_LIBRARY_PATHS, HOST_ENV, LIBRARY_ENV } from "../abi/facts.ts";
 import { CompletionQueue } from "./completion_queue.ts";
-import { keepMapped } from "./pin.ts";
+import { keepMapped } from "./keep_mapped.ts";
 import { REQUIRED_FUNCTIONS, SYMBOLS, type VmkMgmtSymbols } from "./symbols.ts";
 
 /** Where a library came from. */

@@ -17,7 +17,8 @@
  * never held across a system call; `rlock` is the receive side (who reads the socket), taken
  * before `lock`. A queue's lock comes after a handle's `lock` (the reader pushes
  * events holding it, to keep their order) and is never held while taking one. Each condition
- * variable wakes only the waiters it concerns.
+ * variable wakes only the waiters it concerns. A function's suffix says which lock its caller holds:
+ * `_locked` the handle's `lock`, `_slocked` `slock`, `_qlocked` the queue's lock, `_ctl_held` `ctl`.
  */
 #ifndef VMKMGMT_HANDLE_H
 #define VMKMGMT_HANDLE_H
@@ -175,7 +176,7 @@ typedef struct vmkMgmtUserHandleInt handle_t;
 const vmk_MgmtCallbackInfo *handle_find_callback(const handle_t *h, vmk_uint64 id);
 
 /* trust.c: writes a reason into why[0..len) (when there is room) and returns rc */
-int say(char *why, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int vmkmgmt_say(char *why, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* trust.c: connects to the kernel only if it can be trusted; EACCES, EIO or EINVAL, with why */
 int trust_connect(int *fd, char *why, size_t len);
 
@@ -249,7 +250,7 @@ const vmk_MgmtCallbackInfo *monitor_parse_event(const handle_t *h, const uint8_t
 
 /* monitor.c */
 int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length);
-int monitor_end_locked(handle_t *h);
+int monitor_end_ctl_held(handle_t *h);
 void monitor_free_events(handle_t *h);
 
 #endif

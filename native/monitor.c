@@ -235,7 +235,7 @@ EXPORT int vmk_MgmtUserContinue(vmk_MgmtUserHandle h) {
 }
 
 /* Stops and joins the monitor thread; called with ctl held. EINVAL if not begun. */
-int monitor_end_locked(handle_t *h) {
+int monitor_end_ctl_held(handle_t *h) {
   pthread_mutex_lock(&h->lock);
   if (!h->begun) {
     pthread_mutex_unlock(&h->lock);
@@ -291,7 +291,7 @@ EXPORT int vmk_MgmtUserEnd(vmk_MgmtUserHandle h) {
   int rc = registry_enter(h);
   if (rc != 0) return rc;
   pthread_mutex_lock(&h->ctl);
-  rc = monitor_end_locked(h);
+  rc = monitor_end_ctl_held(h);
   pthread_mutex_unlock(&h->ctl);
   registry_leave(h);
   return rc;

@@ -96,7 +96,7 @@ void queue_ring(vmkmgmt_Queue q) {
 
 /* Appends an entry (q->lock held); a waiter wakes if the queue was empty. Returns whether it was:
  * then the caller rings the doorbell, once it has let go of the lock. */
-static int push_locked(vmkmgmt_Queue q, struct qentry *e) {
+static int push_qlocked(vmkmgmt_Queue q, struct qentry *e) {
   e->next = NULL;
   int was_empty = q->tail == NULL;
   if (q->tail) {
@@ -121,7 +121,7 @@ void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int statu
   e->key = token;
   e->status = status;
   pthread_mutex_lock(&q->lock);
-  int rang = push_locked(q, e);
+  int rang = push_qlocked(q, e);
   pthread_mutex_unlock(&q->lock);
   if (rang) ring_or_owe(q, ring_owed);
 }
@@ -147,7 +147,7 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring
   int full = h->queued_events >= LOCAL_EVENTS, rang = 0;
   if (!full) {
     h->queued_events++;
-    rang = push_locked(q, e);
+    rang = push_qlocked(q, e);
   }
   pthread_mutex_unlock(&q->lock);
   if (rang) ring_or_owe(q, ring_owed);
@@ -163,7 +163,7 @@ void queue_disconnected_locked(handle_t *h) {
   e->key = h->queue_key;
   e->status = EIO;
   pthread_mutex_lock(&h->queue->lock);
-  int rang = push_locked(h->queue, e);
+  int rang = push_qlocked(h->queue, e);
   pthread_mutex_unlock(&h->queue->lock);
   if (rang) queue_ring(h->queue);
 }

@@ -82,17 +82,17 @@ struct target {
 
 static int parse_host(const char *host, struct target *t, char *why, size_t len) {
   memset(t, 0, sizeof *t);
-  if (host[0] == '-') return say(why, len, EINVAL, "host %s: a host may not start with '-' (ssh would read an option)", host);
+  if (host[0] == '-') return vmkmgmt_say(why, len, EINVAL, "host %s: a host may not start with '-' (ssh would read an option)", host);
   const char *at = strchr(host, '@');
   const char *rest = host;
   if (at) {
     size_t n = (size_t)(at - host);
-    if (n == 0 || n >= sizeof t->user) return say(why, len, EINVAL, "host %s: the user name is empty or too long", host);
+    if (n == 0 || n >= sizeof t->user) return vmkmgmt_say(why, len, EINVAL, "host %s: the user name is empty or too long", host);
     for (size_t i = 0; i < n; i++) {
       if (!isalnum((unsigned char)host[i]) && !strchr("._-", host[i]))
-        return say(why, len, EINVAL, "host %s: the user name may hold letters, digits, '.', '_' and '-'", host);
+        return vmkmgmt_say(why, len, EINVAL, "host %s: the user name may hold letters, digits, '.', '_' and '-'", host);
     }
-    if (host[0] == '-') return say(why, len, EINVAL, "host %s: a user name may not start with '-'", host);
+    if (host[0] == '-') return vmkmgmt_say(why, len, EINVAL, "host %s: a user name may not start with '-'", host);
     memcpy(t->user, host, n);
     rest = at + 1;
   }
@@ -100,34 +100,34 @@ static int parse_host(const char *host, struct target *t, char *why, size_t len)
   size_t name_len;
   if (rest[0] == '[') {
     const char *close = strchr(rest, ']');
-    if (!close) return say(why, len, EINVAL, "host %s: '[' without ']'", host);
+    if (!close) return vmkmgmt_say(why, len, EINVAL, "host %s: '[' without ']'", host);
     name_len = (size_t)(close - rest - 1);
-    if (name_len >= sizeof t->name) return say(why, len, EINVAL, "host %s: the address is too long", host);
+    if (name_len >= sizeof t->name) return vmkmgmt_say(why, len, EINVAL, "host %s: the address is too long", host);
     memcpy(t->name, rest + 1, name_len);
     if (close[1] == ':') port = close + 2;
-    else if (close[1] != 0) return say(why, len, EINVAL, "host %s: expected ':port' after ']'", host);
+    else if (close[1] != 0) return vmkmgmt_say(why, len, EINVAL, "host %s: expected ':port' after ']'", host);
     for (size_t i = 0; i < name_len; i++) {
       if (!isxdigit((unsigned char)t->name[i]) && t->name[i] != ':' && t->name[i] != '.')
-        return say(why, len, EINVAL, "host %s: not an IPv6 address in brackets", host);
+        return vmkmgmt_say(why, len, EINVAL, "host %s: not an IPv6 address in brackets", host);
     }
   } else {
     const char *colon = strchr(rest, ':');
     name_len = colon ? (size_t)(colon - rest) : strlen(rest);
     if (colon) port = colon + 1;
-    if (name_len >= sizeof t->name) return say(why, len, EINVAL, "host %s: the name is too long", host);
+    if (name_len >= sizeof t->name) return vmkmgmt_say(why, len, EINVAL, "host %s: the name is too long", host);
     memcpy(t->name, rest, name_len);
     for (size_t i = 0; i < name_len; i++) {
       if (!isalnum((unsigned char)t->name[i]) && t->name[i] != '.' && t->name[i] != '-' && t->name[i] != '_')
-        return say(why, len, EINVAL, "host %s: a host name holds letters, digits, '.', '-' and '_'", host);
+        return vmkmgmt_say(why, len, EINVAL, "host %s: a host name holds letters, digits, '.', '-' and '_'", host);
     }
   }
-  if (name_len == 0) return say(why, len, EINVAL, "host %s: no host name", host);
-  if (t->name[0] == '-') return say(why, len, EINVAL, "host %s: a host name may not start with '-'", host);
+  if (name_len == 0) return vmkmgmt_say(why, len, EINVAL, "host %s: no host name", host);
+  if (t->name[0] == '-') return vmkmgmt_say(why, len, EINVAL, "host %s: a host name may not start with '-'", host);
   if (port) {
     char *end = NULL;
     long p = strtol(port, &end, 10);
     if (*port == 0 || *end != 0 || p < 1 || p > 65535 || strlen(port) >= sizeof t->port)
-      return say(why, len, EINVAL, "host %s: the port must be 1..65535", host);
+      return vmkmgmt_say(why, len, EINVAL, "host %s: the port must be 1..65535", host);
     snprintf(t->port, sizeof t->port, "%ld", p);
   }
   return 0;
@@ -140,10 +140,10 @@ static int control_dir(char *dir, size_t size, char *why, size_t len) {
   for (int level = 0; level < 2; level++) {
     if (level == 1) strncat(dir, "/ssh", size - strlen(dir) - 1);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-      return say(why, len, EIO, "cannot create %s: %s", dir, strerror(errno));
+      return vmkmgmt_say(why, len, EIO, "cannot create %s: %s", dir, strerror(errno));
     struct stat st;
     if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != me || (st.st_mode & 077) != 0)
-      return say(why, len, EACCES, "%s must be a directory of yours closed to others (chmod 700 %s)", dir, dir);
+      return vmkmgmt_say(why, len, EACCES, "%s must be a directory of yours closed to others (chmod 700 %s)", dir, dir);
   }
   return 0;
 }
@@ -158,7 +158,7 @@ static int build_argv(const char *host, struct argv *a, char *why, size_t len) {
   if (strcmp(host, WIRE_LOCAL_HOST) == 0) {
     int rc = push_words(a, bridge);
     if (rc == 0 && a->n == 0) rc = EINVAL;
-    return rc == 0 ? 0 : say(why, len, EINVAL, "%s: not a usable command line", WIRE_BRIDGE_ENV);
+    return rc == 0 ? 0 : vmkmgmt_say(why, len, EINVAL, "%s: not a usable command line", WIRE_BRIDGE_ENV);
   }
   struct target t;
   int rc = parse_host(host, &t, why, len);
@@ -180,7 +180,7 @@ static int build_argv(const char *host, struct argv *a, char *why, size_t len) {
   if (rc == 0) rc = push_str(a, t.name);
   if (rc == 0) rc = push_str(a, "--");
   if (rc == 0) rc = push_str(a, bridge);
-  return rc == 0 ? 0 : say(why, len, EINVAL, "%s and %s make too long a command line", WIRE_SSH_ENV,
+  return rc == 0 ? 0 : vmkmgmt_say(why, len, EINVAL, "%s and %s make too long a command line", WIRE_SSH_ENV,
                            WIRE_BRIDGE_ENV);
 }
 
@@ -196,11 +196,11 @@ int remote_connect(const char *host, int *fd, pid_t *pid, int *errfd, char *why,
   if (rc != 0) goto out;
   rc = EIO;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    say(why, len, rc, "socketpair: %s", strerror(errno));
+    vmkmgmt_say(why, len, rc, "socketpair: %s", strerror(errno));
     goto out;
   }
   if ((err = memfd_create("vmkmgmt-remote-stderr", MFD_CLOEXEC)) < 0) {
-    say(why, len, rc, "memfd_create: %s", strerror(errno));
+    vmkmgmt_say(why, len, rc, "memfd_create: %s", strerror(errno));
     goto out;
   }
   if (posix_spawn_file_actions_init(&fa) != 0) goto out;
@@ -218,7 +218,7 @@ int remote_connect(const char *host, int *fd, pid_t *pid, int *errfd, char *why,
   int e = posix_spawnp(pid, a.v[0], &fa, &attr, a.v, environ);
   if (e != 0) {
     rc = e == ENOENT ? ENOENT : EIO;
-    say(why, len, rc, "cannot run %s: %s%s", a.v[0], strerror(e),
+    vmkmgmt_say(why, len, rc, "cannot run %s: %s%s", a.v[0], strerror(e),
         strcmp(a.v[0], "ssh") == 0 ? " (install OpenSSH's client: apt-get install openssh-client)" : "");
     goto out;
   }

@@ -45,7 +45,7 @@ static size_t frame_iov(uint8_t hdr[WIRE_HEADER_SIZE], struct iovec *iov, uint16
 
 /* Gives the socket back (with slock held). A failed write ends the connection: part of a frame may
  * be out, so nothing after it could be understood; the reader then fails every call with EIO. */
-static void release_locked(handle_t *h, int rc) {
+static void release_slocked(handle_t *h, int rc) {
   h->sending = 0;
   if (rc != 0 && !h->send_failed) {
     h->send_failed = 1;
@@ -70,7 +70,7 @@ int transport_send(handle_t *h, uint16_t type, uint32_t id, const struct iovec *
   pthread_mutex_unlock(&h->slock);
   int rc = wire_write_all(h->fd, iov, 1 + n, 1);
   pthread_mutex_lock(&h->slock);
-  release_locked(h, rc);
+  release_slocked(h, rc);
   pthread_mutex_unlock(&h->slock);
   return rc;
 }
@@ -99,7 +99,7 @@ static int write_now(int fd, struct iovec **iov, int n) {
 }
 
 /* The frames left to the writer, once the connection failed: none will go out. */
-static void drop_queue_locked(handle_t *h, struct submitted **owners, size_t *count, size_t cap) {
+static void drop_queue_slocked(handle_t *h, struct submitted **owners, size_t *count, size_t cap) {
   while (h->outq) {
     struct outframe *f = h->outq;
     if (f->owner) {
@@ -133,7 +133,7 @@ static void *writer_main(void *arg) {
       pthread_mutex_unlock(&h->slock);
       rc = wire_write_all(h->fd, f->iov, f->n, 1);
       pthread_mutex_lock(&h->slock);
-      release_locked(h, rc);
+      release_slocked(h, rc);
     }
     struct submitted *owner = f->owner;
     free(f->copy);
@@ -148,14 +148,14 @@ static void *writer_main(void *arg) {
 }
 
 /* Starts the writer thread the first time a frame must wait for it (slock held); 0 or EAGAIN. */
-static int writer_ready_locked(handle_t *h) {
+static int writer_ready_slocked(handle_t *h) {
   if (!h->writer_started) h->writer_started = pthread_create(&h->writer, NULL, writer_main, h) == 0;
   return h->writer_started ? 0 : EAGAIN;
 }
 
 /* Queues frames for the writer (slock held): at the head when the first of them is partly out
  * (it must go on before anything queued meanwhile), else at the tail. */
-static void enqueue_locked(handle_t *h, struct outframe *first, struct outframe *last, int at_head) {
+static void enqueue_slocked(handle_t *h, struct outframe *first, struct outframe *last, int at_head) {
   if (at_head) {
     last->next = h->outq;
     h->outq = first;
@@ -192,7 +192,7 @@ int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct 
     pthread_mutex_unlock(&h->slock);
     left = write_now(h->fd, &iov, left);
     pthread_mutex_lock(&h->slock);
-    release_locked(h, left < 0 ? EIO : 0);
+    release_slocked(h, left < 0 ? EIO : 0);
     if (left <= 0) {
       pthread_mutex_unlock(&h->slock);
       return left < 0 ? EIO : 0;
@@ -202,10 +202,10 @@ int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct 
   size_t rest = 0;
   for (int i = 0; i < left; i++) rest += iov[i].iov_len;
   struct outframe *q = calloc(1, sizeof *q);
-  int rc = q && (q->copy = malloc(rest)) != NULL ? writer_ready_locked(h) : ENOMEM;
+  int rc = q && (q->copy = malloc(rest)) != NULL ? writer_ready_slocked(h) : ENOMEM;
   if (rc != 0) {
     /* A frame cut short cannot be taken back: the connection is lost. One not begun is not sent. */
-    if (first) release_locked(h, EIO);
+    if (first) release_slocked(h, EIO);
     pthread_mutex_unlock(&h->slock);
     if (q) free(q->copy);
     free(q);
@@ -218,7 +218,7 @@ int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct 
   }
   q->iov[0] = (struct iovec){q->copy, rest};
   q->n = 1;
-  enqueue_locked(h, q, q, first);
+  enqueue_slocked(h, q, q, first);
   pthread_mutex_unlock(&h->slock);
   return 0;
 }
@@ -315,11 +315,11 @@ int transport_flush(handle_t *h) {
     }
   }
   pthread_mutex_lock(&h->slock);
-  if (claimed) release_locked(h, rc);
+  if (claimed) release_slocked(h, rc);
   struct outframe *first = NULL, *last = NULL;
   if (rc == 0 && list) {
     /* The rest, in order, for the writer: at the head if part of its first frame is out. */
-    rc = writer_ready_locked(h);
+    rc = writer_ready_slocked(h);
     for (struct submitted *s = list; rc == 0 && s; s = s->next_corked) {
       struct outframe *f = frame_of(s, s == list ? skip : 0);
       if (!f) {
@@ -331,12 +331,12 @@ int transport_flush(handle_t *h) {
       last = f;
     }
     if (rc == 0) {
-      enqueue_locked(h, first, last, claimed);
+      enqueue_slocked(h, first, last, claimed);
       list = NULL;
     } else {
       /* Frames that can be neither sent nor queued: the connection cannot go on (the reader fails
        * their calls once it sees it end). */
-      release_locked(h, EIO);
+      release_slocked(h, EIO);
       while (first) {
         struct outframe *next = first->next;
         free(first);
@@ -370,7 +370,7 @@ void transport_stop_writer(handle_t *h) {
   do {
     count = 0;
     pthread_mutex_lock(&h->slock);
-    drop_queue_locked(h, owners, &count, sizeof owners / sizeof *owners);
+    drop_queue_slocked(h, owners, &count, sizeof owners / sizeof *owners);
     pthread_mutex_unlock(&h->slock);
     for (size_t i = 0; i < count; i++) submit_unqueued(h, owners[i]);
   } while (count == sizeof owners / sizeof *owners);

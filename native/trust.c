@@ -20,7 +20,7 @@
 #include "wire.h"
 
 /* Writes a reason (when there is room for one) and returns `rc`. */
-int say(char *why, size_t len, int rc, const char *fmt, ...) {
+int vmkmgmt_say(char *why, size_t len, int rc, const char *fmt, ...) {
   if (why && len > 0) {
     va_list ap;
     va_start(ap, fmt);
@@ -38,7 +38,7 @@ static int socket_path(struct sockaddr_un *addr, char *why, size_t len) {
   int n = env && *env ? snprintf(addr->sun_path, sizeof addr->sun_path, "%s", env)
                       : snprintf(addr->sun_path, sizeof addr->sun_path, WIRE_SOCKET_DEFAULT, (unsigned)getuid());
   if (n < 0 || (size_t)n >= sizeof addr->sun_path) {
-    return say(why, len, EINVAL, "the socket path in %s is longer than %zu bytes", WIRE_SOCKET_ENV,
+    return vmkmgmt_say(why, len, EINVAL, "the socket path in %s is longer than %zu bytes", WIRE_SOCKET_ENV,
                sizeof addr->sun_path - 1);
   }
   return 0;
@@ -55,21 +55,21 @@ static int check_dir(const char *sock, char *why, size_t len) {
   struct stat st;
   if (lstat(dir, &st) != 0) {
     int e = errno;
-    return say(why, len, EIO, "no kernel: the socket directory %s cannot be read (%s)", dir, strerror(e));
+    return vmkmgmt_say(why, len, EIO, "no kernel: the socket directory %s cannot be read (%s)", dir, strerror(e));
   }
   uid_t me = geteuid();
   unsigned mode = (unsigned)st.st_mode & 07777;
   if (!S_ISDIR(st.st_mode)) {
-    return say(why, len, EACCES, "the socket directory %s is not a directory (a symbolic link?): refusing it",
+    return vmkmgmt_say(why, len, EACCES, "the socket directory %s is not a directory (a symbolic link?): refusing it",
                dir);
   }
   if (st.st_uid != me && st.st_uid != 0) {
-    return say(why, len, EACCES, "the socket directory %s is owned by uid %u, not you (uid %u): refusing it", dir,
+    return vmkmgmt_say(why, len, EACCES, "the socket directory %s is owned by uid %u, not you (uid %u): refusing it", dir,
                (unsigned)st.st_uid, (unsigned)me);
   }
   unsigned mask = st.st_uid == me ? WIRE_DIR_PRIVATE_MASK : WIRE_DIR_SYSTEM_MASK;
   if (mode & mask) {
-    return say(why, len, EACCES,
+    return vmkmgmt_say(why, len, EACCES,
                "the socket directory %s (owner uid %u, mode %04o) is open to others: refusing it (chmod 700 it, "
                "or point %s elsewhere)",
                dir, (unsigned)st.st_uid, mode, WIRE_SOCKET_ENV);
@@ -82,14 +82,14 @@ static int check_peer(int fd, const char *sock, char *why, size_t len) {
   struct ucred cred;
   socklen_t n = sizeof cred;
   if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &n) != 0 || n != sizeof cred) {
-    return say(why, len, EACCES, "cannot tell who runs the kernel at %s: refusing it", sock);
+    return vmkmgmt_say(why, len, EACCES, "cannot tell who runs the kernel at %s: refusing it", sock);
   }
   uid_t me = geteuid();
   if (cred.uid != me && cred.uid != 0) {
-    return say(why, len, EACCES, "the kernel at %s is run by uid %u, not you (uid %u): refusing it", sock,
+    return vmkmgmt_say(why, len, EACCES, "the kernel at %s is run by uid %u, not you (uid %u): refusing it", sock,
                (unsigned)cred.uid, (unsigned)me);
   }
-  return say(why, len, 0, "the kernel at %s is run by uid %u (pid %d)", sock, (unsigned)cred.uid, (int)cred.pid);
+  return vmkmgmt_say(why, len, 0, "the kernel at %s is run by uid %u (pid %d)", sock, (unsigned)cred.uid, (int)cred.pid);
 }
 
 int trust_connect(int *out, char *why, size_t len) {
@@ -99,9 +99,9 @@ int trust_connect(int *out, char *why, size_t len) {
   rc = check_dir(addr.sun_path, why, len);
   if (rc != 0) return rc;
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return say(why, len, EIO, "no socket: %s", strerror(errno));
+  if (fd < 0) return vmkmgmt_say(why, len, EIO, "no socket: %s", strerror(errno));
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-    rc = say(why, len, EIO, "no kernel listens at %s (%s)", addr.sun_path, strerror(errno));
+    rc = vmkmgmt_say(why, len, EIO, "no kernel listens at %s (%s)", addr.sun_path, strerror(errno));
     goto fail;
   }
   rc = check_peer(fd, addr.sun_path, why, len);

@@ -258,7 +258,7 @@ EXPORT int vmk_MgmtUserDestroy(vmk_MgmtUserHandle h) {
   pthread_mutex_lock(&h->lock);
   int begun = h->begun;
   pthread_mutex_unlock(&h->lock);
-  if (begun) rc = monitor_end_locked(h);
+  if (begun) rc = monitor_end_ctl_held(h);
   /* From here no new call can enter; a second Destroy gets EINVAL. */
   if (rc == 0) rc = registry_remove(h);
   if (rc != 0) goto fail;

@@ -6,7 +6,7 @@
 import { assertEquals } from "@std/assert";
 import * as abi from "../abi/facts.ts";
 import { LINUX_SOCKET } from "../ffi/peer.ts";
-import { DLFCN_FLAGS } from "../ffi/pin.ts";
+import { DLFCN_FLAGS } from "../ffi/keep_mapped.ts";
 import * as wire from "../sim/protocol.ts";
 import {
   decodeCallbackInfos,
@@ -212,6 +212,6 @@ Deno.test("the Linux socket facts of ffi/peer.ts match the C headers", async () 
   assertEquals({ ...LINUX_SOCKET }, (await fromC()).linux);
 });
 
-Deno.test("the dlfcn flags of ffi/pin.ts match <dlfcn.h>", async () => {
+Deno.test("the dlfcn flags of ffi/keep_mapped.ts match <dlfcn.h>", async () => {
   assertEquals({ ...DLFCN_FLAGS }, (await fromC()).dlfcn);
 });

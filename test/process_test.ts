@@ -47,7 +47,7 @@ Deno.test("listeners coming and going in any order leave nothing that keeps the 
 Deno.test("a script ending while the library's threads still take replies exits cleanly (not SIGSEGV)", async () => {
   await using sim = await startSimProcess();
   // Replies to calls given up on arrive 6–15 ms late, while Deno unloads the library at exit;
-  // before ffi/pin.ts every run of this died with SIGSEGV.
+  // before ffi/keep_mapped.ts every run of this died with SIGSEGV.
   for (let i = 0; i < 4; i++) await sim.control({ op: "delay", instance: `vmnic${i}`, ms: 6 + 3 * i });
   for (let run_ = 0; run_ < 3; run_++) {
     const r = await run(["run", "-A", "test/fixtures/exits_while_threads_run.ts"], sim.env);

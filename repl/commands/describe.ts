@@ -3,7 +3,7 @@
  * @module
  */
 import type { Signature } from "../../mgmt/signature.ts";
-import { describeCallback, describeSignature, template, toJsonText } from "../format.ts";
+import { describeCallback, describeSignature, template as callTemplate, toJsonText } from "../format.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { callbackOf, type Command, need } from "./command.ts";
 
@@ -36,7 +36,7 @@ export const describe: Command = {
   },
 };
 
-export const templateCmd: Command = {
+export const template: Command = {
   name: "template",
   usage: "template CALLBACK [INSTANCE]",
   summary: "print a call line and a JSON skeleton to edit",
@@ -45,7 +45,7 @@ export const templateCmd: Command = {
     const sig = signatureForDescribe(state);
     const cb = callbackOf(sig, need(args, 0, "callback name", this.usage), "kernel");
     const inst = args[1]?.text ?? state.instanceCache.get(sig.name)?.[0]?.name ?? "INSTANCE";
-    const t = template(cb, inst);
+    const t = callTemplate(cb, inst);
     // On a terminal the call line is also put on the next edit line, ready to edit and run.
     const onLine = !state.json && state.prefill !== undefined;
     state.result(

@@ -6,9 +6,9 @@ import { didYouMean } from "../../util/suggest.ts";
 import { CommandError } from "../state.ts";
 import { call, show } from "./call.ts";
 import type { Command } from "./command.ts";
-import { describe, templateCmd } from "./describe.ts";
+import { describe, template } from "./describe.ts";
 import { edit, exit, js, json, sim } from "./misc.ts";
-import { close, instances, lib, openCmd, sessions, sigs, use } from "./session.ts";
+import { close, instances, lib, open, sessions, sigs, use } from "./session.ts";
 import { unwatch, watch } from "./watch.ts";
 import { record } from "./record.ts";
 
@@ -54,12 +54,12 @@ const help: Command = {
 export const COMMANDS: readonly Command[] = [
   help,
   sigs,
-  openCmd,
+  open,
   use,
   sessions,
   close,
   describe,
-  templateCmd,
+  template,
   instances,
   call,
   show,

@@ -3,7 +3,7 @@
  * @module
  */
 import { libraryInfo } from "../../ffi/library.ts";
-import { open } from "../../mgmt/open.ts";
+import { open as openSession } from "../../mgmt/open.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { instancesJson, plural, table } from "../format.ts";
 import { reconnect } from "../health.ts";
@@ -49,7 +49,7 @@ export const sigs: Command = {
   },
 };
 
-export const openCmd: Command = {
+export const open: Command = {
   name: "open",
   usage: "open SIGNATURE",
   summary: "open a session on a signature (it becomes the current one)",
@@ -76,7 +76,7 @@ export const openCmd: Command = {
       );
     }
     if (!state.sessions.has(name)) {
-      const s = await open(known.signature, {
+      const s = await openSession(known.signature, {
         onError: (e, ctx) => state.printAbove(`${state.paint.red("error:")} ${ctx}: ${(e as Error).message}`),
       });
       state.sessions.set(name, s);

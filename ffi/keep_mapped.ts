@@ -34,7 +34,7 @@ function binding(): Deno.DynamicLibrary<typeof DLFCN>["symbols"] {
 }
 
 /**
- * Pins the library at `path` (already loaded by `Deno.dlopen`) for the life of the process.
+ * Keeps the library at `path` (already loaded by `Deno.dlopen`) for the life of the process.
  * @throws {Error} when the C library has no `dlopen` or it refuses the path; the message says why.
  */
 export function keepMapped(path: string): void {
