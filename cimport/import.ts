@@ -8,7 +8,7 @@
 import { isCIdentifier } from "../abi/c_text.ts";
 import { DIRECTION_CODE, LOCATION_CODE, MAX_CALLBACK_PARMS, revisionFromNumbers } from "../abi/facts.ts";
 import type { Direction, Location } from "../abi/facts.ts";
-import { SignatureError, ValueError } from "../mgmt/errors.ts";
+import { SignatureError } from "../mgmt/errors.ts";
 import { formatVersion, type SignatureJson, type VersionDef } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
 import { typeFromJson } from "../mgmt/types/json.ts";
@@ -360,7 +360,8 @@ function buildTypes(types: TypeBuilder): Map<string, Type<unknown>> {
     try {
       built.set(name, typeFromJson(json, name, Object.fromEntries(built)));
     } catch (e) {
-      if (e instanceof ValueError || e instanceof TypeError || e instanceof RangeError) {
+      // The taxonomy's bad definitions: a rule broken, a wrong kind of thing, an option out of range.
+      if (e instanceof SignatureError || e instanceof TypeError || e instanceof RangeError) {
         throw new ImportError(
           `${types.places.get(name)}: ${types.cNames.get(name)} cannot be expressed: ${(e as Error).message}`,
         );

@@ -5,7 +5,7 @@
 import { isCIdentifier } from "../../abi/c_text.ts";
 import { u32 } from "./int.ts";
 import { describeValue, type Type } from "./type.ts";
-import { ValueError } from "../errors.ts";
+import { SignatureError, ValueError } from "../errors.ts";
 
 /** An enum type: values are the names, or a number (a bigint in a 64-bit base) when the kernel sends one with no name. */
 export interface EnumType<N extends string> extends Type<N | number> {
@@ -16,6 +16,9 @@ export interface EnumType<N extends string> extends Type<N | number> {
 /**
  * An enum of named values stored in `base` (u32, a C enum's size, by default; any integer type,
  * as drivers keep enum constants in `vmk_uint8` or `vmk_uint64` fields).
+ * @throws {SignatureError} no named value, or a name that is not an identifier.
+ * @throws {TypeError} a base that is not an integer type. @throws {RangeError} a value that is not a whole
+ * number.
  */
 export function enumType<const E extends Record<string, number>>(
   values: E,
@@ -24,13 +27,13 @@ export function enumType<const E extends Record<string, number>>(
 ): EnumType<keyof E & string> {
   type N = keyof E & string;
   const names = Object.keys(values) as N[];
-  if (names.length === 0) throw new RangeError("an enum needs at least one named value");
+  if (names.length === 0) throw new SignatureError("an enum needs at least one named value");
   if (!base || base.kind !== "int") {
-    throw new RangeError("an enum's base must be an integer type (u8…u64, i8…i64)");
+    throw new TypeError("an enum's base must be an integer type (u8…u64, i8…i64)");
   }
   const byNumber = new Map<number, N>();
   for (const n of names) {
-    if (!isCIdentifier(n)) throw new RangeError(`enum name ${JSON.stringify(n)} is not an identifier`);
+    if (!isCIdentifier(n)) throw new SignatureError(`enum name ${JSON.stringify(n)} is not an identifier`);
     if (!Number.isSafeInteger(values[n])) {
       throw new RangeError(`enum ${n}: ${values[n]} is not a whole number`);
     }

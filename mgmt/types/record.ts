@@ -4,6 +4,7 @@
  * @module
  */
 import { isCIdentifier } from "../../abi/c_text.ts";
+import { SignatureError } from "../errors.ts";
 import { layoutRecord, type RecordAttributes } from "./record_layout.ts";
 import {
   type BitCodec,
@@ -118,7 +119,7 @@ function checkOptions(kind: "struct" | "union", options: string | RecordOptions 
   const known = ["name", "packed", "pack", "aligned"];
   for (const k of Object.keys(options)) {
     if (!known.includes(k)) {
-      throw new RangeError(
+      throw new TypeError(
         `${kind} ${options.name ?? ""}: unknown option ${k}; options are ${known.join(", ")}`.replace(
           "  ",
           " ",
@@ -148,7 +149,9 @@ function fieldAttributes(m: Member | undefined): FieldAttributes | undefined {
 
 /**
  * Checks and lays out the members of a struct or union.
- * @throws {RangeError} no named member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
+ * @throws {SignatureError} no named member, a name that is not an identifier, a name declared twice, a
+ * `lengthFrom` that names no integer member. @throws {TypeError} a member that is not a type, an unknown
+ * option. @throws {RangeError} an option out of range (`pack`, `aligned`).
  */
 export function planRecord(
   kind: "struct" | "union",
@@ -163,7 +166,7 @@ export function planRecord(
   const entries = Object.entries(members);
   const specs = entries.map(([name, m]) => {
     if (!isCIdentifier(name)) {
-      throw new RangeError(`${what}: member name ${JSON.stringify(name)} is not an identifier`);
+      throw new SignatureError(`${what}: member name ${JSON.stringify(name)} is not an identifier`);
     }
     if (isMemberSpec(m)) {
       if (m.member === "field") return { name, type: m.type, width: undefined, named: true, attrs: m };
@@ -180,13 +183,13 @@ export function planRecord(
     }
     return { name, type: m as Type<unknown>, width: undefined, named: true, attrs: undefined };
   }).map((spec) => ({ anon: false, ...spec }));
-  if (!specs.some((s) => s.named)) throw new RangeError(`${what} needs at least one named member`);
+  if (!specs.some((s) => s.named)) throw new SignatureError(`${what} needs at least one named member`);
   for (const s of specs) {
     const from = (s.type as { buffer?: { lengthFrom?: string } }).buffer?.lengthFrom;
     if (from === undefined) continue;
     const source = specs.find((o) => o.name === from && o.named);
     if (!source || source.type.kind !== "int") {
-      throw new RangeError(
+      throw new SignatureError(
         `${what}.${s.name}: lengthFrom ${
           JSON.stringify(from)
         } must name an integer member of the same ${kind}`,
@@ -270,7 +273,7 @@ export function planRecord(
   const seen = new Set<string>();
   for (const f of fields) {
     if (seen.has(f.name)) {
-      throw new RangeError(
+      throw new SignatureError(
         `${what}: member ${f.name} is declared twice (an anonymous member brings its names along)`,
       );
     }
