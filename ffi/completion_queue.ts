@@ -228,7 +228,11 @@ export class CompletionQueue {
     const rc = only && s.vmkmgmt_UserPoll
       ? s.vmkmgmt_UserPoll(only, us)
       : s.vmkmgmt_QueuePoll(this.#queue, us);
+    const now = performance.now();
     if (rc !== 0) return this.#spin.missed();
+    this.#spin.answered(now);
+    // The event loop's turn is due: the answers wait for it (the doorbell rings now).
+    if (this.#spin.turnOver(now) && this.#bell && s.vmkmgmt_QueueRing?.(this.#queue) === 0) return;
     this.#drain();
     this.#update();
   }
@@ -364,7 +368,6 @@ export class CompletionQueue {
       }
       const count = this.#entries[0];
       if (rc !== 0 || count === 0) return true;
-      this.#spin.answered(performance.now());
       this.#dispatch(count);
     }
     return false;

@@ -77,6 +77,8 @@ export const SYMBOLS = {
   // int vmkmgmt_UserPoll(vmk_MgmtUserHandle handle, vmk_uint32 spin_us) — the same, reading the
   // handle's answers itself meanwhile; never sleeps
   vmkmgmt_UserPoll: { parameters: ["pointer", "u32"], result: "i32", optional: true },
+  // int vmkmgmt_QueueRing(vmkmgmt_Queue queue) — rings the doorbell now; ENOTCONN without one
+  vmkmgmt_QueueRing: { parameters: ["pointer"], result: "i32", optional: true },
   // int vmkmgmt_QueueWake(vmkmgmt_Queue queue)
   vmkmgmt_QueueWake: { parameters: ["pointer"], result: "i32", optional: true },
   // int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue) — waits only for a memcpy in progress

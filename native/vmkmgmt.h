@@ -200,8 +200,11 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  *
  * vmkmgmt_UserPoll: vmkmgmt_QueuePoll on the handle's queue that also reads the handle's answers
  * itself while the reader thread is not reading: the answer then costs no wake-up of the reader
- * either. Entries it completes do not ring the doorbell: drain the queue after a 0. EINVAL for a
- * handle with no queue.
+ * either: it spins a little, then sleeps on the handle's socket for the rest of spin_us. Entries it
+ * completes do not ring the doorbell: drain the queue after a 0, or ring it (vmkmgmt_QueueRing) to
+ * drain in the event loop's next turn. EINVAL for a handle with no queue.
+ *
+ * vmkmgmt_QueueRing: rings the doorbell now (one byte); ENOTCONN when no doorbell is connected.
  *
  * vmkmgmt_QueueDoorbell: for a program with an event loop that watches sockets: a Unix socket to
  * connect to (its path, in a directory only this user can enter, into path[0..len)); then
@@ -237,6 +240,7 @@ int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used,
 int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms);
 int vmkmgmt_QueuePoll(vmkmgmt_Queue queue, vmk_uint32 spin_us);
 int vmkmgmt_UserPoll(vmk_MgmtUserHandle handle, vmk_uint32 spin_us);
+int vmkmgmt_QueueRing(vmkmgmt_Queue queue);
 int vmkmgmt_QueueWake(vmkmgmt_Queue queue);
 int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue);
 int vmkmgmt_QueueDoorbell(vmkmgmt_Queue queue, char *path, size_t len);

@@ -39,6 +39,7 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions, our extensions, and
     "vmkmgmt_QueueDoorbellAccept",
     "vmkmgmt_QueueDrain",
     "vmkmgmt_QueuePoll",
+    "vmkmgmt_QueueRing",
     "vmkmgmt_QueueWait",
     "vmkmgmt_QueueWake",
     "vmkmgmt_UserAttachQueue",
