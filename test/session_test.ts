@@ -196,128 +196,115 @@ Deno.test({
       const kernelCalls = async () =>
         (await sim.control({ op: "sessions" }) as { calls: number }[]).reduce((n, x) => n + x.calls, 0);
       const callsBefore = await kernelCalls();
-      const bad = async (
-        cb: string,
-        input: unknown,
-        // deno-lint-ignore no-explicit-any
-        cls: new (...args: any[]) => Error,
-        msg: string,
-        options?: unknown,
-      ) => {
-        const e = await assertRejects(() => s.invoke(cb as never, input as never, options as never), cls);
-        assertStringIncludes(e.message, msg);
-      };
-      await bad("getStat", {}, TypeError, "has no callback getStat; did you mean getStats?");
-      await bad("linkEvent", {}, TypeError, "linkEvent is a user-location callback (a kernel event)");
-      await bad("setMtu", { instance: 1 }, ValueError, "invoke setMtu: mtu: missing parameter (u32)");
-      await bad(
-        "setMtu",
-        { instance: 1, mtu: 1500, mtuu: 1 },
-        ValueError,
-        "mtuu: unknown parameter; did you mean mtu?",
-      );
-      await bad(
-        "setMtu",
-        { instance: 1, mtu: 1500, status: 0 },
-        ValueError,
-        "status: an out parameter is returned, not given",
-      );
-      await bad(
-        "setMtu",
-        { instance: 1, mtu: -1 },
-        ValueError,
-        "invoke setMtu: mtu: -1 is out of range 0..4294967295 (u32)",
-      );
-      await bad("setMtu", { instance: 1, mtu: "9000" }, ValueError, "mtu: expected an integer");
-      await bad("echo", { instance: 1, msg: { seq: 1n } }, ValueError, "msg.payload: missing field (u8[56])");
-      await bad(
-        "echo",
-        { instance: 1, msg: { seq: 1n, payload: new Uint8Array(57) } },
-        ValueError,
-        "msg.payload: 57 bytes do not fit u8[56]",
-      );
-      await bad(
-        "echo",
-        { instance: 1, msg: { seq: -1n, payload: new Uint8Array() } },
-        ValueError,
-        "msg.seq: -1 is out of range",
-      );
-      await bad(
-        "flashFirmware",
-        { instance: 1, image: new Uint8Array() },
-        ValueError,
-        "image: a vector needs at least one element",
-      );
-      await bad(
-        "flashFirmware",
-        { instance: 1, image: [1, 256] },
-        ValueError,
-        "image[1]: 256 is out of range 0..255",
-      );
-      await bad("flashFirmware", { instance: 1, image: "abc" }, ValueError, "image: expected a vector");
-      await bad(
-        "readLog",
-        { instance: 1 },
-        ValueError,
-        "buffer: missing parameter (capacity in elements (e.g. buffer: 4096))",
-      );
-      await bad(
-        "readLog",
-        { instance: 1, buffer: 0 },
-        ValueError,
-        "buffer: vectorOut capacity: expected a whole number of elements ≥ 1",
-      );
-      await bad("getStats", { instance: "vmnic9" }, VmkMgmtError, "did you mean vmnic0?");
-      await bad("getStats", { instance: -1 }, ValueError, "instance: -1 is not an instance id");
-      await bad("getStats", { instance: 1.5 }, ValueError, "instance: 1.5 is not an instance id");
-      // Deno's FFI would wrap an id past 2^64-1 onto another instance: each form is refused.
+      // deno-lint-ignore no-explicit-any
+      type ErrorClass = new (...args: any[]) => Error;
+      /** [callback, input, error class, what the message says, options] */
+      type Bad = [string, unknown, ErrorClass, string, unknown?];
       const tooBig = "is not an instance id (a vmk_uint64, 0..18446744073709551615)";
-      await bad("getStats", { instance: "18446744073709551617" }, ValueError, tooBig);
-      await bad("getStats", { instance: 2n ** 64n + 1n }, ValueError, tooBig);
-      await bad("getStats", { instance: { id: 2n ** 64n + 1n, name: "x" } }, ValueError, tooBig);
-      await bad("getStats", { instance: { id: -1n, name: "x" } }, ValueError, tooBig);
-      await bad(
-        "setMtu",
-        { instance: 3, mtu: 9000 },
-        RangeError,
-        "timeout: expected milliseconds ≥ 0, got NaN",
-        {
-          timeout: NaN,
-        },
-      );
-      await bad("setMtu", { instance: 3, mtu: 9000 }, TypeError, "signal: expected an AbortSignal", {
-        signal: "stop",
-      });
-      const aborted = AbortSignal.abort(new Error("gave up before starting"));
-      await bad("setMtu", { instance: 3, mtu: 9000 }, Error, "gave up before starting", { signal: aborted });
-      // The table: every kind of bad number, for every kind of slot; each names its field.
+      const mtu = { instance: 3, mtu: 9000 };
+      const rows: Bad[] = [
+        ["getStat", {}, TypeError, "has no callback getStat; did you mean getStats?"],
+        ["linkEvent", {}, TypeError, "linkEvent is a user-location callback (a kernel event)"],
+        ["setMtu", { instance: 1 }, ValueError, "invoke setMtu: mtu: missing parameter (u32)"],
+        [
+          "setMtu",
+          { instance: 1, mtu: 1500, mtuu: 1 },
+          ValueError,
+          "mtuu: unknown parameter; did you mean mtu?",
+        ],
+        [
+          "setMtu",
+          { instance: 1, mtu: 1500, status: 0 },
+          ValueError,
+          "status: an out parameter is returned, not given",
+        ],
+        [
+          "setMtu",
+          { instance: 1, mtu: -1 },
+          ValueError,
+          "invoke setMtu: mtu: -1 is out of range 0..4294967295 (u32)",
+        ],
+        ["setMtu", { instance: 1, mtu: "9000" }, ValueError, "mtu: expected an integer"],
+        ["echo", { instance: 1, msg: { seq: 1n } }, ValueError, "msg.payload: missing field (u8[56])"],
+        [
+          "echo",
+          { instance: 1, msg: { seq: 1n, payload: new Uint8Array(57) } },
+          ValueError,
+          "msg.payload: 57 bytes do not fit u8[56]",
+        ],
+        [
+          "echo",
+          { instance: 1, msg: { seq: -1n, payload: new Uint8Array() } },
+          ValueError,
+          "msg.seq: -1 is out of range",
+        ],
+        [
+          "flashFirmware",
+          { instance: 1, image: new Uint8Array() },
+          ValueError,
+          "image: a vector needs at least one element",
+        ],
+        [
+          "flashFirmware",
+          { instance: 1, image: [1, 256] },
+          ValueError,
+          "image[1]: 256 is out of range 0..255",
+        ],
+        ["flashFirmware", { instance: 1, image: "abc" }, ValueError, "image: expected a vector"],
+        [
+          "readLog",
+          { instance: 1 },
+          ValueError,
+          "buffer: missing parameter (capacity in elements (e.g. buffer: 4096))",
+        ],
+        [
+          "readLog",
+          { instance: 1, buffer: 0 },
+          ValueError,
+          "buffer: vectorOut capacity: expected a whole number of elements ≥ 1",
+        ],
+        ["getStats", { instance: "vmnic9" }, VmkMgmtError, "did you mean vmnic0?"],
+        ["getStats", { instance: -1 }, ValueError, "instance: -1 is not an instance id"],
+        ["getStats", { instance: 1.5 }, ValueError, "instance: 1.5 is not an instance id"],
+        // Deno's FFI would wrap an id past 2^64-1 onto another instance: each form is refused.
+        ["getStats", { instance: "18446744073709551617" }, ValueError, tooBig],
+        ["getStats", { instance: 2n ** 64n + 1n }, ValueError, tooBig],
+        ["getStats", { instance: { id: 2n ** 64n + 1n, name: "x" } }, ValueError, tooBig],
+        ["getStats", { instance: { id: -1n, name: "x" } }, ValueError, tooBig],
+        ["setMtu", mtu, RangeError, "timeout: expected milliseconds ≥ 0, got NaN", { timeout: NaN }],
+        ["setMtu", mtu, TypeError, "signal: expected an AbortSignal", { signal: "stop" }],
+        ["setMtu", mtu, Error, "gave up before starting", {
+          signal: AbortSignal.abort(new Error("gave up before starting")),
+        }],
+      ];
+      // Every kind of bad number, for every kind of slot; each names its field.
       const numbers = [NaN, Infinity, -Infinity, -1, 1.5, 2 ** 64, "9000", null, true, {}];
-      for (const v of numbers) await bad("setMtu", { instance: 1, mtu: v }, ValueError, "mtu: ");
+      for (const v of numbers) rows.push(["setMtu", { instance: 1, mtu: v }, ValueError, "mtu: "]);
       for (const v of [...numbers, -1n, 2n ** 64n]) {
-        await bad(
+        rows.push([
           "echo",
           { instance: 1, msg: { seq: v, payload: new Uint8Array(56) } },
           ValueError,
           "msg.seq: ",
-        );
+        ]);
       }
       for (const v of [NaN, Infinity, -1, 1.5, MAX_VECTOR_BYTES + 1, "4096", null]) {
-        await bad("readLog", { instance: 1, buffer: v }, ValueError, "buffer: ");
+        rows.push(["readLog", { instance: 1, buffer: v }, ValueError, "buffer: "]);
       }
       for (const v of [new Uint8Array(MAX_VECTOR_BYTES + 1), [1.5], [NaN], [-1], ["a"], null, 7]) {
-        await bad("flashFirmware", { instance: 1, image: v }, ValueError, "image");
+        rows.push(["flashFirmware", { instance: 1, image: v }, ValueError, "image"]);
       }
       for (const v of [-1, Infinity, "100", null]) {
-        await bad("setMtu", { instance: 3, mtu: 9000 }, RangeError, "timeout: ", { timeout: v });
+        rows.push(["setMtu", mtu, RangeError, "timeout: ", { timeout: v }]);
       }
-      for (const v of [{}, "stop", 1]) {
-        await bad("setMtu", { instance: 3, mtu: 9000 }, TypeError, "signal: ", { signal: v });
-      }
-      for (const v of [null, "fast", 5]) {
-        await bad("setMtu", { instance: 3, mtu: 9000 }, TypeError, "options", v);
-      }
+      for (const v of [{}, "stop", 1]) rows.push(["setMtu", mtu, TypeError, "signal: ", { signal: v }]);
+      for (const v of [null, "fast", 5]) rows.push(["setMtu", mtu, TypeError, "options", v]);
       for (const v of [NaN, -1, 2 ** 64, 2n ** 64n, "18446744073709551616", { id: 2n ** 64n, name: "x" }]) {
-        await bad("getStats", { instance: v }, ValueError, "instance: ");
+        rows.push(["getStats", { instance: v }, ValueError, "instance: "]);
+      }
+      for (const [cb, input, cls, says, options] of rows) {
+        const e = await assertRejects(() => s.invoke(cb as never, input as never, options as never), cls);
+        assertStringIncludes(e.message, says, `${cb} ${Deno.inspect(input)}`);
       }
       assertEquals(await kernelCalls(), callsBefore, "no bad input reached the kernel");
       assertEquals(
@@ -325,22 +312,30 @@ Deno.test({
         1500,
         "vmnic2's MTU is unchanged",
       );
-      await assertRejects(() => s.instance(1.5), ValueError, "instance: 1.5 is not an instance id");
-      await assertRejects(
-        () => s.instance(null as never),
-        ValueError,
-        "instance: expected an instance id or name",
-      );
-      const ns = await assertRejects(() => s.invoke("getStats", { instance: 99n }), VmkMgmtError);
-      assertEquals(ns.code, "ENOENT", "an id the kernel does not know: ENOENT from the kernel");
-      assertThrows(
-        () => s.events("getStats" as never),
-        TypeError,
-        "has no kernel event getStats; events (user-location callbacks) are: linkEvent, logEvent",
-      );
-      assertThrows(() => s.waitFor("linkEvent", { timeout: -1 }), RangeError, "timeout");
       assertEquals(s.stats.inFlight, 0);
     });
+
+    await t.step(
+      "instance lookups and event listeners refuse bad input too; an unknown id is the kernel's ENOENT",
+      async () => {
+        await using s = await open(acmeNic);
+        await assertRejects(() => s.instance(1.5), ValueError, "instance: 1.5 is not an instance id");
+        await assertRejects(
+          () => s.instance(null as never),
+          ValueError,
+          "instance: expected an instance id or name",
+        );
+        const ns = await assertRejects(() => s.invoke("getStats", { instance: 99n }), VmkMgmtError);
+        assertEquals(ns.code, "ENOENT", "an id the kernel does not know: ENOENT from the kernel");
+        assertThrows(
+          () => s.events("getStats" as never),
+          TypeError,
+          "has no kernel event getStats; events (user-location callbacks) are: linkEvent, logEvent",
+        );
+        assertThrows(() => s.waitFor("linkEvent", { timeout: -1 }), RangeError, "timeout");
+        assertEquals(s.stats.inFlight, 0);
+      },
+    );
     await t.step(
       "events: a throwing handler is reported and delivery goes on; bounded buffers; waitFor",
       async () => {

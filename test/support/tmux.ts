@@ -6,6 +6,11 @@
 
 let counter = 0;
 
+/** `text` as one shell word, whatever it holds (single quotes, spaces, `$`, newlines). */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
 /**
  * Runs tmux against the server of one terminal: each terminal has a server of its own (`-L`), so
  * one terminal's server exiting cannot race another's start ("server exited unexpectedly"), and
@@ -38,8 +43,10 @@ export class Terminal implements AsyncDisposable {
   static async start(command: string, env: Record<string, string>, cols = 160): Promise<Terminal> {
     const name = `vmk-${Deno.pid}-${counter++}`;
     // An empty value unsets the variable (the tmux server may have it from whoever started it).
-    const exports = Object.entries(env).map(([k, v]) => (v === "" ? `unset ${k};` : `export ${k}='${v}';`))
-      .join(" ");
+    const exports = Object.entries(env).map(([k, v]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`not an environment variable name: ${k}`);
+      return v === "" ? `unset ${k};` : `export ${k}=${shellQuote(v)};`;
+    }).join(" ");
     await tmux(
       name,
       "new-session",
