@@ -19,14 +19,8 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { fuzzTrace, traceSeeds } from "./fuzz_trace.ts";
-import {
-  buildFrame,
-  encodeEventAck,
-  encodeHello,
-  encodeInvoke,
-  encodeJsonPayload,
-  FrameType,
-} from "../sim/protocol.ts";
+import { buildFrame, FrameType } from "../sim/frames.ts";
+import { encodeEventAck, encodeHello, encodeInvoke, encodeJsonPayload } from "../sim/payloads.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { captureSessions, STANDIN, toScript } from "./fuzz_sessions.ts";
 

@@ -10,7 +10,7 @@
 import { BRIDGE_ENV, HOST_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { acmeNic, acmeNvme, acmeNvmeAdapter, acmeStorage } from "../demo.ts";
 import { open } from "../mod.ts";
-import { FrameParser, FrameType } from "../sim/protocol.ts";
+import { FrameParser, FrameType } from "../sim/frames.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

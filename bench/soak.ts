@@ -24,14 +24,8 @@ import { acmeNic } from "../demo.ts";
 import { crc32, MAX_VECTOR_BYTES, open, VmkMgmtError } from "../mod.ts";
 import { kernelWaits, MAX_KERNEL_WAITS } from "../ffi/blocking_pool.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
-import {
-  buildFrame,
-  encodeHello,
-  encodeInvoke,
-  FrameParser,
-  FrameType,
-  type ParamDescriptor,
-} from "../sim/protocol.ts";
+import { buildFrame, FrameParser, FrameType } from "../sim/frames.ts";
+import { encodeHello, encodeInvoke, type ParamDescriptor } from "../sim/payloads.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;

@@ -1,5 +1,6 @@
 /*
- * abi_rules.h -- the user-side rules of abi.md for a signature and its callback table, in one place
+ * abi_rules.h -- the ABI's user-side rules for a signature and its callback table (the shared
+ * abi.md's, outside this tree; the TypeScript side's are in mgmt/signature.ts), in one place
  * for the library (vmk_MgmtUserInit) and the bridge (HELLO). The bridge marshals each call by the
  * client's table and hands the same table to a vendor's library that may not check it: a table that
  * breaks a rule (two callbacks with one id, above all: the bridge and the library would each pick a

@@ -1,6 +1,7 @@
 /*
- * vmkmgmt.h -- user-space interface of libvmkmgmt (the vmk_Mgmt API), written from the
- * ABI facts in docs/abi.md. Binary-compatible with the ESXi 6.x library on x86_64 (LP64).
+ * vmkmgmt.h -- user-space interface of libvmkmgmt (the vmk_Mgmt API), written from the project's ABI
+ * notes (the shared abi.md, outside this tree; this header is where the tree keeps them, with
+ * abi/facts.ts). Binary-compatible with the ESXi 6.x library on x86_64 (LP64).
  */
 #ifndef VMKMGMT_H
 #define VMKMGMT_H

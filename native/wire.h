@@ -1,7 +1,8 @@
 /*
  * wire.h -- the wire protocol of PROTOCOL.md for the library (internal): frame constants, the
- * byte offsets of every payload field, and little-endian pack/unpack helpers. sim/protocol.ts
- * is the TypeScript side of the same document; test/layout_test.ts holds the two together.
+ * byte offsets of every payload field, and little-endian pack/unpack helpers. sim/frames.ts and
+ * sim/payloads.ts are the TypeScript side of the same document; test/layout_test.ts holds them
+ * together.
  */
 #ifndef VMKMGMT_WIRE_H
 #define VMKMGMT_WIRE_H

@@ -18,14 +18,8 @@ import { dirnameOf } from "../util/path.ts";
 import { checkPeer, checkSocketDir, TrustError } from "../util/socket_trust.ts";
 
 export { TrustError };
-import {
-  buildFrame,
-  decodeErrorText,
-  decodeJsonPayload,
-  encodeJsonPayload,
-  FrameParser,
-  FrameType,
-} from "./protocol.ts";
+import { buildFrame, FrameParser, FrameType } from "./frames.ts";
+import { decodeErrorText, decodeJsonPayload, encodeJsonPayload } from "./payloads.ts";
 
 /** A call the kernel failed, and why in words (`sim ctl errors`; the REPL says it after an EIO). */
 export interface CallError {

@@ -13,6 +13,7 @@ import type { CallError } from "./client.ts";
 import type { Faults } from "./faults.ts";
 import type { Session } from "./kernel.ts";
 import { type ApiDefinition, KernelError, type RawReply } from "./module.ts";
+import { MAX_PAYLOAD } from "./frames.ts";
 import {
   CopyOp,
   type CopyReply,
@@ -20,10 +21,9 @@ import {
   CopyTarget,
   type InvokeReply,
   type InvokeRequest,
-  MAX_PAYLOAD,
   type ParamDescriptor,
   replyPayloadSize,
-} from "./protocol.ts";
+} from "./payloads.ts";
 
 /** Sends a COPY_REQUEST for the call and resolves with its COPY_REPLY (server.ts). */
 export type CopyChannel = (invokeId: number, req: Omit<CopyRequest, "copyId">) => Promise<CopyReply>;

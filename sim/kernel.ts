@@ -1,7 +1,7 @@
 /**
  * The simulated vmkernel's core: registered APIs and their instances, sessions, callback
  * dispatch with every check the real kernel makes, and per-session event queues with flow
- * control. Transport-free: it takes the typed requests of `protocol.ts` and returns typed
+ * control. Transport-free: it takes the typed requests of `payloads.ts` and returns typed
  * replies; `server.ts` turns frames into requests and replies into frames.
  * @module
  */
@@ -20,17 +20,17 @@ import { escapeForLog } from "../util/log_text.ts";
 import { Faults } from "./faults.ts";
 import { type CallError, dispatchInvoke } from "./invoke.ts";
 import type { ApiDefinition, EmitOptions, KernelInstance, KernelModule, ModuleContext } from "./module.ts";
-import {
-  type CopyReply,
-  type CopyRequest,
-  type EventMessage,
-  type HelloReply,
-  type HelloRequest,
-  type InstanceList,
-  type InvokeReply,
-  type InvokeRequest,
-  ProtocolError,
-} from "./protocol.ts";
+import { ProtocolError } from "./frames.ts";
+import type {
+  CopyReply,
+  CopyRequest,
+  EventMessage,
+  HelloReply,
+  HelloRequest,
+  InstanceList,
+  InvokeReply,
+  InvokeRequest,
+} from "./payloads.ts";
 
 /** How the simulator names itself in HELLO_REPLY (a bridge names itself and its host). */
 const SIM_PEER = "vmkmgmt simulator";

@@ -62,6 +62,6 @@ export type {
   InvokeReply,
   InvokeRequest,
   ParamDescriptor,
-} from "./protocol.ts";
-export { CopyOp, CopyTarget } from "./protocol.ts";
+} from "./payloads.ts";
+export { CopyOp, CopyTarget } from "./payloads.ts";
 export { type FaultAction, Faults, type InstanceFaults } from "./faults.ts";

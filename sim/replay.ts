@@ -38,7 +38,8 @@ import {
   type TraceInvoke,
 } from "../mgmt/trace/mod.ts";
 import { KernelError, type KernelModule, type ModuleContext, type RawCall, type RawReply } from "./module.ts";
-import { MAX_PAYLOAD, replyPayloadSize } from "./protocol.ts";
+import { MAX_PAYLOAD } from "./frames.ts";
+import { replyPayloadSize } from "./payloads.ts";
 import { firstDifference, hexByte } from "../util/hex.ts";
 
 /** How a replay matches calls and answers the ones that match nothing. */

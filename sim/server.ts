@@ -25,8 +25,8 @@ import type { CopyChannel } from "./invoke.ts";
 import nicModule from "./modules/acme_nic.ts";
 import storageModule from "./modules/acme_storage.ts";
 import nvmeModule from "./modules/acme_nvme.ts";
+import { buildFrame, type Frame, FrameParser, FrameType, MAX_PAYLOAD, ProtocolError } from "./frames.ts";
 import {
-  buildFrame,
   type CopyReply,
   decodeCopyReply,
   decodeEventAck,
@@ -42,13 +42,8 @@ import {
   encodeInvokeReply,
   encodeJsonPayload,
   type EventMessage,
-  type Frame,
-  FrameParser,
-  FrameType,
-  MAX_PAYLOAD,
-  ProtocolError,
   replyPayloadSize,
-} from "./protocol.ts";
+} from "./payloads.ts";
 
 /** The demo modules loaded by default. */
 export const DEMO_MODULES: readonly KernelModule[] = [

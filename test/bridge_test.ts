@@ -10,16 +10,8 @@ import { BRIDGE_ENV, DIRECTION_BY_CODE, ERRNO, SIM_SOCKET_ENV, SSH_ENV } from ".
 import { acmeNic, acmeNvme, acmeNvmeAdapter } from "../demo.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { open, VmkMgmtError } from "../mod.ts";
-import {
-  buildFrame,
-  decodeErrorText,
-  encodeHello,
-  encodeInvoke,
-  type Frame,
-  FrameParser,
-  FrameType,
-  type HelloRequest,
-} from "../sim/protocol.ts";
+import { buildFrame, type Frame, FrameParser, FrameType } from "../sim/frames.ts";
+import { decodeErrorText, encodeHello, encodeInvoke, type HelloRequest } from "../sim/payloads.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
 import { useEnv, useSocket } from "./support/env.ts";
 import { waitUntil, within } from "./support/wait.ts";

@@ -4,7 +4,7 @@
  * payload arrives.
  */
 import { assertEquals, assertThrows } from "@std/assert";
-import { buildFrame, FrameParser, FrameType, ProtocolError } from "../sim/protocol.ts";
+import { buildFrame, FrameParser, FrameType, ProtocolError } from "../sim/frames.ts";
 
 const frames = [
   buildFrame(FrameType.HELLO, 1, Uint8Array.from({ length: 72 }, (_, i) => i)),

@@ -10,7 +10,8 @@ import { NativeHandle } from "../ffi/handle.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { open, VmkMgmtError } from "../mod.ts";
-import { buildFrame, encodeHelloReply, FrameParser, FrameType, PayloadWriter } from "../sim/protocol.ts";
+import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/frames.ts";
+import { encodeHelloReply } from "../sim/payloads.ts";
 import { useSocket } from "./support/env.ts";
 
 type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;

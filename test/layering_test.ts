@@ -180,7 +180,9 @@ Deno.test("layering: every import follows the allowed arrows", async (t) => {
     for (const root of roots.filter((r) => /^(repl|scripts|cimport)\//.test(r))) {
       const loaded = [...reach(graph.edges, root)].filter((p) => p.startsWith("sim/"));
       assertEquals(
-        loaded.filter((p) => !["sim/client.ts", "sim/process.ts", "sim/protocol.ts"].includes(p)),
+        loaded.filter((p) =>
+          !["sim/client.ts", "sim/process.ts", "sim/frames.ts", "sim/payloads.ts"].includes(p)
+        ),
         [],
         root,
       );

@@ -1,13 +1,14 @@
 /**
  * What TypeScript states about the ABI and the wire protocol (ffi/layout.ts, abi/facts.ts,
- * sim/protocol.ts) against what a C program compiled from native/vmkmgmt.h and native/wire.h
+ * sim/frames.ts, sim/payloads.ts) against what a C program compiled from native/vmkmgmt.h and native/wire.h
  * prints.
  */
 import { assertEquals } from "@std/assert";
 import * as abi from "../abi/facts.ts";
 import { LINUX_SOCKET } from "../ffi/peer.ts";
 import { DLFCN_FLAGS } from "../ffi/keep_mapped.ts";
-import * as wire from "../sim/protocol.ts";
+import * as frames from "../sim/frames.ts";
+import * as payloads from "../sim/payloads.ts";
 import {
   decodeCallbackInfos,
   decodeInstances,
@@ -17,6 +18,9 @@ import {
 } from "../ffi/layout.ts";
 import { resolveVersion, toCSignature } from "../mgmt/signature.ts";
 import { acmeNic } from "../mgmt/demo/acme_nic.ts";
+
+/** The simulator's side of the wire: its frame layer and its payloads. */
+const wire = { ...frames, ...payloads };
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -106,7 +110,7 @@ Deno.test("every ABI constant of abi/facts.ts matches vmkmgmt.h", async () => {
   assertEquals(abi.DIRECTION_BY_CODE.map((d) => abi.DIRECTION_CODE[d]), [0, 1, 2, 3, 4, 5]);
 });
 
-Deno.test("the wire constants and payload sizes of sim/protocol.ts match wire.h", async () => {
+Deno.test("the wire constants and payload sizes of sim/frames.ts and sim/payloads.ts match wire.h", async () => {
   const c = (await fromC()).wire;
   const T = wire.FrameType;
   const hello = { revnum: 0, name: "a", vendor: "b", pid: 1, callbacks: [], buffers: [] };

@@ -9,7 +9,7 @@ import {
   MAGIC,
   PayloadWriter,
   VERSION,
-} from "../sim/protocol.ts";
+} from "../sim/frames.ts";
 
 async function exchange(
   path: string,

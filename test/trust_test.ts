@@ -7,7 +7,8 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/
 import { acmeNic } from "../demo.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import { sendControl, TrustError } from "../sim/client.ts";
-import { buildFrame, encodeHello, FrameType } from "../sim/protocol.ts";
+import { buildFrame, FrameType } from "../sim/frames.ts";
+import { encodeHello } from "../sim/payloads.ts";
 import { startSimulator } from "../sim/server.ts";
 import { useSocket } from "./support/env.ts";
 import { waitUntil, within } from "./support/wait.ts";

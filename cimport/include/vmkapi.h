@@ -1,11 +1,12 @@
 /*
  * vmkapi.h -- a minimal user-mode stand-in for VMware's vmkapi.h, so that a driver's management
- * interface file (`#include <vmkapi.h>`) compiles without the DDK. Written from the ABI facts in
- * docs/abi.md: the base types, vmk_Name, status codes, the revision and argument-count macros, the
- * mgmt types and the seven user-side functions come from our library's public header; this file
- * adds what interface files also use (signed types, packing attributes, status codes) and, under
- * -DVMKERNEL, the kernel-side types a kernel callback's prototype names. `deno task import-c` uses
- * it after any -I the user gives, so a real DDK on an -I path wins.
+ * interface file (`#include <vmkapi.h>`) compiles without the DDK. Written from the project's ABI
+ * notes (the shared abi.md, outside this tree; ARCHITECTURE.md, "Where each fact lives", says where
+ * each fact is kept here): the base types, vmk_Name, status codes, the revision and argument-count
+ * macros, the mgmt types and the seven user-side functions come from our library's public header;
+ * this file adds what interface files also use (signed types, packing attributes, status codes)
+ * and, under -DVMKERNEL, the kernel-side types a kernel callback's prototype names. `deno task
+ * import-c` uses it after any -I the user gives, so a real DDK on an -I path wins.
  */
 #ifndef VMKMGMT_VMKAPI_STANDIN_H
 #define VMKMGMT_VMKAPI_STANDIN_H

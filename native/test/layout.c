@@ -1,8 +1,8 @@
 /*
  * Prints, as JSON, what C says about the ABI and the wire protocol: sizeof/offsetof of the ABI
  * structs, the constants of vmkmgmt.h, those of wire.h, and the Linux socket facts ffi/peer.ts
- * uses and the dlfcn flags ffi/keep_mapped.ts uses. test/layout_test.ts holds ffi/layout.ts, abi/facts.ts, sim/protocol.ts ffi/peer.ts and
- * ffi/keep_mapped.ts to it.
+ * uses and the dlfcn flags ffi/keep_mapped.ts uses. test/layout_test.ts holds ffi/layout.ts,
+ * abi/facts.ts, sim/frames.ts, sim/payloads.ts, ffi/peer.ts and ffi/keep_mapped.ts to it.
  */
 #define _GNU_SOURCE /* struct ucred */
 #include <dirent.h>

@@ -1,5 +1,5 @@
 /**
- * Commands about the shell itself and the simulator: json, js, sim, exit.
+ * Commands about the shell itself and the simulator: json, js, sim, edit, exit.
  * @module
  */
 import { simOps } from "../completer.ts";
