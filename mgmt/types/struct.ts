@@ -33,7 +33,9 @@ export type StructValue<F> =
 /**
  * A struct laid out as GCC does on x86_64. The second argument is its name, or options:
  * `{ name, packed, pack, aligned }`.
- * @throws {RangeError} no named member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
+ * @throws {SignatureError} no named member, a name that is not an identifier, a name twice.
+ * @throws {TypeError} a member that is not a type, an unknown option. @throws {RangeError} an option
+ * out of range.
  */
 export function structType<F extends Record<string, Member>>(
   members: F,

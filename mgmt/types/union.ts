@@ -8,10 +8,12 @@ import {
   childPath,
   fieldFromJson,
   markBits,
+  type PlacedField,
   planRecord,
   readField,
   recordJson,
   type RecordOptions,
+  type RecordPlan,
   recordToJson,
   type RecordType,
   significantBits,
@@ -19,7 +21,7 @@ import {
 } from "./record.ts";
 import { pick } from "./struct.ts";
 import { ValueError } from "../errors.ts";
-import { CallerBuffers } from "./type.ts";
+import { CallerBuffers, type Type } from "./type.ts";
 
 /** A union type. */
 export type UnionType<V> = RecordType<V>;
@@ -37,7 +39,9 @@ export type UnionValue<F> =
  * decoded one, which has every view) is accepted only when they describe the same bytes: each is
  * encoded alone and they must agree on every bit both carry (padding and unnamed bits carry none);
  * the bits each carries are written.
- * @throws {RangeError} no member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
+ * @throws {SignatureError} no named member, a name that is not an identifier, a name twice.
+ * @throws {TypeError} a member that is not a type, an unknown option. @throws {RangeError} an option
+ * out of range.
  */
 export function unionType<F extends Record<string, Member>>(
   members: F,
@@ -46,18 +50,7 @@ export function unionType<F extends Record<string, Member>>(
   type V = UnionValue<F>;
   const plan = planRecord("union", members, options);
   const { fields, size, byName, nameList: list, name } = plan;
-  // A union's alternatives: each member, or an anonymous member with the names it brings.
-  const alternatives = plan.groups.map((g) => {
-    const mask = new Uint8Array(size);
-    if (g.anonymous) {
-      mask.set(significantBits(g.anonymous.type));
-      return { keys: g.keys, mask, type: g.anonymous.type, field: undefined };
-    }
-    const f = g.field;
-    if (f.bitWidth === undefined) mask.set(significantBits(f.type));
-    else markBits(mask, f.bitOffset!, f.bitWidth);
-    return { keys: [f.name], mask, type: f.type, field: f };
-  });
+  const alternatives = alternativesOf(plan);
   /** The alternatives `value` sets, in declaration order. */
   const chosen = (value: unknown, path: string) => {
     if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
@@ -70,10 +63,10 @@ export function unionType<F extends Record<string, Member>>(
     if (keys.length === 0) throw new ValueError(path, `a union value sets one member: one of ${list}`);
     return alternatives.filter((a) => a.keys.some((k) => k in value));
   };
-  const label = (a: (typeof alternatives)[number], obj: Record<string, unknown>) =>
+  const label = (a: Alternative, obj: Record<string, unknown>) =>
     a.field ? a.field.name : a.keys.filter((k) => k in obj).join("/");
   const encodeOne = (
-    a: (typeof alternatives)[number],
+    a: Alternative,
     obj: Record<string, unknown>,
     path: string,
     buffers: CallerBuffers | undefined,
@@ -98,25 +91,11 @@ export function unionType<F extends Record<string, Member>>(
       const out = new Uint8Array(size);
       // Caller buffers are met while each member is encoded alone: they are moved to the real place.
       const scratch = buffers ? new CallerBuffers() : undefined;
-      const given: { key: string; bytes: Uint8Array; mask: Uint8Array }[] = [];
+      const given: Given[] = [];
       for (const a of chosen(value, path)) {
         const key = label(a, obj);
         const bytes = encodeOne(a, obj, path, scratch);
-        const mask = a.mask;
-        for (const other of given) {
-          for (let i = 0; i < size; i++) {
-            if (((bytes[i] ^ other.bytes[i]) & mask[i] & other.mask[i]) === 0) continue;
-            const hex = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;
-            throw new ValueError(
-              path,
-              `a union value sets one member; ${other.key} and ${key} were both given and disagree at byte ${i} (${
-                hex(other.bytes[i])
-              } vs ${hex(bytes[i])}): give only the member you mean`,
-            );
-          }
-        }
-        for (let i = 0; i < size; i++) out[i] = (out[i] & ~mask[i]) | (bytes[i] & mask[i]);
-        given.push({ key, bytes, mask });
+        merge(out, given, { key, bytes, mask: a.mask }, path);
       }
       new Uint8Array(view.buffer, view.byteOffset + off, size).set(out);
       for (const b of scratch?.list ?? []) buffers!.list.push({ ...b, view, offset: off + b.offset });
@@ -143,4 +122,60 @@ export function unionType<F extends Record<string, Member>>(
     toJson: (v) => recordToJson(fields, v),
     describe: () => recordJson("union", plan, name),
   };
+}
+
+/** One way to set a union: a member, or an anonymous member with the names it brings. */
+interface Alternative {
+  /** The value's keys that choose it. */
+  keys: readonly string[];
+  /** The bits it carries (padding and unnamed bits carry none). */
+  mask: Uint8Array;
+  type: Type<unknown>;
+  /** The member; none for an anonymous one. */
+  field?: PlacedField;
+}
+
+/** A union's alternatives, in declaration order. */
+function alternativesOf(plan: RecordPlan): Alternative[] {
+  return plan.groups.map((g) => {
+    const mask = new Uint8Array(plan.size);
+    if (g.anonymous) {
+      mask.set(significantBits(g.anonymous.type));
+      return { keys: g.keys, mask, type: g.anonymous.type };
+    }
+    const f = g.field;
+    if (f.bitWidth === undefined) mask.set(significantBits(f.type));
+    else markBits(mask, f.bitOffset!, f.bitWidth);
+    return { keys: [f.name], mask, type: f.type, field: f };
+  });
+}
+
+/** A member given in a value, encoded alone. */
+interface Given {
+  key: string;
+  bytes: Uint8Array;
+  mask: Uint8Array;
+}
+
+/**
+ * Writes the bits `one` carries into `out`, once it agrees with every member given before it on
+ * every bit both carry; then it is one of them.
+ * @throws {ValueError} naming `path`, the two members and the first byte they disagree at.
+ */
+function merge(out: Uint8Array, given: Given[], one: Given, path: string): void {
+  const { key, bytes, mask } = one;
+  for (const other of given) {
+    for (let i = 0; i < out.length; i++) {
+      if (((bytes[i] ^ other.bytes[i]) & mask[i] & other.mask[i]) === 0) continue;
+      const hex = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;
+      throw new ValueError(
+        path,
+        `a union value sets one member; ${other.key} and ${key} were both given and disagree at byte ${i} (${
+          hex(other.bytes[i])
+        } vs ${hex(bytes[i])}): give only the member you mean`,
+      );
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] = (out[i] & ~mask[i]) | (bytes[i] & mask[i]);
+  given.push(one);
 }
