@@ -160,42 +160,7 @@ export function planRecord(
 ): RecordPlan {
   const options = checkOptions(kind, optionsIn);
   const what = `${kind}${options.name ? ` ${options.name}` : ""}`;
-  if (members === null || typeof members !== "object" || Array.isArray(members)) {
-    throw new TypeError(`${what}: members must be an object of name: type`);
-  }
-  const entries = Object.entries(members);
-  const specs = entries.map(([name, m]) => {
-    if (!isCIdentifier(name)) {
-      throw new SignatureError(`${what}: member name ${JSON.stringify(name)} is not an identifier`);
-    }
-    if (isMemberSpec(m)) {
-      if (m.member === "field") return { name, type: m.type, width: undefined, named: true, attrs: m };
-      if (m.member === "anon") {
-        return { name, type: m.type as Type<unknown>, width: undefined, named: true, attrs: m, anon: true };
-      }
-      if (kind === "union" && m.member === "pad") {
-        throw new TypeError(`${what}.${name}: a union cannot hold unnamed bitfields`);
-      }
-      return { name, type: m.base, width: m.width, named: m.member === "bits", attrs: m };
-    }
-    if (!m || typeof (m as Type<unknown>).encode !== "function") {
-      throw new TypeError(`${what}.${name}: not a type (use t.u32, t.chars(n), t.bits(t.u32, 8), …)`);
-    }
-    return { name, type: m as Type<unknown>, width: undefined, named: true, attrs: undefined };
-  }).map((spec) => ({ anon: false, ...spec }));
-  if (!specs.some((s) => s.named)) throw new SignatureError(`${what} needs at least one named member`);
-  for (const s of specs) {
-    const from = (s.type as { buffer?: { lengthFrom?: string } }).buffer?.lengthFrom;
-    if (from === undefined) continue;
-    const source = specs.find((o) => o.name === from && o.named);
-    if (!source || source.type.kind !== "int") {
-      throw new SignatureError(
-        `${what}.${s.name}: lengthFrom ${
-          JSON.stringify(from)
-        } must name an integer member of the same ${kind}`,
-      );
-    }
-  }
+  const specs = memberSpecs(kind, what, members);
   const attributes: RecordAttributes = {
     ...(kind === "union" ? { union: true } : {}),
     ...(options.packed ? { packed: true } : {}),
@@ -213,36 +178,116 @@ export function planRecord(
     })),
     attributes,
   );
-  const placed: PlacedField[] = specs.map((s, i) => {
-    const bitOffset = layout.bitOffsets[i];
-    const given = fieldAttributes(s.attrs);
-    const attrs = given && (given.packed || given.aligned !== undefined)
-      ? {
-        ...(given.packed ? { packed: true } : {}),
-        ...(given.aligned ? { aligned: given.aligned } : {}),
-      }
-      : undefined;
-    const base = {
-      name: s.name,
-      type: s.type,
-      offset: Math.floor(bitOffset / 8),
-      attributes: attrs,
-      ...(s.anon ? { anonymous: true } : {}),
-    };
-    if (s.width === undefined) return base;
-    return {
-      ...base,
-      bitOffset,
-      bitWidth: s.width,
-      ...(s.named ? { bits: bitCodec(s.type, s.width, bitOffset) } : { unnamed: true }),
-    };
-  });
+  const placed = specs.map((s, i) => placeMember(s, layout.bitOffsets[i]));
   const display = options.name ??
     `${kind} { ${
       placed.map((f) =>
         `${f.type.name}${f.unnamed ? "" : ` ${f.name}`}${f.bitWidth !== undefined ? ` : ${f.bitWidth}` : ""}`
       ).join("; ")
     } }`;
+  const { fields, groups } = valueGroups(what, placed);
+  return {
+    members: placed,
+    fields,
+    groups,
+    size: layout.size,
+    align: layout.align,
+    attributes,
+    displayName: display,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    byName: new Map(fields.map((f) => [f.name, f])),
+    nameList: fields.map((f) => f.name).join(", "),
+  };
+}
+
+/** One member as declared, checked: its name, type, bit width, whether it has a value, its attributes. */
+interface MemberSpec {
+  name: string;
+  type: Type<unknown>;
+  width: number | undefined;
+  /** False for unnamed padding bits (`t.pad`). */
+  named: boolean;
+  attrs: Member | undefined;
+  /** An anonymous struct or union (`t.anon`). */
+  anon: boolean;
+}
+
+/** The members of a struct or union `what`, checked one by one and then together (`lengthFrom`). */
+function memberSpecs(kind: "struct" | "union", what: string, members: Record<string, Member>): MemberSpec[] {
+  if (members === null || typeof members !== "object" || Array.isArray(members)) {
+    throw new TypeError(`${what}: members must be an object of name: type`);
+  }
+  const specs = Object.entries(members).map(([name, m]): MemberSpec => {
+    if (!isCIdentifier(name)) {
+      throw new SignatureError(`${what}: member name ${JSON.stringify(name)} is not an identifier`);
+    }
+    if (isMemberSpec(m)) {
+      if (m.member === "field") {
+        return { name, type: m.type, width: undefined, named: true, attrs: m, anon: false };
+      }
+      if (m.member === "anon") {
+        return { name, type: m.type as Type<unknown>, width: undefined, named: true, attrs: m, anon: true };
+      }
+      if (kind === "union" && m.member === "pad") {
+        throw new TypeError(`${what}.${name}: a union cannot hold unnamed bitfields`);
+      }
+      return { name, type: m.base, width: m.width, named: m.member === "bits", attrs: m, anon: false };
+    }
+    if (!m || typeof (m as Type<unknown>).encode !== "function") {
+      throw new TypeError(`${what}.${name}: not a type (use t.u32, t.chars(n), t.bits(t.u32, 8), …)`);
+    }
+    return { name, type: m as Type<unknown>, width: undefined, named: true, attrs: undefined, anon: false };
+  });
+  if (!specs.some((s) => s.named)) throw new SignatureError(`${what} needs at least one named member`);
+  for (const s of specs) {
+    const from = (s.type as { buffer?: { lengthFrom?: string } }).buffer?.lengthFrom;
+    if (from === undefined) continue;
+    const source = specs.find((o) => o.name === from && o.named);
+    if (!source || source.type.kind !== "int") {
+      throw new SignatureError(
+        `${what}.${s.name}: lengthFrom ${
+          JSON.stringify(from)
+        } must name an integer member of the same ${kind}`,
+      );
+    }
+  }
+  return specs;
+}
+
+/** A member at the bit offset the layout gave it. */
+function placeMember(s: MemberSpec, bitOffset: number): PlacedField {
+  const given = fieldAttributes(s.attrs);
+  const attrs = given && (given.packed || given.aligned !== undefined)
+    ? {
+      ...(given.packed ? { packed: true } : {}),
+      ...(given.aligned ? { aligned: given.aligned } : {}),
+    }
+    : undefined;
+  const base = {
+    name: s.name,
+    type: s.type,
+    offset: Math.floor(bitOffset / 8),
+    attributes: attrs,
+    ...(s.anon ? { anonymous: true } : {}),
+  };
+  if (s.width === undefined) return base;
+  return {
+    ...base,
+    bitOffset,
+    bitWidth: s.width,
+    ...(s.named ? { bits: bitCodec(s.type, s.width, bitOffset) } : { unnamed: true }),
+  };
+}
+
+/**
+ * The members that carry values (an anonymous member's own members lifted to its offset) and how a
+ * value's keys group into them.
+ * @throws {SignatureError} a name declared twice.
+ */
+function valueGroups(
+  what: string,
+  placed: readonly PlacedField[],
+): { fields: PlacedField[]; groups: ValueGroup[] } {
   const fields: PlacedField[] = [];
   const groups: ValueGroup[] = [];
   for (const f of placed) {
@@ -279,18 +324,7 @@ export function planRecord(
     }
     seen.add(f.name);
   }
-  return {
-    members: placed,
-    fields,
-    groups,
-    size: layout.size,
-    align: layout.align,
-    attributes,
-    displayName: display,
-    ...(options.name !== undefined ? { name: options.name } : {}),
-    byName: new Map(fields.map((f) => [f.name, f])),
-    nameList: fields.map((f) => f.name).join(", "),
-  };
+  return { fields, groups };
 }
 
 /** The JSON form of a record's members and options. */
