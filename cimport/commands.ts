@@ -142,15 +142,47 @@ export async function applyCommands(
   warnings: string[],
   hints: Readonly<Record<string, CommandHint>> = {},
 ): Promise<void> {
-  interface Plan {
-    sig: SignatureParams;
-    params: Record<string, { dir: string; type: TypeJson }>;
-    vector: string;
-    command: string;
-    types: Readonly<Record<string, string>>;
+  const carriers = commandCarriers(signatures);
+  const plans = Object.entries(hints).map(([where, hint]) => hintedPlan(where, hint, signatures, carriers));
+  if (!plans.length) {
+    // From the driver's own pairings: command tables, and _IOWR-style macros.
+    const found = new Map<string, string>();
+    for (const t of await commandTables(ast, own)) found.set(t.key, t.type);
+    for (const m of await commandMacros(o, own)) if (!found.has(m.name)) found.set(m.name, m.type);
+    if (found.size && carriers.length === 1) {
+      const { sig, params, vector, command } = carriers[0];
+      plans.push({ sig, params, vector, command, types: Object.fromEntries(found) });
+    } else if (found.size) {
+      warnings.push(
+        `the driver pairs commands with payload types (${[...found.keys()].join(", ")}) but ${
+          carriers.length
+            ? `${carriers.map((c) => `${c.cb}.${c.vector}`).join(", ")} could each carry them`
+            : "no callback has one byte vector and one integer command"
+        }: say which with --commands FILE`,
+      );
+    }
   }
-  const plans: Plan[] = [];
-  const carriers = signatures.flatMap((sig) =>
+  const codes = await commandCodes(o, [...new Set(plans.flatMap((p) => Object.keys(p.types)))]);
+  for (const plan of plans) applyPlan(plan, codes, typeOf);
+}
+
+/** A callback parameter that carries commands: its vector, its command parameter, their layouts by C type. */
+interface CommandPlan {
+  sig: SignatureParams;
+  params: Record<string, { dir: string; type: TypeJson }>;
+  vector: string;
+  command: string;
+  types: Readonly<Record<string, string>>;
+}
+
+/** A callback that could carry commands: one byte vector and one integer command parameter. */
+interface Carrier extends Omit<CommandPlan, "types"> {
+  cb: string;
+}
+
+/** The callbacks of `signatures` that could carry commands. */
+function commandCarriers(signatures: readonly SignatureParams[]): Carrier[] {
+  return signatures.flatMap((sig) =>
     Object.entries(sig.json.callbacks).flatMap(([cb, c]) => {
       const params = c.params ?? {};
       const vectors = Object.entries(params).filter(([, p]) =>
@@ -165,76 +197,66 @@ export async function applyCommands(
         : [];
     })
   );
-  for (const [where, hint] of Object.entries(hints)) {
-    const [cb, vector] = where.split(".");
-    const found = signatures.map((sig) => ({ sig, c: sig.json.callbacks[cb] })).find((x) => x.c);
-    const params = found?.c.params ?? {};
-    if (!found || !vector || !params[vector]?.dir.startsWith("vector")) {
-      throw new ImportError(
-        `--commands ${where}: no callback ${cb} with a vector parameter ${vector ?? "(none named)"} ` +
-          `(give CALLBACK.PARAM as the import names them; ${
-            carriers.map((c) => `${c.cb}.${c.vector}`).join(", ") ||
-            "no callback has a byte vector and a command"
-          } would fit)`,
-      );
-    }
-    const command = hint.command ??
-      Object.entries(params).find(([n, p]) => n !== vector && (p.dir === "in" || p.dir === "inout"))?.[0];
-    if (!command || !params[command]) {
-      throw new ImportError(
-        `--commands ${where}: name the command parameter ("command": …); ${cb} has ${
-          Object.keys(params).join(", ")
-        }`,
-      );
-    }
-    plans.push({ sig: found.sig, params, vector, command, types: hint.types });
+}
+
+/**
+ * The plan a user's hint (`CALLBACK.PARAM`) names.
+ * @throws {ImportError} no such callback or vector parameter, or no command parameter to pair it with.
+ */
+function hintedPlan(
+  where: string,
+  hint: CommandHint,
+  signatures: readonly SignatureParams[],
+  carriers: readonly Carrier[],
+): CommandPlan {
+  const [cb, vector] = where.split(".");
+  const found = signatures.map((sig) => ({ sig, c: sig.json.callbacks[cb] })).find((x) => x.c);
+  const params = found?.c.params ?? {};
+  if (!found || !vector || !params[vector]?.dir.startsWith("vector")) {
+    throw new ImportError(
+      `--commands ${where}: no callback ${cb} with a vector parameter ${vector ?? "(none named)"} ` +
+        `(give CALLBACK.PARAM as the import names them; ${
+          carriers.map((c) => `${c.cb}.${c.vector}`).join(", ") ||
+          "no callback has a byte vector and a command"
+        } would fit)`,
+    );
   }
-  if (!plans.length) {
-    // From the driver's own pairings: command tables, and _IOWR-style macros.
-    const found = new Map<string, string>();
-    for (const t of await commandTables(ast, own)) found.set(t.key, t.type);
-    for (const m of await commandMacros(o, own)) if (!found.has(m.name)) found.set(m.name, m.type);
-    const macros = [...found].map(([name, type]) => ({ name, type }));
-    if (macros.length) {
-      const list = macros.map((m) => m.name).join(", ");
-      if (carriers.length === 1) {
-        const c = carriers[0];
-        plans.push({
-          sig: c.sig,
-          params: c.params,
-          vector: c.vector,
-          command: c.command,
-          types: Object.fromEntries(macros.map((m) => [m.name, m.type])),
-        });
-      } else {
-        warnings.push(
-          `the driver pairs commands with payload types (${list}) but ${
-            carriers.length
-              ? `${carriers.map((c) => `${c.cb}.${c.vector}`).join(", ")} could each carry them`
-              : "no callback has one byte vector and one integer command"
-          }: say which with --commands FILE`,
-        );
-      }
-    }
+  const command = hint.command ??
+    Object.entries(params).find(([n, p]) => n !== vector && (p.dir === "in" || p.dir === "inout"))?.[0];
+  if (!command || !params[command]) {
+    throw new ImportError(
+      `--commands ${where}: name the command parameter ("command": …); ${cb} has ${
+        Object.keys(params).join(", ")
+      }`,
+    );
   }
-  const codes = await commandCodes(o, [...new Set(plans.flatMap((p) => Object.keys(p.types)))]);
-  for (const plan of plans) {
-    const commands: Record<string, TypeJson> = {};
-    const names: Record<string, number> = {};
-    const cmd = plan.params[plan.command];
-    // An integer command parameter takes the commands' names (any other number still goes); one
-    // already typed keeps its type, and the layouts go by code.
-    const byName = typeof cmd.type === "string";
-    for (const [key, cType] of Object.entries(plan.types)) {
-      const code = codes.get(key)!;
-      if (!Number.isSafeInteger(Number(code))) {
-        throw new ImportError(`command ${key} is ${code}: too large for a command parameter`);
-      }
-      const named = byName && isCIdentifier(key);
-      if (named) names[key] = Number(code);
-      commands[named ? key : String(code)] = typeOf(plan.sig.variable, cType);
+  return { sig: found.sig, params, vector, command, types: hint.types };
+}
+
+/**
+ * Types a plan's vector by its command, and its command parameter by the commands' names.
+ * @throws {ImportError} a command code too large for a command parameter.
+ */
+function applyPlan(
+  plan: CommandPlan,
+  codes: ReadonlyMap<string, string | number | bigint>,
+  typeOf: (variable: string, cType: string) => TypeJson,
+): void {
+  const commands: Record<string, TypeJson> = {};
+  const names: Record<string, number> = {};
+  const cmd = plan.params[plan.command];
+  // An integer command parameter takes the commands' names (any other number still goes); one
+  // already typed keeps its type, and the layouts go by code.
+  const byName = typeof cmd.type === "string";
+  for (const [key, cType] of Object.entries(plan.types)) {
+    const code = codes.get(key)!;
+    if (!Number.isSafeInteger(Number(code))) {
+      throw new ImportError(`command ${key} is ${code}: too large for a command parameter`);
     }
-    if (typeof cmd.type === "string" && Object.keys(names).length) cmd.type = { enum: names, base: cmd.type };
-    plan.params[plan.vector].type = { byCommand: plan.command, commands };
+    const named = byName && isCIdentifier(key);
+    if (named) names[key] = Number(code);
+    commands[named ? key : String(code)] = typeOf(plan.sig.variable, cType);
   }
+  if (typeof cmd.type === "string" && Object.keys(names).length) cmd.type = { enum: names, base: cmd.type };
+  plan.params[plan.vector].type = { byCommand: plan.command, commands };
 }
