@@ -197,17 +197,30 @@ export async function bridgeSeeds(): Promise<Record<string, Uint8Array>> {
   return out;
 }
 
+// Little-endian bytes of the seeds.
+const u16 = (v: number) => new Uint8Array(new Uint16Array([v]).buffer);
+const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
+const u64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
+const text = (s: string) => new TextEncoder().encode(s);
+function cat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) out.set(p, (o += p.length) - p.length);
+  return out;
+}
+
 /** The seed corpora: valid frames of every kind, for each harness. */
 export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array>>> {
-  const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
-  const u64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
-  const cat = (...parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) out.set(p, (o += p.length) - p.length);
-    return out;
+  return {
+    replies: replySeeds(),
+    frames: frameSeeds(),
+    bridge: await bridgeSeeds(),
+    trace: await traceSeeds(),
   };
-  const u16 = (v: number) => new Uint8Array(new Uint16Array([v]).buffer);
+}
+
+/** The library's harness: scripts of what a kernel sends back, one per kind of exchange. */
+function replySeeds(): Record<string, Uint8Array> {
   // A script record: a well-formed header of `type` with the pending request's id, then `payload`.
   const record = (type: number, payload: Uint8Array) =>
     cat(new Uint8Array([0x80 | type]), u16(payload.length), payload);
@@ -228,7 +241,6 @@ export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array
       FrameType.EVENT,
       cat(u64(2n), u64(callback), u32(params.length), ...params.map((p) => u64(BigInt(p.length))), ...params),
     );
-  const text = (s: string) => new TextEncoder().encode(s);
   const link = event(32n, [new Uint8Array(8).fill(1)]);
   const log = event(33n, [text("vmnic0: link up")]);
   const two = event(34n, [u32(7), new Uint8Array([1, 2, 3, 4])]);
@@ -261,6 +273,11 @@ export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array
     "error-status": cat(new Uint8Array([0]), record(FrameType.INVOKE_REPLY, cat(u32(22), u32(0)))),
     "raw-garbage": cat(new Uint8Array([3, 0xff]), u16(20), new Uint8Array(20).fill(0x41)),
   };
+  return replies;
+}
+
+/** The simulator's harness: frames a client sends, whole sessions and control requests. */
+function frameSeeds(): Record<string, Uint8Array> {
   const hello = buildFrame(
     FrameType.HELLO,
     1,
@@ -308,7 +325,7 @@ export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array
       encodeJsonPayload({ op: "emit", event: "logEvent", params: { message: "x" } }),
     ),
   };
-  return { replies, frames, bridge: await bridgeSeeds(), trace: await traceSeeds() };
+  return frames;
 }
 
 async function writeSeeds(): Promise<void> {

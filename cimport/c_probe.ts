@@ -187,59 +187,38 @@ function nodes(type: Type<unknown>, path = "", offset = 0, out: Node[] = []): No
 
 const isLeaf = (n: Node) => n.bits !== undefined || (!isRecord(n.type) && n.type.kind !== "array");
 
-/** A random value of `type` and the C statements that assign it to `v` leaf by leaf. */
-export function randomValue(type: Type<unknown>, random: () => number, path = ""): {
+/** A random value and the C statements that assign it to `v` leaf by leaf. */
+interface RandomValue {
   value: unknown;
   assigns: string[];
-} {
-  const at = (p: string) => (p ? `v.${p}` : "v");
-  const int = (name: string, bits: number): { v: bigint; c: string } => {
-    const signed = name.startsWith("i");
-    let v = 0n;
-    for (let i = 0; i < bits; i += 16) v = (v << 16n) | BigInt(Math.floor(random() * 65536));
-    v &= (1n << BigInt(bits)) - 1n;
-    if (random() < 0.2) v = random() < 0.5 ? 0n : (1n << BigInt(bits)) - 1n;
-    if (signed && v >= 1n << BigInt(bits - 1)) v -= 1n << BigInt(bits);
-    const c = signed ? `(int64_t)(${v < 0n ? `-${-v - 1n}LL - 1` : `${v}LL`})` : `(uint64_t)${v}ULL`;
-    return { v, c };
-  };
-  if (isRecord(type)) {
-    // Anonymous members add their members to this value (a union sets one of its alternatives).
-    const named = type.members.filter((f) => !f.unnamed);
-    const chosen = type.kind === "union" ? [named[Math.floor(random() * named.length)]] : named;
-    const value: Record<string, unknown> = {};
-    const assigns: string[] = [];
-    for (const f of chosen) {
-      const p = path ? `${path}.${f.name}` : f.name;
-      if (f.anonymous) {
-        const r = randomValue(f.type, random, path);
-        Object.assign(value, r.value);
-        assigns.push(...r.assigns);
-        continue;
-      }
-      if (f.bitWidth !== undefined) {
-        const base = f.type;
-        if (base.kind === "bool") {
-          const b = random() < 0.5;
-          value[f.name] = b;
-          assigns.push(`${at(p)} = ${b ? 1 : 0};`);
-          continue;
-        }
-        const { v, c } = int(baseIntName(base).startsWith("i") ? "i" : "u", f.bitWidth);
-        value[f.name] = base.size === 8 ? v : Number(v);
-        if (base.kind === "enum") {
-          const names = Object.entries((base as EnumType<string>).values).find(([, n]) => BigInt(n) === v);
-          if (names) value[f.name] = names[0];
-        }
-        assigns.push(`${at(p)} = ${c};`);
-        continue;
-      }
-      const r = randomValue(f.type, random, p);
-      value[f.name] = r.value;
-      assigns.push(...r.assigns);
-    }
-    return { value, assigns };
-  }
+}
+
+/** `v.PATH`, the C lvalue of the value at `path`. */
+const lvalue = (p: string) => (p ? `v.${p}` : "v");
+
+/** A random integer of `bits` (signed when `name` starts with i), often 0 or all ones, and its C literal. */
+function randomInt(name: string, bits: number, random: () => number): { v: bigint; c: string } {
+  const signed = name.startsWith("i");
+  let v = 0n;
+  for (let i = 0; i < bits; i += 16) v = (v << 16n) | BigInt(Math.floor(random() * 65536));
+  v &= (1n << BigInt(bits)) - 1n;
+  if (random() < 0.2) v = random() < 0.5 ? 0n : (1n << BigInt(bits)) - 1n;
+  if (signed && v >= 1n << BigInt(bits - 1)) v -= 1n << BigInt(bits);
+  const c = signed ? `(int64_t)(${v < 0n ? `-${-v - 1n}LL - 1` : `${v}LL`})` : `(uint64_t)${v}ULL`;
+  return { v, c };
+}
+
+/** An enum's name for `v`, else the number itself. */
+function enumOr(type: Type<unknown>, v: bigint, value: unknown): unknown {
+  if (type.kind !== "enum") return value;
+  const found = Object.entries((type as EnumType<string>).values).find(([, n]) => BigInt(n) === v);
+  return found ? found[0] : value;
+}
+
+/** A random value of `type` and the C statements that assign it to `v` leaf by leaf. */
+export function randomValue(type: Type<unknown>, random: () => number, path = ""): RandomValue {
+  if (isRecord(type)) return randomRecord(type, random, path);
+  const at = lvalue(path);
   switch (type.kind) {
     case "array": {
       const e = elementOf(type);
@@ -256,17 +235,12 @@ export function randomValue(type: Type<unknown>, random: () => number, path = ""
     case "int":
     case "enum":
     case "pointer": {
-      const name = baseIntName(type);
-      const { v, c } = int(name, type.size * 8);
-      let value: unknown = type.size === 8 ? v : Number(v);
-      if (type.kind === "enum") {
-        const found = Object.entries((type as EnumType<string>).values).find(([, n]) => BigInt(n) === v);
-        if (found) value = found[0];
-      }
+      const { v, c } = randomInt(baseIntName(type), type.size * 8, random);
+      const value = enumOr(type, v, type.size === 8 ? v : Number(v));
       // A pointer member may be declared void * or an integer (drivers use vmk_uint64): copy its bytes.
       const assign = type.kind === "pointer"
-        ? `{ uint64_t a = ${c}; memcpy(&${at(path)}, &a, 8); }`
-        : `${at(path)} = ${c};`;
+        ? `{ uint64_t a = ${c}; memcpy(&${at}, &a, 8); }`
+        : `${at} = ${c};`;
       return { value, assigns: [assign] };
     }
     case "float": {
@@ -278,11 +252,11 @@ export function randomValue(type: Type<unknown>, random: () => number, path = ""
       const value = type.size === 4 ? view.getFloat32(0, true) : view.getFloat64(0, true);
       const bits = type.size === 4 ? `${view.getUint32(0, true)}U` : `${view.getBigUint64(0, true)}ULL`;
       const cType = type.size === 4 ? "uint32_t" : "uint64_t";
-      return { value, assigns: [`{ ${cType} b = ${bits}; memcpy(&${at(path)}, &b, sizeof b); }`] };
+      return { value, assigns: [`{ ${cType} b = ${bits}; memcpy(&${at}, &b, sizeof b); }`] };
     }
     case "bool": {
       const b = random() < 0.5;
-      return { value: b, assigns: [`${at(path)} = ${b ? 1 : 0};`] };
+      return { value: b, assigns: [`${at} = ${b ? 1 : 0};`] };
     }
     case "chars":
     case "string": {
@@ -292,7 +266,7 @@ export function randomValue(type: Type<unknown>, random: () => number, path = ""
       for (let i = 0; i < len; i++) {
         s += String.fromCharCode(0x21 + Math.floor(random() * 90)).replace(/["\\?]/, "x");
       }
-      return { value: s, assigns: len ? [`memcpy(&${at(path)}, "${s}", ${len});`] : [] };
+      return { value: s, assigns: len ? [`memcpy(&${at}, "${s}", ${len});`] : [] };
     }
     case "bytes": {
       const b = Uint8Array.from(
@@ -300,10 +274,40 @@ export function randomValue(type: Type<unknown>, random: () => number, path = ""
         () => Math.floor(random() * 256),
       );
       const lit = [...b].map((x) => `\\x${x.toString(16).padStart(2, "0")}`).join("");
-      return { value: b, assigns: b.length ? [`memcpy(&${at(path)}, "${lit}", ${b.length});`] : [] };
+      return { value: b, assigns: b.length ? [`memcpy(&${at}, "${lit}", ${b.length});`] : [] };
     }
   }
   throw new Error(`no random value for ${type.name}`);
+}
+
+/** A struct's value member by member (a union's: one of its alternatives), bitfields included. */
+function randomRecord(type: RecordType<unknown>, random: () => number, path: string): RandomValue {
+  // Anonymous members add their members to this value.
+  const named = type.members.filter((f) => !f.unnamed);
+  const chosen = type.kind === "union" ? [named[Math.floor(random() * named.length)]] : named;
+  const value: Record<string, unknown> = {};
+  const assigns: string[] = [];
+  for (const f of chosen) {
+    const p = path ? `${path}.${f.name}` : f.name;
+    if (f.anonymous) {
+      const r = randomValue(f.type, random, path);
+      Object.assign(value, r.value);
+      assigns.push(...r.assigns);
+    } else if (f.bitWidth !== undefined && f.type.kind === "bool") {
+      const b = random() < 0.5;
+      value[f.name] = b;
+      assigns.push(`${lvalue(p)} = ${b ? 1 : 0};`);
+    } else if (f.bitWidth !== undefined) {
+      const { v, c } = randomInt(baseIntName(f.type).startsWith("i") ? "i" : "u", f.bitWidth, random);
+      value[f.name] = enumOr(f.type, v, f.type.size === 8 ? v : Number(v));
+      assigns.push(`${lvalue(p)} = ${c};`);
+    } else {
+      const r = randomValue(f.type, random, p);
+      value[f.name] = r.value;
+      assigns.push(...r.assigns);
+    }
+  }
+  return { value, assigns };
 }
 
 /** What the comparison found wrong, one line per difference. */
@@ -336,67 +340,7 @@ export async function probe(
     const blob = Uint8Array.from({ length: c.type.size }, () => Math.floor(random() * 256));
     return { c, all, value, blob };
   });
-  const fns = plans.map(({ c, all, value, blob }, i) => {
-    const lines: string[] = [];
-    const out = (s: string) => lines.push(`  fputs(${JSON.stringify(s)}, stdout);`);
-    lines.push(
-      `static void case_${i}(void) {`,
-      `  ${c.cType} v;`,
-      `  const unsigned char blob[] = { ${[...blob, 0].join(", ")} };`,
-    );
-    lines.push(
-      `  printf("{\\"size\\": %zu, \\"align\\": %zu, \\"off\\": {", sizeof v, _Alignof(${c.cType}));`,
-    );
-    const plain = all.filter((n) => !n.bits);
-    plain.forEach((n, k) =>
-      lines.push(`  printf("${k ? ", " : ""}\\"%s\\": %zu", "${n.path}", offsetof(${c.cType}, ${n.path}));`)
-    );
-    out(`}, "bits": {`);
-    all.filter((n) => n.bits).forEach((n, k) => {
-      const ones = n.type.kind === "bool" ? "1" : "~0ULL";
-      lines.push(
-        `  memset(&v, 0, sizeof v); v.${n.path} = ${ones}; bitrange(&v, sizeof v, "${
-          k ? ", " : ""
-        }", "${n.path}");`,
-      );
-    });
-    out(`}, "enc": "`);
-    lines.push(
-      `  memset(&v, 0, sizeof v);`,
-      ...value.assigns.map((a) => `  ${a}`),
-      `  hexdump(&v, sizeof v);`,
-    );
-    out(`", "dec": {`);
-    lines.push(`  memcpy(&v, blob, sizeof v);`);
-    all.filter(isLeaf).forEach((n, k) => {
-      const sep = k ? ", " : "";
-      const expr = `v.${n.path}`;
-      const t = n.type;
-      if (!n.bits && (t.kind === "chars" || t.kind === "string" || t.kind === "bytes")) {
-        lines.push(
-          `  printf("${sep}\\"%s\\": \\"", "${n.path}"); hexdump(&${expr}, sizeof ${expr}); fputs("\\"", stdout);`,
-        );
-      } else if (!n.bits && t.kind === "float") {
-        const ct = t.size === 4 ? "uint32_t" : "uint64_t";
-        lines.push(
-          `  { ${ct} b; memcpy(&b, &${expr}, sizeof b); printf("${sep}\\"%s\\": \\"%llu\\"", "${n.path}", (unsigned long long)b); }`,
-        );
-      } else if (t.kind === "bool") {
-        lines.push(`  printf("${sep}\\"%s\\": \\"%d\\"", "${n.path}", (int)(${expr} != 0));`);
-      } else if (t.kind === "pointer") {
-        lines.push(
-          `  printf("${sep}\\"%s\\": \\"%llu\\"", "${n.path}", (unsigned long long)(uintptr_t)${expr});`,
-        );
-      } else if (baseIntName(t).startsWith("i")) {
-        lines.push(`  printf("${sep}\\"%s\\": \\"%lld\\"", "${n.path}", (long long)${expr});`);
-      } else {
-        lines.push(`  printf("${sep}\\"%s\\": \\"%llu\\"", "${n.path}", (unsigned long long)${expr});`);
-      }
-    });
-    out(`}}\n`);
-    lines.push("}");
-    return lines.join("\n");
-  });
+  const fns = plans.map((plan, i) => caseFunction(plan, i));
   const source = [
     "#include <stddef.h>",
     "#include <stdint.h>",
@@ -415,6 +359,77 @@ export async function probe(
     "  return 0;",
     "}",
   ].join("\n");
+  return compare(plans, await compileAndRun(source, seed, extraFlags, cc));
+}
+
+/** The C function that prints one case's figures: size, alignment, offsets, bits, our value as C encodes it, C's decoding of random bytes. */
+function caseFunction({ c, all, value, blob }: Plan, i: number): string {
+  const lines: string[] = [];
+  const out = (s: string) => lines.push(`  fputs(${JSON.stringify(s)}, stdout);`);
+  lines.push(
+    `static void case_${i}(void) {`,
+    `  ${c.cType} v;`,
+    `  const unsigned char blob[] = { ${[...blob, 0].join(", ")} };`,
+  );
+  lines.push(
+    `  printf("{\\"size\\": %zu, \\"align\\": %zu, \\"off\\": {", sizeof v, _Alignof(${c.cType}));`,
+  );
+  const plain = all.filter((n) => !n.bits);
+  plain.forEach((n, k) =>
+    lines.push(`  printf("${k ? ", " : ""}\\"%s\\": %zu", "${n.path}", offsetof(${c.cType}, ${n.path}));`)
+  );
+  out(`}, "bits": {`);
+  all.filter((n) => n.bits).forEach((n, k) => {
+    const ones = n.type.kind === "bool" ? "1" : "~0ULL";
+    lines.push(
+      `  memset(&v, 0, sizeof v); v.${n.path} = ${ones}; bitrange(&v, sizeof v, "${
+        k ? ", " : ""
+      }", "${n.path}");`,
+    );
+  });
+  out(`}, "enc": "`);
+  lines.push(
+    `  memset(&v, 0, sizeof v);`,
+    ...value.assigns.map((a) => `  ${a}`),
+    `  hexdump(&v, sizeof v);`,
+  );
+  out(`", "dec": {`);
+  lines.push(`  memcpy(&v, blob, sizeof v);`);
+  all.filter(isLeaf).forEach((n, k) => {
+    const sep = k ? ", " : "";
+    const expr = `v.${n.path}`;
+    const t = n.type;
+    if (!n.bits && (t.kind === "chars" || t.kind === "string" || t.kind === "bytes")) {
+      lines.push(
+        `  printf("${sep}\\"%s\\": \\"", "${n.path}"); hexdump(&${expr}, sizeof ${expr}); fputs("\\"", stdout);`,
+      );
+    } else if (!n.bits && t.kind === "float") {
+      const ct = t.size === 4 ? "uint32_t" : "uint64_t";
+      lines.push(
+        `  { ${ct} b; memcpy(&b, &${expr}, sizeof b); printf("${sep}\\"%s\\": \\"%llu\\"", "${n.path}", (unsigned long long)b); }`,
+      );
+    } else if (t.kind === "bool") {
+      lines.push(`  printf("${sep}\\"%s\\": \\"%d\\"", "${n.path}", (int)(${expr} != 0));`);
+    } else if (t.kind === "pointer") {
+      lines.push(
+        `  printf("${sep}\\"%s\\": \\"%llu\\"", "${n.path}", (unsigned long long)(uintptr_t)${expr});`,
+      );
+    } else if (baseIntName(t).startsWith("i")) {
+      lines.push(`  printf("${sep}\\"%s\\": \\"%lld\\"", "${n.path}", (long long)${expr});`);
+    } else {
+      lines.push(`  printf("${sep}\\"%s\\": \\"%llu\\"", "${n.path}", (unsigned long long)${expr});`);
+    }
+  });
+  out(`}}\n`);
+  lines.push("}");
+  return lines.join("\n");
+}
+
+/**
+ * Compiles the probe's `source` with `cc` and runs it: one JSON row per case. A failing run keeps
+ * the source (it is the reproduction) and says where.
+ */
+async function compileAndRun(source: string, seed: number, extraFlags: string[], cc: string): Promise<Row[]> {
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-probe-" });
   try {
     await Deno.writeTextFile(`${dir}/probe.c`, source);
@@ -440,7 +455,7 @@ export async function probe(
       throw new Error(`the probe failed (seed ${seed}): ${new TextDecoder().decode(run.stderr)}`);
     }
     const rows = new TextDecoder().decode(run.stdout).trim().split("\n").map((l) => JSON.parse(l));
-    return compare(plans, rows);
+    return rows;
   } catch (e) {
     // Keep the source for a failing run: it is the reproduction.
     const keep = `${Deno.env.get("TMPDIR") ?? "/tmp"}/vmkmgmt-probe-${seed}.c`;

@@ -27,7 +27,14 @@ import {
 } from "./clang.ts";
 import { type BufferHint, docFromList, TypeBuilder } from "./c_types.ts";
 import { applyCommands, type CommandHint } from "./commands.ts";
-import { findSignatures, OwnFiles, prototypeOf, type RawCallback, readValues } from "./signatures.ts";
+import {
+  findSignatures,
+  OwnFiles,
+  prototypeOf,
+  type RawCallback,
+  type RawSignature,
+  readValues,
+} from "./signatures.ts";
 
 /** The macros drivers put their kernel-only declarations behind. */
 export const KERNEL_GUARDS: readonly string[] = [
@@ -100,10 +107,95 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
   const userDefined = new Set((options.defines ?? []).map((d) => d.split("=")[0]));
   const kernel = await parseWithClang(options, KERNEL_GUARDS.filter((g) => !userDefined.has(g)), true)
     .catch(() => undefined);
-  const asts = kernel ? [ast, kernel.ast] : [ast];
-  const warnings: string[] = [];
-
   const own = new OwnFiles(options.files, await systemIncludeDirs(options));
+  const raws = await chooseSignatures(options, ast, own);
+  const packs = await packValues(options, ast);
+  const ctx: ImportContext = {
+    ast,
+    asts: kernel ? [ast, kernel.ast] : [ast],
+    types: new TypeBuilder(ast, packs, new Map(Object.entries(options.buffers ?? {}))),
+    warnings: [],
+    paramChecks: [],
+  };
+  const { types, warnings } = ctx;
+  const signatures: ImportedSignature[] = [];
+  for (const r of raws) signatures.push(await importSignature(ctx, r, options.names?.[r.variable]));
+  await applyCommands(
+    options,
+    ast,
+    own,
+    signatures,
+    (variable, cType) => types.typeOf({ qualType: cType }, raws.find((r) => r.variable === variable)!.node),
+    warnings,
+    options.commands,
+  );
+  const unused = types.unusedBuffers();
+  if (unused.length) {
+    throw new ImportError(
+      `--buffer ${
+        unused.join(", ")
+      }: no such member of a parameter's type (give Type.member as C names them)`,
+    );
+  }
+  const typeDocs = typeDocsOf(types);
+  for (const s of signatures) {
+    s.json.types = Object.fromEntries(types.named);
+    if (Object.keys(typeDocs).length) s.json.typeDocs = typeDocs;
+  }
+  // Every named type through our type model, then held to the C compiler.
+  const built = buildTypes(types);
+  const checked = await checkLayouts(options, types, built);
+  for (const c of ctx.paramChecks) checkParam(c, types, built, warnings);
+  for (const s of signatures) {
+    try {
+      signatureFromJson({ ...s.json, name: s.json.name });
+    } catch (e) {
+      if (e instanceof SignatureError) throw new ImportError(`${s.place}: ${s.variable}: ${e.message}`);
+      throw e;
+    }
+  }
+  return {
+    signatures,
+    types: types.named,
+    typeInfo: { cNames: types.cNames, docs: types.docs, memberDocs: types.memberDocs, places: types.places },
+    warnings,
+    checked,
+  };
+}
+
+/** What importing the signatures of one set of files shares. */
+interface ImportContext {
+  /** The user build's AST. */
+  ast: Ast;
+  /** It, and the kernel build's when that one parsed (for prototypes). */
+  asts: Ast[];
+  types: TypeBuilder;
+  warnings: string[];
+  /** Each parameter's size, to be held to its type once the types are built. */
+  paramChecks: ParamCheck[];
+}
+
+/** A parameter's size and types as the table and the prototype give them, checked once the types are built. */
+interface ParamCheck {
+  sig: string;
+  cb: string;
+  param: string;
+  i: number;
+  type: TypeJson;
+  size: number;
+  vector: boolean;
+  proto?: TypeJson;
+  protoText?: string;
+  sizeText?: string;
+  /** The parameter as imported (its type becomes an array when the size holds several). */
+  target: { type: TypeJson };
+}
+
+/**
+ * The signatures the files define, with their values, narrowed to `--signature`.
+ * @throws {ImportError} none defined, none by that name, or a `--name` for no such variable.
+ */
+async function chooseSignatures(options: ImportOptions, ast: Ast, own: OwnFiles): Promise<RawSignature[]> {
   let raws = await findSignatures(ast, own);
   if (!raws.length) {
     throw new ImportError(
@@ -131,155 +223,132 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
       );
     }
   }
+  return raws;
+}
 
-  const packs = await packValues(options, ast);
-  const types = new TypeBuilder(ast, packs, new Map(Object.entries(options.buffers ?? {})));
-  const signatures: ImportedSignature[] = [];
-  const paramChecks: {
-    sig: string;
-    cb: string;
-    param: string;
-    i: number;
-    type: TypeJson;
-    size: number;
-    vector: boolean;
-    proto?: TypeJson;
-    protoText?: string;
-    sizeText?: string;
-    /** The parameter as imported (its type becomes an array when the size holds several). */
-    target: { type: TypeJson };
-  }[] = [];
-  for (const r of raws) {
-    const callbacks: SignatureJson["callbacks"] = {};
-    const cNames: Record<string, { id?: string; function?: string; params: string[] }> = {};
-    const names = callbackNames(r.callbacks);
-    for (const [k, c] of r.callbacks.entries()) {
-      const cbName = names[k];
-      const entryPlace = where(c.node.range?.begin);
-      const location: Location = c.location === LOCATION_CODE.user ? "user" : "kernel";
-      if (c.location !== LOCATION_CODE.user && c.location !== LOCATION_CODE.kernel) {
-        throw new ImportError(
-          `${entryPlace}: ${r.table}[${k}].location is ${c.location}, not VMK_MGMT_CALLBACK_KERNEL or _USER`,
-        );
-      }
-      if (c.numParms > MAX_CALLBACK_PARMS) {
-        throw new ImportError(
-          `${entryPlace}: ${r.table}[${k}].numParms is ${c.numParms}; at most ${MAX_CALLBACK_PARMS}`,
-        );
-      }
-      const proto = prototypeOf(asts, c.functionName, c.numParms);
-      if (!proto && c.numParms > 0) {
-        warnings.push(
-          `${entryPlace}: ${cbName}: no prototype of ${c.functionName ?? "its function"} with ${
-            c.numParms + 2
-          } parameters; its parameters are named from their types`,
-        );
-      }
-      const paramDocs = proto ? proto.ast.paramDocs(proto.fn) : new Map<string, string>();
-      const params: NonNullable<SignatureJson["callbacks"][string]["params"]> = {};
-      const used = new Set<string>();
-      const cParams: string[] = [];
-      for (let i = 0; i < c.numParms; i++) {
-        const dir = directionOf(c.parmTypes[i], `${entryPlace}: ${r.table}[${k}].parmTypes[${i}]`);
-        const sizeNode = c.sizeNodes[i];
-        const sizeType = sizeofType(types, sizeNode);
-        const protoParam = proto?.params[i];
-        const protoType = protoParam ? pointeeType(types, protoParam) : undefined;
-        let type = sizeType ?? protoType;
-        if (!type) {
-          warnings.push(
-            `${entryPlace}: ${cbName} parameter ${i + 1}: parmSizes[${i}] is ${
-              c.parmSizes[i]
-            }, not sizeof(a type), and no prototype says its type: imported as ${c.parmSizes[i]} bytes`,
-          );
-          type = { bytes: c.parmSizes[i] };
-        }
-        let pname = protoParam?.name ?? nameFromType(type, types);
-        if (!isCIdentifier(pname)) pname = `p${i + 1}`;
-        for (let n = 2; used.has(pname); n++) pname = `${pname.replace(/\d+$/, "")}${n}`;
-        used.add(pname);
-        const p: { dir: Direction; type: TypeJson; doc?: string } = { dir, type };
-        const cText = protoParam ? protoParam.type?.qualType : undefined;
-        const doc = [
-          paramDocs.get(protoParam?.name ?? ""),
-          cText ? `C: ${cText.replace(/\s*\*$/, " *")}${protoParam!.name ?? ""}` : undefined,
-        ]
-          .filter(Boolean).join(" — ");
-        if (doc) p.doc = doc;
-        params[pname] = p;
-        cParams.push(protoParam?.name ?? "");
-        paramChecks.push({
-          sig: r.variable,
-          cb: cbName,
-          param: pname,
-          i,
-          type,
-          size: c.parmSizes[i],
-          vector: dir.startsWith("vector"),
-          proto: sizeType && protoType ? protoType : undefined,
-          protoText: cText,
-          sizeText: sizeNode ? await ast.sourceText(sizeNode) : undefined,
-          target: p,
-        });
-      }
-      const idNum = Number(c.callbackId);
-      if (!Number.isSafeInteger(idNum)) {
-        throw new ImportError(`${entryPlace}: callback id ${c.callbackId} is too large`);
-      }
-      const docParts = [
-        callbackDoc(asts, c),
-        [c.idText && /^\w+$/.test(c.idText) ? c.idText : undefined, c.functionName].filter(Boolean).join(
-          ", ",
-        ),
-      ].filter((x): x is string => !!x);
-      const cb: SignatureJson["callbacks"][string] = {
-        id: idNum,
-        location,
-        sync: c.synchronous !== 0,
-        params,
-      };
-      if (docParts.length) {
-        cb.doc = docParts.length === 2
-          ? `${docParts[0].replace(/\.$/, "")} (${docParts[1]})`
-          : `C: ${docParts[0]}`;
-      }
-      callbacks[cbName] = cb;
-      cNames[cbName] = { id: c.idText, function: c.functionName, params: cParams };
-    }
-    const given = options.names?.[r.variable];
-    const runtimeName = !r.name && !given;
-    const version: VersionDef = r.versionParts &&
-        revisionFromNumbers(...(r.versionParts as [number, number, number, number])) === r.version
-      ? r.versionParts as unknown as VersionDef
-      : formatVersion(r.version);
-    const json: SignatureJson = {
-      name: given ?? (r.name || r.variable),
-      vendor: r.vendor,
-      version,
-      callbacks,
-    };
-    const doc = ast.docOf(r.node);
-    if (doc) json.doc = doc;
-    signatures.push({ variable: r.variable, place: where(r.node.loc), runtimeName, json, cNames });
+/** One signature's JSON form, its callbacks named; `given`: the name `--name` gives it. */
+async function importSignature(
+  ctx: ImportContext,
+  r: RawSignature,
+  given: string | undefined,
+): Promise<ImportedSignature> {
+  const callbacks: SignatureJson["callbacks"] = {};
+  const cNames: Record<string, { id?: string; function?: string; params: string[] }> = {};
+  const names = callbackNames(r.callbacks);
+  for (const [k, c] of r.callbacks.entries()) {
+    const { cb, cParams } = await importCallback(ctx, r, k, c, names[k]);
+    callbacks[names[k]] = cb;
+    cNames[names[k]] = { id: c.idText, function: c.functionName, params: cParams };
   }
-  await applyCommands(
-    options,
-    ast,
-    own,
-    signatures,
-    (variable, cType) => types.typeOf({ qualType: cType }, raws.find((r) => r.variable === variable)!.node),
-    warnings,
-    options.commands,
-  );
-  const unused = types.unusedBuffers();
-  if (unused.length) {
+  const runtimeName = !r.name && !given;
+  const version: VersionDef = r.versionParts &&
+      revisionFromNumbers(...(r.versionParts as [number, number, number, number])) === r.version
+    ? r.versionParts as unknown as VersionDef
+    : formatVersion(r.version);
+  const json: SignatureJson = { name: given ?? (r.name || r.variable), vendor: r.vendor, version, callbacks };
+  const doc = ctx.ast.docOf(r.node);
+  if (doc) json.doc = doc;
+  return { variable: r.variable, place: where(r.node.loc), runtimeName, json, cNames };
+}
+
+/**
+ * Entry `k` of a signature's table: its location, parameters (typed from the table's sizes, else
+ * the prototype's), names and docs; its parameters' checks go to `ctx.paramChecks`.
+ * @throws {ImportError} a location or count the ABI does not have, or an id too large.
+ */
+async function importCallback(
+  ctx: ImportContext,
+  r: RawSignature,
+  k: number,
+  c: RawCallback,
+  cbName: string,
+): Promise<{ cb: SignatureJson["callbacks"][string]; cParams: string[] }> {
+  const { types, warnings } = ctx;
+  const entryPlace = where(c.node.range?.begin);
+  const location: Location = c.location === LOCATION_CODE.user ? "user" : "kernel";
+  if (c.location !== LOCATION_CODE.user && c.location !== LOCATION_CODE.kernel) {
     throw new ImportError(
-      `--buffer ${
-        unused.join(", ")
-      }: no such member of a parameter's type (give Type.member as C names them)`,
+      `${entryPlace}: ${r.table}[${k}].location is ${c.location}, not VMK_MGMT_CALLBACK_KERNEL or _USER`,
     );
   }
-  // The comments the C has on each named type and its members, for describe.
+  if (c.numParms > MAX_CALLBACK_PARMS) {
+    throw new ImportError(
+      `${entryPlace}: ${r.table}[${k}].numParms is ${c.numParms}; at most ${MAX_CALLBACK_PARMS}`,
+    );
+  }
+  const proto = prototypeOf(ctx.asts, c.functionName, c.numParms);
+  if (!proto && c.numParms > 0) {
+    warnings.push(
+      `${entryPlace}: ${cbName}: no prototype of ${c.functionName ?? "its function"} with ${
+        c.numParms + 2
+      } parameters; its parameters are named from their types`,
+    );
+  }
+  const paramDocs = proto ? proto.ast.paramDocs(proto.fn) : new Map<string, string>();
+  const params: NonNullable<SignatureJson["callbacks"][string]["params"]> = {};
+  const used = new Set<string>();
+  const cParams: string[] = [];
+  for (let i = 0; i < c.numParms; i++) {
+    const dir = directionOf(c.parmTypes[i], `${entryPlace}: ${r.table}[${k}].parmTypes[${i}]`);
+    const sizeNode = c.sizeNodes[i];
+    const sizeType = sizeofType(types, sizeNode);
+    const protoParam = proto?.params[i];
+    const protoType = protoParam ? pointeeType(types, protoParam) : undefined;
+    let type = sizeType ?? protoType;
+    if (!type) {
+      warnings.push(
+        `${entryPlace}: ${cbName} parameter ${i + 1}: parmSizes[${i}] is ${
+          c.parmSizes[i]
+        }, not sizeof(a type), and no prototype says its type: imported as ${c.parmSizes[i]} bytes`,
+      );
+      type = { bytes: c.parmSizes[i] };
+    }
+    let pname = protoParam?.name ?? nameFromType(type, types);
+    if (!isCIdentifier(pname)) pname = `p${i + 1}`;
+    for (let n = 2; used.has(pname); n++) pname = `${pname.replace(/\d+$/, "")}${n}`;
+    used.add(pname);
+    const p: { dir: Direction; type: TypeJson; doc?: string } = { dir, type };
+    const cText = protoParam ? protoParam.type?.qualType : undefined;
+    const doc = [
+      paramDocs.get(protoParam?.name ?? ""),
+      cText ? `C: ${cText.replace(/\s*\*$/, " *")}${protoParam!.name ?? ""}` : undefined,
+    ].filter(Boolean).join(" — ");
+    if (doc) p.doc = doc;
+    params[pname] = p;
+    cParams.push(protoParam?.name ?? "");
+    ctx.paramChecks.push({
+      sig: r.variable,
+      cb: cbName,
+      param: pname,
+      i,
+      type,
+      size: c.parmSizes[i],
+      vector: dir.startsWith("vector"),
+      proto: sizeType && protoType ? protoType : undefined,
+      protoText: cText,
+      sizeText: sizeNode ? await ctx.ast.sourceText(sizeNode) : undefined,
+      target: p,
+    });
+  }
+  const idNum = Number(c.callbackId);
+  if (!Number.isSafeInteger(idNum)) {
+    throw new ImportError(`${entryPlace}: callback id ${c.callbackId} is too large`);
+  }
+  const docParts = [
+    callbackDoc(ctx.asts, c),
+    [c.idText && /^\w+$/.test(c.idText) ? c.idText : undefined, c.functionName].filter(Boolean).join(", "),
+  ].filter((x): x is string => !!x);
+  const cb: SignatureJson["callbacks"][string] = { id: idNum, location, sync: c.synchronous !== 0, params };
+  if (docParts.length) {
+    cb.doc = docParts.length === 2
+      ? `${docParts[0].replace(/\.$/, "")} (${docParts[1]})`
+      : `C: ${docParts[0]}`;
+  }
+  return { cb, cParams };
+}
+
+/** The comments the C has on each named type and its members, for describe. */
+function typeDocsOf(types: TypeBuilder): NonNullable<SignatureJson["typeDocs"]> {
   const typeDocs: NonNullable<SignatureJson["typeDocs"]> = {};
   for (const name of types.named.keys()) {
     const doc = types.docs.get(name);
@@ -290,67 +359,55 @@ export async function importC(options: ImportOptions): Promise<ImportResult> {
       ...(members?.size ? { members: Object.fromEntries(members) } : {}),
     };
   }
-  for (const s of signatures) {
-    s.json.types = Object.fromEntries(types.named);
-    if (Object.keys(typeDocs).length) s.json.typeDocs = typeDocs;
-  }
+  return typeDocs;
+}
 
-  // Every named type through our type model, then held to the C compiler.
-  const built = buildTypes(types);
-  const checked = await checkLayouts(options, types, built);
-  for (const c of paramChecks) {
-    const t = typeof c.type === "string" && built.has(c.type)
-      ? built.get(c.type)!
-      : typeFromJson(c.type, c.param, Object.fromEntries(built));
-    if (!c.vector && t.size > 0 && c.size > t.size && c.size % t.size === 0) {
-      // A pointer to the first of several records (`struct info *list`, sized `sizeof(struct
-      // info) * MAX`): the parameter is an array of them.
-      c.target.type = { array: c.type, length: c.size / t.size };
-    } else if (t.size !== c.size) {
-      throw new ImportError(
-        `${c.sig}: callback ${c.cb} parameter ${
-          c.i + 1
-        } (${c.param}): the table's parmSizes[${c.i}] is ${c.size}` +
-          `${
-            c.sizeText && c.sizeText.trim() !== String(c.size) ? ` (${c.sizeText.trim()})` : ""
-          } but its type ${types.cName(c.type)} is ${t.size} bytes` +
-          (c.size < t.size ? "" : `, and ${c.size} is not a whole number of them`),
-      );
-    }
-    if (c.proto !== undefined && JSON.stringify(c.proto) !== JSON.stringify(c.type)) {
-      const p = typeof c.proto === "string" && built.has(c.proto)
-        ? built.get(c.proto)!
-        : typeFromJson(c.proto, c.param, Object.fromEntries(built));
-      if (p.size !== t.size) {
-        throw new ImportError(
-          `${c.sig}: callback ${c.cb} parameter ${c.i + 1}: the table says ${
-            c.sizeText?.trim() ?? types.cName(c.type)
-          } (${t.size} bytes) ` +
-            `but the prototype's parameter is ${c.protoText} (${p.size} bytes)`,
-        );
-      }
-      warnings.push(
-        `${c.sig}: callback ${c.cb} parameter ${
-          c.i + 1
-        }: the table says ${c.sizeText?.trim()} but the prototype takes ${c.protoText}; the table's type is used`,
-      );
-    }
+/**
+ * Holds a parameter's size in the table to its type (a pointer to the first of several records
+ * becomes an array of them), and the table's type to the prototype's.
+ * @throws {ImportError} sizes that do not match, naming the callback, the parameter and both sizes.
+ */
+function checkParam(
+  c: ParamCheck,
+  types: TypeBuilder,
+  built: Map<string, Type<unknown>>,
+  warnings: string[],
+): void {
+  const typeOf = (json: TypeJson) =>
+    typeof json === "string" && built.has(json)
+      ? built.get(json)!
+      : typeFromJson(json, c.param, Object.fromEntries(built));
+  const t = typeOf(c.type);
+  if (!c.vector && t.size > 0 && c.size > t.size && c.size % t.size === 0) {
+    // A pointer to the first of several records (`struct info *list`, sized `sizeof(struct
+    // info) * MAX`): the parameter is an array of them.
+    c.target.type = { array: c.type, length: c.size / t.size };
+  } else if (t.size !== c.size) {
+    throw new ImportError(
+      `${c.sig}: callback ${c.cb} parameter ${
+        c.i + 1
+      } (${c.param}): the table's parmSizes[${c.i}] is ${c.size}` +
+        `${
+          c.sizeText && c.sizeText.trim() !== String(c.size) ? ` (${c.sizeText.trim()})` : ""
+        } but its type ${types.cName(c.type)} is ${t.size} bytes` +
+        (c.size < t.size ? "" : `, and ${c.size} is not a whole number of them`),
+    );
   }
-  for (const s of signatures) {
-    try {
-      signatureFromJson({ ...s.json, name: s.json.name });
-    } catch (e) {
-      if (e instanceof SignatureError) throw new ImportError(`${s.place}: ${s.variable}: ${e.message}`);
-      throw e;
-    }
+  if (c.proto === undefined || JSON.stringify(c.proto) === JSON.stringify(c.type)) return;
+  const p = typeOf(c.proto);
+  if (p.size !== t.size) {
+    throw new ImportError(
+      `${c.sig}: callback ${c.cb} parameter ${c.i + 1}: the table says ${
+        c.sizeText?.trim() ?? types.cName(c.type)
+      } (${t.size} bytes) ` +
+        `but the prototype's parameter is ${c.protoText} (${p.size} bytes)`,
+    );
   }
-  return {
-    signatures,
-    types: types.named,
-    typeInfo: { cNames: types.cNames, docs: types.docs, memberDocs: types.memberDocs, places: types.places },
-    warnings,
-    checked,
-  };
+  warnings.push(
+    `${c.sig}: callback ${c.cb} parameter ${
+      c.i + 1
+    }: the table says ${c.sizeText?.trim()} but the prototype takes ${c.protoText}; the table's type is used`,
+  );
 }
 
 /** Loads every named type through the project's type model; a rule it breaks names the C type. */

@@ -120,7 +120,8 @@ async function ensureSimulator(
   return sim;
 }
 
-async function main(argv: string[]): Promise<number> {
+/** The command line, read: the REPL's options. @throws {CommandError} a bad or unknown option. */
+function parseCli(argv: string[]) {
   // `-c ""` is an empty command line (parseArgs would take the empty value for a missing one).
   argv = argv.map((a, i) => (a === "" && ["-c", "--command"].includes(argv[i - 1]) ? " " : a));
   const args = parseArgs(argv, {
@@ -135,6 +136,111 @@ async function main(argv: string[]): Promise<number> {
       return true;
     },
   });
+  return args;
+}
+
+type Cli = ReturnType<typeof parseCli>;
+
+/** The built-in signatures, those in `$VMKMGMT_SIG_DIR`, then each `--sig`. */
+async function registerSignatures(state: ReplState, args: Cli): Promise<void> {
+  for (const sig of [acmeNic, acmeStorage, acmeNvme]) {
+    state.signatures.set(sig.name, { signature: sig as unknown as Signature, source: "built-in" });
+  }
+  state.families.push({
+    prefix: ACME_NVME_ADAPTER_PREFIX,
+    make: (name) => acmeNvmeAdapter(name) as unknown as Signature,
+    source: "built-in (an acmeNvmeMgmt adapter's API)",
+  });
+  const dir = Deno.env.get("VMKMGMT_SIG_DIR");
+  if (dir) {
+    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
+      if (e.isFile && /\.(ts|json|c)$/.test(e.name)) await loadSignatureFile(state, `${dir}/${e.name}`);
+    }
+  }
+  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, f, args.cflags);
+}
+
+/** `-c`, `--file` or standard input: every command in turn, stopping at the first that fails. */
+async function runBatch(state: ReplState, args: Cli): Promise<number> {
+  let text: string;
+  if (args.command !== undefined) text = args.command as string;
+  else if (args.file !== undefined) {
+    try {
+      text = await Deno.readTextFile(args.file as string);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) throw new CommandError(`--file ${args.file}: no such file`);
+      throw new CommandError(`--file ${args.file}: ${(e as Error).message}`);
+    }
+  } else text = new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer());
+  for (const line of splitCommands(text)) {
+    if (!(await runLine(state, line))) return 1;
+  }
+  return 0;
+}
+
+/** The line editor of an interactive session, wired to the state's completion, hints and hooks. */
+function makeEditor(state: ReplState, args: Cli, home: string): LineEditor {
+  const editor = new LineEditor({
+    prompt: () =>
+      state.current
+        ? `vmk:${state.current}${state.dead.has(state.current) ? " (disconnected)" : ""}> `
+        : "vmk> ",
+    historyFile: (args.history as string | undefined) ?? Deno.env.get("VMKMGMT_HISTORY") ??
+      `${home}/.vmkmgmt_history`,
+    complete: (line) => complete(state, line),
+    hint: (line) => hint(state, line),
+    onInterrupt: () => {
+      if (!state.foreground) return false;
+      state.foreground.abort(new Error("interrupted"));
+      return true;
+    },
+    incomplete: isIncomplete,
+    colour: state.paint.bold("x") !== "x" ? (line) => colourLine(state, line) : undefined,
+  });
+  state.printAbove = (text) => editor.printAbove(text);
+  state.ask = (question) => editor.ask(question);
+  state.suspend = (fn) => editor.suspend(fn);
+  state.runText = async (text) => {
+    for (const line of splitCommands(text)) await runLine(state, line);
+  };
+  state.prefill = (text) => editor.prefill(text);
+  return editor;
+}
+
+/** The first lines an interactive session prints: what it talks to, and what to try. */
+async function banner(state: ReplState, sim: SimProcess | undefined): Promise<string> {
+  const lib = (await loadLibrary()).info;
+  const host = Deno.env.get(HOST_ENV);
+  const remote = host && host !== LOCAL_HOST;
+  const where = remote
+    ? `host ${host} through vmkmgmt-bridge (each open says which bridge answers), library`
+    : lib.simulated
+    ? `simulator${sim ? " (started for this session)" : ""}${
+      host ? " through a local vmkmgmt-bridge" : ""
+    } library`
+    : `${lib.source} library`;
+  return `vmkmgmt REPL — ${where} ${lib.path}\n` +
+    `Signatures: ${
+      [...state.signatures.keys()].join(", ")
+    }. Try: open acmeNicMgmt, then Tab. Type help for commands.`;
+}
+
+/** The rc file's commands, errors named by file and line; a missing default one is no error. */
+async function runRcFile(state: ReplState, args: Cli, home: string): Promise<void> {
+  const rc = (args.rc as string | undefined) ?? Deno.env.get("VMKMGMT_RC") ?? `${home}/.vmkmgmtrc`;
+  try {
+    const text = await Deno.readTextFile(rc);
+    for (const [i, raw] of text.split("\n").entries()) {
+      for (const line of splitCommands(raw)) await runLine(state, line, `${rc}:${i + 1}`);
+    }
+  } catch (e) {
+    if (e instanceof ExitRequest) throw e;
+    if (!(e instanceof Deno.errors.NotFound) || args.rc !== undefined) state.error(e);
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseCli(argv);
   if (args.help) {
     console.log(HELP);
     return 0;
@@ -150,98 +256,16 @@ async function main(argv: string[]): Promise<number> {
     json: args.json as boolean,
     color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
   });
-  state.signatures.set(acmeNic.name, { signature: acmeNic as unknown as Signature, source: "built-in" });
-  state.signatures.set(acmeStorage.name, {
-    signature: acmeStorage as unknown as Signature,
-    source: "built-in",
-  });
-  state.signatures.set(acmeNvme.name, { signature: acmeNvme as unknown as Signature, source: "built-in" });
-  state.families.push({
-    prefix: ACME_NVME_ADAPTER_PREFIX,
-    make: (name) => acmeNvmeAdapter(name) as unknown as Signature,
-    source: "built-in (an acmeNvmeMgmt adapter's API)",
-  });
-  const dir = Deno.env.get("VMKMGMT_SIG_DIR");
-  if (dir) {
-    for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.isFile && /\.(ts|json|c)$/.test(e.name)) await loadSignatureFile(state, `${dir}/${e.name}`);
-    }
-  }
-  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, f, args.cflags);
-
+  await registerSignatures(state, args);
   const sim = await ensureSimulator(state, args.sim as boolean, args.verbose as boolean);
   const home = Deno.env.get("HOME") ?? ".";
   let status = 0;
   let editor: LineEditor | undefined;
   try {
-    if (!interactive) {
-      let text: string;
-      if (args.command !== undefined) text = args.command as string;
-      else if (args.file !== undefined) {
-        try {
-          text = await Deno.readTextFile(args.file as string);
-        } catch (e) {
-          if (e instanceof Deno.errors.NotFound) throw new CommandError(`--file ${args.file}: no such file`);
-          throw new CommandError(`--file ${args.file}: ${(e as Error).message}`);
-        }
-      } else text = new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer());
-      for (const line of splitCommands(text)) {
-        if (!(await runLine(state, line))) return 1;
-      }
-      return 0;
-    }
-    editor = new LineEditor({
-      prompt: () =>
-        state.current
-          ? `vmk:${state.current}${state.dead.has(state.current) ? " (disconnected)" : ""}> `
-          : "vmk> ",
-      historyFile: (args.history as string | undefined) ?? Deno.env.get("VMKMGMT_HISTORY") ??
-        `${home}/.vmkmgmt_history`,
-      complete: (line) => complete(state, line),
-      hint: (line) => hint(state, line),
-      onInterrupt: () => {
-        if (!state.foreground) return false;
-        state.foreground.abort(new Error("interrupted"));
-        return true;
-      },
-      incomplete: isIncomplete,
-      colour: state.paint.bold("x") !== "x" ? (line) => colourLine(state, line) : undefined,
-    });
-    state.printAbove = (text) => editor!.printAbove(text);
-    state.ask = (question) => editor!.ask(question);
-    state.suspend = (fn) => editor!.suspend(fn);
-    state.runText = async (text) => {
-      for (const line of splitCommands(text)) await runLine(state, line);
-    };
-    state.prefill = (text) => editor!.prefill(text);
-    const lib = (await loadLibrary()).info;
-    const host = Deno.env.get(HOST_ENV);
-    const remote = host && host !== LOCAL_HOST;
-    console.log(
-      `vmkmgmt REPL — ${
-        remote
-          ? `host ${host} through vmkmgmt-bridge (each open says which bridge answers), library`
-          : lib.simulated
-          ? `simulator${sim ? " (started for this session)" : ""}${
-            host ? " through a local vmkmgmt-bridge" : ""
-          } library`
-          : `${lib.source} library`
-      } ${lib.path}\n` +
-        `Signatures: ${
-          [...state.signatures.keys()].join(", ")
-        }. Try: open acmeNicMgmt, then Tab. Type help for commands.`,
-    );
-    const rc = (args.rc as string | undefined) ?? Deno.env.get("VMKMGMT_RC") ?? `${home}/.vmkmgmtrc`;
-    try {
-      const text = await Deno.readTextFile(rc);
-      // Each line of the rc file, errors named by file and line.
-      for (const [i, raw] of text.split("\n").entries()) {
-        for (const line of splitCommands(raw)) await runLine(state, line, `${rc}:${i + 1}`);
-      }
-    } catch (e) {
-      if (e instanceof ExitRequest) throw e;
-      if (!(e instanceof Deno.errors.NotFound) || args.rc !== undefined) state.error(e);
-    }
+    if (!interactive) return await runBatch(state, args);
+    editor = makeEditor(state, args, home);
+    console.log(await banner(state, sim));
+    await runRcFile(state, args, home);
     for (;;) {
       const line = await editor.read();
       if (line === null) {

@@ -11,7 +11,15 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { acmeNic } from "../demo.ts";
-import { type Instance, open, parseDuration, toJsonLine, trapInterrupts, VmkMgmtError } from "../mod.ts";
+import {
+  type Instance,
+  open,
+  parseDuration,
+  type Session,
+  toJsonLine,
+  trapInterrupts,
+  VmkMgmtError,
+} from "../mod.ts";
 
 const HELP = `link-watch — reset links that stay down, and check they come back
 
@@ -65,21 +73,110 @@ function parse(argv: string[]) {
   };
 }
 
+type Options = ReturnType<typeof parse>;
+type Log = (action: string, instance: string | null, detail?: Record<string, unknown>) => void;
+
+/** One log line: text, or NDJSON with --json. */
+function logger(json: boolean): Log {
+  return (action, instance, detail = {}) => {
+    const time = new Date().toISOString();
+    if (json) console.log(toJsonLine({ time, action, instance, ...detail }));
+    else {
+      const extra = Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(" ");
+      console.log(`${time} ${action.padEnd(10)} ${instance ?? "-"} ${extra}`.trimEnd());
+    }
+  };
+}
+
+/** The watch: links that stay down are reset, once each at a time, and must come back in time. */
+class LinkWatcher {
+  readonly #downTimers = new Map<bigint, ReturnType<typeof setTimeout>>();
+  readonly #recovering = new Set<bigint>();
+  #recovered = 0;
+  /** Why the watch ended in failure, if it did. */
+  failure: Error | undefined;
+
+  constructor(
+    private readonly nic: Session<typeof acmeNic.def>,
+    private readonly opts: Options,
+    private readonly log: Log,
+    private readonly stop: AbortSignal,
+    /** Ends the watch (a failure, or enough recoveries). */
+    private readonly end: () => void,
+  ) {}
+
+  /** A linkEvent of a watched instance: down starts its timer, up clears it. */
+  onLink(inst: Instance, up: boolean, speedMbps: number, time: number): void {
+    if (!up) {
+      this.log("down", inst.name);
+      this.linkDown(inst, time);
+      return;
+    }
+    if (!this.#recovering.has(inst.id)) this.log("up", inst.name, { speedMbps });
+    clearTimeout(this.#downTimers.get(inst.id));
+    this.#downTimers.delete(inst.id);
+  }
+
+  /** A link down since `since`: reset it once it has stayed down for the threshold. */
+  linkDown(inst: Instance, since: number): void {
+    if (this.#downTimers.has(inst.id) || this.#recovering.has(inst.id)) return;
+    this.#downTimers.set(
+      inst.id,
+      setTimeout(() => {
+        this.#downTimers.delete(inst.id);
+        void this.#recover(inst, since);
+      }, this.opts.threshold),
+    );
+  }
+
+  /** Stops every timer (the watch is over). */
+  close(): void {
+    for (const t of this.#downTimers.values()) clearTimeout(t);
+  }
+
+  async #recover(inst: Instance, downSince: number): Promise<void> {
+    const { nic, opts, stop } = this;
+    this.#recovering.add(inst.id);
+    try {
+      this.log("reset", inst.name, { downMs: Date.now() - downSince });
+      // Subscribe before resetting so the link-up event cannot slip past.
+      const back = nic.waitFor("linkEvent", {
+        filter: (ev) => ev.instance?.id === inst.id && ev.params.state.up === 1,
+        timeout: opts.deadline,
+        signal: stop,
+      });
+      back.catch(() => {}); // handled below; a reset failure must not leave it unhandled
+      const started = Date.now();
+      await nic.invoke("reset", { instance: inst }, { signal: stop, timeout: opts.deadline });
+      const ev = await back;
+      this.log("recovered", inst.name, {
+        afterMs: Date.now() - started,
+        speedMbps: ev.params.state.speedMbps,
+      });
+      if (++this.#recovered >= opts.recoveries) this.end();
+    } catch (e) {
+      if (stop.aborted) return;
+      const why = e instanceof VmkMgmtError && e.code === "ETIMEDOUT" && e.operation === "waitFor"
+        ? `did not come back within ${opts.deadline} ms of the reset`
+        : (e as Error).message;
+      this.log("failed", inst.name, { error: why });
+      if (!opts.keepGoing) {
+        this.failure = new Error(`${inst.name} ${why}`);
+        this.end();
+      }
+    } finally {
+      this.#recovering.delete(inst.id);
+    }
+  }
+}
+
 async function main(): Promise<number> {
   const opts = parse(Deno.args);
   if (opts.help) {
     console.log(HELP);
     return 0;
   }
-  const log = (action: string, instance: string | null, detail: Record<string, unknown> = {}) => {
-    const time = new Date().toISOString();
-    if (opts.json) console.log(toJsonLine({ time, action, instance, ...detail }));
-    else {
-      const extra = Object.entries(detail).map(([k, v]) => `${k}=${v}`).join(" ");
-      console.log(`${time} ${action.padEnd(10)} ${instance ?? "-"} ${extra}`.trimEnd());
-    }
-  };
-
+  const log = logger(opts.json);
   using stop = trapInterrupts();
   const done = Promise.withResolvers<void>();
   let failure: Error | undefined;
@@ -93,64 +190,11 @@ async function main(): Promise<number> {
   });
   const all = await nic.instances();
   const watched: Instance[] = opts.names ? await Promise.all(opts.names.map((n) => nic.instance(n))) : all;
-  const isWatched = (i: Instance | null) => !!i && watched.some((w) => w.id === i.id);
-
-  const downTimers = new Map<bigint, ReturnType<typeof setTimeout>>();
-  const recovering = new Set<bigint>();
-  let recovered = 0;
-
-  const recover = async (inst: Instance, downSince: number) => {
-    recovering.add(inst.id);
-    try {
-      log("reset", inst.name, { downMs: Date.now() - downSince });
-      // Subscribe before resetting so the link-up event cannot slip past.
-      const back = nic.waitFor("linkEvent", {
-        filter: (ev) => ev.instance?.id === inst.id && ev.params.state.up === 1,
-        timeout: opts.deadline,
-        signal: stop.signal,
-      });
-      back.catch(() => {}); // handled below; a reset failure must not leave it unhandled
-      const started = Date.now();
-      await nic.invoke("reset", { instance: inst }, { signal: stop.signal, timeout: opts.deadline });
-      const ev = await back;
-      log("recovered", inst.name, { afterMs: Date.now() - started, speedMbps: ev.params.state.speedMbps });
-      if (++recovered >= opts.recoveries) done.resolve();
-    } catch (e) {
-      if (stop.signal.aborted) return;
-      const why = e instanceof VmkMgmtError && e.code === "ETIMEDOUT" && e.operation === "waitFor"
-        ? `did not come back within ${opts.deadline} ms of the reset`
-        : (e as Error).message;
-      log("failed", inst.name, { error: why });
-      if (!opts.keepGoing) {
-        failure = new Error(`${inst.name} ${why}`);
-        done.resolve();
-      }
-    } finally {
-      recovering.delete(inst.id);
-    }
-  };
-
-  const linkDown = (inst: Instance, since: number) => {
-    if (downTimers.has(inst.id) || recovering.has(inst.id)) return;
-    downTimers.set(
-      inst.id,
-      setTimeout(() => {
-        downTimers.delete(inst.id);
-        void recover(inst, since);
-      }, opts.threshold),
-    );
-  };
-
+  const watcher = new LinkWatcher(nic, opts, log, stop.signal, () => done.resolve());
   const off = nic.on("linkEvent", (ev) => {
-    if (!isWatched(ev.instance)) return;
-    const inst = ev.instance!;
-    if (ev.params.state.up === 0) {
-      log("down", inst.name);
-      linkDown(inst, ev.time);
-    } else {
-      if (!recovering.has(inst.id)) log("up", inst.name, { speedMbps: ev.params.state.speedMbps });
-      clearTimeout(downTimers.get(inst.id));
-      downTimers.delete(inst.id);
+    const inst = ev.instance;
+    if (inst && watched.some((w) => w.id === inst.id)) {
+      watcher.onLink(inst, ev.params.state.up !== 0, ev.params.state.speedMbps, ev.time);
     }
   });
   try {
@@ -159,7 +203,7 @@ async function main(): Promise<number> {
       const { stats } = await nic.invoke("getStats", { instance: inst }, { signal: stop.signal });
       if (!stats.linkUp) {
         log("down", inst.name, { atStart: true });
-        linkDown(inst, Date.now());
+        watcher.linkDown(inst, Date.now());
       }
     }
     log("watching", null, {
@@ -171,9 +215,10 @@ async function main(): Promise<number> {
     await done.promise;
   } finally {
     off();
-    for (const t of downTimers.values()) clearTimeout(t);
+    watcher.close();
   }
   if (stop.received) log("stopped", null, { signal: stop.received });
+  if (watcher.failure) failure = watcher.failure; // (the recovery that failed says most)
   if (failure) {
     console.error(`link-watch: ${failure.message}`);
     return 1;

@@ -12,7 +12,7 @@ import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import type { CallError } from "./client.ts";
 import type { Faults } from "./faults.ts";
 import type { Session } from "./kernel.ts";
-import { type ApiDefinition, KernelError, type RawReply } from "./module.ts";
+import { type ApiDefinition, KernelError, type KernelInstance, type RawReply } from "./module.ts";
 import { MAX_PAYLOAD } from "./frames.ts";
 import {
   CopyOp,
@@ -48,98 +48,139 @@ export function dispatchInvoke(
   reply: (reply: InvokeReply) => void,
   copy: (req: Omit<CopyRequest, "copyId">) => Promise<CopyReply>,
 ): void {
-  const { instanceId, params: parms, sync } = req;
-  const status = (errno: number): InvokeReply => ({ status: errno, params: [] });
+  const { instanceId } = req;
   const api = session.api;
   // A module that answers from bytes (a replay) answers every call as the recorded kernel did,
   // its refusals included: none of the checks below, no faults.
   const answer = api.definition.answer;
   if (answer) {
-    void answerRaw(answer, session, req, reply, callerMemory(sync, copy)).catch((e) => {
+    void answerRaw(answer, session, req, reply, callerMemory(req.sync, copy)).catch((e) => {
       kernel.log(
         `${api.signature.name}: answering callback ${req.callbackId} failed: ${(e as Error).stack ?? e}`,
       );
-      if (!session.closed) reply(status(ERRNO.EIO));
+      if (!session.closed) reply(errnoReply(ERRNO.EIO));
     });
     return;
   }
   const cb = api.signature.byId(req.callbackId);
   const instance = instanceId === NO_INSTANCE_ID ? null : api.instances.get(instanceId);
-  if (!cb || (instanceId !== NO_INSTANCE_ID && !instance)) return reply(status(ERRNO.ENOENT));
-  const failed = (errno: number, reason: string) => {
-    kernel.recordError({
-      pid: session.pid,
-      session: session.id,
-      api: api.signature.name,
-      callback: cb.name,
-      instance: instance?.name ?? null,
-      errno,
-      reason,
-    });
-    if (!session.closed) reply(status(errno));
-  };
-  if (cb.location !== "kernel" || cb.params.length !== parms.length) return reply(status(ERRNO.EINVAL));
+  if (!cb || (instanceId !== NO_INSTANCE_ID && !instance)) return reply(errnoReply(ERRNO.ENOENT));
+  const refused = refusal(cb, req.params);
+  if (refused) return reply(errnoReply(refused));
+  const call = new KernelCall(
+    kernel,
+    session,
+    req,
+    reply,
+    cb,
+    instance ?? null,
+    callerMemory(req.sync, copy),
+  );
+  const fault = kernel.faults.take(api.signature.name, instanceId);
+  if (fault.kind === "stall") {
+    kernel.faults.hold(session.id, () => call.start(0));
+    return;
+  }
+  if (fault.kind === "fail") {
+    const send = () => call.failed(fault.errno, `a fault injected with \`sim fail\` (errno ${fault.errno})`);
+    if (fault.delayMs > 0) setTimeout(send, fault.delayMs);
+    else send();
+    return;
+  }
+  call.start(fault.delayMs);
+}
+
+/** A reply with only a status. */
+function errnoReply(errno: number): InvokeReply {
+  return { status: errno, params: [] };
+}
+
+/**
+ * The errno ESXi refuses a call with before running it (0: none): a callback that is not the
+ * kernel's, or a count, size or vector-ness unlike its table's, or a reply no frame could carry.
+ */
+function refusal(cb: CallbackInfo, parms: readonly ParamDescriptor[]): number {
+  if (cb.location !== "kernel" || cb.params.length !== parms.length) return ERRNO.EINVAL;
   for (let i = 0; i < parms.length; i++) {
     // ESXi checks the count and the sizes; a vector must stay a vector (its pointer is a
     // vmk_MgmtVectorParm), but which way the bytes go is the kernel's table's to say.
     const p = cb.params[i];
-    if (isVector(parms[i].dir) !== isVector(p.dir) || parms[i].size !== p.size) {
-      return reply(status(ERRNO.EINVAL));
-    }
-    if (isVector(p.dir) && parms[i].length > MAX_VECTOR_BYTES) return reply(status(ERRNO.EINVAL));
+    if (isVector(parms[i].dir) !== isVector(p.dir) || parms[i].size !== p.size) return ERRNO.EINVAL;
+    if (isVector(p.dir) && parms[i].length > MAX_VECTOR_BYTES) return ERRNO.EINVAL;
   }
   // Nothing is allocated for a reply no frame could carry: one small INVOKE must not cost the
   // kernel more memory than the protocol allows a reply.
-  if (replyPayloadSize(parms) > MAX_PAYLOAD) return reply(status(ERRNO.EINVAL));
+  return replyPayloadSize(parms) > MAX_PAYLOAD ? ERRNO.EINVAL : 0;
+}
 
-  // The caller's memory is reachable while a sync call runs, and only then.
-  const memory = callerMemory(sync, copy);
-  const { userCopy } = memory;
-  const run = async (delayMs: number) => {
+/** One accepted call: its parameters decoded, the module's handler run, the reply built. */
+class KernelCall {
+  constructor(
+    private readonly kernel: InvokeHost,
+    private readonly session: Session,
+    private readonly req: InvokeRequest,
+    private readonly reply: (reply: InvokeReply) => void,
+    private readonly cb: CallbackInfo,
+    private readonly instance: KernelInstance | null,
+    /** The caller's memory: reachable while a sync call runs, and only then. */
+    private readonly memory: CallerMemory,
+  ) {}
+
+  /** Runs the call after `delayMs`; a module bug costs this call, never the simulator. */
+  start(delayMs: number): void {
+    void this.#run(delayMs).catch((e) => {
+      this.kernel.log(
+        `${this.session.api.signature.name}.${this.cb.name} failed: ${(e as Error).stack ?? e}`,
+      );
+      this.failed(ERRNO.EIO, `${this.cb.name} failed in the simulator: ${(e as Error)?.message ?? e}`);
+    });
+  }
+
+  /** Answers `errno`, remembered for `sim ctl errors` with `reason`. */
+  failed(errno: number, reason: string): void {
+    const { session, cb } = this;
+    this.kernel.recordError({
+      pid: session.pid,
+      session: session.id,
+      api: session.api.signature.name,
+      callback: cb.name,
+      instance: this.instance?.name ?? null,
+      errno,
+      reason,
+    });
+    if (!session.closed) this.reply(errnoReply(errno));
+  }
+
+  async #run(delayMs: number): Promise<void> {
+    const { session, cb, req: { params: parms, sync } } = this;
+    const name = `${session.api.signature.name}.${cb.name}`;
     if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));
     if (session.closed) return;
-    const params: Record<string, unknown> = {};
+    let params: Record<string, unknown>;
     try {
-      for (const [i, p] of cb.params.entries()) {
-        if (p.dir === "vectorOut") {
-          params[p.name] = parms[i].length / p.size;
-          continue;
-        }
-        if (p.dir === "out") continue;
-        // An in-ish parameter (by the kernel's table) whose bytes the caller did not send — its
-        // own table says out — is copied from the caller's buffer, as a real kernel would.
-        if (!parms[i].data && sync) {
-          parms[i].data = await userCopy(CopyOp.FROM_USER, CopyTarget.PARAMETER, BigInt(i), parms[i].length);
-        }
-        params[p.name] = decodeParam(p, parms[i].data ?? new Uint8Array(parms[i].length));
-      }
-      // ioctl-style payloads typed by the call's command, for the handler (mgmt/types/command.ts).
-      for (const [i, p] of cb.params.entries()) {
-        if (!p.commands || p.dir === "vectorOut" || !parms[i].data) continue;
-        params[p.name] = decodeParam(p, parms[i].data!, commandLayout(p, cb.params, params));
-      }
+      params = await this.#params();
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
-      if (!session.closed) reply(status(e.errno));
+      if (!session.closed) this.reply(errnoReply(e.errno));
       return;
     }
     if (session.closed) return;
     const call = {
-      instance: instance ?? null,
+      instance: this.instance,
       session: session.id,
       params,
-      kernel: api.context,
-      copyFromUser: memory.copyFromUser,
-      copyToUser: memory.copyToUser,
+      kernel: session.api.context,
+      copyFromUser: this.memory.copyFromUser,
+      copyToUser: this.memory.copyToUser,
     };
-    const handler = (api.definition.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
+    const handler = (session.api.definition.handlers as Record<string, (c: typeof call) => unknown>)[cb.name];
     if (!sync) {
       // Queued: every parameter's length echoed, nothing returned (as PROTOCOL.md says of status 0).
-      reply({ status: 0, params: parms.map((p) => ({ length: p.length })) });
+      this.reply({ status: 0, params: parms.map((p) => ({ length: p.length })) });
       try {
         await handler?.(call);
       } catch (e) {
-        kernel.log(`async ${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
+        this.kernel.log(`async ${name} handler failed: ${(e as Error).stack ?? e}`);
       }
       return;
     }
@@ -147,38 +188,50 @@ export function dispatchInvoke(
     try {
       result = ((await handler?.(call)) ?? {}) as Record<string, unknown>;
     } catch (e) {
-      if (e instanceof KernelError) return reply(status(e.errno));
-      kernel.log(`${api.signature.name}.${cb.name} handler failed: ${(e as Error).stack ?? e}`);
-      return failed(ERRNO.EIO, `the ${cb.name} handler failed: ${(e as Error)?.message ?? e}`);
+      if (e instanceof KernelError) return this.reply(errnoReply(e.errno));
+      this.kernel.log(`${name} handler failed: ${(e as Error).stack ?? e}`);
+      return this.failed(ERRNO.EIO, `the ${cb.name} handler failed: ${(e as Error)?.message ?? e}`);
     } finally {
-      memory.close();
+      this.memory.close();
     }
     if (session.closed) return;
     try {
-      reply(encodeResult(cb, parms, result, params));
+      this.reply(encodeResult(cb, parms, result, params));
     } catch (e) {
-      kernel.log(`${api.signature.name}.${cb.name} returned a bad result: ${(e as Error).message}`);
-      failed(ERRNO.EIO, `the ${cb.name} handler returned a bad result: ${(e as Error).message}`);
+      this.kernel.log(`${name} returned a bad result: ${(e as Error).message}`);
+      this.failed(ERRNO.EIO, `the ${cb.name} handler returned a bad result: ${(e as Error).message}`);
     }
-  };
+  }
 
-  // A module bug must cost one call, never the simulator.
-  const crashed = (e: unknown) => {
-    kernel.log(`${api.signature.name}.${cb.name} failed: ${(e as Error).stack ?? e}`);
-    failed(ERRNO.EIO, `${cb.name} failed in the simulator: ${(e as Error)?.message ?? e}`);
-  };
-  const fault = kernel.faults.take(api.signature.name, instanceId);
-  if (fault.kind === "stall") {
-    kernel.faults.hold(session.id, () => void run(0).catch(crashed));
-    return;
+  /** The handler's parameters, decoded by the kernel's table. @throws {KernelError} a copy that failed. */
+  async #params(): Promise<Record<string, unknown>> {
+    const { cb, req: { params: parms, sync } } = this;
+    const params: Record<string, unknown> = {};
+    for (const [i, p] of cb.params.entries()) {
+      if (p.dir === "vectorOut") {
+        params[p.name] = parms[i].length / p.size;
+        continue;
+      }
+      if (p.dir === "out") continue;
+      // An in-ish parameter (by the kernel's table) whose bytes the caller did not send — its
+      // own table says out — is copied from the caller's buffer, as a real kernel would.
+      if (!parms[i].data && sync) {
+        parms[i].data = await this.memory.userCopy(
+          CopyOp.FROM_USER,
+          CopyTarget.PARAMETER,
+          BigInt(i),
+          parms[i].length,
+        );
+      }
+      params[p.name] = decodeParam(p, parms[i].data ?? new Uint8Array(parms[i].length));
+    }
+    // ioctl-style payloads typed by the call's command, for the handler (mgmt/types/command.ts).
+    for (const [i, p] of cb.params.entries()) {
+      if (!p.commands || p.dir === "vectorOut" || !parms[i].data) continue;
+      params[p.name] = decodeParam(p, parms[i].data!, commandLayout(p, cb.params, params));
+    }
+    return params;
   }
-  if (fault.kind === "fail") {
-    const send = () => failed(fault.errno, `a fault injected with \`sim fail\` (errno ${fault.errno})`);
-    if (fault.delayMs > 0) setTimeout(send, fault.delayMs);
-    else send();
-    return;
-  }
-  void run(fault.delayMs).catch(crashed);
 }
 
 /** The INVOKE_REPLY of a call the handler answered with `result`. */

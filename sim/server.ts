@@ -21,13 +21,13 @@ import { runControl } from "./control.ts";
 import { Kernel, type Session } from "./kernel.ts";
 import { KernelError, type KernelModule } from "./module.ts";
 import { ERRNO } from "../abi/facts.ts";
-import type { CopyChannel } from "./invoke.ts";
 import nicModule from "./modules/acme_nic.ts";
 import storageModule from "./modules/acme_storage.ts";
 import nvmeModule from "./modules/acme_nvme.ts";
 import { buildFrame, type Frame, FrameParser, FrameType, MAX_PAYLOAD, ProtocolError } from "./frames.ts";
 import {
   type CopyReply,
+  type CopyRequest,
   decodeCopyReply,
   decodeEventAck,
   decodeHello,
@@ -166,7 +166,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         continue;
       }
       conns.add(conn);
-      serveConnection(kernel, conn, limits).finally(() => conns.delete(conn));
+      new Connection(kernel, conn, limits).serve().finally(() => conns.delete(conn));
     }
   })().catch(() => {/* listener closed */});
   let closed = false;
@@ -211,185 +211,223 @@ function eventFrame(e: EventMessage): Uint8Array {
   return frame;
 }
 
-/** Serves one connection until it closes or misbehaves. */
-async function serveConnection(kernel: Kernel, conn: Deno.Conn, limits: ConnectionLimits): Promise<void> {
-  const writer = conn.writable.getWriter();
-  let open = true;
+/** One client connection: a session's frames or control requests, with backpressure both ways. */
+class Connection {
+  readonly #kernel: Kernel;
+  readonly #conn: Deno.Conn;
+  readonly #limits: ConnectionLimits;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #open = true;
   // Backpressure: bytes handed to the writer and not yet written, plus the reply bytes promised to
   // calls in progress. Above `pendingBytes` no further frame is read or handled until it drains.
-  let queued = 0;
-  let reserved = 0;
-  let lastWrite = Date.now();
-  let progress: PromiseWithResolvers<void> | undefined;
-  const wake = () => {
-    progress?.resolve();
-    progress = undefined;
-  };
-  const hangUp = () => {
-    try {
-      conn.close(); // drops the writes still queued, and the memory they hold
-    } catch { /* already closed */ }
-  };
-  const send = (frame: Uint8Array) => {
-    if (!open) return;
-    queued += frame.length;
-    writer.write(frame).then(() => {
-      queued -= frame.length;
-      lastWrite = Date.now();
-      wake();
-    }, () => shut());
-  };
-  const event = (e: EventMessage) => send(eventFrame(e));
-  const shut = () => {
-    if (!open) return;
-    open = false;
-    wake();
-    // A client that does not read would keep a graceful close waiting forever.
-    const force = setTimeout(hangUp, 2000);
-    writer.close().catch(() => {}).finally(() => {
-      clearTimeout(force);
-      hangUp();
-    });
-  };
-  /** Waits until what this client has pending is back under the limit; hangs up on one that stopped reading. */
-  const room = async () => {
-    while (open && copies.size === 0 && queued + reserved > limits.pendingBytes) {
-      if (queued > 0 && Date.now() - lastWrite > limits.stalledWriteMs) {
-        kernel.log(
-          `disconnecting a client that stopped reading: ${queued} bytes unread for ${limits.stalledWriteMs} ms`,
-        );
-        open = false;
-        hangUp();
-        return;
-      }
-      progress = Promise.withResolvers<void>();
-      const tick = setTimeout(wake, Math.min(1000, limits.stalledWriteMs));
-      await progress.promise;
-      clearTimeout(tick);
-    }
-  };
+  #queued = 0;
+  #reserved = 0;
+  #lastWrite = Date.now();
+  #progress: PromiseWithResolvers<void> | undefined;
   // The kernel's copies from and to the caller's memory, waiting for their COPY_REPLY. While one
   // waits, reading goes on whatever is pending (the reply must get through); a library that does
   // not answer in `stalledWriteMs` is disconnected.
-  const copies = new Map<number, { done: (r: CopyReply) => void; fail: (e: Error) => void }>();
-  let nextCopy = 1;
-  const copy: CopyChannel = (invokeId, req) => {
-    if (!open) return Promise.reject(new KernelError(ERRNO.EIO, "the caller has gone"));
-    const copyId = nextCopy++ >>> 0;
-    send(buildFrame(FrameType.COPY_REQUEST, invokeId, encodeCopyRequest({ ...req, copyId })));
+  readonly #copies = new Map<number, { done: (r: CopyReply) => void; fail: (e: Error) => void }>();
+  #nextCopy = 1;
+  #session: Session | undefined;
+  #role: "none" | "session" | "control" = "none";
+
+  constructor(kernel: Kernel, conn: Deno.Conn, limits: ConnectionLimits) {
+    this.#kernel = kernel;
+    this.#conn = conn;
+    this.#limits = limits;
+    this.#writer = conn.writable.getWriter();
+  }
+
+  /** Serves the connection until it closes or misbehaves. */
+  async serve(): Promise<void> {
+    const parser = new FrameParser();
+    const buf = new Uint8Array(256 * 1024);
+    try {
+      while (this.#open) {
+        // A large payload is read straight into its own buffer; everything else through `buf`.
+        const sink = parser.sink();
+        const n = await this.#conn.read(sink ?? buf);
+        if (n === null) break;
+        for (const f of sink ? parser.filled(n) : parser.push(buf.slice(0, n))) {
+          await this.#room();
+          if (!this.#open) break;
+          this.#handle(f);
+        }
+        await this.#room();
+      }
+    } catch (e) {
+      if (e instanceof ProtocolError) {
+        this.#kernel.log(`disconnecting a client: ${e.message}`);
+        this.#send(buildFrame(FrameType.ERROR, 0, encodeErrorText(e.message)));
+      } else if (
+        !(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
+          e instanceof Deno.errors.Interrupted)
+      ) {
+        this.#kernel.log(`connection failed: ${(e as Error).message}`);
+      }
+    } finally {
+      for (const c of this.#copies.values()) c.fail(new KernelError(ERRNO.EIO, "the caller has gone"));
+      this.#copies.clear();
+      if (this.#session) this.#kernel.sessionClosed(this.#session);
+      this.#shut();
+    }
+  }
+
+  #wake(): void {
+    this.#progress?.resolve();
+    this.#progress = undefined;
+  }
+
+  #hangUp(): void {
+    try {
+      this.#conn.close(); // drops the writes still queued, and the memory they hold
+    } catch { /* already closed */ }
+  }
+
+  readonly #send = (frame: Uint8Array): void => {
+    if (!this.#open) return;
+    this.#queued += frame.length;
+    this.#writer.write(frame).then(() => {
+      this.#queued -= frame.length;
+      this.#lastWrite = Date.now();
+      this.#wake();
+    }, () => this.#shut());
+  };
+
+  readonly #shut = (): void => {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#wake();
+    // A client that does not read would keep a graceful close waiting forever.
+    const force = setTimeout(() => this.#hangUp(), 2000);
+    this.#writer.close().catch(() => {}).finally(() => {
+      clearTimeout(force);
+      this.#hangUp();
+    });
+  };
+
+  /** Waits until what this client has pending is back under the limit; hangs up on one that stopped reading. */
+  async #room(): Promise<void> {
+    const limits = this.#limits;
+    while (this.#open && this.#copies.size === 0 && this.#queued + this.#reserved > limits.pendingBytes) {
+      if (this.#queued > 0 && Date.now() - this.#lastWrite > limits.stalledWriteMs) {
+        this.#kernel.log(
+          `disconnecting a client that stopped reading: ${this.#queued} bytes unread for ${limits.stalledWriteMs} ms`,
+        );
+        this.#open = false;
+        this.#hangUp();
+        return;
+      }
+      this.#progress = Promise.withResolvers<void>();
+      const tick = setTimeout(() => this.#wake(), Math.min(1000, limits.stalledWriteMs));
+      await this.#progress.promise;
+      clearTimeout(tick);
+    }
+  }
+
+  /** A copy the kernel asks of the caller's memory during call `invokeId`. */
+  #copy(invokeId: number, req: Omit<CopyRequest, "copyId">): Promise<CopyReply> {
+    if (!this.#open) return Promise.reject(new KernelError(ERRNO.EIO, "the caller has gone"));
+    const copyId = this.#nextCopy++ >>> 0;
+    this.#send(buildFrame(FrameType.COPY_REQUEST, invokeId, encodeCopyRequest({ ...req, copyId })));
+    const stalledMs = this.#limits.stalledWriteMs;
     return new Promise<CopyReply>((resolve, reject) => {
       const timer = setTimeout(() => {
-        copies.delete(copyId);
-        kernel.log(`disconnecting a client that did not answer a copy in ${limits.stalledWriteMs} ms`);
+        this.#copies.delete(copyId);
+        this.#kernel.log(`disconnecting a client that did not answer a copy in ${stalledMs} ms`);
         reject(new KernelError(ERRNO.EIO, "the caller did not answer a copy"));
-        hangUp();
-      }, limits.stalledWriteMs);
-      copies.set(copyId, {
+        this.#hangUp();
+      }, stalledMs);
+      this.#copies.set(copyId, {
         done: (r) => (clearTimeout(timer), resolve(r)),
         fail: (e) => (clearTimeout(timer), reject(e)),
       });
     });
-  };
-  let session: Session | undefined;
-  let role: "none" | "session" | "control" = "none";
-  const parser = new FrameParser();
-  const buf = new Uint8Array(256 * 1024);
+  }
 
-  const handle = (f: Frame) => {
-    if (role === "none") {
-      if (f.type === FrameType.HELLO) role = "session";
-      else if (f.type === FrameType.CONTROL) role = "control";
+  /** One frame: its first decides whether this is a session or a control connection. */
+  #handle(f: Frame): void {
+    if (this.#role === "none") {
+      if (f.type === FrameType.HELLO) this.#role = "session";
+      else if (f.type === FrameType.CONTROL) this.#role = "control";
       else throw new ProtocolError(`a connection must start with HELLO or CONTROL, not frame type ${f.type}`);
     }
-    if (role === "control") {
-      if (f.type !== FrameType.CONTROL) {
-        throw new ProtocolError("a control connection sends only CONTROL frames");
-      }
-      let reply: unknown;
-      try {
-        reply = {
-          ok: true,
-          result: runControl(kernel, decodeJsonPayload(f.payload) as ControlRequest) ?? null,
-        };
-      } catch (e) {
-        reply = { ok: false, error: (e as Error).message };
-      }
-      send(buildFrame(FrameType.CONTROL_REPLY, f.id, encodeJsonPayload(reply)));
-      return;
+    if (this.#role === "control") this.#control(f);
+    else this.#sessionFrame(f);
+  }
+
+  #control(f: Frame): void {
+    if (f.type !== FrameType.CONTROL) {
+      throw new ProtocolError("a control connection sends only CONTROL frames");
     }
+    let reply: unknown;
+    try {
+      reply = {
+        ok: true,
+        result: runControl(this.#kernel, decodeJsonPayload(f.payload) as ControlRequest) ?? null,
+      };
+    } catch (e) {
+      reply = { ok: false, error: (e as Error).message };
+    }
+    this.#send(buildFrame(FrameType.CONTROL_REPLY, f.id, encodeJsonPayload(reply)));
+  }
+
+  #sessionFrame(f: Frame): void {
+    const kernel = this.#kernel;
+    const session = this.#session;
+    if (!session && f.type in FRAME_NAMES) throw new ProtocolError(`${FRAME_NAMES[f.type]} before HELLO`);
     switch (f.type) {
       case FrameType.HELLO: {
         if (session) throw new ProtocolError("HELLO sent twice");
         const dropped = (total: number) =>
-          send(buildFrame(FrameType.EVENTS_DROPPED, 0, encodeEventsDropped(total)));
-        const { reply, session: s } = kernel.hello(decodeHello(f.payload), { event, dropped, close: shut });
-        session = s;
-        send(buildFrame(FrameType.HELLO_REPLY, f.id, encodeHelloReply(reply)));
-        if (!s) shut();
+          this.#send(buildFrame(FrameType.EVENTS_DROPPED, 0, encodeEventsDropped(total)));
+        const event = (e: EventMessage) => this.#send(eventFrame(e));
+        const { reply, session: s } = kernel.hello(decodeHello(f.payload), {
+          event,
+          dropped,
+          close: this.#shut,
+        });
+        this.#session = s;
+        this.#send(buildFrame(FrameType.HELLO_REPLY, f.id, encodeHelloReply(reply)));
+        if (!s) this.#shut();
         return;
       }
-      case FrameType.INVOKE:
-        if (!session) throw new ProtocolError("INVOKE before HELLO");
-        {
-          const req = decodeInvoke(f.payload);
-          const promised = Math.min(replyPayloadSize(req.params), MAX_PAYLOAD);
-          reserved += promised;
-          kernel.invoke(session, req, (r) => {
-            reserved -= promised;
-            send(buildFrame(FrameType.INVOKE_REPLY, f.id, encodeInvokeReply(r)));
-          }, (c) => copy(f.id, c));
-          return;
-        }
+      case FrameType.INVOKE: {
+        const req = decodeInvoke(f.payload);
+        const promised = Math.min(replyPayloadSize(req.params), MAX_PAYLOAD);
+        this.#reserved += promised;
+        kernel.invoke(session!, req, (r) => {
+          this.#reserved -= promised;
+          this.#send(buildFrame(FrameType.INVOKE_REPLY, f.id, encodeInvokeReply(r)));
+        }, (c) => this.#copy(f.id, c));
+        return;
+      }
       case FrameType.GET_INSTANCES:
-        if (!session) throw new ProtocolError("GET_INSTANCES before HELLO");
         if (f.payload.length !== 0) throw new ProtocolError("GET_INSTANCES carries no payload");
-        send(buildFrame(FrameType.INSTANCES, f.id, encodeInstances(kernel.instances(session))));
+        this.#send(buildFrame(FrameType.INSTANCES, f.id, encodeInstances(kernel.instances(session!))));
         return;
       case FrameType.COPY_REPLY: {
-        if (!session) throw new ProtocolError("COPY_REPLY before HELLO");
         const r = decodeCopyReply(f.payload);
-        const waiting = copies.get(r.copyId);
+        const waiting = this.#copies.get(r.copyId);
         if (!waiting) throw new ProtocolError(`COPY_REPLY for copy ${r.copyId}, which was not asked for`);
-        copies.delete(r.copyId);
+        this.#copies.delete(r.copyId);
         waiting.done(r);
         return;
       }
       case FrameType.EVENT_ACK:
-        if (!session) throw new ProtocolError("EVENT_ACK before HELLO");
-        kernel.ack(session, decodeEventAck(f.payload));
+        kernel.ack(session!, decodeEventAck(f.payload));
         return;
       default:
         throw new ProtocolError(`unexpected frame type ${f.type}`);
     }
-  };
-
-  try {
-    while (open) {
-      // A large payload is read straight into its own buffer; everything else through `buf`.
-      const sink = parser.sink();
-      const n = await conn.read(sink ?? buf);
-      if (n === null) break;
-      for (const f of sink ? parser.filled(n) : parser.push(buf.slice(0, n))) {
-        await room();
-        if (!open) break;
-        handle(f);
-      }
-      await room();
-    }
-  } catch (e) {
-    if (e instanceof ProtocolError) {
-      kernel.log(`disconnecting a client: ${e.message}`);
-      send(buildFrame(FrameType.ERROR, 0, encodeErrorText(e.message)));
-    } else if (
-      !(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
-        e instanceof Deno.errors.Interrupted)
-    ) {
-      kernel.log(`connection failed: ${(e as Error).message}`);
-    }
-  } finally {
-    for (const c of copies.values()) c.fail(new KernelError(ERRNO.EIO, "the caller has gone"));
-    copies.clear();
-    if (session) kernel.sessionClosed(session);
-    shut();
   }
 }
+
+/** The frames a client may send after HELLO, by type, for the error that it came too early. */
+const FRAME_NAMES: Record<number, string> = {
+  [FrameType.INVOKE]: "INVOKE",
+  [FrameType.GET_INSTANCES]: "GET_INSTANCES",
+  [FrameType.COPY_REPLY]: "COPY_REPLY",
+  [FrameType.EVENT_ACK]: "EVENT_ACK",
+};

@@ -1,0 +1,106 @@
+/**
+ * The shape of the code, read with the TypeScript parser: no function outside the tests is longer
+ * than {@link MAX_FUNCTION_LINES} lines (a longer one is a class or a few steps waiting to be named),
+ * and no code reaches into another library's private members (`obj._name`, `obj["_name"]`, or a
+ * `"_name"` handed to a helper that looks it up) — they change without notice in any release.
+ */
+import { assertEquals } from "@std/assert";
+import ts from "typescript";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** The longest a function may be, in lines from its first to its last. */
+export const MAX_FUNCTION_LINES = 100;
+
+/**
+ * Files that still use another library's private members, with why. repl/editor.ts drives
+ * node:readline through four of them until the REPL has a line editor of its own (issue 27 #5).
+ */
+const PRIVATE_MEMBER_USERS: Record<string, string> = {
+  "repl/editor.ts": "node:readline's _refreshLine, _tabComplete, _writeToOutput, _ttyWrite (issue 27 #5)",
+};
+
+/** Every TypeScript source of the tree outside test/ (and native/build/). */
+function sources(dir = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(`${ROOT}${dir}`)) {
+    const path = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory) {
+      if (!["test", "native", ".git", "node_modules"].includes(path)) out.push(...sources(path));
+    } else if (path.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+function parse(path: string, text = Deno.readTextFileSync(`${ROOT}${path}`)): ts.SourceFile {
+  return ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true);
+}
+
+/** Functions (declarations, methods, arrows, accessors) longer than `max` lines: `path:line name (N lines)`. */
+export function longFunctions(file: ts.SourceFile, max = MAX_FUNCTION_LINES): string[] {
+  const found: string[] = [];
+  const visit = (n: ts.Node) => {
+    if (ts.isFunctionLike(n) && (n as ts.FunctionLikeDeclaration).body) {
+      const first = file.getLineAndCharacterOfPosition(n.getStart(file)).line;
+      const last = file.getLineAndCharacterOfPosition(n.getEnd()).line;
+      const name = (n as ts.FunctionLikeDeclaration).name?.getText(file) ?? "(anonymous)";
+      if (last - first + 1 > max) {
+        found.push(`${file.fileName}:${first + 1} ${name} (${last - first + 1} lines)`);
+      }
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(file);
+  return found;
+}
+
+/**
+ * Uses of a member named `_something` (JavaScript's convention for a private member: `_` then a
+ * lower-case letter; C's reserved words, `_Bool` or `_Alignof`, are not members): a property
+ * access, or such a name as a string (an element access, a helper that looks it up).
+ */
+export function privateMemberUses(file: ts.SourceFile): string[] {
+  const found: string[] = [];
+  const at = (n: ts.Node) =>
+    `${file.fileName}:${file.getLineAndCharacterOfPosition(n.getStart(file)).line + 1}`;
+  const visit = (n: ts.Node) => {
+    if (ts.isPropertyAccessExpression(n) && /^_[a-z]/.test(n.name.text)) {
+      found.push(`${at(n)} .${n.name.text}`);
+    }
+    if (ts.isStringLiteral(n) && /^_[a-z]\w*$/.test(n.text)) found.push(`${at(n)} "${n.text}"`);
+    ts.forEachChild(n, visit);
+  };
+  visit(file);
+  return found;
+}
+
+Deno.test("no function outside the tests is longer than 100 lines", () => {
+  assertEquals(sources().flatMap((p) => longFunctions(parse(p))), []);
+});
+
+Deno.test("no code uses another library's private members (but the one exception, named)", () => {
+  const uses = sources().flatMap((p) => privateMemberUses(parse(p)));
+  assertEquals(uses.filter((u) => !(u.split(":")[0] in PRIVATE_MEMBER_USERS)), []);
+  for (const [path, why] of Object.entries(PRIVATE_MEMBER_USERS)) {
+    // The exception is real: once the file no longer needs it, it must go from the list.
+    assertEquals(uses.some((u) => u.startsWith(`${path}:`)), true, `${path} no longer uses ${why}: drop it`);
+  }
+});
+
+Deno.test("the checks catch what they are for", () => {
+  const body = Array.from({ length: 100 }, (_, i) => `  const v${i} = ${i};`).join("\n");
+  const long = parse("long.ts", `function long() {\n${body}\n}\nconst short = () => 1;\n`);
+  assertEquals(longFunctions(long), ["long.ts:1 long (102 lines)"]);
+  assertEquals(longFunctions(long, 102), []);
+  const inner = parse("inner.ts", `class C {\n  m() {\n${body}\n  }\n}\n`);
+  assertEquals(longFunctions(inner), ["inner.ts:2 m (102 lines)"]);
+  const reach = parse(
+    "reach.ts",
+    `rl._refreshLine();\nconst f = internal(rl, "_ttyWrite");\nobj["_x"] = 1;\nconst ok = ["a_b", "_Bool"]; this.#own = 1;\n`,
+  );
+  assertEquals(privateMemberUses(reach), [
+    "reach.ts:1 ._refreshLine",
+    'reach.ts:2 "_ttyWrite"',
+    'reach.ts:3 "_x"',
+  ]);
+});
