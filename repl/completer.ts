@@ -5,17 +5,15 @@
  * @module
  */
 import { commandLayout } from "../mgmt/codec.ts";
-import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
+import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
 import { isRecord } from "../mgmt/types/record.ts";
 import type { Type } from "../mgmt/types/type.ts";
 import { CONTROL_OPS, opKeys, sendControl } from "../sim/client.ts";
-import { type ArgKind, COMMANDS, findCommand } from "./commands/mod.ts";
-import { paramHint } from "./format.ts";
+import { type ArgKind, COMMANDS, findCommand, type LineContext } from "./commands/mod.ts";
 import type { ReplState } from "./state.ts";
 import * as colors from "@std/fmt/colors";
-import { completeJs } from "./js_eval.ts";
-import { lineValues, missingFields } from "./values.ts";
+import { lineValues } from "./values.ts";
 import { tokenize } from "./tokenize.ts";
 
 /** The simulator's ops and what each takes, asked once (`sim ops`); the generic ones until then. */
@@ -35,7 +33,8 @@ function words(line: string): { done: string[]; current: string } {
   return { done: toks.map((t) => t.text), current: last ? line.slice(last.start) : "" };
 }
 
-function signature(state: ReplState) {
+/** The current session's signature, if one is open. */
+export function currentSignature(state: ReplState): Signature | undefined {
   return state.current ? state.sessions.get(state.current)?.signature : undefined;
 }
 
@@ -62,8 +61,8 @@ function fieldPaths(type: Type<unknown>, prefix: string): string[] {
 }
 
 /** What a parameter's value is typed as: an ioctl-style payload by the command given so far. */
-function baseType(cb: CallbackInfo, p: ParamInfo, done: string[]): Type<unknown> {
-  return p.commands ? commandLayout(p, cb.params, lineValues(done)) ?? p.type : p.type;
+function baseType(cb: CallbackInfo, p: ParamInfo, done: readonly string[]): Type<unknown> {
+  return p.commands ? commandLayout(p, cb.params, lineValues([...done])) ?? p.type : p.type;
 }
 
 function typeAt(base: Type<unknown>, path: string[]): Type<unknown> | undefined {
@@ -96,7 +95,8 @@ function filePaths(partial: string): string[] {
   }
 }
 
-function givenParams(done: string[]): Set<string> {
+/** The parameters a call line gives already (by `name=` or in a JSON object). */
+export function givenParams(done: readonly string[]): Set<string> {
   const given = new Set<string>();
   for (const w of done) {
     const eq = w.indexOf("=");
@@ -110,13 +110,14 @@ function givenParams(done: string[]): Set<string> {
   return given;
 }
 
-function instanceGiven(done: string[]): boolean {
+/** Whether a call line gives its instance already. */
+export function instanceGiven(done: readonly string[]): boolean {
   // call CALLBACK INSTANCE …: the third word without '=' is the instance.
   return done.length >= 3 && !done[2].includes("=") && !done[2].startsWith("{") ||
     done.some((w) => w.startsWith("instance="));
 }
 
-function paramCandidates(cb: CallbackInfo, done: string[], current: string): string[] {
+function paramCandidates(cb: CallbackInfo, done: readonly string[], current: string): string[] {
   const eq = current.indexOf("=");
   if (eq > 0) {
     const [name, ...path] = current.slice(0, eq).split(".");
@@ -154,10 +155,10 @@ function paramCandidates(cb: CallbackInfo, done: string[], current: string): str
 async function candidatesFor(
   state: ReplState,
   kind: ArgKind | undefined,
-  done: string[],
+  done: readonly string[],
   current: string,
 ): Promise<string[]> {
-  const sig = signature(state);
+  const sig = currentSignature(state);
   switch (kind) {
     case "command":
       return COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
@@ -171,10 +172,12 @@ async function candidatesFor(
       return sig?.list.filter((c) => c.location === "user").map((c) => c.name) ?? [];
     case "callback":
       return [...(sig?.list.map((c) => c.name) ?? []), ...state.signatures.keys()];
-    case "instance": {
-      const names = await instanceNames(state);
+    case "instance":
+      return await instanceNames(state);
+    case "instanceOrParams": {
+      // (the instance may be left out: the parameters come next)
       const cb = sig?.list.find((c) => c.name === done[1]);
-      return done[0] === "call" && cb ? [...names, ...paramCandidates(cb, done, current)] : names;
+      return [...await instanceNames(state), ...(cb ? paramCandidates(cb, done, current) : [])];
     }
     case "params": {
       const cb = sig?.list.find((c) => c.name === done[1]);
@@ -209,25 +212,34 @@ export async function complete(state: ReplState, line: string): Promise<[string[
   }
   const cmd = findCommand(done[0]);
   if (!cmd) return [[], current];
-  if (cmd.name === "js") {
-    // Names and properties from the lasting js scope, for the expression under the cursor.
-    const expr = line.match(/[A-Za-z_$][\w$.]*$/)?.[0] ?? "";
-    // Nothing typed yet: no list of every global.
-    return [expr ? await completeJs(expr) : [], expr];
-  }
+  const own = await cmd.complete?.({ state, line, done, current });
+  if (own) return own;
   if (current.startsWith("-")) return [(cmd.flags ?? []).filter((f) => f.startsWith(current)), current];
-  const pos = done.length - 1;
   const kinds = cmd.args ?? [];
-  let kind = kinds[Math.min(pos, kinds.length - 1)];
-  // call CALLBACK [INSTANCE] params…: the word after the callback may be either.
-  if (cmd.name === "call" && pos >= 1) kind = pos === 1 && !/[=.]/.test(current) ? "instance" : "params";
-  if (
-    cmd.name === "watch" && done[done.length - 1]?.startsWith("--") &&
-    ["--count", "--for", "--filter"].includes(done[done.length - 1])
-  ) return [[], current];
-  if (cmd.name === "watch" && done[done.length - 1] === "--instance") kind = "instance";
-  const list = (await candidatesFor(state, kind, done, current)).filter((c) => c.startsWith(current));
-  return [spaced([...new Set(list)]), current];
+  return await completeAs({ state, line, done, current }, kinds[Math.min(done.length - 1, kinds.length - 1)]);
+}
+
+/** The word under the cursor completed as an argument of `kind`: [candidates, the text they replace]. */
+export async function completeAs(ctx: LineContext, kind: ArgKind | undefined): Promise<[string[], string]> {
+  const list = (await candidatesFor(ctx.state, kind, ctx.done, ctx.current)).filter((c) =>
+    c.startsWith(ctx.current)
+  );
+  return [spaced([...new Set(list)]), ctx.current];
+}
+
+/**
+ * The hint for a name partly typed that only one of `names` starts with: the rest of it, then what
+ * `after` hints for the line with the whole name; "" otherwise.
+ */
+export function restOfName(
+  current: string,
+  names: readonly string[],
+  after: (name: string) => string,
+): string {
+  const matches = names.filter((n) => n.startsWith(current));
+  if (matches.length !== 1 || matches[0] === current) return "";
+  const rest = after(matches[0]);
+  return `${matches[0].slice(current.length)}${rest ? ` ${rest}` : ""}`;
 }
 
 /** The inline hint shown after the cursor: remaining parameters with their types, or usage. */
@@ -243,58 +255,8 @@ export function hint(state: ReplState, line: string): string {
   const all = current ? [...done, current] : done;
   const cmd = findCommand(all[0] ?? "");
   if (!cmd) return "";
-  const sep = /\s$/.test(line) ? "" : " ";
-  if (cmd.name === "call" && all.length === 2 && current) {
-    // A partly typed callback name that only one callback starts with: the rest of it, then what it takes.
-    const matches = signature(state)?.list.filter((c) =>
-      c.location === "kernel" && c.name.startsWith(current)
-    ) ?? [];
-    if (matches.length !== 1 || matches[0].name === current) return "";
-    const rest = hint(state, `call ${matches[0].name} `);
-    return `${matches[0].name.slice(current.length)}${rest ? ` ${rest}` : ""}`;
-  }
-  if (cmd.name === "sim" && all.length === 2 && current) {
-    const ops = Object.keys(state.simOps ?? CONTROL_OPS).filter((o) => o.startsWith(current));
-    if (ops.length !== 1 || ops[0] === current) return "";
-    const rest = hint(state, `sim ${ops[0]} `);
-    return `${ops[0].slice(current.length)}${rest ? ` ${rest}` : ""}`;
-  }
-  if (cmd.name === "call" && all.length >= 2) {
-    const cb = signature(state)?.list.find((c) => c.name === all[1] && c.location === "kernel");
-    if (!cb || (all.length === 2 && current)) return "";
-    const given = givenParams(all);
-    const parts: string[] = [];
-    if (!(all.length >= 3 && (instanceGiven(all) || all.length > 3)) && !given.has("instance")) {
-      parts.push("<instance>");
-    }
-    const paths = new Set(all.filter((w) => w.includes("=")).map((w) => w.slice(0, w.indexOf("="))));
-    for (const p of cb.params) {
-      if (p.dir === "out") continue;
-      if (!given.has(p.name)) {
-        parts.push(paramHint(p));
-        continue;
-      }
-      // A struct given field by field: what is still missing, so that Enter does not fail on it.
-      if (isRecord(p.type) && !p.dir.startsWith("vector") && !paths.has(p.name)) {
-        const missing = missingFields(p.type, p.name, paths).map((m) => m.hint);
-        parts.push(...missing.slice(0, 4), ...(missing.length > 4 ? [`(${missing.length - 4} more)`] : []));
-      }
-    }
-    if (current.includes("=") || (current && !current.includes("=") && all.length > 3)) return "";
-    return parts.length ? sep + parts.join(" ") : "";
-  }
-  if (cmd.name === "sim" && all.length >= 2 && !(all.length === 2 && current)) {
-    // What the op still takes, from its description: required keys, then [optional] ones.
-    const doc = (state.simOps ?? CONTROL_OPS)[all[1]];
-    if (doc === undefined || current.includes("=")) return "";
-    const given = new Set(all.slice(2).map((w) => w.slice(0, w.indexOf("="))));
-    const { required, optional } = opKeys(doc);
-    const parts = [
-      ...required.filter((k) => !given.has(k)).map((k) => `${k}=…`),
-      ...optional.filter((k) => !given.has(k)).map((k) => `[${k}=…]`),
-    ];
-    return parts.length ? sep + parts.join(" ") : "";
-  }
+  const own = cmd.hint?.({ state, line, done, current });
+  if (own !== undefined) return own;
   if (all.length === 1 && !current.length && cmd.usage.includes(" ")) {
     return cmd.usage.slice(cmd.usage.indexOf(" ") + 1);
   }
@@ -307,20 +269,22 @@ export function hint(state: ReplState, line: string): string {
  */
 export function colourLine(state: ReplState, line: string): string {
   const parts = line.split(/(\s+)/);
-  const sig = signature(state);
+  const sig = currentSignature(state);
   let n = 0;
-  let cmdName = "";
+  let kinds: readonly ArgKind[] = [];
   return parts.map((part, i) => {
     if (!part || /^\s+$/.test(part)) return part;
     const last = i === parts.length - 1; // the word being typed may still become a name
     const word = n++;
     if (word === 0) {
       const cmd = findCommand(part);
-      cmdName = cmd?.name ?? "";
+      kinds = cmd?.args ?? [];
       if (cmd) return colors.bold(colors.cyan(part));
       return last && COMMANDS.some((c) => c.name.startsWith(part)) ? part : colors.red(part);
     }
-    if (cmdName === "call" && word === 1) {
+    // A word in a command's callback or instance position, by the kinds it declares.
+    const kind = kinds[word - 1];
+    if (kind === "kernelCallback") {
       const known = sig?.list.some((c) => c.location === "kernel" && c.name === part);
       if (known) return colors.green(part);
       return last && sig?.list.some((c) => c.name.startsWith(part)) ? part : colors.red(part);
@@ -329,7 +293,7 @@ export function colourLine(state: ReplState, line: string): string {
     if (eq > 0 && /^[\w.[\]]+$/.test(part.slice(0, eq))) {
       return `${colors.cyan(part.slice(0, eq))}${colors.dim("=")}${part.slice(eq + 1)}`;
     }
-    if (cmdName === "call" && word === 2) {
+    if (kind === "instance") {
       const names = state.instanceCache.get(sig?.name ?? "")?.map((x) => x.name) ?? [];
       return names.includes(part) ? colors.yellow(part) : part;
     }

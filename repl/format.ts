@@ -71,7 +71,7 @@ function isText(b: Uint8Array): boolean {
   }
 }
 
-function bytes(b: Uint8Array, p: Paint, indent = ""): string {
+function bytes(b: Uint8Array, p: Paint, indent: string, full: boolean): string {
   if (isText(b)) {
     const text = new TextDecoder().decode(b);
     if (!text.includes("\n")) return `${JSON.stringify(text)} ${p.dim(`(${plural(b.length, "byte")})`)}`;
@@ -80,7 +80,7 @@ function bytes(b: Uint8Array, p: Paint, indent = ""): string {
     return `${p.dim(`(${plural(b.length, "byte")} of text)`)}\n${lines.join("\n")}`;
   }
   // As many bytes as fit the row (two hex digits each, after the indent and the labels).
-  const shown = fit.full
+  const shown = full
     ? b.length
     : Math.max(8, Math.min(HEX_SHOWN, Math.floor((columns() - indent.length - 48) / 2)));
   return `0x${toHex(b.subarray(0, shown))}${
@@ -88,11 +88,8 @@ function bytes(b: Uint8Array, p: Paint, indent = ""): string {
   } ${p.dim(`(${plural(b.length, "byte")})`)}`;
 }
 
-/**
- * How much of a long value is shown: everything (`show -a`), or what fits the terminal — a long
- * list is cut with an explicit "… N more" (the whole value is in `--json` and `show -a`).
- */
-const fit = { full: false, rows: 8 };
+/** The elements of a list of records shown when it is cut to fit (`show -a` shows them all). */
+const LIST_ROWS = 8;
 
 /** Terminal columns (80 when not a terminal). */
 function columns(): number {
@@ -103,9 +100,19 @@ function columns(): number {
   }
 }
 
-/** A readable rendering of a decoded value (multi-line for structs). */
-export function formatValue(type: Type<unknown> | undefined, value: unknown, p: Paint, indent = ""): string {
-  if (value instanceof Uint8Array) return bytes(value, p, indent);
+/**
+ * A readable rendering of a decoded value (multi-line for structs). How much of a long value is
+ * shown: everything when `full` (`show -a`), else what fits the terminal — a long list is cut with
+ * an explicit "… N more" (the whole value is in `--json` and `show -a`).
+ */
+export function formatValue(
+  type: Type<unknown> | undefined,
+  value: unknown,
+  p: Paint,
+  indent = "",
+  full = false,
+): string {
+  if (value instanceof Uint8Array) return bytes(value, p, indent, full);
   if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") {
     return String(value);
   }
@@ -113,13 +120,15 @@ export function formatValue(type: Type<unknown> | undefined, value: unknown, p: 
   if (Array.isArray(value)) {
     const el = type?.kind === "array" ? undefined : type;
     if (value.some((v) => v && typeof v === "object" && !(v instanceof Uint8Array))) {
-      const shown = fit.full ? value : value.slice(0, fit.rows);
+      const shown = full ? value : value.slice(0, LIST_ROWS);
       const more = value.length - shown.length;
-      return shown.map((v, i) => `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ")}`)
+      return shown.map((v, i) =>
+        `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ", full)}`
+      )
         .join("") + (more ? `\n${indent}  ${p.dim(`… ${more} more (show -a, or --json)`)}` : "");
     }
-    const items = value.map((v) => formatValue(undefined, v, p));
-    if (fit.full) return `[${items.join(", ")}]`;
+    const items = value.map((v) => formatValue(undefined, v, p, "", full));
+    if (full) return `[${items.join(", ")}]`;
     // As many as fit on the rest of the line, then how many more there are.
     const room = Math.max(24, columns() - indent.length - 24);
     let text = "";
@@ -137,7 +146,7 @@ export function formatValue(type: Type<unknown> | undefined, value: unknown, p: 
     const width = Math.max(...entries.map(([k]) => k.length));
     return entries.map(([k, v]) => {
       const ft = fields?.find((f) => f.name === k)?.type;
-      return `\n${indent}  ${p.cyan(k.padEnd(width))}  ${formatValue(ft, v, p, indent + "  ")}`;
+      return `\n${indent}  ${p.cyan(k.padEnd(width))}  ${formatValue(ft, v, p, indent + "  ", full)}`;
     }).join("");
   }
   return String(value);
@@ -150,21 +159,16 @@ export function formatResult(
   p: Paint,
   full = false,
 ): string {
-  fit.full = full;
-  try {
-    const keys = Object.keys(result);
-    if (keys.length === 0) return p.green(cb.sync ? "ok" : "ok (queued)");
-    const width = Math.max(...keys.map((k) => k.length));
-    return keys.map((k) => {
-      const param = cb.params.find((q) => q.name === k);
-      const type = param && param.dir.startsWith("vector") ? param.type : param?.type;
-      return `${p.bold(k.padEnd(width))}  ${
-        formatValue(param?.dir.startsWith("vector") ? undefined : type, result[k], p)
-      }`;
-    }).join("\n");
-  } finally {
-    fit.full = false;
-  }
+  const keys = Object.keys(result);
+  if (keys.length === 0) return p.green(cb.sync ? "ok" : "ok (queued)");
+  const width = Math.max(...keys.map((k) => k.length));
+  return keys.map((k) => {
+    const param = cb.params.find((q) => q.name === k);
+    const type = param && param.dir.startsWith("vector") ? param.type : param?.type;
+    return `${p.bold(k.padEnd(width))}  ${
+      formatValue(param?.dir.startsWith("vector") ? undefined : type, result[k], p, "", full)
+    }`;
+  }).join("\n");
 }
 
 /**

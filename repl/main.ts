@@ -57,9 +57,6 @@ async function loadSignatureFile(state: ReplState, path: string, cflags?: string
   for (const sig of loaded.signatures) state.signatures.set(sig.name, { signature: sig, source: path });
 }
 
-/** Commands that use the current session (a disconnected one is reopened first). */
-const NEEDS_SESSION = new Set(["call", "watch", "instances", "template"]);
-
 /** Runs one command line; returns false when it failed. */
 async function runLine(state: ReplState, line: string, where?: string): Promise<boolean> {
   for (const text of splitCommands(line)) {
@@ -74,7 +71,7 @@ async function runLine(state: ReplState, line: string, where?: string): Promise<
         );
       }
       // A disconnected current session is reopened before a command that needs it.
-      if (state.current && state.dead.has(state.current) && NEEDS_SESSION.has(cmd.name)) {
+      if (state.current && state.dead.has(state.current) && cmd.needsSession) {
         if (!(await reconnect(state, state.current))) {
           throw new CommandError(
             `${state.current} is disconnected and the simulator does not take it back yet (is it running? ` +

@@ -2,14 +2,16 @@
  * `call`: invoke a kernel callback with typed `name=value` words, JSON or @files.
  * @module
  */
-import { formatResult, resultJson } from "../format.ts";
-import { missingValues, parseCallArgs } from "../values.ts";
+import { completeAs, currentSignature, givenParams, hint, instanceGiven, restOfName } from "../completer.ts";
+import { formatResult, paramHint, resultJson } from "../format.ts";
+import { isRecord } from "../../mgmt/types/record.ts";
+import { missingFields, missingValues, parseCallArgs } from "../values.ts";
 import { ValueError } from "../../mgmt/errors.ts";
 import { type Token, tokenize } from "../tokenize.ts";
 import type { CallbackInfo } from "../../mgmt/signature.ts";
 import type { Session } from "../../mgmt/session.ts";
 import { CommandError, type ReplState } from "../state.ts";
-import { callbackOf, type Command, need } from "./command.ts";
+import { callbackOf, type Command, type LineContext, need } from "./command.ts";
 
 /**
  * Asks for each value the call still lacks (again after each answer: a union member given as a
@@ -80,6 +82,16 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
 (VMK_MGMT_NO_INSTANCE_ID) on purpose.`,
   args: ["kernelCallback", "instance", "params"],
   flags: ["--timeout"],
+  needsSession: true,
+  // call CALLBACK [INSTANCE] params…: the word after the callback may be either.
+  complete(ctx) {
+    if (ctx.current.startsWith("-") || ctx.done.length < 2) return undefined;
+    return completeAs(
+      ctx,
+      ctx.done.length === 2 && !/[=.]/.test(ctx.current) ? "instanceOrParams" : "params",
+    );
+  },
+  hint: callHint,
   async run(state, args) {
     const s = state.session();
     const name = need(args, 0, "callback name", this.usage);
@@ -143,3 +155,38 @@ export const show: Command = {
     );
   },
 };
+
+/**
+ * What a call line still takes: the rest of a callback name only one starts with, then the
+ * instance and each parameter not given with its type (a struct given field by field: its missing
+ * fields), so that Enter does not fail on them.
+ */
+function callHint({ state, line, done, current }: LineContext): string {
+  const all = current ? [...done, current] : [...done];
+  if (all.length < 2) return "";
+  const kernel = currentSignature(state)?.list.filter((c) => c.location === "kernel") ?? [];
+  if (all.length === 2 && current) {
+    return restOfName(current, kernel.map((c) => c.name), (name) => hint(state, `call ${name} `));
+  }
+  const cb = kernel.find((c) => c.name === all[1]);
+  if (!cb) return "";
+  const given = givenParams(all);
+  const parts: string[] = [];
+  if (!(all.length >= 3 && (instanceGiven(all) || all.length > 3)) && !given.has("instance")) {
+    parts.push("<instance>");
+  }
+  const paths = new Set(all.filter((w) => w.includes("=")).map((w) => w.slice(0, w.indexOf("="))));
+  for (const p of cb.params) {
+    if (p.dir === "out") continue;
+    if (!given.has(p.name)) {
+      parts.push(paramHint(p));
+      continue;
+    }
+    if (isRecord(p.type) && !p.dir.startsWith("vector") && !paths.has(p.name)) {
+      const missing = missingFields(p.type, p.name, paths).map((m) => m.hint);
+      parts.push(...missing.slice(0, 4), ...(missing.length > 4 ? [`(${missing.length - 4} more)`] : []));
+    }
+  }
+  if (current.includes("=") || (current && !current.includes("=") && all.length > 3)) return "";
+  return parts.length ? (/\s$/.test(line) ? "" : " ") + parts.join(" ") : "";
+}

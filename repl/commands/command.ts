@@ -17,9 +17,21 @@ export type ArgKind =
   | "event"
   | "callback"
   | "instance"
+  | "instanceOrParams"
   | "params"
   | "on-off"
   | "simop";
+
+/** What completion and hints know of the line: its words before the cursor and the one under it. */
+export interface LineContext {
+  readonly state: ReplState;
+  /** The line up to the cursor. */
+  readonly line: string;
+  /** The words before the one under the cursor (the command first). */
+  readonly done: readonly string[];
+  /** The word under the cursor ("" after a space). */
+  readonly current: string;
+}
 
 /** A REPL command. */
 export interface Command {
@@ -37,6 +49,15 @@ export interface Command {
   args?: ArgKind[];
   /** Flags it takes (for completion). */
   flags?: string[];
+  /** It works on the current session: a disconnected one is reopened before it runs. */
+  needsSession?: boolean;
+  /**
+   * Completion where its positional kinds (`args`) do not say it: the candidates and the text they
+   * replace, or undefined for the default.
+   */
+  complete?(ctx: LineContext): Promise<[string[], string] | undefined> | [string[], string] | undefined;
+  /** The inline hint after the cursor where its usage does not say it; undefined for the default. */
+  hint?(ctx: LineContext): string | undefined;
   /** Runs it; resolves when done. */
   run(state: ReplState, args: Token[], line: string): Promise<void> | void;
 }

@@ -41,6 +41,7 @@ export const template: Command = {
   usage: "template CALLBACK [INSTANCE]",
   summary: "print a call line and a JSON skeleton to edit",
   args: ["kernelCallback", "instance"],
+  needsSession: true,
   run(state, args) {
     const sig = signatureForDescribe(state);
     const cb = callbackOf(sig, need(args, 0, "callback name", this.usage), "kernel");

@@ -2,14 +2,14 @@
  * Commands about the shell itself and the simulator: json, js, sim, edit, exit.
  * @module
  */
-import { simOps } from "../completer.ts";
+import { hint, restOfName, simOps } from "../completer.ts";
 import { table } from "../format.ts";
 import { formatControl } from "../sim_output.ts";
 import { didYouMean } from "../../util/suggest.ts";
-import { type ControlRequest, controlRequest, sendControl } from "../../sim/client.ts";
-import { evaluate } from "../js_eval.ts";
+import { CONTROL_OPS, type ControlRequest, controlRequest, opKeys, sendControl } from "../../sim/client.ts";
+import { completeJs, evaluate } from "../js_eval.ts";
 import { CommandError } from "../state.ts";
-import { type Command, ExitRequest, need } from "./command.ts";
+import { type Command, ExitRequest, type LineContext, need } from "./command.ts";
 
 export const json: Command = {
   name: "json",
@@ -33,6 +33,12 @@ The scope lasts: js const x = 5 then js x * 2. In scope: session (current), sess
 export of mod.ts and demo.ts (open, t, acmeNic, …) and $. Tab completes names and properties
 (js session.inv). Ctrl-C stops a runaway evaluation (the scope then starts afresh). js takes the rest of
 its line, semicolons included; after statements the value of the last expression is shown.`,
+  // Names and properties from the lasting js scope, for the expression under the cursor; nothing
+  // typed yet: no list of every global.
+  async complete({ line }) {
+    const expr = line.match(/[A-Za-z_$][\w$.]*$/)?.[0] ?? "";
+    return [expr ? await completeJs(expr) : [], expr];
+  },
   async run(state, _args, line) {
     const expr = line.replace(/^\s*js\s?/, "");
     if (!expr.trim()) throw new CommandError(`usage: ${this.usage}`);
@@ -61,6 +67,7 @@ Tab completes ops and their keys. Examples:
           sim emit event=linkEvent instance=vmnic0 params={"state":{"up":0,"speedMbps":0}}
           sim errors          (why recent calls failed)`,
   args: ["simop"],
+  hint: simHint,
   async run(state, args) {
     if (!state.simSocket) throw new CommandError("sim: the loaded library is not the simulator's");
     if (!args.length || args[0].text === "help") {
@@ -144,3 +151,22 @@ export const exit: Command = {
     throw new ExitRequest();
   },
 };
+
+/** What a sim line still takes: the rest of an op only one starts with, then its required keys and [optional] ones. */
+function simHint({ state, line, done, current }: LineContext): string | undefined {
+  const all = current ? [...done, current] : [...done];
+  if (all.length < 2) return undefined;
+  const ops = state.simOps ?? CONTROL_OPS;
+  if (all.length === 2 && current) {
+    return restOfName(current, Object.keys(ops), (op) => hint(state, `sim ${op} `));
+  }
+  const doc = ops[all[1]];
+  if (doc === undefined || current.includes("=")) return "";
+  const given = new Set(all.slice(2).map((w) => w.slice(0, w.indexOf("="))));
+  const { required, optional } = opKeys(doc);
+  const parts = [
+    ...required.filter((k) => !given.has(k)).map((k) => `${k}=…`),
+    ...optional.filter((k) => !given.has(k)).map((k) => `[${k}=…]`),
+  ];
+  return parts.length ? (/\s$/.test(line) ? "" : " ") + parts.join(" ") : "";
+}

@@ -12,7 +12,7 @@ import { close, instances, lib, open, sessions, sigs, use } from "./session.ts";
 import { unwatch, watch } from "./watch.ts";
 import { record } from "./record.ts";
 
-export { type ArgKind, type Command, ExitRequest } from "./command.ts";
+export { type ArgKind, type Command, ExitRequest, type LineContext } from "./command.ts";
 
 const help: Command = {
   name: "help",

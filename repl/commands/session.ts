@@ -168,6 +168,7 @@ export const instances: Command = {
   name: "instances",
   usage: "instances",
   summary: "list the kernel instances of the current session",
+  needsSession: true,
   async run(state) {
     const s = state.session();
     const list = await refreshInstances(state, s.signature.name);

@@ -11,6 +11,7 @@ import type { Session } from "../../mgmt/session.ts";
 import { findInstance, type ParsedInstanceRef, parseInstanceRef } from "../../mgmt/instance_ref.ts";
 import { eventJson, formatEvent, toJsonText } from "../format.ts";
 import { CommandError } from "../state.ts";
+import { completeAs } from "../completer.ts";
 import { callbackOf, type Command, durationArg } from "./command.ts";
 
 /** What a `watch` line asks for. */
@@ -118,6 +119,13 @@ over ev (ev.name, ev.instance.name, ev.params…), e.g. --filter 'ev.params.stat
 In --json mode each event is one NDJSON line.`,
   args: ["event"],
   flags: ["--count", "--for", "--instance", "--filter", "--background"],
+  needsSession: true,
+  complete(ctx) {
+    if (ctx.current.startsWith("-")) return undefined;
+    const last = ctx.done[ctx.done.length - 1];
+    if (["--count", "--for", "--filter"].includes(last)) return [[], ctx.current]; // (a value of the user's)
+    return last === "--instance" ? completeAs(ctx, "instance") : undefined;
+  },
   async run(state, tokens) {
     const s = state.session();
     const { names, count, duration, instance, filter, background } = parseWatchArgs(
