@@ -200,6 +200,7 @@ int transport_send_nowait(handle_t *h, uint16_t type, uint32_t id, const struct 
 void transport_cork(handle_t *h, struct submitted *sub);
 int transport_flush(handle_t *h);
 void transport_ack(handle_t *h, uint32_t n);
+void transport_ack_nowait(handle_t *h, uint32_t n);
 int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
                       uint8_t **reply, uint32_t *reply_len);
 int transport_register(handle_t *h, struct pending *p);

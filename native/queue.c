@@ -265,12 +265,8 @@ QUEUE_EXPORT int vmkmgmt_QueueDrain(vmkmgmt_Queue q, void *buf, size_t len, size
   /* Pinned until acknowledged: Destroy (queue_detach) waits for these. */
   for (unsigned a = 0; a < nacks; a++) acks[a].h->queue_refs++;
   pthread_mutex_unlock(&q->lock);
-  for (unsigned a = 0; a < nacks; a++) {
-    uint8_t ack[WIRE_ACK_SIZE];
-    wire_put_u32(ack, acks[a].n);
-    /* Never blocks: the program's event loop runs this. A connection that failed needs none. */
-    transport_send_nowait(acks[a].h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1);
-  }
+  /* Never blocks: the program's event loop runs this. A connection that failed needs none. */
+  for (unsigned a = 0; a < nacks; a++) transport_ack_nowait(acks[a].h, acks[a].n);
   if (nacks > 0) {
     pthread_mutex_lock(&q->lock);
     for (unsigned a = 0; a < nacks; a++) acks[a].h->queue_refs--;
@@ -428,6 +424,8 @@ static int spin(vmkmgmt_Queue q, uint64_t budget) {
 
 /* How long vmkmgmt_UserPoll spins before it sleeps on the handle's socket for the rest of its time. */
 #define USER_POLL_BUSY_NS 40000u
+/* How long it looks for an entry the reader is handling before it sleeps again. */
+#define READER_HANDOFF_NS 20000u
 
 /* Waits until the queue is not empty, for at most spin_us (ETIMEDOUT). The caller's thread is the one
  * the answer is for. Without `h` it spins, yielding its CPU now and then so that a thread that must
@@ -460,8 +458,7 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us) {
     transport_poll(h);
     /* Bytes the reader took first, or left to it: its entry comes in a moment, without a wake-up
      * of this thread (the reader only rings the doorbell), so look for it a little before sleeping. */
-    for (unsigned i = 0; i < 4096 && !__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE); i++) __builtin_ia32_pause();
-    if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
+    if (spin(q, READER_HANDOFF_NS)) return 0;
   }
   return __atomic_load_n(&q->ready, __ATOMIC_ACQUIRE) ? 0 : ETIMEDOUT;
 }

@@ -376,11 +376,22 @@ void transport_stop_writer(handle_t *h) {
   } while (count == sizeof owners / sizeof *owners);
 }
 
-/* Returns `n` event credits to the kernel (PROTOCOL.md, flow control). */
-void transport_ack(handle_t *h, uint32_t n) {
+/* Returns `n` event credits to the kernel (PROTOCOL.md, flow control); `wait`: for the socket's
+ * turn, else never (a program's event loop, or a thread polling for its answers, sends it). */
+static void send_ack(handle_t *h, uint32_t n, int wait) {
   uint8_t ack[WIRE_ACK_SIZE];
   wire_put_u32(ack, n);
-  transport_send(h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1);
+  struct iovec iov = {ack, sizeof ack};
+  if (wait) transport_send(h, WIRE_EVENT_ACK, 0, &iov, 1);
+  else transport_send_nowait(h, WIRE_EVENT_ACK, 0, &iov, 1);
+}
+
+void transport_ack(handle_t *h, uint32_t n) {
+  send_ack(h, n, 1);
+}
+
+void transport_ack_nowait(handle_t *h, uint32_t n) {
+  send_ack(h, n, 0);
 }
 
 /* The connection is gone: every waiting request fails with EIO, and so does every later call.
@@ -570,9 +581,7 @@ void transport_poll(handle_t *h) {
     int owed = 0; /* (the caller drains next: no doorbell) */
     int rc = handle_frame(h, type, id, payload, len, &owed);
     if (rc == EOVERFLOW || rc == EBADMSG) {
-      uint8_t ack[WIRE_ACK_SIZE];
-      wire_put_u32(ack, 1);
-      transport_send_nowait(h, WIRE_EVENT_ACK, 0, &(struct iovec){ack, sizeof ack}, 1);
+      transport_ack_nowait(h, 1); /* dropped, or not for this signature: its credit goes back at once */
     } else if (rc != 0) {
       shutdown(h->fd, SHUT_RDWR); /* a broken peer: the reader sees EOF and fails every call */
       break;
