@@ -56,10 +56,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "echo") == 0) {
     double seconds = atof(argv[2]), start = now(), end = start + seconds;
     long calls = 0;
-    struct {
-      vmk_uint64 seq;
-      vmk_uint8 payload[56];
-    } __attribute__((packed)) m = {0, {0}};
+    struct acme_echo_msg m = acme_echo_msg(0, 0);
     while (now() < end) {
       for (int i = 0; i < 100; i++, calls++) {
         if ((rc = vmk_MgmtUserCallbackInvoke(h, 1, ACME_ECHO, &m)) != 0) {

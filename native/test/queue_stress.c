@@ -22,11 +22,6 @@
 #define BURST 25   /* linkEvents asked for every fourth round */
 #define SYNC_THREADS 3
 
-struct msg {
-  vmk_uint64 seq;
-  vmk_uint8 payload[56];
-} __attribute__((packed));
-
 struct blocking {
   vmk_MgmtUserHandle h;
   int n, index;
@@ -37,11 +32,9 @@ struct blocking {
 static void *blocking_calls(void *arg) {
   struct blocking *w = arg;
   for (int i = 0; i < w->n; i++) {
-    struct msg m;
-    m.seq = (vmk_uint64)w->index * 1000000u + (vmk_uint64)i;
-    memset(m.payload, w->index, sizeof m.payload);
-    if (vmk_MgmtUserCallbackInvoke(w->h, 1, ACME_ECHO, &m) != 0 ||
-        m.seq != (vmk_uint64)w->index * 1000000u + (vmk_uint64)i + 1 || m.payload[55] != w->index)
+    vmk_uint64 seq = (vmk_uint64)w->index * 1000000u + (vmk_uint64)i;
+    struct acme_echo_msg m = acme_echo_msg(seq, (vmk_uint8)w->index);
+    if (vmk_MgmtUserCallbackInvoke(w->h, 1, ACME_ECHO, &m) != 0 || !acme_echo_answered(&m, seq, (vmk_uint8)w->index))
       w->errors++;
   }
   return NULL;
@@ -104,7 +97,7 @@ int main(int argc, char **argv) {
   uint8_t *buf = malloc(len);
   long wrong = 0, events = 0, bad = 0, calls = 0, polled = 0;
   for (int r = 0; r < rounds && buf; r++) {
-    struct msg m[BATCH];
+    struct acme_echo_msg m[BATCH];
     vmk_uint32 count = BURST;
     int status[BATCH + 1], done[BATCH + 1];
     memset(done, 0, sizeof done);
@@ -114,8 +107,7 @@ int main(int argc, char **argv) {
       if (i == BATCH) {
         rc = vmkmgmt_UserSubmit(h, (vmk_uint64)i + 1, 1, ACME_TRIGGER, 1, &count, NULL, NULL, NULL);
       } else {
-        m[i].seq = (vmk_uint64)r * 1000u + (vmk_uint64)i;
-        memset(m[i].payload, i, sizeof m[i].payload);
+        m[i] = acme_echo_msg((vmk_uint64)r * 1000u + (vmk_uint64)i, (vmk_uint8)i);
         rc = vmkmgmt_UserSubmit(h, (vmk_uint64)i + 1, 1 + (vmk_uint64)(i % 4), ACME_ECHO, 1, &m[i], NULL, NULL, NULL);
       }
       if (rc != 0) {
@@ -136,7 +128,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
       calls++;
       if (!done[i] || status[i] != 0) wrong++;
-      else if (i < BATCH && (m[i].seq != (vmk_uint64)r * 1000u + (vmk_uint64)i + 1 || m[i].payload[55] != i)) wrong++;
+      else if (i < BATCH && !acme_echo_answered(&m[i], (vmk_uint64)r * 1000u + (vmk_uint64)i, (vmk_uint8)i)) wrong++;
     }
   }
   for (int i = 0; i <= SYNC_THREADS; i++) {

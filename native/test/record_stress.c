@@ -47,14 +47,10 @@ struct worker {
 static void *hammer(void *arg) {
   struct worker *w = arg;
   for (int i = 0; i < w->n; i++) {
-    struct {
-      vmk_uint64 seq;
-      vmk_uint8 payload[56];
-    } __attribute__((packed)) m;
-    m.seq = (vmk_uint64)w->index * 1000000u + (vmk_uint64)i;
-    memset(m.payload, w->index, sizeof m.payload);
+    vmk_uint64 seq = (vmk_uint64)w->index * 1000000u + (vmk_uint64)i;
+    struct acme_echo_msg m = acme_echo_msg(seq, (vmk_uint8)w->index);
     if (vmk_MgmtUserCallbackInvoke(w->h, 1 + (vmk_uint64)(i % 4), ACME_ECHO, &m) != 0 ||
-        m.seq != (vmk_uint64)w->index * 1000000u + (vmk_uint64)i + 1 || m.payload[55] != w->index)
+        !acme_echo_answered(&m, seq, (vmk_uint8)w->index))
       w->errors++;
   }
   return NULL;
