@@ -459,16 +459,27 @@ function parseBuffers(f: Fields): TraceBuffer[] {
     const inLength = f.num(what), outLength = f.num(what);
     heads.push({ param, offset, direction: bufferDirection(dir, what), flags, inLength, outLength });
   }
+  const bytes = bytesInOut(f, heads, "buffer");
+  return heads.map((h, i) => ({ param: h.param, offset: h.offset, direction: h.direction, ...bytes[i] }));
+}
+
+/** What follows the heads of a call's arguments or buffers: each one's bytes in, then each one's out. */
+interface BytesHead {
+  inLength: number;
+  outLength: number;
+  /** `TRACE_ARG_FLAGS`. */
+  flags: number;
+}
+
+/** The bytes in and out after `heads` (all the ins, then all the outs), and what each head's flags say. */
+function bytesInOut(f: Fields, heads: readonly BytesHead[], what: string) {
   const ins = heads.map((h, i) =>
-    h.inLength > 0 ? f.bytesOf(h.inLength, `buffer ${i}'s bytes in`) : undefined
+    h.inLength > 0 ? f.bytesOf(h.inLength, `${what} ${i}'s bytes in`) : undefined
   );
   const outs = heads.map((h, i) =>
-    h.outLength > 0 ? f.bytesOf(h.outLength, `buffer ${i}'s bytes out`) : undefined
+    h.outLength > 0 ? f.bytesOf(h.outLength, `${what} ${i}'s bytes out`) : undefined
   );
   return heads.map((h, i) => ({
-    param: h.param,
-    offset: h.offset,
-    direction: h.direction,
     ...(ins[i] ? { in: ins[i] } : {}),
     ...(outs[i] ? { out: outs[i] } : {}),
     unreadable: (h.flags & TRACE_ARG_FLAGS.unreadable) !== 0,
@@ -489,14 +500,9 @@ function parseInvoke(f: Fields, base: TraceRecordBase): TraceInvoke {
     f.u8(what);
     f.u8(what);
     const size = f.u32(what), inLength = f.num(what), outLength = f.num(what);
-    heads.push({ direction: direction(type, what), aflags, size, inLength, outLength });
+    heads.push({ direction: direction(type, what), flags: aflags, size, inLength, outLength });
   }
-  const ins = heads.map((h, i) =>
-    h.inLength > 0 ? f.bytesOf(h.inLength, `argument ${i}'s bytes in`) : undefined
-  );
-  const outs = heads.map((h, i) =>
-    h.outLength > 0 ? f.bytesOf(h.outLength, `argument ${i}'s bytes out`) : undefined
-  );
+  const bytes = bytesInOut(f, heads, "argument");
   const buffers = (flags & TRACE_INVOKE_FLAGS.buffers) !== 0 ? parseBuffers(f) : [];
   f.end("INVOKE");
   return {
@@ -511,14 +517,7 @@ function parseInvoke(f: Fields, base: TraceRecordBase): TraceInvoke {
     thread,
     argCount,
     raw: (flags & TRACE_INVOKE_FLAGS.raw) !== 0,
-    args: heads.map((h, i) => ({
-      direction: h.direction,
-      size: h.size,
-      ...(ins[i] ? { in: ins[i] } : {}),
-      ...(outs[i] ? { out: outs[i] } : {}),
-      unreadable: (h.aflags & TRACE_ARG_FLAGS.unreadable) !== 0,
-      tooLarge: (h.aflags & TRACE_ARG_FLAGS.tooLarge) !== 0,
-    })),
+    args: heads.map((h, i) => ({ direction: h.direction, size: h.size, ...bytes[i] })),
     buffers,
   };
 }
