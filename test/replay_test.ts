@@ -87,11 +87,15 @@ Deno.test("replay: the C test client, recorded, replays exactly with no demo mod
   await Deno.remove(dir, { recursive: true });
 });
 
-const SCRIPT = (image: string) => `
-import { open } from "${ROOT}mod.ts";
+/** A Deno script on the NIC demo: `body` runs with `s`, a session on acmeNicMgmt. */
+const nicScript = (body: string) =>
+  `import { open } from "${ROOT}mod.ts";
 import { acmeNic } from "${ROOT}demo.ts";
 await using s = await open(acmeNic);
-console.log("instances", (await s.instances()).map((i) => i.name).join(" "));
+${body}`;
+
+const SCRIPT = (image: string) =>
+  nicScript(`console.log("instances", (await s.instances()).map((i) => i.name).join(" "));
 console.log("mtu", (await s.invoke("getStats", { instance: "vmnic1" })).stats.mtu);
 console.log("set", (await s.invoke("setMtu", { instance: "vmnic1", mtu: 9000 })).status);
 console.log("mtu", (await s.invoke("getStats", { instance: "vmnic1" })).stats.mtu);
@@ -101,7 +105,7 @@ console.log("event", JSON.stringify((await ev).params), (await ev).instance?.nam
 console.log("crc", (await s.invoke("flashFirmware", { instance: 1n, image: ${image} })).crc);
 console.log("log", (await s.invoke("readLog", { instance: 1n, buffer: 64 })).length);
 console.log("error", await s.invoke("setMtu", { instance: 99n, mtu: 1 }).catch((e) => e.code));
-`;
+`);
 
 Deno.test("replay: a Deno script replays with identical output; one changed input byte is named", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
@@ -138,13 +142,10 @@ Deno.test("replay: --loose takes calls out of order; --unmatched chooses the err
   const script = `${dir}/s.ts`;
   await Deno.writeTextFile(
     script,
-    `import { open } from "${ROOT}mod.ts";
-import { acmeNic } from "${ROOT}demo.ts";
-await using s = await open(acmeNic);
-const order = Deno.args[0] === "swap" ? ["vmnic1", "vmnic0"] : ["vmnic0", "vmnic1"];
+    nicScript(`const order = Deno.args[0] === "swap" ? ["vmnic1", "vmnic0"] : ["vmnic0", "vmnic1"];
 for (const i of order) console.log(i, (await s.invoke("getStats", { instance: i })).stats.mtu);
 console.log("extra", await s.invoke("setMtu", { instance: "vmnic2", mtu: 1234 }).catch((e) => e.code));
-`,
+`),
   );
   const args = (...a: string[]) => ["run", "--allow-all", "--no-lock", script, ...a];
   const recorded = await record(dir, Deno.execPath(), args());
@@ -185,10 +186,7 @@ Deno.test("replay --timing: events keep their recorded distance from the call th
   // A reset takes the link down at once and up 100 ms later (the NIC demo): two linkEvents.
   await Deno.writeTextFile(
     script,
-    `import { open } from "${ROOT}mod.ts";
-import { acmeNic } from "${ROOT}demo.ts";
-await using s = await open(acmeNic);
-const events = s.events("linkEvent");
+    nicScript(`const events = s.events("linkEvent");
 await s.invoke("reset", { instance: "vmnic0" });
 const it = events[Symbol.asyncIterator]();
 const down = await it.next();
@@ -196,7 +194,7 @@ const t = performance.now();
 const up = await it.next();
 console.log(JSON.stringify([down.value.params.state.up, up.value.params.state.up]), Math.round(performance.now() - t));
 await events.return?.();
-`,
+`),
   );
   const args = ["run", "--allow-all", "--no-lock", script];
   const recorded = await record(dir, Deno.execPath(), args);
@@ -218,13 +216,10 @@ Deno.test("deno task trace diff: two runs of a script that differ in one byte â€
   const args = ["run", "--allow-all", "--no-lock", script];
   // Only answers that do not move with time (a counter would differ first).
   const body = (byte700: string) =>
-    `import { open } from "${ROOT}mod.ts";
-import { acmeNic } from "${ROOT}demo.ts";
-await using s = await open(acmeNic);
-await s.invoke("setMtu", { instance: "vmnic1", mtu: 9000 });
+    nicScript(`await s.invoke("setMtu", { instance: "vmnic1", mtu: 9000 });
 const image = new Uint8Array(1000).map((_, i) => i === 700 ? ${byte700} : i & 0xff);
 console.log((await s.invoke("flashFirmware", { instance: 1n, image })).crc);
-`;
+`);
   await Deno.writeTextFile(script, body("0xbc"));
   const a = await record(dir, Deno.execPath(), args);
   await Deno.rename(a.path, `${dir}/a.vmktrace`);
