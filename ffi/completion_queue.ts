@@ -30,7 +30,7 @@
  * ```ts ignore
  * import { CompletionQueue } from "./completion_queue.ts";
  * const queue = CompletionQueue.of(symbols); // null: not our library
- * queue!.submit(handle, 1n, 21n, [msg], [msg], (rc) => console.log(rc));
+ * queue!.submit(handle, 1n, 21n, [msg], null, { done: (rc) => console.log(rc) });
  * ```
  * @module
  */
@@ -54,9 +54,16 @@ export interface QueueSink {
   disconnected(errno: number): void;
 }
 
+/** Who hears a call's result code. */
+export interface Completion {
+  /** The call's result code, once C is done with its buffers. */
+  done(rc: number): void;
+}
+
 interface Pending {
-  done: (rc: number) => void;
-  /** The buffers C reads and writes until the call completes. */
+  sink: Completion;
+  /** The C arguments, and whatever else C reaches through them, until the call completes. */
+  args: readonly Uint8Array[];
   keep: unknown;
   /** Its caller still waits: it keeps the process alive. */
   live: boolean;
@@ -159,12 +166,14 @@ export class CompletionQueue {
   /**
    * Submits one invoke: `args` are the C arguments (each parameter's buffer, or its
    * `vmk_MgmtVectorParm`), `keep` whatever else C reaches through them (the vectors' data, caller
-   * buffers). `done` hears the call's result code exactly once — at once, before this returns, for
-   * a call the library refused — and `keep` stays alive until then. Once `signal` aborts, the call
-   * no longer keeps the process alive (it still completes, and its buffers stay until then).
+   * buffers). `sink.done` hears the call's result code exactly once — at once, before this returns,
+   * for a call the library refused — and `args`, `keep` and `sink` stay alive until then. Once
+   * `signal` aborts, the call no longer keeps the process alive (it still completes, and its buffers
+   * stay until then).
    *
-   * A callback rather than a promise: a call's completion then costs one function call, and the
-   * caller makes the one promise its own caller awaits.
+   * A sink rather than a promise: a call's completion then costs one method call, and the caller
+   * makes the one promise its own caller awaits — an object rather than a function, so the caller's
+   * own object for the call can be it.
    */
   submit(
     handle: Deno.PointerObject,
@@ -172,7 +181,7 @@ export class CompletionQueue {
     callbackId: bigint,
     args: readonly Uint8Array[],
     keep: unknown,
-    done: (rc: number) => void,
+    sink: Completion,
     signal?: AbortSignal,
   ): void {
     const token = this.#nextToken++;
@@ -188,14 +197,14 @@ export class CompletionQueue {
       c ?? null,
       d ?? null,
     );
-    if (rc !== 0) return done(rc);
+    if (rc !== 0) return sink.done(rc);
     // Corked until the end of this turn: the calls submitted together go out in one system call.
     this.#unflushed.add(handle);
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(this.#flushNow);
     }
-    const entry: Pending = { done, keep: [args, keep], live: true };
+    const entry: Pending = { sink, args, keep, live: true };
     this.#pending.set(token, entry);
     this.#hold(1);
     if (signal) {
@@ -384,7 +393,7 @@ export class CompletionQueue {
           this.#pending.delete(key);
           if (p.live) this.#alive--;
           try {
-            p.done(status);
+            p.sink.done(status);
           } catch (e) {
             // Not this loop's to handle, and it must not cost the other entries their completion.
             queueMicrotask(() => {

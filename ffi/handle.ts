@@ -61,6 +61,19 @@ export interface CallerPointer {
   readonly bytes: Uint8Array;
 }
 
+/**
+ * Who hears how a call started with {@link NativeCall.start} ended: an object, so that a call's own
+ * object can be it (no closures per call).
+ */
+export interface CallSink {
+  /** C is done with the call's buffers: its result code. */
+  done(rc: number): void;
+  /** The call never reached C: the signal's reason. */
+  failed(reason: unknown): void;
+}
+
+const NO_POINTERS: readonly CallerPointer[] = Object.freeze([]);
+
 /** Marks buffers as used until this point (a reference the optimiser cannot drop). */
 function keepAlive(buffers: unknown): void {
   if (buffers === keepAlive) throw new Error("unreachable");
@@ -75,6 +88,7 @@ export class NativeCall {
   readonly #handle: Deno.PointerObject;
   readonly #c: CCallback;
   readonly #vector: boolean[];
+  readonly #anyVector: boolean;
   readonly #async: AsyncInvoke;
   readonly #sync: SyncInvoke;
   readonly #queue: CompletionQueue | null;
@@ -93,6 +107,7 @@ export class NativeCall {
     this.#handle = handle;
     this.#c = c;
     this.#vector = c.parmTypes.slice(0, n).map((code) => isVector(DIRECTION_BY_CODE[code]));
+    this.#anyVector = this.#vector.includes(true);
     this.#async = symbols[`invoke${n}`] as unknown as AsyncInvoke;
     this.#sync = symbols[`invokeSync${n}`] as unknown as SyncInvoke;
     this.#queue = queue;
@@ -102,7 +117,11 @@ export class NativeCall {
    * The C arguments for `data` (one buffer per parameter, already the right size), with the
    * address of each caller buffer written into its pointer member.
    */
-  #args(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly CallerPointer[]): Uint8Array[] {
+  #args(
+    instanceId: bigint,
+    data: readonly Uint8Array[],
+    pinned: readonly CallerPointer[],
+  ): readonly Uint8Array[] {
     // Deno wraps a u64 silently: an id out of range would address another instance.
     if (typeof instanceId !== "bigint" || instanceId < 0n || instanceId > U64_MAX) {
       throw new RangeError(`instance id ${instanceId} is not a vmk_uint64`);
@@ -111,31 +130,40 @@ export class NativeCall {
       throw new RangeError(`${data.length} parameter buffers for ${this.#c.numParms} parameters`);
     }
     for (const b of pinned) b.view.setBigUint64(b.offset, addressOf(b.bytes), true);
+    if (!this.#anyVector) return data;
     return data.map((buf, i) => (this.#vector[i] ? encodeVectorParm(buf.length, addressOf(buf)) : buf));
   }
 
   /**
    * `vmk_MgmtUserCallbackInvoke` without waiting: submitted to our library's completion queue, or,
    * with a library that has none, on the blocking pool (through {@link kernelWaits}). Out data
-   * lands in `data`. Exactly one of `done` (the result code, once C is done with the buffers) and
-   * `failed` (the signal's reason, for a call that never reached C) is called. `signal`: a call
-   * whose signal has already aborted reaches no C; once it aborts, the call no longer keeps the
-   * process alive; on the pool, a call aborted while queued never reaches C (`KernelWaits.run`).
-   * The buffers stay alive until C is done with them, also when the caller stopped waiting.
+   * lands in `data`. Exactly one of `sink.done` (the result code, once C is done with the buffers)
+   * and `sink.failed` (the signal's reason, for a call that never reached C) is called, and `sink`
+   * is kept until then. `signal`: a call whose signal has already aborted reaches no C; once it
+   * aborts, the call no longer keeps the process alive; on the pool, a call aborted while queued
+   * never reaches C (`KernelWaits.run`). The buffers stay alive until C is done with them, also
+   * when the caller stopped waiting.
    * @throws {RangeError} an instance id that is not a `vmk_uint64`, or the wrong number of buffers.
    */
   start(
     instanceId: bigint,
     data: readonly Uint8Array[],
-    done: (rc: number) => void,
-    failed: (reason: unknown) => void,
+    sink: CallSink,
     signal?: AbortSignal,
-    pinned: readonly CallerPointer[] = [],
+    pinned: readonly CallerPointer[] = NO_POINTERS,
   ): void {
     const args = this.#args(instanceId, data, pinned);
-    if (signal?.aborted) return failed(signal.reason);
+    if (signal?.aborted) return sink.failed(signal.reason);
     if (this.#queue) {
-      this.#queue.submit(this.#handle, instanceId, this.#c.callbackId, args, [data, pinned], done, signal);
+      this.#queue.submit(
+        this.#handle,
+        instanceId,
+        this.#c.callbackId,
+        args,
+        pinned.length ? [data, pinned] : data,
+        sink,
+        signal,
+      );
       return;
     }
     const call = () => this.#async(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
@@ -143,8 +171,8 @@ export class NativeCall {
       // Deno hands C raw pointers into `args` and `data`: this closure keeps them reachable until
       // the call has finished with them.
       keepAlive([args, data, pinned]);
-      done(rc);
-    }, failed);
+      sink.done(rc);
+    }, (reason) => sink.failed(reason));
   }
 
   /**
@@ -155,13 +183,17 @@ export class NativeCall {
     instanceId: bigint,
     data: readonly Uint8Array[],
     signal?: AbortSignal,
-    pinned: readonly CallerPointer[] = [],
+    pinned: readonly CallerPointer[] = NO_POINTERS,
   ): Promise<number> {
-    return new Promise((resolve, reject) => this.start(instanceId, data, resolve, reject, signal, pinned));
+    return new Promise((done, failed) => this.start(instanceId, data, { done, failed }, signal, pinned));
   }
 
   /** The same, blocking the JavaScript thread until the kernel answers. */
-  invokeSync(instanceId: bigint, data: readonly Uint8Array[], pinned: readonly CallerPointer[] = []): number {
+  invokeSync(
+    instanceId: bigint,
+    data: readonly Uint8Array[],
+    pinned: readonly CallerPointer[] = NO_POINTERS,
+  ): number {
     const args = this.#args(instanceId, data, pinned);
     const rc = this.#sync(this.#handle, instanceId, this.#c.callbackId, args.length, ...args);
     keepAlive([args, data, pinned]);

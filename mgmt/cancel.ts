@@ -57,6 +57,11 @@ export class Deadline implements Disposable {
     this.signal = signal;
   }
 
+  /** The deadline of a wait without limits: it never aborts, and costs nothing. */
+  static get none(): Deadline {
+    return UNLIMITED;
+  }
+
   /**
    * The deadline for `limits` (validated first); `onTimeout` builds the error a timeout rejects
    * with. Without a timeout or signal this costs nothing and never aborts.

@@ -13,14 +13,13 @@
  * @module
  */
 import { ERRNO, NO_INSTANCE_ID } from "../abi/facts.ts";
-import type { NativeCall } from "../ffi/handle.ts";
-import type { CCallback } from "../ffi/layout.ts";
 import { recordCall } from "./recording.ts";
 import type { LibraryInfo } from "../ffi/library.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { decodeResults, encodeArguments } from "./arguments.ts";
 import { ParamBlocks } from "./param_blocks.ts";
 import { CallerBuffers } from "./types/type.ts";
+import { Invocation, type InvocationHost, type Plan } from "./invocation.ts";
 import { Deadline } from "./cancel.ts";
 import { inSlice } from "./slices.ts";
 import { closedError, type ErrorContext, ValueError, VmkMgmtError } from "./errors.ts";
@@ -34,15 +33,6 @@ import type { EventName, InvokeResult, KernelCallbackName } from "./signature_ty
 const registry = new FinalizationRegistry<Core>((core) => {
   if (!core.closing) core.closing = closeCore(core).catch(() => {});
 });
-
-interface Plan {
-  cb: CallbackInfo;
-  /** Its C form. */
-  c: CCallback;
-  call: NativeCall;
-  /** Its calls' fixed-size parameter buffers. */
-  blocks: ParamBlocks;
-}
 
 /**
  * An open vmk_Mgmt session on one API signature.
@@ -61,12 +51,21 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
   readonly library: LibraryInfo;
   readonly #core: Core;
   readonly #plans = new Map<string, Plan>();
+  /** What each call's {@link Invocation} needs of this session. */
+  readonly #host: InvocationHost;
 
   /** @internal use `open()`. */
   constructor(core: Core) {
     this.signature = core.signature as Signature<D>;
     this.library = core.library;
     this.#core = core;
+    this.#host = {
+      core,
+      assertOpen: (operation) => this.#assertOpen(operation),
+      instanceId: (ref, callback) => this.#instanceId(ref, callback),
+      error: (rc, ctx) => this.#error(rc, ctx),
+      instanceLabel: (id) => this.#instanceLabel(id),
+    };
     registry.register(this, core, this);
   }
 
@@ -222,91 +221,35 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     try {
       this.#assertOpen("invoke");
       const plan = this.#plan(callback, "invoke");
-      let inst: bigint | undefined;
-      const limit = Deadline.of(options, () =>
+      const limit = options === undefined ? Deadline.none : Deadline.of(options, () =>
         new VmkMgmtError(
           ERRNO.ETIMEDOUT,
           this.#ctx({
             operation: "invoke",
             callback,
-            instance: inst === undefined ? undefined : this.#instanceLabel(inst),
+            instance: invocation.instance === undefined
+              ? undefined
+              : this.#instanceLabel(invocation.instance),
             hint: `no reply within ${options!.timeout} ms (the kernel callback may still complete)`,
           }),
         ));
       if (limit.signal.aborted) return Promise.reject(limit.signal.reason);
-      const core = this.#core;
-      core.inFlight++;
-      // One promise per call, settled from the completion itself (a chain of them costs more than
-      // the rest of a call's JavaScript). Checked, encoded and submitted in this turn's slice
-      // (slices.ts): a burst of calls made at once lets timers and I/O in between.
+      this.#core.inFlight++;
+      // One promise per call, settled by the call's own object (invocation.ts); checked, encoded
+      // and submitted in this turn's slice (slices.ts): a burst of calls made at once lets timers
+      // and I/O in between.
+      let invocation!: Invocation;
       const call = new Promise<InvokeResult<Callbacks<D>[K]>>((resolve, reject) => {
-        const fail = (e: unknown) => {
-          core.inFlight--;
-          reject(e);
-        };
-        inSlice(() => {
-          this.#assertOpen("invoke");
-          if (limit.signal.aborted) throw limit.signal.reason;
-          inst = this.#instanceId((input as { instance?: unknown } | undefined)?.instance, callback);
-          const pinned = new CallerBuffers();
-          const blocks = plan.blocks;
-          const block = blocks.take();
-          let data: Uint8Array[];
-          try {
-            data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned, block);
-          } catch (e) {
-            blocks.give(block);
-            throw e;
-          }
-          // C is done with the buffers when either is called: the block may serve the next call.
-          const done = (rc: number) => {
-            let result;
-            let error: { e: unknown } | undefined;
-            if (rc !== 0) {
-              error = {
-                e: this.#error(rc, { operation: "invoke", callback, instance: this.#instanceLabel(inst!) }),
-              };
-            } else {
-              try {
-                result = decodeResults(
-                  plan.cb,
-                  data,
-                  pinned,
-                  block,
-                  input as Record<string, unknown>,
-                ) as InvokeResult<
-                  Callbacks<D>[K]
-                >;
-              } catch (e) {
-                error = { e };
-              }
-            }
-            blocks.give(block);
-            if (error) return fail(error.e);
-            core.inFlight--;
-            resolve(result!);
-          };
-          const failed = (reason: unknown) => {
-            blocks.give(block);
-            fail(reason);
-          };
-          const recorded = recordCall(core.recordable, plan.c, inst, data, pinned.list);
-          try {
-            // The deadline's signal also reaches the queue of kernel calls: a call given up on while it
-            // waits for a slot never reaches the kernel.
-            plan.call.start(
-              inst,
-              data,
-              recorded ? (rc) => (recorded.end(rc), done(rc)) : done,
-              failed,
-              options ? limit.signal : undefined,
-              pinned.list,
-            );
-          } catch (e) {
-            if (block.inUse) blocks.give(block); // (refused before any C call)
-            throw e;
-          }
-        }, fail);
+        invocation = new Invocation(
+          this.#host,
+          plan,
+          callback,
+          input as Record<string, unknown> | undefined,
+          options === undefined ? undefined : limit.signal,
+          resolve,
+          reject,
+        );
+        inSlice(invocation);
       });
       return limit.race(call);
     } catch (e) {

@@ -48,7 +48,7 @@ Deno.test({
     let seq = 0;
     const outcomes = { ok: 0, timedOut: 0, aborted: 0 };
     for (let round = 0; round < 4; round++) {
-      const calls = Array.from({ length: 40 * KEPT_BLOCKS }, (_, i) => {
+      const calls = Array.from({ length: 2 * KEPT_BLOCKS + 64 }, (_, i) => {
         const n = seq++;
         const late = i % 3 === 0;
         const abort = new AbortController();
