@@ -61,9 +61,9 @@ export interface Completion {
 }
 
 interface Pending {
-  sink: Completion;
+  sink: Completion | null;
   /** The C arguments, and whatever else C reaches through them, until the call completes. */
-  args: readonly Uint8Array[];
+  args: readonly Uint8Array[] | null;
   keep: unknown;
   /** Its caller still waits: it keeps the process alive. */
   live: boolean;
@@ -392,8 +392,12 @@ export class CompletionQueue {
         if (p) {
           this.#pending.delete(key);
           if (p.live) this.#alive--;
+          const sink = p.sink!;
+          // An entry that lived through two scavenges sits in V8's old space until the next full
+          // collection: cut from what the call held, it keeps none of that alive meanwhile.
+          p.sink = p.args = p.keep = null;
           try {
-            p.sink.done(status);
+            sink.done(status);
           } catch (e) {
             // Not this loop's to handle, and it must not cost the other entries their completion.
             queueMicrotask(() => {
