@@ -139,8 +139,10 @@ struct vmkMgmtUserHandleInt {
   int writer_started, writer_stop;
   pthread_t writer;
 
-  vmkmgmt_Queue queue; /* completions and (once begun) events go here, else NULL */
+  vmkmgmt_Queue queue; /* completions and, with queue_events, events (once begun) go here, else NULL */
   uint64_t queue_key;
+  int queue_events; /* vmkmgmt_UserAttachQueue: events and word of a lost kernel too; 0 for
+                     * vmkmgmt_UserAttachCompletions (they go to the monitor thread, as without a queue) */
   struct qentry *gone_entry; /* word of a lost kernel, allocated when attached (pushing cannot fail) */
   unsigned queued_events;    /* this handle's events in the queue (under the queue's lock) */
   unsigned queue_refs;       /* drains acknowledging this handle's events right now (likewise) */

@@ -190,7 +190,7 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
   else if (h->begun) rc = EEXIST;
   else if (h->dead) rc = EIO;
   uint32_t refused = 0; /* events the queue did not take: acknowledged at once */
-  if (rc == 0 && h->queue) {
+  if (rc == 0 && h->queue_events) {
     /* Events go to the completion queue, those already here first: no monitor thread. */
     h->begun = 1;
     while (h->ev_head) {
@@ -241,7 +241,7 @@ int monitor_end_ctl_held(handle_t *h) {
     pthread_mutex_unlock(&h->lock);
     return EINVAL;
   }
-  if (h->queue) { /* no monitor thread: delivery just stops */
+  if (h->queue_events) { /* no monitor thread: delivery just stops */
     h->begun = 0;
     h->begin_gen++;
     pthread_cond_broadcast(&h->state);

@@ -377,13 +377,15 @@ QUEUE_EXPORT int vmkmgmt_QueueDestroy(vmkmgmt_Queue q) {
   return 0;
 }
 
-QUEUE_EXPORT int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle h, vmkmgmt_Queue q, vmk_uint64 key) {
+/* Attaches `q` to `h` for its completions and, with `events`, its events and word of a lost kernel
+ * (for which the entry saying so is allocated now: pushing it cannot fail). */
+static int attach_queue(vmk_MgmtUserHandle h, vmkmgmt_Queue q, vmk_uint64 key, int events) {
   if (!q) return EINVAL;
   int rc = registry_enter(h);
   if (rc != 0) return rc;
-  struct qentry *gone = queue_entry_new();
+  struct qentry *gone = events ? queue_entry_new() : NULL;
   rc = ENOMEM;
-  if (!gone) goto out;
+  if (events && !gone) goto out;
   pthread_mutex_lock(&h->ctl);
   pthread_mutex_lock(&h->lock);
   rc = h->queue || h->begun ? EINVAL : 0;
@@ -393,9 +395,10 @@ QUEUE_EXPORT int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle h, vmkmgmt_Queue q, 
     pthread_mutex_unlock(&q->lock);
     h->queue = q;
     h->queue_key = key;
+    h->queue_events = events;
     h->gone_entry = gone;
     gone = NULL;
-    if (h->dead) queue_disconnected_locked(h);
+    if (h->dead) queue_disconnected_locked(h); /* (nothing without events: no entry to say it) */
   }
   pthread_mutex_unlock(&h->lock);
   pthread_mutex_unlock(&h->ctl);
@@ -403,6 +406,14 @@ out:
   queue_entry_free(gone);
   registry_leave(h);
   return rc;
+}
+
+QUEUE_EXPORT int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle h, vmkmgmt_Queue q, vmk_uint64 key) {
+  return attach_queue(h, q, key, 1);
+}
+
+QUEUE_EXPORT int vmkmgmt_UserAttachCompletions(vmk_MgmtUserHandle h, vmkmgmt_Queue q) {
+  return attach_queue(h, q, 0, 0);
 }
 
 static uint64_t now_ns(void) {

@@ -414,7 +414,7 @@ static struct pending *fail_all_locked(handle_t *h) {
     }
     pp = &p->next;
   }
-  if (h->queue && !h->closing) queue_disconnected_locked(h);
+  if (h->queue_events && !h->closing) queue_disconnected_locked(h);
   pthread_cond_broadcast(&h->replies);
   pthread_cond_broadcast(&h->events);
   pthread_cond_broadcast(&h->state);
@@ -463,7 +463,8 @@ static int handle_frame(handle_t *h, uint16_t type, uint32_t id, uint8_t *payloa
   pthread_mutex_lock(&h->lock);
   int rc;
   if (type == WIRE_EVENT) {
-    rc = h->queue && h->begun ? queue_event_locked(h, payload, len, ring_owed) : monitor_queue_locked(h, payload, len);
+    rc = h->queue_events && h->begun ? queue_event_locked(h, payload, len, ring_owed)
+                                     : monitor_queue_locked(h, payload, len);
     if (rc == EOVERFLOW) h->library_dropped++;
   } else if (type == WIRE_COPY_REQUEST) {
     /* Served here, on the reader: the caller it is for waits for its reply, which only this

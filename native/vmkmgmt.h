@@ -169,6 +169,11 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  * called, its events go there too (tagged `key`) instead of to the user callbacks of its table, with
  * word of a kernel that went away; Begin starts no monitor thread. Before Begin, and at most once.
  *
+ * vmkmgmt_UserAttachCompletions: the same for submitted calls only (their entries' `key` is the
+ * token, as always): the handle's events and word of a lost kernel still go to the user callbacks
+ * of its table and vmkmgmt_UserOnDisconnect, on the monitor thread Begin starts. For a program
+ * with threads of its own for events but none to spare per call in flight (vmkmgmt-bridge).
+ *
  * vmkmgmt_UserSubmit: vmk_MgmtUserCallbackInvokeInt without waiting: the same checks (an error is
  * returned at once, and nothing completes), then the INVOKE is corked on the handle and the call
  * returns 0; vmkmgmt_UserFlush sends every corked INVOKE of the handle — together, written at once
@@ -234,6 +239,7 @@ typedef struct vmkmgmt_QueueEntry {
 int vmkmgmt_QueueCreate(vmkmgmt_Queue *queue);
 int vmkmgmt_QueueDestroy(vmkmgmt_Queue queue);
 int vmkmgmt_UserAttachQueue(vmk_MgmtUserHandle handle, vmkmgmt_Queue queue, vmk_uint64 key);
+int vmkmgmt_UserAttachCompletions(vmk_MgmtUserHandle handle, vmkmgmt_Queue queue);
 int vmkmgmt_UserSubmit(vmk_MgmtUserHandle handle, vmk_uint64 token, vmk_uint64 instanceId, vmk_uint64 callbackId,
                        vmk_uint32 argCount, void *p1, void *p2, void *p3, void *p4);
 int vmkmgmt_UserFlush(vmk_MgmtUserHandle handle);

@@ -42,6 +42,7 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions, our extensions, and
     "vmkmgmt_QueueRing",
     "vmkmgmt_QueueWait",
     "vmkmgmt_QueueWake",
+    "vmkmgmt_UserAttachCompletions",
     "vmkmgmt_UserAttachQueue",
     "vmkmgmt_UserFlush",
     "vmkmgmt_UserPoll",
