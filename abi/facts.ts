@@ -166,7 +166,7 @@ export const BRIDGE_ENV = "VMKMGMT_BRIDGE";
 export const SSH_ENV = "VMKMGMT_SSH";
 /** The host value that runs the bridge command on this machine, without ssh. */
 export const LOCAL_HOST = "@local";
-/** Calls a bridge runs in the host's library at once (a thread each); more wait in the bridge. */
+/** Calls a bridge runs at once in a host library without a completion queue (a vendor's; a thread each); more wait in the bridge. */
 export const BRIDGE_WORKERS = 256;
 
 /** The variable that points our library and tools at a simulator socket. */

@@ -11,9 +11,10 @@
  *              client's credits (EVENT_ACK)
  *   frames.c   reading and writing frames; every frame is checked before anything trusts it
  *
- * Threads: the main thread reads frames and never waits on the kernel; workers run calls (a pool:
- * an idle worker waits on `work` for the next call); the real library's monitor thread runs the
- * trampolines. `lock` guards the state below it; `wlock` serialises writes on stdout.
+ * Threads: the main thread reads frames and never waits on the kernel; with our library it submits
+ * INVOKEs to its completion queue and the drainer thread answers them; otherwise (and for
+ * GET_INSTANCES and calls with caller buffers) workers run calls (a pool: an idle worker waits on
+ * `work` for the next call); the real library's monitor thread runs the trampolines. `lock` guards the state below it; `wlock` serialises writes on stdout.
  */
 #ifndef VMKMGMT_BRIDGE_H
 #define VMKMGMT_BRIDGE_H
@@ -46,6 +47,13 @@ typedef int (*invoke_fn)(vmk_MgmtUserHandle, vmk_uint64, vmk_uint64, vmk_uint32,
 typedef int (*init_with_fn)(vmk_MgmtApiSignature *, vmk_uint64, const vmkmgmt_InitOptions *, vmk_MgmtUserHandle *);
 typedef int (*on_disconnect_fn)(vmk_MgmtUserHandle, vmkmgmt_DisconnectFn);
 typedef int (*event_stats_fn)(vmk_MgmtUserHandle, vmk_uint64 *, vmk_uint64 *);
+typedef int (*queue_create_fn)(vmkmgmt_Queue *);
+typedef int (*queue_fn)(vmkmgmt_Queue);
+typedef int (*attach_completions_fn)(vmk_MgmtUserHandle, vmkmgmt_Queue);
+typedef int (*submit_fn)(vmk_MgmtUserHandle, vmk_uint64, vmk_uint64, vmk_uint64, vmk_uint32, void *, void *, void *,
+                         void *);
+typedef int (*queue_drain_fn)(vmkmgmt_Queue, void *, size_t, size_t *, vmk_uint32 *);
+typedef int (*queue_wait_fn)(vmkmgmt_Queue, int);
 
 /* The real library's entry points. */
 struct lib {
@@ -58,6 +66,15 @@ struct lib {
   init_with_fn init_with;
   on_disconnect_fn on_disconnect;
   event_stats_fn event_stats; /* events lost behind the bridge, passed on as EVENTS_DROPPED */
+  /* Our library's completion queue, for calls only (vmkmgmt_UserAttachCompletions): INVOKEs are
+   * submitted from the reading thread and answered from the drainer thread, no worker per call. */
+  queue_create_fn queue_create;
+  queue_fn queue_destroy, queue_wake;
+  attach_completions_fn attach_completions;
+  submit_fn submit;
+  handle_fn flush;
+  queue_drain_fn queue_drain;
+  queue_wait_fn queue_wait;
   /* The recorder's (libvmkmgmt-record.so, preloaded by --record): told the client's buffer fields
    * just before Init, so the bytes behind its pointer members are recorded. NULL without it. */
   void (*record_buffers)(const vmkmgmt_BufferField *fields, vmk_uint32 n);
@@ -98,6 +115,8 @@ struct bridge {
   uint32_t next_copy;
   unsigned unacked;
   uint64_t dropped_sent; /* the last EVENTS_DROPPED total sent */
+  unsigned submitted;    /* calls submitted to the queue, not yet answered (counted in `calls` too) */
+  int drain_stop;        /* the handle is destroyed: the drainer answers what is left and leaves */
 
   /* The session, from HELLO (immutable once the handle exists). */
   vmk_MgmtUserHandle handle;
@@ -108,6 +127,11 @@ struct bridge {
   vmkmgmt_BufferField *buffers;
   uint32_t num_buffers;
   const vmk_MgmtCallbackInfo *user_callbacks[BRIDGE_MAX_USER_CALLBACKS];
+  /* The completion queue INVOKEs go through (calls.c), and its drainer thread; NULL without one. */
+  vmkmgmt_Queue cq;
+  int unflushed; /* calls submitted and corked (the reading thread's alone) */
+  pthread_t drainer;
+  uint8_t *drain_buf;
   /* A page nothing may touch: a caller buffer the client could not read is re-pointed here, so
    * the kernel's copy fails (EFAULT) as the original address would have. */
   void *fault_page;
@@ -127,6 +151,9 @@ void bridge_close(struct bridge *b); /* marks the session over and wakes every w
 int calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len);
 int calls_copy_reply(struct bridge *b, uint32_t id, uint8_t *payload, uint32_t len);
 void calls_wait_idle(struct bridge *b);
+void calls_use_queue(struct bridge *b);  /* after Init, before Begin: INVOKEs through the queue if it can */
+void calls_stop_queue(struct bridge *b); /* after Destroy: the drainer answers the rest and leaves */
+void calls_flush(struct bridge *b);      /* sends the submitted calls still corked */
 
 /* events.c */
 void *events_trampoline(unsigned index);

@@ -1,6 +1,9 @@
 /*
  * calls.c -- INVOKE and GET_INSTANCES through the real library, each on a worker thread of the
- * session's pool so a slow kernel callback holds up no other call.
+ * session's pool so a slow kernel callback holds up no other call; or, with our library, an INVOKE
+ * submitted to its completion queue from the reading thread and answered by one drainer thread —
+ * no thread hand-off per call but the kernel's answer (measured: at 32 calls in flight the worker
+ * pool spent ~50 us of CPU a call, most of it waking threads; ARCHITECTURE.md, "Threads").
  *
  * Caller buffers behind pointer members (the buffer fields HELLO declared): a sync kernel callback
  * reads and writes them with vmk_CopyFromUser/vmk_CopyToUser in the calling process — here, the
@@ -32,6 +35,7 @@ struct invoke {
   uint32_t size[VMK_MGMT_MAX_CALLBACK_PARMS];
   uint64_t length[VMK_MGMT_MAX_CALLBACK_PARMS];
   uint8_t *data[VMK_MGMT_MAX_CALLBACK_PARMS]; /* the bridge's copy of each parameter (owned) */
+  vmk_MgmtVectorParm vec[VMK_MGMT_MAX_CALLBACK_PARMS]; /* a submitted call's vectors: alive until it completes */
 };
 
 /* A caller buffer re-pointed for the call. */
@@ -211,17 +215,22 @@ static int library_open(struct bridge *b) {
   return open;
 }
 
-static int call_real(struct bridge *b, struct invoke *c, vmk_MgmtVectorParm vec[VMK_MGMT_MAX_CALLBACK_PARMS]) {
-  void *a[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
-  if (!library_open(b)) return EIO;
+/* The library's arguments for the call: each parameter's bytes, or its vmk_MgmtVectorParm. */
+static void library_args(struct invoke *c, void *a[VMK_MGMT_MAX_CALLBACK_PARMS]) {
   for (unsigned i = 0; i < c->n; i++) {
     if (parm_is_vector(c->type[i])) {
-      vec[i] = (vmk_MgmtVectorParm){.length = c->length[i], .dataPtr = c->data[i]};
-      a[i] = &vec[i];
+      c->vec[i] = (vmk_MgmtVectorParm){.length = c->length[i], .dataPtr = c->data[i]};
+      a[i] = &c->vec[i];
     } else {
       a[i] = c->data[i];
     }
   }
+}
+
+static int call_real(struct bridge *b, struct invoke *c) {
+  void *a[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
+  if (!library_open(b)) return EIO;
+  library_args(c, a);
   switch (c->n) {
     case 0: return b->lib.invoke(b->handle, c->instance, c->callback, 0);
     case 1: return b->lib.invoke(b->handle, c->instance, c->callback, 1, a[0]);
@@ -231,14 +240,17 @@ static int call_real(struct bridge *b, struct invoke *c, vmk_MgmtVectorParm vec[
   }
 }
 
-/* INVOKE_REPLY: on success every fixed parameter comes back (the kernel's table may write any) and
- * every vector the caller's direction returns. */
-static void reply_invoke(struct bridge *b, const struct invoke *c, int status) {
-  uint8_t head[WIRE_REPLY_LENGTHS + 8 * VMK_MGMT_MAX_CALLBACK_PARMS];
-  struct iovec iov[1 + VMK_MGMT_MAX_CALLBACK_PARMS];
+/* The most bytes an INVOKE_REPLY's head takes (before the parameters' bytes). */
+#define REPLY_HEAD_MAX (WIRE_REPLY_LENGTHS + 8 * VMK_MGMT_MAX_CALLBACK_PARMS)
+
+/* An INVOKE_REPLY's payload: its head written into `head` and iov[0], the parameters' bytes in the
+ * pieces after it; returns how many pieces in all. On success every fixed parameter comes back (the
+ * kernel's table may write any) and every vector the caller's direction returns. */
+static int reply_pieces(const struct invoke *c, int status, uint8_t head[REPLY_HEAD_MAX],
+                        struct iovec iov[1 + VMK_MGMT_MAX_CALLBACK_PARMS]) {
   int pieces = 1;
   uint32_t returned = 0;
-  memset(head, 0, sizeof head);
+  memset(head, 0, REPLY_HEAD_MAX);
   wire_put_u32(head + WIRE_STATUS, (uint32_t)status);
   wire_put_u32(head + WIRE_REPLY_NUMPARMS, c->n);
   for (unsigned i = 0; i < c->n; i++) {
@@ -250,36 +262,55 @@ static void reply_invoke(struct bridge *b, const struct invoke *c, int status) {
   }
   wire_put_u32(head + WIRE_REPLY_RETURNED, returned);
   iov[0] = (struct iovec){head, (size_t)wire_reply_data(c->n)};
+  return pieces;
+}
+
+static void reply_invoke(struct bridge *b, const struct invoke *c, int status) {
+  uint8_t head[REPLY_HEAD_MAX];
+  struct iovec iov[1 + VMK_MGMT_MAX_CALLBACK_PARMS];
+  int pieces = reply_pieces(c, status, head, iov);
   frame_send(b, WIRE_INVOKE_REPLY, c->id, iov, pieces);
 }
 
-static void run_invoke(struct invoke *c) {
-  struct bridge *b = c->b;
+/* The call checked against the client's table, and the bridge's copy of each parameter made
+ * (what the client sent, else zeroes); an errno to answer with. */
+static int copy_in(struct invoke *c) {
   const vmk_MgmtCallbackInfo *cb = NULL;
-  struct moved *m = NULL;
-  unsigned moved = 0;
-  vmk_MgmtVectorParm vec[VMK_MGMT_MAX_CALLBACK_PARMS];
-  int rc = check_against_table(b, c, &cb); /* (calls_start parsed it) */
-  if (rc != 0) goto reply;
+  int rc = check_against_table(c->b, c, &cb); /* (calls_start parsed it) */
+  if (rc != 0) return rc;
   uint64_t off = wire_invoke_data(c->n);
-  rc = ENOMEM;
   for (unsigned i = 0; i < c->n; i++) {
-    if ((c->data[i] = calloc(1, (size_t)c->length[i])) == NULL) goto reply;
+    if ((c->data[i] = calloc(1, (size_t)c->length[i])) == NULL) return ENOMEM;
     if (c->sent[i]) {
       memcpy(c->data[i], c->payload + off, (size_t)c->length[i]);
       off += c->length[i];
     }
   }
+  return 0;
+}
+
+/* Frees the bridge's copies of a call's parameters. */
+static void free_data(struct invoke *c) {
+  /* Every slot, not c->n: the array is zeroed, and no count from the wire decides what is freed. */
+  for (unsigned i = 0; i < VMK_MGMT_MAX_CALLBACK_PARMS; i++) free(c->data[i]);
+}
+
+static void run_invoke(struct invoke *c) {
+  struct bridge *b = c->b;
+  struct moved *m = NULL;
+  unsigned moved = 0;
+  int rc = copy_in(c);
+  if (rc != 0) goto reply;
+  rc = ENOMEM;
   if (b->num_buffers > 0 && (m = calloc(MAX_MOVED, sizeof *m)) == NULL) goto reply;
   rc = m ? move_buffers(c, m, &moved) : 0;
-  if (rc == 0) rc = call_real(b, c, vec);
+  if (rc == 0) rc = call_real(b, c);
   rc = restore_buffers(c, m, moved, rc);
 reply:
   reply_invoke(b, c, rc);
   for (unsigned k = 0; k < moved; k++) free(m[k].copy);
   free(m);
-  /* Every slot, not c->n: the array is zeroed, and no count from the wire decides what is freed. */
-  for (unsigned i = 0; i < VMK_MGMT_MAX_CALLBACK_PARMS; i++) free(c->data[i]);
+  free_data(c);
 }
 
 /* ---------------------------------------------------------------- GET_INSTANCES */
@@ -377,10 +408,188 @@ static int queue_call_locked(struct bridge *b, struct job *j) {
   return EAGAIN;
 }
 
-/* Runs an INVOKE or GET_INSTANCES on a worker (taking `payload`); past the limits of calls in
- * flight, or without memory for one more, the call is answered EAGAIN at once. An INVOKE is parsed
- * here, on the reading thread, so one that does not parse ends the session before another frame is
- * read: EPROTO (nothing was started). */
+/* ---------------------------------------------------------------- the completion queue */
+
+/* Bytes drained at once: completion entries are a vmkmgmt_QueueEntry each (no events come here). */
+#define DRAIN_BYTES (64u * 1024)
+
+/* Whether the client declared caller buffers behind the parameters of `callback`: such a call
+ * fetches them from the client first (COPY_REQUEST, waiting for the answer), so it runs on a
+ * worker. */
+static int has_buffer_fields(const struct bridge *b, uint64_t callback) {
+  for (uint32_t f = 0; f < b->num_buffers; f++)
+    if (b->buffers[f].callbackId == callback) return 1;
+  return 0;
+}
+
+/* Replies the drainer writes with one system call at most. */
+#define REPLY_BATCH 64
+
+/* Answers to submitted calls, gathered to go out together (on the drainer's stack). */
+struct reply_batch {
+  unsigned n;
+  int pieces;
+  struct job *jobs[REPLY_BATCH];
+  uint8_t frame[REPLY_BATCH][WIRE_HEADER_SIZE + REPLY_HEAD_MAX]; /* each reply's header and head */
+  struct iovec iov[REPLY_BATCH * (1 + VMK_MGMT_MAX_CALLBACK_PARMS)];
+};
+
+/* Frees answered calls (their replies sent, or never to be: the client is gone). */
+static void forget_submitted(struct bridge *b, struct job **jobs, unsigned n) {
+  for (unsigned k = 0; k < n; k++) {
+    free_data(&jobs[k]->call);
+    free(jobs[k]->call.payload);
+    free(jobs[k]);
+  }
+  pthread_mutex_lock(&b->lock);
+  b->calls -= n;
+  b->submitted -= n;
+  pthread_cond_broadcast(&b->cond);
+  pthread_mutex_unlock(&b->lock);
+}
+
+/* Writes the gathered replies at once (a reply is a whole frame, so the client reads them as if sent
+ * one by one), then frees their calls. */
+static void send_batch(struct bridge *b, struct reply_batch *r) {
+  if (r->n == 0) return;
+  pthread_mutex_lock(&b->wlock);
+  int rc = b->out < 0 ? EIO : wire_write_all(b->out, r->iov, r->pieces, 0);
+  pthread_mutex_unlock(&b->wlock);
+  if (rc != 0) bridge_close(b);
+  forget_submitted(b, r->jobs, r->n);
+  r->n = 0;
+  r->pieces = 0;
+}
+
+/* One submitted call answered: its reply joins the batch (sent when full). A reply too large for one
+ * frame goes alone, through frame_send, which refuses it as it does for a worker's call. */
+static void answer_submitted(struct bridge *b, struct reply_batch *r, struct job *j, int status) {
+  struct invoke *c = &j->call;
+  uint8_t *frame = r->frame[r->n];
+  struct iovec *iov = &r->iov[r->pieces];
+  int pieces = reply_pieces(c, status, frame + WIRE_HEADER_SIZE, iov);
+  uint64_t len = 0;
+  for (int i = 0; i < pieces; i++) len += iov[i].iov_len;
+  if (len > WIRE_MAX_PAYLOAD) {
+    reply_invoke(b, c, status);
+    forget_submitted(b, &j, 1);
+    return;
+  }
+  wire_put_header(frame, WIRE_INVOKE_REPLY, c->id, (uint32_t)len);
+  iov[0] = (struct iovec){frame, WIRE_HEADER_SIZE + iov[0].iov_len}; /* the header, then the head */
+  r->pieces += pieces;
+  r->jobs[r->n++] = j;
+  if (r->n == REPLY_BATCH) send_batch(b, r);
+}
+
+/* Answers every completion in the queue now; the drained entries' tokens are the jobs. */
+static void drain_completions(struct bridge *b) {
+  struct reply_batch r = {0};
+  for (;;) {
+    size_t used = 0;
+    vmk_uint32 entries = 0;
+    if (b->lib.queue_drain(b->cq, b->drain_buf, DRAIN_BYTES, &used, &entries) != 0 || entries == 0) break;
+    for (size_t at = 0; entries-- > 0;) {
+      vmkmgmt_QueueEntry e;
+      memcpy(&e, b->drain_buf + at, sizeof e);
+      if (e.kind == VMKMGMT_ENTRY_COMPLETION) answer_submitted(b, &r, (struct job *)(uintptr_t)e.key, e.status);
+      at += e.length;
+    }
+  }
+  send_batch(b, &r);
+}
+
+/* The drainer: answers completions as they come, until the handle is gone and every submitted call
+ * has been answered (Destroy completes each one still in flight, with EIO). */
+static void *drainer_main(void *arg) {
+  struct bridge *b = arg;
+  for (;;) {
+    pthread_mutex_lock(&b->lock);
+    int stop = b->drain_stop && b->submitted == 0;
+    pthread_mutex_unlock(&b->lock);
+    if (stop) break;
+    drain_completions(b);
+    /* (a wake with no waiter ends the next wait: a stop is never missed; the timeout only bounds
+     * a token the library would fail to complete) */
+    b->lib.queue_wait(b->cq, 1000);
+  }
+  return NULL;
+}
+
+void calls_use_queue(struct bridge *b) {
+  struct lib *l = &b->lib;
+  if (!l->queue_create || !l->queue_destroy || !l->queue_wake || !l->attach_completions || !l->submit ||
+      !l->flush || !l->queue_drain || !l->queue_wait)
+    return;
+  vmkmgmt_Queue q = NULL;
+  if ((b->drain_buf = malloc(DRAIN_BYTES)) == NULL || l->queue_create(&q) != 0) goto fail;
+  b->cq = q;
+  if (pthread_create(&b->drainer, NULL, drainer_main, b) != 0) goto fail;
+  if (l->attach_completions(b->handle, q) != 0) calls_stop_queue(b); /* (the workers serve) */
+  return;
+fail:
+  b->cq = NULL;
+  if (q) l->queue_destroy(q);
+  free(b->drain_buf);
+  b->drain_buf = NULL;
+}
+
+void calls_stop_queue(struct bridge *b) {
+  if (!b->cq) return;
+  pthread_mutex_lock(&b->lock);
+  b->drain_stop = 1;
+  pthread_mutex_unlock(&b->lock);
+  b->lib.queue_wake(b->cq);
+  pthread_join(b->drainer, NULL);
+  b->lib.queue_destroy(b->cq);
+  b->cq = NULL;
+  free(b->drain_buf);
+  b->drain_buf = NULL;
+}
+
+/* Submits an INVOKE to the queue (taking the job on 0: the drainer answers and frees it); else an
+ * errno for the caller to answer with, the job still its own. */
+static int submit_invoke(struct bridge *b, struct job *j) {
+  struct invoke *c = &j->call;
+  int rc = copy_in(c);
+  if (rc != 0) return rc;
+  pthread_mutex_lock(&b->lock);
+  rc = b->ending || b->closing ? EIO : b->calls >= BRIDGE_MAX_CALLS ? EAGAIN : 0;
+  if (rc == 0) {
+    b->calls++;
+    b->submitted++;
+  }
+  pthread_mutex_unlock(&b->lock);
+  if (rc != 0) return rc;
+  void *a[VMK_MGMT_MAX_CALLBACK_PARMS] = {0};
+  library_args(c, a);
+  rc = b->lib.submit(b->handle, (vmk_uint64)(uintptr_t)j, c->instance, c->callback, c->n, a[0], a[1], a[2], a[3]);
+  if (rc != 0) { /* refused at once: nothing will complete */
+    pthread_mutex_lock(&b->lock);
+    b->calls--;
+    b->submitted--;
+    pthread_mutex_unlock(&b->lock);
+    return rc;
+  }
+  /* From here the job is the drainer's (it may be answered and freed as soon as it is sent). It
+   * stays corked until the reading thread has no whole frame left (calls_flush): the calls that came
+   * together go to the kernel together, in one system call. */
+  b->unflushed = 1;
+  return 0;
+}
+
+void calls_flush(struct bridge *b) {
+  if (!b->unflushed) return;
+  b->unflushed = 0;
+  b->lib.flush(b->handle);
+}
+
+/* ---------------------------------------------------------------- starting calls */
+
+/* Runs an INVOKE or GET_INSTANCES on a worker, or submits an INVOKE to the completion queue (taking
+ * `payload`); past the limits of calls in flight, or without memory for one more, the call is
+ * answered EAGAIN at once. An INVOKE is parsed here, on the reading thread, so one that does not
+ * parse ends the session before another frame is read: EPROTO (nothing was started). */
 int calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len) {
   struct job *j = calloc(1, sizeof *j);
   int rc = ENOMEM;
@@ -390,6 +599,15 @@ int calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, 
       free(j);
       free(payload);
       return EPROTO;
+    }
+    if (type == WIRE_INVOKE && b->cq && !has_buffer_fields(b, j->call.callback)) {
+      rc = submit_invoke(b, j);
+      if (rc == 0) return 0;
+      reply_invoke(b, &j->call, rc);
+      free_data(&j->call);
+      free(payload);
+      free(j);
+      return 0;
     }
     pthread_mutex_lock(&b->lock);
     rc = queue_call_locked(b, j);

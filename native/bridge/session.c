@@ -142,6 +142,7 @@ static int open_session(struct bridge *b, char *why, size_t why_len) {
     return rc;
   }
   why[0] = 0; /* the library may have said who it trusted: not an error */
+  calls_use_queue(b);
   int watch = b->lib.on_disconnect && b->lib.on_disconnect(b->handle, kernel_gone) == 0;
   if (b->user_callbacks[0] || watch) {
     rc = b->lib.begin(b->handle);
@@ -181,6 +182,7 @@ void bridge_serve(struct bridge *b) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
+    if (!wire_reader_ready(&rd)) calls_flush(b); /* before a read that may wait */
     int rc = wire_reader_next(&rd, &type, &id, &payload, &len);
     if (rc == EPROTO) frame_error(b, "vmkmgmt-bridge: bad frame header (magic, version or length)");
     if (rc != 0) break;
@@ -228,6 +230,7 @@ void bridge_finish(struct bridge *b) {
   pthread_mutex_unlock(&b->lock);
   if (b->begun) b->lib.end(b->handle);
   if (b->handle) b->lib.destroy(b->handle);
+  calls_stop_queue(b);
   calls_wait_idle(b);
   free(b->callbacks);
   free(b->buffers);
