@@ -1,13 +1,29 @@
 /**
- * The interactive line editor, on `node:readline`: Tab completion, an inline hint after the
- * cursor, history persisted per user, Ctrl-R reverse search, Ctrl-C (clears the line or stops
- * the running command), Ctrl-D (exit), multi-line values, and printing above the prompt without
- * destroying the line being typed.
+ * The interactive line editor, our own, on a terminal in raw mode (`Deno.stdin.setRaw`): Emacs
+ * editing keys, Tab completion (a second Tab lists the choices), an inline hint after the cursor,
+ * colour as you type, history persisted per user with Up/Down and Ctrl-R reverse search, Ctrl-C
+ * (clears the line, or stops the running command), Ctrl-D (exit), Ctrl-L, values typed over
+ * several lines, questions asked on the edit line, and printing above the prompt without
+ * destroying the line being typed. Keys are decoded by {@link KeyDecoder}, edits made on a
+ * {@link LineBuffer}, the line drawn by {@link EditLineView}, history kept by {@link History}.
+ *
+ * The terminal is raw only while a line is read; while a command runs it is as the user's shell
+ * left it (cooked: what is typed is echoed and waits for the next prompt, as in bash), stdin is not
+ * read, and Ctrl-C reaches the REPL as SIGINT. That is what lets another program — `edit`'s
+ * `$EDITOR` — have the terminal with nothing of ours reading it (a pending read cannot be
+ * cancelled in Deno; it would take that program's first key). What it gives up: SIGINT goes to
+ * the whole foreground process group, so a child the REPL starts must not die of it (the
+ * simulator it starts runs in a session of its own, see `sim/process.ts`).
+ *
+ * Keys are handled one at a time, each to its end — a completion that asks the kernel for
+ * instances included — before the next: two Tabs that arrive in one read complete, then list.
  * @module
  */
-import * as readline from "node:readline";
-import process from "node:process";
 import { dim } from "@std/fmt/colors";
+import { EditLineView, endColumn } from "./edit_line_view.ts";
+import { History } from "./history.ts";
+import { type Key, KeyDecoder } from "./keys.ts";
+import { LineBuffer } from "./line_buffer.ts";
 import { cutToWidth, displayWidth } from "./width.ts";
 
 /** Options of {@link LineEditor}. */
@@ -18,34 +34,16 @@ export interface EditorOptions {
   historyFile?: string;
   /** Entries kept. */
   historySize?: number;
-  /** Completion of the line before the cursor. */
+  /** Completion of the line before the cursor: the choices, and the end of the line they replace. */
   complete: (line: string) => Promise<[string[], string]>;
   /** Inline hint for the line (empty for none). */
   hint: (line: string) => string;
-  /** Ctrl-C pressed while a command runs. */
+  /** Ctrl-C pressed while a command runs: true when it stopped one. */
   onInterrupt: () => boolean;
   /** Whether a value continues on the next line. */
   incomplete: (text: string) => boolean;
   /** Colours the line as it is typed (same visible text; none under NO_COLOR). */
   colour?: (line: string) => string;
-}
-
-type Key = { name?: string; ctrl?: boolean; meta?: boolean; shift?: boolean; sequence?: string };
-type Internal = readline.Interface & {
-  line: string;
-  cursor: number;
-  history: string[];
-  [k: symbol]: unknown;
-};
-
-function internal(rl: readline.Interface, name: string): symbol {
-  let proto = Object.getPrototypeOf(rl);
-  while (proto) {
-    const sym = Object.getOwnPropertySymbols(proto).find((s) => s.description === name);
-    if (sym) return sym;
-    proto = Object.getPrototypeOf(proto);
-  }
-  throw new Error(`node:readline lacks ${name}`);
 }
 
 /**
@@ -57,351 +55,331 @@ const hintText = (s: string) => {
   return `${s.slice(0, lead)}[${s.slice(lead)}]`;
 };
 
-/** A readline-based editor for a terminal. */
+/** The longest start all of `words` share. */
+function commonPrefix(words: string[]): string {
+  let prefix = words[0] ?? "";
+  for (const w of words) {
+    while (!w.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  }
+  return prefix;
+}
+
+/** `items` in columns as wide as the widest plus two, as many as fit in `columns`. */
+function inColumns(items: string[], columns: number): string {
+  const width = Math.max(...items.map(displayWidth)) + 2;
+  const perRow = Math.max(1, Math.floor(columns / width));
+  const rows: string[] = [];
+  for (let i = 0; i < items.length; i += perRow) {
+    const row = items.slice(i, i + perRow);
+    rows.push(row.map((w, j) => j < row.length - 1 ? w + " ".repeat(width - displayWidth(w)) : w).join(""));
+  }
+  return rows.join("\r\n");
+}
+
+/** An editor of command lines on the process's terminal. */
 export class LineEditor {
-  readonly #rl: Internal;
   readonly #opts: EditorOptions;
-  readonly #refresh: () => void;
-  #lines: string[] = [];
-  #waiter?: (line: string | null) => void;
-  #closed = false;
+  readonly #history: History;
+  readonly #line = new LineBuffer();
+  readonly #view = new EditLineView((text) => this.#write(text));
+  readonly #decoder = new KeyDecoder();
+  /** Keys read but not handled yet (type-ahead, the rest of a paste after its Enter). */
+  readonly #keys: Key[] = [];
+  readonly #chunk = new Uint8Array(4096);
   #reading = false;
+  #closed = false;
+  /** A value begun on earlier lines (the prompt is `... `). */
   #pending = "";
-  #completing = false;
+  #prompt = "";
   #question?: string;
   #prefill?: string;
   #lastWasTab = false;
-  readonly #tabComplete: (listChoices: boolean) => Promise<void>;
-  #queued: [string, Key, (s: string, key: Key) => void][] = [];
-  #search?: {
-    query: string;
-    index: number;
-    saved: string;
-    savedCursor: number;
-    match?: string;
-    failed?: boolean;
-  };
+  #listening = false;
+  #search?: { query: string; index: number; saved: string; savedCursor: number; failed: boolean };
 
-  /** Creates the editor on the process's terminal. */
+  /** Creates the editor on the process's terminal (raw only while {@link read} reads). */
   constructor(opts: EditorOptions) {
     this.#opts = opts;
-    const history = this.#loadHistory();
-    const rl = readline.createInterface({
-      input: process.stdin,
-      output: process.stdout,
-      terminal: true,
-      historySize: opts.historySize ?? 1000,
-      removeHistoryDuplicates: true,
-      history,
-      completer: (line: string, cb: (err: Error | null, result: [string[], string]) => void) => {
-        // readline inserts the completion after cb returns: the hint and the keys that waited
-        // come after that.
-        opts.complete(line).then((r) => cb(null, r), () => cb(null, [[], line])).finally(() =>
-          setTimeout(this.#endCompletion, 0)
-        );
-      },
-    } as readline.ReadLineOptions) as Internal;
-    this.#rl = rl;
-    const refreshSym = internal(rl, "_refreshLine");
-    this.#refresh = () => (rl[refreshSym] as () => void).call(rl);
-    const tabSym = internal(rl, "_tabComplete");
-    this.#tabComplete = (listChoices) => (rl[tabSym] as (l: boolean) => Promise<void>).call(rl, listChoices);
-    const writeSym = internal(rl, "_writeToOutput");
-    const write = rl[writeSym] as (text: string) => void;
-    if (opts.colour) {
-      // readline draws the line as prompt + line in one write: colour the line part of it.
-      Object.defineProperty(rl, writeSym, {
-        value: (text: string) => {
-          const prompt = rl.getPrompt();
-          const colour = opts.colour!;
-          if (!this.#search && this.#question === undefined && text === prompt + rl.line && rl.line) {
-            write.call(rl, prompt + colour(rl.line));
-          } else write.call(rl, text);
-        },
-        configurable: true,
-        writable: true,
-      });
-    }
-    const ttySym = internal(rl, "_ttyWrite");
-    const original = rl[ttySym] as (s: string, key: Key) => void;
-    // Every key passes through here first (Ctrl-R search, hints); the prototype has only a getter.
-    Object.defineProperty(rl, ttySym, {
-      value: (s: string, key: Key = {}) => this.#onKey(s, key, (ss, kk) => original.call(rl, ss, kk)),
-      configurable: true,
-      writable: true,
-    });
-    rl.on("line", (line: string) => this.#onLine(line));
-    rl.on("close", () => {
-      this.#closed = true;
-      this.#waiter?.(null);
-    });
-    rl.on("SIGINT", () => {
-      if (this.#question !== undefined && this.#waiter) {
-        // Ctrl-C at a question cancels it (the command that asked gives up).
-        process.stdout.write("\x1b[K^C\n");
-        rl.line = "";
-        rl.cursor = 0;
-        this.#reading = false;
-        const w = this.#waiter;
-        this.#waiter = undefined;
-        w(null);
-        return;
-      }
-      if (this.#opts.onInterrupt()) return;
-      // Ctrl-C at the prompt abandons the line (and a half-typed multi-line value).
-      this.#pending = "";
-      process.stdout.write("\x1b[K^C\n");
-      rl.line = "";
-      rl.cursor = 0;
-      if (this.#reading) this.#prompt();
-    });
-    rl.on("history", (h: string[]) => this.#saveHistory(h));
-    Deno.addSignalListener("SIGWINCH", this.#onResize);
+    this.#history = new History(opts.historyFile, opts.historySize ?? 1000);
   }
+
+  /**
+   * From the first line read on: a resize redraws, and Ctrl-C while a command runs (SIGINT) stops
+   * it instead of the process — not before, so Ctrl-C while the REPL starts still ends it.
+   */
+  #listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    Deno.addSignalListener("SIGWINCH", this.#onResize);
+    Deno.addSignalListener("SIGINT", this.#onSigint);
+  }
+
+  /** Writes all of `text` to the terminal now (in the order of console output around it). */
+  #write(text: string): void {
+    const bytes = new TextEncoder().encode(text);
+    for (let done = 0; done < bytes.length;) done += Deno.stdout.writeSync(bytes.subarray(done));
+  }
+
+  #columns(): number {
+    try {
+      return Deno.consoleSize().columns || 80;
+    } catch {
+      return 80;
+    }
+  }
+
+  /** Ctrl-C while a command runs (the terminal is cooked then, so it comes as SIGINT). */
+  readonly #onSigint = () => {
+    // The terminal echoed ^C: what the stopped command prints goes on a line of its own.
+    if (!this.#reading && this.#opts.onInterrupt()) this.#write("\n");
+  };
 
   /** A resized terminal: the line is drawn again for the new width, and its hint cut to it. */
   readonly #onResize = () => {
-    if (!this.#reading || this.#closed) return;
-    if (this.#search) this.#renderSearch();
-    else {
-      this.#refresh();
-      this.#showHint();
-    }
+    if (this.#reading && !this.#closed) this.#render();
   };
 
-  #loadHistory(): string[] {
-    if (!this.#opts.historyFile) return [];
-    try {
-      return Deno.readTextFileSync(this.#opts.historyFile).split("\n").filter(Boolean).reverse();
-    } catch {
-      return [];
-    }
+  /** The hint for the line as it stands, cut to the room left on its last row (or none). */
+  #hint(columns: number): string | undefined {
+    if (this.#search || this.#pending || this.#question !== undefined || !this.#line.atEnd) return undefined;
+    let h = this.#opts.hint(this.#line.text);
+    if (!h) return undefined;
+    const room = columns - endColumn(this.#prompt, this.#line.text, columns) - 1; // the last column stays free
+    const extra = Deno.env.get("NO_COLOR") ? 2 : 0; // the brackets
+    if (displayWidth(h) + extra > room) h = room - extra >= 8 ? `${cutToWidth(h, room - extra - 1)}…` : "";
+    return h ? hintText(h) : undefined;
   }
 
-  #saveHistory(h: string[]): void {
-    if (!this.#opts.historyFile) return;
-    try {
-      const text = h.slice(0, this.#opts.historySize ?? 1000).reverse().join("\n") + "\n";
-      Deno.writeTextFileSync(this.#opts.historyFile, text, { mode: 0o600 });
-    } catch { /* history is a convenience: never fail a command over it */ }
+  /** Draws the edit line (or the search line) as it stands. */
+  #render(hint = true): void {
+    const columns = this.#columns();
+    const s = this.#search;
+    if (s) {
+      const match = s.index >= 0 ? this.#history.entries[s.index] : "";
+      const label = s.failed ? "failed reverse-i-search" : "reverse-i-search";
+      this.#view.draw({ prompt: `(${label})'${s.query}': `, text: match, cursor: match.length }, columns);
+      return;
+    }
+    const text = this.#line.text;
+    const plain = this.#question !== undefined || !this.#opts.colour || !text;
+    this.#view.draw({
+      prompt: this.#prompt,
+      text,
+      cursor: this.#line.cursor,
+      coloured: plain ? undefined : this.#opts.colour!(text),
+      hint: hint ? this.#hint(columns) : undefined,
+    }, columns);
+  }
+
+  /** The next key: one read ahead, or from the terminal; null when the input ended. */
+  async #nextKey(): Promise<Key | null> {
+    while (!this.#keys.length) {
+      const n = await Deno.stdin.read(this.#chunk);
+      if (n === null) return null;
+      this.#keys.push(...this.#decoder.decode(this.#chunk.subarray(0, n)));
+    }
+    return this.#keys.shift()!;
   }
 
   /**
-   * Shows the hint after the cursor, never past the right edge: a hint that does not fit in what
-   * is left of the row is cut (with …) or dropped, so it can never wrap and leave a copy behind.
+   * The next line; null after Ctrl-D (or when the input ends). The terminal is raw only while
+   * this waits.
    */
-  #showHint(): void {
-    if (this.#search || !this.#reading) return;
-    const rl = this.#rl;
-    if (rl.cursor !== rl.line.length) return;
-    let h = this.#pending || this.#question !== undefined ? "" : this.#opts.hint(rl.line);
-    if (h) {
-      const columns = process.stdout.columns || 80;
-      const at = (displayWidth(rl.getPrompt()) + displayWidth(rl.line)) % columns;
-      const room = columns - at - 1; // the last column stays free: writing there would wrap
-      const extra = Deno.env.get("NO_COLOR") ? 2 : 0; // the brackets
-      if (displayWidth(h) + extra > room) {
-        h = room - extra >= 8 ? `${cutToWidth(h, room - extra - 1)}…` : "";
+  async read(): Promise<string | null> {
+    if (this.#closed) return null;
+    this.#listen();
+    this.#reading = true;
+    Deno.stdin.setRaw(true);
+    this.#history.reset();
+    this.#line.set(this.#prefill ?? "");
+    this.#prefill = undefined;
+    this.#prompt = this.#question ?? (this.#pending ? "... " : this.#opts.prompt());
+    this.#render();
+    try {
+      for (;;) {
+        const key = await this.#nextKey();
+        if (key === null) return this.#endOfInput();
+        const done = await this.#handle(key);
+        if (done !== undefined) return done;
       }
-    }
-    if (!h) {
-      process.stdout.write("\x1b[K");
-      return;
-    }
-    const text = hintText(h);
-    process.stdout.write(`\x1b[K${text}\x1b[${displayWidth(text)}D`);
-  }
-
-  /** The search line, as bash shows it; a query nothing matches says so (Enter would run the match shown). */
-  #renderSearch(): void {
-    const s = this.#search!;
-    const match = s.match ?? "";
-    const label = s.failed ? "failed reverse-i-search" : "reverse-i-search";
-    process.stdout.write(`\r\x1b[K(${label})'${s.query}': ${match}`);
-  }
-
-  /** Finds the query from history entry `from` on; keeps the last match and marks failure when none. */
-  #find(from: number): void {
-    const s = this.#search!;
-    const h = this.#rl.history;
-    for (let i = from; i < h.length; i++) {
-      if (s.query && h[i].includes(s.query)) {
-        s.index = i;
-        s.match = h[i];
-        s.failed = false;
-        return;
-      }
-    }
-    s.failed = s.query.length > 0;
-  }
-
-  #endSearch(accept: boolean): void {
-    const s = this.#search!;
-    this.#search = undefined;
-    const rl = this.#rl;
-    rl.line = accept && s.match !== undefined ? s.match : s.saved;
-    rl.cursor = accept && s.match !== undefined ? rl.line.length : s.savedCursor;
-    process.stdout.write("\r\x1b[K");
-    this.#refresh();
-  }
-
-  /** A completion is done: its hint, then the keys that waited. */
-  readonly #endCompletion = () => {
-    this.#completing = false;
-    this.#showHint();
-    this.#drainKeys();
-  };
-
-  /** Keys typed while a completion runs, replayed in order when it is done. */
-  #drainKeys(): void {
-    while (!this.#completing && this.#queued.length) {
-      const [s, key, pass] = this.#queued.shift()!;
-      this.#onKey(s, key, pass);
+    } finally {
+      this.#reading = false;
+      if (!this.#closed) Deno.stdin.setRaw(false);
     }
   }
 
-  #onKey(s: string, key: Key, pass: (s: string, key: Key) => void): void {
-    if (this.#completing) {
-      this.#queued.push([s, key, pass]);
-      return;
+  /** Ctrl-D on an empty line, or the input ended: no line; the line is left as it stands. */
+  #endOfInput(): null {
+    this.#render(false);
+    this.#view.forget();
+    return null;
+  }
+
+  /** Handles one key: a finished line (or null for Ctrl-D), or undefined to read on. */
+  async #handle(key: Key): Promise<string | null | undefined> {
+    if (this.#search) return this.#searchKey(key);
+    const tab = key.name === "tab" && !key.ctrl && !key.meta && !key.shift;
+    const listChoices = this.#lastWasTab;
+    this.#lastWasTab = tab;
+    if (tab) {
+      if (this.#question === undefined) await this.#complete(listChoices);
+      return undefined;
     }
-    if (this.#search) {
-      if (key.ctrl && key.name === "r") {
-        this.#find(this.#search.index + 1);
-        this.#renderSearch();
-        return;
-      }
-      if (key.name === "backspace") {
-        this.#search.query = this.#search.query.slice(0, -1);
-        this.#search.match = undefined;
-        this.#find(0);
-        this.#renderSearch();
-        return;
-      }
-      if ((key.ctrl && (key.name === "g" || key.name === "c")) || key.name === "escape") {
-        this.#endSearch(false);
-        return;
-      }
-      if (
-        s && !key.ctrl && !key.meta && s.length === 1 && s >= " " && key.name !== "return" &&
-        key.name !== "enter"
-      ) {
-        this.#search.query += s;
-        this.#find(
-          this.#search.match && this.#search.match.includes(this.#search.query) ? this.#search.index : 0,
-        );
-        this.#renderSearch();
-        return;
-      }
-      this.#endSearch(true);
-      if (key.name === "return" || key.name === "enter") pass(s, key);
-      else this.#showHint();
-      return;
-    }
-    if (key.name === "tab" && !key.ctrl && !key.meta && !key.shift) {
-      // Every Tab completes — also one that arrives with other keys in one read, which readline
-      // would insert as a TAB. Keys that arrive meanwhile wait, so that a second Tab completes
-      // the completed line (and lists the choices, as a second Tab does).
-      const listChoices = this.#lastWasTab;
-      this.#lastWasTab = true;
-      this.#completing = true;
-      // (Should readline not call the completer, the keys must not wait for ever.)
-      Promise.resolve(this.#tabComplete(listChoices)).catch(() => {}).finally(() =>
-        setTimeout(() => this.#completing && this.#endCompletion(), 50)
-      );
-      return;
-    }
-    this.#lastWasTab = false;
+    if (key.name === "enter") return this.#enter();
+    if (key.ctrl && key.name === "c") return this.#interrupt();
+    if (key.ctrl && key.name === "d" && !this.#line.text) return this.#endOfInput();
     if (key.ctrl && key.name === "r") {
-      this.#search = { query: "", index: 0, saved: this.#rl.line, savedCursor: this.#rl.cursor };
-      this.#renderSearch();
-      return;
-    }
-    if (key.name === "return" || key.name === "enter") {
-      // The scrollback keeps the whole command: go to its end before clearing the hint after it.
-      const rl = this.#rl;
-      if (rl.cursor !== rl.line.length) {
-        rl.cursor = rl.line.length;
-        this.#refresh();
-      }
-      process.stdout.write("\x1b[K");
-    }
-    pass(s, key);
-    // A typed character goes out alone: draw the line again so that it is coloured as a whole.
-    if (this.#opts.colour && this.#reading && s && !key.ctrl && !key.meta && key.name !== "return") {
-      this.#refresh();
-    }
-    this.#showHint();
+      this.#search = {
+        query: "",
+        index: -1,
+        saved: this.#line.text,
+        savedCursor: this.#line.cursor,
+        failed: false,
+      };
+    } else if (key.ctrl && key.name === "l") {
+      this.#write("\x1b[H\x1b[2J");
+      this.#view.forget();
+    } else if (!this.#edit(key)) return undefined;
+    this.#render();
+    return undefined;
   }
 
-  #onLine(line: string): void {
-    const text = this.#pending ? `${this.#pending}\n${line}` : line;
-    if (this.#opts.incomplete(text)) {
-      this.#pending = text;
-      this.#rl.setPrompt("... ");
-      this.#rl.prompt();
+  /** An editing or moving key on the line: false when it is none (nothing to draw again). */
+  #edit(key: Key): boolean {
+    const line = this.#line;
+    const ctrl = (name: string) => key.ctrl && !key.meta && key.name === name;
+    const meta = (name: string) => key.meta && key.name === name;
+    if (key.name === "text") line.insert(key.text!);
+    else if ((key.name === "left" && (key.ctrl || key.meta)) || meta("b")) line.wordLeft();
+    else if ((key.name === "right" && (key.ctrl || key.meta)) || meta("f")) line.wordRight();
+    else if (key.name === "left" || ctrl("b")) line.left();
+    else if (key.name === "right" || ctrl("f")) line.right();
+    else if (key.name === "home" || ctrl("a")) line.home();
+    else if (key.name === "end" || ctrl("e")) line.end();
+    else if (key.name === "backspace" && key.meta) line.killWordBack();
+    else if (key.name === "backspace") line.backspace();
+    else if (key.name === "delete" || ctrl("d")) line.deleteForward();
+    else if (ctrl("u")) line.killToStart();
+    else if (ctrl("k")) line.killToEnd();
+    else if (ctrl("w")) line.killWordBack();
+    else if (meta("d")) line.killWordForward();
+    else if (ctrl("y")) line.yank();
+    else if (ctrl("t")) line.transpose();
+    else if (key.name === "up" || ctrl("p")) {
+      const entry = this.#history.previous(line.text);
+      if (entry === undefined) return false;
+      line.set(entry);
+    } else if (key.name === "down" || ctrl("n")) {
+      const entry = this.#history.next();
+      if (entry === undefined) return false;
+      line.set(entry);
+    } else return false;
+    return true;
+  }
+
+  /** Tab: the one choice, or what all choices share; the second Tab in a row lists them. */
+  async #complete(listChoices: boolean): Promise<void> {
+    const before = this.#line.text.slice(0, this.#line.cursor);
+    const [choices, replaced] = await this.#opts.complete(before).catch((): [
+      string[],
+      string,
+    ] => [[], before]);
+    if (!choices.length) return;
+    const prefix = commonPrefix(choices);
+    if (choices.length === 1 || (prefix.length > replaced.length && prefix.startsWith(replaced))) {
+      this.#line.replaceBefore(replaced.length, choices.length === 1 ? choices[0] : prefix);
+      this.#render();
       return;
     }
-    if (this.#pending && this.#question === undefined) {
-      // A value typed over several lines is one history item (one line: Up brings it back whole).
-      // readline kept each non-blank line as an item, newest first: those become one.
-      const lines = text.split("\n").filter((l) => l.trim());
-      const h = this.#rl.history;
-      if (h.slice(0, lines.length).every((e, i) => e === lines[lines.length - 1 - i])) {
-        h.splice(0, lines.length);
-      }
-      h.unshift(lines.map((l) => l.trim()).join(" "));
-      this.#saveHistory(h);
+    if (!listChoices) return;
+    const columns = this.#columns();
+    this.#render(false);
+    this.#view.leave(columns);
+    this.#write(`${inColumns(choices, columns)}\r\n`);
+    this.#render();
+  }
+
+  /** Enter: the line is done (unless a value goes on); the whole of it stays in the scrollback. */
+  #enter(): string | undefined {
+    this.#line.end();
+    this.#render(false);
+    this.#view.leave(this.#columns());
+    const line = this.#line.text;
+    const text = this.#pending ? `${this.#pending}\n${line}` : line;
+    if (this.#question === undefined && this.#opts.incomplete(text)) {
+      this.#pending = text;
+      this.#prompt = "... ";
+      this.#line.set("");
+      this.#render();
+      return undefined;
+    }
+    if (this.#question === undefined) {
+      // A value typed over several lines is one history item (Up brings it back whole).
+      this.#history.add(
+        this.#pending ? text.split("\n").map((l) => l.trim()).filter(Boolean).join(" ") : line,
+      );
     }
     this.#pending = "";
-    this.#reading = false;
-    if (this.#waiter) {
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      w(text);
-    } else this.#lines.push(text);
+    return text;
   }
 
-  #prompt(): void {
-    this.#rl.setPrompt(this.#question ?? (this.#pending ? "... " : this.#opts.prompt()));
-    this.#rl.prompt(true);
-    if (this.#prefill !== undefined) {
-      this.#rl.line = this.#prefill;
-      this.#rl.cursor = this.#prefill.length;
-      this.#prefill = undefined;
-      this.#refresh();
+  /** Ctrl-C while reading: a question is cancelled (null); a line (and a value begun) abandoned. */
+  #interrupt(): null | undefined {
+    this.#render(false);
+    this.#write("^C");
+    this.#view.leave(this.#columns());
+    if (this.#question !== undefined) return null;
+    this.#pending = "";
+    this.#line.set("");
+    this.#history.reset();
+    this.#prompt = this.#opts.prompt();
+    this.#render();
+    return undefined;
+  }
+
+  /** A key during Ctrl-R: refines or steps the search, or ends it (Enter runs the match). */
+  #searchKey(key: Key): string | null | undefined {
+    const s = this.#search!;
+    const entries = this.#history.entries;
+    if (key.ctrl && key.name === "r") {
+      const older = s.index > 0 ? this.#history.search(s.query, s.index - 1) : -1;
+      if (older >= 0) s.index = older;
+      else s.failed = s.query.length > 0;
+    } else if (key.name === "backspace") {
+      s.query = s.query.slice(0, -1);
+      s.index = this.#history.search(s.query);
+      s.failed = false;
+    } else if ((key.ctrl && (key.name === "g" || key.name === "c")) || key.name === "escape") {
+      this.#search = undefined;
+      this.#line.set(s.saved, s.savedCursor);
+    } else if (key.name === "text") {
+      s.query += key.text!;
+      // The match shown stays while it still holds the query (as bash does).
+      const from = s.index >= 0 && entries[s.index].includes(s.query) ? s.index : entries.length - 1;
+      const found = this.#history.search(s.query, from);
+      if (found >= 0) s.index = found;
+      s.failed = found < 0;
+    } else {
+      // Any other key takes the match to the edit line and does there what it does (as in bash).
+      this.#search = undefined;
+      this.#line.set(s.index >= 0 ? entries[s.index] : s.saved);
+      if (key.name === "enter") return this.#enter();
+      this.#edit(key);
     }
-    this.#showHint();
+    this.#render();
+    return undefined;
   }
 
   /**
-   * Asks one question on the edit line (`mtu (u32): `): the answer, or null after Ctrl-D. No
-   * hint, and the answer does not go to the history.
+   * Asks one question on the edit line (`mtu (u32): `): the answer, or null after Ctrl-C or
+   * Ctrl-D. No hint, no completion, and the answer does not go to the history.
    */
   async ask(question: string): Promise<string | null> {
     this.#question = question;
-    const history = [...this.#rl.history];
     try {
       return await this.read();
     } finally {
       this.#question = undefined;
-      this.#rl.history.splice(0, this.#rl.history.length, ...history);
-    }
-  }
-
-  /**
-   * Lends the terminal to another program (an external editor): input paused and cooked while
-   * `fn` runs, then raw and reading again.
-   */
-  async suspend(fn: () => Promise<void>): Promise<void> {
-    this.#rl.pause();
-    const stdin = process.stdin as unknown as { setRawMode?: (on: boolean) => void };
-    stdin.setRawMode?.(false);
-    try {
-      await fn();
-    } finally {
-      stdin.setRawMode?.(true);
-      this.#rl.resume();
     }
   }
 
@@ -410,32 +388,25 @@ export class LineEditor {
     this.#prefill = text;
   }
 
-  /** The next line; null after Ctrl-D. */
-  read(): Promise<string | null> {
-    if (this.#lines.length) return Promise.resolve(this.#lines.shift()!);
-    if (this.#closed) return Promise.resolve(null);
-    this.#reading = true;
-    this.#prompt();
-    return new Promise((resolve) => (this.#waiter = resolve));
-  }
-
   /** Prints `text` above the prompt, keeping what the user is typing. */
   printAbove(text: string): void {
     if (!this.#reading) {
       console.log(text);
       return;
     }
-    process.stdout.write(`\r\x1b[K${text}\n`);
-    if (this.#search) this.#renderSearch();
-    else {
-      this.#refresh();
-      this.#showHint();
-    }
+    this.#view.clear(this.#columns());
+    this.#write(`${text.replaceAll("\n", "\r\n")}\r\n`);
+    this.#render();
   }
 
-  /** Restores the terminal. */
+  /** Restores the terminal and stops listening for signals. */
   close(): void {
-    Deno.removeSignalListener("SIGWINCH", this.#onResize);
-    if (!this.#closed) this.#rl.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#listening) {
+      Deno.removeSignalListener("SIGWINCH", this.#onResize);
+      Deno.removeSignalListener("SIGINT", this.#onSigint);
+    }
+    if (this.#reading) Deno.stdin.setRaw(false);
   }
 }

@@ -79,7 +79,11 @@ async function runLine(state: ReplState, line: string, where?: string): Promise<
           );
         }
       }
-      await cmd.run(state, tokens.slice(1), text);
+      const next = await cmd.run(state, tokens.slice(1), text);
+      // What it left to run (edit's file) runs line by line, each failure said and passed over; a
+      // comment is a whole line (its text may hold a ';').
+      const lines = (next?.lines ?? "").split("\n").filter((l) => !l.trimStart().startsWith("#"));
+      for (const line of splitCommands(lines.join("\n"))) await runLine(state, line);
     } catch (e) {
       if (e instanceof ExitRequest) throw e;
       // EIO alone does not say what happened: ask, and say what is known.
@@ -175,9 +179,9 @@ async function runBatch(state: ReplState, args: Cli): Promise<number> {
   return 0;
 }
 
-/** The line editor of an interactive session, wired to the state's completion, hints and hooks. */
+/** The line editor of an interactive session, on the state's prompt, completion and hints. */
 function makeEditor(state: ReplState, args: Cli, home: string): LineEditor {
-  const editor = new LineEditor({
+  return new LineEditor({
     prompt: () =>
       state.current
         ? `vmk:${state.current}${state.dead.has(state.current) ? " (disconnected)" : ""}> `
@@ -194,14 +198,6 @@ function makeEditor(state: ReplState, args: Cli, home: string): LineEditor {
     incomplete: isIncomplete,
     colour: state.paint.bold("x") !== "x" ? (line) => colourLine(state, line) : undefined,
   });
-  state.printAbove = (text) => editor.printAbove(text);
-  state.ask = (question) => editor.ask(question);
-  state.suspend = (fn) => editor.suspend(fn);
-  state.runText = async (text) => {
-    for (const line of splitCommands(text)) await runLine(state, line);
-  };
-  state.prefill = (text) => editor.prefill(text);
-  return editor;
 }
 
 /** The first lines an interactive session prints: what it talks to, and what to try. */
@@ -249,18 +245,18 @@ async function main(argv: string[]): Promise<number> {
     Deno.env.set(HOST_ENV, args.host as string);
   }
   const interactive = args.command === undefined && args.file === undefined && Deno.stdin.isTerminal();
+  const home = Deno.env.get("HOME") ?? ".";
   const state = new ReplState({
     json: args.json as boolean,
     color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
+    terminal: interactive ? (state) => makeEditor(state, args, home) : undefined,
   });
   await registerSignatures(state, args);
   const sim = await ensureSimulator(state, args.sim as boolean, args.verbose as boolean);
-  const home = Deno.env.get("HOME") ?? ".";
+  const editor = state.terminal;
   let status = 0;
-  let editor: LineEditor | undefined;
   try {
-    if (!interactive) return await runBatch(state, args);
-    editor = makeEditor(state, args, home);
+    if (!editor) return await runBatch(state, args);
     console.log(await banner(state, sim));
     await runRcFile(state, args, home);
     for (;;) {

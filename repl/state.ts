@@ -27,6 +27,23 @@ export class CommandError extends Error {
   }
 }
 
+/**
+ * The terminal of an interactive session, as commands see it (the line editor is one): what they
+ * may ask of the person at it.
+ */
+export interface ReplTerminal {
+  /** The next command line; null after Ctrl-D. */
+  read(): Promise<string | null>;
+  /** Asks for one value on the edit line: the answer, or null when the user gave up (Ctrl-C, Ctrl-D). */
+  ask(question: string): Promise<string | null>;
+  /** Puts text on the next edit line, ready to edit. */
+  prefill(text: string): void;
+  /** Prints a line above the prompt, keeping what the user is typing. */
+  printAbove(text: string): void;
+  /** Gives the terminal back as it was. */
+  close(): void;
+}
+
 /** REPL state shared by commands, completer and the line editor. */
 export class ReplState {
   /** Signatures by name. */
@@ -51,18 +68,10 @@ export class ReplState {
   #nextWatch = 1;
   /** Aborts the command running in the foreground (Ctrl-C). */
   foreground?: AbortController;
-  /** Asks for one value on the terminal (set by the line editor; absent when not interactive). */
-  ask?: (question: string) => Promise<string | null>;
-  /** Lends the terminal to another program (set by the line editor). */
-  suspend?: (fn: () => Promise<void>) => Promise<void>;
-  /** Runs command text as if typed, line by line (set by the shell). */
-  runText?: (text: string) => Promise<void>;
   /** The last command line run (for `edit`). */
   lastLine?: string;
-  /** Puts text on the next edit line (set by the line editor). */
-  prefill?: (text: string) => void;
-  /** Prints a line above the prompt while the user types (set by the line editor). */
-  printAbove: (text: string) => void = (text) => console.log(text);
+  /** The terminal the user types at (the line editor); absent when commands come from -c, a file or a pipe. */
+  readonly terminal?: ReplTerminal;
   /** Cached instances per session, for completion. */
   readonly instanceCache = new Map<string, Instance[]>();
   /** Socket of the simulator, when the library is ours. */
@@ -72,10 +81,20 @@ export class ReplState {
   /** The simulator's control ops with their descriptions (asked once). */
   simOps?: Record<string, string>;
 
-  /** Creates the state; colours only when `color`. */
-  constructor(options: { json: boolean; color: boolean }) {
+  /**
+   * Creates the state; colours only when `color`. `terminal` makes the interactive session's
+   * terminal for this state (its completion and prompt read the state); none for batch runs.
+   */
+  constructor(options: { json: boolean; color: boolean; terminal?: (state: ReplState) => ReplTerminal }) {
     this.json = options.json;
     this.paint = paint(options.color);
+    this.terminal = options.terminal?.(this);
+  }
+
+  /** Prints a line above the prompt while the user types (a plain line when there is no terminal). */
+  printAbove(text: string): void {
+    if (this.terminal) this.terminal.printAbove(text);
+    else console.log(text);
   }
 
   /** The current session, or a clear error saying how to open one. */

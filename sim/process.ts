@@ -46,6 +46,10 @@ export async function startSimProcess(
     // Held open for the child's life: if this process dies (even by SIGKILL) the simulator sees
     // the end of its stdin and stops, instead of being left behind.
     stdin: "piped",
+    // A session of its own: Ctrl-C at a terminal signals the whole foreground process group, and
+    // the REPL's terminal is cooked while a command runs (Ctrl-C stopping a watch must not stop
+    // the simulator under it). It still ends with this process, by its stdin.
+    detached: true,
   }).spawn();
   let err = "";
   const errDone = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(

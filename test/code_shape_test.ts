@@ -12,14 +12,6 @@ const ROOT = new URL("../", import.meta.url).pathname;
 /** The longest a function may be, in lines from its first to its last. */
 export const MAX_FUNCTION_LINES = 100;
 
-/**
- * Files that still use another library's private members, with why. repl/editor.ts drives
- * node:readline through four of them until the REPL has a line editor of its own (issue 27 #5).
- */
-const PRIVATE_MEMBER_USERS: Record<string, string> = {
-  "repl/editor.ts": "node:readline's _refreshLine, _tabComplete, _writeToOutput, _ttyWrite (issue 27 #5)",
-};
-
 /** Every TypeScript source of the tree outside test/ (and native/build/). */
 function sources(dir = ""): string[] {
   const out: string[] = [];
@@ -78,13 +70,8 @@ Deno.test("no function outside the tests is longer than 100 lines", () => {
   assertEquals(sources().flatMap((p) => longFunctions(parse(p))), []);
 });
 
-Deno.test("no code uses another library's private members (but the one exception, named)", () => {
-  const uses = sources().flatMap((p) => privateMemberUses(parse(p)));
-  assertEquals(uses.filter((u) => !(u.split(":")[0] in PRIVATE_MEMBER_USERS)), []);
-  for (const [path, why] of Object.entries(PRIVATE_MEMBER_USERS)) {
-    // The exception is real: once the file no longer needs it, it must go from the list.
-    assertEquals(uses.some((u) => u.startsWith(`${path}:`)), true, `${path} no longer uses ${why}: drop it`);
-  }
+Deno.test("no code uses another library's private members", () => {
+  assertEquals(sources().flatMap((p) => privateMemberUses(parse(p))), []);
 });
 
 Deno.test("the checks catch what they are for", () => {

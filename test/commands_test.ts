@@ -19,7 +19,6 @@ import { Terminal } from "./support/tmux.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 const MODULE = `${ROOT}test/fixtures/switch_module.ts`;
 const opts = { sanitizeResources: false, sanitizeOps: false };
-const pause = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test({
   name:
@@ -185,7 +184,6 @@ Deno.test({
     // (Several candidates: a first Tab completes what they share, a second lists them.)
     await t.type("arg.");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     await t.waitFor(/arg\.port=\s+arg\.speedMbps=\s+arg\.up=/);
     await t.type("sp");

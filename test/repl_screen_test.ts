@@ -6,9 +6,9 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
 import { Terminal } from "./support/tmux.ts";
+import { waitUntil } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const pause = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
 async function repl(env: Record<string, string>, cols: number, extra = ""): Promise<Terminal> {
@@ -36,12 +36,11 @@ Deno.test({
       await using t = await repl(sim.env, cols);
       await t.enter("open acmeStorMgmt", "opened acmeStorMgmt");
       await t.type("call setThresholds ");
-      await pause();
-      let rows = await t.rows();
+      let rows = await t.waitForCursorRow(/^vmk:acmeStorMgmt> call setThresholds/).then(() => t.rows());
       assert(rows.every((r) => r.length <= cols), `a row is wider than ${cols}:\n${rows.join("\n")}`);
       // Typing on: the line stays on one row, with no copy left behind.
       await t.type("x");
-      await pause();
+      await t.waitForCursorRow(/^vmk:acmeStorMgmt> call setThresholds x/);
       const shown = await promptRows(t, "vmk:acmeStorMgmt> call");
       assertEquals(shown.length, 1, `the line is drawn once:\n${(await t.rows()).join("\n")}`);
       assertStringIncludes(shown[0], "call setThresholds x");
@@ -51,7 +50,7 @@ Deno.test({
       // Every callback's hint at this width: none wraps.
       for (const cb of ["getDeviceInfo", "setWriteCache", "readLog", "scan"]) {
         await t.type(`call ${cb} `);
-        await pause(300);
+        await t.waitForCursorRow(new RegExp(`^vmk:acmeStorMgmt> call ${cb}`));
         const r = await promptRows(t, "vmk:acmeStorMgmt> call");
         assertEquals(r.length, 1, `call ${cb}: the line is drawn once:\n${(await t.rows()).join("\n")}`);
         await t.press("C-u");
@@ -61,12 +60,13 @@ Deno.test({
     await using t = await repl(sim.env, 120);
     await t.enter("open acmeStorMgmt", "opened acmeStorMgmt");
     await t.type("call setThresholds ");
-    await pause();
+    await t.waitForCursorRow(/^vmk:acmeStorMgmt> call setThresholds/);
     await t.resize(50);
-    await pause(600);
     await t.type("y");
-    await pause();
-    const rows = await t.rows();
+    const rows = await t.waitForRows(
+      (rows) => rows.filter((r) => r.includes("call setThresholds y")).length === 1,
+      "the line drawn once at the new width",
+    );
     assert(rows.every((r) => r.length <= 50), rows.join("\n"));
     const shown = rows.filter((r) => r.includes("call setThresholds y"));
     assertEquals(shown.length, 1, rows.join("\n"));
@@ -82,7 +82,6 @@ Deno.test({
     await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     await t.type("call setMtu vmnic0 mtu=1500");
     for (let i = 0; i < 15; i++) await t.press("Left");
-    await pause(200);
     await t.press("Enter");
     const screen = await t.waitFor(/status\s+0/);
     assertStringIncludes(screen, "vmk:acmeNicMgmt> call setMtu vmnic0 mtu=1500");
@@ -105,9 +104,8 @@ Deno.test({
     await t.press("BSpace", "BSpace", "BSpace");
     await t.waitFor("(reverse-i-search)'setM': call setMtu");
     await t.press("C-g");
-    await pause();
-    const rows = (await t.rows()).filter((r) => r.trim());
-    assertEquals(rows.at(-1)!.trimEnd(), "vmk:acmeNicMgmt>", "Ctrl-G restores the empty line");
+    // Ctrl-G restores the empty line.
+    await t.waitForCursorRow("vmk:acmeNicMgmt>");
   },
 });
 
@@ -121,8 +119,8 @@ Deno.test({
     // Text and Tabs in one read, as a fast typist or a paste sends them.
     await t.type("call\t\t");
     await t.waitFor(/getStats\s+.*setMtu/);
-    await pause();
-    const line = (await t.rows()).filter((r) => r.includes("vmk:acmeNicMgmt> call")).at(-1)!;
+    // The line is drawn again below the list.
+    const line = await t.waitForCursorRow(/^vmk:acmeNicMgmt> call/);
     assert(!/call\s{2,}|CACALLBACK/.test(line), `no TAB went into the line: ${JSON.stringify(line)}`);
     const screen = await t.enter("getStats vmnic0", /rxPackets|error/);
     assert(!screen.includes("error"), screen);
@@ -246,16 +244,24 @@ Deno.test({
     await t.enter('("getStats", { instance: "vmnic0" })', /rxPackets/);
     await t.type("js while (true) {}");
     await t.press("Enter");
-    await pause(1000);
-    await t.press("C-c");
-    await t.waitFor("js: interrupted — the evaluation was stopped, and the js scope starts afresh");
+    // Ctrl-C until the loop is stopped: one that comes before the evaluation starts stops nothing.
+    const stopped = "js: interrupted — the evaluation was stopped, and the js scope starts afresh";
+    await waitUntil(
+      async () => {
+        await t.press("C-c");
+        return (await t.waitFor(stopped, 1000).catch(() => "")).includes(stopped);
+      },
+      "Ctrl-C to stop the loop",
+      15_000,
+      0,
+    );
     await t.enter("js typeof x", '"undefined"');
     await t.enter("call getStats vmnic0", /rxPackets[\s\S]*rxPackets/);
   },
 });
 
 Deno.test({
-  name: "a REPL that is killed stops the simulator it started",
+  name: "the simulator a REPL started outlives a Ctrl-C, and stops when the REPL is killed",
   ...opts,
   fn: async () => {
     const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-orphan-" });
@@ -272,13 +278,16 @@ Deno.test({
           stderr: "null",
         }).output()).success;
       assert(await answers(), "the REPL's simulator answers");
+      // Ctrl-C stopping a foreground watch (the terminal is cooked then: it is a SIGINT to the
+      // whole process group) stops the watch, not the simulator.
+      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+      await t.enter("watch", "Ctrl-C stops");
+      await t.press("C-c");
+      await t.waitFor(/\d+ events?\s*\n.*vmk:acmeNicMgmt>/s);
+      assert(await answers(), "the simulator outlived the Ctrl-C");
+      await t.enter("call getStats vmnic0", /rxPackets/);
       await new Deno.Command("pkill", { args: ["-KILL", "-f", marker] }).output();
-      let gone = false;
-      for (let i = 0; i < 50 && !gone; i++) {
-        await pause(200);
-        gone = !(await answers());
-      }
-      assert(gone, "the simulator stopped when the REPL that started it was killed");
+      await waitUntil(async () => !(await answers()), "the simulator to stop with the REPL that started it");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -305,13 +314,11 @@ Deno.test({
       await t.press("Tab");
       await t.waitFor("call echo vmnic0 msg.seq=1 msg.payload=");
       await t.press("C-u");
-      await pause(200);
       await t.press("C-d");
-      await pause(800);
-      const rows = await t.rows();
-      const last = rows.map((r) => r.trimEnd()).filter((r) => r).at(-1)!;
-      assertEquals(last, "vmk:acmeNicMgmt>", "the prompt row is left as it was");
-      assertEquals(await t.cursorLine(), "", "the cursor is on a line of its own");
+      assertEquals(await t.waitForExit(), 0);
+      // What the REPL left: the prompt row as it was, then a new line (where the shell went on).
+      const rows = (await t.rows()).map((r) => r.trimEnd()).filter((r) => r);
+      assertEquals(rows.slice(-2), ["vmk:acmeNicMgmt>", "[exited 0]"]);
     } finally {
       await t[Symbol.asyncDispose]();
     }
@@ -368,8 +375,12 @@ Deno.test({
   fn: async () => {
     await using sim = await startSimProcess();
     const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-editor-" });
-    // A stand-in for a person at an editor: appends a command to the file it is given.
-    await Deno.writeTextFile(`${dir}/ed.sh`, `#!/bin/sh\necho 'call setMtu vmnic3 mtu=4321' >> "$1"\n`);
+    // A stand-in for a person at an editor: reads a line typed at the terminal and appends it to
+    // the file it is given — every key must reach it, none the REPL (which must not be reading).
+    await Deno.writeTextFile(
+      `${dir}/ed.sh`,
+      `#!/bin/sh\nprintf 'editor> '\nIFS= read -r line\necho "$line" >> "$1"\n`,
+    );
     await Deno.chmod(`${dir}/ed.sh`, 0o755);
     try {
       await using t = await repl({ ...sim.env, EDITOR: `${dir}/ed.sh` }, 160);
@@ -381,8 +392,13 @@ Deno.test({
       await t.press("C-u");
       await t.type("edit");
       await t.press("Enter");
+      await t.waitFor("editor> ");
+      await t.type("call setMtu vmnic3 mtu=4321");
+      await t.press("Enter");
       // The file starts with the last command (echo), and the editor added setMtu: both run.
-      await t.waitFor(/seq\s+2[\s\S]*seq\s+2[\s\S]*status\s+0/);
+      const ran = await t.waitFor(/seq\s+2[\s\S]*seq\s+2[\s\S]*status\s+0/);
+      // The file's comment line is skipped whole (it holds a ';').
+      assert(!ran.includes("unknown command"), ran);
       await t.enter("call getStats vmnic3", /mtu\s+4321/);
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -405,9 +421,10 @@ Deno.test({
     await t.waitFor(/vmk(:\w+)?> /);
     await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     await t.type("call setMtu vmnic1 mtu=9000");
-    await pause(500);
     const esc = "\x1b[";
-    const line = (await t.coloured()).split("\n").find((r) => r.includes("setMtu"))!;
+    const line = (await t.waitForColoured((s) =>
+      s.includes(`${esc}36mmtu`) && s.includes("9000"), "the line coloured"))
+      .split("\n").find((r) => r.includes("setMtu"))!;
     assertStringIncludes(line, `${esc}36mcall`, "the command in cyan");
     assertStringIncludes(line, `${esc}32msetMtu`, "a known callback in green");
     assertStringIncludes(line, `${esc}33mvmnic1`, "a known instance in yellow");
@@ -419,9 +436,27 @@ Deno.test({
     );
     await t.press("C-u");
     await t.type("call nosuch ");
-    await pause(500);
-    const bad = (await t.coloured()).split("\n").find((r) => r.includes("nosuch"))!;
+    const bad = (await t.waitForColoured((s) => s.includes("nosuch"), "the unknown callback on the line"))
+      .split("\n").find((r) => r.includes("nosuch"))!;
     assertStringIncludes(bad, `${esc}31mnosuch`, "an unknown callback in red");
+  },
+});
+
+Deno.test({
+  name: "screen: after Ctrl-L, typing and editing leave the scrollback as it was",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 100);
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await t.press("C-l");
+    await t.waitForRows((rows) => rows[0].startsWith("vmk:acmeNicMgmt>"), "the prompt at the top");
+    const before = await t.historySize();
+    await t.type("call setMtu vmnic0 mtu=1500");
+    await t.press("BSpace", "Left", "C-a", "C-e");
+    await t.type("0");
+    await t.waitForCursorRow(/^vmk:acmeNicMgmt> call setMtu vmnic0 mtu=1500/);
+    assertEquals(await t.historySize(), before, "no copy of the line went into the scrollback");
   },
 });
 
@@ -434,11 +469,11 @@ Deno.test({
     await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
     // Each of these characters takes two columns: 6 of them are 12 columns, not 6.
     await t.type("call setMtu 日本語日本語 ");
-    await pause(500);
+    await t.waitFor("call setMtu 日本語日本語"); // (wrapped: the screen's rows joined)
     const rows = await t.rows();
     assertEquals(rows.filter((r) => r.includes("call setMtu")).length, 1, rows.join("\n"));
     await t.type("m");
-    await pause(300);
+    await t.waitFor("call setMtu 日本語日本語 m");
     const again = await t.rows();
     assertEquals(again.filter((r) => r.includes("call setMtu")).length, 1, again.join("\n"));
   },

@@ -7,7 +7,6 @@ import { startSimProcess } from "../sim/process.ts";
 import { Terminal } from "./support/tmux.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const pause = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
 async function repl(env: Record<string, string>, extra = ""): Promise<Terminal> {
@@ -44,7 +43,6 @@ Deno.test({
     await t.waitFor((s) => s.includes("call setMtu [<instance> mtu=<u32>]"), 5000);
     await t.type("vmnic");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     const listed = await t.waitFor(/vmnic0\s+vmnic1\s+vmnic2\s+vmnic3/);
     assertStringIncludes(listed, "vmnic3");
@@ -57,14 +55,13 @@ Deno.test({
 
     await t.type("call echo vmnic0 msg.");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     await t.waitFor(/msg\.seq=\s+msg\.payload=/);
     await t.type("s");
     await t.press("Tab");
     await t.waitFor("call echo vmnic0 msg.seq=");
     await t.press("C-u");
-    await pause(200);
+    await t.waitForCursorRow("vmk:acmeNicMgmt>");
 
     await t.type("watch li");
     await t.press("Tab");
@@ -79,7 +76,6 @@ Deno.test({
     await t.press("Tab");
     await t.waitFor("call setWriteCache vmhba0 enable=");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     await t.waitFor(/enable=true\s+enable=false/);
     await t.type("f");
@@ -106,19 +102,16 @@ Deno.test({
     const home = await tempHome();
     {
       await using t = await repl({ ...sim.env, HOME: home });
-      for (const cmd of ["open acmeNicMgmt", "call setMtu vmnic2 mtu=1234", "instances"]) {
-        await t.type(cmd);
-        await t.press("Enter");
-        await pause(300);
-      }
-      await t.waitFor(/4\s+vmnic3/);
+      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+      await t.enter("call setMtu vmnic2 mtu=1234", /status\s+0/);
+      await t.enter("instances", /4\s+vmnic3/);
       await t.press("Up");
       await t.waitFor((s) => /vmk:acmeNicMgmt> instances\s*$/m.test(s));
       await t.press("C-c");
       await t.waitFor("^C");
       assertMatch(await t.cursorLine(), /^vmk:acmeNicMgmt> \s*$/, "Ctrl-C cleared the line");
       await t.press("C-d");
-      await pause(800);
+      assertEquals(await t.waitForExit(), 0);
     }
     const saved = await Deno.readTextFile(`${home}/.vmkmgmt_history`);
     assertEquals(saved.trim().split("\n"), ["open acmeNicMgmt", "call setMtu vmnic2 mtu=1234", "instances"]);
@@ -149,7 +142,7 @@ Deno.test({
     await t.enter("open acmeNicMgmt", "opened");
     await t.enter("watch linkEvent --background", "runs in the background");
     await t.type("call getStats vmn");
-    await pause(300);
+    await t.waitForCursorRow(/^vmk:acmeNicMgmt> call getStats vmn/);
     await sim.control({ op: "link", instance: "vmnic2", up: false });
     await t.waitFor("linkEvent vmnic2 state={up:0 speedMbps:0}");
     // The line is drawn again below the event a moment after the event itself.
@@ -174,7 +167,7 @@ Deno.test({
     await t.waitFor('message="vmnic1: hello from the kernel"');
     await t.waitFor("1 event");
     await t.press("C-d");
-    await pause(500);
+    assertEquals(await t.waitForExit(), 0);
     await Deno.remove(home, { recursive: true });
   },
 });
@@ -226,14 +219,12 @@ Deno.test({
     await t.enter("open acmeStorMgmt", "opened acmeStorMgmt");
     await t.type("call adminCommand vmhba0 cmd.cdw10.");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     await t.waitFor(/cmd\.cdw10\.raw=\s+cmd\.cdw10\.identify\.\s+cmd\.cdw10\.getFeatures\./);
     await t.type("g");
     await t.press("Tab");
     await t.waitFor("call adminCommand vmhba0 cmd.cdw10.getFeatures.");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     await t.waitFor(/cmd\.cdw10\.getFeatures\.featureID=\s+cmd\.cdw10\.getFeatures\.sel=/);
     await t.type("f");
@@ -243,7 +234,6 @@ Deno.test({
     await t.press("Tab");
     await t.waitFor("cmd.opcode=");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     await t.waitFor(
       /cmd\.opcode=getLogPage\s+cmd\.opcode=identify\s+cmd\.opcode=setFeatures\s+cmd\.opcode=getFeatures/,
@@ -272,7 +262,6 @@ Deno.test({
     await t.enter("open acmeNvme-0000:5e:00.0", "opened acmeNvme-0000:5e:00.0");
     await t.type("call identify request.");
     await t.press("Tab");
-    await pause();
     await t.press("Tab");
     await t.waitFor(/request\.cns=\s+request\.nsid=\s+request\.page=\s+request\.status=/);
     await t.press("C-u");

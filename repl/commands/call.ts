@@ -108,11 +108,12 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
       !/^[A-Za-z_]\w*[.=]/.test(w) || names.has(w.split(/[.=]/)[0]) ||
       w.startsWith("instance=")
     );
-    if (state.ask && allKnown) {
+    const terminal = state.terminal;
+    if (terminal && allKnown) {
       await parseCallArgs(cb, words, readFile).catch((e) => {
         if (!(e instanceof ValueError && e.message.includes("missing"))) throw e;
       });
-      words = [...words, ...await askMissing(state.ask, cb, texts)];
+      words = [...words, ...await askMissing((q) => terminal.ask(q), cb, texts)];
     }
     const parsed = await parseCallArgs(cb, words, readFile);
     const instance = await chooseInstance(state, s, name, parsed.instance);

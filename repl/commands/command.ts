@@ -58,8 +58,14 @@ export interface Command {
   complete?(ctx: LineContext): Promise<[string[], string] | undefined> | [string[], string] | undefined;
   /** The inline hint after the cursor where its usage does not say it; undefined for the default. */
   hint?(ctx: LineContext): string | undefined;
-  /** Runs it; resolves when done. */
-  run(state: ReplState, args: Token[], line: string): Promise<void> | void;
+  /** Runs it; resolves when done, with command lines to run next if it has some. */
+  run(state: ReplState, args: Token[], line: string): Promise<void | FollowUp> | void | FollowUp;
+}
+
+/** Command lines a command leaves to run after it, as if typed (what `edit` had written). */
+export interface FollowUp {
+  /** The lines (`;` and newlines separate commands, `#` starts a comment line). */
+  lines: string;
 }
 
 /** Thrown by `exit`. */

@@ -48,16 +48,16 @@ export const template: Command = {
     const inst = args[1]?.text ?? state.instanceCache.get(sig.name)?.[0]?.name ?? "INSTANCE";
     const t = callTemplate(cb, inst);
     // On a terminal the call line is also put on the next edit line, ready to edit and run.
-    const onLine = !state.json && state.prefill !== undefined;
+    const terminal = state.json ? undefined : state.terminal;
     state.result(
       () =>
         `${t.line}\n${state.paint.dim("or")}\ncall ${cb.name} ${toJsonText(t.json)}${
-          onLine
+          terminal
             ? `\n${state.paint.dim("(the call line is on the edit line: change the values, then Enter)")}`
             : ""
         }`,
       () => ({ line: t.line, json: t.json }),
     );
-    if (onLine) state.prefill!(t.line);
+    terminal?.prefill(t.line);
   },
 };

@@ -9,7 +9,7 @@ import { didYouMean } from "../../util/suggest.ts";
 import { CONTROL_OPS, type ControlRequest, controlRequest, opKeys, sendControl } from "../../sim/client.ts";
 import { completeJs, evaluate } from "../js_eval.ts";
 import { CommandError } from "../state.ts";
-import { type Command, ExitRequest, type LineContext, need } from "./command.ts";
+import { type Command, ExitRequest, type FollowUp, type LineContext, need } from "./command.ts";
 
 export const json: Command = {
   name: "json",
@@ -110,8 +110,9 @@ export const edit: Command = {
   name: "edit",
   usage: "edit",
   summary: "write commands in $VISUAL/$EDITOR (else vi), starting from the last one; they run when it exits",
-  async run(state) {
-    if (!state.suspend || !state.runText) throw new CommandError("edit: needs a terminal");
+  async run(state): Promise<FollowUp> {
+    // The terminal is the editor's while it runs: the line editor reads only while it reads a line.
+    if (!state.terminal) throw new CommandError("edit: needs a terminal");
     const program = Deno.env.get("VISUAL") || Deno.env.get("EDITOR") || "vi";
     const file = await Deno.makeTempFile({ prefix: "vmkmgmt-edit-", suffix: ".vmk" });
     try {
@@ -121,21 +122,17 @@ export const edit: Command = {
           state.lastLine ?? ""
         }\n`,
       );
-      let ok = false;
-      await state.suspend(async () => {
-        // Through the shell, as git runs $EDITOR: it may carry arguments ("code --wait").
-        const r = await new Deno.Command("sh", {
-          args: ["-c", `${program} "$1"`, "sh", file],
-          stdin: "inherit",
-          stdout: "inherit",
-          stderr: "inherit",
-        }).output().catch((e) => {
-          throw new CommandError(`edit: cannot run ${program}: ${(e as Error).message}`);
-        });
-        ok = r.success;
+      // Through the shell, as git runs $EDITOR: it may carry arguments ("code --wait").
+      const r = await new Deno.Command("sh", {
+        args: ["-c", `${program} "$1"`, "sh", file],
+        stdin: "inherit",
+        stdout: "inherit",
+        stderr: "inherit",
+      }).output().catch((e) => {
+        throw new CommandError(`edit: cannot run ${program}: ${(e as Error).message}`);
       });
-      if (!ok) throw new CommandError(`edit: ${program} failed; nothing was run`);
-      await state.runText(await Deno.readTextFile(file));
+      if (!r.success) throw new CommandError(`edit: ${program} failed; nothing was run`);
+      return { lines: await Deno.readTextFile(file) };
     } finally {
       await Deno.remove(file).catch(() => {});
     }

@@ -57,7 +57,8 @@ export class Terminal implements AsyncDisposable {
       String(cols),
       "-y",
       "50",
-      `${exports} ${command}; sleep 600`,
+      // The program's end shows on the screen, with its status, for waitForExit.
+      `${exports} ${command}; echo "[exited $?]"; sleep 600`,
     );
     // A session's size follows its clients unless told otherwise; this one has none.
     await tmux(name, "set-option", "-t", name, "window-size", "manual").catch(() => {});
@@ -99,27 +100,69 @@ export class Terminal implements AsyncDisposable {
     return (await tmux(this.name, "capture-pane", "-t", this.name, "-p")).split("\n");
   }
 
-  /** The line the cursor is on. */
+  /** Rows scrolled off the top into the scrollback. */
+  async historySize(): Promise<number> {
+    return Number(
+      (await tmux(this.name, "display-message", "-t", this.name, "-p", "#{history_size}")).trim(),
+    );
+  }
+
+  /** The row the cursor is on, as the terminal shows it. */
+  async cursorRow(): Promise<string> {
+    const y = Number((await tmux(this.name, "display-message", "-t", this.name, "-p", "#{cursor_y}")).trim());
+    return (await this.rows())[y] ?? "";
+  }
+
+  /** The line the cursor is on (wrapped rows joined, as {@link screen} gives them). */
   async cursorLine(): Promise<string> {
     const y = Number((await tmux(this.name, "display-message", "-t", this.name, "-p", "#{cursor_y}")).trim());
     return (await this.screen()).split("\n")[y] ?? "";
   }
 
+  /** Reads `read` until `ok` holds for it (every 100 ms); fails after `timeoutMs` naming `what`. */
+  async #poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs: number): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: T;
+    do {
+      last = await read();
+      if (ok(last)) return last;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() < deadline);
+    throw new Error(
+      `timed out waiting for ${what}; screen:\n${Array.isArray(last) ? last.join("\n") : last}`,
+    );
+  }
+
   /** Waits until `test` holds for the screen (polling); returns the screen. */
-  async waitFor(test: string | RegExp | ((s: string) => boolean), timeoutMs = 15_000): Promise<string> {
+  waitFor(test: string | RegExp | ((s: string) => boolean), timeoutMs = 15_000): Promise<string> {
     const ok = typeof test === "string"
       ? (s: string) => s.includes(test)
       : test instanceof RegExp
       ? (s: string) => test.test(s)
       : test;
-    const deadline = Date.now() + timeoutMs;
-    let last = "";
-    while (Date.now() < deadline) {
-      last = await this.screen();
-      if (ok(last)) return last;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${String(test)}; screen:\n${last}`);
+    return this.#poll(() => this.screen(), ok, String(test), timeoutMs);
+  }
+
+  /** Waits until `test` holds for the screen's rows as the terminal shows them; returns them. */
+  waitForRows(test: (rows: string[]) => boolean, what: string, timeoutMs = 15_000): Promise<string[]> {
+    return this.#poll(() => this.rows(), test, what, timeoutMs);
+  }
+
+  /** Waits until `test` holds for the screen with its colours (SGR escapes kept); returns it. */
+  waitForColoured(test: (screen: string) => boolean, what: string, timeoutMs = 15_000): Promise<string> {
+    return this.#poll(() => this.coloured(), test, what, timeoutMs);
+  }
+
+  /** Waits until the row the cursor is on (trailing spaces aside) is `text`, or matches it. */
+  waitForCursorRow(text: string | RegExp, timeoutMs = 15_000): Promise<string> {
+    const ok = (r: string) => typeof text === "string" ? r.trimEnd() === text.trimEnd() : text.test(r);
+    return this.#poll(() => this.cursorRow(), ok, `the cursor's row to be ${String(text)}`, timeoutMs);
+  }
+
+  /** Waits for the program to end; its exit status. */
+  async waitForExit(timeoutMs = 15_000): Promise<number> {
+    const screen = await this.waitFor(/\[exited \d+\]/, timeoutMs);
+    return Number(/\[exited (\d+)\]/.exec(screen)![1]);
   }
 
   /** Types a line, presses Enter and waits for `expect` on the screen (see {@link waitFor}). */
