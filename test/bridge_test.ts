@@ -9,7 +9,7 @@ import { assert, assertEquals, assertMatch, assertRejects, assertStringIncludes 
 import { BRIDGE_ENV, DIRECTION_BY_CODE, ERRNO, SIM_SOCKET_ENV, SSH_ENV } from "../abi/facts.ts";
 import { acmeNic, acmeNvme, acmeNvmeAdapter } from "../demo.ts";
 import { toCSignature } from "../mgmt/signature.ts";
-import { open, VmkMgmtError } from "../mod.ts";
+import { open, type Session, VmkMgmtError } from "../mod.ts";
 import { buildFrame, type Frame, FrameParser, FrameType } from "../sim/frames.ts";
 import { decodeErrorText, encodeHello, encodeInvoke, type HelloRequest } from "../sim/payloads.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
@@ -309,20 +309,22 @@ Deno.test("the bridge: a client vanishing mid-call leaves no leak and no hang", 
 Deno.test(
   "through the library: a bad host, a killed bridge, a kernel dying behind the bridge",
   opts,
-  async () => {
+  async (t) => {
     await using sim = await startSimProcess();
     using _sock = useSocket(sim.socketPath);
-    for (
-      const [host, said] of [["-oProxyCommand=x", "may not start with '-'"], ["a b", "host name holds"], [
-        "h:99999",
-        "port must be",
-      ]]
-    ) {
-      const e = await assertRejects(() => open(acmeNic, { host }), VmkMgmtError);
-      assertEquals(e.code, "EINVAL");
-      assertStringIncludes(e.message, said);
-    }
-    {
+    await t.step("a host name that could be an ssh option or is not one is refused with EINVAL", async () => {
+      for (
+        const [host, said] of [["-oProxyCommand=x", "may not start with '-'"], ["a b", "host name holds"], [
+          "h:99999",
+          "port must be",
+        ]]
+      ) {
+        const e = await assertRejects(() => open(acmeNic, { host }), VmkMgmtError);
+        assertEquals(e.code, "EINVAL");
+        assertStringIncludes(e.message, said);
+      }
+    });
+    await t.step("the bridge is killed while a call waits: the call fails with EIO at once", async () => {
       using _bridge = useEnv({ [BRIDGE_ENV]: `${BRIDGE} --lib ${LIB_PATH}` });
       await using s = await open(acmeNic, { host: "@local" });
       assertMatch(s.peer ?? "", /^vmkmgmt-bridge \d+\.\d+\.\d+ on .+, .*libvmkmgmt\.so$/);
@@ -342,30 +344,92 @@ Deno.test(
       assertEquals(e?.code, "EIO");
       console.log(`EIO ${Math.round(performance.now() - t0)} ms after the bridge was killed`);
       await sim.control({ op: "clear" });
-      // The kernel dies behind a live bridge: the bridge hangs up, and the waiting call fails with EIO.
-      await using s2 = await open(acmeNic, { host: "@local" });
-      await sim.control({ op: "stall", instance: 1 });
-      const waiting = s2.invoke("getStats", { instance: 1 }).then(() => null, (e: Error) => e);
-      await new Promise((r) => setTimeout(r, 100));
-      const t1 = performance.now();
-      await sim.kill();
-      assertEquals(((await waiting) as VmkMgmtError)?.code, "EIO");
-      console.log(
-        `EIO ${Math.round(performance.now() - t1)} ms after the kernel behind the bridge was killed`,
-      );
-      await assertRejects(() => s2.invoke("getStats", { instance: 1 }), VmkMgmtError, "EIO");
-    }
-    // ssh that cannot reach the host says why, in ssh's words.
-    {
+    });
+    await t.step(
+      "the kernel dies behind a live bridge: the bridge hangs up, the waiting call fails with EIO",
+      async () => {
+        using _bridge = useEnv({ [BRIDGE_ENV]: `${BRIDGE} --lib ${LIB_PATH}` });
+        await using s2 = await open(acmeNic, { host: "@local" });
+        await sim.control({ op: "stall", instance: 1 });
+        const waiting = s2.invoke("getStats", { instance: 1 }).then(() => null, (e: Error) => e);
+        await new Promise((r) => setTimeout(r, 100));
+        const t1 = performance.now();
+        await sim.kill();
+        assertEquals(((await waiting) as VmkMgmtError)?.code, "EIO");
+        console.log(
+          `EIO ${Math.round(performance.now() - t1)} ms after the kernel behind the bridge was killed`,
+        );
+        await assertRejects(() => s2.invoke("getStats", { instance: 1 }), VmkMgmtError, "EIO");
+      },
+    );
+    await t.step("ssh that cannot reach the host says why, in ssh's words", async () => {
       using _ssh = useEnv({
         [SSH_ENV]: "-o ConnectTimeout=2 -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null",
       });
       const e = await assertRejects(() => open(acmeNic, { host: "127.0.0.1:1" }), VmkMgmtError);
       assertEquals(e.code, "EIO");
       assertMatch(e.message, /127\.0\.0\.1:1|ssh|onnection refused/);
-    }
+    });
   },
 );
+
+/**
+ * Checks that TSan reports here at all: a program with a race, built and run as the bridge is, must
+ * leave one report in `dir` (removed again).
+ */
+async function assertTsanReportsHere(dir: string, tsanOptions: string): Promise<void> {
+  // Both threads race a hundred times over ~10 ms: with one access each, TSan missed the race in about
+  // one run in twenty on this host (11 of 200), and CI once failed on it.
+  await Deno.writeTextFile(
+    `${dir}/race.c`,
+    "#include <pthread.h>\n#include <unistd.h>\nint x;\n" +
+      "static void race(void) { for (int i = 0; i < 100; i++) { x++; usleep(100); } }\n" +
+      "static void *f(void *a) { race(); return a; }\n" +
+      "int main(void) { pthread_t t; pthread_create(&t, 0, f, 0); race(); pthread_join(t, 0); return 0; }\n",
+  );
+  const cc = Deno.env.get("CC") ?? "cc";
+  const built = await new Deno.Command(cc, {
+    args: ["-fsanitize=thread", "-g", "-O1", "-pthread", "-o", `${dir}/race`, `${dir}/race.c`],
+  }).output();
+  assert(built.success, `${cc} -fsanitize=thread failed`);
+  await new Deno.Command(`${dir}/race`, { env: { TSAN_OPTIONS: tsanOptions } }).output();
+  const control = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("report"));
+  assertEquals(control.length, 1, "TSan reported the deliberate race");
+  await Deno.remove(`${dir}/${control[0].name}`);
+}
+
+/** One round of the TSan load: calls of every kind on each NIC session, and caller-buffer copies. */
+function mixedCalls(
+  nics: Session<typeof acmeNic.def>[],
+  ctrl: Session<ReturnType<typeof acmeNvmeAdapter>["def"]>,
+): Promise<unknown>[] {
+  return [
+    ...nics.flatMap((nic, n) =>
+      Array.from(
+        { length: 40 },
+        (_, i) =>
+          i % 4 === 0
+            ? nic.invoke("triggerEvents", { instance: 1 + (i % 2), count: 25 })
+            : i % 4 === 1
+            ? nic.invoke("echo", {
+              instance: 1,
+              msg: { seq: BigInt(i), payload: new Uint8Array(56).fill(n) },
+            })
+            : i % 4 === 2
+            ? nic.invoke("setMtu", { instance: 2, mtu: 1500 + i })
+            : nic.invoke("getStats", { instance: 1 }),
+      )
+    ),
+    // caller buffers: the bridge's copies from and to this process, many at once
+    ...Array.from(
+      { length: 16 },
+      () =>
+        ctrl.invoke("identify", {
+          request: { cns: 1, nsid: 0, page: new Uint8Array(4096), status: 1 },
+        }),
+    ),
+  ];
+}
 
 Deno.test(
   "TSan: many calls, copies and events at once through the bridge and our library race on nothing",
@@ -375,25 +439,7 @@ Deno.test(
     const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-tsan-" });
     const tsanOptions = `log_path=${dir}/report halt_on_error=0 exitcode=66`;
     try {
-      // First, that TSan reports here at all: a program with a race, built and run the same way. Both
-      // threads race a hundred times over ~10 ms: with one access each, TSan missed the race in about
-      // one run in twenty on this host (11 of 200), and CI once failed on it.
-      await Deno.writeTextFile(
-        `${dir}/race.c`,
-        "#include <pthread.h>\n#include <unistd.h>\nint x;\n" +
-          "static void race(void) { for (int i = 0; i < 100; i++) { x++; usleep(100); } }\n" +
-          "static void *f(void *a) { race(); return a; }\n" +
-          "int main(void) { pthread_t t; pthread_create(&t, 0, f, 0); race(); pthread_join(t, 0); return 0; }\n",
-      );
-      const cc = Deno.env.get("CC") ?? "cc";
-      const built = await new Deno.Command(cc, {
-        args: ["-fsanitize=thread", "-g", "-O1", "-pthread", "-o", `${dir}/race`, `${dir}/race.c`],
-      }).output();
-      assert(built.success, `${cc} -fsanitize=thread failed`);
-      await new Deno.Command(`${dir}/race`, { env: { TSAN_OPTIONS: tsanOptions } }).output();
-      const control = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("report"));
-      assertEquals(control.length, 1, "TSan reported the deliberate race");
-      await Deno.remove(`${dir}/${control[0].name}`);
+      await assertTsanReportsHere(dir, tsanOptions);
 
       await using sim = await startSimProcess();
       using _env = useEnv({
@@ -410,34 +456,7 @@ Deno.test(
         await using ctrl = await open(acmeNvmeAdapter(adapters[0].name), { host: "@local" });
         assertStringIncludes(nics[0].peer ?? "", TSAN_LIB, "the TSan bridge answers, with the TSan library");
         for (const nic of nics) nic.on("linkEvent", () => void events++);
-        for (let round = 0; round < 4; round++) {
-          await Promise.all([
-            ...nics.flatMap((nic, n) =>
-              Array.from(
-                { length: 40 },
-                (_, i) =>
-                  i % 4 === 0
-                    ? nic.invoke("triggerEvents", { instance: 1 + (i % 2), count: 25 })
-                    : i % 4 === 1
-                    ? nic.invoke("echo", {
-                      instance: 1,
-                      msg: { seq: BigInt(i), payload: new Uint8Array(56).fill(n) },
-                    })
-                    : i % 4 === 2
-                    ? nic.invoke("setMtu", { instance: 2, mtu: 1500 + i })
-                    : nic.invoke("getStats", { instance: 1 }),
-              )
-            ),
-            // caller buffers: the bridge's copies from and to this process, many at once
-            ...Array.from(
-              { length: 16 },
-              () =>
-                ctrl.invoke("identify", {
-                  request: { cns: 1, nsid: 0, page: new Uint8Array(4096), status: 1 },
-                }),
-            ),
-          ]);
-        }
+        for (let round = 0; round < 4; round++) await Promise.all(mixedCalls(nics, ctrl));
         await waitUntil(() => events >= 3 * 4 * 10 * 25, "every linkEvent delivered");
         await Promise.all(nics.map((nic) => nic.close()));
       }
@@ -524,9 +543,9 @@ Deno.test(
 );
 
 Deno.test(
-  "fleet: every host of an inventory, one unreachable; NDJSON per host; the failed host named",
+  "fleet through the bridge",
   opts,
-  async () => {
+  async (t) => {
     await using sim = await startSimProcess();
     const dir = await Deno.makeTempDir();
     const inventory = `${dir}/hosts.txt`;
@@ -553,28 +572,38 @@ Deno.test(
       );
       return { code: out.code, lines, stderr: new TextDecoder().decode(out.stderr) };
     };
-    let r = await run("--inventory", inventory, "--concurrency", "2", "stats");
-    assertEquals(r.code, 1, r.stderr);
-    assertEquals(r.lines.length, 4, "one line per host");
-    assertEquals(r.lines.filter((l) => l.ok).length, 3);
-    const failed = r.lines.find((l) => !l.ok);
-    assertEquals(failed.host, "127.0.0.1:1");
-    assertStringIncludes(r.stderr, "1 of 4 hosts failed: 127.0.0.1:1");
-    assert(typeof r.lines.find((l) => l.ok).values.vmnic0.mtu === "number");
-
-    // mtu on one host, all or nothing: vmnic1's setMtu fails, vmnic0 is rolled back.
-    await Deno.writeTextFile(inventory, "@local\n");
-    await sim.control({ op: "fail", instance: "vmnic1", errno: "EIO", after: 1 });
-    r = await run("--inventory", inventory, "mtu", "--mtu", "4000", "--instances", "vmnic0,vmnic1");
-    assertEquals(r.code, 1, r.stderr);
-    assertStringIncludes(r.lines[0].error, "rolled back 2");
-    r = await run("--inventory", inventory, "stats");
-    assertEquals([r.lines[0].values.vmnic0.mtu, r.lines[0].values.vmnic1.mtu], [1500, 1500]);
-    r = await run("--inventory", inventory, "mtu", "--mtu", "9000", "--all");
-    assertEquals([r.code, r.lines[0].ok], [0, true], r.stderr);
-    r = await run("--inventory", `${dir}/none.txt`, "stats");
-    assertEquals(r.code, 2);
-    assertStringIncludes(r.stderr, "no such file");
+    await t.step(
+      "every host of an inventory, one unreachable: NDJSON per host, the failed host named",
+      async () => {
+        const r = await run("--inventory", inventory, "--concurrency", "2", "stats");
+        assertEquals(r.code, 1, r.stderr);
+        assertEquals(r.lines.length, 4, "one line per host");
+        assertEquals(r.lines.filter((l) => l.ok).length, 3);
+        const failed = r.lines.find((l) => !l.ok);
+        assertEquals(failed.host, "127.0.0.1:1");
+        assertStringIncludes(r.stderr, "1 of 4 hosts failed: 127.0.0.1:1");
+        assert(typeof r.lines.find((l) => l.ok).values.vmnic0.mtu === "number");
+      },
+    );
+    await t.step(
+      "mtu on one host, all or nothing: vmnic1's setMtu fails, vmnic0 is rolled back",
+      async () => {
+        await Deno.writeTextFile(inventory, "@local\n");
+        await sim.control({ op: "fail", instance: "vmnic1", errno: "EIO", after: 1 });
+        let r = await run("--inventory", inventory, "mtu", "--mtu", "4000", "--instances", "vmnic0,vmnic1");
+        assertEquals(r.code, 1, r.stderr);
+        assertStringIncludes(r.lines[0].error, "rolled back 2");
+        r = await run("--inventory", inventory, "stats");
+        assertEquals([r.lines[0].values.vmnic0.mtu, r.lines[0].values.vmnic1.mtu], [1500, 1500]);
+        r = await run("--inventory", inventory, "mtu", "--mtu", "9000", "--all");
+        assertEquals([r.code, r.lines[0].ok], [0, true], r.stderr);
+      },
+    );
+    await t.step("an inventory that does not exist is named", async () => {
+      const r = await run("--inventory", `${dir}/none.txt`, "stats");
+      assertEquals(r.code, 2);
+      assertStringIncludes(r.stderr, "no such file");
+    });
     await Deno.remove(dir, { recursive: true });
   },
 );

@@ -118,16 +118,8 @@ async function expected(driver: string): Promise<unknown> {
 
 const opts = { ignore: !hasClang, sanitizeResources: false, sanitizeOps: false };
 
-Deno.test({
-  name:
-    "import-c: a NIC driver (18 callbacks, packed payloads, enum ids, patch 1042) → module, skeleton, C client",
-  ...opts,
-  fn: async () => {
-    const dir = await generate("nic");
-    try {
-      await Deno.writeTextFile(
-        `${dir}/wrapper.ts`,
-        `import { moduleWith } from "./nic_module.ts";
+/** The NIC driver's generated skeleton, filled in as its vendor would: what the C client is checked against. */
+const NIC_WRAPPER = `import { moduleWith } from "./nic_module.ts";
 let mtu = 1500;
 export default moduleWith({
   mtu: ({ params }) => {
@@ -157,58 +149,10 @@ export default moduleWith({
     pDevIface: { ...params.pDevIface, status: params.pDevIface.deviceName === "vmnic10abc" ? 0 : 1 },
   }),
 }, [{ id: 1n, name: "vmnic0" }]);
-`,
-      );
-      await checkGenerated(dir, ["nic.ts", "nic_module.ts", "wrapper.ts"]);
-      const { nic_mgmtSig } = await import(`file://${dir}/nic.ts`);
-      assertEquals(nic_mgmtSig.toJson(), normal(await expected("nic")));
-      assertEquals(nic_mgmtSig.list.length, 18);
-      assertEquals(
-        nic_mgmtSig.revnum,
-        0x02010012,
-        "VMK_REVISION_FROM_NUMBERS(2, 1, 0, 1042): patch masked to 0x12",
-      );
-      assertEquals(
-        nic_mgmtSig.list.map((c: { id: number }) => c.id),
-        Array.from({ length: 18 }, (_, i) => 16 + i),
-      );
-      assertEquals(nic_mgmtSig.callbacks.mcdiRequest.params.map((p: { size: number }) => p.size), [14, 1032]);
-      assertEquals(nic_mgmtSig.callbacks.pciInfoGet.params[1].dir, "out");
-      const json = await importCli([`${DRIVERS}/nic_mgmt.c`, "--json"]);
-      assertEquals(JSON.parse(json.stdout), await expected("nic"), "--json gives the same signature");
+`;
 
-      const out = await drive(await buildClient("nic", dir), `${dir}/wrapper.ts`);
-      const img = out.find((l) => l.startsWith("img "))!.split(" ");
-      assertEquals(img[2], img[4], "the driver read the image behind the user pointer");
-      assertEquals(out.filter((l) => !l.startsWith("img ")), [
-        "instance vmnic0",
-        "mtu.set 9000 status 0",
-        "mtu.get 9000",
-        "pci 0000:3b:00.0 1924:0b03 1924:8022",
-        "sensor 2 -125",
-        "mcdi outlen 12 flags 0 errno 0 payload a0b0c0d0 11223344 feedface",
-        "led status 0",
-        "done",
-      ]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "import-c: a storage driver's global and per-adapter signatures (bitfields, unions, a buffer pointer, pack(4))",
-  ...opts,
-  fn: async () => {
-    const dir = await generate("stor", ["--buffer", "stor_adminCmd_t.data=inout:dataLen"]);
-    try {
-      const module = await Deno.readTextFile(`${dir}/stor.ts`);
-      assertStringIncludes(module, "export function storAdapterSig(name: string)");
-      assertStringIncludes(module, 'data: t.buffer({ dir: "inout", lengthFrom: "dataLen" })');
-      await Deno.writeTextFile(
-        `${dir}/wrapper.ts`,
-        `import { moduleWith } from "./stor_module.ts";
+/** The storage driver's skeleton filled in: two adapters, one per-adapter API that copies a page out. */
+const STOR_WRAPPER = `import { moduleWith } from "./stor_module.ts";
 import { storAdapterSig } from "./stor.ts";
 const NAME = "contosoNvme-0000:3b:00.0";
 const base = moduleWith({
@@ -251,92 +195,10 @@ export default {
     return () => void api.unregister();
   },
 };
-`,
-      );
-      await checkGenerated(dir, ["stor.ts", "stor_module.ts", "wrapper.ts"]);
-      const { storGlobalSig, storAdapterSig } = await import(`file://${dir}/stor.ts`);
-      const json = await importCli([
-        `${DRIVERS}/stor_mgmt.c`,
-        "--json",
-        "--buffer",
-        "stor_adminCmd_t.data=inout:dataLen",
-        "--name",
-        "storAdapterSig=contosoNvme-0000:3b:00.0",
-      ]);
-      assertEquals(json.code, 0, json.stderr);
-      const want = await expected("stor");
-      assertEquals(JSON.parse(json.stdout), want);
-      // The JSON of several signatures is an array, and the REPL loads it as it is.
-      await Deno.writeTextFile(`${dir}/stor.json`, json.stdout);
-      const sigs = await run(Deno.execPath(), [
-        "run",
-        "--allow-all",
-        `${ROOT}repl/main.ts`,
-        "--no-sim",
-        "--json",
-        "--sig",
-        `${dir}/stor.json`,
-        "-c",
-        "sigs",
-      ]);
-      assertEquals(sigs.code, 0, sigs.stderr);
-      assertEquals(
-        JSON.parse(sigs.stdout).map((s: { name: string }) => s.name).slice(-2),
-        ["contosoStorMgmt", "contosoNvme-0000:3b:00.0"],
-      );
-      assertEquals(
-        [storGlobalSig.toJson(), storAdapterSig("contosoNvme-0000:3b:00.0").toJson()],
-        (want as unknown[]).map(normal),
-      );
+`;
 
-      const out = await drive(await buildClient("stor", dir), `${dir}/wrapper.ts`);
-      assertEquals(out, [
-        "adapters 2 status 0",
-        "adapter contosoNvme-0000:3b:00.0 0000:3b:00.0 4 1",
-        "adapter contosoNvme-0000:5e:00.0 0000:5e:00.0-abc 1 -1",
-        "cpl cid beef sc 0 sct 0 dnr 1 p 1 dw0 77 dw1 5a5a09c4",
-        "page CONTOSO cns=1 psdt=1 171",
-        "health 0 2 310 100 123456789012 42 8760",
-        "reset 0",
-        "done",
-      ]);
-
-      // The skeleton as generated: every kernel callback answers zeroed outputs, and the per-adapter
-      // API is registered under a name by its control op.
-      await using sim = await startSimProcess(["--no-demo", "--module", `${dir}/stor_module.ts`]);
-      using _socket = useSocket(sim.socketPath);
-      assertEquals(
-        await sendControl(sim.socketPath, { op: "add-storAdapterSig", name: "contosoNvme-x" }),
-        { registered: "contosoNvme-x" },
-      );
-      await using adapter = await open(storAdapterSig("contosoNvme-x"));
-      // (The module was imported at run time, so its types are not known here.)
-      const health = await adapter.invoke("getHealth", {}) as unknown as {
-        status: number;
-        health: { dataUnitsRead: bigint };
-      };
-      assertEquals(health.status, 0);
-      assertEquals(health.health.dataUnitsRead, 0n);
-      await using global = await open(storGlobalSig);
-      const list = await global.invoke("listAdapters", { adapters: 8 } as never) as unknown as {
-        header: unknown;
-      };
-      assertEquals(list.header, { status: 0, count: 0 });
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name: "import-c: a DDK-style sample with a user callback and packed statistics; the API for tools",
-  ...opts,
-  fn: async () => {
-    const dir = await generate("sample");
-    try {
-      await Deno.writeTextFile(
-        `${dir}/wrapper.ts`,
-        `import { moduleWith } from "./sample_module.ts";
+/** The DDK sample's skeleton filled in: getStats answers and sends the user callback. */
+const SAMPLE_WRAPPER = `import { moduleWith } from "./sample_module.ts";
 export default moduleWith({
   getStats: ({ params, kernel, session, instance }) => {
     kernel.emit("thresholdEvent", { crossed: { queue: 2, drops: 1500, limit: 1000 } }, { session, instance });
@@ -353,80 +215,10 @@ export default moduleWith({
     };
   },
 }, [{ id: 7n, name: "sample0" }]);
-`,
-      );
-      await checkGenerated(dir, ["sample.ts", "sample_module.ts", "wrapper.ts"]);
-      const sig = await signatureFromC([`${DRIVERS}/sample_mgmt.c`]);
-      assertEquals(sig.toJson(), normal(await expected("sample")));
-      assertEquals(sig.callbacks.thresholdEvent.location, "user");
-      let repl = "";
-      const out = await drive(await buildClient("sample", dir), `${dir}/wrapper.ts`, async (socket) => {
-        // The REPL takes the C file as it is, and drives the same skeleton.
-        const queue = { packets: 0, bytes: 0, drops: 0, queue: 0, flags: 0 };
-        const stats = JSON.stringify({
-          status: 0,
-          device: "eth1",
-          uptimeUs: 0,
-          queues: [queue, queue, queue, queue],
-          loadAverage: 0,
-        });
-        const r = await run(Deno.execPath(), [
-          "run",
-          "--allow-all",
-          `${ROOT}repl/main.ts`,
-          "--no-sim",
-          "--sig",
-          `${DRIVERS}/stor_mgmt.c`,
-          "--sig",
-          `${DRIVERS}/sample_mgmt.c`,
-          "-c",
-          `sigs; open sampleDrvMgmt; describe getStats; call getStats sample0 stats=${stats}`,
-        ], { NO_COLOR: "1", [SIM_SOCKET_ENV]: socket });
-        assertEquals(r.code, 0, r.stderr);
-        repl = r.stdout;
-      });
-      for (const s of ["contosoStorMgmt", "sampleDrvMgmt", "loadAverage", "f32", "123456789", "eth1"]) {
-        assertStringIncludes(repl, s);
-      }
-      // describe shows the comments the C has on the types and their members.
-      assertMatch(repl, /Device statistics\./);
-      assertMatch(repl, /device +char\[16\] +@4, 16 bytes +which device/);
-      assertMatch(
-        repl,
-        /each of 4 \(sample_queueStats_t, 23 bytes apart\), the first:\n +Statistics of one queue/,
-      );
-      assertEquals(out.filter((l) => !l.startsWith("event")), [
-        "stats status 0 device eth0 uptime 123456789 load 0.75",
-        "queue 0 packets 1 bytes 0 drops 0 flags 0",
-        "queue 1 packets 1001 bytes 1500 drops 500 flags 1",
-        "queue 2 packets 2001 bytes 3000 drops 1000 flags 2",
-        "queue 3 packets 3001 bytes 4500 drops 1500 flags 3",
-        "done 1",
-      ]);
-      assertEquals(out.filter((l) => l.startsWith("event")), [
-        "event cookie 42 instance 7 queue 2 drops 1500 limit 1000",
-      ]);
+`;
 
-      const stor = await signaturesFromC([`${DRIVERS}/stor_mgmt.c`]);
-      assertEquals(stor.signatures.map((s) => s.name), ["contosoStorMgmt"]);
-      assertEquals(stor.named.map((n) => n.variable), ["storAdapterSig"]);
-      assertEquals(stor.named[0].make("contosoNvme-x").name, "contosoNvme-x");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "import-c: an HBA driver whose shared header defines everything (guards, cookies/envelope, an array of records, #if entries)",
-  ...opts,
-  fn: async () => {
-    const dir = await generate("hba");
-    try {
-      await Deno.writeTextFile(
-        `${dir}/wrapper.ts`,
-        `import { moduleWith } from "./hba_module.ts";
+/** The HBA driver's skeleton filled in: two adapters of eight slots, ports and VPD. */
+const HBA_WRAPPER = `import { moduleWith } from "./hba_module.ts";
 const adapter = (i: number) => ({
   name: \`vmhba\${i + 2}\`,
   wwpn: Uint8Array.from([0x21, 0, 0, 0x24, 0xff, 0x7e, 0x10, i]),
@@ -443,8 +235,268 @@ export default moduleWith({
     vpd: { partNumber: "LPe35002", serial: \`FC\${params.adapter}-0042\`, revision: 3, reserved: new Uint8Array(7) },
   }),
 }, [{ id: 5n, name: "fc0" }]);
-`,
+`;
+
+/** The GPU driver's skeleton filled in: the typed ioctl commands, and raw bytes for the rest. */
+const GPU_WRAPPER = `import { moduleWith } from "./gpu_module.ts";
+export default moduleWith({
+  ioctl: ({ params }) => {
+    const { cmd, arg } = params;
+    if (cmd === "GPU_IOCTL_GET_INFO") {
+      return { arg: { board: "Contoso A40", memoryMiB: 49152, pciDevice: 0x2235, engines: 84 } };
+    }
+    if (cmd === "GPU_IOCTL_SET_CLOCK" && !(arg instanceof Uint8Array)) {
+      const clock = arg as { domain: number; mhz: number };
+      return { arg: { domain: clock.domain, mhz: Math.min(clock.mhz, 1800) } };
+    }
+    return { arg: (arg as Uint8Array).map((b) => b * 10) };
+  },
+}, [{ id: 9n, name: "gpu0" }]);
+`;
+
+Deno.test({
+  name:
+    "import-c: a NIC driver (18 callbacks, packed payloads, enum ids, patch 1042) → module, skeleton, C client",
+  ...opts,
+  fn: async (t) => {
+    const dir = await generate("nic");
+    try {
+      await Deno.writeTextFile(`${dir}/wrapper.ts`, NIC_WRAPPER);
+      await checkGenerated(dir, ["nic.ts", "nic_module.ts", "wrapper.ts"]);
+      await t.step(
+        "the signature: 18 callbacks numbered from 16, the patch masked, packed sizes; --json the same",
+        async () => {
+          const { nic_mgmtSig } = await import(`file://${dir}/nic.ts`);
+          assertEquals(nic_mgmtSig.toJson(), normal(await expected("nic")));
+          assertEquals(nic_mgmtSig.list.length, 18);
+          assertEquals(
+            nic_mgmtSig.revnum,
+            0x02010012,
+            "VMK_REVISION_FROM_NUMBERS(2, 1, 0, 1042): patch masked to 0x12",
+          );
+          assertEquals(
+            nic_mgmtSig.list.map((c: { id: number }) => c.id),
+            Array.from({ length: 18 }, (_, i) => 16 + i),
+          );
+          assertEquals(nic_mgmtSig.callbacks.mcdiRequest.params.map((p: { size: number }) => p.size), [
+            14,
+            1032,
+          ]);
+          assertEquals(nic_mgmtSig.callbacks.pciInfoGet.params[1].dir, "out");
+          const json = await importCli([`${DRIVERS}/nic_mgmt.c`, "--json"]);
+          assertEquals(JSON.parse(json.stdout), await expected("nic"), "--json gives the same signature");
+        },
       );
+      await t.step(
+        "a C client built on the driver's header drives the filled-in skeleton, a user pointer included",
+        async () => {
+          const out = await drive(await buildClient("nic", dir), `${dir}/wrapper.ts`);
+          const img = out.find((l) => l.startsWith("img "))!.split(" ");
+          assertEquals(img[2], img[4], "the driver read the image behind the user pointer");
+          assertEquals(out.filter((l) => !l.startsWith("img ")), [
+            "instance vmnic0",
+            "mtu.set 9000 status 0",
+            "mtu.get 9000",
+            "pci 0000:3b:00.0 1924:0b03 1924:8022",
+            "sensor 2 -125",
+            "mcdi outlen 12 flags 0 errno 0 payload a0b0c0d0 11223344 feedface",
+            "led status 0",
+            "done",
+          ]);
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "import-c: a storage driver's global and per-adapter signatures (bitfields, unions, a buffer pointer, pack(4))",
+  ...opts,
+  fn: async (t) => {
+    const dir = await generate("stor", ["--buffer", "stor_adminCmd_t.data=inout:dataLen"]);
+    try {
+      await t.step("the module: a per-adapter signature made by name, a buffer hint applied", async () => {
+        const module = await Deno.readTextFile(`${dir}/stor.ts`);
+        assertStringIncludes(module, "export function storAdapterSig(name: string)");
+        assertStringIncludes(module, 'data: t.buffer({ dir: "inout", lengthFrom: "dataLen" })');
+        await Deno.writeTextFile(`${dir}/wrapper.ts`, STOR_WRAPPER);
+      });
+      await checkGenerated(dir, ["stor.ts", "stor_module.ts", "wrapper.ts"]);
+      const { storGlobalSig, storAdapterSig } = await import(`file://${dir}/stor.ts`);
+      await t.step("--json gives both signatures as an array, and the REPL loads it as it is", async () => {
+        const json = await importCli([
+          `${DRIVERS}/stor_mgmt.c`,
+          "--json",
+          "--buffer",
+          "stor_adminCmd_t.data=inout:dataLen",
+          "--name",
+          "storAdapterSig=contosoNvme-0000:3b:00.0",
+        ]);
+        assertEquals(json.code, 0, json.stderr);
+        const want = await expected("stor");
+        assertEquals(JSON.parse(json.stdout), want);
+        // The JSON of several signatures is an array, and the REPL loads it as it is.
+        await Deno.writeTextFile(`${dir}/stor.json`, json.stdout);
+        const sigs = await run(Deno.execPath(), [
+          "run",
+          "--allow-all",
+          `${ROOT}repl/main.ts`,
+          "--no-sim",
+          "--json",
+          "--sig",
+          `${dir}/stor.json`,
+          "-c",
+          "sigs",
+        ]);
+        assertEquals(sigs.code, 0, sigs.stderr);
+        assertEquals(
+          JSON.parse(sigs.stdout).map((s: { name: string }) => s.name).slice(-2),
+          ["contosoStorMgmt", "contosoNvme-0000:3b:00.0"],
+        );
+        assertEquals(
+          [storGlobalSig.toJson(), storAdapterSig("contosoNvme-0000:3b:00.0").toJson()],
+          (want as unknown[]).map(normal),
+        );
+      });
+      await t.step(
+        "a C client drives both APIs: adapters, a passthrough that copies a page out, health",
+        async () => {
+          const out = await drive(await buildClient("stor", dir), `${dir}/wrapper.ts`);
+          assertEquals(out, [
+            "adapters 2 status 0",
+            "adapter contosoNvme-0000:3b:00.0 0000:3b:00.0 4 1",
+            "adapter contosoNvme-0000:5e:00.0 0000:5e:00.0-abc 1 -1",
+            "cpl cid beef sc 0 sct 0 dnr 1 p 1 dw0 77 dw1 5a5a09c4",
+            "page CONTOSO cns=1 psdt=1 171",
+            "health 0 2 310 100 123456789012 42 8760",
+            "reset 0",
+            "done",
+          ]);
+        },
+      );
+      await t.step(
+        "the skeleton as generated answers zeroed outputs; the per-adapter API is added by its control op",
+        async () => {
+          // The skeleton as generated: every kernel callback answers zeroed outputs, and the per-adapter
+          // API is registered under a name by its control op.
+          await using sim = await startSimProcess(["--no-demo", "--module", `${dir}/stor_module.ts`]);
+          using _socket = useSocket(sim.socketPath);
+          assertEquals(
+            await sendControl(sim.socketPath, { op: "add-storAdapterSig", name: "contosoNvme-x" }),
+            { registered: "contosoNvme-x" },
+          );
+          await using adapter = await open(storAdapterSig("contosoNvme-x"));
+          // (The module was imported at run time, so its types are not known here.)
+          const health = await adapter.invoke("getHealth", {}) as unknown as {
+            status: number;
+            health: { dataUnitsRead: bigint };
+          };
+          assertEquals(health.status, 0);
+          assertEquals(health.health.dataUnitsRead, 0n);
+          await using global = await open(storGlobalSig);
+          const list = await global.invoke("listAdapters", { adapters: 8 } as never) as unknown as {
+            header: unknown;
+          };
+          assertEquals(list.header, { status: 0, count: 0 });
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "import-c: a DDK-style sample with a user callback and packed statistics; the API for tools",
+  ...opts,
+  fn: async (t) => {
+    const dir = await generate("sample");
+    try {
+      await Deno.writeTextFile(`${dir}/wrapper.ts`, SAMPLE_WRAPPER);
+      await checkGenerated(dir, ["sample.ts", "sample_module.ts", "wrapper.ts"]);
+      await t.step("the signature, with its user callback", async () => {
+        const sig = await signatureFromC([`${DRIVERS}/sample_mgmt.c`]);
+        assertEquals(sig.toJson(), normal(await expected("sample")));
+        assertEquals(sig.callbacks.thresholdEvent.location, "user");
+      });
+      await t.step(
+        "the C client and the REPL drive the same skeleton; describe shows the C comments",
+        async () => {
+          let repl = "";
+          const out = await drive(await buildClient("sample", dir), `${dir}/wrapper.ts`, async (socket) => {
+            // The REPL takes the C file as it is, and drives the same skeleton.
+            const queue = { packets: 0, bytes: 0, drops: 0, queue: 0, flags: 0 };
+            const stats = JSON.stringify({
+              status: 0,
+              device: "eth1",
+              uptimeUs: 0,
+              queues: [queue, queue, queue, queue],
+              loadAverage: 0,
+            });
+            const r = await run(Deno.execPath(), [
+              "run",
+              "--allow-all",
+              `${ROOT}repl/main.ts`,
+              "--no-sim",
+              "--sig",
+              `${DRIVERS}/stor_mgmt.c`,
+              "--sig",
+              `${DRIVERS}/sample_mgmt.c`,
+              "-c",
+              `sigs; open sampleDrvMgmt; describe getStats; call getStats sample0 stats=${stats}`,
+            ], { NO_COLOR: "1", [SIM_SOCKET_ENV]: socket });
+            assertEquals(r.code, 0, r.stderr);
+            repl = r.stdout;
+          });
+          for (const s of ["contosoStorMgmt", "sampleDrvMgmt", "loadAverage", "f32", "123456789", "eth1"]) {
+            assertStringIncludes(repl, s);
+          }
+          // describe shows the comments the C has on the types and their members.
+          assertMatch(repl, /Device statistics\./);
+          assertMatch(repl, /device +char\[16\] +@4, 16 bytes +which device/);
+          assertMatch(
+            repl,
+            /each of 4 \(sample_queueStats_t, 23 bytes apart\), the first:\n +Statistics of one queue/,
+          );
+          assertEquals(out.filter((l) => !l.startsWith("event")), [
+            "stats status 0 device eth0 uptime 123456789 load 0.75",
+            "queue 0 packets 1 bytes 0 drops 0 flags 0",
+            "queue 1 packets 1001 bytes 1500 drops 500 flags 1",
+            "queue 2 packets 2001 bytes 3000 drops 1000 flags 2",
+            "queue 3 packets 3001 bytes 4500 drops 1500 flags 3",
+            "done 1",
+          ]);
+          assertEquals(out.filter((l) => l.startsWith("event")), [
+            "event cookie 42 instance 7 queue 2 drops 1500 limit 1000",
+          ]);
+        },
+      );
+      await t.step(
+        "the API for tools: signaturesFromC gives the signatures and the ones named at run time",
+        async () => {
+          const stor = await signaturesFromC([`${DRIVERS}/stor_mgmt.c`]);
+          assertEquals(stor.signatures.map((s) => s.name), ["contosoStorMgmt"]);
+          assertEquals(stor.named.map((n) => n.variable), ["storAdapterSig"]);
+          assertEquals(stor.named[0].make("contosoNvme-x").name, "contosoNvme-x");
+        },
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "import-c: an HBA driver whose shared header defines everything (guards, cookies/envelope, an array of records, #if entries)",
+  ...opts,
+  fn: async () => {
+    const dir = await generate("hba");
+    try {
+      await Deno.writeTextFile(`${dir}/wrapper.ts`, HBA_WRAPPER);
       await checkGenerated(dir, ["hba.ts", "hba_module.ts", "wrapper.ts"]);
       const { hbaSignature } = await import(`file://${dir}/hba.ts`);
       assertEquals(hbaSignature.toJson(), normal(await expected("hba")));
@@ -487,77 +539,68 @@ Deno.test({
   name:
     "import-c: a GPU driver's ioctl callback — the commands from its _IOWR macros, typed payloads, unknown ones as bytes",
   ...opts,
-  fn: async () => {
+  fn: async (t) => {
     const dir = await generate("gpu");
     try {
-      await Deno.writeTextFile(
-        `${dir}/wrapper.ts`,
-        `import { moduleWith } from "./gpu_module.ts";
-export default moduleWith({
-  ioctl: ({ params }) => {
-    const { cmd, arg } = params;
-    if (cmd === "GPU_IOCTL_GET_INFO") {
-      return { arg: { board: "Contoso A40", memoryMiB: 49152, pciDevice: 0x2235, engines: 84 } };
-    }
-    if (cmd === "GPU_IOCTL_SET_CLOCK" && !(arg instanceof Uint8Array)) {
-      const clock = arg as { domain: number; mhz: number };
-      return { arg: { domain: clock.domain, mhz: Math.min(clock.mhz, 1800) } };
-    }
-    return { arg: (arg as Uint8Array).map((b) => b * 10) };
-  },
-}, [{ id: 9n, name: "gpu0" }]);
-`,
-      );
+      await Deno.writeTextFile(`${dir}/wrapper.ts`, GPU_WRAPPER);
       await checkGenerated(dir, ["gpu.ts", "gpu_module.ts", "wrapper.ts"]);
       const { gpuSignature } = await import(`file://${dir}/gpu.ts`);
-      assertEquals(gpuSignature.toJson(), normal(await expected("gpu")));
-      const codes = [...gpuSignature.callbacks.ioctl.params[1].commands.entries()].map((
-        [k, v]: [bigint, { name: string; type: { name: string } }],
-      ) => [k, v.name, v.type.name]);
-      assertEquals(codes, [
-        [0x80204701n, "GPU_IOCTL_GET_INFO", "gpu_info_t"],
-        [0xc0084702n, "GPU_IOCTL_SET_CLOCK", "gpu_clock_t"],
-      ]);
-      const out = await drive(await buildClient("gpu", dir), `${dir}/wrapper.ts`, async (socket) => {
-        // The same skeleton from TypeScript, by command name.
-        using _socket = useSocket(socket);
-        await using s = await open(gpuSignature);
-        const r = await s.invoke(
-          "ioctl" as never,
-          { instance: "gpu0", cmd: "GPU_IOCTL_SET_CLOCK", arg: { domain: 0, mhz: 2500 } } as never,
-        ) as Record<string, unknown>;
-        assertEquals(
-          r.arg,
-          { domain: 0, mhz: 1800 },
-        );
+      await t.step("the commands from its _IOWR macros, each with its payload type", async () => {
+        assertEquals(gpuSignature.toJson(), normal(await expected("gpu")));
+        const codes = [...gpuSignature.callbacks.ioctl.params[1].commands.entries()].map((
+          [k, v]: [bigint, { name: string; type: { name: string } }],
+        ) => [k, v.name, v.type.name]);
+        assertEquals(codes, [
+          [0x80204701n, "GPU_IOCTL_GET_INFO", "gpu_info_t"],
+          [0xc0084702n, "GPU_IOCTL_SET_CLOCK", "gpu_clock_t"],
+        ]);
       });
-      assertEquals(out, [
-        "info Contoso A40 49152 MiB device 2235 engines 84",
-        "clock 1 1800",
-        "raw 0 10 20 30 40",
-        "done",
-      ]);
-
-      // With a hint file instead (here: the same commands, one of them by number).
-      const hint = `${dir}/commands.json`;
-      await Deno.writeTextFile(
-        hint,
-        JSON.stringify({ "ioctl.arg": { command: "cmd", types: { "0x80204701": "gpu_info_t" } } }),
-      );
-      const hinted = await importCli([`${DRIVERS}/gpu_mgmt.c`, "--json", "--commands", hint]);
-      assertEquals(hinted.code, 0, hinted.stderr);
-      assertEquals(JSON.parse(hinted.stdout).callbacks.ioctl.params.arg.type, {
-        byCommand: "cmd",
-        commands: { "2149598977": "gpu_info_t" },
+      await t.step("the C client and TypeScript drive the skeleton by command", async () => {
+        const out = await drive(await buildClient("gpu", dir), `${dir}/wrapper.ts`, async (socket) => {
+          // The same skeleton from TypeScript, by command name.
+          using _socket = useSocket(socket);
+          await using s = await open(gpuSignature);
+          const r = await s.invoke(
+            "ioctl" as never,
+            { instance: "gpu0", cmd: "GPU_IOCTL_SET_CLOCK", arg: { domain: 0, mhz: 2500 } } as never,
+          ) as Record<string, unknown>;
+          assertEquals(
+            r.arg,
+            { domain: 0, mhz: 1800 },
+          );
+        });
+        assertEquals(out, [
+          "info Contoso A40 49152 MiB device 2235 engines 84",
+          "clock 1 1800",
+          "raw 0 10 20 30 40",
+          "done",
+        ]);
       });
-      await Deno.writeTextFile(hint, JSON.stringify({ "ioctl.args": { types: { "1": "gpu_info_t" } } }));
-      const wrong = await importCli([`${DRIVERS}/gpu_mgmt.c`, "--json", "--commands", hint]);
-      assertEquals(wrong.code, 1);
-      assertStringIncludes(
-        wrong.stderr,
-        "--commands ioctl.args: no callback ioctl with a vector parameter args",
+      await t.step(
+        "a --commands hint file does the same; one that names nothing says what would fit",
+        async () => {
+          // With a hint file instead (here: the same commands, one of them by number).
+          const hint = `${dir}/commands.json`;
+          await Deno.writeTextFile(
+            hint,
+            JSON.stringify({ "ioctl.arg": { command: "cmd", types: { "0x80204701": "gpu_info_t" } } }),
+          );
+          const hinted = await importCli([`${DRIVERS}/gpu_mgmt.c`, "--json", "--commands", hint]);
+          assertEquals(hinted.code, 0, hinted.stderr);
+          assertEquals(JSON.parse(hinted.stdout).callbacks.ioctl.params.arg.type, {
+            byCommand: "cmd",
+            commands: { "2149598977": "gpu_info_t" },
+          });
+          await Deno.writeTextFile(hint, JSON.stringify({ "ioctl.args": { types: { "1": "gpu_info_t" } } }));
+          const wrong = await importCli([`${DRIVERS}/gpu_mgmt.c`, "--json", "--commands", hint]);
+          assertEquals(wrong.code, 1);
+          assertStringIncludes(
+            wrong.stderr,
+            "--commands ioctl.args: no callback ioctl with a vector parameter args",
+          );
+          assertStringIncludes(wrong.stderr, "ioctl.arg would fit");
+        },
       );
-      assertStringIncludes(wrong.stderr, "ioctl.arg would fit");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -592,27 +635,29 @@ const ENTRY = (sizes: string, types = "VMK_MGMT_PARMTYPE_INOUT") =>
     .parmSizes = { ${sizes} }, .parmTypes = { ${types} }, .callbackId = VMK_MGMT_RESERVED_CALLBACKS + 1 }`;
 
 Deno.test({
-  name:
-    "import-c: errors name what is wrong — no signature, unsupported construct, size mismatch, bad files, no clang",
+  name: "import-c: errors name what is wrong; what it finds in headers, command tables and byte pointers",
   ...opts,
-  fn: async () => {
-    // A header alone defines no signature.
-    const none = await assertRejects(() => importC({ files: [`${DRIVERS}/nic_mgmt.h`] }), ImportError);
-    assertStringIncludes(none.message, "no vmk_MgmtApiSignature is defined in");
-
-    // A construct the type model cannot express: the error names it and its line.
-    const ld = await importError(`#include <vmkapi.h>
+  fn: async (t) => {
+    await t.step("a header alone defines no signature", async () => {
+      // A header alone defines no signature.
+      const none = await assertRejects(() => importC({ files: [`${DRIVERS}/nic_mgmt.h`] }), ImportError);
+      assertStringIncludes(none.message, "no vmk_MgmtApiSignature is defined in");
+    });
+    await t.step("a construct the type model cannot express is named with its line", async () => {
+      // A construct the type model cannot express: the error names it and its line.
+      const ld = await importError(`#include <vmkapi.h>
 typedef struct { vmk_uint32 status;
   long double value; } __attribute__((packed)) reading_t;
 vmk_MgmtCallbackInfo drvCallbacks[] = { ${ENTRY("sizeof(reading_t)")} };${SIG("", 1)}`);
-    assertMatch(ld, /drv\.c:3: long double is not supported/);
-    const flex = await importError(`#include <vmkapi.h>
+      assertMatch(ld, /drv\.c:3: long double is not supported/);
+      const flex = await importError(`#include <vmkapi.h>
 typedef struct { vmk_uint32 n; vmk_uint8 data[]; } blob_t;
 vmk_MgmtCallbackInfo drvCallbacks[] = { ${ENTRY("sizeof(blob_t)")} };${SIG("", 1)}`);
-    assertMatch(flex, /drv\.c:2: .*flexible array/);
-
-    // The table's size disagrees with the kernel callback's prototype.
-    const mismatch = await importError(`#include <vmkapi.h>
+      assertMatch(flex, /drv\.c:2: .*flexible array/);
+    });
+    await t.step("the table's size disagreeing with the kernel callback's prototype is named", async () => {
+      // The table's size disagrees with the kernel callback's prototype.
+      const mismatch = await importError(`#include <vmkapi.h>
 typedef struct { vmk_uint32 status; char name[10]; } __attribute__((packed)) dev_t14;
 #ifdef VMKERNEL
 VMK_ReturnStatus drvGet(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, dev_t14 *dev);
@@ -622,11 +667,11 @@ VMK_ReturnStatus drvGet(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, dev_t14 *dev);
 vmk_MgmtCallbackInfo drvCallbacks[] = { {
     .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvGet, .synchronous = 1, .numParms = 1,
     .parmSizes = { 16 }, .parmTypes = { VMK_MGMT_PARMTYPE_INOUT }, .callbackId = 16 } };${SIG("", 1)}`);
-    assertMatch(
-      mismatch,
-      /callback drvGet parameter 1 \(dev\): the table's parmSizes\[0\] is 16 but its type dev_t14 is 14 bytes/,
-    );
-    const wrongType = await importError(`#include <vmkapi.h>
+      assertMatch(
+        mismatch,
+        /callback drvGet parameter 1 \(dev\): the table's parmSizes\[0\] is 16 but its type dev_t14 is 14 bytes/,
+      );
+      const wrongType = await importError(`#include <vmkapi.h>
 typedef struct { vmk_uint32 a; } a_t;
 typedef struct { vmk_uint64 b; } b_t;
 #ifdef VMKERNEL
@@ -637,16 +682,17 @@ VMK_ReturnStatus drvGet(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, b_t *b);
 vmk_MgmtCallbackInfo drvCallbacks[] = { {
     .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvGet, .synchronous = 1, .numParms = 1,
     .parmSizes = { sizeof(a_t) }, .parmTypes = { VMK_MGMT_PARMTYPE_INOUT }, .callbackId = 16 } };${
-      SIG("", 1)
-    }`);
-    assertMatch(
-      wrongType,
-      /the table says sizeof\(a_t\) \(4 bytes\) but the prototype's parameter is b_t \* \(8 bytes\)/,
-    );
-
-    // A pointer to records sized by something that is not a whole number of them; the guard here is
-    // VMK_KERNEL (the prototype is read: the parameter's name is its own).
-    const partial = await importError(`#include <vmkapi.h>
+        SIG("", 1)
+      }`);
+      assertMatch(
+        wrongType,
+        /the table says sizeof\(a_t\) \(4 bytes\) but the prototype's parameter is b_t \* \(8 bytes\)/,
+      );
+    });
+    await t.step("a pointer to records sized by no whole number of them is named", async () => {
+      // A pointer to records sized by something that is not a whole number of them; the guard here is
+      // VMK_KERNEL (the prototype is read: the parameter's name is its own).
+      const partial = await importError(`#include <vmkapi.h>
 typedef struct { vmk_uint32 id; vmk_uint16 ports; vmk_uint16 flags; } rec_t;
 #ifdef VMK_KERNEL
 VMK_ReturnStatus drvList(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, rec_t *records);
@@ -656,22 +702,23 @@ VMK_ReturnStatus drvList(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, rec_t *records
 vmk_MgmtCallbackInfo drvCallbacks[] = { {
     .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvList, .synchronous = 1, .numParms = 1,
     .parmSizes = { sizeof(rec_t) * 3 + 2 }, .parmTypes = { VMK_MGMT_PARMTYPE_OUT }, .callbackId = 16 } };${
-      SIG("", 1)
-    }`);
-    assertMatch(
-      partial,
-      /parameter 1 \(records\): the table's parmSizes\[0\] is 26 \(sizeof\(rec_t\) \* 3 \+ 2\) but its type rec_t is 8 bytes, and 26 is not a whole number of them/,
-    );
-
-    // The table in a header the file given includes (found under -I or by a path), never in a
-    // system header; without one, the message says where it looked.
-    const tree = await Deno.makeTempDir({ prefix: "vmkmgmt-import-own-" });
-    try {
-      await Deno.mkdir(`${tree}/drv/include`, { recursive: true });
-      await Deno.mkdir(`${tree}/tools`);
-      await Deno.writeTextFile(
-        `${tree}/drv/include/drv_mgmt.h`,
-        `#include <vmkapi.h>
+        SIG("", 1)
+      }`);
+      assertMatch(
+        partial,
+        /parameter 1 \(records\): the table's parmSizes\[0\] is 26 \(sizeof\(rec_t\) \* 3 \+ 2\) but its type rec_t is 8 bytes, and 26 is not a whole number of them/,
+      );
+    });
+    await t.step("the table is found in the headers the file includes, never in system headers", async () => {
+      // The table in a header the file given includes (found under -I or by a path), never in a
+      // system header; without one, the message says where it looked.
+      const tree = await Deno.makeTempDir({ prefix: "vmkmgmt-import-own-" });
+      try {
+        await Deno.mkdir(`${tree}/drv/include`, { recursive: true });
+        await Deno.mkdir(`${tree}/tools`);
+        await Deno.writeTextFile(
+          `${tree}/drv/include/drv_mgmt.h`,
+          `#include <vmkapi.h>
 #ifdef __VMKERNEL_MODULE__
 VMK_ReturnStatus drvList(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, vmk_uint32 *count);
 #else
@@ -681,30 +728,33 @@ static vmk_MgmtCallbackInfo drvCallbacks[] = { {
     .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvList, .synchronous = 1, .numParms = 1,
     .parmSizes = { sizeof(vmk_uint32) }, .parmTypes = { VMK_MGMT_PARMTYPE_OUT }, .callbackId = 16 } };
 static ${SIG("", 1).trim()}`,
-      );
-      const params = { count: { dir: "out", type: "u32", doc: "C: vmk_uint32 *count" } };
-      await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include "drv_mgmt.h"\n`);
-      const viaI = await importC({ files: [`${tree}/tools/tool.c`], includes: [`${tree}/drv/include`] });
-      assertEquals(viaI.signatures[0].json.callbacks.drvList.params, params);
-      await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include "../drv/include/drv_mgmt.h"\n`);
-      const viaPath = await importC({ files: [`${tree}/tools/tool.c`] });
-      assertEquals(viaPath.signatures[0].json.callbacks.drvList.params, params);
-      await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include <stdio.h>\n`);
-      const none = await assertRejects(() => importC({ files: [`${tree}/tools/tool.c`] }), ImportError);
-      assertStringIncludes(
-        none.message,
-        `no vmk_MgmtApiSignature is defined in ${tree}/tools/tool.c and the headers they include (not system headers)`,
-      );
-    } finally {
-      await Deno.remove(tree, { recursive: true });
-    }
-
-    // An ioctl-style callback whose commands a table pairs with their payload types.
-    const sw = await Deno.makeTempDir({ prefix: "vmkmgmt-import-cmds-" });
-    try {
-      await Deno.writeTextFile(
-        `${sw}/sw_mgmt.c`,
-        `#include <vmkapi.h>
+        );
+        const params = { count: { dir: "out", type: "u32", doc: "C: vmk_uint32 *count" } };
+        await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include "drv_mgmt.h"\n`);
+        const viaI = await importC({ files: [`${tree}/tools/tool.c`], includes: [`${tree}/drv/include`] });
+        assertEquals(viaI.signatures[0].json.callbacks.drvList.params, params);
+        await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include "../drv/include/drv_mgmt.h"\n`);
+        const viaPath = await importC({ files: [`${tree}/tools/tool.c`] });
+        assertEquals(viaPath.signatures[0].json.callbacks.drvList.params, params);
+        await Deno.writeTextFile(`${tree}/tools/tool.c`, `#include <stdio.h>\n`);
+        const none = await assertRejects(() => importC({ files: [`${tree}/tools/tool.c`] }), ImportError);
+        assertStringIncludes(
+          none.message,
+          `no vmk_MgmtApiSignature is defined in ${tree}/tools/tool.c and the headers they include (not system headers)`,
+        );
+      } finally {
+        await Deno.remove(tree, { recursive: true });
+      }
+    });
+    await t.step(
+      "an ioctl-style callback's commands are paired with their payload types by the driver's table",
+      async () => {
+        // An ioctl-style callback whose commands a table pairs with their payload types.
+        const sw = await Deno.makeTempDir({ prefix: "vmkmgmt-import-cmds-" });
+        try {
+          await Deno.writeTextFile(
+            `${sw}/sw_mgmt.c`,
+            `#include <vmkapi.h>
 typedef struct { vmk_uint16 port; vmk_uint16 vlan; } sw_port_t;
 struct sw_stats { vmk_uint64 rx; vmk_uint64 tx; };
 enum sw_cmd { SW_GET_PORT = 0x101, SW_GET_STATS = 0x102 };
@@ -722,26 +772,28 @@ vmk_MgmtCallbackInfo drvCallbacks[] = { {
     .location = VMK_MGMT_CALLBACK_KERNEL, .callback = swIoctl, .synchronous = 1, .numParms = 2,
     .parmSizes = { sizeof(vmk_uint32), 1 },
     .parmTypes = { VMK_MGMT_PARMTYPE_IN, VMK_MGMT_PARMTYPE_VECTOR_INOUT }, .callbackId = 16 } };${
-          SIG("", 1)
-        }`,
-      );
-      const r = await importC({ files: [`${sw}/sw_mgmt.c`] });
-      const params = r.signatures[0].json.callbacks.swIoctl.params!;
-      assertEquals(params.cmd.type, { enum: { SW_GET_PORT: 0x101, SW_GET_STATS: 0x102 }, base: "u32" });
-      assertEquals(params.arg.type, {
-        byCommand: "cmd",
-        commands: { SW_GET_PORT: "sw_port_t", SW_GET_STATS: "sw_stats" },
-      });
-    } finally {
-      await Deno.remove(sw, { recursive: true });
-    }
-
-    // A byte pointer in the prototype says nothing of the type: the table's sizeof(T) is used, no error.
-    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-import-ok-" });
-    try {
-      await Deno.writeTextFile(
-        `${dir}/drv.c`,
-        `#include <vmkapi.h>
+              SIG("", 1)
+            }`,
+          );
+          const r = await importC({ files: [`${sw}/sw_mgmt.c`] });
+          const params = r.signatures[0].json.callbacks.swIoctl.params!;
+          assertEquals(params.cmd.type, { enum: { SW_GET_PORT: 0x101, SW_GET_STATS: 0x102 }, base: "u32" });
+          assertEquals(params.arg.type, {
+            byCommand: "cmd",
+            commands: { SW_GET_PORT: "sw_port_t", SW_GET_STATS: "sw_stats" },
+          });
+        } finally {
+          await Deno.remove(sw, { recursive: true });
+        }
+      },
+    );
+    await t.step("a byte pointer in the prototype takes the table's sizeof(T), with no warning", async () => {
+      // A byte pointer in the prototype says nothing of the type: the table's sizeof(T) is used, no error.
+      const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-import-ok-" });
+      try {
+        await Deno.writeTextFile(
+          `${dir}/drv.c`,
+          `#include <vmkapi.h>
 typedef struct { vmk_uint32 len; vmk_uint8 data[60]; } __attribute__((packed)) blob_t;
 #ifdef VMKERNEL
 VMK_ReturnStatus drvPut(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, vmk_uint8 *raw);
@@ -751,49 +803,54 @@ VMK_ReturnStatus drvPut(vmk_MgmtCookies *c, vmk_MgmtEnvelope *e, vmk_uint8 *raw)
 vmk_MgmtCallbackInfo drvCallbacks[] = { {
     .location = VMK_MGMT_CALLBACK_KERNEL, .callback = drvPut, .synchronous = 1, .numParms = 1,
     .parmSizes = { sizeof(blob_t) }, .parmTypes = { VMK_MGMT_PARMTYPE_IN }, .callbackId = 16 } };${
-          SIG("", 1)
-        }`,
+            SIG("", 1)
+          }`,
+        );
+        const r = await importC({ files: [`${dir}/drv.c`] });
+        assertEquals(r.signatures[0].json.callbacks.drvPut.params, {
+          raw: { dir: "in", type: "blob_t", doc: "C: vmk_uint8 *raw" },
+        });
+        assertEquals(r.warnings, []);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+    await t.step("a file that does not compile: clang's error with its line", async () => {
+      // A file that does not compile: clang's error with its line.
+      const broken = await importError(`#include <vmkapi.h>\nvmk_uint32 x = ;\n`);
+      assertMatch(broken, /do not compile with clang[\s\S]*drv\.c:2:\d+: error/);
+    });
+    await t.step("a --buffer hint that names nothing", async () => {
+      // A --buffer hint that names nothing.
+      const hint = await assertRejects(
+        () =>
+          importC({
+            files: [`${DRIVERS}/sample_mgmt.c`],
+            buffers: { "sample_stats_t.nope": { dir: "in", length: 4 } },
+          }),
+        ImportError,
       );
-      const r = await importC({ files: [`${dir}/drv.c`] });
-      assertEquals(r.signatures[0].json.callbacks.drvPut.params, {
-        raw: { dir: "in", type: "blob_t", doc: "C: vmk_uint8 *raw" },
-      });
-      assertEquals(r.warnings, []);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-
-    // A file that does not compile: clang's error with its line.
-    const broken = await importError(`#include <vmkapi.h>\nvmk_uint32 x = ;\n`);
-    assertMatch(broken, /do not compile with clang[\s\S]*drv\.c:2:\d+: error/);
-
-    // A --buffer hint that names nothing.
-    const hint = await assertRejects(
-      () =>
-        importC({
-          files: [`${DRIVERS}/sample_mgmt.c`],
-          buffers: { "sample_stats_t.nope": { dir: "in", length: 4 } },
-        }),
-      ImportError,
-    );
-    assertStringIncludes(hint.message, "--buffer sample_stats_t.nope: no such member");
-
-    // Several signatures and a name set at run time, asked for one.
-    const several = await assertRejects(() => signatureFromC([`${DRIVERS}/stor_mgmt.c`]), ImportError);
-    assertStringIncludes(several.message, "define 2 signatures (storGlobalSig, storAdapterSig)");
-    const unnamed = await importCli([`${DRIVERS}/stor_mgmt.c`, "--json"]);
-    assertEquals(unnamed.code, 1);
-    assertStringIncludes(
-      unnamed.stderr,
-      "storAdapterSig: the name is set at run time; give it with --name storAdapterSig=NAME",
-    );
-    assert(!unnamed.stderr.includes("    at "), "no stack trace");
-
-    // No clang: the error names the package.
-    const noClang = await importCli([`${DRIVERS}/sample_mgmt.c`], { VMKMGMT_CLANG: "/nonexistent/clang" });
-    assertEquals(noClang.code, 1);
-    assertStringIncludes(noClang.stderr, "apt-get install -y clang");
-    const missing = await importCli([`${DRIVERS}/nope.c`]);
-    assertStringIncludes(missing.stderr, "nope.c: no such file");
+      assertStringIncludes(hint.message, "--buffer sample_stats_t.nope: no such member");
+    });
+    await t.step("several signatures asked for one; a name set at run time not given", async () => {
+      // Several signatures and a name set at run time, asked for one.
+      const several = await assertRejects(() => signatureFromC([`${DRIVERS}/stor_mgmt.c`]), ImportError);
+      assertStringIncludes(several.message, "define 2 signatures (storGlobalSig, storAdapterSig)");
+      const unnamed = await importCli([`${DRIVERS}/stor_mgmt.c`, "--json"]);
+      assertEquals(unnamed.code, 1);
+      assertStringIncludes(
+        unnamed.stderr,
+        "storAdapterSig: the name is set at run time; give it with --name storAdapterSig=NAME",
+      );
+      assert(!unnamed.stderr.includes("    at "), "no stack trace");
+    });
+    await t.step("no clang: the error names the package; a missing file is named", async () => {
+      // No clang: the error names the package.
+      const noClang = await importCli([`${DRIVERS}/sample_mgmt.c`], { VMKMGMT_CLANG: "/nonexistent/clang" });
+      assertEquals(noClang.code, 1);
+      assertStringIncludes(noClang.stderr, "apt-get install -y clang");
+      const missing = await importCli([`${DRIVERS}/nope.c`]);
+      assertStringIncludes(missing.stderr, "nope.c: no such file");
+    });
   },
 });

@@ -19,40 +19,61 @@ Deno.test({
   name: "NVMe demo: per-adapter APIs, hot-plug, identify and firmware through user buffers, bad pointers",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
+  fn: async (t) => {
     await using sim = await startSimProcess();
     using _socket = useSocket(sim.socketPath);
     await using nvme = await open(acmeNvme);
-    assertEquals(acmeNvme.version, "1.0.0.239", "VMK_REVISION_FROM_NUMBERS(1,0,0,1007)");
-    const { count, adapters } = await nvme.invoke("listAdapters", { adapters: 32 });
-    assertEquals(count, 2);
-    assertEquals(adapters.map((a) => a.name), ["acmeNvme-0000:3b:00.0", "acmeNvme-0000:5e:00.0"]);
-    assertEquals(adapters[0].model, "ACME NVMe 7450 P", "a full char[16]");
-
-    {
+    const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 });
+    await t.step(
+      "the global API lists the adapters: a version from the C macro, a full char[16]",
+      async () => {
+        assertEquals(acmeNvme.version, "1.0.0.239", "VMK_REVISION_FROM_NUMBERS(1,0,0,1007)");
+        const { count } = await nvme.invoke("listAdapters", { adapters: 32 });
+        assertEquals(count, 2);
+        assertEquals(adapters.map((a) => a.name), ["acmeNvme-0000:3b:00.0", "acmeNvme-0000:5e:00.0"]);
+        assertEquals(adapters[0].model, "ACME NVMe 7450 P", "a full char[16]");
+      },
+    );
+    await t.step(
+      "identify fills the caller's page; the session hooks count the adapter's sessions",
+      async () => {
+        await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
+        const page = new Uint8Array(4096);
+        const id = await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } });
+        assertEquals(id.request.status, 0);
+        assert(id.request.page === page, "the result gives the caller's page back");
+        assertEquals([ascii(page, 4, 20), ascii(page, 24, 40), ascii(page, 64, 8)], [
+          "ACN00003B000",
+          "ACME NVMe 7450 PRO",
+          "1.0.0",
+        ]);
+        // The session hook counted this session.
+        assertEquals((await nvme.invoke("listAdapters", { adapters: 32 })).adapters[0].sessions, 1);
+        await ctrl.close();
+        await waitUntil(
+          async () => (await nvme.invoke("listAdapters", { adapters: 32 })).adapters[0].sessions === 0,
+          "the close hook",
+        );
+      },
+    );
+    await t.step(
+      "firmware from a user buffer: the kernel reads it, returns its CRC and takes its revision",
+      async () => {
+        await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
+        const page = new Uint8Array(4096);
+        // Firmware from a user buffer: the kernel reads it, returns its CRC, and takes its revision.
+        const image = new Uint8Array(256 * 1024).map((_, i) => (i * 7) & 0xff);
+        image.set(new TextEncoder().encode("2.4.1\0\0\0"));
+        const fw = await ctrl.invoke("firmwareDownload", {
+          request: { image, size: image.length, crc: 0, status: 1 },
+        });
+        assertEquals([fw.request.status, fw.request.crc], [0, crc32(image)]);
+        await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } });
+        assertEquals(ascii(page, 64, 8), "2.4.1");
+      },
+    );
+    await t.step("a bad pointer is the driver's error status, never a crash", async () => {
       await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
-      const page = new Uint8Array(4096);
-      const id = await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } });
-      assertEquals(id.request.status, 0);
-      assert(id.request.page === page, "the result gives the caller's page back");
-      assertEquals([ascii(page, 4, 20), ascii(page, 24, 40), ascii(page, 64, 8)], [
-        "ACN00003B000",
-        "ACME NVMe 7450 PRO",
-        "1.0.0",
-      ]);
-      // The session hook counted this session.
-      assertEquals((await nvme.invoke("listAdapters", { adapters: 32 })).adapters[0].sessions, 1);
-
-      // Firmware from a user buffer: the kernel reads it, returns its CRC, and takes its revision.
-      const image = new Uint8Array(256 * 1024).map((_, i) => (i * 7) & 0xff);
-      image.set(new TextEncoder().encode("2.4.1\0\0\0"));
-      const fw = await ctrl.invoke("firmwareDownload", {
-        request: { image, size: image.length, crc: 0, status: 1 },
-      });
-      assertEquals([fw.request.status, fw.request.crc], [0, crc32(image)]);
-      await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } });
-      assertEquals(ascii(page, 64, 8), "2.4.1");
-
       // A bad pointer is the driver's error status, never a crash.
       const bad = await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page: 16n, status: 1 } });
       assertEquals(bad.request.status, -14);
@@ -60,7 +81,9 @@ Deno.test({
         request: { image: 8n, size: 64, crc: 0, status: 1 },
       });
       assertEquals(badFw.request.status, -14);
-
+    });
+    await t.step("admin commands: bitfields, a union, data through a user pointer", async () => {
+      await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
       // Admin commands: bitfields, a union, data through a user pointer.
       const cmd = (over: Record<string, unknown>) => ({
         opcode: "getFeatures" as const,
@@ -90,34 +113,36 @@ Deno.test({
       assertEquals([smart.cmd.sc, log[1], log[2]], [0, 0x3a, 0x01]);
       const bogus = await ctrl.invoke("adminPassthru", { cmd: cmd({ opcode: 0x7f }) });
       assertEquals([bogus.cmd.sc, bogus.cmd.dnr], [1, 1]);
-    }
-    await waitUntil(
-      async () => (await nvme.invoke("listAdapters", { adapters: 32 })).adapters[0].sessions === 0,
-      "the close hook",
+    });
+    await t.step(
+      "hot-plug: an API appears under a name the kernel makes up, and goes away again",
+      async () => {
+        // Hot-plug: an API appears under a name the kernel makes up, and goes away again.
+        const added = nvme.waitFor("adapterEvent", { timeout: 10_000 });
+        const r = await sendControl(sim.socketPath, { op: "hotplug", pci: "0000:af:00.0" }) as {
+          added: string;
+        };
+        assertEquals(r.added, "acmeNvme-0000:af:00.0");
+        assertEquals((await added).params, { kind: "added", name: "acmeNvme-0000:af:00.0" });
+        const hot = await open(acmeNvmeAdapter(r.added));
+        const page = new Uint8Array(4096);
+        assertEquals(
+          (await hot.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } })).request.status,
+          0,
+        );
+        const removed = nvme.waitFor("adapterEvent", { timeout: 10_000 });
+        await sendControl(sim.socketPath, { op: "hotplug", pci: "0000:af:00.0", remove: true });
+        assertEquals((await removed).params.kind, "removed");
+        // Its sessions are closed: calls fail with EIO; a new session finds no such API.
+        await assertRejects(
+          () => hot.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } }),
+          VmkMgmtError,
+        );
+        await hot.close();
+        const e = await assertRejects(() => open(acmeNvmeAdapter(r.added)), VmkMgmtError);
+        assertEquals(e.code, "ENODEV");
+        assertEquals((await nvme.invoke("listAdapters", { adapters: 32 })).count, 2);
+      },
     );
-
-    // Hot-plug: an API appears under a name the kernel makes up, and goes away again.
-    const added = nvme.waitFor("adapterEvent", { timeout: 10_000 });
-    const r = await sendControl(sim.socketPath, { op: "hotplug", pci: "0000:af:00.0" }) as { added: string };
-    assertEquals(r.added, "acmeNvme-0000:af:00.0");
-    assertEquals((await added).params, { kind: "added", name: "acmeNvme-0000:af:00.0" });
-    const hot = await open(acmeNvmeAdapter(r.added));
-    const page = new Uint8Array(4096);
-    assertEquals(
-      (await hot.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } })).request.status,
-      0,
-    );
-    const removed = nvme.waitFor("adapterEvent", { timeout: 10_000 });
-    await sendControl(sim.socketPath, { op: "hotplug", pci: "0000:af:00.0", remove: true });
-    assertEquals((await removed).params.kind, "removed");
-    // Its sessions are closed: calls fail with EIO; a new session finds no such API.
-    await assertRejects(
-      () => hot.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 1 } }),
-      VmkMgmtError,
-    );
-    await hot.close();
-    const e = await assertRejects(() => open(acmeNvmeAdapter(r.added)), VmkMgmtError);
-    assertEquals(e.code, "ENODEV");
-    assertEquals((await nvme.invoke("listAdapters", { adapters: 32 })).count, 2);
   },
 });

@@ -38,7 +38,7 @@ const verdicts = (out: string) =>
 const invokesOf = (t: Trace, id: number) =>
   t.records.filter((r): r is TraceInvoke => r.kind === "invoke" && r.callbackId === BigInt(id));
 
-Deno.test("recorder: the C client sees exactly what it saw without it, and every call is in the trace", async () => {
+Deno.test("recorder: the C client under it", async (t) => {
   await using sim = await startSimProcess();
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
   const plain = await run(CLIENT, ["all"], sim.env, "the C client");
@@ -48,53 +48,69 @@ Deno.test("recorder: the C client sees exactly what it saw without it, and every
     { ...sim.env, LD_PRELOAD: RECORDER, VMKMGMT_RECORD: `${dir}/c-%p.vmktrace` },
     "the C client under the recorder",
   );
-  assertEquals(plain.code, 0, plain.stdout);
-  assertEquals(recorded.code, 0, recorded.stdout + recorded.stderr);
-  assertEquals(verdicts(recorded.stdout), verdicts(plain.stdout));
   const files = [...Deno.readDirSync(dir)].map((e) => e.name);
   assertEquals(files.length, 1, `one trace, named by the pid: ${files}`);
   assert(/^c-\d+\.vmktrace$/.test(files[0]), files[0]);
-
   const trace = await readTrace(`${dir}/${files[0]}`);
-  assertEquals(trace.torn, undefined);
-  assertEquals(trace.damaged, undefined);
-  const [start] = trace.records;
-  assert(
-    start.kind === "start" && start.argv[0] === CLIENT && start.argv[1] === "all",
-    JSON.stringify(start),
-  );
-  assertEquals(trace.records.at(-1)?.kind, "end", "a client that exits normally ends its trace");
-  // Init: the whole signature, failures included (the client tries a few that the kernel refuses).
-  const inits = trace.records.filter((r) => r.kind === "init");
-  const nic = inits.find((r) => r.status === 0 && r.name === "acmeNicMgmt" && r.revision === 0x01000000);
-  if (!nic) throw new Error("no successful Init of acmeNicMgmt in the trace");
-  assertEquals([nic.vendor, nic.callbacks.length], ["acme", 9], "the C client's table: 9 callbacks");
-  const setMtu = nic.callbacks.find((c) => c.id === BigInt(acmeNic.callback("setMtu").id));
-  assertEquals(setMtu && { ...setMtu, id: 0 }, {
-    id: 0,
-    location: "kernel",
-    synchronous: true,
-    numParms: 2,
-    parmSizes: [4, 4, 0, 0],
-    parmTypes: ["in", "out"],
+  await t.step("sees exactly what it saw without it", () => {
+    assertEquals(plain.code, 0, plain.stdout);
+    assertEquals(recorded.code, 0, recorded.stdout + recorded.stderr);
+    assertEquals(verdicts(recorded.stdout), verdicts(plain.stdout));
   });
-  assert(
-    inits.some((r) => r.status === 19 && r.name === "nosuchApi"),
-    "the refused Init is there with ENODEV",
-  );
-  // setMtu 9000: the MTU went in, the status came out.
-  const mtu = invokesOf(trace, acmeNic.callback("setMtu").id).find((r) =>
-    r.args[0].in && new DataView(r.args[0].in.buffer, r.args[0].in.byteOffset).getUint32(0, true) === 9000
-  );
-  if (!mtu) throw new Error("setMtu 9000 is not in the trace");
-  assertEquals([mtu.status, mtu.instanceId, mtu.args[0].out, mtu.args[1].in], [0, 2n, undefined, undefined]);
-  assertEquals(mtu.args[1].out, new Uint8Array(4), "its status parameter came back 0");
-  // GetInstances, and the lifecycle.
-  const instances = trace.records.find((r) => r.kind === "instances" && r.status === 0);
-  assert(instances && instances.kind === "instances" && instances.instances.some((i) => i.name === "vmnic0"));
-  const ops = new Set(trace.records.flatMap((r) => r.kind === "control" ? [r.op] : []));
-  assert(ops.has("begin") && ops.has("end") && ops.has("destroy"), [...ops].join());
-  assert(trace.records.some((r) => r.kind === "event"), "events the client received are recorded");
+  await t.step("the trace is whole: it starts with the command line and ends when the client exits", () => {
+    assertEquals(trace.torn, undefined);
+    assertEquals(trace.damaged, undefined);
+    const [start] = trace.records;
+    assert(
+      start.kind === "start" && start.argv[0] === CLIENT && start.argv[1] === "all",
+      JSON.stringify(start),
+    );
+    assertEquals(trace.records.at(-1)?.kind, "end", "a client that exits normally ends its trace");
+  });
+  await t.step("every Init is there with its whole table, the refused ones too", () => {
+    // Init: the whole signature, failures included (the client tries a few that the kernel refuses).
+    const inits = trace.records.filter((r) => r.kind === "init");
+    const nic = inits.find((r) => r.status === 0 && r.name === "acmeNicMgmt" && r.revision === 0x01000000);
+    if (!nic) throw new Error("no successful Init of acmeNicMgmt in the trace");
+    assertEquals([nic.vendor, nic.callbacks.length], ["acme", 9], "the C client's table: 9 callbacks");
+    const setMtu = nic.callbacks.find((c) => c.id === BigInt(acmeNic.callback("setMtu").id));
+    assertEquals(setMtu && { ...setMtu, id: 0 }, {
+      id: 0,
+      location: "kernel",
+      synchronous: true,
+      numParms: 2,
+      parmSizes: [4, 4, 0, 0],
+      parmTypes: ["in", "out"],
+    });
+    assert(
+      inits.some((r) => r.status === 19 && r.name === "nosuchApi"),
+      "the refused Init is there with ENODEV",
+    );
+  });
+  await t.step("a call's arguments: what went in, what came out", () => {
+    // setMtu 9000: the MTU went in, the status came out.
+    const mtu = invokesOf(trace, acmeNic.callback("setMtu").id).find((r) =>
+      r.args[0].in && new DataView(r.args[0].in.buffer, r.args[0].in.byteOffset).getUint32(0, true) === 9000
+    );
+    if (!mtu) throw new Error("setMtu 9000 is not in the trace");
+    assertEquals([mtu.status, mtu.instanceId, mtu.args[0].out, mtu.args[1].in], [
+      0,
+      2n,
+      undefined,
+      undefined,
+    ]);
+    assertEquals(mtu.args[1].out, new Uint8Array(4), "its status parameter came back 0");
+  });
+  await t.step("instances, the session's lifecycle and the events received", () => {
+    // GetInstances, and the lifecycle.
+    const instances = trace.records.find((r) => r.kind === "instances" && r.status === 0);
+    assert(
+      instances && instances.kind === "instances" && instances.instances.some((i) => i.name === "vmnic0"),
+    );
+    const ops = new Set(trace.records.flatMap((r) => r.kind === "control" ? [r.op] : []));
+    assert(ops.has("begin") && ops.has("end") && ops.has("destroy"), [...ops].join());
+    assert(trace.records.some((r) => r.kind === "event"), "events the client received are recorded");
+  });
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -149,7 +165,7 @@ Deno.test("recorder: a Deno program (dlopen) is recorded the same way, through i
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("recorder: a trace that cannot be opened or written never breaks the client", async () => {
+Deno.test("recorder: a trace that cannot be opened or written is said, and never breaks the client", async () => {
   await using sim = await startSimProcess();
   for (
     const [path, says] of [["/nonexistent/dir/t.vmktrace", "cannot open"], ["/dev/full", "cannot write"]]
@@ -164,6 +180,10 @@ Deno.test("recorder: a trace that cannot be opened or written never breaks the c
     assertStringIncludes(out.stdout, "105 passed, 0 failed");
     assertStringIncludes(out.stderr, says, `${path}: ${out.stderr}`);
   }
+});
+
+Deno.test("recorder: a buffer list it cannot use is said once, and never breaks the client", async () => {
+  await using sim = await startSimProcess();
   // A buffer list that is missing, is a signature's JSON, or has a bad line: said once, with the
   // line; the recording goes on without bytes behind pointers, and the client is unharmed.
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-list-" });
@@ -285,7 +305,7 @@ Deno.test("trace reader: torn, damaged and hostile input is reported, never thro
   assertStringIncludes(f.damaged!.reason, "runs past the record's end");
 });
 
-Deno.test("deno task trace: show and stats, typed by a signature, from the user's directory; bad input named", async () => {
+Deno.test("deno task trace, from the user's directory", async (t) => {
   await using sim = await startSimProcess();
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-" });
   await Deno.writeTextFile(`${dir}/client.ts`, DENO_CLIENT);
@@ -310,39 +330,47 @@ Deno.test("deno task trace: show and stats, typed by a signature, from the user'
       stdout: new TextDecoder().decode(o.stdout),
       stderr: new TextDecoder().decode(o.stderr),
     }));
-  const shown = await task("show", "d.vmktrace", "--sig", `${ROOT}demo.ts`);
-  assertEquals(shown.code, 0, shown.stderr);
-  assertStringIncludes(shown.stdout, "INIT acmeNicMgmt/acme 1.0.0.0 → 0");
-  assertStringIncludes(shown.stdout, "getStats vmnic0 → 0");
-  assertStringIncludes(shown.stdout, '"mtu":1500');
-  assertStringIncludes(shown.stdout, "setMtu #99 → ENOENT (2)");
-  assertStringIncludes(shown.stdout, "EVENT linkEvent vmnic0  state=");
-  const untyped = await task("show", "d.vmktrace");
-  assertStringIncludes(untyped.stdout, `callback ${acmeNic.callback("getStats").id} vmnic0 → 0`);
-  const json = (await task("show", "d.vmktrace", "--json", "--sig", `${ROOT}demo.ts`)).stdout.trim().split(
-    "\n",
-  )
-    .map((l) => JSON.parse(l));
-  const flash = json.find((j) => j.callback === "flashFirmware");
-  assertEquals([flash.in.image.length, flash.status, typeof flash.out.crc], [200_000, 0, "number"]);
-  const stats = JSON.parse((await task("stats", "d.vmktrace", "--json", "--sig", `${ROOT}demo.ts`)).stdout);
-  assertEquals(stats.ended, "normally");
-  assertEquals(stats.calls.find((c: { callback: string }) => c.callback === "acmeNicMgmt setMtu").errors, {
-    ENOENT: 1,
+  await t.step("show, typed by a signature: calls, failures and events by name", async () => {
+    const shown = await task("show", "d.vmktrace", "--sig", `${ROOT}demo.ts`);
+    assertEquals(shown.code, 0, shown.stderr);
+    assertStringIncludes(shown.stdout, "INIT acmeNicMgmt/acme 1.0.0.0 → 0");
+    assertStringIncludes(shown.stdout, "getStats vmnic0 → 0");
+    assertStringIncludes(shown.stdout, '"mtu":1500');
+    assertStringIncludes(shown.stdout, "setMtu #99 → ENOENT (2)");
+    assertStringIncludes(shown.stdout, "EVENT linkEvent vmnic0  state=");
   });
-  for (
-    const [args, says] of [
-      [["show", "nope.vmktrace"], "nope.vmktrace: no such file"],
-      [["show", "client.ts"], "client.ts: not a vmk_Mgmt trace"],
-      [["frob", "d.vmktrace"], "unknown command frob"],
-      [["show"], "which trace?"],
-      [["show", "d.vmktrace", "--sig", "nope.ts"], "--sig"],
-    ]
-  ) {
-    const out = await task(...args as string[]);
-    assertEquals(out.code, 1, `${args}: ${out.stdout}`);
-    assertStringIncludes(out.stderr, says as string);
-  }
+  await t.step("show without a signature: callbacks by number", async () => {
+    const untyped = await task("show", "d.vmktrace");
+    assertStringIncludes(untyped.stdout, `callback ${acmeNic.callback("getStats").id} vmnic0 → 0`);
+  });
+  await t.step("show --json and stats --json: typed values, counts of errors by name", async () => {
+    const json = (await task("show", "d.vmktrace", "--json", "--sig", `${ROOT}demo.ts`)).stdout.trim().split(
+      "\n",
+    )
+      .map((l) => JSON.parse(l));
+    const flash = json.find((j) => j.callback === "flashFirmware");
+    assertEquals([flash.in.image.length, flash.status, typeof flash.out.crc], [200_000, 0, "number"]);
+    const stats = JSON.parse((await task("stats", "d.vmktrace", "--json", "--sig", `${ROOT}demo.ts`)).stdout);
+    assertEquals(stats.ended, "normally");
+    assertEquals(stats.calls.find((c: { callback: string }) => c.callback === "acmeNicMgmt setMtu").errors, {
+      ENOENT: 1,
+    });
+  });
+  await t.step("bad input named: a missing or foreign file, an unknown command, a bad --sig", async () => {
+    for (
+      const [args, says] of [
+        [["show", "nope.vmktrace"], "nope.vmktrace: no such file"],
+        [["show", "client.ts"], "client.ts: not a vmk_Mgmt trace"],
+        [["frob", "d.vmktrace"], "unknown command frob"],
+        [["show"], "which trace?"],
+        [["show", "d.vmktrace", "--sig", "nope.ts"], "--sig"],
+      ]
+    ) {
+      const out = await task(...args as string[]);
+      assertEquals(out.code, 1, `${args}: ${out.stdout}`);
+      assertStringIncludes(out.stderr, says as string);
+    }
+  });
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -390,36 +418,42 @@ for (const kind of ["asan", "tsan"] as const) {
     const links = trace.records.filter((r) => r.kind === "event" && r.callbackId === 32n).length;
     assertEquals(links, 500, "every linkEvent the callback received");
     assert(invokes.every((r) => r.kind === "invoke" && r.status === 0));
-    if (kind === "asan") {
-      // The bytes behind pointer members, from a buffer list: pages, an image, a bad pointer.
-      await Deno.writeTextFile(
-        `${dir}/nvme.buffers`,
-        "acmeNvme-* acme 16 0 12 inout @20:4\nacmeNvme-* acme 17 0 5 out 4096\nacmeNvme-* acme 18 0 0 in @8:4\n",
-      );
-      const nvme = await run(
-        `${ROOT}native/build/asan/nvme_client`,
-        ["plain"],
-        {
-          ...sim.env,
-          LD_PRELOAD: `${rt} ${ROOT}native/build/asan/libvmkmgmt-record.so`,
-          VMKMGMT_RECORD: `${dir}/n.vmktrace`,
-          VMKMGMT_RECORD_SIG: `${dir}/nvme.buffers`,
-          ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0:exitcode=66",
-        },
-        "the NVMe client under ASan, its buffers recorded",
-      );
-      assertEquals(nvme.code, 0, nvme.stdout + nvme.stderr);
-      const buffers = (await readTrace(`${dir}/n.vmktrace`)).records.flatMap((r) =>
-        r.kind === "invoke" ? r.buffers : []
-      );
-      assertEquals(buffers.length, 8, "two adapters: a page, a bad page, an image, a log page each");
-      assertEquals(buffers.filter((b) => b.unreadable).length, 2);
-    }
     await Deno.remove(dir, { recursive: true });
   });
 }
 
-Deno.test("vmkmgmt-bridge --record: a remote session is recorded where the bridge runs; a recorder others can change is refused", async () => {
+Deno.test("recorder under ASan and UBSan: the bytes behind pointer members, from a buffer list", async () => {
+  await make("asan");
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-asan-" });
+  const rt = await runtime("libasan.so");
+  // The bytes behind pointer members, from a buffer list: pages, an image, a bad pointer.
+  await Deno.writeTextFile(
+    `${dir}/nvme.buffers`,
+    "acmeNvme-* acme 16 0 12 inout @20:4\nacmeNvme-* acme 17 0 5 out 4096\nacmeNvme-* acme 18 0 0 in @8:4\n",
+  );
+  const nvme = await run(
+    `${ROOT}native/build/asan/nvme_client`,
+    ["plain"],
+    {
+      ...sim.env,
+      LD_PRELOAD: `${rt} ${ROOT}native/build/asan/libvmkmgmt-record.so`,
+      VMKMGMT_RECORD: `${dir}/n.vmktrace`,
+      VMKMGMT_RECORD_SIG: `${dir}/nvme.buffers`,
+      ASAN_OPTIONS: "detect_leaks=1:abort_on_error=0:exitcode=66",
+    },
+    "the NVMe client under ASan, its buffers recorded",
+  );
+  assertEquals(nvme.code, 0, nvme.stdout + nvme.stderr);
+  const buffers = (await readTrace(`${dir}/n.vmktrace`)).records.flatMap((r) =>
+    r.kind === "invoke" ? r.buffers : []
+  );
+  assertEquals(buffers.length, 8, "two adapters: a page, a bad page, an image, a log page each");
+  assertEquals(buffers.filter((b) => b.unreadable).length, 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("vmkmgmt-bridge --record", async (t) => {
   await using sim = await startSimProcess();
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-record-bridge-" });
   const bridge = `${ROOT}native/build/vmkmgmt-bridge`;
@@ -436,27 +470,30 @@ Deno.test("vmkmgmt-bridge --record: a remote session is recorded where the bridg
       },
       what,
     );
-  await Deno.writeTextFile(`${dir}/client.ts`, DENO_CLIENT);
-  const out = await throughRecordingBridge(
-    `${dir}/client.ts`,
-    "b",
-    "the Deno client through a recording bridge",
-  );
-  assertEquals(out.code, 0, out.stderr);
-  assertStringIncludes(out.stdout, "crc ");
-  const files = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("b-")).map((e) => e.name);
-  assertEquals(files.length, 1, `one trace, the bridge's: ${files}`);
-  const trace = await readTrace(`${dir}/${files[0]}`);
-  const start = trace.records[0];
-  assert(start.kind === "start" && start.argv[0] === bridge, JSON.stringify(start));
-  const flash = invokesOf(trace, acmeNic.callback("flashFirmware").id)[0];
-  assertEquals(flash?.args[0].in?.length, 100_000, "the image as the bridge passed it to the library");
-  assert(trace.records.some((r) => r.kind === "event"), "the events the bridge received");
-  // The client's pointer members (HELLO's buffer fields) are handed to the recorder: the page
-  // behind identify's pointer, as the kernel filled it in the bridge's copy, is in the trace.
-  await Deno.writeTextFile(
-    `${dir}/nvme.ts`,
-    `import { open } from "${ROOT}mod.ts";
+  await t.step("a remote session is recorded where the bridge runs, events too", async () => {
+    await Deno.writeTextFile(`${dir}/client.ts`, DENO_CLIENT);
+    const out = await throughRecordingBridge(
+      `${dir}/client.ts`,
+      "b",
+      "the Deno client through a recording bridge",
+    );
+    assertEquals(out.code, 0, out.stderr);
+    assertStringIncludes(out.stdout, "crc ");
+    const files = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("b-")).map((e) => e.name);
+    assertEquals(files.length, 1, `one trace, the bridge's: ${files}`);
+    const trace = await readTrace(`${dir}/${files[0]}`);
+    const start = trace.records[0];
+    assert(start.kind === "start" && start.argv[0] === bridge, JSON.stringify(start));
+    const flash = invokesOf(trace, acmeNic.callback("flashFirmware").id)[0];
+    assertEquals(flash?.args[0].in?.length, 100_000, "the image as the bridge passed it to the library");
+    assert(trace.records.some((r) => r.kind === "event"), "the events the bridge received");
+  });
+  await t.step("the page behind a pointer member, as the kernel filled it, is in the trace", async () => {
+    // The client's pointer members (HELLO's buffer fields) are handed to the recorder: the page
+    // behind identify's pointer, as the kernel filled it in the bridge's copy, is in the trace.
+    await Deno.writeTextFile(
+      `${dir}/nvme.ts`,
+      `import { open } from "${ROOT}mod.ts";
 import { acmeNvme, acmeNvmeAdapter } from "${ROOT}mgmt/demo/acme_nvme.ts";
 await using nvme = await open(acmeNvme);
 const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 });
@@ -464,36 +501,52 @@ await using ctrl = await open(acmeNvmeAdapter(adapters[0].name));
 const page = new Uint8Array(4096);
 console.log("identify", (await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 0 } })).request.status);
 `,
+    );
+    const nvme = await throughRecordingBridge(
+      `${dir}/nvme.ts`,
+      "n",
+      "an NVMe identify through a recording bridge",
+    );
+    assertStringIncludes(nvme.stdout, "identify 0", nvme.stderr);
+    const nfiles = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("n-")).map((e) => e.name);
+    const pages = nfiles.flatMap((f) =>
+      invokesOf(parseTrace(Deno.readFileSync(`${dir}/${f}`)), 17).flatMap((r) => r.buffers)
+    );
+    assertEquals(pages.map((b) => [b.direction, b.out?.length, b.out?.[0]]), [["out", 4096, 0x86]]);
+  });
+  await t.step(
+    "a recorder that others can change is refused; a flag without its value is named",
+    async () => {
+      // A recorder that someone else may change is not preloaded into a (root) bridge.
+      const copy = `${dir}/bin`;
+      await Deno.mkdir(copy);
+      await Deno.copyFile(bridge, `${copy}/vmkmgmt-bridge`);
+      await Deno.chmod(`${copy}/vmkmgmt-bridge`, 0o755);
+      await Deno.copyFile(RECORDER, `${copy}/libvmkmgmt-record.so`);
+      await Deno.chmod(`${copy}/libvmkmgmt-record.so`, 0o666);
+      const refused = await run(
+        `${copy}/vmkmgmt-bridge`,
+        ["--lib", lib, "--record", `${dir}/x`],
+        {},
+        "a bridge",
+      );
+      assertEquals(refused.code, 2);
+      assertStringIncludes(refused.stderr, "must be a file only its owner");
+      await Deno.remove(`${copy}/libvmkmgmt-record.so`);
+      const missing = await run(
+        `${copy}/vmkmgmt-bridge`,
+        ["--lib", lib, "--record", `${dir}/x`],
+        {},
+        "a bridge",
+      );
+      assertStringIncludes(missing.stderr, "--record needs");
+      for (const flag of ["--record", "--lib"]) {
+        const bare = await run(bridge, [flag], {}, `a bridge with ${flag} and no value`);
+        assertEquals(bare.code, 2);
+        assertStringIncludes(bare.stderr, `${flag} needs a value`);
+      }
+    },
   );
-  const nvme = await throughRecordingBridge(
-    `${dir}/nvme.ts`,
-    "n",
-    "an NVMe identify through a recording bridge",
-  );
-  assertStringIncludes(nvme.stdout, "identify 0", nvme.stderr);
-  const nfiles = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("n-")).map((e) => e.name);
-  const pages = nfiles.flatMap((f) =>
-    invokesOf(parseTrace(Deno.readFileSync(`${dir}/${f}`)), 17).flatMap((r) => r.buffers)
-  );
-  assertEquals(pages.map((b) => [b.direction, b.out?.length, b.out?.[0]]), [["out", 4096, 0x86]]);
-  // A recorder that someone else may change is not preloaded into a (root) bridge.
-  const copy = `${dir}/bin`;
-  await Deno.mkdir(copy);
-  await Deno.copyFile(bridge, `${copy}/vmkmgmt-bridge`);
-  await Deno.chmod(`${copy}/vmkmgmt-bridge`, 0o755);
-  await Deno.copyFile(RECORDER, `${copy}/libvmkmgmt-record.so`);
-  await Deno.chmod(`${copy}/libvmkmgmt-record.so`, 0o666);
-  const refused = await run(`${copy}/vmkmgmt-bridge`, ["--lib", lib, "--record", `${dir}/x`], {}, "a bridge");
-  assertEquals(refused.code, 2);
-  assertStringIncludes(refused.stderr, "must be a file only its owner");
-  await Deno.remove(`${copy}/libvmkmgmt-record.so`);
-  const missing = await run(`${copy}/vmkmgmt-bridge`, ["--lib", lib, "--record", `${dir}/x`], {}, "a bridge");
-  assertStringIncludes(missing.stderr, "--record needs");
-  for (const flag of ["--record", "--lib"]) {
-    const bare = await run(bridge, [flag], {}, `a bridge with ${flag} and no value`);
-    assertEquals(bare.code, 2);
-    assertStringIncludes(bare.stderr, `${flag} needs a value`);
-  }
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -37,7 +37,7 @@ Deno.test("tokenizer: quotes, JSON with spaces, command splitting, continuation"
   assertThrows(() => tokenize(`a "b`), Error, "unterminated");
 });
 
-Deno.test("call arguments: typed by the signature", async () => {
+Deno.test("call arguments: typed by the signature", async (t) => {
   const cb = (name: string, sig: Signature = acmeNic as unknown as Signature) =>
     sig.list.find((c) => c.name === name)!;
   const read = (
@@ -45,63 +45,78 @@ Deno.test("call arguments: typed by the signature", async () => {
   ) => (p === "fw.bin" ? Promise.resolve(new Uint8Array([9, 9])) : Promise.reject(new Error("No such file")));
   const parse = (name: string, line: string, sig?: Signature) =>
     parseCallArgs(cb(name, sig), tokenize(line), read);
-  assertEquals(await parse("setMtu", "vmnic1 mtu=9000"), { instance: "vmnic1", params: { mtu: 9000 } });
-  assertEquals((await parse("echo", "1 msg.seq=18446744073709551615 msg.payload=0a0b")).params, {
-    msg: { seq: 18446744073709551615n, payload: new Uint8Array([10, 11]) },
+  await t.step("integers, u64s and byte fields, by field or as one JSON object", async () => {
+    assertEquals(await parse("setMtu", "vmnic1 mtu=9000"), { instance: "vmnic1", params: { mtu: 9000 } });
+    assertEquals((await parse("echo", "1 msg.seq=18446744073709551615 msg.payload=0a0b")).params, {
+      msg: { seq: 18446744073709551615n, payload: new Uint8Array([10, 11]) },
+    });
+    assertEquals((await parse("echo", `1 msg.seq=1 msg.payload="hi"`)).params.msg, {
+      seq: 1n,
+      payload: new Uint8Array([104, 105]),
+    });
+    assertEquals(
+      await parse("echo", `{"instance": "vmnic0", "msg": {"seq": 18446744073709551615, "payload": "ff"}}`),
+      {
+        instance: "vmnic0",
+        params: { msg: { seq: 18446744073709551615n, payload: new Uint8Array([255]) } },
+      },
+    );
   });
-  assertEquals((await parse("echo", `1 msg.seq=1 msg.payload="hi"`)).params.msg, {
-    seq: 1n,
-    payload: new Uint8Array([104, 105]),
+  await t.step("a byte vector as hex, as text, or @file; an unreadable file named", async () => {
+    assertEquals((await parse("flashFirmware", "1 image=0x0102")).params.image, new Uint8Array([1, 2]));
+    assertEquals((await parse("flashFirmware", `1 image="AB"`)).params.image, new Uint8Array([65, 66]));
+    assertEquals((await parse("flashFirmware", "1 image=@fw.bin")).params.image, new Uint8Array([9, 9]));
+    await assertRejects(
+      () => parse("flashFirmware", "1 image=@nope.bin"),
+      ValueError,
+      "image: cannot read nope.bin",
+    );
+    await assertRejects(() => parse("flashFirmware", "1 image=xyz"), ValueError, "expected hex bytes");
   });
-  assertEquals(
-    await parse("echo", `{"instance": "vmnic0", "msg": {"seq": 18446744073709551615, "payload": "ff"}}`),
-    {
-      instance: "vmnic0",
-      params: { msg: { seq: 18446744073709551615n, payload: new Uint8Array([255]) } },
+  await t.step(
+    "a vector's capacity and --timeout; a bad value, a stray word, a field given twice",
+    async () => {
+      assertEquals(await parse("readLog", "1 buffer=64 --timeout 50"), {
+        instance: "1",
+        params: { buffer: 64 },
+        timeout: 50,
+      });
+      await assertRejects(() => parse("setMtu", "1 mtu=abc"), ValueError, "mtu: expected u32");
+      await assertRejects(() => parse("setMtu", "1 2"), ValueError, 'unexpected "2"');
+      await assertRejects(
+        () => parse("echo", `1 msg={"seq":1} msg.seq=2`),
+        ValueError,
+        "msg.seq: given twice",
+      );
+      await assertRejects(
+        () => parse("echo", `1 msg="x" msg.seq=2`),
+        ValueError,
+        "msg: is given both as a whole value and by field",
+      );
     },
   );
-  assertEquals((await parse("flashFirmware", "1 image=0x0102")).params.image, new Uint8Array([1, 2]));
-  assertEquals((await parse("flashFirmware", `1 image="AB"`)).params.image, new Uint8Array([65, 66]));
-  assertEquals((await parse("flashFirmware", "1 image=@fw.bin")).params.image, new Uint8Array([9, 9]));
-  await assertRejects(
-    () => parse("flashFirmware", "1 image=@nope.bin"),
-    ValueError,
-    "image: cannot read nope.bin",
-  );
-  await assertRejects(() => parse("flashFirmware", "1 image=xyz"), ValueError, "expected hex bytes");
-  assertEquals(await parse("readLog", "1 buffer=64 --timeout 50"), {
-    instance: "1",
-    params: { buffer: 64 },
-    timeout: 50,
+  await t.step("signed vectors, bools and record fields (acmeStorMgmt)", async () => {
+    const st = acmeStorage as unknown as Signature;
+    assertEquals((await parse("remapLbas", "1 lbas=[1, 2] offset=-1", st)).params, {
+      lbas: [1n, 2n],
+      offset: -1n,
+    });
+    assertEquals((await parse("setWriteCache", "1 enable=false", st)).params, { enable: false });
+    assertEquals(
+      (await parse(
+        "thresholds",
+        "1 value.warnC=-3 value.critC=9 value.hysteresis=1 value.offsetMilliC=0 value.sequence=0",
+        st,
+      )).params.value,
+      {
+        warnC: -3,
+        critC: 9,
+        hysteresis: 1,
+        offsetMilliC: 0n,
+        sequence: 0,
+      },
+    );
   });
-  await assertRejects(() => parse("setMtu", "1 mtu=abc"), ValueError, "mtu: expected u32");
-  await assertRejects(() => parse("setMtu", "1 2"), ValueError, 'unexpected "2"');
-  await assertRejects(() => parse("echo", `1 msg={"seq":1} msg.seq=2`), ValueError, "msg.seq: given twice");
-  await assertRejects(
-    () => parse("echo", `1 msg="x" msg.seq=2`),
-    ValueError,
-    "msg: is given both as a whole value and by field",
-  );
-  const st = acmeStorage as unknown as Signature;
-  assertEquals((await parse("remapLbas", "1 lbas=[1, 2] offset=-1", st)).params, {
-    lbas: [1n, 2n],
-    offset: -1n,
-  });
-  assertEquals((await parse("setWriteCache", "1 enable=false", st)).params, { enable: false });
-  assertEquals(
-    (await parse(
-      "thresholds",
-      "1 value.warnC=-3 value.critC=9 value.hysteresis=1 value.offsetMilliC=0 value.sequence=0",
-      st,
-    )).params.value,
-    {
-      warnC: -3,
-      critC: 9,
-      hysteresis: 1,
-      offsetMilliC: 0n,
-      sequence: 0,
-    },
-  );
 });
 
 Deno.test("completion and hints without a terminal (enum values, struct paths, flags)", async () => {

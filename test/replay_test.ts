@@ -247,67 +247,88 @@ console.log((await s.invoke("flashFirmware", { instance: 1n, image })).crc);
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("replay: the NVMe demo's C client (plain vmk_MgmtUserInit), recorded with its buffer list, replays byte-identically — pages, images and data behind pointers", async () => {
+Deno.test("replay: the NVMe demo's C client (plain vmk_MgmtUserInit) and the bytes behind its pointers", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-" });
   const client = `${ROOT}native/build/nvme_client`;
-  // The list, made from the driver's signatures as a user makes it (every adapter's API name
-  // starts with acmeNvme-; the driver makes the rest up).
-  await Deno.writeTextFile(
-    `${dir}/nvme_sig.ts`,
-    `import { acmeNvmeAdapter } from "${ROOT}mgmt/demo/acme_nvme.ts";\nexport const adapter = acmeNvmeAdapter("acmeNvme-x");\n`,
+  let recorded: Awaited<ReturnType<typeof record>> | undefined;
+  await t.step("the buffer list is made from the driver's signatures", async () => {
+    // The list, made from the driver's signatures as a user makes it (every adapter's API name
+    // starts with acmeNvme-; the driver makes the rest up).
+    await Deno.writeTextFile(
+      `${dir}/nvme_sig.ts`,
+      `import { acmeNvmeAdapter } from "${ROOT}mgmt/demo/acme_nvme.ts";\nexport const adapter = acmeNvmeAdapter("acmeNvme-x");\n`,
+    );
+    const made = await traceTool(
+      "buffers",
+      "--sig",
+      `${dir}/nvme_sig.ts`,
+      "--name",
+      "acmeNvme-*",
+      "-o",
+      `${dir}/nvme.buffers`,
+    );
+    assertEquals(made.code, 0, made.stderr);
+    assertStringIncludes(made.stderr, "3 pointer member(s)");
+    assertStringIncludes(await Deno.readTextFile(`${dir}/nvme.buffers`), "acmeNvme-* acme 17 0 5 out 4096\n");
+  });
+  await t.step("recorded with the list: pages, an image, a data buffer and a bad pointer", async () => {
+    // `plain`: the client never tells the library where its pointers are, as a vendor's tool built
+    // for ESXi's library does not; the list does.
+    recorded = await record(dir, client, ["plain"], { VMKMGMT_RECORD_SIG: `${dir}/nvme.buffers` });
+    assertStringIncludes(recorded.stdout, "21 passed, 0 failed");
+    const trace = await readTrace(recorded.path);
+    const buffers = trace.records.flatMap((r) => (r.kind === "invoke" ? r.buffers : []));
+    // Identify's page came out, the firmware image went in, the log page went both ways; the bad
+    // page pointer the client passes on purpose is marked unreadable.
+    assert(
+      buffers.some((b) => b.direction === "out" && b.out?.length === 4096 && b.out[0] === 0x86),
+      "a page",
+    );
+    assert(buffers.some((b) => b.direction === "in" && (b.in?.length ?? 0) > 4096), "an image");
+    assert(buffers.some((b) => b.direction === "inout" && b.in && b.out), "a data buffer");
+    assert(buffers.some((b) => b.unreadable), "the bad pointer");
+  });
+  if (!recorded) throw new Error("nothing was recorded");
+  const path = recorded.path, stdout = recorded.stdout;
+  await t.step(
+    "trace show types the adapters' APIs (named by the driver) through the demo's family",
+    async () => {
+      // trace show types the adapters' APIs (named by the driver) through the demo's family.
+      const shown = await traceTool("show", path, "--sig", `${ROOT}demo.ts`);
+      assertEquals(shown.code, 0, shown.stderr);
+      assertMatch(shown.stdout, /#2 identify - → 0 in [\d.]+ ms {2}in request=\{"cns":1,/);
+      assertStringIncludes(shown.stdout, "buffer request+5 out out=0x8619");
+      assertStringIncludes(shown.stdout, "buffer request+5 out (unreadable)");
+    },
   );
-  const made = await traceTool(
-    "buffers",
-    "--sig",
-    `${dir}/nvme_sig.ts`,
-    "--name",
-    "acmeNvme-*",
-    "-o",
-    `${dir}/nvme.buffers`,
-  );
-  assertEquals(made.code, 0, made.stderr);
-  assertStringIncludes(made.stderr, "3 pointer member(s)");
-  assertStringIncludes(await Deno.readTextFile(`${dir}/nvme.buffers`), "acmeNvme-* acme 17 0 5 out 4096\n");
-
-  // `plain`: the client never tells the library where its pointers are, as a vendor's tool built
-  // for ESXi's library does not; the list does.
-  const recorded = await record(dir, client, ["plain"], { VMKMGMT_RECORD_SIG: `${dir}/nvme.buffers` });
-  assertStringIncludes(recorded.stdout, "21 passed, 0 failed");
-  const trace = await readTrace(recorded.path);
-  const buffers = trace.records.flatMap((r) => (r.kind === "invoke" ? r.buffers : []));
-  // Identify's page came out, the firmware image went in, the log page went both ways; the bad
-  // page pointer the client passes on purpose is marked unreadable.
-  assert(buffers.some((b) => b.direction === "out" && b.out?.length === 4096 && b.out[0] === 0x86), "a page");
-  assert(buffers.some((b) => b.direction === "in" && (b.in?.length ?? 0) > 4096), "an image");
-  assert(buffers.some((b) => b.direction === "inout" && b.in && b.out), "a data buffer");
-  assert(buffers.some((b) => b.unreadable), "the bad pointer");
-  // trace show types the adapters' APIs (named by the driver) through the demo's family.
-  const shown = await traceTool("show", recorded.path, "--sig", `${ROOT}demo.ts`);
-  assertEquals(shown.code, 0, shown.stderr);
-  assertMatch(shown.stdout, /#2 identify - → 0 in [\d.]+ ms {2}in request=\{"cns":1,/);
-  assertStringIncludes(shown.stdout, "buffer request+5 out out=0x8619");
-  assertStringIncludes(shown.stdout, "buffer request+5 out (unreadable)");
-
-  const sim = await replaying(dir, recorded.path);
-  const replayed = await run(client, ["plain"], sim.env, "the NVMe client against the replay");
-  assertEquals(replayed.stdout, recorded.stdout, "byte-identical output");
-  const ended = await sim.ended();
-  assertEquals(ended.code, 0, ended.stdout + ended.stderr);
-  assertStringIncludes(ended.stdout, "0 unmatched, 0 recorded calls not made — exact");
-
-  // Without the list, the pointers are plain bytes: another run's addresses differ, and the
-  // replay says where. (A trace file takes recordings one after another: this one gets its own.)
-  await Deno.rename(recorded.path, `${dir}/listed.vmktrace`);
-  const bare = await record(dir, client, ["plain"]);
-  const strict = await replaying(dir, bare.path);
-  const failed = await run(client, ["plain"], strict.env, "the NVMe client against a replay without buffers");
-  assertEquals(failed.code, 1, "the client fails");
-  const report = await strict.ended();
-  assertEquals(report.code, 1);
-  assertMatch(
-    report.stderr,
-    /replay: unmatched session \d+ callback 17 .*differs in parameter 0 at byte (?:[5-9]|1[0-2]):/,
-  );
+  await t.step("the replay gives the client byte-identical output, every call matched", async () => {
+    const sim = await replaying(dir, path);
+    const replayed = await run(client, ["plain"], sim.env, "the NVMe client against the replay");
+    assertEquals(replayed.stdout, stdout, "byte-identical output");
+    const ended = await sim.ended();
+    assertEquals(ended.code, 0, ended.stdout + ended.stderr);
+    assertStringIncludes(ended.stdout, "0 unmatched, 0 recorded calls not made — exact");
+  });
+  await t.step("without the list, another run's pointers differ and the replay says where", async () => {
+    // Without the list, the pointers are plain bytes: another run's addresses differ, and the
+    // replay says where. (A trace file takes recordings one after another: this one gets its own.)
+    await Deno.rename(path, `${dir}/listed.vmktrace`);
+    const bare = await record(dir, client, ["plain"]);
+    const strict = await replaying(dir, bare.path);
+    const failed = await run(
+      client,
+      ["plain"],
+      strict.env,
+      "the NVMe client against a replay without buffers",
+    );
+    assertEquals(failed.code, 1, "the client fails");
+    const report = await strict.ended();
+    assertEquals(report.code, 1);
+    assertMatch(
+      report.stderr,
+      /replay: unmatched session \d+ callback 17 .*differs in parameter 0 at byte (?:[5-9]|1[0-2]):/,
+    );
+  });
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -363,7 +384,7 @@ Deno.test("replay: a Deno script's caller buffers are recorded without a list; a
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("the REPL's record FILE / record stop: its own sessions, replayed exactly by the same commands; misuse named", async () => {
+Deno.test("the REPL's record FILE / record stop", async (t) => {
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-replay-repl-" });
   const repl = (commands: string, env: Record<string, string>) =>
     run(Deno.execPath(), ["run", "--allow-all", `${ROOT}repl/main.ts`, "-c", commands], {
@@ -372,50 +393,57 @@ Deno.test("the REPL's record FILE / record stop: its own sessions, replayed exac
     }, "the REPL");
   const calls =
     "call setMtu vmnic1 mtu=9000; call getStats vmnic1; open acmeNvmeMgmt; call listAdapters adapters=4";
-  let recorded;
+  let recorded = { code: -1, stdout: "", stderr: "" };
   {
     await using sim = await startSimProcess();
-    // A session open before the recording begins is in it too.
-    recorded = await repl(
-      `open acmeNicMgmt; record ${dir}/t.vmktrace; record; ${calls}; record stop`,
-      sim.env,
-    );
-    assertEquals(recorded.code, 0, recorded.stderr);
-    assertStringIncludes(recorded.stdout, `recording to ${dir}/t.vmktrace (with the 1 session open now)`);
-    assertMatch(recorded.stdout, /recorded \d+ records to /);
-    for (
-      const [commands, says] of [
-        ["record stop", "not recording: nothing to stop"],
-        [`record ${dir}/a; record ${dir}/b`, `already recording to ${dir}/a; record stop first`],
-        ["record /nonexistent/dir/t.vmktrace", "record /nonexistent/dir/t.vmktrace: No such file"],
-        ["record a b", "record takes one word"],
-        // A disk that fills: the recording stops, and says why (the session goes on).
-        [
-          "open acmeNicMgmt; record /dev/full; call getStats vmnic0; instances; record stop",
-          "the recording stopped early: No space left on device",
-        ],
-      ]
-    ) {
-      const bad = await repl(commands, sim.env);
-      assertEquals(bad.code, 1, commands);
-      assertStringIncludes(bad.stderr, says);
-    }
+    await t.step("records its sessions, one open before the recording began too", async () => {
+      // A session open before the recording begins is in it too.
+      recorded = await repl(
+        `open acmeNicMgmt; record ${dir}/t.vmktrace; record; ${calls}; record stop`,
+        sim.env,
+      );
+      assertEquals(recorded.code, 0, recorded.stderr);
+      assertStringIncludes(recorded.stdout, `recording to ${dir}/t.vmktrace (with the 1 session open now)`);
+      assertMatch(recorded.stdout, /recorded \d+ records to /);
+    });
+    await t.step("misuse is named: nothing to stop, twice, a bad path, a full disk", async () => {
+      for (
+        const [commands, says] of [
+          ["record stop", "not recording: nothing to stop"],
+          [`record ${dir}/a; record ${dir}/b`, `already recording to ${dir}/a; record stop first`],
+          ["record /nonexistent/dir/t.vmktrace", "record /nonexistent/dir/t.vmktrace: No such file"],
+          ["record a b", "record takes one word"],
+          // A disk that fills: the recording stops, and says why (the session goes on).
+          [
+            "open acmeNicMgmt; record /dev/full; call getStats vmnic0; instances; record stop",
+            "the recording stopped early: No space left on device",
+          ],
+        ]
+      ) {
+        const bad = await repl(commands, sim.env);
+        assertEquals(bad.code, 1, commands);
+        assertStringIncludes(bad.stderr, says);
+      }
+    });
   }
-  const trace = await readTrace(`${dir}/t.vmktrace`);
-  const first = trace.records.find((r) => r.kind === "init");
-  assert(
-    first?.kind === "init" && first.openedBefore && first.name === "acmeNicMgmt",
-    `${first?.kind} ${first?.kind === "init" && [first.name, first.openedBefore]}`,
-  );
-  assertEquals(trace.records.at(-1)?.kind, "end");
-
-  const sim = await replaying(dir, `${dir}/t.vmktrace`);
-  const replayed = await repl(`open acmeNicMgmt; ${calls}`, sim.env);
-  assertEquals(replayed.code, 0, replayed.stderr);
-  const without = (s: string) => s.split("\n").filter((l) => !/^record(ing|ed) /.test(l)).join("\n");
-  assertEquals(replayed.stdout, without(recorded.stdout));
-  const ended = await sim.ended();
-  assertEquals(ended.code, 0, ended.stdout + ended.stderr);
-  assertStringIncludes(ended.stdout, "3 calls matched, 0 unmatched, 0 recorded calls not made — exact");
+  await t.step("the trace starts with the session opened before, and ends", async () => {
+    const trace = await readTrace(`${dir}/t.vmktrace`);
+    const first = trace.records.find((r) => r.kind === "init");
+    assert(
+      first?.kind === "init" && first.openedBefore && first.name === "acmeNicMgmt",
+      `${first?.kind} ${first?.kind === "init" && [first.name, first.openedBefore]}`,
+    );
+    assertEquals(trace.records.at(-1)?.kind, "end");
+  });
+  await t.step("the same commands against the replay: the same output, every call matched", async () => {
+    const sim = await replaying(dir, `${dir}/t.vmktrace`);
+    const replayed = await repl(`open acmeNicMgmt; ${calls}`, sim.env);
+    assertEquals(replayed.code, 0, replayed.stderr);
+    const without = (s: string) => s.split("\n").filter((l) => !/^record(ing|ed) /.test(l)).join("\n");
+    assertEquals(replayed.stdout, without(recorded.stdout));
+    const ended = await sim.ended();
+    assertEquals(ended.code, 0, ended.stdout + ended.stderr);
+    assertStringIncludes(ended.stdout, "3 calls matched, 0 unmatched, 0 recorded calls not made — exact");
+  });
   await Deno.remove(dir, { recursive: true });
 });

@@ -79,10 +79,9 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-Deno.test("malformed input is refused with an ERROR frame and a disconnect; the simulator lives on", async () => {
-  await using sim = await startSimProcess();
-  const p = sim.socketPath;
-  const cases: [string, Uint8Array, string][] = [
+/** Frames the simulator must refuse: [what, the bytes, what its ERROR frame says]. */
+function malformedFrames(): [string, Uint8Array, string][] {
+  return [
     ["garbage", crypto.getRandomValues(new Uint8Array(1000)), "bad magic"],
     ["bad version", header(FrameType.HELLO, 0, 9), "unsupported protocol version 9"],
     ["oversized length", header(FrameType.HELLO, 0xffffffff), "exceeds"],
@@ -148,7 +147,12 @@ Deno.test("malformed input is refused with an ERROR frame and a disconnect; the 
       "carries no payload",
     ],
   ];
-  for (const [what, bytes, message] of cases) {
+}
+
+Deno.test("malformed input is refused with an ERROR frame and a disconnect; the simulator lives on", async () => {
+  await using sim = await startSimProcess();
+  const p = sim.socketPath;
+  for (const [what, bytes, message] of malformedFrames()) {
     const r = await exchange(p, bytes);
     assert(r.closed, `${what}: connection closed`);
     assertStringIncludes(r.text, message, what);

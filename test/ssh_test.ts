@@ -114,78 +114,86 @@ Deno.test({
   name: "through a real sshd: the library, events, one shared connection, the REPL, a script, a C client",
   ...opts,
   ignore: !SSHD,
-  fn: async () => {
+  fn: async (t) => {
     await using sim = await startSimProcess();
     await using sshd = await startSshd(sim);
     {
       using _env = useEnv(sshd.env);
-      // Two sessions, one SSH connection (ControlMaster): sshd lets a key in once.
-      await using a = await open(acmeNic);
-      await using b = await open(acmeNic, { host: sshd.host });
-      assertMatch(a.peer ?? "", /^vmkmgmt-bridge \d+\.\d+\.\d+ on /);
-      assertEquals((await a.invoke("getStats", { instance: "vmnic0" })).stats.mtu, 1500);
-      const event = b.waitFor("linkEvent", { timeout: 10_000 });
-      await b.invoke("triggerEvents", { instance: "vmnic1", count: 1 });
-      assertEquals((await event).instance?.name, "vmnic1");
-      const echoed = await a.invoke("echo", {
-        instance: "vmnic0",
-        msg: { seq: 41n, payload: new Uint8Array(56).fill(7) },
-      });
-      assertEquals(echoed.msg.seq, 42n);
-      assertEquals(sshd.log().match(/Accepted publickey/g)?.length, 1, sshd.log());
-
       const env = { ...sshd.env, NO_COLOR: "1" };
-      // The REPL, told the host on its command line.
-      const repl = await new Deno.Command(Deno.execPath(), {
-        args: ["task", "repl", "--host", sshd.host, "-c", "open acmeNicMgmt; call getStats vmnic2"],
-        cwd: ROOT,
-        env: { ...env, [HOST_ENV]: "" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const screen = new TextDecoder().decode(repl.stdout);
-      assertEquals(repl.code, 0, new TextDecoder().decode(repl.stderr));
-      assertStringIncludes(screen, "via vmkmgmt-bridge");
-      assertStringIncludes(screen, "mtu");
-      // A script with --host, through the runner (which starts no simulator for a remote host).
-      const script = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "scripts/run.ts",
-          "scripts/collect-stats.ts",
-          "--rounds",
-          "1",
-          "--host",
-          sshd.host,
-        ],
-        cwd: ROOT,
-        env: { ...env, [HOST_ENV]: "", VMKMGMT_SIM_SOCKET: "/nonexistent/sim.sock" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assertEquals(script.code, 0, new TextDecoder().decode(script.stderr));
-      assertStringIncludes(new TextDecoder().decode(script.stdout), "vmnic3");
-      // An unchanged C client, only VMKMGMT_HOST set.
-      const c = await new Deno.Command(`${ROOT}native/build/client_test`, {
-        args: ["all"],
-        env,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(c.stdout);
-      assertEquals(text.split("\n").filter((l) => l.startsWith("not ok")), [], text);
-      assert(c.success, text);
-
-      // A host whose key is not the one known: ssh refuses, and says so.
-      await Deno.writeTextFile(
-        `${sshd.dir}/known_hosts`,
-        `[127.0.0.1]:${sshd.port} ${(await Deno.readTextFile(`${sshd.dir}/user_key.pub`)).trim()}\n`,
-      );
-      Deno.env.set(SSH_ENV, `${sshd.env[SSH_ENV]} -o ControlPath=none`);
-      const e = await assertRejects(() => open(acmeNic), VmkMgmtError);
-      assertEquals(e.code, "EIO");
-      assertMatch(e.message, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+      await t.step("the library: calls and events in two sessions over one SSH connection", async () => {
+        // Two sessions, one SSH connection (ControlMaster): sshd lets a key in once.
+        await using a = await open(acmeNic);
+        await using b = await open(acmeNic, { host: sshd.host });
+        assertMatch(a.peer ?? "", /^vmkmgmt-bridge \d+\.\d+\.\d+ on /);
+        assertEquals((await a.invoke("getStats", { instance: "vmnic0" })).stats.mtu, 1500);
+        const event = b.waitFor("linkEvent", { timeout: 10_000 });
+        await b.invoke("triggerEvents", { instance: "vmnic1", count: 1 });
+        assertEquals((await event).instance?.name, "vmnic1");
+        const echoed = await a.invoke("echo", {
+          instance: "vmnic0",
+          msg: { seq: 41n, payload: new Uint8Array(56).fill(7) },
+        });
+        assertEquals(echoed.msg.seq, 42n);
+        assertEquals(sshd.log().match(/Accepted publickey/g)?.length, 1, sshd.log());
+      });
+      await t.step("the REPL, told the host on its command line", async () => {
+        // The REPL, told the host on its command line.
+        const repl = await new Deno.Command(Deno.execPath(), {
+          args: ["task", "repl", "--host", sshd.host, "-c", "open acmeNicMgmt; call getStats vmnic2"],
+          cwd: ROOT,
+          env: { ...env, [HOST_ENV]: "" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const screen = new TextDecoder().decode(repl.stdout);
+        assertEquals(repl.code, 0, new TextDecoder().decode(repl.stderr));
+        assertStringIncludes(screen, "via vmkmgmt-bridge");
+        assertStringIncludes(screen, "mtu");
+      });
+      await t.step("a script with --host, through the runner", async () => {
+        // A script with --host, through the runner (which starts no simulator for a remote host).
+        const script = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            "scripts/run.ts",
+            "scripts/collect-stats.ts",
+            "--rounds",
+            "1",
+            "--host",
+            sshd.host,
+          ],
+          cwd: ROOT,
+          env: { ...env, [HOST_ENV]: "", VMKMGMT_SIM_SOCKET: "/nonexistent/sim.sock" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(script.code, 0, new TextDecoder().decode(script.stderr));
+        assertStringIncludes(new TextDecoder().decode(script.stdout), "vmnic3");
+      });
+      await t.step("an unchanged C client, only VMKMGMT_HOST set", async () => {
+        // An unchanged C client, only VMKMGMT_HOST set.
+        const c = await new Deno.Command(`${ROOT}native/build/client_test`, {
+          args: ["all"],
+          env,
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const text = new TextDecoder().decode(c.stdout);
+        assertEquals(text.split("\n").filter((l) => l.startsWith("not ok")), [], text);
+        assert(c.success, text);
+      });
+      await t.step("a host whose key is not the one known: ssh refuses, and says so", async () => {
+        // A host whose key is not the one known: ssh refuses, and says so.
+        await Deno.writeTextFile(
+          `${sshd.dir}/known_hosts`,
+          `[127.0.0.1]:${sshd.port} ${(await Deno.readTextFile(`${sshd.dir}/user_key.pub`)).trim()}\n`,
+        );
+        Deno.env.set(SSH_ENV, `${sshd.env[SSH_ENV]} -o ControlPath=none`);
+        const e = await assertRejects(() => open(acmeNic), VmkMgmtError);
+        assertEquals(e.code, "EIO");
+        assertMatch(e.message, /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+      });
     }
   },
 });

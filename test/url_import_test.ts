@@ -10,8 +10,8 @@ const ROOT = new URL("../", import.meta.url).pathname;
 
 const TYPES: Record<string, string> = { ts: "application/typescript", c: "text/plain", h: "text/plain" };
 
-Deno.test("mod.ts imported by URL from a directory without deno.json", async () => {
-  await using sim = await startSimProcess();
+/** Serves the tree on loopback as a web server would (no `..`, no build output); `requested` lists each path asked for. */
+function serveTree(): { server: Deno.HttpServer<Deno.NetAddr>; requested: string[] } {
   const requested: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
@@ -26,6 +26,12 @@ Deno.test("mod.ts imported by URL from a directory without deno.json", async () 
       return new Response("not found", { status: 404 });
     }
   });
+  return { server, requested };
+}
+
+Deno.test("mod.ts imported by URL from a directory without deno.json", async (t) => {
+  await using sim = await startSimProcess();
+  const { server, requested } = serveTree();
   const port = server.addr.port;
   const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-url-" });
   try {
@@ -58,26 +64,34 @@ console.log(JSON.stringify({ mtu: stats.mtu, source: libraryInfo()!.source, path
         stdout: "piped",
         stderr: "piped",
       }).output();
-    const out = await runMain({ XDG_CACHE_HOME: `${dir}/cache` });
-    const stderr = new TextDecoder().decode(out.stderr);
-    assertEquals(out.code, 0, stderr);
-    const result = JSON.parse(new TextDecoder().decode(out.stdout));
-    assertEquals(result.mtu, 1500);
-    assertEquals(result.source, "simulator");
-    assertStringIncludes(result.path, `${dir}/cache/vmkmgmt/native-`);
-    assert(requested.includes("/native/vmkmgmt.c"), "the C sources were fetched over HTTP");
-    assert(
-      !requested.some((p) => /^\/(sim|repl|scripts|test)\//.test(p)),
-      `only library code was fetched: ${requested}`,
+    await t.step(
+      "it fetches only library code and its C sources, and builds the library in the user's cache",
+      async () => {
+        const out = await runMain({ XDG_CACHE_HOME: `${dir}/cache` });
+        const stderr = new TextDecoder().decode(out.stderr);
+        assertEquals(out.code, 0, stderr);
+        const result = JSON.parse(new TextDecoder().decode(out.stdout));
+        assertEquals(result.mtu, 1500);
+        assertEquals(result.source, "simulator");
+        assertStringIncludes(result.path, `${dir}/cache/vmkmgmt/native-`);
+        assert(requested.includes("/native/vmkmgmt.c"), "the C sources were fetched over HTTP");
+        assert(
+          !requested.some((p) => /^\/(sim|repl|scripts|test)\//.test(p)),
+          `only library code was fetched: ${requested}`,
+        );
+      },
     );
-
-    // No make on the PATH and nothing built yet: one clear error saying what to install.
-    const noMake = await runMain({ XDG_CACHE_HOME: `${dir}/cache2`, PATH: "/nonexistent" });
-    const err = new TextDecoder().decode(noMake.stderr);
-    assertEquals(noMake.code, 1);
-    assertStringIncludes(err, "`make` is not installed. Install make and a C compiler");
-    assertStringIncludes(err, "/lib64/libvmkmgmt.so: not found (not an ESXi host)");
-    assertStringIncludes(err, "not built yet, and building it failed");
+    await t.step(
+      "no make on the PATH and nothing built yet: one clear error saying what to install",
+      async () => {
+        const noMake = await runMain({ XDG_CACHE_HOME: `${dir}/cache2`, PATH: "/nonexistent" });
+        const err = new TextDecoder().decode(noMake.stderr);
+        assertEquals(noMake.code, 1);
+        assertStringIncludes(err, "`make` is not installed. Install make and a C compiler");
+        assertStringIncludes(err, "/lib64/libvmkmgmt.so: not found (not an ESXi host)");
+        assertStringIncludes(err, "not built yet, and building it failed");
+      },
+    );
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
