@@ -36,11 +36,9 @@ export interface RawCallback {
 export interface RawSignature {
   /** The C variable (`sfvmk_mgmtSig`). */
   readonly variable: string;
-  /** Its declaration. */
   readonly node: AstNode;
   /** The callback table's variable, when the signature points at one. */
   readonly table?: string;
-  /** The table's declaration. */
   readonly tableNode?: AstNode;
   /** The revision as written, when it is `VMK_REVISION_FROM_NUMBERS(a, b, c, d)`. */
   readonly versionText?: string;

@@ -23,7 +23,6 @@ import { type CCallback, LAYOUT } from "./layout.ts";
 
 /** A kernel-to-user callback's bytes (copied out of C, or views its receiver must not keep: QueueSink). */
 export interface RawEvent {
-  /** The callback's id. */
   readonly callbackId: bigint;
   /** The originating instance (0 for none). */
   readonly instanceId: bigint;

@@ -77,7 +77,6 @@ export interface CCallback {
   parmSizes: number[];
   /** `parmTypes[4]`: `vmk_MgmtParmType` numbers. */
   parmTypes: number[];
-  /** `callbackId`. */
   callbackId: bigint;
   /** The callback's name, for diagnostics (not part of the ABI). */
   label?: string;
@@ -89,9 +88,7 @@ export interface CCallback {
 export interface CSignature {
   /** `vmk_revnum`. */
   version: number;
-  /** API name. */
   name: string;
-  /** Vendor. */
   vendor: string;
   /** The callback table, in order. */
   callbacks: CCallback[];
@@ -180,9 +177,7 @@ export function encodeApiSignature(sig: CSignature, callbacksAddr: bigint): Uint
 
 /** An instance as `vmk_MgmtUserGetInstances` reports it. */
 export interface InstanceEntry {
-  /** Instance id. */
   id: bigint;
-  /** Instance name. */
   name: string;
 }
 
@@ -209,7 +204,6 @@ export function encodeVectorParm(length: number, dataAddr: bigint): Uint8Array<A
 
 /** One `vmkmgmt_BufferField`: a pointer member to a caller buffer, as HELLO tells a bridge. */
 export interface CBufferField {
-  /** The kernel callback's id. */
   callbackId: bigint;
   /** The parameter's index. */
   parm: number;

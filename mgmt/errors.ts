@@ -85,7 +85,7 @@ export interface ErrorContext {
   operation: string;
   /** API signature name. */
   signature?: string;
-  /** Callback name. */
+  /** The callback's name in the signature, when the error is a call's. */
   callback?: string;
   /** Instance name or id. */
   instance?: string;
@@ -105,7 +105,7 @@ export interface ErrorContext {
  * ```
  */
 export class VmkMgmtError extends Error {
-  /** The errno number. */
+  /** The positive errno the library or the kernel returned; {@link VmkMgmtError.code} names it. */
   readonly errno: number;
   /** The errno name, e.g. `ENOENT`. */
   readonly code: string;

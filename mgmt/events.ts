@@ -23,9 +23,9 @@ import type { Type } from "./types/type.ts";
 
 /** A kernel-to-user callback as delivered to JavaScript. */
 export interface KernelEvent<N extends string = string, P = Record<string, unknown>> {
-  /** Callback name. */
+  /** The user-location callback's name in the signature. */
   readonly name: N;
-  /** Callback id. */
+  /** Its `callbackId` in the signature (16 and up). */
   readonly id: number;
   /** Originating instance, or null for `VMK_MGMT_NO_INSTANCE_ID`. */
   readonly instance: Instance | null;

@@ -19,7 +19,7 @@ import { ValueError } from "./errors.ts";
 export interface Instance {
   /** Kernel instance id. */
   readonly id: bigint;
-  /** Instance name. */
+  /** The name the driver registered the instance under (e.g. `vmnic0`). */
   readonly name: string;
 }
 

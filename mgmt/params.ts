@@ -14,7 +14,7 @@ import type { Type } from "./types/type.ts";
 
 /** A typed payload parameter. For vectors `type` is the element type. */
 export interface Param<D extends Direction = Direction, T extends Type<unknown> = Type<unknown>> {
-  /** Direction of the data. */
+  /** Which way the bytes go: `in`, `out`, `inout`, or a `vector*` form sized per call. */
   readonly dir: D;
   /** Value type, or element type for vectors. */
   readonly type: T;

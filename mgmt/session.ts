@@ -47,7 +47,7 @@ const registry = new FinalizationRegistry<Core>((core) => {
 export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisposable {
   /** The signature this session speaks. */
   readonly signature: Signature<D>;
-  /** The library it runs on. */
+  /** Which library answers: its path, and whether it is the simulator's, the vendor's or a bridge's. */
   readonly library: LibraryInfo;
   readonly #core: Core;
   readonly #plans = new Map<string, Plan>();

@@ -18,15 +18,12 @@ import { type RecordableHandle, recordControl, recordingNow, recordInstances } f
 
 /** Everything a session holds except its JavaScript object, so the finaliser can close it. */
 export interface Core {
-  /** The signature. */
   signature: Signature;
   /** The C form of the signature, in the order of `signature.list`. */
   c: CSignature;
-  /** The library in use. */
   library: LibraryInfo;
   /** Who answers the session (the simulator, or a bridge with its host and library), when the library says. */
   peer?: string;
-  /** The handle. */
   native: NativeHandle;
   /** The handle as a recording of this process's sessions sees it. */
   recordable: RecordableHandle;

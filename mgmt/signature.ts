@@ -64,7 +64,7 @@ export interface SignatureDef {
    * the macro does: patch 1007 becomes 239), or a raw `vmk_revnum` number.
    */
   readonly version: VersionDef;
-  /** Callbacks by name. */
+  /** The callbacks by the name typed calls use (a JavaScript identifier). */
   readonly callbacks: Readonly<Record<string, CallbackDef>>;
   /** A line of documentation. */
   readonly doc?: string;
@@ -88,11 +88,11 @@ export type VersionDef = string | readonly [number, number, number, number] | nu
 
 /** A validated parameter with its position. */
 export interface ParamInfo {
-  /** Parameter name. */
+  /** Its name in the callback's definition (an identifier; the argument object's key). */
   readonly name: string;
   /** Position among the payload parameters (0-based). */
   readonly index: number;
-  /** Direction. */
+  /** Which way the bytes go: `in`, `out`, `inout`, or a `vector*` form sized per call. */
   readonly dir: Direction;
   /** Value type, or element type for vectors. */
   readonly type: Type<unknown>;
@@ -100,7 +100,7 @@ export interface ParamInfo {
   readonly size: number;
   /** See {@link Param.lengthFrom}. */
   readonly lengthFrom?: string;
-  /** Documentation line. */
+  /** From the definition's `doc`; the REPL's `describe` shows it. */
   readonly doc?: string;
   /**
    * A vector of `t.byCommand(…)`: its layouts by command code, with the name each was given by
@@ -111,9 +111,9 @@ export interface ParamInfo {
 
 /** A validated callback. */
 export interface CallbackInfo {
-  /** Callback name. */
+  /** Its key in the definition's `callbacks` (an identifier). */
   readonly name: string;
-  /** Callback id. */
+  /** `callbackId`: 16 (`VMK_MGMT_RESERVED_CALLBACKS`) and up, unique in the signature. */
   readonly id: number;
   /** Where it runs. */
   readonly location: Location;
@@ -121,15 +121,15 @@ export interface CallbackInfo {
   readonly sync: boolean;
   /** Payload parameters in C order. */
   readonly params: readonly ParamInfo[];
-  /** Documentation line. */
+  /** From the definition's `doc`; the REPL's `describe` shows it. */
   readonly doc?: string;
 }
 
 /** A validated signature; `D` keeps the definition's literal types for typed invoke and events. */
 export interface Signature<D extends SignatureDef = SignatureDef> {
-  /** API name. */
+  /** The API's registered name (at most 31 bytes): with the vendor, what `open` looks up. */
   readonly name: string;
-  /** Vendor. */
+  /** The vendor half of the API's key (at most 31 bytes). */
   readonly vendor: string;
   /** Version text `M.m.u.p` of the revnum. */
   readonly version: string;
@@ -140,7 +140,7 @@ export interface Signature<D extends SignatureDef = SignatureDef> {
    * or `0x010000ef`.
    */
   readonly versionSource?: string;
-  /** Callbacks by name. */
+  /** The callbacks by name, each validated. */
   readonly callbacks: { readonly [K in keyof D["callbacks"] & string]: CallbackInfo };
   /** Callbacks in declaration order. */
   readonly list: readonly CallbackInfo[];
@@ -161,7 +161,7 @@ export interface Signature<D extends SignatureDef = SignatureDef> {
    * @throws {CallbackLookupError} naming the callbacks there are, with a did-you-mean.
    */
   callback(name: string): CallbackInfo;
-  /** Documentation line. */
+  /** From the definition's `doc`; the REPL's `describe` and `sigs` show it. */
   readonly doc?: string;
   /** Comments on named types and their members (see {@link SignatureDef.typeDocs}). */
   readonly typeDocs?: Readonly<Record<string, TypeDocs>>;
@@ -173,19 +173,19 @@ export interface Signature<D extends SignatureDef = SignatureDef> {
 
 /** The JSON form of a signature. */
 export interface SignatureJson {
-  /** API name. */
+  /** The API's registered name (at most 31 bytes). */
   name: string;
-  /** Vendor. */
+  /** The vendor half of the API's key (at most 31 bytes). */
   vendor: string;
   /** Version: `M.m.u.p`, `[major, minor, update, patch]` as C's macro takes them, or a raw revnum. */
   version: VersionDef;
-  /** Documentation line. */
+  /** Shown by the REPL's `describe` and `sigs`. */
   doc?: string;
   /** Named types that parameters may refer to by name. */
   types?: Record<string, TypeJson>;
   /** Comments on named types and their members (see {@link SignatureDef.typeDocs}). */
   typeDocs?: Record<string, { doc?: string; members?: Record<string, string> }>;
-  /** Callbacks by name. */
+  /** The callbacks by name: id, location, sync and parameters, as in {@link SignatureDef}. */
   callbacks: Record<string, {
     id: number;
     location?: Location;

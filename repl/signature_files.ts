@@ -23,7 +23,6 @@ export interface Family {
 
 /** What one file gave. */
 export interface LoadedSignatures {
-  /** Its signatures. */
   signatures: Signature[];
   /** Its families (C files with names set at run time). */
   families: Family[];

@@ -12,7 +12,6 @@ import type { Family } from "./signature_files.ts";
 
 /** Where a signature came from. */
 export interface KnownSignature {
-  /** The signature. */
   signature: Signature;
   /** `built-in`, or the file it was loaded from. */
   source: string;
@@ -46,7 +45,6 @@ export interface ReplTerminal {
 
 /** REPL state shared by commands, completer and the line editor. */
 export class ReplState {
-  /** Signatures by name. */
   readonly signatures = new Map<string, KnownSignature>();
   /**
    * Signatures whose names the kernel makes up at run time (a driver's per-controller APIs): a
@@ -59,7 +57,6 @@ export class ReplState {
   current?: string;
   /** Sessions found gone (the simulator restarted or dropped them): reopened on the next command. */
   readonly dead = new Set<string>();
-  /** `--json` output. */
   json: boolean;
   /** Readable-output styling. */
   paint: Paint;

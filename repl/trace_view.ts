@@ -23,7 +23,6 @@ interface HandleInfo {
 export interface CallbackStats {
   /** API and callback name (or id). */
   callback: string;
-  /** Calls. */
   calls: number;
   /** Failed calls by errno name. */
   errors: Record<string, number>;
@@ -33,9 +32,7 @@ export interface CallbackStats {
 
 /** The numbers of one trace. */
 export interface TraceStats {
-  /** Records read. */
   records: number;
-  /** Handles made. */
   handles: number;
   /** Milliseconds from the start to the last record. */
   spanMs: number;

@@ -24,7 +24,6 @@ export interface CallArgs {
   instance?: string;
   /** Parameters ready for `invoke`. */
   params: Record<string, unknown>;
-  /** `--timeout MS`. */
   timeout?: number;
 }
 

@@ -27,11 +27,11 @@ export interface CallError {
   readonly at: string;
   /** The calling process, as its HELLO said. */
   readonly pid: number;
-  /** The session. */
+  /** The simulator's session id (`sim ctl sessions` lists them). */
   readonly session: number;
-  /** The API. */
+  /** The API the session opened. */
   readonly api: string;
-  /** The callback. */
+  /** The kernel callback's name in the API's signature. */
   readonly callback: string;
   /** The instance's name, or null for none. */
   readonly instance: string | null;

@@ -48,11 +48,9 @@ export const FrameType = {
 
 /** A parsed frame. */
 export interface Frame {
-  /** Frame type. */
   type: number;
-  /** Request id. */
+  /** The request id: echoed in the reply; 0 for unsolicited frames (PROTOCOL.md). */
   id: number;
-  /** Payload bytes. */
   payload: Uint8Array;
 }
 
@@ -212,7 +210,6 @@ export function buildFrame(type: number, id: number, payload: Uint8Array = new U
 export class PayloadReader {
   #view: DataView;
   #bytes: Uint8Array;
-  /** Current offset. */
   offset = 0;
 
   /** Wraps a payload. */

@@ -32,7 +32,6 @@ export type { CallError };
 
 /** What an invoke needs of its kernel. */
 export interface InvokeHost {
-  /** Fault injection. */
   readonly faults: Faults;
   /** Diagnostics. */
   log(msg: string): void;

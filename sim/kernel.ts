@@ -56,13 +56,13 @@ export interface ApiState {
   module: KernelModule;
   /** Its handlers and session hooks. */
   definition: ApiDefinition;
-  /** Still registered. */
+  /** False once the module unregistered it (a hot-unplug): new sessions get ENODEV. */
   registered: boolean;
-  /** Its signature. */
+  /** The API's callback table, which every HELLO must match. */
   signature: Signature;
-  /** Its instances by id. */
+  /** The instances the driver registered, by kernel id. */
   instances: Map<bigint, KernelInstance>;
-  /** The sessions open on it. */
+  /** The sessions open on it now (events go to them). */
   sessions: Set<Session>;
   /** What its module sees of the kernel. */
   context: ModuleContext;
@@ -72,13 +72,13 @@ export interface ApiState {
 
 /** A connected library handle. */
 export interface Session {
-  /** Session id. */
+  /** Unique in this simulator, from 1. */
   readonly id: number;
-  /** The API it opened. */
+  /** The API the session opened with its HELLO. */
   readonly api: ApiState;
   /** Client process id. */
   readonly pid: number;
-  /** Its connection. */
+  /** Its connection to the library; frames to the session go out through it. */
   readonly transport: Transport;
   /** Events waiting for credit. */
   queue: EventMessage[];
@@ -98,9 +98,9 @@ export interface Session {
 
 /** Public view of a session, for status and control. */
 export interface SessionInfo {
-  /** Session id. */
+  /** The session's id (see {@link Session.id}). */
   id: number;
-  /** API name. */
+  /** The API's name. */
   api: string;
   /** Client process id. */
   pid: number;

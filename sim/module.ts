@@ -47,7 +47,7 @@ export interface EmitOptions {
 
 /** What a module can do with the kernel. */
 export interface ModuleContext<D extends SignatureDef = SignatureDef> {
-  /** The module's signature. */
+  /** The API's signature, for typed emits and the handlers' types. */
   readonly signature: Signature<D>;
   /**
    * Sends a user-location callback to one session or to all sessions of the API.
@@ -82,7 +82,7 @@ export interface ModuleContext<D extends SignatureDef = SignatureDef> {
 
 /** A session as the kernel-side hooks see it. */
 export interface SessionRef {
-  /** Session id. */
+  /** The simulator's session id, unique while it runs. */
   readonly id: number;
   /** The client's process id. */
   readonly pid: number;
@@ -113,7 +113,7 @@ export interface RawCall {
   readonly session: number;
   /** The instance invoked (0: none). */
   readonly instanceId: bigint;
-  /** The callback. */
+  /** The kernel callback called, by id (undecoded: `answer` works from bytes). */
   readonly callbackId: bigint;
   /** Whether the caller waits for the answer (a sync callback). */
   readonly sync: boolean;

@@ -29,11 +29,11 @@ import { PayloadReader, PayloadWriter, ProtocolError } from "./frames.ts";
 
 /** A callback of the caller's table, as HELLO carries it (its function pointer stays home). */
 export interface HelloCallback {
-  /** Callback id. */
+  /** `callbackId` in the caller's table. */
   id: bigint;
   /** `vmk_MgmtCallbackLocation`: 1 kernel, 2 user. */
   location: number;
-  /** Whether it is synchronous. */
+  /** The caller's table says it is synchronous. */
   sync: boolean;
   /** Its parameters: the caller's direction and the fixed or element size. */
   params: { dir: Direction; size: number }[];
@@ -41,7 +41,7 @@ export interface HelloCallback {
 
 /** A pointer member of a parameter that points to a caller buffer (what a bridge re-points). */
 export interface HelloBuffer {
-  /** Callback id. */
+  /** The callback whose parameter holds the pointer. */
   callbackId: bigint;
   /** Parameter index. */
   parm: number;
@@ -57,9 +57,9 @@ export interface HelloBuffer {
 export interface HelloRequest {
   /** `vmk_revnum` of the caller's signature. */
   revnum: number;
-  /** API name. */
+  /** The API name asked for (at most 31 bytes). */
   name: string;
-  /** Vendor. */
+  /** The vendor asked for (at most 31 bytes). */
   vendor: string;
   /** The client's process id. */
   pid: number;
@@ -189,7 +189,7 @@ export const PARM_DATA = 1;
 export interface InvokeRequest {
   /** Target instance (0 for none). */
   instanceId: bigint;
-  /** Callback id. */
+  /** The kernel callback to call, by id. */
   callbackId: bigint;
   /** The caller's table says the callback is synchronous. */
   sync: boolean;

@@ -11,7 +11,6 @@ const ROOT = new URL("../", import.meta.url).pathname;
 
 /** A simulator subprocess. */
 export interface SimProcess extends AsyncDisposable {
-  /** Its socket. */
   readonly socketPath: string;
   /** Environment for clients: `VMKMGMT_SIM_SOCKET` (and `VMKMGMT_LIB`). */
   readonly env: Record<string, string>;

@@ -16,19 +16,19 @@ import type { StructType } from "../types/struct.ts";
 
 /** Values of {@link NicStats}. */
 export interface NicStatsValue {
-  /** Packets received. */
+  /** Packets received since the driver loaded (a u64: it may pass 2^53). */
   rxPackets: bigint;
-  /** Packets sent. */
+  /** Packets sent since the driver loaded (u64). */
   txPackets: bigint;
-  /** Bytes received. */
+  /** Bytes received since the driver loaded (u64). */
   rxBytes: bigint;
-  /** Bytes sent. */
+  /** Bytes sent since the driver loaded (u64). */
   txBytes: bigint;
   /** 1 when the link is up. */
   linkUp: number;
-  /** Current MTU. */
+  /** The MTU in bytes, 68..9000 (`setMtu` refuses others with status 22). */
   mtu: number;
-  /** Driver name. */
+  /** The kernel module's name, up to 31 characters (a `char[32]`). */
   driver: string;
 }
 
@@ -73,15 +73,15 @@ export const LinkState: StructType<LinkStateValue> = t.struct({ up: t.u32, speed
 
 /** The literal definition of {@link acmeNic}, from which invoke and event types are derived. */
 export interface AcmeNicDef {
-  /** API name. */
+  /** What the kernel module registers; `open` finds the API by this and the vendor. */
   readonly name: "acmeNicMgmt";
-  /** Vendor. */
+  /** The vendor half of the API's key, as the driver registers it. */
   readonly vendor: "acme";
-  /** Version. */
+  /** Must match the driver's revision exactly, or `open` fails with ENODEV. */
   readonly version: "1.0.0.0";
-  /** Documentation. */
+  /** Shown by the REPL's `describe` and `sigs`. */
   readonly doc: string;
-  /** Callbacks. */
+  /** The callbacks by the names typed calls use; each comment gives its id and kind. */
   readonly callbacks: {
     /** id 16, sync: counters of the instance. */
     readonly getStats: {

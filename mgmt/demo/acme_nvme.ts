@@ -54,13 +54,13 @@ export const AdapterState: EnumType<"online" | "failed"> = t.enumOf(
 export interface AdapterInfoValue {
   /** The adapter's API name (open it with {@link acmeNvmeAdapter}). */
   name: string;
-  /** PCI address. */
+  /** The adapter's PCI address, e.g. `0000:3b:00.0`; its API name is `acmeNvme-` and this. */
   pci: string;
   /** Model, as the controller reports it (may fill all 16 bytes). */
   model: string;
-  /** Namespaces. */
+  /** Namespaces the controller exposes. */
   namespaces: number;
-  /** State. */
+  /** The controller's state; a number when the driver reports one this signature does not name. */
   state: "online" | "failed" | number;
   /** Sessions open on the adapter's API (the driver counts them in its session hooks). */
   sessions: number;
@@ -85,15 +85,15 @@ export const AdapterEventKind: EnumType<"added" | "removed"> = t.enumOf(
 
 /** The literal definition of {@link acmeNvme}. */
 export interface AcmeNvmeDef {
-  /** API name. */
+  /** The global API every adapter's driver instance shares (adapters come and go under their own names). */
   readonly name: "acmeNvmeMgmt";
-  /** Vendor. */
+  /** The vendor half of the API's key, as the driver registers it. */
   readonly vendor: "acme";
   /** Version, as C writes it. */
   readonly version: typeof ACME_NVME_VERSION;
-  /** Documentation. */
+  /** Shown by the REPL's `describe` and `sigs`. */
   readonly doc: string;
-  /** Callbacks. */
+  /** The callbacks by the names typed calls use; each comment gives its id and kind. */
   readonly callbacks: {
     /** id 16: the adapters and their per-adapter API names. */
     readonly listAdapters: {
@@ -170,7 +170,7 @@ export const NvmeCdw10: UnionType<NvmeCdw10Value> = t.union({
 
 /** Values of {@link NvmeCommand}. */
 export interface NvmeCommandValue {
-  /** Opcode. */
+  /** The admin opcode by name, or its number for one this signature does not name. */
   opcode: "getLogPage" | "identify" | "getFeatures" | "firmwareCommit" | number;
   /** Command id, echoed. */
   cid: number;
@@ -228,7 +228,7 @@ export const IdentifyRequest: StructType<IdentifyRequestValue> = t.struct({
 export interface FirmwareRequestValue {
   /** The image (a Uint8Array, pinned for the call), or an address. */
   image: bigint | Uint8Array;
-  /** Its size in bytes. */
+  /** How many bytes of `image` the kernel reads (the buffer's `lengthFrom`). */
   size: number;
   /** CRC-32 of the image as the kernel read it. */
   crc: number;
@@ -248,13 +248,13 @@ export const FirmwareRequest: StructType<FirmwareRequestValue> = t.struct({
 export interface AcmeNvmeAdapterDef {
   /** API name: the adapter's. */
   readonly name: string;
-  /** Vendor. */
+  /** The vendor half of the API's key, the same for every adapter. */
   readonly vendor: "acme";
   /** Version, as C writes it. */
   readonly version: typeof ACME_NVME_VERSION;
-  /** Documentation. */
+  /** Shown by the REPL's `describe` and `sigs`. */
   readonly doc: string;
-  /** Callbacks. */
+  /** The callbacks by the names typed calls use; each comment gives its id and kind. */
   readonly callbacks: {
     /** id 16: an admin command. */
     readonly adminPassthru: {

@@ -18,19 +18,19 @@ import type { UnionType } from "../types/union.ts";
 
 /** Values of {@link DeviceInfo}. */
 export interface DeviceInfoValue {
-  /** Model name. */
+  /** As the device reports it, up to 39 characters (a `char[40]`). */
   model: string;
-  /** Serial number. */
+  /** Up to 19 characters (a `char[20]`). */
   serial: string;
-  /** Capacity in bytes. */
+  /** Usable bytes (a u64: past 2^53 on large devices). */
   capacityBytes: bigint;
-  /** Block size in bytes. */
+  /** Logical block size in bytes (the demo's devices: 4096). */
   blockSize: number;
   /** Health. */
   state: "online" | "offline" | "degraded" | number;
-  /** Temperature. */
+  /** Composite temperature in °C (an f32). */
   temperatureC: number;
-  /** Write cache on. */
+  /** The volatile write cache is enabled (a C `bool`). */
   writeCache: boolean;
   /** Latency percentiles p50, p90, p99, p99.9 in µs. */
   latencyUs: number[];
@@ -38,11 +38,11 @@ export interface DeviceInfoValue {
 
 /** Values of {@link Thresholds}. */
 export interface ThresholdsValue {
-  /** Warning temperature. */
+  /** °C at which the driver warns (i16). */
   warnC: number;
-  /** Critical temperature. */
+  /** °C at which the driver takes the device offline (i16). */
   critC: number;
-  /** Hysteresis. */
+  /** °C the temperature must fall below a threshold before it re-arms (i8). */
   hysteresis: number;
   /** Sensor offset in milli-degrees. */
   offsetMilliC: bigint;
@@ -52,13 +52,13 @@ export interface ThresholdsValue {
 
 /** Values of {@link SmartAttr}. */
 export interface SmartAttrValue {
-  /** Attribute id. */
+  /** The SMART attribute number (e.g. 194, temperature). */
   id: number;
   /** Normalised value. */
   value: number;
   /** Worst value seen. */
   worst: number;
-  /** Raw value. */
+  /** The raw counter, vendor-specific in meaning (a u64). */
   raw: bigint;
 }
 
@@ -166,9 +166,9 @@ export const AdminStatus: StructType<AdminStatusValue> = t.struct({
 
 /** Values of {@link AdminCmd}. */
 export interface AdminCmdValue {
-  /** Opcode. */
+  /** The admin opcode by name, or its number for one this signature does not name. */
   opcode: "getLogPage" | "identify" | "setFeatures" | "getFeatures" | number;
-  /** Fused operation. */
+  /** Fused-operation bits (2 bits: 0 normal, 1 first, 2 second). */
   fuse: number;
   /** Command id, echoed in the completion. */
   cid: number;
@@ -178,7 +178,7 @@ export interface AdminCmdValue {
   cdw10: AdminCdw10Value;
   /** Completion dword 0: the command's result. */
   result: number;
-  /** Completion status. */
+  /** The completion's status bitfields (16 bits, as NVMe packs them). */
   status: AdminStatusValue;
   /** Identify: the model, filled as strncpy fills it (may have no NUL). */
   model: string;
@@ -218,15 +218,15 @@ export const AsyncEventInfo: StructType<AsyncEventInfoValue> = t.struct({
 
 /** The literal definition of {@link acmeStorage}. */
 export interface AcmeStorageDef {
-  /** API name. */
+  /** What the kernel module registers; `open` finds the API by this and the vendor. */
   readonly name: "acmeStorMgmt";
-  /** Vendor. */
+  /** The vendor half of the API's key, as the driver registers it. */
   readonly vendor: "acme";
-  /** Version. */
+  /** Must match the driver's revision exactly, or `open` fails with ENODEV. */
   readonly version: "2.1.0.0";
-  /** Documentation. */
+  /** Shown by the REPL's `describe` and `sigs`. */
   readonly doc: string;
-  /** Callbacks. */
+  /** The callbacks by the names typed calls use; each comment gives its id and kind. */
   readonly callbacks: {
     /** id 16: identity and health. */
     readonly getDeviceInfo: {

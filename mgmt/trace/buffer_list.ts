@@ -20,7 +20,7 @@ import { TRACE_BUFFER_DIRECTIONS } from "./format.ts";
 
 /** One signature in a list, and the API name (or `prefix*`) its lines match. */
 export interface BufferListEntry {
-  /** The signature. */
+  /** Whose callbacks' pointer members (`t.buffer`) become the list's lines. */
   readonly signature: Signature;
   /** The API name the recorder matches (default the signature's); a trailing `*` matches any name that starts with the rest. */
   readonly name?: string;

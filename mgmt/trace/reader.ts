@@ -58,7 +58,7 @@ export interface TraceStart extends TraceRecordBase {
 
 /** One entry of a recorded callback table. */
 export interface TraceCallback {
-  /** The callback id. */
+  /** `callbackId` as the program gave it (any 64-bit value: a recording keeps even bad tables). */
   readonly id: bigint;
   /** As the program gave it: a number when it is neither (Init then refused the table). */
   readonly location: "kernel" | "user" | number;
@@ -94,9 +94,9 @@ export interface TraceInit extends TraceRecordBase {
   readonly cookie: bigint;
   /** The signature's revision (`VMK_REVISION_FROM_NUMBERS`). */
   readonly revision: number;
-  /** The API name. */
+  /** The API name the program asked for (refused Inits are recorded too). */
   readonly name: string;
-  /** The vendor. */
+  /** The vendor the program asked for. */
   readonly vendor: string;
   /** The callback table as the program gave it. */
   readonly callbacks: TraceCallback[];
@@ -108,9 +108,9 @@ export interface TraceInit extends TraceRecordBase {
 
 /** A pointer member to a caller buffer, as the recorder was told of it (`vmkmgmt_BufferField`). */
 export interface TraceBufferField {
-  /** The kernel callback. */
+  /** The callback whose parameter holds the pointer. */
   readonly callbackId: bigint;
-  /** The parameter's index. */
+  /** Which parameter (0-based) holds it. */
   readonly param: number;
   /** Offset of the pointer in the parameter (in each element of a vector). */
   readonly offset: number;
@@ -164,7 +164,7 @@ export interface TraceInvoke extends TraceRecordBase {
   readonly dur: number;
   /** The instance (0: none). */
   readonly instanceId: bigint;
-  /** The callback id. */
+  /** The kernel callback invoked, by id (a signature names it: `trace show --sig`). */
   readonly callbackId: bigint;
   /** What the call returned (0, or an errno). */
   readonly status: number;
@@ -208,7 +208,7 @@ export interface TraceEvent extends TraceRecordBase {
   readonly t: number;
   /** The instance (0: none). */
   readonly instanceId: bigint;
-  /** The callback id. */
+  /** The user callback the kernel sent, by id. */
   readonly callbackId: bigint;
   /** Each parameter's bytes (a vector's data). */
   readonly params: Uint8Array[];
@@ -260,11 +260,11 @@ export interface TraceEnd extends TraceRecordBase {
   readonly kind: "end";
   /** Nanoseconds since the recording started. */
   readonly t: number;
-  /** Records written. */
+  /** Records the recorder wrote before this one. */
   readonly written: number;
-  /** Records dropped. */
+  /** Records lost because the recorder's buffer was full (the program never waits on it). */
   readonly dropped: number;
-  /** Bytes of records dropped. */
+  /** Bytes of the records lost. */
   readonly droppedBytes: number;
 }
 
@@ -274,7 +274,7 @@ export interface TraceUnknown extends TraceRecordBase {
   readonly kind: "unknown";
   /** Its kind number. */
   readonly code: number;
-  /** Its payload length. */
+  /** Its payload's length in bytes (skipped whole). */
   readonly length: number;
 }
 
@@ -295,7 +295,7 @@ export type TraceRecord =
 export interface TraceStop {
   /** Byte offset of the record that could not be read. */
   readonly offset: number;
-  /** Why. */
+  /** What was wrong, e.g. `its CRC does not match its bytes`. */
   readonly reason: string;
 }
 

@@ -7,7 +7,7 @@ import { ValueError } from "../errors.ts";
 
 /** An array type: its element type and length. */
 export interface ArrayType<V> extends Type<V> {
-  /** The element type. */
+  /** Every element's type (C's `T x[N]`: N of them, each `element.size` bytes apart). */
   readonly element: Type<unknown>;
   /** The number of elements. */
   readonly length: number;

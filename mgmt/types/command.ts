@@ -24,7 +24,7 @@ import { describeValue, type Type, type ValueOf } from "./type.ts";
 export interface CommandType<
   M extends Readonly<Record<string, Type<unknown>>> = Record<string, Type<unknown>>,
 > extends Type<Uint8Array | ValueOf<M[keyof M]>> {
-  /** `command`. */
+  /** Tells a command type from the other kinds. */
   readonly kind: "command";
   /** The parameter whose value chooses the layout. */
   readonly param: string;

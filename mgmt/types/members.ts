@@ -20,7 +20,7 @@ export interface FieldAttributes {
 
 /** A named bitfield of `width` bits of declared type `base` (an integer, an enum or bool). */
 export interface BitField<V = unknown> extends FieldAttributes {
-  /** Member kind. */
+  /** Tells a named bitfield from the other member kinds. */
   readonly member: "bits";
   /** The declared type: its size is the storage unit, its signedness the field's. */
   readonly base: Type<V>;
@@ -30,7 +30,7 @@ export interface BitField<V = unknown> extends FieldAttributes {
 
 /** An unnamed bitfield: `width` bits of padding (`: 0` moves to the next unit of `base`). It carries no value. */
 export interface PadBits extends FieldAttributes {
-  /** Member kind. */
+  /** Tells padding bits from the other member kinds. */
   readonly member: "pad";
   /** The declared type. */
   readonly base: Type<unknown>;
@@ -40,9 +40,9 @@ export interface PadBits extends FieldAttributes {
 
 /** A member with field attributes. */
 export interface AttributedField<T extends Type<unknown> = Type<unknown>> extends FieldAttributes {
-  /** Member kind. */
+  /** Tells an attributed member from a plain type. */
   readonly member: "field";
-  /** The member's type. */
+  /** The member's type; the attributes change only where it sits. */
   readonly type: T;
 }
 
@@ -51,7 +51,7 @@ export interface AttributedField<T extends Type<unknown> = Type<unknown>> extend
  * `struct { union { vmk_uint32 raw; struct { vmk_uint32 cns : 8, : 24; }; }; }` has members `raw` and `cns`.
  */
 export interface AnonymousMember<V = unknown> {
-  /** Member kind. */
+  /** Tells an anonymous struct or union from the other member kinds. */
   readonly member: "anon";
   /** The struct or union whose members are lifted. */
   readonly type: Type<V> & { readonly kind: "struct" | "union" };

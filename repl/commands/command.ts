@@ -35,7 +35,6 @@ export interface LineContext {
 
 /** A REPL command. */
 export interface Command {
-  /** Name typed. */
   name: string;
   /** Other names. */
   aliases?: string[];
