@@ -17,16 +17,43 @@ import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { userPath } from "../util/path.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const USAGE = "usage: deno task run [--record TRACE] scripts/NAME.ts [script args…]\n" +
-  "  (scripts: collect-stats, link-watch, flash-firmware, mtu-rollout; --record: every vmk_Mgmt call the\n" +
-  "  script makes goes to TRACE, %p its process id — see deno task trace, deno task sim --replay)";
+
+/** The scripts that come with the project, by the name `deno task run NAME` takes. */
+function bundledScripts(): string[] {
+  return [...Deno.readDirSync(`${ROOT}scripts`)]
+    .map((e) => e.name)
+    .filter((n) => n.endsWith(".ts") && n !== "run.ts")
+    .map((n) => n.slice(0, -3))
+    .sort();
+}
+
+const USAGE = "usage: deno task run [--record TRACE] SCRIPT [script args…]\n" +
+  "  SCRIPT: a file (relative to where you are), or one that comes with the project by name:\n" +
+  `  ${bundledScripts().join(", ")}\n` +
+  "  --record TRACE: every vmk_Mgmt call the script makes goes to TRACE, %p its process id — see\n" +
+  "  deno task trace, deno task sim --replay";
+
+/**
+ * Where `script` is: a path relative to the user's directory (or absolute), else one of the
+ * project's (`scripts/NAME.ts` as the README writes it, or a bare NAME); undefined with the paths
+ * tried when there is none.
+ */
+export function findScript(script: string): { path?: string; tried: string[] } {
+  const tried = [userPath(script)];
+  if (!script.startsWith("/")) {
+    tried.push(`${ROOT}${script}`);
+    if (!script.includes("/")) tried.push(`${ROOT}scripts/${script.replace(/\.ts$/, "")}.ts`);
+  }
+  return { path: tried.find(exists), tried };
+}
 
 /** The permission flags a script declares (`@permissions --allow-…` in its header). */
 export async function declaredPermissions(script: string): Promise<string[]> {
   const text = await Deno.readTextFile(script);
   const m = /@permissions\s+([^\n]+)/.exec(text);
   if (!m) throw new Error(`${script} declares no @permissions line`);
-  return m[1].trim().split(/\s+/);
+  // (A one-line doc comment ends on the same line: its `*/` is not a flag.)
+  return m[1].replace(/\*\/.*$/, "").trim().split(/\s+/).filter(Boolean);
 }
 
 function exists(path: string): boolean {
@@ -53,11 +80,13 @@ async function main(): Promise<number> {
     console.error(USAGE);
     return script ? 0 : 2;
   }
-  if (!exists(script)) {
-    console.error(`run: no script ${script}\n${USAGE}`);
+  const found = findScript(script);
+  if (!found.path) {
+    console.error(`run: no script ${script} (looked for ${[...new Set(found.tried)].join(", ")})\n${USAGE}`);
     return 2;
   }
-  const permissions = await declaredPermissions(script);
+  const path = found.path;
+  const permissions = await declaredPermissions(path);
   const env: Record<string, string> = {};
   let sim: SimProcess | undefined;
   const real = Deno.env.get(LIBRARY_ENV) ?? ESXI_LIBRARY_PATHS.find(exists);
@@ -100,7 +129,10 @@ async function main(): Promise<number> {
   }
   try {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...permissions, script, ...args],
+      // In the user's directory, so that files the script is given are where the user means; with
+      // the project's import map, which the bundled scripts (and the user's) import through.
+      args: ["run", "--config", `${ROOT}deno.json`, ...permissions, path, ...args],
+      cwd: Deno.env.get("INIT_CWD") || Deno.cwd(),
       env,
       stdin: "inherit",
       stdout: "inherit",

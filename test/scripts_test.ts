@@ -376,3 +376,78 @@ Deno.test({
     assertStringIncludes(r.stderr, "--timeout: expected milliseconds");
   },
 });
+
+Deno.test("deno task run from the user's directory: scripts by path or by name, files where the user is, paths named", async (t) => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-run-cwd-" });
+  /** As `deno task run` from `dir`: the runner in the project, INIT_CWD where the user is. */
+  const runFrom = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", `${ROOT}scripts/run.ts`, ...args],
+      cwd: ROOT,
+      env: { VMKMGMT_SIM_SOCKET: sim.socketPath, NO_COLOR: "1", INIT_CWD: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  };
+  try {
+    await t.step(
+      "a script of the user's, relative to their directory, reads a file relative to it",
+      async () => {
+        await Deno.mkdir(`${dir}/s`);
+        await Deno.writeTextFile(
+          `${dir}/s/example.ts`,
+          `/** @permissions --allow-ffi --allow-env --allow-read */
+import { open } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+import { parseArgs } from "@std/cli/parse-args";
+await using s = await open(acmeNic);
+const { stats } = await s.invoke("getStats", { instance: "vmnic0" });
+console.log("mtu", stats.mtu, "note", Deno.readTextFileSync(parseArgs(Deno.args).f as string).trim());
+`,
+        );
+        await Deno.writeTextFile(`${dir}/note.txt`, "hello\n");
+        const r = await runFrom("s/example.ts", "-f", "note.txt");
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stdout.trim(), "mtu 1500 note hello");
+      },
+    );
+    await t.step("a bundled script by name, and by the README's path", async () => {
+      for (const script of ["collect-stats", "scripts/collect-stats.ts"]) {
+        const r = await runFrom(script, "--rounds", "1");
+        assertEquals(r.code, 0, `${script}: ${r.stderr}`);
+        assertStringIncludes(r.stdout, "vmnic3");
+      }
+    });
+    await t.step(
+      "no such script: every path looked at is named; the usage lists every bundled script",
+      async () => {
+        const r = await runFrom("nope.ts");
+        assertEquals(r.code, 2);
+        assertStringIncludes(
+          r.stderr,
+          `no script nope.ts (looked for ${dir}/nope.ts, ${ROOT}nope.ts, ${ROOT}scripts/nope.ts)`,
+        );
+        for (
+          const name of [
+            "collect-stats",
+            "flash-firmware",
+            "fleet",
+            "link-watch",
+            "mtu-rollout",
+            "nvme-inventory",
+          ]
+        ) {
+          assertStringIncludes(r.stderr, name);
+        }
+      },
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -19,9 +19,11 @@ export function dirnameOf(path: string): string {
 
 /**
  * A path the user typed, made absolute against the directory they ran the command in: `deno task`
- * runs in the project's directory and says where the user was in `INIT_CWD`.
+ * runs in the project's directory and says where the user was in `INIT_CWD`. `~/` is their home.
  */
 export function userPath(path: string): string {
   if (path.startsWith("/")) return path;
+  const home = Deno.env.get("HOME");
+  if (path.startsWith("~/") && home) return `${home}/${path.slice(2)}`;
   return `${Deno.env.get("INIT_CWD") || Deno.cwd()}/${path}`;
 }
