@@ -471,11 +471,9 @@ export function defineSignature<const D extends SignatureDef>(def: D): Signature
       if (found?.location === "user") return found;
       const events = names("user");
       throw new CallbackLookupError(
-        `${name} has no kernel event ${cb}${
+        `${name} has no kernel event ${cb}${found ? ` (${cb} is a kernel callback)` : ""}${
           found ? "" : didYouMean(cb, events)
-        }; events (user-location callbacks) are: ${events.join(", ") || "none"}${
-          found ? ` (${cb} is a kernel callback)` : ""
-        }`,
+        } — events (user-location callbacks) are: ${events.join(", ") || "none"}`,
         cb,
         found,
       );

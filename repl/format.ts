@@ -391,6 +391,9 @@ export function describeCallback(cb: CallbackInfo, p: Paint, docs?: TypeDocMap):
   return lines.join("\n");
 }
 
+/** The length a template gives a caller buffer whose signature fixes none: a page. */
+const TEMPLATE_BUFFER_BYTES = 4096;
+
 /** `describe` with no callback: the signature's callbacks in a table. */
 export function describeSignature(sig: Signature, p: Paint): string {
   const version = sig.versionSource
@@ -420,8 +423,11 @@ function skeleton(type: Type<unknown>): unknown {
     case "bytes":
     case "command":
       return "00";
-    case "pointer":
-      return "0x0";
+    case "pointer": {
+      // A caller buffer: bytes the call pins (the form `call` takes); a bare pointer: NULL.
+      const buffer = (type as PointerType).buffer;
+      return buffer ? { length: buffer.length ?? TEMPLATE_BUFFER_BYTES } : "0x0";
+    }
     case "enum":
       return Object.keys((type as EnumType<string>).values)[0];
     case "array":
@@ -431,8 +437,18 @@ function skeleton(type: Type<unknown>): unknown {
       const first = (type as RecordType<unknown>).fields[0];
       return { [first.name]: skeleton(first.type) };
     }
-    default:
-      return Object.fromEntries((type as RecordType<unknown>).fields.map((f) => [f.name, skeleton(f.type)]));
+    default: {
+      const fields = (type as RecordType<unknown>).fields;
+      const value: Record<string, unknown> = Object.fromEntries(
+        fields.map((f) => [f.name, skeleton(f.type)]),
+      );
+      // A buffer whose length a member holds: the member says the buffer's length, not 0.
+      for (const f of fields) {
+        const from = f.type.kind === "pointer" ? (f.type as PointerType).buffer?.lengthFrom : undefined;
+        if (from !== undefined && from in value) value[from] = TEMPLATE_BUFFER_BYTES;
+      }
+      return value;
+    }
   }
 }
 

@@ -194,7 +194,15 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       json: toJsonText(value ?? null),
     });
   } catch (err) {
-    const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    // A line that does not parse: what the parser said, of what the user typed — not of the module
+    // it was wrapped in (a code frame of that module and its data: URL say nothing to them).
+    const error = isParseFailure(err)
+      ? `SyntaxError: ${
+        (err as Error).message.split("\n")[0].replace(/^SyntaxError:\s*/, "")
+      } — in: ${m.code.trim()}`
+      : err instanceof Error
+      ? `${err.name}: ${err.message}`
+      : String(err);
     self.postMessage({ type: "eval-result", id: m.id, error });
   }
 };

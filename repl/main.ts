@@ -19,6 +19,7 @@ import { explainEio, reconnect } from "./health.ts";
 import { stopJs } from "./js_eval.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
+import { userPath } from "../util/path.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { COMMANDS, ExitRequest, findCommand } from "./commands/mod.ts";
 import { stopRecordingOnExit } from "./commands/record.ts";
@@ -47,6 +48,10 @@ Options:
   --no-sim         do not start a simulator when none is running
   -v, --verbose    say which library and simulator are used
   -h, --help       this text
+
+Exit status of -c, --file and piped commands: 0 all ran; 1 one failed (the rest did not run); 2 it could
+not start (a bad option, no library); 3 all ran, but a driver answered a non-zero status (an out
+parameter named status, or a record's status member — stderr names the call).
 
 Inside, type help. Environment: VMKMGMT_LIB (library), VMKMGMT_SIM_SOCKET (simulator socket),
 VMKMGMT_HOST (as --host).`;
@@ -152,13 +157,14 @@ async function registerSignatures(state: ReplState, args: Cli): Promise<void> {
     make: (name) => acmeNvmeAdapter(name) as unknown as Signature,
     source: "built-in (an acmeNvmeMgmt adapter's API)",
   });
-  const dir = Deno.env.get("VMKMGMT_SIG_DIR");
+  const sigDir = Deno.env.get("VMKMGMT_SIG_DIR");
+  const dir = sigDir ? userPath(sigDir) : undefined;
   if (dir) {
     for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
       if (e.isFile && /\.(ts|json|c)$/.test(e.name)) await loadSignatureFile(state, `${dir}/${e.name}`);
     }
   }
-  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, f, args.cflags);
+  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, userPath(f), args.cflags);
 }
 
 /** `-c`, `--file` or standard input: every command in turn, stopping at the first that fails. */
@@ -167,17 +173,29 @@ async function runBatch(state: ReplState, args: Cli): Promise<number> {
   if (args.command !== undefined) text = args.command as string;
   else if (args.file !== undefined) {
     try {
-      text = await Deno.readTextFile(args.file as string);
+      text = await Deno.readTextFile(userPath(args.file as string));
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) throw new CommandError(`--file ${args.file}: no such file`);
+      if (e instanceof Deno.errors.NotFound) {
+        throw new CommandError(`--file ${args.file}: no such file (${userPath(args.file as string)})`);
+      }
       throw new CommandError(`--file ${args.file}: ${(e as Error).message}`);
     }
   } else text = new TextDecoder().decode(await new Response(Deno.stdin.readable).arrayBuffer());
   for (const line of splitCommands(text)) {
     if (!(await runLine(state, line))) return 1;
   }
+  if (state.driverStatuses.length) {
+    // Every command ran; the driver said no to some. Scripts see it in the exit status.
+    console.error(
+      `exit status 3: the driver answered a non-zero status — ${state.driverStatuses.join("; ")}`,
+    );
+    return EXIT_DRIVER_STATUS;
+  }
   return 0;
 }
+
+/** A batch run's exit status when every command ran but a driver answered a non-zero `status`. */
+const EXIT_DRIVER_STATUS = 3;
 
 /** The line editor of an interactive session, on the state's prompt, completion and hints. */
 function makeEditor(state: ReplState, args: Cli, home: string): LineEditor {

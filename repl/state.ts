@@ -75,6 +75,8 @@ export class ReplState {
   simSocket?: string;
   /** The last call's callback, result and input (`show -a`). */
   last?: { callback: CallbackInfo; result: Record<string, unknown>; input?: Record<string, unknown> };
+  /** Calls whose driver answered a non-zero `status` (`setMtu vmnic1: status 22`): a batch run's exit status 3. */
+  readonly driverStatuses: string[] = [];
   /** The simulator's control ops with their descriptions (asked once). */
   simOps?: Record<string, string>;
 

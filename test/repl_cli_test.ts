@@ -256,3 +256,121 @@ Deno.test("real-driver types in the REPL: describe with bits, fields by path, lo
     "cmd.cdw10.getFeatures.featureID: 256 does not fit 8 bits (0..255",
   );
 });
+
+Deno.test("first-use fixes (issue 24): sim ops on the current API, templates that run, a driver's status in the exit status", async (t) => {
+  await using sim = await startSimProcess();
+  await t.step(
+    "sim emit and sim fail act on the current session's API, not the simulator's first",
+    async () => {
+      const r = await repl([
+        "-c",
+        'open acmeStorMgmt; sim emit event=deviceEvent params={"kind":"attached","lba":0,"detail":"00"}; sim fail instance=vmhba1 errno=EIO; call getDeviceInfo vmhba1',
+      ], sim.env);
+      assertEquals(r.code, 1, r.stdout);
+      assertStringIncludes(r.stdout, "emit event=deviceEvent");
+      assertStringIncludes(r.stdout, "api=acmeStorMgmt");
+      assertStringIncludes(r.stderr, "EIO");
+      assert(!r.stderr.includes("acmeNicMgmt"), r.stderr);
+      await sim.control({ op: "clear", api: "acmeStorMgmt" });
+    },
+  );
+  await t.step(
+    "template on an API with no instances writes '-', and a caller buffer as {length}; its lines run",
+    async () => {
+      const r = await repl(
+        ["--json", "-c", "open acmeNvme-0000:3b:00.0; template firmwareDownload"],
+        sim.env,
+      );
+      assertEquals(r.code, 0, r.stderr);
+      const [opened, template] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      assertEquals(opened.ok, true);
+      assertMatch(template.line, /^call firmwareDownload - request=\{"image":\{"length":4096\},"size":4096,/);
+      assertEquals(template.json.instance, "-");
+      for (const call of [template.line, `call firmwareDownload ${JSON.stringify(template.json)}`]) {
+        const ran = await repl(["--json", "-c", `open acmeNvme-0000:3b:00.0; ${call}`], sim.env);
+        assertEquals(ran.code, 0, `${call}: ${ran.stderr}`);
+        assertEquals(JSON.parse(ran.stdout.trim().split("\n")[1]).result.request.status, 0, call);
+      }
+      const plain = await repl(["-c", "open acmeNvme-0000:3b:00.0"], sim.env);
+      assertStringIncludes(plain.stdout, "0 instances (calls take - for no instance)");
+    },
+  );
+  await t.step(
+    "a driver's non-zero status: every command runs, exit status 3, the call named on stderr",
+    async () => {
+      const r = await repl(
+        ["-c", "open acmeNicMgmt; call setMtu vmnic1 mtu=67; call getStats vmnic1"],
+        sim.env,
+      );
+      assertEquals(r.code, 3, r.stderr);
+      assertStringIncludes(r.stdout, "mtu        1500", "the command after it ran");
+      assertStringIncludes(r.stderr, "setMtu vmnic1: status 22");
+      const nested = await repl([
+        "-c",
+        'open acmeNvme-0000:3b:00.0; call identify - request={"cns":7,"nsid":0,"page":{"length":4096},"status":0}',
+      ], sim.env);
+      assertEquals(nested.code, 3, nested.stderr);
+      assertStringIncludes(nested.stderr, "identify: request.status -22");
+      const good = await repl(["-c", "open acmeNicMgmt; call setMtu vmnic1 mtu=1500"], sim.env);
+      assertEquals(good.code, 0, good.stderr);
+    },
+  );
+  await t.step(
+    "messages about what the user typed: js syntax, --filter, --timeout 0; help js says what $ is",
+    async () => {
+      const js = await repl(["-c", "js let x = ;"], sim.env);
+      assertEquals(js.code, 1);
+      assertStringIncludes(js.stderr, "js: SyntaxError: Expression expected — in: let x = ;");
+      assert(!js.stderr.includes("data:"), js.stderr);
+      const filter = await repl([
+        "-c",
+        "open acmeNicMgmt; watch linkEvent --filter 'ev.params.state.up ==' --for 100ms",
+      ], sim.env);
+      assertStringIncludes(filter.stderr, "--filter ev.params.state.up ==: the expression ends too soon");
+      const zero = await repl(["-c", "open acmeNicMgmt; call getStats vmnic0 --timeout 0"], sim.env);
+      assertEquals(zero.code, 1);
+      assertStringIncludes(zero.stderr, "--timeout: expected a duration > 0");
+      const unit = await repl(["-c", "open acmeNicMgmt; call getStats vmnic0 --timeout 2s"], sim.env);
+      assertEquals(unit.code, 0, unit.stderr);
+      const help = await repl(["-c", "help js"], sim.env);
+      assertStringIncludes(help.stdout, "$, an empty object to keep your own values on");
+    },
+  );
+  await t.step("an event name misspelt: the did-you-mean ends its clause", async () => {
+    const r = await repl(["-c", "open acmeNicMgmt; watch linkEvnt"], sim.env);
+    assertEquals(r.code, 1);
+    assertStringIncludes(r.stderr, "has no kernel event linkEvnt; did you mean linkEvent? — events");
+  });
+});
+
+Deno.test("paths the user types are where the user is (INIT_CWD), named in full; an image too big is refused unread", async () => {
+  await using sim = await startSimProcess();
+  const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-repl-cwd-" });
+  try {
+    const env = { ...sim.env, INIT_CWD: dir };
+    await Deno.writeFile(`${dir}/fw.bin`, new TextEncoder().encode("123456789"));
+    await Deno.writeTextFile(
+      `${dir}/cmds.txt`,
+      "open acmeNicMgmt; call flashFirmware vmnic0 image=@fw.bin\n",
+    );
+    const ran = await repl(["--file", "cmds.txt"], env);
+    assertEquals(ran.code, 0, ran.stderr);
+    assertStringIncludes(ran.stdout, `crc  ${0xcbf43926}`);
+    const missing = await repl(["-c", "open acmeNicMgmt; call flashFirmware vmnic0 image=@nope.bin"], env);
+    assertEquals(missing.code, 1);
+    assertStringIncludes(missing.stderr, `${dir}/nope.bin`);
+    const noFile = await repl(["--file", "nope.txt"], env);
+    assertStringIncludes(noFile.stderr, `--file nope.txt: no such file (${dir}/nope.txt)`);
+    // A sparse 100 MiB file: refused by its size, before a byte is read.
+    using big = await Deno.open(`${dir}/big.bin`, { write: true, create: true });
+    await big.truncate(100 * 1024 * 1024);
+    const tooBig = await repl(["-c", "open acmeNicMgmt; call flashFirmware vmnic0 image=@big.bin"], env);
+    assertEquals(tooBig.code, 1);
+    assertStringIncludes(
+      tooBig.stderr,
+      `${dir}/big.bin is 104857600 bytes; one vector holds at most 67108864 (64 MiB)`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -345,7 +345,7 @@ Deno.test({
         assertThrows(
           () => s.events("getStats" as never),
           TypeError,
-          "has no kernel event getStats; events (user-location callbacks) are: linkEvent, logEvent",
+          "has no kernel event getStats (getStats is a kernel callback) — events (user-location callbacks) are: linkEvent, logEvent",
         );
         assertThrows(() => s.waitFor("linkEvent", { timeout: -1 }), RangeError, "timeout");
         assertEquals(s.stats.inFlight, 0);

@@ -215,7 +215,7 @@ Deno.test("control ops: errors name what was wrong", async () => {
   await bad({ op: "fail", instance: 1, errno: 5, count: 0 }, "count: expected a whole number");
   await bad(
     { op: "emit", event: "getStats" },
-    "event: acmeNicMgmt has no kernel event getStats; events (user-location callbacks) are: linkEvent, logEvent (getStats is a kernel callback)",
+    "event: acmeNicMgmt has no kernel event getStats (getStats is a kernel callback) — events (user-location callbacks) are: linkEvent, logEvent",
   );
   await bad({ op: "emit", event: "linkEvent", params: {} }, "params.state: missing");
   await bad(

@@ -7,6 +7,8 @@ import { formatResult, paramHint, resultJson } from "../format.ts";
 import { isRecord } from "../../mgmt/types/record.ts";
 import { missingFields, missingValues, parseCallArgs } from "../values.ts";
 import { ValueError } from "../../mgmt/errors.ts";
+import { MAX_VECTOR_BYTES } from "../../abi/facts.ts";
+import { userPath } from "../../util/path.ts";
 import { type Token, tokenize } from "../tokenize.ts";
 import type { CallbackInfo } from "../../mgmt/signature.ts";
 import type { Session } from "../../mgmt/session.ts";
@@ -67,7 +69,7 @@ async function chooseInstance(
 
 export const call: Command = {
   name: "call",
-  usage: "call CALLBACK [INSTANCE] [name=value …] [{json}] [--timeout MS]",
+  usage: "call CALLBACK [INSTANCE] [name=value …] [{json}] [--timeout DURATION]",
   summary: "invoke a kernel callback and show what it returns",
   help: `Values are typed by the signature:
   numbers      mtu=9000  id=0x10  seq=18446744073709551615 (64-bit ints are exact)
@@ -96,8 +98,15 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
     const s = state.session();
     const name = need(args, 0, "callback name", this.usage);
     const cb = callbackOf(s.signature, name, "kernel");
-    const home = Deno.env.get("HOME");
-    const readFile = (p: string) => Deno.readFile(p.startsWith("~/") && home ? `${home}/${p.slice(2)}` : p);
+    const readFile = async (p: string) => {
+      // Where the user is, not the project; the size before the bytes (a wrong file can be huge).
+      const path = userPath(p);
+      const { size } = await Deno.stat(path);
+      if (size > MAX_VECTOR_BYTES) {
+        throw new Error(`${path} is ${size} bytes; one vector holds at most ${MAX_VECTOR_BYTES} (64 MiB)`);
+      }
+      return await Deno.readFile(path);
+    };
     let words = args.slice(1);
     // On a terminal, a value left out is asked for, one at a time, with its type (as evans does) —
     // after the words given were read (a bad value is an error first) and only when each names a
@@ -126,6 +135,8 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
         timeout: parsed.timeout,
       }) as Record<string, unknown>;
       state.last = { callback: cb, result, input: input as Record<string, unknown> };
+      const status = driverStatus(result);
+      if (status) state.driverStatuses.push(`${name}${instance ? ` ${instance}` : ""}: ${status}`);
       state.result(
         () => formatResult(cb, result, state.paint),
         () => ({
@@ -190,4 +201,21 @@ function callHint({ state, line, done, current }: LineContext): string {
   }
   if (current.includes("=") || (current && !current.includes("=") && all.length > 3)) return "";
   return parts.length ? (/\s$/.test(line) ? "" : " ") + parts.join(" ") : "";
+}
+
+/**
+ * A non-zero `status` the driver answered in an out parameter (`status`, or a record's `status`
+ * member, as `request.status`), as `status 22`; undefined when there is none. The call itself
+ * succeeded — this is the driver's own verdict, which batch runs turn into their exit status.
+ */
+export function driverStatus(result: Record<string, unknown>): string | undefined {
+  const nonZero = (v: unknown) => (typeof v === "number" || typeof v === "bigint") && Number(v) !== 0;
+  if (nonZero(result.status)) return `status ${result.status}`;
+  for (const [name, value] of Object.entries(result)) {
+    if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+      const inner = (value as Record<string, unknown>).status;
+      if (nonZero(inner)) return `${name}.status ${inner}`;
+    }
+  }
+  return undefined;
 }

@@ -6,6 +6,7 @@ import type { Signature } from "../../mgmt/signature.ts";
 import { describeCallback, describeSignature, template as callTemplate, toJsonText } from "../format.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { callbackOf, type Command, need } from "./command.ts";
+import { refreshInstances } from "./session.ts";
 
 function signatureForDescribe(state: ReplState): Signature {
   if (state.current) return state.session().signature;
@@ -42,10 +43,12 @@ export const template: Command = {
   summary: "print a call line and a JSON skeleton to edit",
   args: ["kernelCallback", "instance"],
   needsSession: true,
-  run(state, args) {
+  async run(state, args) {
     const sig = signatureForDescribe(state);
     const cb = callbackOf(sig, need(args, 0, "callback name", this.usage), "kernel");
-    const inst = args[1]?.text ?? state.instanceCache.get(sig.name)?.[0]?.name ?? "INSTANCE";
+    // The first instance the kernel has, or `-` (no instance) for an API that has none.
+    const known = state.instanceCache.get(sig.name) ?? await refreshInstances(state, sig.name);
+    const inst = args[1]?.text ?? known[0]?.name ?? "-";
     const t = callTemplate(cb, inst);
     // On a terminal the call line is also put on the next edit line, ready to edit and run.
     const terminal = state.json ? undefined : state.terminal;

@@ -30,7 +30,8 @@ export const js: Command = {
   summary: "evaluate TypeScript/JavaScript with session, sessions and the module's API in scope",
   help: `Top-level await works: js (await session.invoke("getStats", { instance: "vmnic0" })).stats.mtu
 The scope lasts: js const x = 5 then js x * 2. In scope: session (current), sessions (by name), every
-export of mod.ts and demo.ts (open, t, acmeNic, …) and $. Tab completes names and properties
+export of mod.ts and demo.ts (open, t, acmeNic, …), and $, an empty object to keep your own values on
+($.runs = ($.runs ?? 0) + 1). Tab completes names and properties
 (js session.inv). Ctrl-C stops a runaway evaluation (the scope then starts afresh). js takes the rest of
 its line, semicolons included; after statements the value of the last expression is shown.`,
   // Names and properties from the lasting js scope, for the expression under the cursor; nothing
@@ -89,6 +90,12 @@ Tab completes ops and their keys. Examples:
       req = controlRequest(op, args.slice(1).map((a) => a.text));
     } catch (e) {
       throw new CommandError(`sim: ${(e as Error).message}`);
+    }
+    // An op about one API is about the current session's unless api= says otherwise (the
+    // simulator's own default is the first API it registered, which is rarely the one in use).
+    const doc = (await simOps(state))[op];
+    if (req.api === undefined && state.current && doc !== undefined && opKeys(doc).optional.includes("api")) {
+      req.api = state.current;
     }
     let result: unknown;
     try {

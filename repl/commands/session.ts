@@ -3,6 +3,7 @@
  * @module
  */
 import { libraryInfo } from "../../ffi/library.ts";
+import type { Instance } from "../../mgmt/instance_ref.ts";
 import { open as openSession } from "../../mgmt/open.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { instancesJson, plural, table } from "../format.ts";
@@ -11,7 +12,7 @@ import { CommandError, type ReplState } from "../state.ts";
 import { type Command, need } from "./command.ts";
 
 /** Lists a session's instances and keeps them for completion. */
-export async function refreshInstances(state: ReplState, name: string) {
+export async function refreshInstances(state: ReplState, name: string): Promise<Instance[]> {
   const s = state.sessions.get(name);
   if (!s) return [];
   const list = await s.instances();
@@ -85,9 +86,9 @@ export const open: Command = {
     const list = await refreshInstances(state, name);
     state.result(
       () =>
-        `opened ${name} ${known.signature.version}: ${plural(list.length, "instance")} (${
-          list.map((i) => i.name).join(", ")
-        })${
+        `opened ${name} ${known.signature.version}: ${plural(list.length, "instance")}${
+          list.length ? ` (${list.map((i) => i.name).join(", ")})` : " (calls take - for no instance)"
+        }${
           state.sessions.get(name)?.peer?.startsWith("vmkmgmt-bridge")
             ? ` via ${state.sessions.get(name)!.peer}`
             : ""

@@ -61,7 +61,14 @@ function parseWatchArgs(words: string[], usage: string): WatchArgs {
     try {
       out.filter = new Function("ev", `return (${args.filter});`) as (ev: KernelEvent) => boolean;
     } catch (e) {
-      throw new CommandError(`--filter: ${(e as Error).message}`);
+      // The parser names the token where it gave up; when that is one of the parentheses the
+      // expression is wrapped in (the user typed none), the expression ended too soon.
+      const said = (e as Error).message;
+      const token = /^Unexpected token '(.)'$/.exec(said)?.[1];
+      const why = token && !args.filter.includes(token) ? "the expression ends too soon" : said;
+      throw new CommandError(
+        `--filter ${args.filter}: ${why} (a JavaScript expression over ev, e.g. ev.params.state.up === 0)`,
+      );
     }
   }
   return out;
