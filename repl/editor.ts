@@ -396,6 +396,8 @@ export class LineEditor {
     }
     this.#view.clear(this.#columns());
     this.#write(`${text.replaceAll("\n", "\r\n")}\r\n`);
+    // What was printed may have changed what the prompt says (a session found lost).
+    if (!this.#question && !this.#pending) this.#prompt = this.#opts.prompt();
     this.#render();
   }
 

@@ -61,11 +61,22 @@ export async function reconnect(state: ReplState, name: string): Promise<boolean
     if (e instanceof VmkMgmtError && (e.errno === ERRNO.EIO || e.errno === ERRNO.ENODEV)) return false;
     throw e;
   }
-  for (const [id, w] of [...state.watches]) if (w.session === name) state.stopWatch(id);
   await old.close().catch(() => {});
   state.sessions.set(name, fresh);
   state.dead.delete(name);
   state.instanceCache.set(name, await fresh.instances().catch(() => []));
-  console.error(`reconnected ${name} (the simulator restarted or had dropped the session)`);
+  // The session's background watches go on, on the new session.
+  const resumed: string[] = [];
+  for (const [id, w] of state.watches) {
+    if (w.session !== name) continue;
+    w.stop();
+    w.stop = w.start(fresh);
+    resumed.push(`#${id} (${w.what})`);
+  }
+  console.error(
+    `reconnected ${name} (the simulator restarted or had dropped the session)${
+      resumed.length ? `; resumed watch ${resumed.join(", ")}` : ""
+    }`,
+  );
   return true;
 }

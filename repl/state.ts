@@ -43,6 +43,21 @@ export interface ReplTerminal {
   close(): void;
 }
 
+/**
+ * A background watch: `start` runs it on a session and returns what stops it (kept in `stop`). A
+ * watch whose session was lost stays, stopped, and `start` runs it again on the reconnected one.
+ */
+export interface BackgroundWatch {
+  /** The events it shows: `linkEvent`, `all events`. */
+  readonly what: string;
+  /** The session's name (its API). */
+  readonly session: string;
+  /** Runs the watch on `session`; returns what stops that run. */
+  readonly start: (session: Session) => () => void;
+  /** Stops the current run (nothing once it ended). */
+  stop: () => void;
+}
+
 /** REPL state shared by commands, completer and the line editor. */
 export class ReplState {
   readonly signatures = new Map<string, KnownSignature>();
@@ -60,8 +75,8 @@ export class ReplState {
   json: boolean;
   /** Readable-output styling. */
   paint: Paint;
-  /** Background watches by id, with their stop functions. */
-  readonly watches = new Map<number, { what: string; session: string; stop: () => void }>();
+  /** Background watches by id. */
+  readonly watches = new Map<number, BackgroundWatch>();
   #nextWatch = 1;
   /** Aborts the command running in the foreground (Ctrl-C). */
   foreground?: AbortController;
@@ -108,10 +123,10 @@ export class ReplState {
     return s;
   }
 
-  /** Registers a background watch on a session; returns its id. */
-  addWatch(what: string, session: string, stop: () => void): number {
+  /** Registers a background watch on a session (not started yet: see {@link BackgroundWatch}); returns its id. */
+  addWatch(what: string, session: string, start: (session: Session) => () => void): number {
     const id = this.#nextWatch++;
-    this.watches.set(id, { what, session, stop });
+    this.watches.set(id, { what, session, start, stop: () => {} });
     return id;
   }
 

@@ -203,6 +203,39 @@ Deno.test({
 
 Deno.test({
   name:
+    "session: a background watch says its session was lost, the session is marked at once; both come back",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-restart-watch-" });
+    const socketPath = `${dir}/sim.sock`;
+    let sim = await startSimProcess([], { socketPath });
+    try {
+      await using t = await repl(sim.env, 160);
+      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+      await t.enter("watch linkEvent --background", "watch #1 on linkEvent runs in the background");
+      await sim.stop();
+      // No command typed: the watch says which watch ended, and the prompt marks the session.
+      await t.waitFor("watch #1 (linkEvent on acmeNicMgmt) ended:");
+      await t.waitFor("it resumes when the session reconnects");
+      await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
+      await t.enter("sessions", /acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
+      sim = await startSimProcess([], { socketPath });
+      // The first command after the restart reconnects and runs; the watch resumes.
+      const back = await t.enter("call triggerEvents vmnic1 count=1", /linkEvent\s+vmnic1/);
+      assertStringIncludes(back, "reconnected acmeNicMgmt");
+      assertStringIncludes(back, "resumed watch #1 (linkEvent)");
+      const after = back.slice(back.lastIndexOf("call triggerEvents"));
+      assert(!after.includes("error"), after);
+      await t.enter("unwatch", "stopped 1 watch");
+    } finally {
+      await sim.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
     "sim: ops and keys complete from the simulator's own description; unknown keys are refused naming the valid ones",
   ...opts,
   fn: async () => {

@@ -10,7 +10,9 @@ import { plural } from "../format.ts";
 import type { Session } from "../../mgmt/session.ts";
 import { findInstance, type ParsedInstanceRef, parseInstanceRef } from "../../mgmt/instance_ref.ts";
 import { eventJson, formatEvent, toJsonText } from "../format.ts";
-import { CommandError } from "../state.ts";
+import { CommandError, type ReplState } from "../state.ts";
+import { ERRNO } from "../../abi/facts.ts";
+import { VmkMgmtError } from "../../mgmt/errors.ts";
 import { completeAs } from "../completer.ts";
 import { callbackOf, type Command, durationArg } from "./command.ts";
 
@@ -158,14 +160,28 @@ In --json mode each event is one NDJSON line.`,
     const what = names.length ? names.join(", ") : "all events";
     if (background) {
       let seen = 0;
-      const drops = dropWarner(s, (l) => state.printAbove(l), state.json, state.paint.yellow);
-      const id = state.addWatch(what, s.signature.name, () => (off(), drops.stop()));
-      const off = s.on("*", (ev: KernelEvent) => {
-        drops.check();
-        if (!match(ev)) return;
-        state.printAbove(show(ev, `#${id}`));
-        if (++seen >= count) state.stopWatch(id);
+      const name = s.signature.name;
+      const id = state.addWatch(what, name, (session) => {
+        const controller = new AbortController();
+        const drops = dropWarner(session, (l) => state.printAbove(l), state.json, state.paint.yellow);
+        const stop = () => (controller.abort(), drops.stop());
+        void (async () => {
+          try {
+            for await (const ev of session.events(null, { signal: controller.signal })) {
+              drops.check();
+              if (!match(ev)) continue;
+              state.printAbove(show(ev, `#${id}`));
+              if (++seen >= count) return void state.stopWatch(id);
+            }
+          } catch (e) {
+            if (controller.signal.aborted || !state.watches.has(id)) return;
+            drops.stop();
+            watchEnded(state, id, e);
+          }
+        })();
+        return stop;
       });
+      state.watches.get(id)!.stop = state.watches.get(id)!.start(s);
       if (duration !== undefined) setTimeout(() => state.stopWatch(id), duration);
       if (!state.json) {
         console.log(
@@ -224,3 +240,33 @@ export const unwatch: Command = {
     );
   },
 };
+
+/**
+ * Says that background watch `id` ended with `error`. When its session was lost (EIO) the session
+ * is marked disconnected at once, and the watch is kept to resume when the session reconnects.
+ */
+function watchEnded(state: ReplState, id: number, error: unknown): void {
+  const w = state.watches.get(id)!;
+  const lost = error instanceof VmkMgmtError && error.errno === ERRNO.EIO;
+  const message = (error as Error)?.message ?? String(error);
+  if (lost) {
+    state.dead.add(w.session);
+    w.stop = () => {};
+  } else state.watches.delete(id);
+  const then = lost ? "; it resumes when the session reconnects (on the next command)" : "";
+  state.printAbove(
+    state.json
+      ? toJsonText({
+        ok: false,
+        watch: id,
+        ended: true,
+        resumes: lost,
+        error: { message, ...errorCode(error) },
+      })
+      : `${state.paint.red(`watch #${id}`)} (${w.what} on ${w.session}) ended: ${message}${then}`,
+  );
+}
+
+function errorCode(e: unknown): Record<string, unknown> {
+  return e instanceof VmkMgmtError ? { code: e.code, errno: e.errno } : {};
+}
