@@ -2,7 +2,7 @@
  * `deno task repl`: the interactive vmk_Mgmt shell, and its one-shot forms.
  *
  * ```
- * deno task repl [--host [USER@]HOST[:PORT]] [--sig FILE]… [--cflags "-I DIR -D X"] [--json] [-c "cmd; cmd"] [--file FILE] [--no-sim] [--verbose]
+ * deno task repl [--host [USER@]HOST[:PORT]] [--sig FILE]… [--cflags "-I DIR -D X"] [--json] [-c "cmd; cmd"] [--file FILE] [--no-sim] [--keep-sim] [--verbose]
  * ```
  * On the simulator library (the default here) a simulator is started for the session when none
  * listens. With `-c`, `--file` or commands piped on stdin it runs them and exits non-zero at the
@@ -18,7 +18,7 @@ import type { Signature } from "../mgmt/signature.ts";
 import { explainEio, reconnect } from "./health.ts";
 import { stopJs } from "./js_eval.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
-import { type SimProcess, startSimProcess } from "../sim/process.ts";
+import { type SimProcess, startLastingSimulator, startSimProcess } from "../sim/process.ts";
 import { userPath } from "../util/path.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { COMMANDS, ExitRequest, findCommand } from "./commands/mod.ts";
@@ -46,6 +46,8 @@ Options:
   --rc FILE        commands run at start (default ~/.vmkmgmtrc, interactive only)
   --history FILE   history file (default ~/.vmkmgmt_history)
   --no-sim         do not start a simulator when none is running
+  --keep-sim       when none is running, start one that keeps running after the REPL ends (what -c
+                   commands change stays for the next ones; stop it with the kill it prints)
   -v, --verbose    say which library and simulator are used
   -h, --help       this text
 
@@ -106,6 +108,7 @@ async function ensureSimulator(
   state: ReplState,
   allowStart: boolean,
   verbose: boolean,
+  keep: boolean,
 ): Promise<SimProcess | undefined> {
   const { info } = await loadLibrary();
   if (verbose) console.error(`library: ${info.path} (${info.source})`);
@@ -120,10 +123,30 @@ async function ensureSimulator(
     return undefined;
   }
   if (!allowStart) return undefined;
-  const sim = await startSimProcess([], { socketPath });
   Deno.env.set(SIM_SOCKET_ENV, socketPath);
+  if (keep) {
+    const pid = await startLastingSimulator(socketPath, `${socketPath}.log`);
+    console.error(
+      `repl: started a simulator on ${socketPath} (pid ${pid}) that keeps running for the next commands; ` +
+        `stop it with: kill ${pid}`,
+    );
+    return undefined;
+  }
+  const sim = await startSimProcess([], { socketPath });
   if (verbose) console.error(`simulator: started on ${socketPath}`);
   return sim;
+}
+
+/**
+ * After one-shot commands that ran on a simulator started for them alone: one line saying that
+ * what they changed went with it (a later run would otherwise find it undone, unsaid).
+ */
+function sayTransientSimulator(state: ReplState, sim: SimProcess | undefined): void {
+  if (!sim || state.terminal || state.sessions.size === 0) return;
+  console.error(
+    "repl: no simulator was running, so these commands ran on one started for them, now stopped — what they " +
+      "changed is gone (--keep-sim leaves one running for the next runs; or run deno task sim)",
+  );
 }
 
 /** The command line, read: the REPL's options. @throws {CommandError} a bad or unknown option. */
@@ -132,7 +155,7 @@ function parseCli(argv: string[]) {
   argv = argv.map((a, i) => (a === "" && ["-c", "--command"].includes(argv[i - 1]) ? " " : a));
   const args = parseArgs(argv, {
     string: ["sig", "command", "file", "rc", "history", "cflags", "host"],
-    boolean: ["json", "help", "sim", "verbose"],
+    boolean: ["json", "help", "sim", "verbose", "keep-sim"],
     collect: ["sig"],
     negatable: ["sim"],
     default: { sim: true },
@@ -270,11 +293,20 @@ async function main(argv: string[]): Promise<number> {
     terminal: interactive ? (state) => makeEditor(state, args, home) : undefined,
   });
   await registerSignatures(state, args);
-  const sim = await ensureSimulator(state, args.sim as boolean, args.verbose as boolean);
+  const sim = await ensureSimulator(
+    state,
+    args.sim as boolean,
+    args.verbose as boolean,
+    args["keep-sim"] as boolean,
+  );
   const editor = state.terminal;
   let status = 0;
   try {
-    if (!editor) return await runBatch(state, args);
+    if (!editor) {
+      const code = await runBatch(state, args);
+      sayTransientSimulator(state, sim);
+      return code;
+    }
     console.log(await banner(state, sim));
     await runRcFile(state, args, home);
     for (;;) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { LIBRARY_ENV, SIM_SOCKET_ENV } from "../abi/facts.ts";
-import { sendControl } from "./client.ts";
+import { sendControl, simulatorAnswers } from "./client.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -101,4 +101,44 @@ export async function startSimProcess(
     stop: () => signal("SIGTERM"),
     [Symbol.asyncDispose]: () => signal("SIGTERM"),
   };
+}
+
+/**
+ * Starts a simulator on `socketPath` that outlives this process (as `deno task sim &` would: its
+ * own session, no terminal, its output to `log`), and waits until it answers; returns its pid.
+ * What one-shot commands change stays for the next ones, until it is stopped (`kill PID`).
+ * @throws {Error} when it does not answer within 30 s (its log says why).
+ */
+export async function startLastingSimulator(socketPath: string, log: string): Promise<number> {
+  // Through sh, for the one thing Deno.Command cannot do: give the child a file as its output (a
+  // pipe to this process would break when this process exits). `exec`: the pid is the simulator's.
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'umask 077; exec "$0" run --allow-all "$1" --socket "$2" >>"$3" 2>&1 </dev/null',
+      Deno.execPath(),
+      `${ROOT}sim/main.ts`,
+      socketPath,
+      log,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+    detached: true,
+  }).spawn();
+  child.unref();
+  let exited = false;
+  child.status.then(() => (exited = true), () => (exited = true));
+  const deadline = Date.now() + 30_000;
+  while (!(await simulatorAnswers(socketPath, 500).catch(() => false))) {
+    if (exited) throw new Error(`the simulator stopped before it answered on ${socketPath}; see ${log}`);
+    if (Date.now() > deadline) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      throw new Error(`the simulator did not start on ${socketPath}; see ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return child.pid;
 }

@@ -1,7 +1,7 @@
 /** The REPL run as a subprocess: -c, --file, piped stdin, exit codes, --json, --sig, js, sim auto-start. */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
-import { outputWithin } from "./support/wait.ts";
+import { outputWithin, waitUntil } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -160,6 +160,28 @@ Deno.test("no simulator running: the REPL starts one and stops it; --no-sim says
     assertEquals(r.code, 0, r.stderr);
     assertStringIncludes(r.stderr, `simulator: started on ${dir}/sim.sock`);
     assertStringIncludes(r.stdout, "vmnic3");
+    // What one run changes on a simulator of its own is gone with it: said, and --keep-sim keeps one.
+    r = await repl(["-c", "open acmeNicMgmt; call setMtu vmnic1 mtu=9000"], env);
+    assertStringIncludes(r.stderr, "ran on one started for them, now stopped — what they changed is gone");
+    r = await repl(["--keep-sim", "-c", "open acmeNicMgmt; call setMtu vmnic1 mtu=9000"], env);
+    assertEquals(r.code, 0, r.stderr);
+    const pid = Number(/\(pid (\d+)\) that keeps running/.exec(r.stderr)?.[1]);
+    assert(pid > 0, r.stderr);
+    try {
+      r = await repl(["-c", "open acmeNicMgmt; call getStats vmnic1"], env);
+      assertStringIncludes(r.stdout, "mtu        9000", "the next run finds what the last one changed");
+      assert(!r.stderr.includes("started"), r.stderr);
+    } finally {
+      Deno.kill(pid, "SIGTERM");
+      await waitUntil(() => {
+        try {
+          Deno.kill(pid, "SIGCONT");
+          return false;
+        } catch {
+          return true;
+        }
+      }, "the kept simulator to stop");
+    }
     r = await repl(["--no-sim", "-c", "open acmeNicMgmt"], env);
     assertEquals(r.code, 1);
     assertStringIncludes(r.stderr, "start it with `deno task sim`");
