@@ -193,6 +193,7 @@ export function resultJson(
 export function eventJson(sig: Signature, ev: KernelEvent): Record<string, unknown> {
   const cb = sig.callbacks[ev.name as keyof typeof sig.callbacks] as CallbackInfo;
   return {
+    ok: true,
     event: ev.name,
     signature: sig.name,
     instance: ev.instance ? instancesJson([ev.instance])[0] : null,

@@ -139,9 +139,12 @@ export class ReplState {
     return true;
   }
 
-  /** Prints a result: readable text, or one JSON document. */
-  result(readable: () => string, json: () => unknown): void {
-    if (this.json) console.log(toJsonText(json()));
+  /**
+   * Prints a result: readable text, or one JSON document — always an object whose `ok` is true
+   * (errors are `{"ok": false, "error": …}`), so that every line a script reads has one shape.
+   */
+  result(readable: () => string, json: () => Record<string, unknown>): void {
+    if (this.json) console.log(toJsonText({ ok: true, ...json() }));
     else {
       const text = readable();
       if (text) console.log(text);

@@ -353,7 +353,7 @@ Deno.test({
         ]);
         assertEquals(sigs.code, 0, sigs.stderr);
         assertEquals(
-          JSON.parse(sigs.stdout).map((s: { name: string }) => s.name).slice(-2),
+          JSON.parse(sigs.stdout).signatures.map((s: { name: string }) => s.name).slice(-2),
           ["contosoStorMgmt", "contosoNvme-0000:3b:00.0"],
         );
         assertEquals(

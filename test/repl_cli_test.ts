@@ -53,7 +53,7 @@ Deno.test("--json: one lossless JSON document per result, errors too; NDJSON for
   assertEquals(r.code, 0, r.stderr);
   const docs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assertEquals(docs[0].ok, true);
-  assertEquals(docs[1][0], { id: "1", name: "vmnic0" });
+  assertEquals(docs[1].instances[0], { id: "1", name: "vmnic0" });
   assertEquals(docs[2].result.msg.seq, "18446744073709551615", "u64 survives as a string");
   assertEquals(docs[2].result.msg.payload.slice(0, 4), "ff00");
   const bad = await repl(["--json", "-c", "open acmeNicMgmt; call setMtu vmnic0 mtuu=1"], sim.env);
@@ -214,7 +214,7 @@ Deno.test("a kernel module from a file (sim --module) and its signature (--sig, 
   try {
     await Deno.copyFile(`${ROOT}test/fixtures/thermo.json`, `${dir}/thermo.json`);
     r = await repl(["--json", "-c", "sigs"], { ...sim.env, VMKMGMT_SIG_DIR: dir });
-    const names = JSON.parse(r.stdout).map((s: { name: string }) => s.name);
+    const names = JSON.parse(r.stdout).signatures.map((s: { name: string }) => s.name);
     assertEquals(names, ["acmeNicMgmt", "acmeStorMgmt", "acmeNvmeMgmt", "acmeThermo"]);
     // The rc file runs at start of an interactive session; piped input is not interactive,
     // so it is given explicitly here and checked through its effect.
@@ -395,4 +395,29 @@ Deno.test("paths the user types are where the user is (INIT_CWD), named in full;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("--json: every line an object with ok, and one instance form — as jq reads them", async () => {
+  await using sim = await startSimProcess();
+  const r = await repl([
+    "--json",
+    "-c",
+    "open acmeNicMgmt; sigs; sessions; instances; describe setMtu; template setMtu; call getStats vmnic1; " +
+    "lib; help; watch linkEvent --count 1 --background; call triggerEvents vmnic1 count=1; call setMtu vmnic1 mtu=x",
+  ], sim.env);
+  assertEquals(r.code, 1, r.stderr);
+  const jq = async (filter: string) => {
+    const out = await new Deno.Command("jq", { args: ["-r", "-c", filter], stdin: "piped", stdout: "piped" })
+      .spawn();
+    const w = out.stdin.getWriter();
+    await w.write(new TextEncoder().encode(r.stdout));
+    await w.close();
+    return new TextDecoder().decode((await out.output()).stdout).trim().split("\n");
+  };
+  assertEquals(new Set(await jq('type + " " + (.ok | tostring)')), new Set(["object true", "object false"]));
+  assertEquals(await jq("select(.ok == false) | .error.path"), ["mtu"]);
+  // A call's instance, an event's and a listed one: {"id", "name"}.
+  const forms = await jq('(.instance // empty), (.instances[]? // empty) | select(.name == "vmnic1")');
+  assert(forms.length >= 3, forms.join("\n"));
+  assertEquals(new Set(forms), new Set(['{"id":"2","name":"vmnic1"}']));
 });

@@ -3,7 +3,7 @@
  * @module
  */
 import { completeAs, currentSignature, givenParams, hint, instanceGiven, restOfName } from "../completer.ts";
-import { formatResult, paramHint, resultJson } from "../format.ts";
+import { formatResult, instancesJson, paramHint, resultJson } from "../format.ts";
 import { isRecord } from "../../mgmt/types/record.ts";
 import { missingFields, missingValues, parseCallArgs } from "../values.ts";
 import { ValueError } from "../../mgmt/errors.ts";
@@ -137,12 +137,15 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
       state.last = { callback: cb, result, input: input as Record<string, unknown> };
       const status = driverStatus(result);
       if (status) state.driverStatuses.push(`${name}${instance ? ` ${instance}` : ""}: ${status}`);
+      // In JSON an instance has one form everywhere (results, events, lists): {"id", "name"}.
+      const where = state.json && instance !== undefined
+        ? await s.instance(instance).then((i) => instancesJson([i])[0], () => ({ id: null, name: instance }))
+        : null;
       state.result(
         () => formatResult(cb, result, state.paint),
         () => ({
-          ok: true,
           callback: name,
-          instance: instance ?? null,
+          instance: where,
           result: resultJson(cb, result, input as Record<string, unknown>),
         }),
       );

@@ -26,13 +26,13 @@ export const describe: Command = {
     const other = what ? state.signatures.get(what) : undefined;
     const sig = other?.signature ?? signatureForDescribe(state);
     if (!what || other) {
-      state.result(() => describeSignature(sig, state.paint), () => sig.toJson());
+      state.result(() => describeSignature(sig, state.paint), () => ({ signature: sig.toJson() }));
       return;
     }
     const cb = callbackOf(sig, what);
     state.result(
       () => describeCallback(cb, state.paint, sig.typeDocs),
-      () => ({ name: cb.name, ...sig.toJson().callbacks[cb.name] }),
+      () => ({ callback: { name: cb.name, ...sig.toJson().callbacks[cb.name] } }),
     );
   },
 };

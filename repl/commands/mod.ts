@@ -45,7 +45,7 @@ const help: Command = {
             "Commands separate with ';'. Ctrl-R searches history, Ctrl-C clears the line or stops a watch, Ctrl-D exits.",
           ),
         ].join("\n"),
-      () => COMMANDS.map((c) => ({ command: c.name, usage: c.usage, summary: c.summary })),
+      () => ({ commands: COMMANDS.map((c) => ({ command: c.name, usage: c.usage, summary: c.summary })) }),
     );
   },
 };

@@ -40,12 +40,13 @@ export const sigs: Command = {
           ]),
           state.paint,
         ),
-      () =>
-        list.map((k) => ({
+      () => ({
+        signatures: list.map((k) => ({
           ...k.signature.toJson(),
           source: k.source,
           open: state.sessions.has(k.signature.name),
         })),
+      }),
     );
   },
 };
@@ -137,12 +138,13 @@ export const sessions: Command = {
         rows.length
           ? table(["", "SESSION", "VERSION", "STATE", "EVENTS"], rows, state.paint)
           : "no open sessions",
-      () =>
-        [...state.sessions.keys()].map((n) => ({
+      () => ({
+        sessions: [...state.sessions.keys()].map((n) => ({
           session: n,
           current: n === state.current,
           connected: !state.dead.has(n),
         })),
+      }),
     );
   },
 };
@@ -178,7 +180,7 @@ export const instances: Command = {
         list.length
           ? table(["ID", "NAME"], list.map((i) => [String(i.id), i.name]), state.paint)
           : "no instances",
-      () => instancesJson(list),
+      () => ({ session: s.signature.name, instances: instancesJson(list) }),
     );
   },
 };
