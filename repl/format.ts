@@ -92,7 +92,7 @@ function bytes(b: Uint8Array, p: Paint, indent: string, full: boolean): string {
 const LIST_ROWS = 8;
 
 /** Terminal columns (80 when not a terminal). */
-function columns(): number {
+export function columns(): number {
   try {
     return Deno.consoleSize().columns;
   } catch {
@@ -489,4 +489,39 @@ export function template(
     }
   }
   return { line: ["call", cb.name, instance, ...words].join(" "), json };
+}
+
+/**
+ * A command list as `help` prints it: usage, then the summary word-wrapped in a column of its own
+ * that fits `width` (a usage too long for its column gets a line to itself).
+ */
+export function usageList(
+  entries: readonly { usage: string; summary: string }[],
+  width: number,
+  dim: (s: string) => string = (s) => s,
+): string {
+  const usageColumn = 44;
+  const indent = " ".repeat(2 + usageColumn + 1);
+  const room = Math.max(20, width - indent.length - 1);
+  const lines: string[] = [];
+  for (const { usage, summary } of entries) {
+    const wrapped = wrapWords(summary, room).map(dim);
+    if (usage.length <= usageColumn) lines.push(`  ${usage.padEnd(usageColumn)} ${wrapped.shift()}`);
+    else lines.push(...wrapWords(usage, Math.max(20, width - 5)).map((l, i) => `${i ? "    " : "  "}${l}`));
+    for (const rest of wrapped) lines.push(`${indent}${rest}`);
+  }
+  return lines.join("\n");
+}
+
+/** `text` in lines of at most `width` characters, broken between words (a longer word alone). */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
 }

@@ -541,3 +541,56 @@ Deno.test({
     assertMatch(screen, /data\s+0x/);
   },
 });
+
+Deno.test({
+  name:
+    "screen: Ctrl-R with a match wider than the terminal, then a shorter one or none, leaves no stale rows",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 40);
+    const wide = `call echo vmnic0 msg.seq=1 msg.payload=${"0a".repeat(40)}`;
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await t.enter(wide, /msg/);
+    await t.enter("instances", "vmnic3");
+    await t.press("C-r");
+    await t.type("payload");
+    // The match takes three rows at 40 columns.
+    await t.waitForRows(
+      (rows) => rows.some((r) => r.startsWith("(reverse-i-search)'payload': call echo")),
+      "the wide match",
+    );
+    await t.press("BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace");
+    await t.type("inst");
+    await t.waitForRows(
+      (rows) => rows.some((r) => r.startsWith("(reverse-i-search)'inst': instances")),
+      "the shorter match",
+    );
+    await t.press("C-g");
+    await t.waitForCursorRow(/^vmk:acmeNicMgmt>\s*$/);
+    const rows = await t.rows();
+    const at = rows.findLastIndex((r) => r.startsWith("vmk:acmeNicMgmt>"));
+    assertEquals(rows.slice(at + 1).filter((r) => r.trim()), [], "nothing of the wide match is left below");
+  },
+});
+
+Deno.test({
+  name: "screen: help's command list wraps its summaries in their column at 120 and 80 columns",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    for (const cols of [120, 80]) {
+      await using t = await repl(sim.env, cols);
+      await t.enter("help", "Ctrl-D exits");
+      const rows = await t.rows();
+      const list = rows.slice(
+        rows.findIndex((r) => r.startsWith("vmk> help")) + 1,
+        rows.findIndex((r) => r.startsWith("Tab completes")) - 1,
+      );
+      assert(list.length > 20, rows.join("\n"));
+      // A row the terminal wrapped would start at column 0; every row of the list is indented.
+      assertEquals(list.filter((r) => !r.startsWith("  ")), [], `${cols} columns:\n${list.join("\n")}`);
+      assert(list.some((r) => r.startsWith(" ".repeat(47))), "a long summary goes on in its column");
+    }
+  },
+});

@@ -3,6 +3,7 @@
  * @module
  */
 import { didYouMean } from "../../util/suggest.ts";
+import { columns, usageList } from "../format.ts";
 import { CommandError } from "../state.ts";
 import { call, show } from "./call.ts";
 import type { Command } from "./command.ts";
@@ -36,7 +37,7 @@ const help: Command = {
     state.result(
       () =>
         [
-          ...COMMANDS.map((c) => `  ${c.usage.padEnd(44)} ${state.paint.dim(c.summary)}`),
+          usageList(COMMANDS, columns(), state.paint.dim),
           "",
           state.paint.dim(
             "Tab completes commands, signatures, callbacks, instances, parameters, enum names and @files.",
