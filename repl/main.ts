@@ -195,11 +195,12 @@ async function runBatch(state: ReplState, args: Cli): Promise<number> {
   let text: string;
   if (args.command !== undefined) text = args.command as string;
   else if (args.file !== undefined) {
+    const file = userPath(args.file as string);
     try {
-      text = await Deno.readTextFile(userPath(args.file as string));
+      text = await Deno.readTextFile(file);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        throw new CommandError(`--file ${args.file}: no such file (${userPath(args.file as string)})`);
+        throw new CommandError(`--file ${args.file}: no such file (${file})`);
       }
       throw new CommandError(`--file ${args.file}: ${(e as Error).message}`);
     }

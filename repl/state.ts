@@ -158,17 +158,25 @@ export class ReplState {
   error(e: unknown, why?: string): void {
     const err = e as Error;
     if (this.json) {
-      const body: Record<string, unknown> = {
-        ok: false,
-        error: { message: err?.message ?? String(e), type: err?.name, ...(why ? { why } : {}) },
-      };
-      if (e instanceof VmkMgmtError) Object.assign(body.error as object, { code: e.code, errno: e.errno });
-      if (e instanceof ValueError) Object.assign(body.error as object, { path: e.path });
-      console.log(toJsonText(body));
+      console.log(toJsonText({ ok: false, error: { ...errorJson(e), ...(why ? { why } : {}) } }));
       return;
     }
     const message = err instanceof Error ? err.message : String(e);
     console.error(`${this.paint.red("error:")} ${message}`);
     if (why) console.error(`  ${this.paint.bold("why:")} ${why}`);
   }
+}
+
+/**
+ * The `error` object of a JSON line: `message`, `type`, and `code`/`errno` for a vmk_Mgmt error,
+ * `path` for a bad value — the one shape every failing line has (README, "--json").
+ */
+export function errorJson(e: unknown): Record<string, unknown> {
+  const err = e as Error;
+  return {
+    message: err?.message ?? String(e),
+    type: err?.name,
+    ...(e instanceof VmkMgmtError ? { code: e.code, errno: e.errno } : {}),
+    ...(e instanceof ValueError ? { path: e.path } : {}),
+  };
 }

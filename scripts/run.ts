@@ -14,7 +14,7 @@
 import { ESXI_LIBRARY_PATHS, HOST_ENV, LIBRARY_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
-import { userPath } from "../util/path.ts";
+import { userDir, userPath } from "../util/path.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -27,11 +27,14 @@ function bundledScripts(): string[] {
     .sort();
 }
 
-const USAGE = "usage: deno task run [--record TRACE] SCRIPT [script args…]\n" +
-  "  SCRIPT: a file (relative to where you are), or one that comes with the project by name:\n" +
-  `  ${bundledScripts().join(", ")}\n` +
-  "  --record TRACE: every vmk_Mgmt call the script makes goes to TRACE, %p its process id — see\n" +
-  "  deno task trace, deno task sim --replay";
+/** The usage text (read when it is shown: it lists scripts/, which a run need not read). */
+function usage(): string {
+  return "usage: deno task run [--record TRACE] SCRIPT [script args…]\n" +
+    "  SCRIPT: a file (relative to where you are), or one that comes with the project by name:\n" +
+    `  ${bundledScripts().join(", ")}\n` +
+    "  --record TRACE: every vmk_Mgmt call the script makes goes to TRACE, %p its process id — see\n" +
+    "  deno task trace, deno task sim --replay";
+}
 
 /**
  * Where `script` is: a path relative to the user's directory (or absolute), else one of the
@@ -71,18 +74,20 @@ async function main(): Promise<number> {
     record = given[0] === "--record" ? given[1] : given[0].slice("--record=".length);
     given = given.slice(given[0] === "--record" ? 2 : 1);
     if (!record || record.startsWith("-")) {
-      console.error(`run: --record needs a file to record to\n${USAGE}`);
+      console.error(`run: --record needs a file to record to\n${usage()}`);
       return 2;
     }
   }
   const [script, ...args] = given;
   if (!script || script === "-h" || script === "--help") {
-    console.error(USAGE);
+    console.error(usage());
     return script ? 0 : 2;
   }
   const found = findScript(script);
   if (!found.path) {
-    console.error(`run: no script ${script} (looked for ${[...new Set(found.tried)].join(", ")})\n${USAGE}`);
+    console.error(
+      `run: no script ${script} (looked for ${[...new Set(found.tried)].join(", ")})\n${usage()}`,
+    );
     return 2;
   }
   const path = found.path;
@@ -132,7 +137,7 @@ async function main(): Promise<number> {
       // In the user's directory, so that files the script is given are where the user means; with
       // the project's import map, which the bundled scripts (and the user's) import through.
       args: ["run", "--config", `${ROOT}deno.json`, ...permissions, path, ...args],
-      cwd: Deno.env.get("INIT_CWD") || Deno.cwd(),
+      cwd: userDir(),
       env,
       stdin: "inherit",
       stdout: "inherit",

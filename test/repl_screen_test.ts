@@ -169,35 +169,45 @@ Deno.test({
   },
 });
 
+/** A simulator on a socket of its own that a test stops and starts again at the same path. */
+async function restartableSim(prefix: string) {
+  const dir = await Deno.makeTempDir({ prefix });
+  const socketPath = `${dir}/sim.sock`;
+  let sim = await startSimProcess([], { socketPath });
+  return {
+    /** The environment that points at the socket (the same after a restart). */
+    env: sim.env,
+    stop: () => sim.stop(),
+    start: async () => void (sim = await startSimProcess([], { socketPath })),
+    async [Symbol.asyncDispose]() {
+      await sim.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
 Deno.test({
   name: "session: a restarted simulator — the dead session is marked, and reconnected on the next command",
   ...opts,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-restart-" });
-    const socketPath = `${dir}/sim.sock`;
-    let sim = await startSimProcess([], { socketPath });
-    try {
-      await using t = await repl(sim.env, 160);
-      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
-      await sim.stop();
-      await t.enter("call getStats vmnic0", "why: the simulator is gone");
-      await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
-      await t.enter("sessions", /acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
-      const down = await t.enter("sim status", "no simulator is running on");
-      assert(!down.includes("os error 2"), down);
-      // Still down: the command says so and the session stays marked.
-      await t.enter(
-        "call getStats vmnic0",
-        "acmeNicMgmt is disconnected and the simulator does not take it back yet",
-      );
-      sim = await startSimProcess([], { socketPath });
-      const back = await t.enter("call getStats vmnic0", /rxPackets/);
-      assertStringIncludes(back, "reconnected acmeNicMgmt");
-      await t.waitFor((s) => s.trimEnd().endsWith("vmk:acmeNicMgmt>"));
-    } finally {
-      await sim.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
+    await using sim = await restartableSim("vmkmgmt-restart-");
+    await using t = await repl(sim.env, 160);
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await sim.stop();
+    await t.enter("call getStats vmnic0", "why: the simulator is gone");
+    await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
+    await t.enter("sessions", /acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
+    const down = await t.enter("sim status", "no simulator is running on");
+    assert(!down.includes("os error 2"), down);
+    // Still down: the command says so and the session stays marked.
+    await t.enter(
+      "call getStats vmnic0",
+      "acmeNicMgmt is disconnected and the simulator does not take it back yet",
+    );
+    await sim.start();
+    const back = await t.enter("call getStats vmnic0", /rxPackets/);
+    assertStringIncludes(back, "reconnected acmeNicMgmt");
+    await t.waitFor((s) => s.trimEnd().endsWith("vmk:acmeNicMgmt>"));
   },
 });
 
@@ -206,31 +216,24 @@ Deno.test({
     "session: a background watch says its session was lost, the session is marked at once; both come back",
   ...opts,
   fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-restart-watch-" });
-    const socketPath = `${dir}/sim.sock`;
-    let sim = await startSimProcess([], { socketPath });
-    try {
-      await using t = await repl(sim.env, 160);
-      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
-      await t.enter("watch linkEvent --background", "watch #1 on linkEvent runs in the background");
-      await sim.stop();
-      // No command typed: the watch says which watch ended, and the prompt marks the session.
-      await t.waitFor("watch #1 (linkEvent on acmeNicMgmt) ended:");
-      await t.waitFor("it resumes when the session reconnects");
-      await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
-      await t.enter("sessions", /acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
-      sim = await startSimProcess([], { socketPath });
-      // The first command after the restart reconnects and runs; the watch resumes.
-      const back = await t.enter("call triggerEvents vmnic1 count=1", /linkEvent\s+vmnic1/);
-      assertStringIncludes(back, "reconnected acmeNicMgmt");
-      assertStringIncludes(back, "resumed watch #1 (linkEvent)");
-      const after = back.slice(back.lastIndexOf("call triggerEvents"));
-      assert(!after.includes("error"), after);
-      await t.enter("unwatch", "stopped 1 watch");
-    } finally {
-      await sim.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
+    await using sim = await restartableSim("vmkmgmt-restart-watch-");
+    await using t = await repl(sim.env, 160);
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await t.enter("watch linkEvent --background", "watch #1 on linkEvent runs in the background");
+    await sim.stop();
+    // No command typed: the watch says which watch ended, and the prompt marks the session.
+    await t.waitFor("watch #1 (linkEvent on acmeNicMgmt) ended:");
+    await t.waitFor("it resumes when the session reconnects");
+    await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
+    await t.enter("sessions", /acmeNicMgmt\s+1\.0\.0\.0\s+disconnected/);
+    await sim.start();
+    // The first command after the restart reconnects and runs; the watch resumes.
+    const back = await t.enter("call triggerEvents vmnic1 count=1", /linkEvent\s+vmnic1/);
+    assertStringIncludes(back, "reconnected acmeNicMgmt");
+    assertStringIncludes(back, "resumed watch #1 (linkEvent)");
+    const after = back.slice(back.lastIndexOf("call triggerEvents"));
+    assert(!after.includes("error"), after);
+    await t.enter("unwatch", "stopped 1 watch");
   },
 });
 

@@ -25,5 +25,10 @@ export function userPath(path: string): string {
   if (path.startsWith("/")) return path;
   const home = Deno.env.get("HOME");
   if (path.startsWith("~/") && home) return `${home}/${path.slice(2)}`;
-  return `${Deno.env.get("INIT_CWD") || Deno.cwd()}/${path}`;
+  return `${userDir()}/${path}`;
+}
+
+/** The directory the user ran the command in (`INIT_CWD` under `deno task`, else the working directory). */
+export function userDir(): string {
+  return Deno.env.get("INIT_CWD") || Deno.cwd();
 }

@@ -103,7 +103,11 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
       const path = userPath(p);
       const { size } = await Deno.stat(path);
       if (size > MAX_VECTOR_BYTES) {
-        throw new Error(`${path} is ${size} bytes; one vector holds at most ${MAX_VECTOR_BYTES} (64 MiB)`);
+        throw new Error(
+          `${path} is ${size} bytes; one vector holds at most ${MAX_VECTOR_BYTES} (${
+            MAX_VECTOR_BYTES / 2 ** 20
+          } MiB)`,
+        );
       }
       return await Deno.readFile(path);
     };

@@ -10,7 +10,7 @@ import { plural } from "../format.ts";
 import type { Session } from "../../mgmt/session.ts";
 import { findInstance, type ParsedInstanceRef, parseInstanceRef } from "../../mgmt/instance_ref.ts";
 import { eventJson, formatEvent, toJsonText } from "../format.ts";
-import { CommandError, type ReplState } from "../state.ts";
+import { CommandError, errorJson, type ReplState } from "../state.ts";
 import { ERRNO } from "../../abi/facts.ts";
 import { VmkMgmtError } from "../../mgmt/errors.ts";
 import { completeAs } from "../completer.ts";
@@ -181,7 +181,8 @@ In --json mode each event is one NDJSON line.`,
         })();
         return stop;
       });
-      state.watches.get(id)!.stop = state.watches.get(id)!.start(s);
+      const watch = state.watches.get(id)!;
+      watch.stop = watch.start(s);
       if (duration !== undefined) setTimeout(() => state.stopWatch(id), duration);
       if (!state.json) {
         console.log(
@@ -248,7 +249,7 @@ export const unwatch: Command = {
 function watchEnded(state: ReplState, id: number, error: unknown): void {
   const w = state.watches.get(id)!;
   const lost = error instanceof VmkMgmtError && error.errno === ERRNO.EIO;
-  const message = (error as Error)?.message ?? String(error);
+  const json = errorJson(error);
   if (lost) {
     state.dead.add(w.session);
     w.stop = () => {};
@@ -261,12 +262,8 @@ function watchEnded(state: ReplState, id: number, error: unknown): void {
         watch: id,
         ended: true,
         resumes: lost,
-        error: { message, ...errorCode(error) },
+        error: json,
       })
-      : `${state.paint.red(`watch #${id}`)} (${w.what} on ${w.session}) ended: ${message}${then}`,
+      : `${state.paint.red(`watch #${id}`)} (${w.what} on ${w.session}) ended: ${json.message}${then}`,
   );
-}
-
-function errorCode(e: unknown): Record<string, unknown> {
-  return e instanceof VmkMgmtError ? { code: e.code, errno: e.errno } : {};
 }
