@@ -115,4 +115,4 @@ export { LibraryError, type LibraryInfo, libraryInfo, type LibrarySource } from 
 export { toJsonLine, writeJsonLine } from "./util/ndjson.ts";
 export { type InterruptTrap, trapInterrupts } from "./util/interrupt.ts";
 export { crc32 } from "./util/crc32.ts";
-export { parseDuration } from "./util/duration.ts";
+export { parseDuration, parseTimeout } from "./util/duration.ts";

@@ -9,7 +9,7 @@ import { ValueError } from "../mgmt/errors.ts";
 import type { CallbackInfo, ParamInfo } from "../mgmt/signature.ts";
 import { isRecord } from "../mgmt/types/record.ts";
 import type { Type } from "../mgmt/types/type.ts";
-import { parseDuration } from "../util/duration.ts";
+import { parseTimeout } from "../util/duration.ts";
 import { parseHex } from "../util/hex.ts";
 import { parseJsonExact } from "../util/ndjson.ts";
 import type { Token } from "./tokenize.ts";
@@ -145,20 +145,14 @@ export async function parseCallArgs(
     const text = tok.text;
     if (text === "--timeout" || text.startsWith("--timeout=")) {
       const v = text.includes("=") ? text.slice(10) : words[++i]?.text;
-      let ms = NaN;
-      try {
-        ms = parseDuration(v ?? "", "ms");
-      } catch { /* said below */ }
-      // 0 would time out before the kernel could answer: leaving the option out waits without limit.
-      if (!(ms > 0)) {
-        throw new ValueError(
-          "--timeout",
-          `expected a duration > 0 (250, 250ms, 5s, 2m; a bare number is milliseconds), got ${
-            v ?? "nothing"
-          }; leave it out to wait without limit`,
-        );
+      if (v === undefined) {
+        throw new ValueError("--timeout", "expected a duration (250ms, 5s, 2m), got nothing");
       }
-      out.timeout = ms;
+      try {
+        out.timeout = parseTimeout(v);
+      } catch (e) {
+        throw new ValueError("--timeout", `${(e as Error).message}; leave it out to wait without limit`);
+      }
       continue;
     }
     if (!tok.quoted && text.startsWith("{")) {

@@ -3,7 +3,7 @@
  * collect-stats: poll every instance's counters of acmeNicMgmt every N seconds for M rounds (or
  * until Ctrl-C) and print a table, or NDJSON with --json, with rates computed between rounds.
  *
- *   deno task run scripts/collect-stats.ts --interval 1 --rounds 5
+ *   deno task run scripts/collect-stats.ts --interval 1s --rounds 5
  *   deno task run scripts/collect-stats.ts --json --instances vmnic0,vmnic2
  *
  * @permissions --allow-ffi --allow-env --allow-read
@@ -11,13 +11,13 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { acmeNic, type NicStatsValue } from "../demo.ts";
-import { type Instance, open, trapInterrupts, writeJsonLine } from "../mod.ts";
+import { type Instance, open, parseTimeout, trapInterrupts, writeJsonLine } from "../mod.ts";
 
 const HELP = `collect-stats — poll NIC counters and show rates
 
-Usage: collect-stats.ts [--interval SECONDS] [--rounds N] [--instances a,b] [--json] [--host H]
+Usage: collect-stats.ts [--interval DURATION] [--rounds N] [--instances a,b] [--json] [--host H]
 
-  --interval S      seconds between rounds (default 1; fractions allowed)
+  --interval D      time between rounds: 500ms, 1s, 2m; a bare number is milliseconds (default 1s)
   --rounds N        stop after N rounds (default: until Ctrl-C)
   --instances LIST  comma-separated instance names (default: every instance)
   --json            one JSON object per instance per round (NDJSON)
@@ -38,9 +38,11 @@ function parse(argv: string[]) {
       throw new UsageError(`unknown option ${a}`);
     },
   });
-  const interval = Number(args.interval ?? 1);
-  if (!Number.isFinite(interval) || interval <= 0) {
-    throw new UsageError(`--interval: expected seconds > 0, got ${args.interval}`);
+  let interval: number;
+  try {
+    interval = parseTimeout(args.interval ?? "1s");
+  } catch (e) {
+    throw new UsageError(`--interval: ${(e as Error).message}`);
   }
   const rounds = args.rounds === undefined ? Infinity : Number(args.rounds);
   if (!(rounds === Infinity || (Number.isInteger(rounds) && rounds > 0))) {
@@ -115,7 +117,7 @@ async function main(): Promise<number> {
     }
     if (round < opts.rounds) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, opts.interval * 1000);
+        const t = setTimeout(resolve, opts.interval);
         stop.signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
       });
     }

@@ -11,16 +11,24 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { acmeNic } from "../demo.ts";
-import { crc32, type Instance, MAX_VECTOR_BYTES, open, trapInterrupts, writeJsonLine } from "../mod.ts";
+import {
+  crc32,
+  type Instance,
+  MAX_VECTOR_BYTES,
+  open,
+  parseTimeout,
+  trapInterrupts,
+  writeJsonLine,
+} from "../mod.ts";
 
 const HELP = `flash-firmware — flash an image and verify its CRC-32
 
-Usage: flash-firmware.ts IMAGE (--instance NAME … | --all) [--timeout SECONDS] [--json] [--host H]
+Usage: flash-firmware.ts IMAGE (--instance NAME … | --all) [--timeout DURATION] [--json] [--host H]
 
   IMAGE            the firmware file (must exist and not be empty; at most 64 MiB)
   --instance NAME  an instance to flash; repeatable
   --all            every instance
-  --timeout S      per-instance limit in seconds (default 60)
+  --timeout D      per-instance limit: 500ms, 5s, 2m; a bare number is milliseconds (default 60s)
   --json           one JSON object per instance instead of text
   --host H         [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help       this text
@@ -42,9 +50,11 @@ function parse(argv: string[]) {
       return true;
     },
   });
-  const timeout = Number(args.timeout ?? 60);
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new UsageError(`--timeout: expected seconds > 0, got ${args.timeout}`);
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseTimeout(args.timeout ?? "60s");
+  } catch (e) {
+    throw new UsageError(`--timeout: ${(e as Error).message}`);
   }
   return {
     help: args.help,
@@ -53,7 +63,7 @@ function parse(argv: string[]) {
     names: (args.instance ?? []) as string[],
     image: args._[0] === undefined ? undefined : String(args._[0]),
     extra: args._.slice(1).map(String),
-    timeoutMs: timeout * 1000,
+    timeoutMs,
     host: args.host,
   };
 }

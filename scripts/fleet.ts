@@ -13,11 +13,19 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { acmeNic } from "../demo.ts";
-import { type Instance, open, type Session, trapInterrupts, VmkMgmtError, writeJsonLine } from "../mod.ts";
+import {
+  type Instance,
+  open,
+  parseTimeout,
+  type Session,
+  trapInterrupts,
+  VmkMgmtError,
+  writeJsonLine,
+} from "../mod.ts";
 
 const HELP = `fleet — one operation on every host of an inventory
 
-Usage: fleet.ts --inventory FILE [--concurrency N] [--timeout MS] OPERATION
+Usage: fleet.ts --inventory FILE [--concurrency N] [--timeout DURATION] OPERATION
 
 Operations:
   stats                          every instance's counters
@@ -27,7 +35,7 @@ Operations:
 
   --inventory FILE   one host per line: [user@]host[:port] (# comments, blank lines ignored)
   --concurrency N    hosts worked on at once (default 8)
-  --timeout MS       limit for each call (default 10000)
+  --timeout D        limit for each call: 500ms, 5s, 2m; a bare number is milliseconds (default 10s)
   -h, --help         this text
 
 ssh options come from VMKMGMT_SSH (a key, a jump host), the command on each host from
@@ -56,9 +64,11 @@ function parse(argv: string[]) {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new UsageError(`--concurrency: expected a whole number ≥ 1, got ${args.concurrency}`);
   }
-  const timeout = Number(args.timeout ?? 10_000);
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new UsageError(`--timeout: expected milliseconds > 0, got ${args.timeout}`);
+  let timeout: number;
+  try {
+    timeout = parseTimeout(args.timeout ?? "10s");
+  } catch (e) {
+    throw new UsageError(`--timeout: ${(e as Error).message}`);
   }
   const [kind, ...rest] = args._.map(String);
   if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);

@@ -14,7 +14,7 @@ import { acmeNic } from "../demo.ts";
 import {
   type Instance,
   open,
-  parseDuration,
+  parseTimeout,
   type Session,
   toJsonLine,
   trapInterrupts,
@@ -35,14 +35,14 @@ Usage: link-watch.ts [--threshold DURATION] [--deadline DURATION] [--instances a
   --host H          [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help        this text
 
-Durations: 500ms, 10s, 2m. Exit status: 0 on Ctrl-C or after --recoveries, 1 when a link did not
+Durations: 500ms, 10s, 2m (a bare number is milliseconds). Exit status: 0 on Ctrl-C or after --recoveries, 1 when a link did not
 come back (without --keep-going) or on an error, 2 on bad flags.`;
 
 class UsageError extends Error {}
 
 function durationFlag(name: string, value: string | undefined, fallback: string): number {
   try {
-    return parseDuration(value ?? fallback);
+    return parseTimeout(value ?? fallback);
   } catch (e) {
     throw new UsageError(`--${name}: ${(e as Error).message}`);
   }

@@ -12,16 +12,16 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { acmeNic } from "../demo.ts";
-import { type Instance, open, type Session, trapInterrupts, writeJsonLine } from "../mod.ts";
+import { type Instance, open, parseTimeout, type Session, trapInterrupts, writeJsonLine } from "../mod.ts";
 
 const HELP = `mtu-rollout — set an MTU everywhere, or nowhere
 
-Usage: mtu-rollout.ts --mtu N (--instances a,b,… | --all) [--timeout MS] [--json] [--host H]
+Usage: mtu-rollout.ts --mtu N (--instances a,b,… | --all) [--timeout DURATION] [--json] [--host H]
 
   --mtu N           the MTU to set (the driver accepts 68..9000)
   --instances LIST  comma-separated instance names, in rollout order
   --all             every instance
-  --timeout MS      limit for each call (default 5000)
+  --timeout D       limit for each call: 500ms, 5s, 2m; a bare number is milliseconds (default 5s)
   --json            log each step as NDJSON
   --host H          [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help        this text
@@ -48,9 +48,11 @@ function parse(argv: string[]) {
   }
   const names = args.instances?.split(",").map((s: string) => s.trim()).filter(Boolean) ?? [];
   if (args.all === names.length > 0) throw new UsageError("give --instances LIST or --all, not both");
-  const timeout = Number(args.timeout ?? 5000);
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new UsageError(`--timeout: expected milliseconds > 0, got ${args.timeout}`);
+  let timeout: number;
+  try {
+    timeout = parseTimeout(args.timeout ?? "5s");
+  } catch (e) {
+    throw new UsageError(`--timeout: ${(e as Error).message}`);
   }
   return { help: false, mtu, names, all: args.all, timeout, json: args.json, host: args.host } as const;
 }

@@ -12,14 +12,14 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { acmeNvme, acmeNvmeAdapter } from "../demo.ts";
-import { open, writeJsonLine } from "../mod.ts";
+import { open, parseTimeout, writeJsonLine } from "../mod.ts";
 
 const HELP = `nvme-inventory — model, serial and firmware of every NVMe adapter
 
-Usage: nvme-inventory.ts [--json] [--timeout MS] [--host H]
+Usage: nvme-inventory.ts [--json] [--timeout DURATION] [--host H]
 
   --json        one JSON object per adapter (NDJSON)
-  --timeout MS  per call (default 10000)
+  --timeout D   per call: 500ms, 5s, 2m; a bare number is milliseconds (default 10s)
   --host H      [user@]host[:port] running vmkmgmt-bridge, over ssh (default: $VMKMGMT_HOST, else here)
   -h, --help    this text
 
@@ -46,9 +46,11 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const timeout = Number(args.timeout ?? 10_000);
-  if (!Number.isInteger(timeout) || timeout < 1) {
-    throw new UsageError(`--timeout: expected milliseconds ≥ 1, got ${args.timeout}`);
+  let timeout: number;
+  try {
+    timeout = parseTimeout(args.timeout ?? "10s");
+  } catch (e) {
+    throw new UsageError(`--timeout: ${(e as Error).message}`);
   }
   await using nvme = await open(acmeNvme, { host: args.host });
   const { adapters } = await nvme.invoke("listAdapters", { adapters: 32 }, { timeout });

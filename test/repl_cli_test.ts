@@ -354,6 +354,14 @@ Deno.test("first-use fixes (issue 24): sim ops on the current API, templates tha
       assertStringIncludes(zero.stderr, "--timeout: expected a duration > 0");
       const unit = await repl(["-c", "open acmeNicMgmt; call getStats vmnic0 --timeout 2s"], sim.env);
       assertEquals(unit.code, 0, unit.stderr);
+      // The same rule as every script's: a bare number is milliseconds; 0 is refused.
+      const forZero = await repl(["-c", "open acmeNicMgmt; watch linkEvent --for 0"], sim.env);
+      assertStringIncludes(
+        forZero.stderr,
+        "expected a duration > 0 (250ms, 5s, 2m; a bare number is milliseconds)",
+      );
+      const bare = await repl(["-c", "open acmeNicMgmt; watch linkEvent --for 300"], sim.env);
+      assertEquals(bare.code, 0, bare.stderr);
       const help = await repl(["-c", "help js"], sim.env);
       assertStringIncludes(help.stdout, "$, an empty object to keep your own values on");
     },

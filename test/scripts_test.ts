@@ -3,9 +3,9 @@
  * exit status, including the failure paths (bad flags, missing image, forced rollback, a link
  * that never comes back).
  */
-import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes, assertThrows } from "@std/assert";
 import { acmeNic } from "../demo.ts";
-import { open } from "../mod.ts";
+import { open, parseDuration, parseTimeout } from "../mod.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
 import { Terminal } from "./support/tmux.ts";
@@ -87,7 +87,7 @@ Deno.test({
     let r = await run(sim, "collect-stats.ts", "--help");
     assertEquals(r.code, 0);
     assertStringIncludes(r.stdout, "Usage: collect-stats.ts");
-    r = await run(sim, "collect-stats.ts", "--rounds", "2", "--interval", "0.2");
+    r = await run(sim, "collect-stats.ts", "--rounds", "2", "--interval", "200ms");
     assertEquals(r.code, 0, r.stderr);
     const rows = r.stdout.trim().split("\n");
     assertMatch(rows[0], /^ROUND\s+INSTANCE\s+LINK\s+MTU\s+RX PKTS/);
@@ -100,7 +100,7 @@ Deno.test({
       "--rounds",
       "2",
       "--interval",
-      "0.2",
+      "200ms",
       "--json",
       "--instances",
       "vmnic1,vmnic2",
@@ -124,7 +124,7 @@ Deno.test({
     r = await runWhile(
       sim,
       "collect-stats.ts",
-      ["--interval", "0.2"],
+      ["--interval", "200ms"],
       "2 ",
       (child) => Promise.resolve(child.kill("SIGINT")),
     );
@@ -190,7 +190,10 @@ Deno.test({
     assertMatch(r.stdout, /stopped\s+- signal=SIGINT/);
     r = await run(sim, "link-watch.ts", "--threshold", "soon");
     assertEquals(r.code, 2);
-    assertStringIncludes(r.stderr, '--threshold: bad duration "soon"');
+    assertStringIncludes(
+      r.stderr,
+      `--threshold: expected a duration > 0 (250ms, 5s, 2m; a bare number is milliseconds), got "soon"`,
+    );
   },
 });
 
@@ -373,7 +376,7 @@ Deno.test({
     assertEquals(rows[2].firmware, "1.2.0");
     r = await run(sim, "nvme-inventory.ts", "--timeout", "soon");
     assertEquals(r.code, 2);
-    assertStringIncludes(r.stderr, "--timeout: expected milliseconds");
+    assertStringIncludes(r.stderr, "--timeout: expected a duration > 0");
   },
 });
 
@@ -450,4 +453,56 @@ console.log("mtu", stats.mtu, "note", Deno.readTextFileSync(parseArgs(Deno.args)
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "durations: one rule in every script and the REPL — a unit, or a bare number of milliseconds",
+  ...opts,
+  fn: async (t) => {
+    await t.step("parseDuration: a bare number is milliseconds; parseTimeout refuses 0", () => {
+      assertEquals([parseDuration("250"), parseDuration("2s"), parseDuration("1.5m")], [250, 2000, 90_000]);
+      assertEquals(parseTimeout("500ms"), 500);
+      for (const bad of ["0", "0s", "soon", ""]) {
+        assertThrows(() => parseTimeout(bad), RangeError, "expected a duration > 0");
+      }
+    });
+    await using sim = await startSimProcess();
+    await t.step("every script's duration option takes a unit", async () => {
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.writeFile(`${dir}/fw.bin`, new Uint8Array(1000).fill(7));
+        for (
+          const [script, ...args] of [
+            ["flash-firmware.ts", `${dir}/fw.bin`, "--instance", "vmnic0", "--timeout", "5s"],
+            ["mtu-rollout.ts", "--mtu", "1500", "--instances", "vmnic0", "--timeout", "5s"],
+            ["nvme-inventory.ts", "--timeout", "5s"],
+            ["collect-stats.ts", "--rounds", "1", "--interval", "1s"],
+          ]
+        ) {
+          const r = await run(sim, script, ...args);
+          assertEquals(r.code, 0, `${script}: ${r.stderr}`);
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+    await t.step("and refuses 0 or a word with the same message", async () => {
+      for (
+        const [script, flag, ...rest] of [
+          ["flash-firmware.ts", "--timeout", "x.bin", "--all"],
+          ["mtu-rollout.ts", "--timeout", "--mtu", "1500", "--all"],
+          ["nvme-inventory.ts", "--timeout"],
+          ["collect-stats.ts", "--interval"],
+          ["link-watch.ts", "--deadline"],
+          ["fleet.ts", "--timeout", "--inventory", "hosts.txt", "stats"],
+        ]
+      ) {
+        for (const value of ["0", "soon"]) {
+          const r = await run(sim, script, flag, value, ...rest);
+          assertEquals(r.code, 2, `${script} ${flag} ${value}: ${r.stderr}`);
+          assertStringIncludes(r.stderr, `${flag}: expected a duration > 0`);
+        }
+      }
+    });
+  },
 });

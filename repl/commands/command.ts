@@ -4,7 +4,7 @@
  * @module
  */
 import { type CallbackInfo, CallbackLookupError, type Signature } from "../../mgmt/signature.ts";
-import { parseDuration } from "../../util/duration.ts";
+import { parseTimeout } from "../../util/duration.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import type { Token } from "../tokenize.ts";
 
@@ -102,7 +102,7 @@ export function callbackOf(sig: Signature, name: string, want?: "kernel" | "user
 /** Parses a duration, as a command error. */
 export function durationArg(text: string): number {
   try {
-    return parseDuration(text);
+    return parseTimeout(text);
   } catch (e) {
     throw new CommandError((e as Error).message);
   }
