@@ -175,9 +175,10 @@ async function candidatesFor(
     case "instance":
       return await instanceNames(state);
     case "instanceOrParams": {
-      // (the instance may be left out: the parameters come next)
+      // (the instance may be left out: the parameters come next; * is every instance)
       const cb = sig?.list.find((c) => c.name === done[1]);
-      return [...await instanceNames(state), ...(cb ? paramCandidates(cb, done, current) : [])];
+      const names = await instanceNames(state);
+      return [...names, ...(names.length ? ["*"] : []), ...(cb ? paramCandidates(cb, done, current) : [])];
     }
     case "params": {
       const cb = sig?.list.find((c) => c.name === done[1]);
@@ -295,7 +296,7 @@ export function colourLine(state: ReplState, line: string): string {
     }
     if (kind === "instance") {
       const names = state.instanceCache.get(sig?.name ?? "")?.map((x) => x.name) ?? [];
-      return names.includes(part) ? colors.yellow(part) : part;
+      return names.includes(part) || part === "*" ? colors.yellow(part) : part;
     }
     return part;
   }).join("");

@@ -4,7 +4,8 @@
  * @module
  */
 import * as colors from "@std/fmt/colors";
-import { displayWidth, padToWidth } from "./width.ts";
+import { displayWidth } from "./width.ts";
+import { recordsTable, table } from "./tables.ts";
 import { commandLayout, paramToJson } from "../mgmt/codec.ts";
 import type { KernelEvent } from "../mgmt/events.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
@@ -122,10 +123,15 @@ export function formatValue(
     if (value.some((v) => v && typeof v === "object" && !(v instanceof Uint8Array))) {
       const shown = full ? value : value.slice(0, LIST_ROWS);
       const more = value.length - shown.length;
+      const cut = more ? `\n${indent}  ${p.dim(`… ${more} more (show -a, or --json)`)}` : "";
+      // Records of scalars read best as a table (a row each), when it fits the terminal.
+      const rows = shown.map((v, i) => ({ label: String(i), value: v }));
+      const grid = recordsTable(rows, "#", full ? Infinity : columns() - indent.length - 2, p);
+      if (grid) return grid.split("\n").map((line) => `\n${indent}  ${line}`).join("") + cut;
       return shown.map((v, i) =>
         `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ", full)}`
       )
-        .join("") + (more ? `\n${indent}  ${p.dim(`… ${more} more (show -a, or --json)`)}` : "");
+        .join("") + cut;
     }
     const items = value.map((v) => formatValue(undefined, v, p, "", full));
     if (full) return `[${items.join(", ")}]`;
@@ -233,14 +239,6 @@ function inline(type: Type<unknown> | undefined, v: unknown): string {
 /** The JSON form of instances: ids as decimal strings. */
 export function instancesJson(list: readonly { id: bigint; name: string }[]): { id: string; name: string }[] {
   return list.map((i) => ({ id: String(i.id), name: i.name }));
-}
-
-/** A table with a header row. */
-export function table(headers: string[], rows: string[][], p: Paint): string {
-  // Display width, not .length: wide characters take two columns, escapes none.
-  const widths = headers.map((h, i) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[i]))));
-  const line = (cells: string[]) => cells.map((c, i) => padToWidth(c, widths[i])).join("  ").trimEnd();
-  return [p.bold(line(headers)), ...rows.map(line)].join("\n");
 }
 
 /** `NAME<TYPE>` hint text of a parameter as `call` takes it. */

@@ -4,7 +4,8 @@
  * @module
  */
 import type { ControlRequest } from "../sim/client.ts";
-import { type Paint, plural, table, toJsonText } from "./format.ts";
+import { type Paint, plural, toJsonText } from "./format.ts";
+import { table } from "./tables.ts";
 
 interface Status {
   apis: { name: string; vendor: string; version: string; instances: { id: string; name: string }[] }[];

@@ -429,3 +429,44 @@ Deno.test("--json: every line an object with ok, and one instance form — as jq
   assert(forms.length >= 3, forms.join("\n"));
   assertEquals(new Set(forms), new Set(['{"id":"2","name":"vmnic1"}']));
 });
+
+Deno.test("call CALLBACK * (or all): every instance at once — a row or a JSON line each; one failing is named", async (t) => {
+  await using sim = await startSimProcess();
+  await t.step("a table with a row per instance; all sets every one", async () => {
+    const r = await repl(["-c", "open acmeNicMgmt; call setMtu all mtu=9000; call getStats *"], sim.env);
+    assertEquals(r.code, 0, r.stderr);
+    const rows = r.stdout.trim().split("\n").slice(-5);
+    assertMatch(rows[0], /^INSTANCE\s+rxPackets\s+txPackets\s+rxBytes\s+txBytes\s+linkUp\s+mtu\s+driver$/);
+    assertEquals(rows.slice(1).map((row) => row.split(/\s+/)[0]), ["vmnic0", "vmnic1", "vmnic2", "vmnic3"]);
+    assert(rows.slice(1).every((row) => /\s9000\s+acme-nic$/.test(row)), rows.join("\n"));
+  });
+  await t.step("one instance failing: the others' rows, its error, exit status 1", async () => {
+    await sim.control({ op: "fail", instance: "vmnic2", errno: "EIO" });
+    const r = await repl(["-c", "open acmeNicMgmt; call getStats *"], sim.env);
+    assertEquals(r.code, 1);
+    assertEquals(r.stdout.match(/^vmnic[013]\s+\d+/gm)?.length, 3, r.stdout);
+    assertMatch(r.stdout, /^vmnic2\s+error: invoke failed: EIO/m);
+    assertStringIncludes(r.stderr, "call getStats *: 1 of 4 instances failed (vmnic2)");
+  });
+  await t.step("--json: a line per instance naming it, the failing one ok: false", async () => {
+    await sim.control({ op: "fail", instance: "vmnic2", errno: "EIO" });
+    const r = await repl(["--json", "-c", "open acmeNicMgmt; call getStats *"], sim.env);
+    const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l)).filter((l) => l.callback);
+    assertEquals(lines.map((l) => [l.instance.name, l.ok]), [
+      ["vmnic0", true],
+      ["vmnic1", true],
+      ["vmnic2", false],
+      ["vmnic3", true],
+    ]);
+    assertEquals(lines[0].result.stats.mtu, 9000);
+    assertEquals(lines[2].error.code, "EIO");
+  });
+  await t.step("an API without instances: says how to call it", async () => {
+    const r = await repl(["-c", "open acmeNvmeMgmt; call listAdapters * adapters=4"], sim.env);
+    assertEquals(r.code, 1);
+    assertStringIncludes(
+      r.stderr,
+      "acmeNvmeMgmt has no instances; call listAdapters - … calls it with no instance",
+    );
+  });
+});

@@ -179,7 +179,7 @@ Deno.test({
     await using sim = await startSimProcess();
     const home = await tempHome();
     await using t = await repl({ ...sim.env, HOME: home });
-    await t.enter("help", "call CALLBACK [INSTANCE]");
+    await t.enter("help", "call CALLBACK [INSTANCE | *]");
     await t.enter("open acmeNicMgmt", "opened");
     await t.press("C-l");
     await t.type("describe getStats");
@@ -258,7 +258,7 @@ Deno.test({
     const home = await tempHome();
     await using t = await repl({ ...sim.env, HOME: home });
     await t.enter("open acmeNvmeMgmt", "opened acmeNvmeMgmt 1.0.0.239");
-    await t.enter("call listAdapters adapters=8", /name\s+"acmeNvme-0000:5e:00\.0"/);
+    await t.enter("call listAdapters adapters=8", /^\s+1\s+acmeNvme-0000:5e:00\.0\s+0000:5e:00\.0\s/m);
     await t.enter("open acmeNvme-0000:5e:00.0", "opened acmeNvme-0000:5e:00.0");
     await t.type("call identify request.");
     await t.press("Tab");

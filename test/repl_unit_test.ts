@@ -16,6 +16,7 @@ import { signatureFromJson, ValueError } from "../mod.ts";
 import type { Session, Signature } from "../mod.ts";
 import { t } from "../mod.ts";
 import { formatResult, paint } from "../repl/format.ts";
+import { recordsTable } from "../repl/tables.ts";
 
 Deno.test("tokenizer: quotes, JSON with spaces, command splitting, continuation", () => {
   assertEquals(tokenize(`call x a="two words" b={"k": [1, 2]} 'c d'`).map((t) => t.text), [
@@ -203,6 +204,39 @@ Deno.test("output that fits: a long list is cut with '… N more'; show -a (full
     paint(false),
   );
   assertMatch(bytes, /… \(\d+ more\) \(200 bytes\)$/);
+});
+
+Deno.test("a list of records of scalars is a table (numbers right-aligned); one that is not, or too wide, is not", () => {
+  const cb = {
+    name: "x",
+    sync: true,
+    params: [{ name: "rows", dir: "out", type: t.u32, size: 4 }],
+  } as unknown as Parameters<typeof formatResult>[0];
+  const rows = [{ name: "a", n: 5, id: new Uint8Array([1, 2]) }, {
+    name: "bb",
+    n: 120,
+    id: new Uint8Array([3, 4]),
+  }];
+  assertEquals(formatResult(cb, { rows }, paint(false)).split("\n"), [
+    "rows  ",
+    "  #  name    n  id",
+    "  0  a       5  0x0102",
+    "  1  bb    120  0x0304",
+  ]);
+  // A nested list does not fit a cell: each record on its own, as before.
+  const nested = formatResult(cb, { rows: [{ a: 1, list: [1, 2] }] }, paint(false));
+  assertStringIncludes(nested, "[0]");
+  assertEquals(recordsTable([{ label: "x", value: { a: "y".repeat(200) } }], "#", 80, paint(false)), null);
+  assertEquals(
+    recordsTable([{ label: "x", value: { a: 1 } }, { label: "y", value: { b: 1 } }], "#", 80, paint(false)),
+    null,
+    "rows of different shapes",
+  );
+  // Columns are named less a first part every row shares.
+  assertEquals(
+    recordsTable([{ label: "vmnic0", value: { stats: { mtu: 1500 } } }], "INSTANCE", 80, paint(false)),
+    "INSTANCE   mtu\nvmnic0    1500",
+  );
 });
 
 Deno.test("hints: the struct fields still missing, the rest of a partly typed name", () => {

@@ -14,6 +14,8 @@ import type { CallbackInfo } from "../../mgmt/signature.ts";
 import type { Session } from "../../mgmt/session.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { callbackOf, type Command, type LineContext, need } from "./command.ts";
+import { callEveryInstance, meansEveryInstance } from "./call_each.ts";
+import { driverStatus } from "../driver_status.ts";
 
 /**
  * Asks for each value the call still lacks (again after each answer: a union member given as a
@@ -69,7 +71,7 @@ async function chooseInstance(
 
 export const call: Command = {
   name: "call",
-  usage: "call CALLBACK [INSTANCE] [name=value …] [{json}] [--timeout DURATION]",
+  usage: "call CALLBACK [INSTANCE | *] [name=value …] [{json}] [--timeout DURATION]",
   summary: "invoke a kernel callback and show what it returns",
   help: `Values are typed by the signature:
   numbers      mtu=9000  id=0x10  seq=18446744073709551615 (64-bit ints are exact)
@@ -81,7 +83,8 @@ export const call: Command = {
   vector-out   buffer=4096   (capacity in elements)
 A JSON object may give all parameters at once (see: template CALLBACK). INSTANCE is a name or
 an id. Where the API has instances one must be given; - (or none) calls with no instance
-(VMK_MGMT_NO_INSTANCE_ID) on purpose.`,
+(VMK_MGMT_NO_INSTANCE_ID) on purpose; * (or all) calls every instance at once and shows a row
+(a JSON line) per instance.`,
   args: ["kernelCallback", "instance", "params"],
   flags: ["--timeout"],
   needsSession: true,
@@ -129,6 +132,9 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
       words = [...words, ...await askMissing((q) => terminal.ask(q), cb, texts)];
     }
     const parsed = await parseCallArgs(cb, words, readFile);
+    if (meansEveryInstance(parsed.instance, state.instanceCache.get(s.signature.name)?.map((i) => i.name))) {
+      return await callEveryInstance(state, s, cb, parsed.params, parsed.timeout);
+    }
     const instance = await chooseInstance(state, s, name, parsed.instance);
     const input = { ...parsed.params, instance };
     const controller = new AbortController();
@@ -208,21 +214,4 @@ function callHint({ state, line, done, current }: LineContext): string {
   }
   if (current.includes("=") || (current && !current.includes("=") && all.length > 3)) return "";
   return parts.length ? (/\s$/.test(line) ? "" : " ") + parts.join(" ") : "";
-}
-
-/**
- * A non-zero `status` the driver answered in an out parameter (`status`, or a record's `status`
- * member, as `request.status`), as `status 22`; undefined when there is none. The call itself
- * succeeded — this is the driver's own verdict, which batch runs turn into their exit status.
- */
-export function driverStatus(result: Record<string, unknown>): string | undefined {
-  const nonZero = (v: unknown) => (typeof v === "number" || typeof v === "bigint") && Number(v) !== 0;
-  if (nonZero(result.status)) return `status ${result.status}`;
-  for (const [name, value] of Object.entries(result)) {
-    if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
-      const inner = (value as Record<string, unknown>).status;
-      if (nonZero(inner)) return `${name}.status ${inner}`;
-    }
-  }
-  return undefined;
 }

@@ -3,7 +3,7 @@
  * @module
  */
 import { hint, restOfName, simOps } from "../completer.ts";
-import { table } from "../format.ts";
+import { table } from "../tables.ts";
 import { formatControl } from "../sim_output.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { CONTROL_OPS, type ControlRequest, controlRequest, opKeys, sendControl } from "../../sim/client.ts";
