@@ -84,11 +84,17 @@ async function readImage(path: string): Promise<Uint8Array> {
   return await Deno.readFile(path);
 }
 
+/** The progress line (stderr, a terminal), drawn over itself. */
 function progress(done: number, total: number, label: string): void {
   const width = 30;
   const filled = Math.round((done / total) * width);
   const bar = `[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${label}`;
   Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${bar}`));
+}
+
+/** Erases the progress line: a result takes its place, so the screen keeps only results. */
+function clearProgress(): void {
+  Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
 }
 
 async function main(): Promise<number> {
@@ -115,7 +121,7 @@ async function main(): Promise<number> {
   const bar = Deno.stderr.isTerminal() && !opts.json;
   if (!opts.json) {
     console.log(
-      `flashing ${opts.image} (${image.length} bytes, crc32 ${expected.toString(16).padStart(8, "0")}) to ${
+      `flashing ${opts.image} (${image.length} bytes, crc32 0x${expected.toString(16).padStart(8, "0")}) to ${
         targets.map((t) => t.name).join(", ")
       }`,
     );
@@ -134,7 +140,7 @@ async function main(): Promise<number> {
         : { ok: false, crc, error: "CRC mismatch: the kernel received different bytes" };
     } catch (e) {
       if (stop.signal.aborted) {
-        if (bar) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+        if (bar) clearProgress();
         console.error(
           `flash-firmware: interrupted; ${inst.name} may or may not have been flashed, the rest were not`,
         );
@@ -143,8 +149,7 @@ async function main(): Promise<number> {
       outcome = { ok: false, error: (e as Error).message };
     }
     if (!outcome.ok) failures++;
-    if (bar) progress(i + 1, targets.length, `${inst.name} ${outcome.ok ? "ok" : "FAILED"}`);
-    if (bar) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    if (bar) clearProgress();
     const crcHex = outcome.crc === undefined ? undefined : outcome.crc.toString(16).padStart(8, "0");
     if (opts.json) {
       writeJsonLine({
@@ -156,8 +161,8 @@ async function main(): Promise<number> {
       });
     } else {console.log(`${inst.name}: ${
         outcome.ok
-          ? `ok, crc ${crcHex} verified`
-          : `FAILED: ${outcome.error}${crcHex ? ` (crc ${crcHex})` : ""}`
+          ? `ok, crc 0x${crcHex} verified`
+          : `FAILED: ${outcome.error}${crcHex ? ` (crc 0x${crcHex})` : ""}`
       }`);}
   }
   if (failures) console.error(`flash-firmware: ${failures} of ${targets.length} instance(s) failed`);
