@@ -16,7 +16,7 @@ import { type Field, isRecord, type RecordType } from "../mgmt/types/record.ts";
 import type { PointerType } from "../mgmt/types/pointer.ts";
 import { fieldTypeName } from "../mgmt/types/struct.ts";
 import type { Type } from "../mgmt/types/type.ts";
-import { toHex } from "../util/hex.ts";
+import { hexDumpLines, toHex } from "../util/hex.ts";
 import { losslessReplacer } from "../util/ndjson.ts";
 
 /** ANSI styling that turns itself off. */
@@ -59,8 +59,6 @@ export function toJsonText(value: unknown, pretty = false): string {
   return JSON.stringify(value, losslessReplacer, pretty ? 2 : undefined);
 }
 
-const HEX_SHOWN = 64;
-
 function isText(b: Uint8Array): boolean {
   if (b.length === 0) return false;
   for (const c of b) if (c < 0x09 || (c > 0x0d && c < 0x20) || c === 0x7f) return false;
@@ -72,21 +70,58 @@ function isText(b: Uint8Array): boolean {
   }
 }
 
-function bytes(b: Uint8Array, p: Paint, indent: string, full: boolean): string {
-  if (isText(b)) {
+/**
+ * How much of a value to show: what fits the terminal (long lists and bytes cut, with how much is
+ * left), all of it (`show -a`), or all of it with every byte value as a hexdump (`show --hex`).
+ */
+export type Shown = "fit" | "all" | "hex";
+
+/** Bytes up to this many are one line of hex (the form `call` takes); longer ones a hexdump. */
+const INLINE_BYTES = 32;
+/** Hexdump rows shown before "… N more bytes" when cut to fit. */
+const DUMP_ROWS = 4;
+
+function bytes(b: Uint8Array, p: Paint, indent: string, shown: Shown): string {
+  const size = p.dim(`(${plural(b.length, "byte")})`);
+  if (shown !== "hex" && isText(b)) {
     const text = new TextDecoder().decode(b);
-    if (!text.includes("\n")) return `${JSON.stringify(text)} ${p.dim(`(${plural(b.length, "byte")})`)}`;
+    if (!text.includes("\n")) return `${JSON.stringify(text)} ${size}`;
     // Multi-line text (a log) reads best as a block.
     const lines = text.replace(/\n$/, "").split("\n").map((l) => `${indent}  ${p.dim("|")} ${l}`);
     return `${p.dim(`(${plural(b.length, "byte")} of text)`)}\n${lines.join("\n")}`;
   }
-  // As many bytes as fit the row (two hex digits each, after the indent and the labels).
-  const shown = full
-    ? b.length
-    : Math.max(8, Math.min(HEX_SHOWN, Math.floor((columns() - indent.length - 48) / 2)));
-  return `0x${toHex(b.subarray(0, shown))}${
-    b.length > shown ? `… ${p.dim(`(${b.length - shown} more)`)}` : ""
-  } ${p.dim(`(${plural(b.length, "byte")})`)}`;
+  if (shown === "hex" || b.length > INLINE_BYTES) {
+    // Offsets and ASCII, as hexdump -C: where a field of a page is, and what text it holds.
+    const rows = shown === "fit" ? DUMP_ROWS : Infinity;
+    const lines = hexDumpLines(b, rows);
+    const covered = shown === "fit" ? Math.min(b.length, rowsCovered(lines) * 16) : b.length;
+    const more = b.length - covered;
+    const tail = more > 0 ? [p.dim(`… ${plural(more, "more byte")} (show --hex)`)] : [];
+    return `${size}${[...lines, ...tail].map((l) => `\n${indent}  ${l}`).join("")}`;
+  }
+  return `0x${toHex(b)} ${size}`;
+}
+
+/** How many 16-byte rows hexdump lines cover (a `*` line stands for the rows up to the next one). */
+function rowsCovered(lines: string[]): number {
+  const last = lines.at(-1);
+  if (!last || last === "*") return lines.length;
+  return parseInt(last.slice(0, last.indexOf(" ")), 16) / 16 + 1;
+}
+
+/**
+ * Names of fields whose integers are checksums: shown in hex, as the scripts print them and as
+ * people compare them with `crc32`/`cksum` output (`crc`, `imageCrc32`, `checksum`, `csum`).
+ */
+const CHECKSUM_NAME = /(crc|checksum|csum)(32|64)?$/i;
+
+/** An integer as text: a checksum's in hex (`0x1a2b3c4d`, 8 digits for 32 bits), else decimal. */
+export function integerText(value: number | bigint, name?: string): string {
+  if (!name || !CHECKSUM_NAME.test(name) || value < 0 || !Number.isInteger(Number(value))) {
+    return String(value);
+  }
+  const hex = value.toString(16);
+  return `0x${hex.padStart(hex.length <= 8 ? 8 : 16, "0")}`;
 }
 
 /** The elements of a list of records shown when it is cut to fit (`show -a` shows them all). */
@@ -103,37 +138,38 @@ export function columns(): number {
 
 /**
  * A readable rendering of a decoded value (multi-line for structs). How much of a long value is
- * shown: everything when `full` (`show -a`), else what fits the terminal — a long list is cut with
- * an explicit "… N more" (the whole value is in `--json` and `show -a`).
+ * shown: see {@link Shown} — cut to fit, a long list ends with an explicit "… N more" (the whole
+ * value is in `--json` and `show -a`). `name` is the field's: a checksum's is shown in hex.
  */
 export function formatValue(
   type: Type<unknown> | undefined,
   value: unknown,
   p: Paint,
   indent = "",
-  full = false,
+  shown: Shown = "fit",
+  name?: string,
 ): string {
-  if (value instanceof Uint8Array) return bytes(value, p, indent, full);
-  if (typeof value === "bigint" || typeof value === "number" || typeof value === "boolean") {
-    return String(value);
-  }
+  const full = shown !== "fit";
+  if (value instanceof Uint8Array) return bytes(value, p, indent, shown);
+  if (typeof value === "bigint" || typeof value === "number") return integerText(value, name);
+  if (typeof value === "boolean") return String(value);
   if (typeof value === "string") return type?.kind === "enum" ? value : JSON.stringify(value);
   if (Array.isArray(value)) {
     const el = type?.kind === "array" ? undefined : type;
     if (value.some((v) => v && typeof v === "object" && !(v instanceof Uint8Array))) {
-      const shown = full ? value : value.slice(0, LIST_ROWS);
-      const more = value.length - shown.length;
+      const listed = full ? value : value.slice(0, LIST_ROWS);
+      const more = value.length - listed.length;
       const cut = more ? `\n${indent}  ${p.dim(`… ${more} more (show -a, or --json)`)}` : "";
       // Records of scalars read best as a table (a row each), when it fits the terminal.
-      const rows = shown.map((v, i) => ({ label: String(i), value: v }));
+      const rows = listed.map((v, i) => ({ label: String(i), value: v }));
       const grid = recordsTable(rows, "#", full ? Infinity : columns() - indent.length - 2, p);
       if (grid) return grid.split("\n").map((line) => `\n${indent}  ${line}`).join("") + cut;
-      return shown.map((v, i) =>
-        `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ", full)}`
+      return listed.map((v, i) =>
+        `\n${indent}  ${p.dim(`[${i}]`)} ${formatValue(el, v, p, indent + "    ", shown)}`
       )
         .join("") + cut;
     }
-    const items = value.map((v) => formatValue(undefined, v, p, "", full));
+    const items = value.map((v) => formatValue(undefined, v, p, "", shown));
     if (full) return `[${items.join(", ")}]`;
     // As many as fit on the rest of the line, then how many more there are.
     const room = Math.max(24, columns() - indent.length - 24);
@@ -152,18 +188,18 @@ export function formatValue(
     const width = Math.max(...entries.map(([k]) => k.length));
     return entries.map(([k, v]) => {
       const ft = fields?.find((f) => f.name === k)?.type;
-      return `\n${indent}  ${p.cyan(k.padEnd(width))}  ${formatValue(ft, v, p, indent + "  ", full)}`;
+      return `\n${indent}  ${p.cyan(k.padEnd(width))}  ${formatValue(ft, v, p, indent + "  ", shown, k)}`;
     }).join("");
   }
   return String(value);
 }
 
-/** A call result: one line per returned parameter; long values cut to fit unless `full`. */
+/** A call result: one line per returned parameter; long values cut to fit unless shown whole. */
 export function formatResult(
   cb: CallbackInfo,
   result: Record<string, unknown>,
   p: Paint,
-  full = false,
+  shown: Shown = "fit",
 ): string {
   const keys = Object.keys(result);
   if (keys.length === 0) return p.green(cb.sync ? "ok" : "ok (queued)");
@@ -172,7 +208,7 @@ export function formatResult(
     const param = cb.params.find((q) => q.name === k);
     const type = param && param.dir.startsWith("vector") ? param.type : param?.type;
     return `${p.bold(k.padEnd(width))}  ${
-      formatValue(param?.dir.startsWith("vector") ? undefined : type, result[k], p, "", full)
+      formatValue(param?.dir.startsWith("vector") ? undefined : type, result[k], p, "", shown, k)
     }`;
   }).join("\n");
 }

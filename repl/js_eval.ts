@@ -57,15 +57,17 @@ export function stopJs(): void {
 }
 
 /**
- * Evaluates `source` in the lasting scope; resolves with its value shown for people and as JSON.
+ * Evaluates `source` in the lasting scope, `_` … `_9` being `context.results`; resolves with its
+ * value shown for people and as JSON, and the value itself when it could be copied out of the
+ * worker (not a function, say).
  * @throws {CommandError} when it throws (its error in words), or when `signal` aborts (Ctrl-C): the
  * evaluation is stopped and the scope starts afresh.
  */
 export function evaluate(
   source: string,
-  context: { current?: string; sessions: Map<string, Session>; colors: boolean },
+  context: { current?: string; sessions: Map<string, Session>; colors: boolean; results: unknown[] },
   signal?: AbortSignal,
-): Promise<{ inspected: string; json: string }> {
+): Promise<{ inspected: string; json: string; value?: unknown }> {
   sessionsNow = context.sessions;
   const w = start();
   const id = nextId++;
@@ -82,7 +84,7 @@ export function evaluate(
       signal?.removeEventListener("abort", onAbort);
       if (m.type !== "eval-result") return;
       if (m.error !== undefined) reject(new CommandError(`js: ${m.error}`));
-      else resolve({ inspected: m.inspected ?? "", json: m.json ?? "null" });
+      else resolve({ inspected: m.inspected ?? "", json: m.json ?? "null", value: m.value });
     });
     w.postMessage(
       {
@@ -92,6 +94,7 @@ export function evaluate(
         colors: context.colors,
         current: context.current ?? null,
         sessions: [...context.sessions].map(([name, s]) => ({ name, signature: s.signature.toJson() })),
+        results: context.results,
       } satisfies ToWorker,
     );
   });

@@ -21,13 +21,15 @@ export type ToWorker =
     colors: boolean;
     current: string | null;
     sessions: { name: string; signature: SignatureJson }[];
+    /** The last results, newest first: `_`, `_1` … */
+    results: unknown[];
   }
   | { type: "complete"; id: number; text: string }
   | { type: "rpc-result"; id: number; value?: unknown; error?: { name: string; message: string } };
 
 /** A message to the REPL. */
 export type FromWorker =
-  | { type: "eval-result"; id: number; inspected?: string; json?: string; error?: string }
+  | { type: "eval-result"; id: number; inspected?: string; json?: string; value?: unknown; error?: string }
   | { type: "complete-result"; id: number; candidates: string[] }
   | { type: "rpc"; id: number; session: string; method: string; args: unknown[] };
 
@@ -163,9 +165,18 @@ function complete(text: string): string[] {
       if (n !== "constructor" && (base || !builtins.has(n) || n in api)) names.add(n);
     }
   }
-  if (!base) { for (const n of ["session", "sessions", "$", "console", "JSON", "Math"]) names.add(n); }
+  if (!base) { for (const n of ["session", "sessions", "$", "_", "console", "JSON", "Math"]) names.add(n); }
   return [...names].filter((n) => n.startsWith(prefix) && /^[A-Za-z_$][\w$]*$/.test(n)).sort()
     .map((n) => (base ? `${base}.${n}` : n));
+}
+
+/** The value, when it can be posted to the REPL (becoming `_`); undefined for a function, say. */
+function copyable(value: unknown): unknown {
+  try {
+    return structuredClone(value);
+  } catch {
+    return undefined;
+  }
 }
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
@@ -185,6 +196,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
   const sessions: Record<string, SessionHere> = {};
   for (const s of m.sessions) sessions[s.name] = new SessionHere(s.name, signatureFromJson(s.signature));
   Object.assign(globalThis, { sessions, session: m.current ? sessions[m.current] : undefined });
+  m.results.forEach((r, i) => (self[i ? `_${i}` : "_"] = r));
   try {
     const value = await evaluate(m.code);
     self.postMessage({
@@ -192,6 +204,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
       id: m.id,
       inspected: value === undefined ? "" : Deno.inspect(value, { colors: m.colors, depth: 6 }),
       json: toJsonText(value ?? null),
+      value: copyable(value),
     });
   } catch (err) {
     // A line that does not parse: what the parser said, of what the user typed — not of the module

@@ -58,6 +58,9 @@ export interface BackgroundWatch {
   stop: () => void;
 }
 
+/** Results kept for `js`: `_` and `_1` … `_9`. */
+export const RESULTS_KEPT = 10;
+
 /** REPL state shared by commands, completer and the line editor. */
 export class ReplState {
   readonly signatures = new Map<string, KnownSignature>();
@@ -90,6 +93,11 @@ export class ReplState {
   simSocket?: string;
   /** The last call's callback, result and input (`show -a`). */
   last?: { callback: CallbackInfo; result: Record<string, unknown>; input?: Record<string, unknown> };
+  /**
+   * The last results, newest first (at most {@link RESULTS_KEPT}): `_`, `_1`, `_2` … in `js` — a
+   * call's result, `call X *`'s results by instance name, a `js` value.
+   */
+  readonly results: unknown[] = [];
   /** Calls whose driver answered a non-zero `status` (`setMtu vmnic1: status 22`): a batch run's exit status 3. */
   readonly driverStatuses: string[] = [];
   /** The simulator's control ops with their descriptions (asked once). */
@@ -103,6 +111,12 @@ export class ReplState {
     this.json = options.json;
     this.paint = paint(options.color);
     this.terminal = options.terminal?.(this);
+  }
+
+  /** Keeps a result for `js` (`_`), newest first. */
+  remember(value: unknown): void {
+    this.results.unshift(value);
+    if (this.results.length > RESULTS_KEPT) this.results.length = RESULTS_KEPT;
   }
 
   /** Prints a line above the prompt while the user types (a plain line when there is no terminal). */

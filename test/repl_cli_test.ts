@@ -1,6 +1,7 @@
 /** The REPL run as a subprocess: -c, --file, piped stdin, exit codes, --json, --sig, js, sim auto-start. */
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
+import { crc32 } from "../mod.ts";
 import { outputWithin, waitUntil } from "./support/wait.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -385,7 +386,7 @@ Deno.test("paths the user types are where the user is (INIT_CWD), named in full;
     );
     const ran = await repl(["--file", "cmds.txt"], env);
     assertEquals(ran.code, 0, ran.stderr);
-    assertStringIncludes(ran.stdout, `crc  ${0xcbf43926}`);
+    assertStringIncludes(ran.stdout, "crc  0xcbf43926");
     const missing = await repl(["-c", "open acmeNicMgmt; call flashFirmware vmnic0 image=@nope.bin"], env);
     assertEquals(missing.code, 1);
     assertStringIncludes(missing.stderr, `${dir}/nope.bin`);
@@ -468,5 +469,46 @@ Deno.test("call CALLBACK * (or all): every instance at once — a row or a JSON 
       r.stderr,
       "acmeNvmeMgmt has no instances; call listAdapters - … calls it with no instance",
     );
+  });
+});
+
+Deno.test("bytes you can read and results you can reuse: a hexdump, show --hex, _ in js, a CRC in hex", async (t) => {
+  await using sim = await startSimProcess();
+  const identify =
+    'call identify - request.cns=1 request.nsid=0 request.status=0 request.page={"length":4096}';
+  await t.step("a 4 KiB page: a few hexdump rows and how many bytes more; show --hex all of it", async () => {
+    const r = await repl([], sim.env, `open acmeNvme-0000:3b:00.0\n${identify}\nshow --hex\n`);
+    assertEquals(r.code, 0, r.stderr);
+    const [cut, all] = r.stdout.split(/^request\s*$/m).slice(1);
+    assertMatch(cut, /^ {4}0010 {2}20 20 .*\| {8}ACME NVM\|$/m);
+    assertStringIncludes(cut, "… 4032 more bytes (show --hex)");
+    assertMatch(all, /^ {4}0040 {2}31 2e 30 2e 30 .*\|1\.0\.0 {3}\.{8}\|$/m, "the firmware revision");
+    assertMatch(all, /^ {4}\*$/m, "rows of zeros are one '*'");
+    assert(!all.includes("more bytes"), all);
+  });
+  await t.step("_ is the last result, _1 the one before; call X * gives them by instance", async () => {
+    const r = await repl(
+      [],
+      sim.env,
+      [
+        "open acmeNicMgmt",
+        "call getStats vmnic1",
+        "js _.stats.driver",
+        "js _1.stats.mtu + 1",
+        "call getStats *",
+        "js Object.keys(_).join()",
+        "",
+      ].join("\n"),
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assertStringIncludes(lines.join("\n"), '"acme-nic"\n1501\n');
+    assertEquals(lines.at(-1), '"vmnic0,vmnic1,vmnic2,vmnic3"');
+  });
+  await t.step("a CRC is shown in hex, as flash-firmware prints it", async () => {
+    const r = await repl(["-c", "open acmeNicMgmt; call flashFirmware vmnic0 image=0x01020304"], sim.env);
+    assertEquals(r.code, 0, r.stderr);
+    const crc = crc32(new Uint8Array([1, 2, 3, 4])).toString(16).padStart(8, "0");
+    assertMatch(r.stdout, new RegExp(`^crc  0x${crc}$`, "m"));
   });
 });

@@ -541,7 +541,7 @@ Deno.test({
     await step("0", "cmd.dnr (1 bit): ");
     const screen = await step("0", /dataLength\s+4096/);
     assertMatch(screen, /opcode\s+identify/);
-    assertMatch(screen, /data\s+0x/);
+    assertMatch(screen, /data\s+\(4096 bytes\)\n\s+0000 {2}86 19 /);
   },
 });
 

@@ -267,7 +267,7 @@ Deno.test({
     await t.press("C-u");
     const screen = await t.enter(
       'call identify request.cns=1 request.nsid=0 request.status=0 request.page={"length":4096}',
-      /page\s+0x8619.*\(4096 bytes\)/,
+      /page\s+\(4096 bytes\)\n\s+0000 {2}86 19 /,
     );
     assertMatch(screen, /status\s+0/);
     await t.enter(

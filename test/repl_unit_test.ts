@@ -15,7 +15,7 @@ import { acmeNic, acmeStorage } from "../demo.ts";
 import { signatureFromJson, ValueError } from "../mod.ts";
 import type { Session, Signature } from "../mod.ts";
 import { t } from "../mod.ts";
-import { formatResult, paint } from "../repl/format.ts";
+import { formatResult, integerText, paint } from "../repl/format.ts";
 import { recordsTable } from "../repl/tables.ts";
 
 Deno.test("tokenizer: quotes, JSON with spaces, command splitting, continuation", () => {
@@ -196,14 +196,59 @@ Deno.test("output that fits: a long list is cut with '… N more'; show -a (full
   const cut = formatResult(cb, value, paint(false));
   assertMatch(cut, /, … \d+ more\]$/);
   assert(cut.length < 400, cut);
-  const full = formatResult(cb, value, paint(false), true);
+  const full = formatResult(cb, value, paint(false), "all");
   assertStringIncludes(full, "299000]");
-  const bytes = formatResult(
-    { ...cb, params: [{ name: "b", dir: "out", type: t.bytes(200), size: 200 }] } as unknown as typeof cb,
-    { b: new Uint8Array(200).fill(0xff) },
-    paint(false),
-  );
-  assertMatch(bytes, /… \(\d+ more\) \(200 bytes\)$/);
+});
+
+Deno.test("bytes you can read: short ones inline, long ones a hexdump cut to a few rows, show --hex all of them", () => {
+  const cb = {
+    name: "x",
+    sync: true,
+    params: [{ name: "page", dir: "out", type: t.bytes(200), size: 200 }],
+  } as unknown as Parameters<typeof formatResult>[0];
+  const page = new Uint8Array(200).map((_, i) => i);
+  page.set(new TextEncoder().encode("ACME"), 0x40);
+  const cut = formatResult(cb, { page }, paint(false)).split("\n");
+  assertEquals(cut, [
+    "page  (200 bytes)",
+    "  0000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|",
+    "  0010  10 11 12 13 14 15 16 17  18 19 1a 1b 1c 1d 1e 1f  |................|",
+    "  0020  20 21 22 23 24 25 26 27  28 29 2a 2b 2c 2d 2e 2f  | !\"#$%&'()*+,-./|",
+    "  0030  30 31 32 33 34 35 36 37  38 39 3a 3b 3c 3d 3e 3f  |0123456789:;<=>?|",
+    "  … 136 more bytes (show --hex)",
+  ]);
+  const all = formatResult(cb, { page }, paint(false), "hex").split("\n");
+  assertEquals(all.length, 1 + 13);
+  assertStringIncludes(all[5], "|ACMEDEFGHIJKLMNO|");
+  // Rows of zeros after the first are one '*' row; what is cut is counted from the rows shown.
+  const zeros = formatResult(cb, { page: new Uint8Array(4096) }, paint(false)).split("\n");
+  assertEquals(zeros.slice(2), [
+    "  *",
+    `  0ff0  ${"00 ".repeat(8)} ${"00 ".repeat(7)}00  |................|`,
+  ]);
+  const short = formatResult(cb, { page: new Uint8Array([1, 2, 0xff]) }, paint(false));
+  assertEquals(short, "page  0x0102ff (3 bytes)");
+  // Text stays text, except in show --hex.
+  const text = { page: new TextEncoder().encode("acme-nic") };
+  assertEquals(formatResult(cb, text, paint(false)), 'page  "acme-nic" (8 bytes)');
+  assertStringIncludes(formatResult(cb, text, paint(false), "hex"), "|acme-nic|");
+});
+
+Deno.test("a checksum is shown in hex, as the scripts print it; other integers in decimal", () => {
+  const cb = {
+    name: "flash",
+    sync: true,
+    params: [{ name: "crc", dir: "out", type: t.u32, size: 4 }, {
+      name: "nsid",
+      dir: "out",
+      type: t.u32,
+      size: 4,
+    }],
+  } as unknown as Parameters<typeof formatResult>[0];
+  assertEquals(formatResult(cb, { crc: 0x1a2b3c, nsid: 16 }, paint(false)), "crc   0x001a2b3c\nnsid  16");
+  assertEquals(integerText(0xdeadbeefn, "imageCrc32"), "0xdeadbeef");
+  assertEquals(integerText(42, "checksum"), "0x0000002a");
+  assertEquals(integerText(42, "count"), "42");
 });
 
 Deno.test("a list of records of scalars is a table (numbers right-aligned); one that is not, or too wide, is not", () => {

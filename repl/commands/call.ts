@@ -145,6 +145,7 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
         timeout: parsed.timeout,
       }) as Record<string, unknown>;
       state.last = { callback: cb, result, input: input as Record<string, unknown> };
+      state.remember(result);
       const status = driverStatus(result);
       if (status) state.driverStatuses.push(`${name}${instance ? ` ${instance}` : ""}: ${status}`);
       // In JSON an instance has one form everywhere (results, events, lists): {"id", "name"}.
@@ -167,16 +168,22 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
 
 export const show: Command = {
   name: "show",
-  usage: "show -a",
-  summary: "show the last call's result in full (long lists and byte values are cut to fit otherwise)",
-  flags: ["-a"],
+  usage: "show [-a | --hex]",
+  summary: "show the last call's result again: -a in full, --hex with every byte value as a hexdump",
+  help: `Long lists and byte values are cut to fit the terminal, and bytes over 32 are a hexdump
+(offsets, hex, ASCII) of a few rows. show -a prints the last result in full; show --hex too, with
+every byte value — text too — as a hexdump. In js the last result is _ (see help js).`,
+  flags: ["-a", "--hex"],
   run(state, args) {
     if (!state.last) throw new CommandError("show: no call has returned yet");
-    if (args[0]?.text !== "-a" && args.length) throw new CommandError(`usage: ${this.usage}`);
+    const flag = args[0]?.text;
+    if (args.length > 1 || (flag !== undefined && flag !== "-a" && flag !== "--hex")) {
+      throw new CommandError(`usage: ${this.usage}`);
+    }
     const { callback, result, input } = state.last;
     state.result(
-      () => formatResult(callback, result, state.paint, true),
-      () => ({ ok: true, callback: callback.name, result: resultJson(callback, result, input) }),
+      () => formatResult(callback, result, state.paint, flag === "--hex" ? "hex" : "all"),
+      () => ({ callback: callback.name, result: resultJson(callback, result, input) }),
     );
   },
 };

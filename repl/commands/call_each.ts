@@ -71,6 +71,7 @@ export async function callEveryInstance(
   }
   const last = answered.at(-1);
   if (last) state.last = { callback: cb, result: last.result!, input: params };
+  state.remember(Object.fromEntries(answered.map((o) => [o.inst.name, o.result])));
   if (state.json) printJson(cb, outcomes, params);
   else console.log(readable(state, cb, outcomes));
   const failed = outcomes.filter((o) => !o.result);

@@ -30,8 +30,10 @@ export const js: Command = {
   summary: "evaluate TypeScript/JavaScript with session, sessions and the module's API in scope",
   help: `Top-level await works: js (await session.invoke("getStats", { instance: "vmnic0" })).stats.mtu
 The scope lasts: js const x = 5 then js x * 2. In scope: session (current), sessions (by name), every
-export of mod.ts and demo.ts (open, t, acmeNic, …), and $, an empty object to keep your own values on
-($.runs = ($.runs ?? 0) + 1). Tab completes names and properties
+export of mod.ts and demo.ts (open, t, acmeNic, …), $, an empty object to keep your own values on
+($.runs = ($.runs ?? 0) + 1), and the last results: _ is the newest (a call's result; call X *'s
+results by instance, as _.vmnic0.stats; a js value), _1 the one before, up to _9 — as in
+js _.stats.mtu * 2. Tab completes names and properties
 (js session.inv). Ctrl-C stops a runaway evaluation (the scope then starts afresh). js takes the rest of
 its line, semicolons included; after statements the value of the last expression is shown.`,
   // Names and properties from the lasting js scope, for the expression under the cursor; nothing
@@ -46,11 +48,13 @@ its line, semicolons included; after statements the value of the last expression
     const controller = new AbortController();
     state.foreground = controller;
     try {
-      const { inspected, json } = await evaluate(expr, {
+      const { inspected, json, value } = await evaluate(expr, {
         current: state.current,
         sessions: state.sessions,
         colors: state.paint.bold("x") !== "x",
+        results: state.results,
       }, controller.signal);
+      if (value !== undefined) state.remember(value);
       state.result(() => inspected, () => ({ ok: true, value: JSON.parse(json) }));
     } finally {
       state.foreground = undefined;
