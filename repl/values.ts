@@ -28,7 +28,18 @@ export interface CallArgs {
   timeout?: number;
 }
 
-function setPath(tree: Record<string, unknown>, path: string[], value: unknown, whole: string): void {
+/**
+ * Sets `path` in `tree`. A value there already is "given twice" — unless `over` holds the paths
+ * given by `name=value` words and this one is not among them: then it came from a JSON argument,
+ * and a word changes it (`{…template…} msg.seq=7`).
+ */
+function setPath(
+  tree: Record<string, unknown>,
+  path: string[],
+  value: unknown,
+  whole: string,
+  over?: Set<string>,
+): void {
   let node = tree;
   for (let i = 0; i < path.length - 1; i++) {
     const k = path[i];
@@ -44,7 +55,11 @@ function setPath(tree: Record<string, unknown>, path: string[], value: unknown, 
     node = node[k] as Record<string, unknown>;
   }
   const last = path[path.length - 1];
-  if (last in node) throw new ValueError(path.join("."), "given twice");
+  const key = path.join(".");
+  // (a word's value covers its fields: msg={…} and msg.seq=2 both by words is twice)
+  const byWord = !over || path.some((_, i) => over.has(path.slice(0, i + 1).join(".")));
+  if (last in node && byWord) throw new ValueError(key, "given twice");
+  over?.add(key);
   node[last] = value;
 }
 
@@ -132,7 +147,12 @@ export async function convertParam(
   }
 }
 
-/** Parses the words after `call CALLBACK`. Unknown names are left for invoke to report. */
+const isJsonWord = (tok: Token) => !tok.quoted && tok.text.startsWith("{");
+
+/**
+ * Parses the words after `call CALLBACK`. Unknown names are left for invoke to report. A JSON
+ * object gives parameters at once; `name=value` words given with it change what it says.
+ */
 export async function parseCallArgs(
   cb: CallbackInfo,
   words: Token[],
@@ -140,6 +160,9 @@ export async function parseCallArgs(
 ): Promise<CallArgs> {
   const tree: Record<string, unknown> = {};
   const out: CallArgs = { params: {} };
+  const byWord = new Set<string>();
+  // JSON arguments first, whatever their place: they are the base the name=value words change.
+  words = [...words.filter(isJsonWord), ...words.filter((w) => !isJsonWord(w))];
   for (let i = 0; i < words.length; i++) {
     const tok = words[i];
     const text = tok.text;
@@ -155,7 +178,7 @@ export async function parseCallArgs(
       }
       continue;
     }
-    if (!tok.quoted && text.startsWith("{")) {
+    if (isJsonWord(tok)) {
       const obj = leaf(tok, text);
       if (!obj || typeof obj !== "object" || Array.isArray(obj)) {
         throw new ValueError("", "a JSON argument must be an object of parameters");
@@ -179,7 +202,7 @@ export async function parseCallArgs(
     const valueText = tok.raw.slice(tok.raw.indexOf("=") + 1);
     const quoted = /^["']/.test(valueText);
     const value = leaf({ ...tok, quoted }, text.slice(eq + 1));
-    setPath(tree, key.split("."), value, text);
+    setPath(tree, key.split("."), value, text, byWord);
   }
   if ("instance" in tree) {
     const inst = tree.instance;
@@ -215,6 +238,35 @@ function askType(type: Type<unknown>, bits?: number): string {
   return bits !== undefined ? `${bits} bit${bits === 1 ? "" : "s"}` : type.name;
 }
 
+/**
+ * What an empty answer to a question stands for: the type's zero value, as `call` reads it (what a
+ * C caller's `= {0}` leaves there — the usual answer for a field the driver fills in); undefined
+ * where zero is no answer (a caller buffer, a vector, a union).
+ */
+function zeroWord(type: Type<unknown>, bits?: number): string | undefined {
+  if (bits !== undefined) return "0";
+  switch (type.kind) {
+    case "int":
+    case "float":
+      return "0";
+    case "bool":
+      return "false";
+    case "string":
+    case "chars":
+      return '""';
+    case "bytes":
+      return "00";
+    case "enum": {
+      const values = (type as unknown as { values: Record<string, number | bigint> }).values;
+      return Object.entries(values).find(([, n]) => Number(n) === 0)?.[0];
+    }
+    case "pointer":
+      return typeof type.describe() === "object" ? undefined : "0";
+    default:
+      return undefined;
+  }
+}
+
 /** A value a call still needs: its path, and how to ask for it. */
 export interface MissingValue {
   /** `mtu`, `msg.payload`, or `cmd.cdw10` for a union none of whose members is given. */
@@ -225,6 +277,8 @@ export interface MissingValue {
   readonly typeName: string;
   /** A union: the answer names a member (`raw=0`). */
   readonly union?: boolean;
+  /** What an empty answer gives (the zero value, as typed); none where an answer is needed. */
+  readonly zero?: string;
 }
 
 /**
@@ -237,7 +291,14 @@ export function missingFields(
   given: ReadonlySet<string>,
 ): MissingValue[] {
   if (given.has(prefix)) return [];
-  if (!isRecord(type)) return [{ path: prefix, hint: `${prefix}=<${type.name}>`, typeName: askType(type) }];
+  if (!isRecord(type)) {
+    return [{
+      path: prefix,
+      hint: `${prefix}=<${type.name}>`,
+      typeName: askType(type),
+      zero: zeroWord(type),
+    }];
+  }
   const inside = [...given].some((g) => g.startsWith(`${prefix}.`));
   if (type.kind === "union") {
     if (inside) return [];
@@ -255,6 +316,7 @@ export function missingFields(
         path: `${prefix}.${f.name}`,
         hint: `${prefix}.${f.name}=<${f.bitWidth} bits>`,
         typeName: askType(f.type, f.bitWidth),
+        zero: zeroWord(f.type, f.type.kind === "enum" ? undefined : f.bitWidth),
       }])
       : missingFields(f.type, `${prefix}.${f.name}`, given)
   );
@@ -315,6 +377,7 @@ export function missingValues(cb: CallbackInfo, words: readonly string[]): Missi
         path: p.name,
         hint: `${p.name}=<${p.type.name}>`,
         typeName: p.dir.startsWith("vector") ? `${p.type.name}[]` : p.type.name,
+        zero: p.dir.startsWith("vector") ? undefined : zeroWord(p.type),
       }];
     }
     return missingFields(p.type, p.name, paths);

@@ -389,9 +389,9 @@ Deno.test({
     await using sim = await startSimProcess();
     await using t = await repl(sim.env, 160);
     await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
-    await t.enter("call setMtu vmnic1", "mtu (u32): ");
+    await t.enter("call setMtu vmnic1", "mtu (u32, Enter for 0): ");
     await t.enter("9000", /status\s+0/);
-    await t.enter("call echo vmnic0 msg.seq=5", "msg.payload (u8[56]): ");
+    await t.enter("call echo vmnic0 msg.seq=5", "msg.payload (u8[56], Enter for zeros): ");
     await t.press("C-c");
     await t.waitFor("call echo: cancelled (msg.payload not given)");
     // The answers are not history: Up brings back the command.
@@ -402,6 +402,11 @@ Deno.test({
     await t.waitFor(/vmk:acmeNicMgmt> call setMtu vmnic2 mtu=\S+/);
     await t.press("C-w");
     await t.enter("1500", /status\s+0[\s\S]*status\s+0/);
+    // Enter takes the zero value where there is one; where there is none it says so and calls nothing.
+    await t.enter("call echo vmnic0 msg.seq=5", "msg.payload (u8[56], Enter for zeros): ");
+    await t.enter("", /seq\s+6\n\s+payload\s+\(56 bytes\)\n\s+0000 {2}00 00/);
+    await t.enter("call flashFirmware vmnic0", "image (u8[]): ");
+    await t.enter("", "call flashFirmware: image needs a value (u8[]); nothing was called");
   },
 });
 
@@ -531,15 +536,16 @@ Deno.test({
     await step("4", /count\s+2/);
     await step("open acmeNvme-0000:3b:00.0", "opened acmeNvme-0000:3b:00.0");
     await step("call adminPassthru", "cmd.opcode (getLogPage|identify|getFeatures|firmwareCommit): ");
-    await step("identify", "cmd.cid (16 bits): ");
-    await step("7", "cmd.nsid (u32): ");
+    await step("identify", "cmd.cid (16 bits, Enter for 0): ");
+    await step("7", "cmd.nsid (u32, Enter for 0): ");
     await step("1", "cmd.cdw10 (union of raw | getLogPage | getFeatures; give member=value): ");
     await step("raw=1", 'cmd.data (a caller buffer: {"length": N} to receive, {"bytes": "hex"} to send): ');
-    await step('{"length": 4096}', "cmd.dataLength (u32): ");
-    await step("4096", "cmd.result (u32): ");
-    await step("0", "cmd.sc (8 bits): ");
-    await step("0", "cmd.dnr (1 bit): ");
-    const screen = await step("0", /dataLength\s+4096/);
+    await step('{"length": 4096}', "cmd.dataLength (u32, Enter for 0): ");
+    // What the driver fills in: Enter leaves it zero, as a C caller's {0} would.
+    await step("4096", "cmd.result (u32, Enter for 0): ");
+    await step("", "cmd.sc (8 bits, Enter for 0): ");
+    await step("", "cmd.dnr (1 bit, Enter for 0): ");
+    const screen = await step("", /dataLength\s+4096/);
     assertMatch(screen, /opcode\s+identify/);
     assertMatch(screen, /data\s+\(4096 bytes\)\n\s+0000 {2}86 19 /);
   },

@@ -89,6 +89,21 @@ Deno.test("call arguments: typed by the signature", async (t) => {
         ValueError,
         "msg.seq: given twice",
       );
+      // A JSON argument is a base that words change (a template with one value edited).
+      assertEquals(
+        ((await parse("echo", `1 {"msg":{"seq":1,"payload":"00"}} msg.seq=2`)).params.msg as { seq: bigint })
+          .seq,
+        2n,
+      );
+      assertEquals(
+        (await parse("echo", `msg.seq=3 {"instance":"1","msg":{"seq":1,"payload":"00"}}`)).instance,
+        "1",
+      );
+      await assertRejects(
+        () => parse("echo", `1 {"msg":{"seq":1}} {"msg":{"seq":1}}`),
+        ValueError,
+        "msg: given twice",
+      );
       await assertRejects(
         () => parse("echo", `1 msg="x" msg.seq=2`),
         ValueError,

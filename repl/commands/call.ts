@@ -33,13 +33,17 @@ async function askMissing(
     if (!m) return out;
     if (asked.has(m.path)) throw new CommandError(`call ${cb.name}: ${m.path} is still missing`);
     asked.add(m.path);
+    // An empty answer is the zero value where there is one (a field the driver fills in, most
+    // often), said in the question; Ctrl-C cancels the call.
+    const zero = m.zero === undefined ? "" : `, Enter for ${m.zero === "00" ? "zeros" : m.zero}`;
     const answer = await ask(
-      m.union ? `${m.path} (${m.typeName}; give member=value): ` : `${m.path} (${m.typeName}): `,
+      m.union ? `${m.path} (${m.typeName}; give member=value): ` : `${m.path} (${m.typeName}${zero}): `,
     );
-    if (answer === null || !answer.trim()) {
-      throw new CommandError(`call ${cb.name}: cancelled (${m.path} not given)`);
+    if (answer === null) throw new CommandError(`call ${cb.name}: cancelled (${m.path} not given)`);
+    if (!answer.trim() && m.zero === undefined) {
+      throw new CommandError(`call ${cb.name}: ${m.path} needs a value (${m.typeName}); nothing was called`);
     }
-    const value = answer.trim();
+    const value = answer.trim() || m.zero!;
     const quoted = /\s/.test(value) && !/^["'[{]/.test(value) ? JSON.stringify(value) : value;
     out.push(...tokenize(m.union ? `${m.path}.${quoted}` : `${m.path}=${quoted}`));
   }
