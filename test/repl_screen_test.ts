@@ -603,3 +603,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "a call that waits says so after a second, what Ctrl-C does, and Ctrl-C says the same; a quick one says nothing",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 140);
+    await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+    await sim.control({ op: "stall", instance: "vmnic1" });
+    await t.type("call getStats vmnic1");
+    await t.press("Enter");
+    await t.waitFor(
+      "waiting for getStats on vmnic1 (acmeNicMgmt): 1s (Ctrl-C stops waiting; the kernel may still complete it)",
+    );
+    await t.waitFor("acmeNicMgmt): 2s");
+    await t.press("C-c");
+    await t.waitFor(
+      "error: stopped waiting for getStats on vmnic1 (acmeNicMgmt) (Ctrl-C); the kernel may still complete it",
+    );
+    await sim.control({ op: "clear" });
+    const screen = await t.enter("call getStats vmnic0", /driver\s+"acme-nic"/);
+    const after = screen.slice(screen.lastIndexOf("call getStats vmnic0"));
+    assert(!after.includes("waiting for"), after);
+  },
+});

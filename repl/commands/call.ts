@@ -15,6 +15,7 @@ import type { Session } from "../../mgmt/session.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { callbackOf, type Command, type LineContext, need } from "./command.ts";
 import { callEveryInstance, meansEveryInstance } from "./call_each.ts";
+import { inForeground } from "../waiting.ts";
 import { driverStatus } from "../driver_status.ts";
 
 /**
@@ -141,32 +142,28 @@ an id. Where the API has instances one must be given; - (or none) calls with no 
     }
     const instance = await chooseInstance(state, s, name, parsed.instance);
     const input = { ...parsed.params, instance };
-    const controller = new AbortController();
-    state.foreground = controller;
-    try {
-      const result = await s.invoke(name as never, input as never, {
-        signal: controller.signal,
-        timeout: parsed.timeout,
-      }) as Record<string, unknown>;
-      state.last = { callback: cb, result, input: input as Record<string, unknown> };
-      state.remember(result);
-      const status = driverStatus(result);
-      if (status) state.driverStatuses.push(`${name}${instance ? ` ${instance}` : ""}: ${status}`);
-      // In JSON an instance has one form everywhere (results, events, lists): {"id", "name"}.
-      const where = state.json && instance !== undefined
-        ? await s.instance(instance).then((i) => instancesJson([i])[0], () => ({ id: null, name: instance }))
-        : null;
-      state.result(
-        () => formatResult(cb, result, state.paint),
-        () => ({
-          callback: name,
-          instance: where,
-          result: resultJson(cb, result, input as Record<string, unknown>),
-        }),
-      );
-    } finally {
-      state.foreground = undefined;
-    }
+    const what = `${name}${instance === undefined ? "" : ` on ${instance}`} (${s.signature.name})`;
+    const result = await inForeground(
+      state,
+      what,
+      (signal) => s.invoke(name as never, input as never, { signal, timeout: parsed.timeout }),
+    ) as Record<string, unknown>;
+    state.last = { callback: cb, result, input: input as Record<string, unknown> };
+    state.remember(result);
+    const status = driverStatus(result);
+    if (status) state.driverStatuses.push(`${name}${instance ? ` ${instance}` : ""}: ${status}`);
+    // In JSON an instance has one form everywhere (results, events, lists): {"id", "name"}.
+    const where = state.json && instance !== undefined
+      ? await s.instance(instance).then((i) => instancesJson([i])[0], () => ({ id: null, name: instance }))
+      : null;
+    state.result(
+      () => formatResult(cb, result, state.paint),
+      () => ({
+        callback: name,
+        instance: where,
+        result: resultJson(cb, result, input as Record<string, unknown>),
+      }),
+    );
   },
 };
 

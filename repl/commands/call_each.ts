@@ -12,6 +12,7 @@ import { columns, formatResult, instancesJson, resultJson, toJsonText } from "..
 import { recordsTable } from "../tables.ts";
 import { CommandError, errorJson, type ReplState } from "../state.ts";
 import { driverStatus } from "../driver_status.ts";
+import { inForeground } from "../waiting.ts";
 
 /** Whether an instance word asks for every instance: `*`, or `all` where no instance has that name. */
 export function meansEveryInstance(word: string | undefined, names: readonly string[] | undefined): boolean {
@@ -44,26 +45,22 @@ export async function callEveryInstance(
       `call ${cb.name} *: ${s.signature.name} has no instances; call ${cb.name} - … calls it with no instance`,
     );
   }
-  const controller = new AbortController();
-  state.foreground = controller;
-  let outcomes: Outcome[];
-  try {
-    outcomes = await Promise.all(list.map(async (inst): Promise<Outcome> => {
-      try {
-        const input = { ...params, instance: inst.id };
-        const result = await s.invoke(cb.name as never, input as never, {
-          signal: controller.signal,
-          timeout,
-        });
-        return { inst, result: result as Record<string, unknown> };
-      } catch (error) {
-        if (controller.signal.aborted) throw error; // (Ctrl-C stops them all)
-        return { inst, error };
-      }
-    }));
-  } finally {
-    state.foreground = undefined;
-  }
+  const what = `${cb.name} on ${list.length} instances (${s.signature.name})`;
+  const outcomes = await inForeground(
+    state,
+    what,
+    (signal) =>
+      Promise.all(list.map(async (inst): Promise<Outcome> => {
+        try {
+          const input = { ...params, instance: inst.id };
+          const result = await s.invoke(cb.name as never, input as never, { signal, timeout });
+          return { inst, result: result as Record<string, unknown> };
+        } catch (error) {
+          if (signal.aborted) throw error; // (Ctrl-C stops them all)
+          return { inst, error };
+        }
+      })),
+  );
   const answered = outcomes.filter((o) => o.result);
   for (const o of answered) {
     const status = driverStatus(o.result!);
