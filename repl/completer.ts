@@ -22,8 +22,14 @@ export async function simOps(state: ReplState): Promise<Record<string, string>> 
     state.simOps = await sendControl(state.simSocket, { op: "ops" }, 1000)
       .then((r) => r as Record<string, string>, () => undefined);
   }
-  return state.simOps ?? { ...CONTROL_OPS };
+  const ops = state.simOps ?? { ...CONTROL_OPS };
+  return state.ownSim ? { ...ops, [RESTART_OP]: RESTART_DOC } : ops;
 }
+
+/** The REPL's own op: not the simulator's (it cannot restart itself), the REPL's that started it. */
+export const RESTART_OP = "restart";
+const RESTART_DOC =
+  "(the REPL) stop the simulator this REPL started and start a fresh one on the same socket; sessions reconnect";
 
 function words(line: string): { done: string[]; current: string } {
   const toks = tokenize(line, true);

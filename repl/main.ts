@@ -19,6 +19,7 @@ import { explainEio, reconnect } from "./health.ts";
 import { stopJs } from "./js_eval.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startLastingSimulator, startSimProcess } from "../sim/process.ts";
+import { OwnSimulator } from "./own_simulator.ts";
 import { userPath } from "../util/path.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { COMMANDS, ExitRequest, findCommand } from "./commands/mod.ts";
@@ -301,6 +302,9 @@ async function main(argv: string[]): Promise<number> {
     args["keep-sim"] as boolean,
   );
   const editor = state.terminal;
+  // (interactive only: sim restart; one-shot runs stop theirs when they end)
+  const own = sim && editor ? new OwnSimulator(sim) : undefined;
+  state.ownSim = own;
   let status = 0;
   try {
     if (!editor) {
@@ -332,7 +336,7 @@ async function main(argv: string[]): Promise<number> {
     // After the sessions' Destroy, so the trace ends with them.
     const recorded = await stopRecordingOnExit();
     if (recorded) console.error(recorded);
-    await sim?.stop();
+    await (own ?? sim)?.stop();
   }
   return status;
 }

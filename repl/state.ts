@@ -9,6 +9,7 @@ import type { Session } from "../mgmt/session.ts";
 import type { CallbackInfo, Signature } from "../mgmt/signature.ts";
 import { type Paint, paint, toJsonText } from "./format.ts";
 import type { Family } from "./signature_files.ts";
+import type { OwnSimulator } from "./own_simulator.ts";
 
 /** Where a signature came from. */
 export interface KnownSignature {
@@ -91,6 +92,8 @@ export class ReplState {
   readonly instanceCache = new Map<string, Instance[]>();
   /** Socket of the simulator, when the library is ours. */
   simSocket?: string;
+  /** The simulator this REPL started (`sim restart`), when it did. */
+  ownSim?: OwnSimulator;
   /** The last call's callback, result and input (`show -a`). */
   last?: { callback: CallbackInfo; result: Record<string, unknown>; input?: Record<string, unknown> };
   /**

@@ -238,6 +238,39 @@ Deno.test({
 });
 
 Deno.test({
+  name: "sim restart: the simulator this REPL started starts afresh; sessions and watches come back",
+  ...opts,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-own-sim-" });
+    try {
+      // No simulator on the socket: the REPL starts its own.
+      await using t = await repl({ VMKMGMT_SIM_SOCKET: `${dir}/sim.sock` }, 160);
+      await t.enter("open acmeNicMgmt", "opened acmeNicMgmt");
+      await t.enter("call setMtu vmnic1 mtu=9000", /status\s+0/);
+      await t.enter("watch linkEvent --background", "runs in the background");
+      await t.enter("sim restart", /restarted the simulator on \S+sim\.sock \(pid \d+\): a fresh kernel/);
+      await t.waitFor("vmk:acmeNicMgmt (disconnected)> ");
+      const back = await t.enter("call getStats vmnic1", /mtu\s+1500/);
+      assertStringIncludes(back, "resumed watch #1 (linkEvent)");
+      await t.enter("sim link instance=vmnic0 up=false", /linkEvent vmnic0 state=\{up:0/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sim restart with a simulator this REPL did not start: says so, restarts nothing",
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    await using t = await repl(sim.env, 160);
+    await t.enter("sim restart", "sim restart: this REPL did not start the simulator on");
+    await t.enter("sim status", /acmeNicMgmt/);
+  },
+});
+
+Deno.test({
   name:
     "sim: ops and keys complete from the simulator's own description; unknown keys are refused naming the valid ones",
   ...opts,

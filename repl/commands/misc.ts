@@ -2,13 +2,13 @@
  * Commands about the shell itself and the simulator: json, js, sim, edit, exit.
  * @module
  */
-import { hint, restOfName, simOps } from "../completer.ts";
+import { hint, RESTART_OP, restOfName, simOps } from "../completer.ts";
 import { table } from "../tables.ts";
 import { formatControl } from "../sim_output.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { CONTROL_OPS, type ControlRequest, controlRequest, opKeys, sendControl } from "../../sim/client.ts";
 import { completeJs, evaluate } from "../js_eval.ts";
-import { CommandError } from "../state.ts";
+import { CommandError, type ReplState } from "../state.ts";
 import { type Command, ExitRequest, type FollowUp, type LineContext, need } from "./command.ts";
 
 export const json: Command = {
@@ -89,6 +89,7 @@ Tab completes ops and their keys. Examples:
       return;
     }
     const op = need(args, 0, "op", this.usage);
+    if (op === RESTART_OP) return await restartSimulator(state);
     let req: ControlRequest;
     try {
       req = controlRequest(op, args.slice(1).map((a) => a.text));
@@ -116,6 +117,37 @@ Tab completes ops and their keys. Examples:
     state.result(() => formatControl(req, result, state.paint), () => ({ ok: true, result }));
   },
 };
+
+/**
+ * `sim restart`: a fresh simulator on the same socket, when this REPL started the one running.
+ * Every session is marked disconnected at once (the prompt says so) and reopens on the next
+ * command, its background watches resumed.
+ * @throws {CommandError} when the REPL did not start the simulator, or the new one did not start.
+ */
+async function restartSimulator(state: ReplState): Promise<void> {
+  const own = state.ownSim;
+  if (!own) {
+    throw new CommandError(
+      `sim restart: this REPL did not start the simulator on ${state.simSocket} (it was running already); ` +
+        "restart it where it runs, and sessions here reconnect on the next command",
+    );
+  }
+  for (const name of state.sessions.keys()) state.dead.add(name);
+  state.simOps = undefined; // (a new simulator may load other modules)
+  try {
+    await own.restart();
+  } catch (e) {
+    throw new CommandError(`sim restart: the new simulator did not start: ${(e as Error).message}`);
+  }
+  const n = state.sessions.size;
+  state.result(
+    () =>
+      `restarted the simulator on ${own.socketPath} (pid ${own.pid}): a fresh kernel${
+        n ? `; ${n === 1 ? "the session reconnects" : `the ${n} sessions reconnect`} on the next command` : ""
+      }`,
+    () => ({ restarted: true, socket: own.socketPath, pid: own.pid }),
+  );
+}
 
 export const edit: Command = {
   name: "edit",
