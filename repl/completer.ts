@@ -4,6 +4,7 @@
  * from the kernel, parameters not yet given, struct field paths, enum names, and files after `@`.
  * @module
  */
+import { runtimeApis } from "./runtime_apis.ts";
 import { commandLayout } from "../mgmt/codec.ts";
 import type { CallbackInfo, ParamInfo, Signature } from "../mgmt/signature.ts";
 import type { EnumType } from "../mgmt/types/enum.ts";
@@ -169,7 +170,7 @@ async function candidatesFor(
     case "command":
       return COMMANDS.flatMap((c) => [c.name, ...(c.aliases ?? [])]);
     case "signature":
-      return [...state.signatures.keys()];
+      return [...state.signatures.keys(), ...(await runtimeApis(state)).map((a) => a.name)];
     case "session":
       return [...state.sessions.keys()];
     case "kernelCallback":
@@ -192,6 +193,8 @@ async function candidatesFor(
     }
     case "on-off":
       return ["on", "off"];
+    case "file":
+      return filePaths(`@${current}`).map((f) => f.slice(1));
     case "simop": {
       const ops = await simOps(state);
       if (done.length <= 1) return Object.keys(ops);

@@ -27,7 +27,7 @@ import { stopRecordingOnExit } from "./commands/record.ts";
 import { colourLine, complete, hint } from "./completer.ts";
 import { LineEditor } from "./editor.ts";
 import { CommandError, ReplState } from "./state.ts";
-import { loadSignatures } from "./signature_files.ts";
+import { addSignatures } from "./signature_files.ts";
 import { isIncomplete, splitCommands, tokenize } from "./tokenize.ts";
 
 const HELP = `vmkmgmt REPL — drive vmk_Mgmt APIs interactively
@@ -58,12 +58,6 @@ parameter named status, or a record's status member — stderr names the call).
 
 Inside, type help. Environment: VMKMGMT_LIB (library), VMKMGMT_SIM_SOCKET (simulator socket),
 VMKMGMT_HOST (as --host).`;
-
-async function loadSignatureFile(state: ReplState, path: string, cflags?: string): Promise<void> {
-  const loaded = await loadSignatures(path, cflags);
-  state.families.push(...loaded.families);
-  for (const sig of loaded.signatures) state.signatures.set(sig.name, { signature: sig, source: path });
-}
 
 /** Runs one command line; returns false when it failed. */
 async function runLine(state: ReplState, line: string, where?: string): Promise<boolean> {
@@ -185,10 +179,13 @@ async function registerSignatures(state: ReplState, args: Cli): Promise<void> {
   const dir = sigDir ? userPath(sigDir) : undefined;
   if (dir) {
     for (const e of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.isFile && /\.(ts|json|c)$/.test(e.name)) await loadSignatureFile(state, `${dir}/${e.name}`);
+      if (e.isFile && /\.(ts|json|c)$/.test(e.name)) await addSignatures(state, `${dir}/${e.name}`);
     }
   }
-  for (const f of (args.sig ?? []) as string[]) await loadSignatureFile(state, userPath(f), args.cflags);
+  state.cflags = args.cflags;
+  for (const f of (args.sig ?? []) as string[]) {
+    await addSignatures(state, userPath(f), { cflags: args.cflags });
+  }
 }
 
 /** `-c`, `--file` or standard input: every command in turn, stopping at the first that fails. */

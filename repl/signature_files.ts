@@ -9,7 +9,9 @@ import type { Signature } from "../mgmt/signature.ts";
 import { signatureFromJson } from "../mgmt/signature_json.ts";
 import { ImportError, signaturesFromC } from "../cimport/mod.ts";
 import { toFileUrl } from "../util/path.ts";
-import { CommandError } from "./state.ts";
+import { CommandError, type ReplState } from "./state.ts";
+
+let loads = 0;
 
 /** An API whose name a driver makes up at run time: any name with `prefix` opens `make(name)`. */
 export interface Family {
@@ -54,11 +56,22 @@ function cFlags(text: string | undefined): { includes: string[]; defines: string
   return out;
 }
 
+/** How a file is loaded. */
+export interface LoadOptions {
+  /** `--cflags` for a C file. */
+  cflags?: string;
+  /** Import a module anew even if it was before (its file changed) — its own imports are not. */
+  fresh?: boolean;
+  /** What errors begin with (`--sig PATH` unless said). */
+  label?: string;
+}
+
 /**
  * Loads the signatures of one file.
  * @throws {CommandError} naming the file and what is wrong with it.
  */
-export async function loadSignatures(path: string, cflags?: string): Promise<LoadedSignatures> {
+export async function loadSignatures(path: string, options: LoadOptions = {}): Promise<LoadedSignatures> {
+  const { cflags, fresh = false, label = `--sig ${path}` } = options;
   let found: Signature[];
   const families: Family[] = [];
   if (/\.[ch]$/.test(path)) {
@@ -66,7 +79,7 @@ export async function loadSignatures(path: string, cflags?: string): Promise<Loa
     // become families any other name opens.
     try {
       const c = await signaturesFromC([path], cFlags(cflags));
-      for (const w of c.warnings) console.error(`--sig ${path}: warning: ${w}`);
+      for (const w of c.warnings) console.error(`${label}: warning: ${w}`);
       found = c.signatures;
       for (const n of c.named) {
         families.push({
@@ -76,7 +89,7 @@ export async function loadSignatures(path: string, cflags?: string): Promise<Loa
         });
       }
     } catch (e) {
-      if (e instanceof ImportError) throw new CommandError(`--sig ${path}: ${e.message}`);
+      if (e instanceof ImportError) throw new CommandError(`${label}: ${e.message}`);
       throw e;
     }
   } else if (path.endsWith(".json")) {
@@ -84,28 +97,49 @@ export async function loadSignatures(path: string, cflags?: string): Promise<Loa
     try {
       json = JSON.parse(await Deno.readTextFile(path));
     } catch (e) {
-      throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
+      throw new CommandError(`${label}: ${(e as Error).message}`);
     }
     try {
       // One signature, or several (`import-c --json` of a file that defines more than one).
       found = Array.isArray(json) ? json.map((j) => signatureFromJson(j)) : [signatureFromJson(json)];
     } catch (e) {
-      throw new CommandError(`--sig ${path}: ${(e as Error).message}`);
+      throw new CommandError(`${label}: ${(e as Error).message}`);
     }
   } else {
     let mod: Record<string, unknown>;
     try {
-      mod = await import(toFileUrl(path));
+      // (a query makes another module of the same file: Deno keeps one module per URL)
+      mod = await import(fresh ? `${toFileUrl(path)}?load=${++loads}` : toFileUrl(path));
     } catch (e) {
-      throw new CommandError(`--sig ${path}: cannot load it: ${(e as Error).message.split("\n")[0]}`);
+      throw new CommandError(`${label}: cannot load it: ${(e as Error).message.split("\n")[0]}`);
     }
     found = Object.values(mod).filter(isSignature);
     for (const [name, v] of Object.entries(mod)) {
       if (isFamily(v)) families.push({ prefix: v.prefix, make: v.make, source: `${path} (${name})` });
     }
     if (found.length === 0) {
-      throw new CommandError(`--sig ${path}: the module exports no signature (from defineSignature)`);
+      throw new CommandError(`${label}: the module exports no signature (from defineSignature)`);
     }
   }
   return { signatures: found, families };
+}
+
+/**
+ * Loads a file's signatures into the REPL's (a name loaded again is replaced: the file changed);
+ * returns what it gave.
+ * @throws {CommandError} naming the file and what is wrong with it.
+ */
+export async function addSignatures(
+  state: ReplState,
+  path: string,
+  options: LoadOptions = {},
+): Promise<LoadedSignatures> {
+  const loaded = await loadSignatures(path, options);
+  for (const f of loaded.families) {
+    const same = state.families.findIndex((g) => g.source === f.source);
+    if (same >= 0) state.families.splice(same, 1);
+    state.families.push(f);
+  }
+  for (const sig of loaded.signatures) state.signatures.set(sig.name, { signature: sig, source: path });
+  return loaded;
 }

@@ -92,6 +92,8 @@ export class ReplState {
   readonly instanceCache = new Map<string, Instance[]>();
   /** Socket of the simulator, when the library is ours. */
   simSocket?: string;
+  /** `--cflags` for C signature files (`load FILE.c` too). */
+  cflags?: string;
   /** The simulator this REPL started (`sim restart`), when it did. */
   ownSim?: OwnSimulator;
   /** The last call's callback, result and input (`show -a`). */

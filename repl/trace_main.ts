@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
   const signatures: Signature[] = [];
   const families: Family[] = [];
   for (const f of (args.sig ?? []) as string[]) {
-    const loaded = await loadSignatures(userPath(f), args.cflags);
+    const loaded = await loadSignatures(userPath(f), { cflags: args.cflags });
     signatures.push(...loaded.signatures);
     families.push(...loaded.families);
   }
@@ -152,7 +152,7 @@ async function buffers(
   if (args.json) throw new CommandError("buffers writes a list, not JSON: leave out --json");
   const entries: BufferListEntry[] = [];
   for (const f of files) {
-    const loaded = await loadSignatures(userPath(f), args.cflags);
+    const loaded = await loadSignatures(userPath(f), { cflags: args.cflags });
     for (const signature of loaded.signatures) entries.push({ signature, name: args.name });
     // A C file's APIs named at run time: any name, of the vendor.
     for (const family of loaded.families) {

@@ -216,7 +216,15 @@ Deno.test("a kernel module from a file (sim --module) and its signature (--sig, 
     await Deno.copyFile(`${ROOT}test/fixtures/thermo.json`, `${dir}/thermo.json`);
     r = await repl(["--json", "-c", "sigs"], { ...sim.env, VMKMGMT_SIG_DIR: dir });
     const names = JSON.parse(r.stdout).signatures.map((s: { name: string }) => s.name);
-    assertEquals(names, ["acmeNicMgmt", "acmeStorMgmt", "acmeNvmeMgmt", "acmeThermo"]);
+    // (then the NVMe adapters' APIs the simulator registered at run time)
+    assertEquals(names, [
+      "acmeNicMgmt",
+      "acmeStorMgmt",
+      "acmeNvmeMgmt",
+      "acmeThermo",
+      "acmeNvme-0000:3b:00.0",
+      "acmeNvme-0000:5e:00.0",
+    ]);
     // The rc file runs at start of an interactive session; piped input is not interactive,
     // so it is given explicitly here and checked through its effect.
     await Deno.writeTextFile(`${dir}/rc`, "open acmeNicMgmt\n");

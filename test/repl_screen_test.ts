@@ -662,3 +662,46 @@ Deno.test({
     assert(!after.includes("waiting for"), after);
   },
 });
+
+Deno.test({
+  name:
+    "load FILE: a signature without restarting, again after it changed; run-time APIs complete and are listed",
+  ...opts,
+  fn: async (t) => {
+    await using sim = await startSimProcess();
+    const dir = await Deno.makeTempDir({ prefix: "vmkmgmt-load-" });
+    const module = (version: string) =>
+      `import { defineSignature, t } from "${new URL("../mod.ts", import.meta.url).href}";\n` +
+      `export const mine = defineSignature({ name: "mineMgmt", vendor: "me", version: "${version}", ` +
+      `callbacks: { ping: { id: 16, location: "kernel", params: { n: t.inout(t.u32) } } } });\n`;
+    try {
+      await Deno.writeTextFile(`${dir}/mine.ts`, module("1.0.0.0"));
+      await Deno.copyFile(new URL("./fixtures/thermo.json", import.meta.url), `${dir}/thermo.json`);
+      await using term = await repl(sim.env, 160, "");
+      await t.step("a module, a JSON file; a missing file named", async () => {
+        await term.enter(
+          `load ${dir}/mine.ts`,
+          `loaded ${dir}/mine.ts: mineMgmt; open it with: open mineMgmt`,
+        );
+        await term.enter(`load ${dir}/thermo.json`, "acmeThermo; open it with: open acmeThermo");
+        await term.enter(`load ${dir}/nope.ts`, `load ${dir}/nope.ts: no such file`);
+        await term.enter("sigs", /mineMgmt\s+me\s+1\.0\.0\.0\s+1\s/);
+      });
+      await t.step("loaded again after it changed: the new one", async () => {
+        await Deno.writeTextFile(`${dir}/mine.ts`, module("2.0.0.0"));
+        await term.enter(`load ${dir}/mine.ts`, "loaded");
+        await term.enter("sigs", /mineMgmt\s+me\s+2\.0\.0\.0\s/);
+      });
+      await t.step("the NVMe adapters' APIs: listed by sigs, completed by open", async () => {
+        await term.enter("sigs", /acmeNvme-0000:5e:00\.0\s+acme\s+1\.0\.0\.239\s+3\s+run time: built-in/);
+        await term.type("open acmeNvme-0000:5");
+        await term.press("Tab");
+        await term.waitFor("vmk> open acmeNvme-0000:5e:00.0");
+        await term.press("Enter");
+        await term.waitFor("opened acmeNvme-0000:5e:00.0");
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -20,7 +20,8 @@ export type ArgKind =
   | "instanceOrParams"
   | "params"
   | "on-off"
-  | "simop";
+  | "simop"
+  | "file";
 
 /** What completion and hints know of the line: its words before the cursor and the one under it. */
 export interface LineContext {

@@ -9,7 +9,7 @@ import { call, show } from "./call.ts";
 import type { Command } from "./command.ts";
 import { describe, template } from "./describe.ts";
 import { edit, exit, js, json, sim } from "./misc.ts";
-import { close, instances, lib, open, sessions, sigs, use } from "./session.ts";
+import { close, instances, lib, load, open, sessions, sigs, use } from "./session.ts";
 import { unwatch, watch } from "./watch.ts";
 import { record } from "./record.ts";
 
@@ -55,6 +55,7 @@ const help: Command = {
 export const COMMANDS: readonly Command[] = [
   help,
   sigs,
+  load,
   open,
   use,
   sessions,

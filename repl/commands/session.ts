@@ -2,6 +2,7 @@
  * Commands about sessions, signatures and the library: sigs, open, use, sessions, close, instances, lib.
  * @module
  */
+import { runtimeApis } from "../runtime_apis.ts";
 import { libraryInfo } from "../../ffi/library.ts";
 import type { Instance } from "../../mgmt/instance_ref.ts";
 import { open as openSession } from "../../mgmt/open.ts";
@@ -9,6 +10,8 @@ import { didYouMean } from "../../util/suggest.ts";
 import { instancesJson, plural } from "../format.ts";
 import { table } from "../tables.ts";
 import { reconnect } from "../health.ts";
+import { addSignatures } from "../signature_files.ts";
+import { userPath } from "../../util/path.ts";
 import { CommandError, type ReplState } from "../state.ts";
 import { type Command, need } from "./command.ts";
 
@@ -24,9 +27,14 @@ export async function refreshInstances(state: ReplState, name: string): Promise<
 export const sigs: Command = {
   name: "sigs",
   usage: "sigs",
-  summary: "list known signatures",
-  run(state) {
-    const list = [...state.signatures.values()];
+  summary: "list known signatures, and the APIs the kernel registered at run time that one opens",
+  async run(state) {
+    // The APIs a driver named at run time (an NVMe adapter's), opened by a family: not yet opened.
+    const runtime = (await runtimeApis(state)).map((a) => ({
+      signature: a.family.make(a.name),
+      source: `run time: ${a.family.source}`,
+    }));
+    const list = [...state.signatures.values(), ...runtime];
     state.result(
       () =>
         table(
@@ -48,6 +56,50 @@ export const sigs: Command = {
           open: state.sessions.has(k.signature.name),
         })),
       }),
+    );
+  },
+};
+
+export const load: Command = {
+  name: "load",
+  usage: "load FILE",
+  summary:
+    "load signatures from a file — .ts, .json, or a driver's .c/.h through import-c — or again after it changed",
+  help: `FILE is where you started the REPL, as --sig takes it: a module's exported signatures (and
+families of names a driver makes up at run time), the JSON form, or a driver's C interface file (imported
+as deno task import-c does; --cflags given at start apply). A signature loaded again replaces the one of
+that name; a session open on it keeps the one it had until closed and opened again.`,
+  args: ["file"],
+  async run(state, args) {
+    const file = need(args, 0, "file", this.usage);
+    const path = userPath(file);
+    try {
+      await Deno.stat(path);
+    } catch {
+      throw new CommandError(`load ${file}: no such file (${path})`);
+    }
+    const loaded = await addSignatures(state, path, {
+      fresh: true,
+      label: `load ${file}`,
+      cflags: state.cflags,
+    });
+    const names = loaded.signatures.map((s) => s.name);
+    const stale = names.filter((n) => state.sessions.has(n));
+    const families = loaded.families.map((f) => (f.prefix ? `${f.prefix}…` : "names set at run time"));
+    state.result(
+      () =>
+        `loaded ${path}: ${names.join(", ") || "no signature"}${
+          families.length ? `; opens ${families.join(", ")}` : ""
+        }${
+          stale.length
+            ? `; ${stale.join(", ")} ${
+              stale.length === 1 ? "is" : "are"
+            } open with the signature it had — close and open it to use the new one`
+            : names.length
+            ? `; open it with: open ${names[0]}`
+            : ""
+        }`,
+      () => ({ loaded: path, signatures: names, families, stillOpenWithTheOld: stale }),
     );
   },
 };
