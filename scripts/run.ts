@@ -7,7 +7,9 @@
  * reaches that host's kernel through the bridge.
  * `--record FILE` (before the script) records every vmk_Mgmt call the script makes to FILE
  * (`libvmkmgmt-record.so` in front of it; `%p` is its process id): `deno task trace show FILE`,
- * `deno task sim --replay FILE`.
+ * `deno task sim --replay FILE`. The script is type-checked first (`deno run --check`, as `deno
+ * check` would: a wrong field name fails before any call, not halfway through a rollout);
+ * `--no-check` (before the script) skips it.
  * Signals are passed on to the script; the runner exits with the script's status.
  * @module
  */
@@ -29,11 +31,12 @@ function bundledScripts(): string[] {
 
 /** The usage text (read when it is shown: it lists scripts/, which a run need not read). */
 function usage(): string {
-  return "usage: deno task run [--record TRACE] SCRIPT [script args…]\n" +
+  return "usage: deno task run [--record TRACE] [--no-check] SCRIPT [script args…]\n" +
     "  SCRIPT: a file (relative to where you are), or one that comes with the project by name:\n" +
     `  ${bundledScripts().join(", ")}\n` +
     "  --record TRACE: every vmk_Mgmt call the script makes goes to TRACE, %p its process id — see\n" +
-    "  deno task trace, deno task sim --replay";
+    "  deno task trace, deno task sim --replay\n" +
+    "  --no-check: run without type-checking the script first";
 }
 
 /**
@@ -67,18 +70,36 @@ function exists(path: string): boolean {
   }
 }
 
-async function main(): Promise<number> {
-  let given = Deno.args;
+/**
+ * The runner's own options, which come before the script (what follows it is the script's).
+ * @throws {RangeError} `--record` without a file.
+ */
+function runnerOptions(argv: string[]): { record?: string; check: boolean; rest: string[] } {
+  let given = argv;
   let record: string | undefined;
-  if (given[0] === "--record" || given[0]?.startsWith("--record=")) {
-    record = given[0] === "--record" ? given[1] : given[0].slice("--record=".length);
-    given = given.slice(given[0] === "--record" ? 2 : 1);
-    if (!record || record.startsWith("-")) {
-      console.error(`run: --record needs a file to record to\n${usage()}`);
-      return 2;
-    }
+  let check = true;
+  for (;;) {
+    if (given[0] === "--no-check") {
+      check = false;
+      given = given.slice(1);
+    } else if (given[0] === "--record" || given[0]?.startsWith("--record=")) {
+      record = given[0] === "--record" ? given[1] : given[0].slice("--record=".length);
+      given = given.slice(given[0] === "--record" ? 2 : 1);
+      if (!record || record.startsWith("-")) throw new RangeError("--record needs a file to record to");
+    } else return { record, check, rest: given };
   }
-  const [script, ...args] = given;
+}
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = runnerOptions(Deno.args);
+  } catch (e) {
+    console.error(`run: ${(e as Error).message}\n${usage()}`);
+    return 2;
+  }
+  const { record, check } = options;
+  const [script, ...args] = options.rest;
   if (!script || script === "-h" || script === "--help") {
     console.error(usage());
     return script ? 0 : 2;
@@ -136,7 +157,15 @@ async function main(): Promise<number> {
     const child = new Deno.Command(Deno.execPath(), {
       // In the user's directory, so that files the script is given are where the user means; with
       // the project's import map, which the bundled scripts (and the user's) import through.
-      args: ["run", "--config", `${ROOT}deno.json`, ...permissions, path, ...args],
+      args: [
+        "run",
+        "--config",
+        `${ROOT}deno.json`,
+        ...(check ? ["--check"] : []),
+        ...permissions,
+        path,
+        ...args,
+      ],
       cwd: userDir(),
       env,
       stdin: "inherit",

@@ -425,6 +425,24 @@ console.log("mtu", stats.mtu, "note", Deno.readTextFileSync(parseArgs(Deno.args)
         assertEquals(r.stdout.trim(), "mtu 1500 note hello");
       },
     );
+    await t.step("a script is type-checked before it runs; --no-check runs it as it is", async () => {
+      await Deno.writeTextFile(
+        `${dir}/s/typo.ts`,
+        `/** @permissions --allow-ffi --allow-env --allow-read */
+import { open } from "${ROOT}mod.ts";
+import { acmeNic } from "${ROOT}demo.ts";
+await using s = await open(acmeNic);
+console.log("called");
+console.log((await s.invoke("getStats", { instance: "vmnic0" })).stats.mtuu);
+`,
+      );
+      let r = await runFrom("s/typo.ts");
+      assertEquals(r.code, 1);
+      assertStringIncludes(r.stderr, "Property 'mtuu' does not exist");
+      assert(!r.stdout.includes("called"), "nothing ran");
+      r = await runFrom("--no-check", "s/typo.ts");
+      assertEquals([r.code, r.stdout.trim()], [0, "called\nundefined"], r.stderr);
+    });
     await t.step("a bundled script by name, and by the README's path", async () => {
       for (const script of ["collect-stats", "scripts/collect-stats.ts"]) {
         const r = await runFrom(script, "--rounds", "1");
