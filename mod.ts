@@ -56,6 +56,7 @@ export type { CommandType } from "./mgmt/types/command.ts";
 export {
   type CallerBuffer,
   CallerBuffers,
+  decodeBytes,
   type MemberJsonForm,
   type Type,
   type TypeJson,

@@ -11,8 +11,8 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { acmeNvme, acmeNvmeAdapter } from "../demo.ts";
-import { open, parseTimeout, writeJsonLine } from "../mod.ts";
+import { acmeNvme, acmeNvmeAdapter, IdentifyController } from "../demo.ts";
+import { decodeBytes, open, parseTimeout, writeJsonLine } from "../mod.ts";
 
 const HELP = `nvme-inventory — model, serial and firmware of every NVMe adapter
 
@@ -29,9 +29,8 @@ Exit status: 0 when every adapter answered, 1 when one did not (the others are s
 /** Bad command-line input: exit status 2. */
 class UsageError extends Error {}
 
-/** An identify page's ASCII field (NVMe pads with spaces). */
-const field = (page: Uint8Array, at: number, n: number) =>
-  new TextDecoder().decode(page.subarray(at, at + n)).replace(/[\0 ]+$/, "");
+/** An identify page's ASCII field, without the spaces NVMe pads it with. */
+const field = (text: string) => text.replace(/ +$/, "");
 
 async function main(): Promise<number> {
   const args = parseArgs(Deno.args, {
@@ -69,12 +68,13 @@ async function main(): Promise<number> {
         timeout,
       });
       if (request.status !== 0) throw new Error(`identify: the driver answered status ${request.status}`);
+      const id = decodeBytes(IdentifyController, page);
       const row = {
         adapter: a.name,
         pci: a.pci,
-        model: field(page, 24, 40),
-        serial: field(page, 4, 20),
-        firmware: field(page, 64, 8),
+        model: field(id.mn),
+        serial: field(id.sn),
+        firmware: field(id.fr),
       };
       if (args.json) writeJsonLine(row);
       else {

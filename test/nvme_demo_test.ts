@@ -4,9 +4,9 @@
  * buffer; firmware from a user buffer; a bad pointer reported in the driver's status; admin commands
  * with bitfields and a union moving data through a user pointer; session hooks.
  */
-import { assert, assertEquals, assertRejects } from "@std/assert";
-import { acmeNvme, acmeNvmeAdapter } from "../demo.ts";
-import { crc32, open, VmkMgmtError } from "../mod.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
+import { acmeNvme, acmeNvmeAdapter, IdentifyController } from "../demo.ts";
+import { crc32, decodeBytes, open, VmkMgmtError } from "../mod.ts";
 import { sendControl } from "../sim/client.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
@@ -47,6 +47,19 @@ Deno.test({
           "ACME NVMe 7450 PRO",
           "1.0.0",
         ]);
+        // The same page read by field, as the identify-controller struct it holds.
+        const head = decodeBytes(IdentifyController, page);
+        assertEquals([head.vid, head.sn.trimEnd(), head.mn.trimEnd(), head.fr.trimEnd()], [
+          0x1986,
+          "ACN00003B000",
+          "ACME NVMe 7450 PRO",
+          "1.0.0",
+        ]);
+        assertThrows(
+          () => decodeBytes(IdentifyController, page.subarray(0, 16)),
+          RangeError,
+          "IdentifyController is 72 bytes; 16 bytes from offset 0 do not hold it",
+        );
         // The session hook counted this session.
         assertEquals((await nvme.invoke("listAdapters", { adapters: 32 })).adapters[0].sessions, 1);
         await ctrl.close();

@@ -494,6 +494,18 @@ Deno.test("bytes you can read and results you can reuse: a hexdump, show --hex, 
     assertMatch(all, /^ {4}\*$/m, "rows of zeros are one '*'");
     assert(!all.includes("more bytes"), all);
   });
+  await t.step(
+    "the identify page read by field in js: decodeBytes(IdentifyController, _.request.page)",
+    async () => {
+      const r = await repl(
+        [],
+        sim.env,
+        `open acmeNvme-0000:3b:00.0\n${identify}\njs decodeBytes(IdentifyController, _.request.page).mn.trim()\n`,
+      );
+      assertEquals(r.code, 0, r.stderr);
+      assertEquals(r.stdout.trim().split("\n").at(-1), '"ACME NVMe 7450 PRO"');
+    },
+  );
   await t.step("_ is the last result, _1 the one before; call X * gives them by instance", async () => {
     const r = await repl(
       [],

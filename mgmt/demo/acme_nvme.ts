@@ -204,6 +204,32 @@ export const NvmeCommand: StructType<NvmeCommandValue> = t.struct({
   dnr: t.bits(t.u8, 1),
 }, { name: "NvmeCommand", packed: true });
 
+/** Values of {@link IdentifyController}: ASCII fields space-padded, as NVMe fills them. */
+export interface IdentifyControllerValue {
+  /** PCI vendor id. */
+  vid: number;
+  /** PCI subsystem vendor id. */
+  ssvid: number;
+  /** Serial number (20 ASCII characters, space-padded). */
+  sn: string;
+  /** Model number (40, space-padded). */
+  mn: string;
+  /** Firmware revision (8, space-padded). */
+  fr: string;
+}
+
+/**
+ * The head of the identify-controller page (`cns: 1`, 4 KiB) as NVMe lays it out: what an
+ * identify's `page` holds, read by field with `decodeBytes` from mod.ts (72 bytes).
+ */
+export const IdentifyController: StructType<IdentifyControllerValue> = t.struct({
+  vid: t.u16,
+  ssvid: t.u16,
+  sn: t.chars(20),
+  mn: t.chars(40),
+  fr: t.chars(8),
+}, { name: "IdentifyController" });
+
 /** Values of {@link IdentifyRequest}. */
 export interface IdentifyRequestValue {
   /** What to identify: 1 the controller. */

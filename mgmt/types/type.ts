@@ -132,3 +132,23 @@ export function checkLength(n: number, what: string): void {
 export function bytesOf(view: DataView, offset: number, length: number): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset + offset, length);
 }
+
+/**
+ * The value `type` reads from `bytes` at `offset`: bytes a kernel wrote into a caller buffer (an
+ * NVMe identify page) read as the struct they hold, its fields by name.
+ * @throws {RangeError} when the bytes end before the type does, naming both sizes.
+ * @example
+ * ```ts ignore
+ * const page = new Uint8Array(4096);
+ * await ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page, status: 0 } });
+ * decodeBytes(IdentifyController, page).mn; // "ACME NVMe 7450 PRO …"
+ * ```
+ */
+export function decodeBytes<V>(type: Type<V>, bytes: Uint8Array, offset = 0): V {
+  if (!Number.isInteger(offset) || offset < 0 || offset + type.size > bytes.length) {
+    throw new RangeError(
+      `${type.name} is ${type.size} bytes; ${bytes.length} bytes from offset ${offset} do not hold it`,
+    );
+  }
+  return type.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.length), offset);
+}
