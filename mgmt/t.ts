@@ -107,7 +107,9 @@ export const t = {
   pad: padBits,
   /**
    * A member with field attributes: `t.field(t.u64, { aligned: 8 })` is
-   * `vmk_uint64 x __attribute__((aligned(8)))`; `{ packed: true }` drops its alignment.
+   * `vmk_uint64 x __attribute__((aligned(8)))`; `{ packed: true }` drops its alignment; `{ out: true }`
+   * says the driver fills it in (a status): a value may leave it out, and the REPL does not ask for it
+   * (`t.bits` takes it too).
    * @throws {TypeError} not a type. @throws {RangeError} an alignment that is not a power of two.
    */
   field: attributedField,

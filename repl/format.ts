@@ -339,11 +339,12 @@ function typeLines(type: Type<unknown>, indent: string, p: Paint, base = 0, docs
         ? `(anonymous ${f.type.kind})`
         : f.name;
       const name = (f.unnamed || f.anonymous ? p.dim : p.cyan)(label.padEnd(14));
-      const attrs = f.attributes
+      const attrs = f.attributes || f.out
         ? ` ${
           [
-            f.attributes.packed ? "packed" : "",
-            f.attributes.aligned ? `aligned(${f.attributes.aligned})` : "",
+            f.attributes?.packed ? "packed" : "",
+            f.attributes?.aligned ? `aligned(${f.attributes.aligned})` : "",
+            f.out ? "out: the driver fills it in" : "",
           ].filter(Boolean).join(", ")
         }`
         : "";
@@ -473,7 +474,8 @@ function skeleton(type: Type<unknown>): unknown {
       return { [first.name]: skeleton(first.type) };
     }
     default: {
-      const fields = (type as RecordType<unknown>).fields;
+      // (not the fields the driver fills in: a call may leave them out)
+      const fields = (type as RecordType<unknown>).fields.filter((f) => !f.out);
       const value: Record<string, unknown> = Object.fromEntries(
         fields.map((f) => [f.name, skeleton(f.type)]),
       );

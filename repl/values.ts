@@ -310,7 +310,8 @@ export function missingFields(
       union: true,
     }];
   }
-  return type.fields.flatMap((f) =>
+  // (a field the driver fills in is not asked for: it goes as zero)
+  return type.fields.filter((f) => !f.out).flatMap((f) =>
     f.bitWidth !== undefined
       ? (given.has(`${prefix}.${f.name}`) ? [] : [{
         path: `${prefix}.${f.name}`,

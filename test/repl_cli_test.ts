@@ -315,7 +315,8 @@ Deno.test("first-use fixes (issue 24): sim ops on the current API, templates tha
       assertEquals(r.code, 0, r.stderr);
       const [opened, template] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
       assertEquals(opened.ok, true);
-      assertMatch(template.line, /^call firmwareDownload - request=\{"image":\{"length":4096\},"size":4096,/);
+      // (crc and status, which the driver fills in, are left out: the call sends them as zero)
+      assertEquals(template.line, 'call firmwareDownload - request={"image":{"length":4096},"size":4096}');
       assertEquals(template.json.instance, "-");
       for (const call of [template.line, `call firmwareDownload ${JSON.stringify(template.json)}`]) {
         const ran = await repl(["--json", "-c", `open acmeNvme-0000:3b:00.0; ${call}`], sim.env);

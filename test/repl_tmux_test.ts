@@ -266,7 +266,7 @@ Deno.test({
     await t.waitFor(/request\.cns=\s+request\.nsid=\s+request\.page=\s+request\.status=/);
     await t.press("C-u");
     const screen = await t.enter(
-      'call identify request.cns=1 request.nsid=0 request.status=0 request.page={"length":4096}',
+      'call identify request.cns=1 request.nsid=0 request.page={"length":4096}',
       /page\s+\(4096 bytes\)\n\s+0000 {2}86 19 /,
     );
     assertMatch(screen, /status\s+0/);

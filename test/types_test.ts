@@ -7,6 +7,7 @@ import { SignatureError, ValueError } from "../mgmt/errors.ts";
 import { copyOut, POOLED_MAX, zeroBytes } from "../mgmt/types/byte_pool.ts";
 import { t } from "../mgmt/t.ts";
 import { typeFromJson } from "../mgmt/types/json.ts";
+import { CallerBuffers } from "../mgmt/types/type.ts";
 
 type Codec = {
   size: number;
@@ -206,4 +207,31 @@ Deno.test("C text: a char[n] up to its first NUL, and C identifiers", () => {
   for (const bad of ["", "9a", "a-b", "a b", "é", 7, undefined, null]) {
     assertEquals(isCIdentifier(bad), false, String(bad));
   }
+});
+
+Deno.test("a member the driver fills in (out): may be left out of a value, goes as zero, kept by the JSON form", () => {
+  const Req = t.struct({
+    cns: t.u8,
+    status: t.field(t.i32, { out: true }),
+    sc: t.bits(t.u8, 7, { out: true }),
+  }, { name: "Req", packed: true });
+  assertEquals(
+    [Req.size, Req.fields.map((f) => f.out ?? false)],
+    [6, [false, true, true]],
+    "no layout change",
+  );
+  const buf = new Uint8Array(Req.size).fill(0xff);
+  Req.encode(new DataView(buf.buffer), 0, { cns: 1 } as never, "req", new CallerBuffers());
+  assertEquals([...buf], [1, 0, 0, 0, 0, 0], "what was left out is zero");
+  assertThrows(
+    () => Req.encode(new DataView(buf.buffer), 0, { status: 0 } as never, "req", new CallerBuffers()),
+    ValueError,
+    "req.cns: missing field",
+  );
+  assertEquals(Req.fromJson({ cns: 2 }, "req"), { cns: 2 } as never);
+  const json = Req.describe();
+  assertEquals((json as { struct: Record<string, unknown> }).struct.status, { field: "i32", out: true });
+  const again = typeFromJson(json, "Req") as typeof Req;
+  assertEquals(again.fields.map((f) => f.out ?? false), [false, true, true]);
+  assertThrows(() => t.field(t.u32, { out: "yes" as never }), TypeError, "out must be true or false");
 });

@@ -199,9 +199,10 @@ export const NvmeCommand: StructType<NvmeCommandValue> = t.struct({
   cdw10: NvmeCdw10,
   data: t.buffer({ dir: "inout", lengthFrom: "dataLength" }),
   dataLength: t.u32,
-  result: t.u32,
-  sc: t.bits(t.u8, 8),
-  dnr: t.bits(t.u8, 1),
+  // What the controller answers: the caller sends zeros (or leaves them out).
+  result: t.field(t.u32, { out: true }),
+  sc: t.bits(t.u8, 8, { out: true }),
+  dnr: t.bits(t.u8, 1, { out: true }),
 }, { name: "NvmeCommand", packed: true });
 
 /** Values of {@link IdentifyController}: ASCII fields space-padded, as NVMe fills them. */
@@ -247,7 +248,7 @@ export const IdentifyRequest: StructType<IdentifyRequestValue> = t.struct({
   cns: t.u8,
   nsid: t.u32,
   page: t.buffer({ dir: "out", length: 4096 }),
-  status: t.i32,
+  status: t.field(t.i32, { out: true }),
 }, { name: "IdentifyRequest", packed: true });
 
 /** Values of {@link FirmwareRequest}. */
@@ -266,8 +267,8 @@ export interface FirmwareRequestValue {
 export const FirmwareRequest: StructType<FirmwareRequestValue> = t.struct({
   image: t.buffer({ dir: "in", lengthFrom: "size" }),
   size: t.u32,
-  crc: t.u32,
-  status: t.i32,
+  crc: t.field(t.u32, { out: true }),
+  status: t.field(t.i32, { out: true }),
 }, { name: "FirmwareRequest", packed: true });
 
 /** The literal definition of a per-adapter API (its name is made up by the kernel). */

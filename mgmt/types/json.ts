@@ -130,9 +130,10 @@ function memberFromJson(json: unknown, path: string, named: Record<string, Type<
   }
   const o = json as Record<string, unknown>;
   const attrs = (): FieldAttributes => {
-    const a: { packed?: boolean; aligned?: number } = {};
+    const a: { packed?: boolean; aligned?: number; out?: boolean } = {};
     if (o.packed !== undefined) a.packed = o.packed as boolean;
     if (o.aligned !== undefined) a.aligned = o.aligned as number;
+    if (o.out !== undefined) a.out = o.out as boolean;
     return a;
   };
   const wrap = <R>(f: () => R): R => at(path, f);
@@ -145,7 +146,9 @@ function memberFromJson(json: unknown, path: string, named: Record<string, Type<
   };
   if ("bits" in o || "pad" in o) {
     const key = "bits" in o ? "bits" : "pad";
-    onlyKeys([key, "width", "packed", "aligned"]);
+    onlyKeys(
+      key === "bits" ? [key, "width", "packed", "aligned", "out"] : [key, "width", "packed", "aligned"],
+    );
     const base = typeFromJson(o[key] as TypeJson, `${path}.${key}`, named);
     return wrap(() =>
       key === "bits" ? bitField(base, o.width as number, attrs()) : padBits(base, o.width as number, attrs())
@@ -157,7 +160,7 @@ function memberFromJson(json: unknown, path: string, named: Record<string, Type<
     return wrap(() => anonymousMember(type));
   }
   if ("field" in o) {
-    onlyKeys(["field", "packed", "aligned"]);
+    onlyKeys(["field", "packed", "aligned", "out"]);
     const type = typeFromJson(o.field as TypeJson, `${path}.field`, named);
     return wrap(() => attributedField(type, attrs()));
   }

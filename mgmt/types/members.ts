@@ -10,12 +10,21 @@ import { isAlignment } from "./record_layout.ts";
 import { describeValue, type MemberJsonForm, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
-/** Field attributes: `__attribute__((packed))` and `__attribute__((aligned(n)))` on one member. */
+/**
+ * Field attributes: `__attribute__((packed))` and `__attribute__((aligned(n)))` on one member, and
+ * `out`, which C has no word for.
+ */
 export interface FieldAttributes {
   /** `__attribute__((packed))`: this member ignores its type's alignment (and may straddle, for a bitfield). */
   readonly packed?: boolean;
   /** `__attribute__((aligned(n)))`: this member is at least n-aligned (a power of two). */
   readonly aligned?: number;
+  /**
+   * The driver fills it in (a status, a completion dword): a value given to `invoke` may leave it
+   * out — it is sent as zero — and the REPL does not ask for it. It changes no layout; a C header
+   * does not say it, so a signature imported from C marks none.
+   */
+  readonly out?: boolean;
 }
 
 /** A named bitfield of `width` bits of declared type `base` (an integer, an enum or bool). */
@@ -80,15 +89,19 @@ export type AnonymousValues<F> = (
 export type MemberJson = MemberJsonForm;
 
 function checkAttributes(attrs: FieldAttributes | undefined, what: string): FieldAttributes {
-  const out: { packed?: boolean; aligned?: number } = {};
+  const out: { packed?: boolean; aligned?: number; out?: boolean } = {};
   if (attrs === undefined) return out;
   if (attrs === null || typeof attrs !== "object") {
     throw new TypeError(`${what}: attributes must be an object`);
   }
   for (const k of Object.keys(attrs)) {
-    if (k !== "packed" && k !== "aligned") {
-      throw new RangeError(`${what}: unknown attribute ${k}; attributes are packed, aligned`);
+    if (k !== "packed" && k !== "aligned" && k !== "out") {
+      throw new RangeError(`${what}: unknown attribute ${k}; attributes are packed, aligned, out`);
     }
+  }
+  if (attrs.out !== undefined) {
+    if (typeof attrs.out !== "boolean") throw new TypeError(`${what}: out must be true or false`);
+    if (attrs.out) out.out = true;
   }
   if (attrs.packed !== undefined) {
     if (typeof attrs.packed !== "boolean") throw new TypeError(`${what}: packed must be true or false`);

@@ -48,8 +48,10 @@ export interface Field {
   readonly unnamed?: boolean;
   /** An anonymous struct or union member (in `members`): its own members are in `fields`, by name. */
   readonly anonymous?: boolean;
-  /** Field attributes it was declared with. */
+  /** C field attributes it was declared with (`packed`, `aligned`). */
   readonly attributes?: FieldAttributes;
+  /** The driver fills it in: a value may leave it out (sent as zero); see {@link FieldAttributes.out}. */
+  readonly out?: boolean;
 }
 
 /** A struct or union type. */
@@ -268,6 +270,7 @@ function placeMember(s: MemberSpec, bitOffset: number): PlacedField {
     type: s.type,
     offset: Math.floor(bitOffset / 8),
     attributes: attrs,
+    ...(given?.out ? { out: true } : {}),
     ...(s.anon ? { anonymous: true } : {}),
   };
   if (s.width === undefined) return base;
@@ -334,13 +337,14 @@ export function recordJson(kind: "struct" | "union", plan: RecordPlan, name: str
     const attrs = {
       ...(f.attributes?.packed ? { packed: true } : {}),
       ...(f.attributes?.aligned !== undefined ? { aligned: f.attributes.aligned } : {}),
+      ...(f.out ? { out: true } : {}),
     };
     if (f.bitWidth !== undefined) {
       members[f.name] = f.unnamed
         ? { pad: f.type.describe(), width: f.bitWidth, ...attrs }
         : { bits: f.type.describe(), width: f.bitWidth, ...attrs };
     } else if (f.anonymous) members[f.name] = { anon: f.type.describe() };
-    else if (f.attributes) members[f.name] = { field: f.type.describe(), ...attrs };
+    else if (f.attributes || f.out) members[f.name] = { field: f.type.describe(), ...attrs };
     else members[f.name] = f.type.describe();
   }
   const a = plan.attributes;

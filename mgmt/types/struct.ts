@@ -72,7 +72,10 @@ export function structType<F extends Record<string, Member>>(
         }
         const f = g.field;
         const p = childPath(path, f.name);
-        if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
+        if (!(f.name in obj)) {
+          if (f.out) continue; // (the driver fills it in: zero, as the bytes already are)
+          throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
+        }
         writeField(f, view, off, obj[f.name], p, buffers);
         const from = (f.type as PointerType).buffer?.lengthFrom;
         if (from !== undefined && obj[f.name] instanceof Uint8Array) {
@@ -114,7 +117,10 @@ export function structType<F extends Record<string, Member>>(
         }
         const f = g.field;
         const p = childPath(path, f.name);
-        if (!(f.name in obj)) throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
+        if (!(f.name in obj)) {
+          if (f.out) continue; // (the driver fills it in; encode sends zero)
+          throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
+        }
         out[f.name] = fieldFromJson(f, obj[f.name], p);
       }
       return out as V;

@@ -35,9 +35,9 @@ export type TypeJson =
 
 /** A struct or union member that is not a plain type: a bitfield, unnamed padding bits, or a member with attributes. */
 export type MemberJsonForm =
-  | { bits: TypeJson; width: number; packed?: boolean; aligned?: number }
+  | { bits: TypeJson; width: number; packed?: boolean; aligned?: number; out?: boolean }
   | { pad: TypeJson; width: number; packed?: boolean; aligned?: number }
-  | { field: TypeJson; packed?: boolean; aligned?: number }
+  | { field: TypeJson; packed?: boolean; aligned?: number; out?: boolean }
   | { anon: TypeJson };
 
 /** The type families. */
