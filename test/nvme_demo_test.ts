@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { acmeNvme, acmeNvmeAdapter, IdentifyController } from "../demo.ts";
-import { crc32, decodeBytes, open, VmkMgmtError } from "../mod.ts";
+import { crc32, decodeBytes, open, ValueError, VmkMgmtError } from "../mod.ts";
 import { sendControl } from "../sim/client.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
@@ -55,6 +55,16 @@ Deno.test({
           "ACME NVMe 7450 PRO",
           "1.0.0",
         ]);
+        // The forms the REPL's call takes work in code too: a buffer made for the call comes back.
+        const made = await ctrl.invoke("identify", {
+          request: { cns: 1, nsid: 0, page: { length: 4096 } as unknown as Uint8Array, status: 0 },
+        });
+        assertEquals(decodeBytes(IdentifyController, made.request.page as Uint8Array).fr.trimEnd(), "1.0.0");
+        await assertRejects(
+          () => ctrl.invoke("identify", { request: { cns: 1, nsid: 0, page: "x" as never, status: 0 } }),
+          ValueError,
+          "expected a caller buffer — a Uint8Array, { length: n } for n zero bytes the kernel fills, or { bytes } to send — or an address",
+        );
         assertThrows(
           () => decodeBytes(IdentifyController, page.subarray(0, 16)),
           RangeError,

@@ -31,6 +31,19 @@ export interface PointerType extends Type<bigint | Uint8Array> {
 
 const MAX_ADDRESS = (1n << 64n) - 1n;
 
+/** A caller buffer in an object form — `{ length: n }` (n zero bytes), `{ bytes }` (to send) — as bytes. */
+function bufferOf(o: Record<string, unknown>, path: string): Uint8Array {
+  if ("bytes" in o) return o.bytes instanceof Uint8Array ? o.bytes : bytesFromJson(o.bytes, `${path}.bytes`);
+  const n = o.length;
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 || n > MAX_VECTOR_BYTES) {
+    throw new ValueError(path, `a caller buffer is {"bytes": "hex"} or {"length": 1..${MAX_VECTOR_BYTES}}`);
+  }
+  return new Uint8Array(n);
+}
+
+const isForm = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !(v instanceof Uint8Array) && !Array.isArray(v);
+
 function pointerType(buffer?: BufferSpec): PointerType {
   const name = buffer
     ? `${buffer.dir} buffer*${
@@ -47,7 +60,10 @@ function pointerType(buffer?: BufferSpec): PointerType {
     }
     throw new ValueError(
       path,
-      `expected an address (a bigint; 0n for NULL) (${name}), got ${describeValue(value)}`,
+      buffer
+        ? `expected a caller buffer — a Uint8Array, { length: n } for n zero bytes the kernel fills, or ` +
+          `{ bytes } to send — or an address (a bigint; 0n for NULL) (${name}), got ${describeValue(value)}`
+        : `expected an address (a bigint; 0n for NULL) (${name}), got ${describeValue(value)}`,
     );
   };
   return Object.freeze({
@@ -57,6 +73,8 @@ function pointerType(buffer?: BufferSpec): PointerType {
     align: 8,
     ...(buffer ? { buffer: Object.freeze({ ...buffer }) } : {}),
     encode(view: DataView, offset: number, value: unknown, path: string, buffers?: CallerBuffers) {
+      // The forms `call` takes work in code too: a buffer made here comes back in the result.
+      if (buffer && isForm(value)) value = bufferOf(value, path);
       if (value instanceof Uint8Array && buffer) {
         if (!buffers) {
           throw new ValueError(
@@ -81,18 +99,7 @@ function pointerType(buffer?: BufferSpec): PointerType {
     fromJson(json: unknown, path: string): bigint | Uint8Array {
       if (buffer && json instanceof Uint8Array) return json;
       // A caller buffer in JSON (the REPL): {"bytes": "hex"} to send, {"length": n} for n zero bytes.
-      if (buffer && json !== null && typeof json === "object" && !(json instanceof Uint8Array)) {
-        const o = json as Record<string, unknown>;
-        if ("bytes" in o) return bytesFromJson(o.bytes, `${path}.bytes`);
-        const n = o.length;
-        if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 1 || n > MAX_VECTOR_BYTES) {
-          throw new ValueError(
-            path,
-            `a caller buffer is {"bytes": "hex"} or {"length": 1..${MAX_VECTOR_BYTES}}`,
-          );
-        }
-        return new Uint8Array(n);
-      }
+      if (buffer && isForm(json)) return bufferOf(json, path);
       if (typeof json === "string" && /^(0x[0-9a-f]+|\d+)$/i.test(json.trim())) {
         return toAddress(BigInt(json.trim()), path);
       }

@@ -78,10 +78,12 @@ export function structType<F extends Record<string, Member>>(
         }
         writeField(f, view, off, obj[f.name], p, buffers);
         const from = (f.type as PointerType).buffer?.lengthFrom;
-        if (from !== undefined && obj[f.name] instanceof Uint8Array) {
+        // (the buffer pinned for this member: given, or made from { length } / { bytes })
+        const pinned = buffers?.list.at(-1);
+        if (from !== undefined && pinned?.path === p) {
           // The kernel copies as many bytes as the length member says: never more than the buffer holds.
           const said = Number(obj[from]);
-          const held = (obj[f.name] as Uint8Array).length;
+          const held = pinned.bytes.length;
           if (!(said <= held)) {
             throw new ValueError(
               p,
