@@ -79,7 +79,7 @@ export function structType<F extends Record<string, Member>>(
         writeField(f, view, off, obj[f.name], p, buffers);
         const from = (f.type as PointerType).buffer?.lengthFrom;
         // (the buffer pinned for this member: given, or made from { length } / { bytes })
-        const pinned = buffers?.list.at(-1);
+        const pinned = from === undefined ? undefined : buffers?.list.at(-1);
         if (from !== undefined && pinned?.path === p) {
           // The kernel copies as many bytes as the length member says: never more than the buffer holds.
           const said = Number(obj[from]);
