@@ -92,21 +92,12 @@ function bytes(b: Uint8Array, p: Paint, indent: string, shown: Shown): string {
   }
   if (shown === "hex" || b.length > INLINE_BYTES) {
     // Offsets and ASCII, as hexdump -C: where a field of a page is, and what text it holds.
-    const rows = shown === "fit" ? DUMP_ROWS : Infinity;
-    const lines = hexDumpLines(b, rows);
-    const covered = shown === "fit" ? Math.min(b.length, rowsCovered(lines) * 16) : b.length;
+    const { lines, covered } = hexDumpLines(b, shown === "fit" ? DUMP_ROWS : Infinity);
     const more = b.length - covered;
     const tail = more > 0 ? [p.dim(`… ${plural(more, "more byte")} (show --hex)`)] : [];
     return `${size}${[...lines, ...tail].map((l) => `\n${indent}  ${l}`).join("")}`;
   }
   return `0x${toHex(b)} ${size}`;
-}
-
-/** How many 16-byte rows hexdump lines cover (a `*` line stands for the rows up to the next one). */
-function rowsCovered(lines: string[]): number {
-  const last = lines.at(-1);
-  if (!last || last === "*") return lines.length;
-  return parseInt(last.slice(0, last.indexOf(" ")), 16) / 16 + 1;
 }
 
 /**

@@ -44,20 +44,22 @@ export function hexByte(b: number | undefined): string {
 /**
  * Bytes as `hexdump -C` shows them, a row of 16 each: the offset, the bytes in two groups of 8,
  * and their printable ASCII (`.` for the rest); a run of rows the same as the one before is one `*`
- * row, as hexdump does (a 4 KiB page of zeros is three lines). At most `rows` lines.
+ * row, as hexdump does (a 4 KiB page of zeros is three lines). At most `rows` lines; `covered`:
+ * how many of the bytes they show (all of them unless `rows` cut them short).
  * @example
  * ```ts
  * import { hexDumpLines } from "./hex.ts";
- * hexDumpLines(new TextEncoder().encode("ACME NVMe"));
+ * hexDumpLines(new TextEncoder().encode("ACME NVMe")).lines;
  * // ["0000  41 43 4d 45 20 4e 56 4d  65                       |ACME NVMe|"]
  * ```
  */
-export function hexDumpLines(bytes: Uint8Array, rows = Infinity): string[] {
+export function hexDumpLines(bytes: Uint8Array, rows = Infinity): { lines: string[]; covered: number } {
   const digits = bytes.length > 0x10000 ? 8 : 4;
   const out: string[] = [];
   let previous: string | undefined;
   let starred = false;
-  for (let at = 0; at < bytes.length && out.length < rows; at += 16) {
+  let at = 0;
+  for (; at < bytes.length && out.length < rows; at += 16) {
     const row = bytes.subarray(at, at + 16);
     const hex = [...row].map((b) => b.toString(16).padStart(2, "0"));
     const body = `${hex.slice(0, 8).join(" ").padEnd(23)}  ${hex.slice(8).join(" ").padEnd(23)}`;
@@ -72,5 +74,5 @@ export function hexDumpLines(bytes: Uint8Array, rows = Infinity): string[] {
     const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
     out.push(`${at.toString(16).padStart(digits, "0")}  ${body}  |${ascii}|`);
   }
-  return out;
+  return { lines: out, covered: Math.min(at, bytes.length) };
 }
