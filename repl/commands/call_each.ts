@@ -62,6 +62,7 @@ export async function callEveryInstance(
       })),
   );
   const answered = outcomes.filter((o) => o.result);
+  const failed = outcomes.filter((o) => !o.result);
   for (const o of answered) {
     const status = driverStatus(o.result!);
     if (status) state.driverStatuses.push(`${cb.name} ${o.inst.name}: ${status}`);
@@ -70,8 +71,7 @@ export async function callEveryInstance(
   if (last) state.last = { callback: cb, result: last.result!, input: params };
   state.remember(Object.fromEntries(answered.map((o) => [o.inst.name, o.result])));
   if (state.json) printJson(cb, outcomes, params);
-  else console.log(readable(state, cb, outcomes));
-  const failed = outcomes.filter((o) => !o.result);
+  else console.log(readable(state, cb, answered, failed));
   if (failed.length) {
     throw new CommandError(
       `call ${cb.name} *: ${failed.length} of ${outcomes.length} instances failed (${
@@ -93,9 +93,8 @@ function printJson(cb: CallbackInfo, outcomes: Outcome[], params: Record<string,
 }
 
 /** A table of the answers when they make one, else a block each; failures after, one line each. */
-function readable(state: ReplState, cb: CallbackInfo, outcomes: Outcome[]): string {
+function readable(state: ReplState, cb: CallbackInfo, answered: Outcome[], failed: Outcome[]): string {
   const p = state.paint;
-  const answered = outcomes.filter((o) => o.result);
   const grid = recordsTable(
     answered.map((o) => ({ label: o.inst.name, value: o.result })),
     "INSTANCE",
@@ -109,10 +108,8 @@ function readable(state: ReplState, cb: CallbackInfo, outcomes: Outcome[]): stri
         formatResult(cb, o.result!, p).split("\n").map((line) => `  ${line}`).join("\n")
       }`
     );
-  for (const o of outcomes) {
-    if (!o.result) {
-      parts.push(`${p.bold(o.inst.name)}  ${p.red("error:")} ${(o.error as Error)?.message ?? o.error}`);
-    }
+  for (const o of failed) {
+    parts.push(`${p.bold(o.inst.name)}  ${p.red("error:")} ${(o.error as Error)?.message ?? o.error}`);
   }
   return parts.join("\n");
 }
