@@ -70,6 +70,11 @@ Deno.test({
           RangeError,
           "IdentifyController is 72 bytes; 16 bytes from offset 0 do not hold it",
         );
+        assertThrows(
+          () => decodeBytes(IdentifyController, 0n as never),
+          TypeError,
+          "decodeBytes: expected a Uint8Array (the bytes to read), got",
+        );
         // The session hook counted this session.
         assertEquals((await nvme.invoke("listAdapters", { adapters: 32 })).adapters[0].sessions, 1);
         await ctrl.close();

@@ -137,6 +137,7 @@ export function bytesOf(view: DataView, offset: number, length: number): Uint8Ar
  * The value `type` reads from `bytes` at `offset`: bytes a kernel wrote into a caller buffer (an
  * NVMe identify page) read as the struct they hold, its fields by name.
  * @throws {RangeError} when the bytes end before the type does, naming both sizes.
+ * @throws {TypeError} when `bytes` is not a Uint8Array (an address, say).
  * @example
  * ```ts ignore
  * const page = new Uint8Array(4096);
@@ -145,6 +146,11 @@ export function bytesOf(view: DataView, offset: number, length: number): Uint8Ar
  * ```
  */
 export function decodeBytes<V>(type: Type<V>, bytes: Uint8Array, offset = 0): V {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `decodeBytes: expected a Uint8Array (the bytes to read), got ${describeValue(bytes)}`,
+    );
+  }
   if (!Number.isInteger(offset) || offset < 0 || offset + type.size > bytes.length) {
     throw new RangeError(
       `${type.name} is ${type.size} bytes; ${bytes.length} bytes from offset ${offset} do not hold it`,
