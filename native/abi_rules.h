@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * abi_rules.h -- the ABI's user-side rules for a signature and its callback table (the shared
  * abi.md's, outside this tree; the TypeScript side's are in mgmt/signature.ts), in one place

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * copy.c -- the kernel's copies from and to the caller's memory (vmk_CopyFromUser and
  * vmk_CopyToUser): a sync kernel callback runs in the caller's context, and drivers pass buffer

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * handle.h -- the library's internals (not installed): what a vmk_MgmtUserHandle holds, and the
  * functions each source file offers the others.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * invoke.c -- vmk_MgmtUserCallbackInvokeInt: checks the arguments against the callback's table
  * entry, sends them as an INVOKE frame (from the caller's buffers, with no copy), waits for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * monitor.c -- kernel-to-user callbacks: the handle's event queue, the monitor thread Begin
  * starts (it calls user callbacks one at a time, then the disconnect callback if the kernel goes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * queue.c -- completion queues (vmkmgmt.h): where submitted calls complete and, for an attached
  * handle that has begun, where its events go, for a program that runs its own event loop.

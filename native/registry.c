@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * registry.c -- the live handles. A call that races Destroy (a binding may queue calls on a
  * thread pool) finds its handle gone and gets EINVAL instead of touching freed memory. This is

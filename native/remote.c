@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * remote.c -- a kernel on another host. The library starts `ssh [options] host -- vmkmgmt-bridge`
  * (or, for the host "@local", the bridge command itself) with one end of a socketpair as its stdin

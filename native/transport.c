@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * transport.c -- the handle's socket to the kernel (connected by trust.c): framed writes, the reader
  * thread, and the writer thread.

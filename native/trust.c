@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * trust.c -- who is at the other end of the socket, checked before a single payload byte is
  * sent (README, "Trust"): the socket's directory must belong to the user (or to root) and be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libvmkmgmt for the simulated vmkernel: the seven vmk_Mgmt user functions, speaking the wire
  * protocol of PROTOCOL.md to sim/ over a Unix socket. This file holds a handle's life (Init,

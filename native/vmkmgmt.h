@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vmkmgmt.h -- user-space interface of libvmkmgmt (the vmk_Mgmt API), written from the project's ABI
  * notes (the shared abi.md, outside this tree; this header is where the tree keeps them, with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * wire.h -- the wire protocol of PROTOCOL.md for the library (internal): frame constants, the
  * byte offsets of every payload field, and little-endian pack/unpack helpers. sim/frames.ts and

@@ -609,7 +609,7 @@ Deno.test(
 );
 
 Deno.test(
-  "deno task bridge-bundle: the binary, its install steps, its glibc need, and sources that rebuild it",
+  "deno task bridge-bundle: the binary, its install steps, its licence, its glibc need, and sources that rebuild it",
   opts,
   async () => {
     const made = await new Deno.Command("make", {
@@ -624,6 +624,7 @@ Deno.test(
       assert((await new Deno.Command("tar", { args: ["-C", dir, "-xzf", tar] }).output()).success);
       const top = `${dir}/vmkmgmt-bridge`;
       assertStringIncludes(await Deno.readTextFile(`${top}/INSTALL.md`), "execInstalledOnly");
+      assertStringIncludes(await Deno.readTextFile(`${top}/LICENSE`), "Apache License");
       assertMatch(await Deno.readTextFile(`${top}/GLIBC_NEEDED`), /^GLIBC_2\.\d+\n$/);
       const rebuilt = await new Deno.Command("make", { args: ["-s", "-C", `${top}/src`, "bridge"] }).output();
       assert(rebuilt.success, "the bundled sources build the bridge");

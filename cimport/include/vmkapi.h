@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vmkapi.h -- a minimal user-mode stand-in for VMware's vmkapi.h, so that a driver's management
  * interface file (`#include <vmkapi.h>`) compiles without the DDK. Written from the project's ABI

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bridge.h -- vmkmgmt-bridge's internals: one session of PROTOCOL.md on stdin/stdout, answered by
  * calling a real libvmkmgmt.so (dlopen'd), so `ssh host vmkmgmt-bridge` is the whole transport.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * calls.c -- INVOKE and GET_INSTANCES through the real library, each on a worker thread of the
  * session's pool so a slow kernel callback holds up no other call; or, with our library, an INVOKE

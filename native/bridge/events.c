@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * events.c -- kernel-to-user callbacks through the bridge. The real library calls a user callback
  * as cb(cookie, instanceId, p1..pN) on its monitor thread; C cannot make a function at run time, so

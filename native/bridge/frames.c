@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * frames.c -- the bridge's writes on stdout (PROTOCOL.md): whole frames, one writer at a time
  * (reading is wire.h's wire_reader, as in the library).

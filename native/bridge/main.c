@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * vmkmgmt-bridge -- carries the vmkmgmt wire protocol (PROTOCOL.md) from stdin/stdout to a real
  * libvmkmgmt.so, so a workstation drives an ESXi host's kernel modules over `ssh host

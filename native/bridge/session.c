@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * session.c -- one session of PROTOCOL.md: HELLO carries the client's whole callback table and
  * buffer fields; the bridge calls vmk_MgmtUserInit with that table (a trampoline for each user

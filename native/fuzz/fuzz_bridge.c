@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_bridge -- libFuzzer harness for vmkmgmt-bridge's frame handling: the bridge's own session code
  * (bridge/session.c, calls.c, events.c, frames.c) is compiled in and served a byte stream by a client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_frames -- libFuzzer harness for the simulator's frame parser and everything behind it: each
  * input is written, as raw bytes, down a fresh connection to a live simulator (the runner starts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_replies -- libFuzzer harness for the library's reply and event parsing: a fake kernel
  * (a thread in this process, on a socket in a private directory) answers HELLO properly, then

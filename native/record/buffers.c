@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * buffers.c -- the bytes behind a parameter's pointer members (an NVMe identify page, a firmware
  * image): which members point at caller buffers, and the plan of one call's buffers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * record.c -- libvmkmgmt-record.so: loaded with LD_PRELOAD in front of any libvmkmgmt client, it
  * records every vmk_Mgmt call the client makes, at the C ABI boundary, to $VMKMGMT_RECORD

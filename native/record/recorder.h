@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * recorder.h -- the parts of libvmkmgmt-record.so: the interposer (record.c) builds records, the
  * writer (writer.c) puts them on disk from a thread of its own, and buffers.c finds the caller

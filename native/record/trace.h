@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * trace.h -- the trace format of libvmkmgmt-record.so (TRACE.md is the specification; mgmt/trace/
  * reads it): record kinds, the record header, and each payload's fixed part. Little-endian; times

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * writer.c -- the recorder's disk side: records go into a bounded queue, a thread of ours writes
  * them to $VMKMGMT_RECORD, and the client never waits for the disk.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * acme_nic.h -- the acmeNicMgmt demo's signature as the small C test programs declare it (echo_bench,
  * record_stress, event_nomem, queue_stress): echo (21), triggerEvents (22) and the user callbacks

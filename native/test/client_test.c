@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * client_test -- drives the acmeNicMgmt demo module through libvmkmgmt, written only from the
  * public header and the ABI facts: every callback row, every listed error number, the monitor

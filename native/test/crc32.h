@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * crc32.h -- CRC-32 (IEEE, as util/crc32.ts and the demo drivers compute it), for the C test
  * programs that check what a kernel read from their buffers.

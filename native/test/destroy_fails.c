@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * libdestroy_fails.so -- our library, except that vmk_MgmtUserDestroy fails (EBUSY) and, as a
  * vendor library whose Destroy failed may, a thread of it still calls the handle's first user

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * echo_bench -- the C baseline for bench/main.ts: sequential echo calls per second, and kernel
  * events per second delivered to a C callback, through libvmkmgmt and the same simulator.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * event_nomem -- an event the library has no memory for is skipped and counted as dropped
  * (vmkmgmt_UserEventStats' libraryDropped), never lost without a word.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Prints, as JSON, what C says about the ABI and the wire protocol: sizeof/offsetof of the ABI
  * structs, the constants of vmkmgmt.h, those of wire.h, and the Linux socket facts ffi/peer.ts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * null_kernel -- a kernel that answers at once: it speaks PROTOCOL.md on a Unix socket, like the
  * simulator, but does no work, so a benchmark against it measures the client's own cost (the

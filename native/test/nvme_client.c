@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * nvme_client -- drives the NVMe-like demo driver as a vendor's C tool would, from the public
  * header only: the global API lists adapters; each adapter's API (named by the kernel) is opened by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * queue_stress -- the completion queue driven as a program's event loop drives it, for the
  * sanitizer runs (test/completion_queue_test.ts): one thread submits batches of echo calls and

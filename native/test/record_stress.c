@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * record_stress -- many threads calling at once while events flow, for the recorder's sanitizer
  * runs (test/record_test.ts): 16 threads each make N echo calls on one handle (each checks its own
