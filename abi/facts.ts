@@ -146,12 +146,11 @@ export const ESXI_LIBRARY_PATHS: readonly string[] = ["/lib64/libvmkmgmt.so"];
 export const LIBRARY_ENV = "VMKMGMT_LIB";
 /**
  * Who may be trusted at the other end of the simulator socket (README, "Trust"; wire.h holds the
- * same numbers): its directory must belong to the user with none of these mode bits (closed to
- * group and others)…
+ * same number): its directory must belong to the user or to root and have none of these mode bits
+ * (no one else may write there: OpenSSH's StrictModes rule, so a 0711 or 0755 home directory is
+ * fine — the socket inside stays 0600, and both ends check the other's uid).
  */
-export const DIR_PRIVATE_MASK = 0o077;
-/** …or to root with none of these (not writable by group or others, e.g. a system `/run` directory). */
-export const DIR_SYSTEM_MASK = 0o022;
+export const DIR_WRITE_MASK = 0o022;
 
 /** Whether a peer running as `uid` may be trusted by a process running as `me`: itself or root. */
 export function trustedUid(uid: number, me: number): boolean {

@@ -2,9 +2,9 @@
 /*
  * trust.c -- who is at the other end of the socket, checked before a single payload byte is
  * sent (README, "Trust"): the socket's directory must belong to the user (or to root) and be
- * closed to others, so no one else can place or swap a socket there; and the process that
- * answers must run as the user or as root (SO_PEERCRED). Anything else is EACCES, with the
- * reason in words for vmkmgmt_CheckKernel.
+ * writable by no one else (OpenSSH's StrictModes rule), so no one else can place or swap a socket
+ * there; and the process that answers must run as the user or as root (SO_PEERCRED). Anything
+ * else is EACCES, with the reason in words for vmkmgmt_CheckKernel.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,11 +68,10 @@ static int check_dir(const char *sock, char *why, size_t len) {
     return vmkmgmt_say(why, len, EACCES, "the socket directory %s is owned by uid %u, not you (uid %u): refusing it", dir,
                (unsigned)st.st_uid, (unsigned)me);
   }
-  unsigned mask = st.st_uid == me ? WIRE_DIR_PRIVATE_MASK : WIRE_DIR_SYSTEM_MASK;
-  if (mode & mask) {
+  if (mode & WIRE_DIR_WRITE_MASK) {
     return vmkmgmt_say(why, len, EACCES,
-               "the socket directory %s (owner uid %u, mode %04o) is open to others: refusing it (chmod 700 it, "
-               "or point %s elsewhere)",
+               "the socket directory %s (owner uid %u, mode %04o) is writable by others: refusing it (chmod go-w "
+               "it, or point %s elsewhere)",
                dir, (unsigned)st.st_uid, mode, WIRE_SOCKET_ENV);
   }
   return 0;

@@ -34,10 +34,9 @@
 #define WIRE_BRIDGE_WORKERS 256
 
 /* Who may be trusted at the other end (README, "Trust"): the socket's directory must belong to
- * the user, with none of these mode bits (closed to group and others), or to root, with none of
- * the system ones (not writable by group or others); the peer must run as the user or as root. */
-#define WIRE_DIR_PRIVATE_MASK 077
-#define WIRE_DIR_SYSTEM_MASK 022
+ * the user or to root, with none of these mode bits (no one else may write there, as OpenSSH's
+ * StrictModes asks); the peer must run as the user or as root. */
+#define WIRE_DIR_WRITE_MASK 022
 
 /* ---- Frame */
 #define WIRE_MAGIC 0x4B4D4D56u

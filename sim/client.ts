@@ -140,7 +140,7 @@ export function controlRequest(op: string, words: readonly string[]): ControlReq
 
 /**
  * Connects to the simulator at `socketPath` if it can be trusted (README, "Trust"): its directory
- * belongs to you (or root) and is closed to others, and the process that answers runs as you or
+ * belongs to you (or root) and no one else can write there, and the process that answers runs as you or
  * as root — checked before a byte is sent.
  * @throws {TrustError} naming the directory or the uid that runs the socket's server.
  * @throws {Deno.errors.NotFound | Deno.errors.ConnectionRefused} when no simulator listens.

@@ -94,7 +94,7 @@ export interface Simulator extends AsyncDisposable {
 
 /**
  * Clears the way for a socket at `path`: its directory is created 0700 or checked (someone
- * else's, or one open to others, is refused: they could swap the socket), and a stale socket of
+ * else's, or one others can write, is refused: they could swap the socket), and a stale socket of
  * an earlier run is removed. A live one is left alone.
  */
 async function prepareSocketPath(path: string): Promise<void> {

@@ -179,8 +179,7 @@ Deno.test("the wire constants and payload sizes of sim/frames.ts and sim/payload
     WIRE_DROPPED_SIZE: wire.encodeEventsDropped(1).length,
     WIRE_SOCKET_ENV: abi.SIM_SOCKET_ENV,
     WIRE_SOCKET_DEFAULT: abi.defaultSimSocketPath("%u"),
-    WIRE_DIR_PRIVATE_MASK: abi.DIR_PRIVATE_MASK,
-    WIRE_DIR_SYSTEM_MASK: abi.DIR_SYSTEM_MASK,
+    WIRE_DIR_WRITE_MASK: abi.DIR_WRITE_MASK,
     WIRE_BRIDGE_WORKERS: abi.BRIDGE_WORKERS,
   };
   assertEquals(Object.keys(ts).sort(), Object.keys(c).sort(), "the same facts on both sides");

@@ -81,17 +81,23 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    await t.step("the library and the tools refuse a socket directory open to others", async () => {
+    await t.step("the library and the tools refuse a socket directory others can write", async () => {
       const dir = await privateDir();
       await using sim = await simulatorAt(`${dir}/sim.sock`);
       using _socket = useSocket(sim.socketPath);
-      await Deno.chmod(dir, 0o777);
-      const e = await assertRejects(() => open(acmeNic), VmkMgmtError);
-      assertEquals(e.code, "EACCES");
-      assertStringIncludes(e.message, `the socket directory ${dir} (owner uid ${Deno.uid()}, mode 0777)`);
-      assertStringIncludes(e.message, "is open to others");
-      const te = await assertRejects(() => sendControl(sim.socketPath, { op: "status" }), TrustError);
-      assertStringIncludes(te.message, "mode 0777");
+      for (const mode of [0o777, 0o775, 0o757]) {
+        await Deno.chmod(dir, mode);
+        const e = await assertRejects(() => open(acmeNic), VmkMgmtError);
+        assertEquals(e.code, "EACCES");
+        const octal = `0${mode.toString(8)}`;
+        assertStringIncludes(
+          e.message,
+          `the socket directory ${dir} (owner uid ${Deno.uid()}, mode ${octal})`,
+        );
+        assertStringIncludes(e.message, "is writable by others: refusing it (chmod go-w it");
+        const te = await assertRejects(() => sendControl(sim.socketPath, { op: "status" }), TrustError);
+        assertStringIncludes(te.message, `mode ${octal}) is writable by others`);
+      }
       assertEquals((sim.control({ op: "sessions" }) as unknown[]).length, 0, "no session reached the kernel");
       await Deno.chmod(dir, 0o700);
       await (await open(acmeNic)).close();
@@ -114,12 +120,27 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     });
 
-    await t.step("the simulator will not start in a directory open to others", async () => {
+    await t.step("the simulator will not start in a directory others can write", async () => {
       const dir = await privateDir();
       await Deno.chmod(dir, 0o777);
       const e = await assertRejects(() => startSimulator({ socketPath: `${dir}/sim.sock` }), TrustError);
-      assertStringIncludes(e.message, `${dir} (owner uid ${Deno.uid()}, mode 0777) is open to others`);
+      assertStringIncludes(e.message, `${dir} (owner uid ${Deno.uid()}, mode 0777) is writable by others`);
       await Deno.remove(dir, { recursive: true });
+    });
+
+    await t.step("a directory others may enter or read but not write (0711, 0755) is served", async () => {
+      for (const mode of [0o711, 0o755]) {
+        const dir = await privateDir();
+        await Deno.chmod(dir, mode);
+        await using sim = await simulatorAt(`${dir}/sim.sock`);
+        assertEquals((await Deno.lstat(sim.socketPath)).mode! & 0o777, 0o600, "the socket stays 0600");
+        assertEquals((await Deno.lstat(dir)).mode! & 0o777, mode, "the directory is left as it was");
+        using _socket = useSocket(sim.socketPath);
+        await using s = await open(acmeNic);
+        assertEquals((await s.instances()).length > 0, true);
+        assertEquals((await sendControl(sim.socketPath, { op: "status" })) !== undefined, true);
+        await Deno.remove(dir, { recursive: true });
+      }
     });
 
     await t.step("with umask 000 the directory is 0700 and the socket 0600 from the start", async () => {
@@ -172,11 +193,11 @@ Deno.test({
     const other = await otherUser();
     const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
-    /** The other user's fake kernel, listening in a directory of its own (mode 0777). */
-    const fakeKernel = async () => {
+    /** The other user's fake kernel, listening in a directory of its own (mode 0777 unless said). */
+    const fakeKernel = async (mode = 0o777) => {
       const dir = `${other.home}/evil`;
-      await Deno.mkdir(dir, { mode: 0o777 });
-      await Deno.chmod(dir, 0o777);
+      await Deno.mkdir(dir, { mode });
+      await Deno.chmod(dir, mode);
       await Deno.chown(dir, other.uid, other.gid);
       const fake = runAsOther(other, ["listen", `${dir}/sim.sock`]);
       await waitUntil(() => fake.lines.includes("listening"), "the fake kernel to listen", 30_000);
@@ -184,7 +205,12 @@ Deno.test({
     };
 
     await t.step("a kernel in another user's directory is refused before a byte is sent", async () => {
-      const fake = await fakeKernel();
+      for (const mode of [0o777, 0o755]) await refusedInOthersDir(mode);
+    });
+
+    /** The other user's kernel in its own directory (of `mode`): refused by the library and the tools. */
+    async function refusedInOthersDir(mode: number) {
+      const fake = await fakeKernel(mode);
       try {
         using _socket = useSocket(`${fake.dir}/sim.sock`);
         const e = await assertRejects(() => open(acmeNic), VmkMgmtError);
@@ -200,7 +226,7 @@ Deno.test({
         await fake.child.status;
         await Deno.remove(fake.dir, { recursive: true });
       }
-    });
+    }
 
     await t.step("a kernel run by another user is refused even in my own directory", async () => {
       const fake = await fakeKernel();

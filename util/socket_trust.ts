@@ -1,8 +1,8 @@
 /**
  * The trust rules of the simulator socket on the TypeScript side (the C library applies the same
- * ones in native/trust.c): the socket's directory belongs to the user and is closed to others
- * (or belongs to root and is not writable by others), and the process at the other end runs as
- * the user or as root. Used by the simulator before it listens and on every connection, and by
+ * ones in native/trust.c): the socket's directory belongs to the user or to root and no one else
+ * may write there (OpenSSH's StrictModes rule: a 0711 or 0755 directory is fine, a group- or
+ * world-writable one is not), and the process at the other end runs as the user or as root. Used by the simulator before it listens and on every connection, and by
  * the tools before they send a control request.
  *
  * @example
@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { DIR_PRIVATE_MASK, DIR_SYSTEM_MASK, SIM_SOCKET_ENV, trustedUid } from "../abi/facts.ts";
+import { DIR_WRITE_MASK, SIM_SOCKET_ENV, trustedUid } from "../abi/facts.ts";
 import { dirnameOf } from "./path.ts";
 
 /** A socket directory or a peer that must not be trusted; the message says whose and why. */
@@ -38,7 +38,7 @@ function octal(mode: number): string {
 /**
  * Checks the directory a socket lives in.
  * @throws {TrustError} when it is a symbolic link or not a directory, belongs to someone else,
- * or is open to others — naming the path, its owner and mode.
+ * or is writable by others — naming the path, its owner and mode.
  * @throws {Deno.errors.NotFound} when it does not exist.
  */
 export async function checkSocketDir(dir: string): Promise<void> {
@@ -58,12 +58,12 @@ export async function checkSocketDir(dir: string): Promise<void> {
       `the socket directory ${dir} is owned by uid ${owner}, not you (uid ${uid}): refusing it`,
     );
   }
-  if (mode & (owner === uid ? DIR_PRIVATE_MASK : DIR_SYSTEM_MASK)) {
+  if (mode & DIR_WRITE_MASK) {
     throw new TrustError(
       dir,
       `the socket directory ${dir} (owner uid ${owner}, mode ${
         octal(mode)
-      }) is open to others: refusing it (chmod 700 it, or point ${SIM_SOCKET_ENV} elsewhere)`,
+      }) is writable by others: refusing it (chmod go-w it, or point ${SIM_SOCKET_ENV} elsewhere)`,
     );
   }
 }
