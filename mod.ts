@@ -31,8 +31,8 @@
  * `--allow-read`, and `--allow-run=make` the first time the simulator library is built).
  * @module
  */
-export { t } from "./mgmt/t.ts";
-export type { Param, ParamOptions } from "./mgmt/params.ts";
+export { t, type TypeNamespace } from "./mgmt/t.ts";
+export type { Param, ParamMaker, ParamOptions } from "./mgmt/params.ts";
 export type { IntName, IntType } from "./mgmt/types/int.ts";
 export type { EnumType } from "./mgmt/types/enum.ts";
 export type { RecordOptions, StructType, StructValue } from "./mgmt/types/struct.ts";

@@ -278,7 +278,7 @@ export function skeletonText(
  * any), so that the file written there passes `deno fmt --check`.
  * @throws {ImportError} when deno cannot format it (a bug: the text would not parse).
  */
-export async function formatTs(text: string, dir = Deno.cwd()): Promise<string> {
+export async function formatTs(text: string, dir: string = Deno.cwd()): Promise<string> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["fmt", "--ext", "ts", "-"],
     cwd: dir,

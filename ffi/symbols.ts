@@ -7,14 +7,8 @@
  * @module
  */
 
-const invoke = <const P extends readonly Deno.NativeType[]>(extra: P, nonblocking: boolean) =>
-  ({
-    name: "vmk_MgmtUserCallbackInvokeInt",
-    // (vmk_MgmtUserHandle handle, vmk_uint64 instanceId, vmk_uint64 callbackId, vmk_uint32 argCount, void *p1..pN)
-    parameters: ["pointer", "u64", "u64", "u32", ...extra],
-    result: "i32",
-    nonblocking,
-  }) as const;
+/** The name the variadic invoke is bound under, once per payload count. */
+const INVOKE = "vmk_MgmtUserCallbackInvokeInt";
 
 /** The libvmkmgmt symbols. */
 export const SYMBOLS = {
@@ -87,16 +81,64 @@ export const SYMBOLS = {
   vmkmgmt_QueueDoorbell: { parameters: ["pointer", "buffer", "usize"], result: "i32", optional: true },
   // int vmkmgmt_QueueDoorbellAccept(vmkmgmt_Queue queue) — the connection is already queued: no wait
   vmkmgmt_QueueDoorbellAccept: { parameters: ["pointer"], result: "i32", optional: true },
-  invoke0: invoke([], true),
-  invoke1: invoke(["buffer"], true),
-  invoke2: invoke(["buffer", "buffer"], true),
-  invoke3: invoke(["buffer", "buffer", "buffer"], true),
-  invoke4: invoke(["buffer", "buffer", "buffer", "buffer"], true),
-  invokeSync0: invoke([], false),
-  invokeSync1: invoke(["buffer"], false),
-  invokeSync2: invoke(["buffer", "buffer"], false),
-  invokeSync3: invoke(["buffer", "buffer", "buffer"], false),
-  invokeSync4: invoke(["buffer", "buffer", "buffer", "buffer"], false),
+  // The variadic vmk_MgmtUserCallbackInvokeInt(vmk_MgmtUserHandle handle, vmk_uint64 instanceId,
+  // vmk_uint64 callbackId, vmk_uint32 argCount, void *p1..pN), once per count of pointers; then the
+  // same again, blocking, for invokeSync. (Spelt out: a literal is the type JSR reads without inference.)
+  invoke0: { name: INVOKE, parameters: ["pointer", "u64", "u64", "u32"], result: "i32", nonblocking: true },
+  invoke1: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  invoke2: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  invoke3: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  invoke4: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
+  },
+  invokeSync0: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32"],
+    result: "i32",
+    nonblocking: false,
+  },
+  invokeSync1: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer"],
+    result: "i32",
+    nonblocking: false,
+  },
+  invokeSync2: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: false,
+  },
+  invokeSync3: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: false,
+  },
+  invokeSync4: {
+    name: INVOKE,
+    parameters: ["pointer", "u64", "u64", "u32", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: false,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** The seven functions a library must export. */

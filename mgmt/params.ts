@@ -35,13 +35,17 @@ export interface ParamOptions {
   doc?: string;
 }
 
+/** Makes parameters of one direction: `t.in(t.u32)`, `t.vectorOut(t.u8, { lengthFrom: "n" })`. */
+export type ParamMaker<D extends Direction> = <T extends Type<unknown>>(
+  type: T,
+  options?: ParamOptions,
+) => Param<D, T>;
+
 /**
  * The constructor of parameters of direction `dir`, e.g. `param("in")(t.u32)`; it throws a
  * `TypeError` when given something that is not a type.
  */
-export function param<D extends Direction>(
-  dir: D,
-): <T extends Type<unknown>>(type: T, options?: ParamOptions) => Param<D, T> {
+export function param<D extends Direction>(dir: D): ParamMaker<D> {
   return <T extends Type<unknown>>(type: T, options: ParamOptions = {}) => {
     if (!type || typeof type.encode !== "function") {
       throw new TypeError(`t.${dir}(…) needs a type such as t.u32, got ${String(type)}`);

@@ -9,7 +9,23 @@
  * ```
  * @module
  */
-import { param } from "./params.ts";
+import { param, type ParamMaker } from "./params.ts";
+import type { ArrayType } from "./types/array.ts";
+import type { CommandType } from "./types/command.ts";
+import type { EnumType } from "./types/enum.ts";
+import type { IntType } from "./types/int.ts";
+import type {
+  AnonymousMember,
+  AttributedField,
+  BitField,
+  FieldAttributes,
+  Member,
+  PadBits,
+} from "./types/members.ts";
+import type { BufferSpec, PointerType } from "./types/pointer.ts";
+import type { RecordOptions, StructType, StructValue } from "./types/struct.ts";
+import type { Type, ValueOf } from "./types/type.ts";
+import type { UnionType, UnionValue } from "./types/union.ts";
 import { arrayType } from "./types/array.ts";
 import { bool } from "./types/bool.ts";
 import { bytesType } from "./types/bytes.ts";
@@ -41,43 +57,79 @@ import { unionType } from "./types/union.ts";
  * const Cmd = t.union({ raw: t.u32, getFeatures: Cdw10 }, "Cmd");
  * ```
  */
-export const t = {
-  /** `vmk_uint8` (a number). */
+export const t: TypeNamespace = {
   u8,
-  /** `vmk_uint16` (a number). */
   u16,
-  /** `vmk_uint32` (a number). */
   u32,
-  /** `vmk_uint64` (a bigint). */
   u64,
-  /** `vmk_int8` (a number). */
   i8,
-  /** `vmk_int16` (a number). */
   i16,
-  /** `vmk_int32` (a number). */
   i32,
-  /** `vmk_int64` (a bigint). */
   i64,
-  /** C `float`. */
   f32,
-  /** C `double`. */
   f64,
-  /** `vmk_Bool`: one byte, true or false. */
   bool,
-  /** A NUL-terminated UTF-8 string in a `char[length]` (at most length-1 bytes). @throws {RangeError} a bad length. */
   string: stringType,
+  chars: charsType,
+  bytes: bytesType,
+  array: arrayType,
+  struct: structType,
+  union: unionType,
+  bits: bitField,
+  pad: padBits,
+  field: attributedField,
+  anon: anonymousMember,
+  aligned: alignedType,
+  ptr,
+  buffer: bufferPointer,
+  enumOf: enumType,
+  byCommand: commandType,
+  in: param("in"),
+  out: param("out"),
+  inout: param("inout"),
+  vectorIn: param("vectorIn"),
+  vectorOut: param("vectorOut"),
+  vectorInOut: param("vectorInOut"),
+};
+
+/** What {@link t} holds: every value type and parameter direction, each described here. */
+export interface TypeNamespace {
+  /** `vmk_uint8` (a number). */
+  u8: IntType<number, "u8">;
+  /** `vmk_uint16` (a number). */
+  u16: IntType<number, "u16">;
+  /** `vmk_uint32` (a number). */
+  u32: IntType<number, "u32">;
+  /** `vmk_uint64` (a bigint). */
+  u64: IntType<bigint, "u64">;
+  /** `vmk_int8` (a number). */
+  i8: IntType<number, "i8">;
+  /** `vmk_int16` (a number). */
+  i16: IntType<number, "i16">;
+  /** `vmk_int32` (a number). */
+  i32: IntType<number, "i32">;
+  /** `vmk_int64` (a bigint). */
+  i64: IntType<bigint, "i64">;
+  /** C `float`. */
+  f32: Type<number>;
+  /** C `double`. */
+  f64: Type<number>;
+  /** `vmk_Bool`: one byte, true or false. */
+  bool: Type<boolean>;
+  /** A NUL-terminated UTF-8 string in a `char[length]` (at most length-1 bytes). @throws {RangeError} a bad length. */
+  string: (length: number) => Type<string>;
   /**
    * A `char[length]` as `strncpy` fills it: up to `length` bytes of UTF-8, NUL-terminated only when shorter.
    * @throws {RangeError} a bad length.
    */
-  chars: charsType,
+  chars: (length: number) => Type<string>;
   /**
    * A fixed block of `length` bytes (`u8[length]`), as a Uint8Array; shorter input is zero-padded.
    * @throws {RangeError} a bad length.
    */
-  bytes: bytesType,
+  bytes: (length: number) => Type<Uint8Array>;
   /** A fixed array of exactly `length` elements. @throws {RangeError} a bad length. */
-  array: arrayType,
+  array: <T extends Type<unknown>>(element: T, length: number) => ArrayType<ValueOf<T>[]>;
   /**
    * A struct laid out as GCC does on x86_64. The second argument is its name, or
    * `{ name, packed, pack, aligned }`: `packed` is `__attribute__((packed))` (VMware requires it of
@@ -86,25 +138,31 @@ export const t = {
    * attributes (`t.field`).
    * @throws {RangeError} no named member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
    */
-  struct: structType,
+  struct: <F extends Record<string, Member>>(
+    members: F,
+    options?: string | RecordOptions,
+  ) => StructType<StructValue<F>>;
   /**
    * A union (GCC x86_64): size and alignment of its largest member. A value sets one member;
    * a decoded value shows every member's view. Options as for `struct`.
    * @throws {RangeError} no member, a name that is not an identifier, bad options. @throws {TypeError} a member that is not a type.
    */
-  union: unionType,
+  union: <F extends Record<string, Member>>(
+    members: F,
+    options?: string | RecordOptions,
+  ) => UnionType<UnionValue<F>>;
   /**
    * A bitfield member: `t.bits(t.u32, 8)` is `vmk_uint32 x : 8` (signed for `i8`…`i64`; an enum or
    * bool works too). Optional field attributes `{ packed, aligned }`.
    * @throws {RangeError} a width outside 1..the type's bits. @throws {TypeError} a type that is not an integer, enum or bool.
    */
-  bits: bitField,
+  bits: <V>(base: Type<V>, width: number, attrs?: FieldAttributes) => BitField<V>;
   /**
    * An unnamed bitfield member that only pads: `t.pad(t.u32, 24)` is `vmk_uint32 : 24`;
    * `t.pad(t.u32, 0)` is `vmk_uint32 : 0`. Its key names it in `describe` only.
    * @throws {RangeError} a width outside 0..the type's bits. @throws {TypeError} a type that is not an integer, enum or bool.
    */
-  pad: padBits,
+  pad: (base: Type<unknown>, width: number, attrs?: FieldAttributes) => PadBits;
   /**
    * A member with field attributes: `t.field(t.u64, { aligned: 8 })` is
    * `vmk_uint64 x __attribute__((aligned(8)))`; `{ packed: true }` drops its alignment; `{ out: true }`
@@ -112,50 +170,57 @@ export const t = {
    * (`t.bits` takes it too).
    * @throws {TypeError} not a type. @throws {RangeError} an alignment that is not a power of two.
    */
-  field: attributedField,
+  field: <T extends Type<unknown>>(type: T, attrs: FieldAttributes) => AttributedField<T>;
   /**
    * An anonymous struct or union member (C11): `t.anon(t.union({ raw: t.u32, word: Cdw10 }))` — its
    * members are the enclosing record's, by name; the key only labels it.
    * @throws {TypeError} not a struct or union.
    */
-  anon: anonymousMember,
+  anon: <V>(type: Type<V>) => AnonymousMember<V>;
   /**
    * A type with another alignment, as `typedef T name __attribute__((aligned(n)))` (which may
    * raise or lower it); its size does not change.
    * @throws {TypeError} not a type. @throws {RangeError} an alignment that is not a power of two.
    */
-  aligned: alignedType,
+  aligned: <V>(type: Type<V>, n: number) => Type<V> & { readonly inner: Type<V> };
   /** `void *` (8 bytes): an address as a bigint, 0n for NULL. */
-  ptr,
+  ptr: Type<bigint>;
   /**
    * A pointer member to a caller buffer: `t.buffer({ dir: "out", length: 4096 })`, or
    * `{ dir: "in", lengthFrom: "size" }` naming an integer member of the same struct holding the
    * length in bytes. 8 bytes; its value is the buffer's address.
    * @throws {RangeError} a bad direction, or not exactly one of `length` and `lengthFrom`.
    */
-  buffer: bufferPointer,
+  buffer: (spec: BufferSpec) => PointerType;
   /**
    * An enum of named values stored in `base` (u32 by default).
    * @throws {RangeError} no value, a name that is not an identifier, a value that does not fit `base`.
    */
-  enumOf: enumType,
+  enumOf: <const E extends Record<string, number>>(
+    values: E,
+    base?: Type<number> | Type<bigint>,
+    name?: string,
+  ) => EnumType<keyof E & string>;
   /**
    * The element type of an ioctl-style byte vector whose layout parameter `param` chooses:
    * `t.vectorInOut(t.byCommand("cmd", { GET_INFO: InfoReq, 0x22: CfgReq }))` — keys are codes or
    * names of the command parameter's enum; a command not named passes bytes.
    * @throws {TypeError} a `param` that is not a name, or a layout that is not a type.
    */
-  byCommand: commandType,
+  byCommand: <const M extends Readonly<Record<string, Type<unknown>>>>(
+    param: string,
+    commands: M,
+  ) => CommandType<M>;
   /** IN: copied to the kernel. @throws {TypeError} when given no type. */
-  in: param("in"),
+  in: ParamMaker<"in">;
   /** OUT: filled by the kernel (sync kernel callbacks only). @throws {TypeError} when given no type. */
-  out: param("out"),
+  out: ParamMaker<"out">;
   /** INOUT: copied to the kernel and back (sync kernel callbacks only). @throws {TypeError} when given no type. */
-  inout: param("inout"),
+  inout: ParamMaker<"inout">;
   /** VECTOR_IN: a variable-length vector of `type` elements, copied to the kernel. @throws {TypeError} when given no type. */
-  vectorIn: param("vectorIn"),
+  vectorIn: ParamMaker<"vectorIn">;
   /** VECTOR_OUT: a caller-sized vector the kernel fills (sync kernel callbacks only). @throws {TypeError} when given no type. */
-  vectorOut: param("vectorOut"),
+  vectorOut: ParamMaker<"vectorOut">;
   /** VECTOR_INOUT: a vector copied to the kernel and back (sync kernel callbacks only). @throws {TypeError} when given no type. */
-  vectorInOut: param("vectorInOut"),
-};
+  vectorInOut: ParamMaker<"vectorInOut">;
+}

@@ -140,6 +140,8 @@ async function evaluate(source: string): Promise<unknown> {
   forms.push(`${code}\nexport {};`);
   for (const [i, form] of forms.entries()) {
     try {
+      // The user's code as a data: URL — nothing the package could name ahead of time
+      // (`deno publish` cannot analyse this import, and says so: README, "Publishing").
       return (await import(encode(`// evaluation ${++evaluations}\n${form}`))).default;
     } catch (e) {
       if (i === forms.length - 1 || !isParseFailure(e)) throw e;

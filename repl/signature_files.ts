@@ -108,7 +108,9 @@ export async function loadSignatures(path: string, options: LoadOptions = {}): P
   } else {
     let mod: Record<string, unknown>;
     try {
-      // (a query makes another module of the same file: Deno keeps one module per URL)
+      // The user's own file, by its file: URL (`deno publish` cannot analyse this import, and says
+      // so: README, "Publishing"); a query makes another module of the same file (Deno keeps one
+      // module per URL).
       mod = await import(fresh ? `${toFileUrl(path)}?load=${++loads}` : toFileUrl(path));
     } catch (e) {
       throw new CommandError(`${label}: cannot load it: ${(e as Error).message.split("\n")[0]}`);

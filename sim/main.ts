@@ -56,6 +56,8 @@ Examples:
 
 async function loadModule(path: string): Promise<KernelModule> {
   const url = /^[a-z]+:\/\//i.test(path) ? path : toFileUrl(path);
+  // The user's driver module, by its URL (`deno publish` cannot analyse this import, and says so:
+  // README, "Publishing").
   const mod = await import(url);
   const m = mod.default ?? mod.module;
   if (!m || typeof m !== "object" || !m.signature || !m.handlers) {
