@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,10 @@ static int record_again(char **argv, const char *file) {
   self[n] = 0;
   char *slash = strrchr(self, '/');
   snprintf(recorder, sizeof recorder, "%.*s/libvmkmgmt-record.so", (int)(slash ? slash - self : 0), self);
+  /* The system call, not glibc's stat(): that is a symbol only since glibc 2.33, newer than hosts'
+   * (glibc_compat.h); x86_64's struct stat is the kernel's. */
   struct stat st;
-  if (stat(recorder, &st) != 0) {
+  if (syscall(SYS_stat, recorder, &st) != 0) {
     fprintf(stderr, "vmkmgmt-bridge: --record needs %s (it comes in the bundle): %s\n", recorder, strerror(errno));
     return 2;
   }
