@@ -4,6 +4,7 @@
  * [--commands FILE]`
  * @module
  */
+import { cliName } from "../util/cli_name.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { dirnameOf } from "../util/path.ts";
 import type { BufferHint } from "./c_types.ts";
@@ -12,7 +13,7 @@ import { formatTs, moduleText, skeletonText } from "./emit.ts";
 import { importC } from "./import.ts";
 import type { CommandHint } from "./commands.ts";
 
-const USAGE = `deno task import-c FILE.c|FILE.h … [options]
+const USAGE = `${cliName("import-c")} FILE.c|FILE.h … [options]
 
 Reads a driver's management interface (its vmk_MgmtApiSignature, callback tables and payload types)
 from its C source with clang, checks every size and offset with the C compiler, and writes a typed

@@ -9,6 +9,7 @@
  * first failure.
  * @module
  */
+import { cliName } from "../util/cli_name.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { ERRNO, HOST_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { VmkMgmtError } from "../mgmt/errors.ts";
@@ -32,18 +33,18 @@ import { isIncomplete, splitCommands, tokenize } from "./tokenize.ts";
 
 const HELP = `vmkmgmt REPL — drive vmk_Mgmt APIs interactively
 
-Usage: deno task repl [options]
+Usage: ${cliName("repl")} [options]
 
 Options:
   --host H         drive the kernel of ESXi host H ([user@]host[:port]) through vmkmgmt-bridge over
                    ssh (VMKMGMT_SSH: ssh options; VMKMGMT_BRIDGE: the command there); no simulator
   --sig FILE       load a signature from a .ts module (its exported signatures), a .json file, or
-                   a driver's C interface file (.c/.h, imported with clang as deno task import-c
+                   a driver's C interface file (.c/.h, imported with clang as ${cliName("import-c")}
                    does); repeatable. Also every file in $VMKMGMT_SIG_DIR.
   --cflags "…"     -I DIR and -D NAME[=VALUE] for the C files of --sig
   --json           print one JSON document per result (NDJSON for watch)
   -c, --command S  run the commands in S (separated by ';') and exit
-  -f, --file FILE  run the commands in FILE and exit (stdin works too: cmd | deno task repl)
+  -f, --file FILE  run the commands in FILE and exit (stdin works too: cmd | ${cliName("repl")})
   --rc FILE        commands run at start (default ~/.vmkmgmtrc, interactive only)
   --history FILE   history file (default ~/.vmkmgmt_history)
   --no-sim         do not start a simulator when none is running

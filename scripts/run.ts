@@ -13,6 +13,7 @@
  * Signals are passed on to the script; the runner exits with the script's status.
  * @module
  */
+import { cliName } from "../util/cli_name.ts";
 import { ESXI_LIBRARY_PATHS, HOST_ENV, LIBRARY_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { defaultSocketPath, simulatorAnswers, TrustError } from "../sim/client.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
@@ -31,11 +32,11 @@ function bundledScripts(): string[] {
 
 /** The usage text (read when it is shown: it lists scripts/, which a run need not read). */
 function usage(): string {
-  return "usage: deno task run [--record TRACE] [--no-check] SCRIPT [script args…]\n" +
+  return `usage: ${cliName("run")} [--record TRACE] [--no-check] SCRIPT [script args…]\n` +
     "  SCRIPT: a file (relative to where you are), or one that comes with the project by name:\n" +
     `  ${bundledScripts().join(", ")}\n` +
     "  --record TRACE: every vmk_Mgmt call the script makes goes to TRACE, %p its process id — see\n" +
-    "  deno task trace, deno task sim --replay\n" +
+    `  ${cliName("trace")}, ${cliName("sim")} --replay\n` +
     "  --no-check: run without type-checking the script first";
 }
 
@@ -51,6 +52,23 @@ export function findScript(script: string): { path?: string; tried: string[] } {
     if (!script.includes("/")) tried.push(`${ROOT}scripts/${script.replace(/\.ts$/, "")}.ts`);
   }
   return { path: tried.find(exists), tried };
+}
+
+/**
+ * Makes sure a library of native/ is built (`make TARGET`), saying why not on stderr. Where there is
+ * nothing to build it with — the one executable (`deno task compile`) carries it built, without its
+ * sources — the built file is used as it is.
+ */
+async function built(target: "lib" | "record", what: string): Promise<boolean> {
+  if (!exists(`${ROOT}native/Makefile`)) {
+    const file = `${ROOT}native/build/${target === "lib" ? "libvmkmgmt.so" : "libvmkmgmt-record.so"}`;
+    if (exists(file)) return true;
+    console.error(`run: ${what} is missing (${file}), and there are no sources here to build it from`);
+    return false;
+  }
+  const out = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, target] }).output();
+  if (!out.success) console.error(`run: building ${what} failed:\n${new TextDecoder().decode(out.stderr)}`);
+  return out.success;
 }
 
 /** The permission flags a script declares (`@permissions --allow-…` in its header). */
@@ -125,20 +143,10 @@ async function main(): Promise<number> {
     ? args[flag].slice(7)
     : args[flag + 1];
   const remote = Boolean(host) && host !== LOCAL_HOST;
-  if (!real) {
-    const built = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, "lib"] }).output();
-    if (!built.success) {
-      console.error(`run: building the simulator library failed:\n${new TextDecoder().decode(built.stderr)}`);
-      return 1;
-    }
-  }
+  if (!real && !await built("lib", "the simulator library")) return 1;
   if (record) {
     // The recorder goes in front of whichever library the script loads (the real one too).
-    const built = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, "record"] }).output();
-    if (!built.success) {
-      console.error(`run: building the recorder failed:\n${new TextDecoder().decode(built.stderr)}`);
-      return 1;
-    }
+    if (!await built("record", "the recorder")) return 1;
     env.LD_PRELOAD = [`${ROOT}native/build/libvmkmgmt-record.so`, Deno.env.get("LD_PRELOAD")].filter(Boolean)
       .join(" ");
     env.VMKMGMT_RECORD = userPath(record);

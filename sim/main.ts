@@ -7,6 +7,7 @@
  * ```
  * @module
  */
+import { cliName } from "../util/cli_name.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { toFileUrl, userPath } from "../util/path.ts";
 import { readTrace } from "../mgmt/trace/mod.ts";
@@ -24,8 +25,8 @@ import { startSimulator } from "./server.ts";
 const HELP = `vmkmgmt simulated vmkernel
 
 Usage:
-  deno task sim [options]              serve until Ctrl-C
-  deno task sim ctl OP [key=value]...  send a control command to a running simulator
+  ${cliName("sim")} [options]              serve until Ctrl-C
+  ${cliName("sim")} ctl OP [key=value]...  send a control command to a running simulator
 
 Options:
   --socket PATH     Unix socket (default $VMKMGMT_SIM_SOCKET or /tmp/vmkmgmt-<uid>/sim.sock)
@@ -50,8 +51,8 @@ ${Object.entries(CONTROL_OPS).map(([k, v]) => `  ${k.padEnd(9)} ${v}`).join("\n"
   periodic  ms=N (acmeNicMgmt: heartbeat events; 0 stops)
 
 Examples:
-  deno task sim ctl fail instance=vmnic1 errno=EIO count=2
-  deno task sim ctl emit event=linkEvent instance=vmnic0 'params={"state":{"up":0,"speedMbps":0}}'
+  ${cliName("sim")} ctl fail instance=vmnic1 errno=EIO count=2
+  ${cliName("sim")} ctl emit event=linkEvent instance=vmnic0 'params={"state":{"up":0,"speedMbps":0}}'
 `;
 
 async function loadModule(path: string): Promise<KernelModule> {
@@ -71,7 +72,7 @@ async function loadModule(path: string): Promise<KernelModule> {
 async function ctl(args: string[], socketPath: string): Promise<number> {
   const [op, ...rest] = args;
   if (!op) {
-    console.error("ctl: which op? See deno task sim --help");
+    console.error(`ctl: which op? See ${cliName("sim")} --help`);
     return 2;
   }
   let req: ControlRequest;
@@ -88,7 +89,7 @@ async function ctl(args: string[], socketPath: string): Promise<number> {
   } catch (e) {
     const err = e as Error;
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.ConnectionRefused) {
-      console.error(`ctl: no simulator is listening on ${socketPath} (start one with deno task sim)`);
+      console.error(`ctl: no simulator is listening on ${socketPath} (start one with ${cliName("sim")})`);
     } else console.error(`ctl: ${err.message}`);
     return 1;
   }

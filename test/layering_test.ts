@@ -11,6 +11,7 @@
  *   cimport/  → cimport/, mod.ts (types only), mgmt/, util/, abi/  (the C importer: a tool)
  *   repl/     → repl/, mod.ts, demo.ts, mgmt/, ffi/, util/, abi/, cimport/, and of sim/ only client.ts, process.ts
  *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/, util/ and sim/client.ts, sim/process.ts
+ *   compile/  → mod.ts, and of ffi/ only library.ts (the one executable: its builder and `version`)
  *   bench/, test/ → anything
  *
  * and, over whole graphs: library code (everything mod.ts and demo.ts load) imports no sim/,
@@ -28,7 +29,19 @@ export interface Edge {
   written: string;
 }
 
-const ROOMS = ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "bench", "test"] as const;
+const ROOMS = [
+  "abi",
+  "util",
+  "ffi",
+  "mgmt",
+  "sim",
+  "cimport",
+  "repl",
+  "scripts",
+  "compile",
+  "bench",
+  "test",
+] as const;
 type Room = (typeof ROOMS)[number] | "entry";
 
 function roomOf(path: string): Room {
@@ -50,6 +63,7 @@ const ALLOWED: Record<Room, readonly string[]> = {
   cimport: ["cimport", "mgmt", "util", "abi"],
   repl: ["repl", "entry", ...LOWER, "cimport", "sim/client.ts", "sim/process.ts"],
   scripts: ["entry"],
+  compile: ["entry", "ffi/library.ts"],
   bench: ["*"],
   test: ["*"],
 };
@@ -151,6 +165,8 @@ const ENTRY_POINTS = async () => [
   "cimport/mod.ts",
   "mgmt/trace/mod.ts",
   "bench/main.ts",
+  "compile/build.ts",
+  "compile/version.ts",
   ...(await tsFiles("scripts")),
 ];
 
@@ -191,9 +207,10 @@ Deno.test("layering: every import follows the allowed arrows", async (t) => {
 
   await t.step("every file of a room is reachable from an entry point", async () => {
     const reached = new Set(roots.flatMap((r) => [...reach(graph.edges, r)]));
-    const files =
-      (await Promise.all(["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts"].map(tsFiles)))
-        .flat();
+    const files = (await Promise.all(
+      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "compile"].map(tsFiles),
+    ))
+      .flat();
     assertEquals(files.filter((f) => !reached.has(f)), []);
   });
 });
@@ -203,7 +220,7 @@ Deno.test("ARCHITECTURE.md names every source file, and every path it names exis
   const named = new Set([...doc.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]));
   const sources = [
     ...(await Promise.all(
-      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "bench"].map(tsFiles),
+      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "compile", "bench"].map(tsFiles),
     ))
       .flat(),
     "cimport/include/vmkapi.h",
