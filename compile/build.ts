@@ -129,7 +129,8 @@ async function stage(dir: string, tasks: Record<string, string>): Promise<void> 
     ...entries.map((e) => `${dir}/app/${e}`),
     `${dir}/app/repl/js_worker.ts`,
     `${dir}/app/compile/version.ts`,
-    ...[...Deno.readDirSync(`${dir}/app/scripts`)].map((e) => `${dir}/app/scripts/${e.name}`),
+    ...[...Deno.readDirSync(`${dir}/app/scripts`)].filter((e) => e.isFile && e.name.endsWith(".ts"))
+      .map((e) => `${dir}/app/scripts/${e.name}`),
   ], { env: { DENO_DIR: `${dir}/deno_dir`, DENO_NO_UPDATE_CHECK: "1" } });
 }
 

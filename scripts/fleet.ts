@@ -1,17 +1,20 @@
-#!/usr/bin/env -S deno run --allow-ffi --allow-env --allow-read
+#!/usr/bin/env -S deno run --allow-ffi --allow-env --allow-read --allow-run=getent
 /**
  * fleet: one operation on every host of an inventory, a few hosts at a time, each through its
  * own vmkmgmt-bridge over ssh. One line of NDJSON per host on stdout (host, ok, values or error),
  * a summary table on a terminal, and exit 1 naming the hosts that failed — an unreachable host
- * never stops the others.
+ * never stops the others. The inventory is the admin's Ansible inventory (INI, YAML, or the JSON of
+ * `ansible-inventory --list`; `lib/inventory.ts`) or a plain list of hosts; `--limit` takes
+ * Ansible's host patterns.
  *
  *   deno task run scripts/fleet.ts --inventory hosts.txt stats
- *   deno task run scripts/fleet.ts --inventory hosts.txt mtu --mtu 9000 --all
+ *   deno task run scripts/fleet.ts --inventory inventory.yml --limit esxi:!esx03 mtu --mtu 9000 --all
  *
- * @permissions --allow-ffi --allow-env --allow-read
+ * @permissions --allow-ffi --allow-env --allow-read --allow-run=getent
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
+import { InventoryError, type InventoryHost, parseInventory, selectHosts } from "./lib/inventory.ts";
 import { acmeNic } from "../demo.ts";
 import {
   type Instance,
@@ -25,7 +28,7 @@ import {
 
 const HELP = `fleet — one operation on every host of an inventory
 
-Usage: fleet.ts --inventory FILE [--concurrency N] [--timeout DURATION] OPERATION
+Usage: fleet.ts --inventory FILE [--limit PATTERN] [--concurrency N] [--timeout DURATION] OPERATION
 
 Operations:
   stats                          every instance's counters
@@ -33,7 +36,13 @@ Operations:
                                  set the MTU on each host, verify it, and roll that host back if
                                  any step fails (all or nothing per host)
 
-  --inventory FILE   one host per line: [user@]host[:port] (# comments, blank lines ignored)
+  --inventory FILE   an Ansible inventory — INI or YAML (groups, children, vars, ranges like
+                     esx[01:20]) or the JSON of ansible-inventory --list — or one host per line,
+                     [user@]host[:port]. A host is reached at ansible_host (else its name) as
+                     ansible_user, on ansible_port; ansible_host=@local (or ansible_connection=local)
+                     is this machine's bridge. A host with no ansible_host whose name does not
+                     resolve is reported, not contacted.
+  --limit PATTERN    Ansible's host patterns: group, host, esx*, ~regex, a:b, a:&b, a:!b
   --concurrency N    hosts worked on at once (default 8)
   --timeout D        limit for each call: 500ms, 5s, 2m; a bare number is milliseconds (default 10s)
   -h, --help         this text
@@ -50,7 +59,7 @@ type Operation = { kind: "stats" } | { kind: "mtu"; mtu: number; names?: string[
 
 function parse(argv: string[]) {
   const args = parseArgs(argv, {
-    string: ["inventory", "concurrency", "timeout", "mtu", "instances"],
+    string: ["inventory", "limit", "concurrency", "timeout", "mtu", "instances"],
     boolean: ["help", "all"],
     alias: { h: "help" },
     unknown: (a: string) => {
@@ -82,11 +91,19 @@ function parse(argv: string[]) {
   } else {throw new UsageError(
       kind ? `unknown operation ${kind}; operations: stats, mtu` : "no operation given",
     );}
-  return { help: false, inventory: args.inventory, concurrency, timeout, op } as const;
+  return { help: false, inventory: args.inventory, limit: args.limit, concurrency, timeout, op } as const;
 }
 
-/** The hosts of an inventory file. */
-async function readInventory(path: string): Promise<string[]> {
+/** A host of the inventory and where to reach it (`[user@]host[:port]`, or `@local`). */
+interface Target {
+  name: string;
+  target: string;
+  /** Why it is not contacted (Ansible could not reach it either), if so. */
+  skip?: string;
+}
+
+/** The hosts of an inventory file that `limit` selects, and where each is reached. */
+async function readInventory(path: string, limit: string | undefined): Promise<Target[]> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -95,11 +112,43 @@ async function readInventory(path: string): Promise<string[]> {
       `--inventory ${path}: ${e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message}`,
     );
   }
-  const hosts = text.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter(Boolean);
-  const bad = hosts.find((h) => /\s/.test(h));
-  if (bad) throw new UsageError(`--inventory ${path}: one host per line, got "${bad}"`);
-  if (!hosts.length) throw new UsageError(`--inventory ${path}: no hosts`);
-  return hosts;
+  try {
+    const inv = parseInventory(text, path);
+    const hosts = selectHosts(inv, limit);
+    if (!hosts.length) {
+      throw new UsageError(`--limit ${limit}: selects none of the ${inv.hosts.length} hosts`);
+    }
+    if (inv.format === "list") return hosts.map((h) => ({ name: h.name, target: h.name }));
+    return await Promise.all(hosts.map(targetOf));
+  } catch (e) {
+    if (e instanceof InventoryError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** Where Ansible would connect to `h`: its ansible_host, else its name — which must then resolve. */
+async function targetOf(h: InventoryHost): Promise<Target> {
+  const v = h.vars;
+  if (v.ansible_connection === "local" || v.ansible_host === "@local") {
+    return { name: h.name, target: "@local" };
+  }
+  const host = String(v.ansible_host ?? h.name);
+  const user = v.ansible_user === undefined ? "" : `${v.ansible_user}@`;
+  const port = v.ansible_port === undefined ? "" : `:${v.ansible_port}`;
+  const target = `${user}${host}${port}`;
+  if (v.ansible_host !== undefined || await resolves(h.name)) return { name: h.name, target };
+  return {
+    name: h.name,
+    target,
+    skip: `no ansible_host, and the name ${h.name} does not resolve: not contacted`,
+  };
+}
+
+/** Whether the system resolves `name` (getent: /etc/hosts, DNS, as ssh would). */
+async function resolves(name: string): Promise<boolean> {
+  const out = await new Deno.Command("getent", { args: ["hosts", name], stdout: "null", stderr: "null" })
+    .output();
+  return out.success;
 }
 
 type Nic = Session<typeof acmeNic.def>;
@@ -160,22 +209,27 @@ async function mtu(
 
 interface Result {
   host: string;
+  /** Where it was reached, when not at its name. */
+  target?: string;
   ok: boolean;
+  skipped?: true;
   ms: number;
   values?: Record<string, unknown>;
   error?: string;
 }
 
-async function runHost(host: string, op: Operation, timeout: number, signal: AbortSignal): Promise<Result> {
+async function runHost(t: Target, op: Operation, timeout: number, signal: AbortSignal): Promise<Result> {
+  const named = { host: t.name, ...(t.target === t.name ? {} : { target: t.target }) };
+  if (t.skip) return { ...named, ok: false, skipped: true, ms: 0, error: t.skip };
   const t0 = performance.now();
   try {
-    await using nic = await open(acmeNic, { host });
+    await using nic = await open(acmeNic, { host: t.target });
     const call = { timeout, signal };
     const values = op.kind === "stats" ? await stats(nic, call) : await mtu(nic, op, call);
-    return { host, ok: true, ms: Math.round(performance.now() - t0), values };
+    return { ...named, ok: true, ms: Math.round(performance.now() - t0), values };
   } catch (e) {
     const error = e instanceof VmkMgmtError || e instanceof Error ? e.message : String(e);
-    return { host, ok: false, ms: Math.round(performance.now() - t0), error };
+    return { ...named, ok: false, ms: Math.round(performance.now() - t0), error };
   }
 }
 
@@ -196,9 +250,9 @@ async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<
 function table(results: Result[]): string {
   const w = Math.max(4, ...results.map((r) => r.host.length));
   const lines = results.map((r) =>
-    `${r.host.padEnd(w)}  ${r.ok ? "ok   " : "ERROR"}  ${String(r.ms).padStart(6)} ms  ${
-      r.ok ? Object.keys(r.values ?? {}).join(", ") : r.error
-    }`
+    `${r.host.padEnd(w)}  ${r.ok ? "ok   " : r.skipped ? "SKIP " : "ERROR"}  ${
+      String(r.ms).padStart(6)
+    } ms  ${r.ok ? Object.keys(r.values ?? {}).join(", ") : r.error}`
   );
   const failed = results.filter((r) => !r.ok).length;
   return [
@@ -215,7 +269,7 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const hosts = await readInventory(opts.inventory);
+  const hosts = await readInventory(opts.inventory, opts.limit);
   using stop = trapInterrupts();
   const results = await pool(hosts, opts.concurrency, async (host) => {
     const r = await runHost(host, opts.op, opts.timeout, stop.signal);
@@ -224,8 +278,12 @@ async function main(): Promise<number> {
   });
   if (Deno.stderr.isTerminal()) console.error(table(results));
   const failed = results.filter((r) => !r.ok).map((r) => r.host);
+  const skipped = results.filter((r) => r.skipped).length;
   if (failed.length) {
-    console.error(`fleet: ${failed.length} of ${hosts.length} hosts failed: ${failed.join(", ")}`);
+    const note = skipped
+      ? ` (${skipped} not contacted: no ansible_host and a name that does not resolve)`
+      : "";
+    console.error(`fleet: ${failed.length} of ${hosts.length} hosts failed: ${failed.join(", ")}${note}`);
     return 1;
   }
   return 0;

@@ -561,7 +561,15 @@ Deno.test(
     };
     const run = async (...args: string[]) => {
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-ffi", "--allow-env", "--allow-read", "scripts/fleet.ts", ...args],
+        args: [
+          "run",
+          "--allow-ffi",
+          "--allow-env",
+          "--allow-read",
+          "--allow-run=getent",
+          "scripts/fleet.ts",
+          ...args,
+        ],
         cwd: ROOT,
         env,
         stdout: "piped",

@@ -10,7 +10,8 @@
  *   sim/      → sim/, mgmt/, util/, abi/, and of ffi/ only peer.ts (SO_PEERCRED has no Deno API)
  *   cimport/  → cimport/, mod.ts (types only), mgmt/, util/, abi/  (the C importer: a tool)
  *   repl/     → repl/, mod.ts, demo.ts, mgmt/, ffi/, util/, abi/, cimport/, and of sim/ only client.ts, process.ts
- *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/, util/ and sim/client.ts, sim/process.ts
+ *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/, util/ and sim/client.ts, sim/process.ts;
+ *               fleet.ts also scripts/lib/inventory.ts
  *   compile/  → mod.ts, and of ffi/ only library.ts (the one executable: its builder and `version`)
  *   bench/, test/ → anything
  *
@@ -72,6 +73,8 @@ const EXTRA: Record<string, readonly string[]> = {
   // The importer's API re-exports the library's types (type-only) so that a tool needs one import.
   "cimport/mod.ts": ["entry"],
   "scripts/run.ts": ["abi", "util", "sim/client.ts", "sim/process.ts"],
+  // fleet reads the admin's Ansible inventory with a helper of the scripts' own.
+  "scripts/fleet.ts": ["scripts/lib/inventory.ts"],
 };
 
 function allowed(from: string, to: string): boolean {
