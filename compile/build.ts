@@ -37,6 +37,7 @@ const SHIPPED = [
   "repl",
   "scripts",
   "compile/version.ts",
+  "ansible",
 ];
 const LIBRARIES = ["native/build/libvmkmgmt.so", "native/build/libvmkmgmt-record.so"];
 /** Subcommand → the deno.json task whose `deno run` line it runs, and arguments put before the user's. */
@@ -47,6 +48,7 @@ const COMMANDS: Record<string, { task: string; before?: string[] }> = {
   sim: { task: "sim" },
   "import-c": { task: "import-c" },
   trace: { task: "trace" },
+  "ansible-module": { task: "ansible-module" },
 };
 
 async function run(cmd: string, args: string[], options: Deno.CommandOptions = {}): Promise<string> {

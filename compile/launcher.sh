@@ -29,6 +29,7 @@ Usage: $ME COMMAND [args…]     ($ME COMMAND --help for each)
   import-c   a driver's signature from its C source (needs clang)
   trace      show, diff or export a trace recorded with --record
   version    this file's version, its Deno, and the vmk_Mgmt library it loads
+  ansible-module  what the Ansible collection vmkmgmt.esxi runs (its modules find this file on PATH)
 
 Unpacked on first use into ${XDG_CACHE_HOME:-\$HOME/.cache}/vmkmgmt/ (about 150 MB).
 EOF

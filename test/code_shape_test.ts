@@ -101,6 +101,9 @@ export function longLeafTests(file: ts.SourceFile, max = MAX_LEAF_TEST_LINES): s
 const DOCUMENTED_KEYS: readonly RegExp[] = [
   // Ansible's inventory JSON (`ansible-inventory --list`, dynamic inventory scripts): host vars.
   /^_meta$/,
+  // The internal arguments Ansible hands every module (`_ansible_check_mode`, `_ansible_diff`, …):
+  // how a module not written in Python learns of check mode (Ansible's docs, "Internal arguments").
+  /^_ansible_\w*$/,
 ];
 
 /**
@@ -158,7 +161,7 @@ Deno.test("the checks catch what they are for", () => {
   const reach = parse(
     "reach.ts",
     `rl._refreshLine();\nconst f = internal(rl, "_ttyWrite");\nobj["_x"] = 1;\nconst ok = ["a_b", "_Bool"]; this.#own = 1;\n` +
-      `const fmt = [inv._meta, "_meta"];\n`,
+      `const fmt = [inv._meta, args._ansible_check_mode, "_ansible_diff"];\n`,
   );
   assertEquals(privateMemberUses(reach), [
     "reach.ts:1 ._refreshLine",

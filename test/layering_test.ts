@@ -13,6 +13,7 @@
  *   scripts/  → mod.ts, demo.ts; the runner (run.ts) also abi/, util/ and sim/client.ts, sim/process.ts;
  *               fleet.ts also scripts/lib/inventory.ts
  *   compile/  → mod.ts, and of ffi/ only library.ts (the one executable: its builder and `version`)
+ *   ansible/  → ansible/, mod.ts, demo.ts, util/, and of repl/ only signature_files.ts, values.ts, format.ts
  *   bench/, test/ → anything
  *
  * and, over whole graphs: library code (everything mod.ts and demo.ts load) imports no sim/,
@@ -40,6 +41,7 @@ const ROOMS = [
   "repl",
   "scripts",
   "compile",
+  "ansible",
   "bench",
   "test",
 ] as const;
@@ -65,6 +67,7 @@ const ALLOWED: Record<Room, readonly string[]> = {
   repl: ["repl", "entry", ...LOWER, "cimport", "sim/client.ts", "sim/process.ts"],
   scripts: ["entry"],
   compile: ["entry", "ffi/library.ts"],
+  ansible: ["ansible", "entry", "util", "repl/signature_files.ts", "repl/values.ts", "repl/format.ts"],
   bench: ["*"],
   test: ["*"],
 };
@@ -170,6 +173,7 @@ const ENTRY_POINTS = async () => [
   "bench/main.ts",
   "compile/build.ts",
   "compile/version.ts",
+  "ansible/module.ts",
   ...(await tsFiles("scripts")),
 ];
 
@@ -211,7 +215,7 @@ Deno.test("layering: every import follows the allowed arrows", async (t) => {
   await t.step("every file of a room is reachable from an entry point", async () => {
     const reached = new Set(roots.flatMap((r) => [...reach(graph.edges, r)]));
     const files = (await Promise.all(
-      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "compile"].map(tsFiles),
+      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "compile", "ansible"].map(tsFiles),
     ))
       .flat();
     assertEquals(files.filter((f) => !reached.has(f)), []);
@@ -223,7 +227,9 @@ Deno.test("ARCHITECTURE.md names every source file, and every path it names exis
   const named = new Set([...doc.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]));
   const sources = [
     ...(await Promise.all(
-      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "compile", "bench"].map(tsFiles),
+      ["abi", "util", "ffi", "mgmt", "sim", "cimport", "repl", "scripts", "compile", "ansible", "bench"].map(
+        tsFiles,
+      ),
     ))
       .flat(),
     "cimport/include/vmkapi.h",
