@@ -98,8 +98,8 @@ function parse(argv: string[]) {
 interface Target {
   name: string;
   target: string;
-  /** Why it is not contacted (Ansible could not reach it either), if so. */
-  skip?: string;
+  /** Reached at its inventory name (no ansible_host): that name must resolve, or it is not contacted. */
+  byName?: true;
 }
 
 /** The hosts of an inventory file that `limit` selects, and where each is reached. */
@@ -119,7 +119,7 @@ async function readInventory(path: string, limit: string | undefined): Promise<T
       throw new UsageError(`--limit ${limit}: selects none of the ${inv.hosts.length} hosts`);
     }
     if (inv.format === "list") return hosts.map((h) => ({ name: h.name, target: h.name }));
-    return await Promise.all(hosts.map(targetOf));
+    return hosts.map(targetOf);
   } catch (e) {
     if (e instanceof InventoryError) throw new UsageError(e.message);
     throw e;
@@ -127,7 +127,7 @@ async function readInventory(path: string, limit: string | undefined): Promise<T
 }
 
 /** Where Ansible would connect to `h`: its ansible_host, else its name — which must then resolve. */
-async function targetOf(h: InventoryHost): Promise<Target> {
+function targetOf(h: InventoryHost): Target {
   const v = h.vars;
   if (v.ansible_connection === "local" || v.ansible_host === "@local") {
     return { name: h.name, target: "@local" };
@@ -136,12 +136,7 @@ async function targetOf(h: InventoryHost): Promise<Target> {
   const user = v.ansible_user === undefined ? "" : `${v.ansible_user}@`;
   const port = v.ansible_port === undefined ? "" : `:${v.ansible_port}`;
   const target = `${user}${host}${port}`;
-  if (v.ansible_host !== undefined || await resolves(h.name)) return { name: h.name, target };
-  return {
-    name: h.name,
-    target,
-    skip: `no ansible_host, and the name ${h.name} does not resolve: not contacted`,
-  };
+  return v.ansible_host === undefined ? { name: h.name, target, byName: true } : { name: h.name, target };
 }
 
 /** Whether the system resolves `name` (getent: /etc/hosts, DNS, as ssh would). */
@@ -220,7 +215,11 @@ interface Result {
 
 async function runHost(t: Target, op: Operation, timeout: number, signal: AbortSignal): Promise<Result> {
   const named = { host: t.name, ...(t.target === t.name ? {} : { target: t.target }) };
-  if (t.skip) return { ...named, ok: false, skipped: true, ms: 0, error: t.skip };
+  // Looked up in the host's turn (within --concurrency), not for the whole inventory at once.
+  if (t.byName && !await resolves(t.name)) {
+    const error = `no ansible_host, and the name ${t.name} does not resolve: not contacted`;
+    return { ...named, ok: false, skipped: true, ms: 0, error };
+  }
   const t0 = performance.now();
   try {
     await using nic = await open(acmeNic, { host: t.target });
