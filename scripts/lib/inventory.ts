@@ -43,7 +43,7 @@ export interface Inventory {
 export class InventoryError extends Error {}
 
 interface Group {
-  hosts: string[];
+  hosts: Set<string>;
   children: string[];
   vars: Record<string, unknown>;
 }
@@ -52,16 +52,18 @@ interface Group {
 class Builder {
   readonly groups = new Map<string, Group>();
   readonly hostVars = new Map<string, Record<string, unknown>>();
+  /** Each host's own groups (not through children), hosts in the order the file names them. */
+  readonly memberOf = new Map<string, Set<string>>();
 
   group(name: string): Group {
     let g = this.groups.get(name);
-    if (!g) this.groups.set(name, g = { hosts: [], children: [], vars: {} });
+    if (!g) this.groups.set(name, g = { hosts: new Set(), children: [], vars: {} });
     return g;
   }
 
   host(name: string, group: string, vars: Record<string, unknown> = {}): void {
-    const g = this.group(group);
-    if (!g.hosts.includes(name)) g.hosts.push(name);
+    this.group(group).hosts.add(name);
+    this.memberOf.set(name, (this.memberOf.get(name) ?? new Set()).add(group));
     this.hostVars.set(name, { ...this.hostVars.get(name), ...vars });
   }
 
@@ -239,30 +241,33 @@ function parseList(text: string, path: string): Inventory {
   return { format: "list", hosts, groups: ["all", "ungrouped"] };
 }
 
-/** Which form a file is in: JSON, YAML (by its name or its `all:`), INI (a section or a var), or a list. */
-function formatOf(text: string, path: string): Inventory["format"] {
+/**
+ * Which form a file is in: JSON, YAML (by its name or its `all:`), INI (a section or a var), or a
+ * list — with the document, when telling meant parsing it (JSON).
+ */
+function formatOf(text: string, path: string): { format: Inventory["format"]; json?: unknown } {
   const t = text.trimStart();
   if (t.startsWith("{")) {
-    let doc: unknown;
+    let json: unknown;
     try {
-      doc = JSON.parse(t);
+      json = JSON.parse(t);
     } catch (e) {
       throw new InventoryError(`${path}: not JSON: ${(e as Error).message}`);
     }
-    const list = isMap(doc) &&
-      ("_meta" in doc || Object.values(doc).some((g) => isMap(g) && Array.isArray(g.hosts)));
-    return list ? "ansible-inventory-json" : "yaml";
+    const list = isMap(json) &&
+      ("_meta" in json || Object.values(json).some((g) => isMap(g) && Array.isArray(g.hosts)));
+    return { format: list ? "ansible-inventory-json" : "yaml", json };
   }
   if (
     /\.ya?ml$/i.test(path) ||
     /^[\w.-]+:\s*$/m.test(t.split("\n").find((l) => l.trim() && !l.startsWith("#")) ?? "")
   ) {
-    return "yaml";
+    return { format: "yaml" };
   }
   const lines = text.split("\n").map((l) => l.trim()).filter((l) =>
     l && !l.startsWith("#") && !l.startsWith(";")
   );
-  return lines.some((l) => /^\[.+\]$/.test(l) || /\s\S+=/.test(l)) ? "ini" : "list";
+  return { format: lines.some((l) => /^\[.+\]$/.test(l) || /\s\S+=/.test(l)) ? "ini" : "list" };
 }
 
 /** The depth of each group below `all` (`all` 0), for merging vars parents-first. */
@@ -293,10 +298,7 @@ function finish(b: Builder, format: Inventory["format"]): Inventory {
     for (const p of parents.get(group) ?? []) if (!out.has(p)) ancestors(p, out);
     return out;
   };
-  const order: string[] = [];
-  for (const g of b.groups.values()) for (const h of g.hosts) if (!order.includes(h)) order.push(h);
-  const hosts = order.map((name) => {
-    const direct = [...b.groups].filter(([, g]) => g.hosts.includes(name)).map(([n]) => n);
+  const hosts = [...b.memberOf].map(([name, direct]) => {
     const groups = new Set<string>(["all"]);
     for (const d of direct) for (const a of ancestors(d)) groups.add(a);
     if (groups.size === 1 || (groups.size === 2 && groups.has("ungrouped"))) groups.add("ungrouped");
@@ -321,10 +323,10 @@ function finish(b: Builder, format: Inventory["format"]): Inventory {
  */
 export function parseInventory(text: string, path: string): Inventory {
   const b = new Builder();
-  const format = formatOf(text, path);
+  const { format, json } = formatOf(text, path);
   if (format === "ini") parseIni(text, path, b);
   else if (format !== "list") {
-    const vaulted = format === "yaml" ? /^.*!vault\b/m.exec(text) : null;
+    const vaulted = format === "yaml" && json === undefined ? /^.*!vault\b/m.exec(text) : null;
     if (vaulted) {
       const line = text.slice(0, vaulted.index).split("\n").length;
       throw new InventoryError(
@@ -334,7 +336,7 @@ export function parseInventory(text: string, path: string): Inventory {
     }
     let doc: unknown;
     try {
-      doc = format === "ansible-inventory-json" ? JSON.parse(text) : parseYaml(text);
+      doc = json ?? parseYaml(text);
     } catch (e) {
       throw new InventoryError(`${path}: not YAML: ${(e as Error).message.split("\n")[0]}`);
     }
@@ -347,20 +349,15 @@ export function parseInventory(text: string, path: string): Inventory {
   return inv;
 }
 
-/** Whether one pattern term (a group, a host, a glob, a `~regex`) names `host`. */
-function matches(term: string, host: InventoryHost): boolean {
-  if (term === "all" || term === "*") return true;
-  if (term.startsWith("~")) {
-    const re = new RegExp(term.slice(1));
-    return re.test(host.name) || host.groups.some((g) => re.test(g));
-  }
-  if (/[*?[]/.test(term)) {
-    const re = new RegExp(
-      `^${term.replace(/[.+^${}()|\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`,
-    );
-    return re.test(host.name) || host.groups.some((g) => re.test(g));
-  }
-  return host.name === term || host.groups.includes(term);
+/** One pattern term (a group, a host, a glob, a `~regex`) as a test of a host, made once per term. */
+function matcher(term: string): (host: InventoryHost) => boolean {
+  if (term === "all" || term === "*") return () => true;
+  const glob = /[*?[]/.test(term) && !term.startsWith("~");
+  if (!term.startsWith("~") && !glob) return (h) => h.name === term || h.groups.includes(term);
+  const re = glob
+    ? new RegExp(`^${term.replace(/[.+^${}()|\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`)
+    : new RegExp(term.slice(1));
+  return (h) => re.test(h.name) || h.groups.some((g) => re.test(g));
 }
 
 /**
@@ -381,9 +378,10 @@ export function selectHosts(inv: Inventory, pattern?: string): InventoryHost[] {
       `--limit: ${unknown.join(", ")} names no group or host (groups: ${inv.groups.join(", ")})`,
     );
   }
+  const add = plain.map(matcher);
+  const keep = terms.filter((t) => t.startsWith("&")).map((t) => matcher(t.slice(1)));
+  const drop = terms.filter((t) => t.startsWith("!")).map((t) => matcher(t.slice(1)));
   return inv.hosts.filter((h) =>
-    (plain.length === 0 || plain.some((t) => matches(t, h))) &&
-    terms.filter((t) => t.startsWith("&")).every((t) => matches(t.slice(1), h)) &&
-    !terms.filter((t) => t.startsWith("!")).some((t) => matches(t.slice(1), h))
+    (add.length === 0 || add.some((m) => m(h))) && keep.every((m) => m(h)) && !drop.some((m) => m(h))
   );
 }
