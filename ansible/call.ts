@@ -18,7 +18,17 @@ import {
 import { eventJson, resultJson } from "../repl/format.ts";
 import { convertParam } from "../repl/values.ts";
 import { toJsonLine } from "../util/ndjson.ts";
-import { checkArgs, COMMON, type ModuleResult, openOn, signatureOf, TaskError, timeoutOf } from "./common.ts";
+import {
+  checkArgs,
+  COMMON,
+  kernelCallbackOf,
+  type ModuleResult,
+  openOn,
+  readingCallbackOf,
+  signatureOf,
+  TaskError,
+  timeoutOf,
+} from "./common.ts";
 
 const SPEC = {
   ...COMMON,
@@ -41,15 +51,6 @@ interface WaitEvent {
   name: string;
   match: Record<string, unknown>;
   timeout: number;
-}
-
-function kernelCallback(sig: Signature, name: string, option: string): CallbackInfo {
-  try {
-    return sig.kernelCallback(name);
-  } catch (e) {
-    if (e instanceof CallbackLookupError) throw new TaskError(`${option}${e.message}`, { callback: name });
-    throw e;
-  }
 }
 
 function dig(value: unknown, path: readonly string[]): unknown {
@@ -79,13 +80,7 @@ function readOf(sig: Signature, spec: Record<string, unknown> | undefined, want:
     );
   }
   if (want === undefined) throw new TaskError("read: needs want (the value the call should bring about)");
-  const cb = kernelCallback(sig, spec.callback, "read: ");
-  if (cb.params.some((p) => p.dir === "in" || p.dir === "inout" || p.dir === "vectorIn")) {
-    throw new TaskError(
-      `read: ${cb.name} takes parameters; read needs a callback that takes only the instance`,
-    );
-  }
-  return { cb, path: spec.path.split(".") };
+  return { cb: readingCallbackOf(sig, spec.callback, "read: "), path: spec.path.split(".") };
 }
 
 function waitEventOf(sig: Signature, spec: Record<string, unknown> | undefined): WaitEvent | undefined {
@@ -147,7 +142,7 @@ export async function vmkmgmtCall(args: Record<string, unknown>): Promise<Module
     a.signature as string | undefined,
     a.cflags as string | undefined,
   );
-  const cb = kernelCallback(sig, a.callback as string, "callback: ");
+  const cb = kernelCallbackOf(sig, a.callback as string, "callback: ");
   const read = readOf(sig, a.read as Record<string, unknown> | undefined, a.want);
   const wait = waitEventOf(sig, a.wait_event as Record<string, unknown> | undefined);
   const timeout = timeoutOf(a.timeout as string);

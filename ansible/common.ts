@@ -8,7 +8,15 @@
  * @module
  */
 import { acmeNic, acmeNvme, acmeStorage } from "../demo.ts";
-import { open, type Session, type Signature, ValueError, VmkMgmtError } from "../mod.ts";
+import {
+  type CallbackInfo,
+  CallbackLookupError,
+  open,
+  type Session,
+  type Signature,
+  ValueError,
+  VmkMgmtError,
+} from "../mod.ts";
 import { loadSignatures } from "../repl/signature_files.ts";
 import { parseTimeout } from "../util/duration.ts";
 
@@ -138,6 +146,37 @@ export async function signatureOf(api: string, file?: string, cflags?: string): 
     );
   }
   return sig;
+}
+
+/**
+ * A kernel callback of `sig` by name; `option` (`read: `) begins the message.
+ * @throws {TaskError} no such kernel callback: the signature's words, with a likely one.
+ */
+export function kernelCallbackOf(sig: Signature, name: string, option = ""): CallbackInfo {
+  try {
+    return sig.kernelCallback(name);
+  } catch (e) {
+    if (e instanceof CallbackLookupError) throw new TaskError(`${option}${e.message}`, { callback: name });
+    throw e;
+  }
+}
+
+/**
+ * A kernel callback that only reads: it takes nothing but the instance (`getStats`), as `read`
+ * options need.
+ * @throws {TaskError} no such callback, or one that takes parameters (named).
+ */
+export function readingCallbackOf(sig: Signature, name: string, option: string): CallbackInfo {
+  const cb = kernelCallbackOf(sig, name, option);
+  const needs = cb.params.filter((p) => p.dir === "in" || p.dir === "inout" || p.dir === "vectorIn");
+  if (needs.length) {
+    throw new TaskError(
+      `${option}${name} takes ${needs.map((p) => p.name).join(", ")}; reading needs a callback that takes ` +
+        "nothing but the instance (call it with vmkmgmt_call)",
+      { callback: name },
+    );
+  }
+  return cb;
 }
 
 /** The per-call limit, in ms. @throws {TaskError} a bad duration. */

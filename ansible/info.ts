@@ -6,9 +6,16 @@
  *
  * @module
  */
-import { CallbackLookupError } from "../mod.ts";
 import { instancesJson, resultJson } from "../repl/format.ts";
-import { checkArgs, COMMON, type ModuleResult, openOn, signatureOf, TaskError, timeoutOf } from "./common.ts";
+import {
+  checkArgs,
+  COMMON,
+  type ModuleResult,
+  openOn,
+  readingCallbackOf,
+  signatureOf,
+  timeoutOf,
+} from "./common.ts";
 
 const SPEC = { ...COMMON, read: { type: "list" as const, default: [] } };
 
@@ -22,26 +29,7 @@ export async function vmkmgmtInfo(args: Record<string, unknown>): Promise<Module
   );
   const timeout = timeoutOf(a.timeout as string);
   const reads = (a.read as unknown[]).map(String);
-  const callbacks = reads.map((name) => {
-    let cb;
-    try {
-      cb = sig.kernelCallback(name);
-    } catch (e) {
-      if (e instanceof CallbackLookupError) throw new TaskError(e.message, { callback: name });
-      throw e;
-    }
-    const needs = cb.params.filter((p) => p.dir === "in" || p.dir === "inout" || p.dir === "vectorIn");
-    if (needs.length) {
-      throw new TaskError(
-        `read: ${name} takes ${
-          needs.map((p) => p.name).join(", ")
-        }; vmkmgmt_info reads only callbacks that take ` +
-          "nothing but the instance (call it with vmkmgmt_call)",
-        { callback: name },
-      );
-    }
-    return cb;
-  });
+  const callbacks = reads.map((name) => readingCallbackOf(sig, name, "read: "));
   await using s = await openOn(sig, a.host as string);
   const instances = await s.instances();
   const results: Record<string, Record<string, unknown>> = {};
