@@ -81,10 +81,20 @@ export function denoRunOf(line: string, task: string): { flags: string[]; entry:
   return { flags: words, entry };
 }
 
+/** Each subcommand's `deno run` flags and entry file (read from deno.json once), and its fixed arguments. */
+type Runs = Record<string, { flags: string[]; entry: string; before: string[] }>;
+
+function runsOf(tasks: Record<string, string>): Runs {
+  return Object.fromEntries(
+    Object.entries(COMMANDS).map((
+      [name, { task, before = [] }],
+    ) => [name, { ...denoRunOf(tasks[task], task), before }]),
+  );
+}
+
 /** The launcher's `case` arms, one per subcommand. */
-function dispatch(tasks: Record<string, string>): string {
-  const arms = Object.entries(COMMANDS).map(([name, { task, before = [] }]) => {
-    const { flags, entry } = denoRunOf(tasks[task], task);
+function dispatch(runs: Runs): string {
+  const arms = Object.entries(runs).map(([name, { flags, entry, before }]) => {
     const args = ["run", "--cached-only", ...flags].map(shQuote).join(" ");
     const pre = before.map(shQuote).join(" ");
     return `  ${name})\n    exec "$deno" ${args} "$app/${entry}" ${pre}${pre ? " " : ""}"$@"\n    ;;`;
@@ -113,7 +123,7 @@ async function shippedFiles(): Promise<string[]> {
   return files;
 }
 
-async function stage(dir: string, tasks: Record<string, string>): Promise<void> {
+async function stage(dir: string, runs: Runs): Promise<void> {
   await run("make", ["-s", "-C", `${ROOT}native`, "lib", "record"]);
   for (const f of [...await shippedFiles(), ...LIBRARIES]) {
     const to = `${dir}/app/${f}`;
@@ -123,7 +133,7 @@ async function stage(dir: string, tasks: Record<string, string>): Promise<void> 
   await Deno.copyFile(Deno.execPath(), `${dir}/deno`);
   await Deno.chmod(`${dir}/deno`, 0o755);
   // Every npm package the entry points reach, into the DENO_DIR that ships (run with --cached-only).
-  const entries = [...new Set(Object.values(COMMANDS).map(({ task }) => denoRunOf(tasks[task], task).entry))];
+  const entries = [...new Set(Object.values(runs).map((r) => r.entry))];
   await run(Deno.execPath(), [
     "cache",
     "--config",
@@ -139,14 +149,18 @@ async function stage(dir: string, tasks: Record<string, string>): Promise<void> 
 /** Builds the executable at `out`; returns its size in bytes. */
 export async function build(out: string): Promise<number> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  // Where it goes first: a bad --out fails before a minute of packing, not after.
+  await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
   const work = await Deno.makeTempDir({ prefix: "vmkmgmt-compile-" });
   try {
-    await stage(`${work}/stage`, config.tasks);
+    const runs = runsOf(config.tasks);
+    await stage(`${work}/stage`, runs);
     const payload = `${work}/payload.tgz`;
     await run("tar", ["-czf", payload, "--owner=0", "--group=0", "-C", `${work}/stage`, "."]);
     const template = await Deno.readTextFile(`${ROOT}compile/launcher.sh`);
     const payloadHash = await sha256(payload);
     const libHash = await sha256(`${work}/stage/app/native/build/libvmkmgmt.so`);
+    const arms = dispatch(runs);
     // The payload starts where the launcher ends: its offset is written at a fixed width, so
     // writing it does not move it.
     const filled = (offset: number) =>
@@ -156,11 +170,10 @@ export async function build(out: string): Promise<number> {
         .replace("@HASH@", payloadHash)
         .replace("@LIB_HASH@", libHash)
         .replace("@OFFSET@", String(1e12 + offset))
-        .replace("@DISPATCH@", dispatch(config.tasks));
+        .replace("@DISPATCH@", arms);
     const header = new TextEncoder().encode(filled(0));
     const head = new TextEncoder().encode(filled(header.length));
     if (head.length !== header.length) throw new Error("the launcher's length changed with its offset");
-    await Deno.mkdir(out.slice(0, out.lastIndexOf("/")) || ".", { recursive: true });
     const file = await Deno.open(`${out}.tmp`, { write: true, create: true, truncate: true, mode: 0o755 });
     await file.write(head);
     await (await Deno.open(payload)).readable.pipeTo(file.writable);
@@ -183,6 +196,12 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const out = args.out.startsWith("/") ? args.out : `${Deno.env.get("INIT_CWD") ?? Deno.cwd()}/${args.out}`;
-  const size = await build(out);
-  console.log(`${out}: ${(size / 2 ** 20).toFixed(0)} MiB — try: ${out} version`);
+  try {
+    const size = await build(out);
+    console.log(`${out}: ${(size / 2 ** 20).toFixed(0)} MiB — try: ${out} version`);
+  } catch (e) {
+    // A step that failed (make, git, deno cache, tar, writing `out`) says which, in its own words.
+    console.error(`compile: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
 }
