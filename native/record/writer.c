@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "../wire.h"
@@ -160,6 +161,83 @@ static struct record *counts_record(uint16_t kind) {
   return r;
 }
 
+/* Records written with one writev at most (well under IOV_MAX). */
+#define WRITE_BATCH 64
+
+/* Writes up to WRITE_BATCH records of `list` with one system call: how many went out whole. When
+ * it wrote only part of them, the part of a record cut short is cut off again (so the file ends with a
+ * whole record) and the rest are left for write_record, which tells why. */
+static unsigned write_batch(struct record *list, off_t *end) {
+  struct iovec iov[WRITE_BATCH];
+  unsigned n = 0;
+  size_t total = 0;
+  for (struct record *r = list; r && n < WRITE_BATCH; r = r->next, n++) {
+    wire_put_u32(r->bytes + 8, (uint32_t)r->len);
+    wire_put_u32(r->bytes + 12, crc32_of(r->bytes + TRACE_HEADER_SIZE, r->len));
+    iov[n] = (struct iovec){r->bytes, TRACE_HEADER_SIZE + r->len};
+    total += iov[n].iov_len;
+  }
+  ssize_t k;
+  do k = writev(w.fd, iov, (int)n);
+  while (k < 0 && errno == EINTR);
+  if (k == (ssize_t)total) {
+    *end += (off_t)total;
+    return n;
+  }
+  unsigned whole = 0;
+  size_t done = 0;
+  while (k > 0 && whole < n && done + iov[whole].iov_len <= (size_t)k) done += iov[whole++].iov_len;
+  *end += (off_t)done;
+  /* (if even the cut fails, write_record finds the file unwritable in turn and says so) */
+  if (k > 0 && (size_t)k > done) (void)!ftruncate(w.fd, *end);
+  return whole;
+}
+
+/* Puts a batch's records on disk, counting what was written and what dropped (under the lock, once).
+ * Whether any was dropped. */
+static int write_list(struct record *list, off_t *end) {
+  uint64_t written = 0, dropped = 0, dropped_bytes = 0;
+  int first_error = 0;
+  while (list) {
+    unsigned whole = w.fd >= 0 ? write_batch(list, end) : 0;
+    for (; whole; whole--) {
+      struct record *r = list;
+      list = r->next;
+      free(r);
+      written++;
+    }
+    if (!list) break;
+    struct record *r = list; /* the one a batch stopped at: alone, to learn why */
+    list = r->next;
+    int rc = w.fd >= 0 ? write_record(r, end) : EIO;
+    if (rc == 0) {
+      written++;
+    } else {
+      if (!first_error) first_error = rc;
+      dropped++;
+      dropped_bytes += TRACE_HEADER_SIZE + r->len;
+    }
+    free(r);
+    if (rc == EIO && w.fd >= 0) {
+      fprintf(stderr, "vmkmgmt-record: the trace can no longer be written; recording stops\n");
+      pthread_mutex_lock(&w.lock);
+      close(w.fd);
+      w.fd = -1;
+      pthread_mutex_unlock(&w.lock);
+    }
+  }
+  pthread_mutex_lock(&w.lock);
+  if (first_error && !w.dropped && first_error != EIO) {
+    fprintf(stderr, "vmkmgmt-record: cannot write the trace (%s); records are dropped (and counted) until it can\n",
+            strerror(first_error));
+  }
+  w.written += written;
+  w.dropped += dropped;
+  w.dropped_bytes += dropped_bytes;
+  pthread_mutex_unlock(&w.lock);
+  return dropped > 0;
+}
+
 static void *writer_main(void *arg) {
   (void)arg;
   off_t end = lseek(w.fd, 0, SEEK_END);
@@ -177,31 +255,7 @@ static void *writer_main(void *arg) {
     w.queued = 0;
     int stopping = w.stop && !list;
     pthread_mutex_unlock(&w.lock);
-    int failed = 0;
-    while (list) {
-      struct record *r = list;
-      list = r->next;
-      int rc = w.fd >= 0 ? write_record(r, &end) : EIO;
-      pthread_mutex_lock(&w.lock);
-      if (rc == 0) {
-        w.written++;
-      } else {
-        if (!w.dropped && rc != EIO) {
-          fprintf(stderr, "vmkmgmt-record: cannot write the trace (%s); records are dropped (and counted) until it can\n",
-                  strerror(rc));
-        }
-        w.dropped++;
-        w.dropped_bytes += TRACE_HEADER_SIZE + r->len;
-        failed = 1;
-      }
-      if (rc == EIO && w.fd >= 0) {
-        fprintf(stderr, "vmkmgmt-record: the trace can no longer be written; recording stops\n");
-        close(w.fd);
-        w.fd = -1;
-      }
-      pthread_mutex_unlock(&w.lock);
-      free(r);
-    }
+    int failed = write_list(list, &end);
     pthread_mutex_lock(&w.lock);
     /* Where records went missing, the trace says so once it can be written again. */
     if (!failed && w.fd >= 0 && (w.dropped > w.dropped_told || stopping)) {
