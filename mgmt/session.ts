@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { ERRNO, NO_INSTANCE_ID } from "../abi/facts.ts";
+import { ERRNO, NO_INSTANCE_ID, U64_MAX } from "../abi/facts.ts";
 import { recordCall } from "./recording.ts";
 import type { LibraryInfo } from "../ffi/library.ts";
 import { didYouMean } from "../util/suggest.ts";
@@ -184,6 +184,8 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
 
   /** The instance id an invoke addresses; every form is checked to be a `vmk_uint64`. */
   #instanceId(ref: unknown, callback: string): bigint {
+    // (the common form checked here, with no parsed object made for it on every call)
+    if (typeof ref === "bigint" && ref >= 0n && ref <= U64_MAX) return ref;
     let parsed;
     try {
       parsed = parseInstanceRef(ref);

@@ -39,6 +39,8 @@ function intType<V extends number | bigint, N extends IntName = IntName>(
   const max = signed ? (1n << (bits - 1n)) - 1n : (1n << bits) - 1n;
   const wide = size === 8;
   const range = `${min}..${max}`;
+  // (bounds as numbers once: a BigInt turned into a number on every call cost more than the write)
+  const minNumber = Number(min), maxNumber = Number(max);
   const toBig = (value: unknown, path: string): bigint => {
     if (typeof value === "bigint") return value;
     if (typeof value === "number" && Number.isInteger(value)) return BigInt(value);
@@ -51,7 +53,7 @@ function intType<V extends number | bigint, N extends IntName = IntName>(
     align: size,
     encode(view, offset, value, path) {
       if (!wide && typeof value === "number" && Number.isInteger(value)) {
-        if (value < Number(min) || value > Number(max)) {
+        if (value < minNumber || value > maxNumber) {
           throw new ValueError(path, `${value} is out of range ${range} (${name})`);
         }
         switch (name) {

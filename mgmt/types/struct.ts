@@ -12,6 +12,7 @@ import {
   readField,
   recordJson,
   type RecordOptions,
+  type RecordPlan,
   recordToJson,
   type RecordType,
   writeField,
@@ -19,6 +20,7 @@ import {
 import { zeroBytes } from "./byte_pool.ts";
 import { ValueError } from "../errors.ts";
 import type { PointerType } from "./pointer.ts";
+import type { Type } from "./type.ts";
 
 export type { Field, RecordOptions };
 
@@ -52,49 +54,7 @@ export function structType<F extends Record<string, Member>>(
     fields,
     members: plan.members,
     attributes: plan.attributes,
-    encode(view, off, value, path, buffers) {
-      if (
-        value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array
-      ) {
-        throw new ValueError(path, `expected an object with fields ${list}`);
-      }
-      const obj = value as Record<string, unknown>;
-      for (const key in obj) {
-        if (Object.hasOwn(obj, key) && !byName.has(key)) {
-          throw new ValueError(path, `unknown field ${key}; fields are ${list}`);
-        }
-      }
-      zeroBytes(view, off, size);
-      for (const g of plan.groups) {
-        if (g.anonymous) {
-          g.anonymous.type.encode(view, off + g.anonymous.offset, pick(obj, g.keys), path, buffers);
-          continue;
-        }
-        const f = g.field;
-        const p = childPath(path, f.name);
-        if (!(f.name in obj)) {
-          if (f.out) continue; // (the driver fills it in: zero, as the bytes already are)
-          throw new ValueError(p, `missing field (${fieldTypeName(f)})`);
-        }
-        writeField(f, view, off, obj[f.name], p, buffers);
-        const from = (f.type as PointerType).buffer?.lengthFrom;
-        // (the buffer pinned for this member: given, or made from { length } / { bytes })
-        const pinned = from === undefined ? undefined : buffers?.list.at(-1);
-        if (from !== undefined && pinned?.path === p) {
-          // The kernel copies as many bytes as the length member says: never more than the buffer holds.
-          const said = Number(obj[from]);
-          const held = pinned.bytes.length;
-          if (!(said <= held)) {
-            throw new ValueError(
-              p,
-              `${from} says ${
-                obj[from]
-              } bytes but the buffer holds ${held}: the kernel would copy past its end`,
-            );
-          }
-        }
-      }
-    },
+    encode: structEncoder(plan),
     decode(view, off) {
       const out: Record<string, unknown> = {};
       for (const g of plan.groups) {
@@ -129,6 +89,77 @@ export function structType<F extends Record<string, Member>>(
     },
     toJson: (v) => recordToJson(fields, v),
     describe: () => recordJson("struct", plan, name),
+  };
+}
+
+/**
+ * The encoder of a struct laid out by `plan`. Per group, made once: the length member a pointer
+ * member's buffer is checked against, and the path of the member under the last parent path seen
+ * (a call's paths are the same strings each time, so a call builds none: the concatenations cost
+ * more than writing the members).
+ */
+function structEncoder(plan: RecordPlan): Type<unknown>["encode"] {
+  const { size, byName, nameList: list } = plan;
+  const groups = plan.groups;
+  const lengthFrom = groups.map((g) =>
+    g.anonymous ? undefined : (g.field.type as PointerType).buffer?.lengthFrom
+  );
+  const parents: (string | undefined)[] = groups.map(() => undefined);
+  const children: string[] = groups.map(() => "");
+  const names = groups.map((g) => g.anonymous ? "" : g.field.name);
+  const pathOf = (i: number, path: string): string => {
+    if (parents[i] !== path) {
+      parents[i] = path;
+      children[i] = childPath(path, names[i]);
+    }
+    return children[i];
+  };
+  return (view, off, value, path, buffers) => {
+    if (
+      value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array
+    ) {
+      throw new ValueError(path, `expected an object with fields ${list}`);
+    }
+    const obj = value as Record<string, unknown>;
+    for (const key in obj) {
+      // (a known key needs no own-property check: the cheap test first)
+      if (!byName.has(key) && Object.hasOwn(obj, key)) {
+        throw new ValueError(path, `unknown field ${key}; fields are ${list}`);
+      }
+    }
+    zeroBytes(view, off, size);
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i];
+      if (g.anonymous) {
+        g.anonymous.type.encode(view, off + g.anonymous.offset, pick(obj, g.keys), path, buffers);
+        continue;
+      }
+      const f = g.field;
+      const v = obj[f.name];
+      if (v === undefined && !(f.name in obj)) {
+        if (f.out) continue; // (the driver fills it in: zero, as the bytes already are)
+        throw new ValueError(pathOf(i, path), `missing field (${fieldTypeName(f)})`);
+      }
+      const p = pathOf(i, path);
+      writeField(f, view, off, v, p, buffers);
+      const from = lengthFrom[i];
+      if (from === undefined) continue;
+      // (the buffer pinned for this member: given, or made from { length } / { bytes })
+      const pinned = buffers?.list.at(-1);
+      if (pinned?.path === p) {
+        // The kernel copies as many bytes as the length member says: never more than the buffer holds.
+        const said = Number(obj[from]);
+        const held = pinned.bytes.length;
+        if (!(said <= held)) {
+          throw new ValueError(
+            p,
+            `${from} says ${
+              obj[from]
+            } bytes but the buffer holds ${held}: the kernel would copy past its end`,
+          );
+        }
+      }
+    }
   };
 }
 
