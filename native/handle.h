@@ -147,6 +147,7 @@ struct vmkMgmtUserHandleInt {
   struct qentry *gone_entry; /* word of a lost kernel, allocated when attached (pushing cannot fail) */
   unsigned queued_events;    /* this handle's events in the queue (under the queue's lock) */
   unsigned queue_refs;       /* drains acknowledging this handle's events right now (likewise) */
+  unsigned acks_ahead;       /* events queued and acknowledged ahead, not yet sent (atomic) */
 
   /* The receive side: held by whoever reads the socket — the reader thread, from the read that
    * fills its buffer until every byte of it is handled, or a program spinning for its answers
@@ -239,6 +240,9 @@ void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int statu
  * not match the signature), ENOMEM. On an error the caller frees it and acknowledges it. */
 int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring_owed);
 void queue_ring(vmkmgmt_Queue q);
+/* Sends the acknowledgements owed for events queued ahead (queue.c, ACK_AHEAD_BELOW), never waiting:
+ * by whoever read them, once per batch. Takes no lock of h's. */
+void queue_send_acks_ahead(handle_t *h);
 void queue_disconnected_locked(handle_t *h); /* h->lock held */
 void queue_detach(handle_t *h); /* Destroy: drops h's events, waits for drains acknowledging them */
 /* Around every touch of a caller's memory by the reader (returned data, the kernel's copies): 0 when

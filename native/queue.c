@@ -44,6 +44,14 @@
  * block — a fifth of the program's CPU per event on the null kernel. Recycled under the queue's lock,
  * which both sides hold there anyway. */
 #define INLINE_EVENT_BYTES 192
+/* While fewer than this many of a handle's events wait in the queue, each is acknowledged to the
+ * kernel as it is queued (by the thread that read it, once per batch) rather than when the program
+ * drains it. Why: the kernel sends at most 64 unacknowledged events (PROTOCOL.md), and a program
+ * that drains them all at once and only then acknowledges left the kernel idle for a round trip
+ * of wake-ups every 64 events — stop and wait, ~0.5 the C client's rate, whose monitor acknowledges
+ * every 16 as its callbacks return. Flow control still holds: past this mark, events are
+ * acknowledged only as drained, so at most ACK_AHEAD_BELOW + 64 wait here (below LOCAL_EVENTS). */
+#define ACK_AHEAD_BELOW (LOCAL_EVENTS / 2)
 #define SPARE_ENTRIES 256
 
 struct qentry {
@@ -57,6 +65,7 @@ struct qentry {
   uint32_t n;
   uint64_t lengths[VMK_MGMT_MAX_CALLBACK_PARMS], offsets[VMK_MGMT_MAX_CALLBACK_PARMS];
   struct qentry *next;
+  int acked; /* an event acknowledged when it was queued (ACK_AHEAD_BELOW) */
   uint8_t inline_payload[]; /* INLINE_EVENT_BYTES in a small event's entry: its payload (points here) */
 };
 
@@ -189,14 +198,22 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring
   pthread_mutex_lock(&q->lock);
   int full = h->queued_events >= LOCAL_EVENTS, rang = 0;
   if (!full) {
+    e->acked = h->queued_events < ACK_AHEAD_BELOW;
     h->queued_events++;
     rang = push_qlocked(q, e);
   }
   pthread_mutex_unlock(&q->lock);
+  if (!full && e->acked) __atomic_add_fetch(&h->acks_ahead, 1, __ATOMIC_ACQ_REL);
   if (rang) ring_or_owe(q, ring_owed);
   if (full) free(e); /* (not its payload: the caller's on an error) */
   else if (small) free(payload); /* (copied: freed by the thread that allocated it, which is quick) */
   return full ? EOVERFLOW : 0;
+}
+
+void queue_send_acks_ahead(handle_t *h) {
+  /* (atomic, not under h->lock: every read's batch asks, and most owe nothing) */
+  unsigned n = __atomic_exchange_n(&h->acks_ahead, 0, __ATOMIC_ACQ_REL);
+  if (n > 0) transport_ack_nowait(h, n);
 }
 
 void queue_disconnected_locked(handle_t *h) {
@@ -299,8 +316,10 @@ QUEUE_EXPORT int vmkmgmt_QueueDrain(vmkmgmt_Queue q, void *buf, size_t len, size
       __atomic_store_n(&q->ready, q->woken, __ATOMIC_RELAXED);
     }
     if (e->kind == VMKMGMT_ENTRY_EVENT) {
-      if (a == nacks) acks[nacks++] = (struct owed){e->h, 0};
-      acks[a].n++;
+      if (!e->acked) {
+        if (a == nacks) acks[nacks++] = (struct owed){e->h, 0};
+        acks[a].n++;
+      }
       e->h->queued_events--;
     }
     recycle_qlocked(q, e);

@@ -522,8 +522,12 @@ static void *reader_main(void *arg) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
-    if (ring_owed && (++batched >= READER_RING_BATCH || !wire_reader_ready(&rd))) {
-      queue_ring(h->queue); /* before the next read may sleep */
+    if (batched > 0 && (batched >= READER_RING_BATCH || !wire_reader_ready(&rd))) {
+      /* Events acknowledged ahead, whether or not the doorbell is owed (a queue not empty owes no
+       * ring, and the kernel must not wait for those credits); first, so the kernel goes on sending
+       * while the program wakes. */
+      queue_send_acks_ahead(h);
+      if (ring_owed) queue_ring(h->queue); /* before the next read may sleep */
       ring_owed = 0;
       batched = 0;
     }
@@ -535,6 +539,7 @@ static void *reader_main(void *arg) {
     }
     if (wire_reader_next(&rd, &type, &id, &payload, &len) != 0) break;
     int rc = handle_frame(h, type, id, payload, len, &ring_owed);
+    batched++;
     if (rc == 0) continue;
     if (rc != EOVERFLOW && rc != EBADMSG) break; /* a broken peer, or no memory: the connection is done */
     transport_ack(h, 1); /* dropped, or not for this signature: its credit goes back at once */
@@ -549,6 +554,7 @@ static void *reader_main(void *arg) {
     failed = next;
   }
   if (ring_owed) queue_ring(h->queue);
+  queue_send_acks_ahead(h); /* (a connection gone takes none) */
   free(rd.buf);
   return NULL;
 }
@@ -590,6 +596,7 @@ void transport_poll(handle_t *h) {
     }
   }
   pthread_mutex_unlock(&h->rlock);
+  queue_send_acks_ahead(h);
 }
 
 int transport_start_reader(handle_t *h) {
