@@ -134,14 +134,22 @@ Deno.test({
     using _socket = useSocket(sim.socketPath);
     await using s = await open(acmeStorage);
     const devs = s.events("deviceEvent", { buffer: 1000 });
-    // Details around the size below which the library copies an event into a kept entry
-    // (native/queue.c, INLINE_EVENT_BYTES: the frame's 24-byte head and 3 lengths, then the bytes).
-    const sizes = [1, 100, 150, 151, 152, 153, 200, 4000];
+    // Details on both sides of the largest event the library copies into a kept entry (native/queue.c,
+    // INLINE_EVENT_BYTES = 192 bytes of EVENT payload: instance, callback, count and a length per
+    // parameter — PROTOCOL.md — then kind, lba and the detail's bytes).
+    const head = 8 + 8 + 4 + 3 * 8 + acmeStorage.callbacks.deviceEvent.params[0].type.size + 8;
+    const largest = 192 - head;
+    const sizes = [1, largest - 1, largest, largest + 1, largest + 2, 4000];
+    const digest = (bytes: ArrayLike<number>) => {
+      let h = 0;
+      for (let i = 0; i < bytes.length; i++) h = (h * 31 + bytes[i]) >>> 0;
+      return h;
+    };
     const want: string[] = [];
     for (let round = 0; round < 30; round++) {
       for (const size of sizes) {
         const detail = Array.from({ length: size }, (_, i) => (i * 7 + round + size) & 0xff);
-        want.push(`${round}:${size}:${detail.reduce((a, b) => (a * 31 + b) >>> 0, 0)}`);
+        want.push(`${round}:${size}:${digest(detail)}`);
         await sim.control({
           op: "emit",
           api: acmeStorage.name,
@@ -155,7 +163,7 @@ Deno.test({
     for (let i = 0; i < want.length; i++) {
       const e = (await within(devs.next(), 5000, `deviceEvent ${i}`)).value!;
       const d = e.params.detail as Uint8Array;
-      got.push(`${e.params.lba}:${d.length}:${d.reduce((a, b) => (a * 31 + b) >>> 0, 0)}`);
+      got.push(`${e.params.lba}:${d.length}:${digest(d)}`);
     }
     await devs.return!();
     assertEquals(got, want);
