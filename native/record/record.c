@@ -21,8 +21,8 @@
  *
  * What it gives up: a caller's memory is read with process_vm_readv (a bad pointer fails the copy,
  * not the process: the library itself would have answered EFAULT), one system call per parameter
- * going in and per caller buffer (the bytes a successful call wrote out are read directly); a handle with more user callbacks than MAX_TRAMPOLINES is recorded without its
- * events.
+ * going in and per caller buffer (the bytes a successful call wrote out are read directly); a
+ * handle with more user callbacks than MAX_TRAMPOLINES is recorded without its events.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -178,25 +178,6 @@ static const vmk_MgmtCallbackInfo *find_callback(const struct rh *rh, vmk_uint64
 
 /* ---------------------------------------------------------------- the caller's memory */
 
-/* This process's id, asked once (getpid is a system call every time; a child of fork() asks again). */
-static pid_t self_pid;
-
-static void forgot_pid(void) {
-  self_pid = 0;
-}
-
-static void forgot_pid_at_fork(void) {
-  pthread_atfork(NULL, NULL, forgot_pid);
-}
-
-static pid_t my_pid(void) {
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once(&once, forgot_pid_at_fork);
-  pid_t pid = __atomic_load_n(&self_pid, __ATOMIC_RELAXED);
-  if (!pid) __atomic_store_n(&self_pid, pid = getpid(), __ATOMIC_RELAXED);
-  return pid;
-}
-
 /* The calling thread's id, asked once per thread (a child of fork() records nothing, so the forking
  * thread's stale id is never written). */
 static uint32_t my_tid(void) {
@@ -214,7 +195,7 @@ int caller_read(void *dst, const void *src, size_t n) {
     return 1;
   }
   struct iovec local = {dst, n}, remote = {(void *)src, n};
-  ssize_t k = process_vm_readv(my_pid(), &local, 1, &remote, 1, 0);
+  ssize_t k = process_vm_readv(writer_pid(), &local, 1, &remote, 1, 0);
   if (k == (ssize_t)n) return 1;
   if (k < 0 && (errno == ENOSYS || errno == EPERM)) {
     __atomic_store_n(&plain, 1, __ATOMIC_RELAXED);
@@ -547,8 +528,8 @@ static void describe(const vmk_MgmtCallbackInfo *cb, unsigned i, void *p, struct
 
 /* Appends `a`'s bytes (length of them, room already asked for); marks it unreadable when they are.
  * `written`: the library has just written them (a call that succeeded wrote every byte coming out),
- * so they are mapped and readable and need no system call to read safely — on this machine's
- * virtual CPUs a process_vm_readv took ~3–4 µs, a sixth of a whole call. */
+ * so they are mapped and readable and need no system call to read safely — on these virtual CPUs a
+ * process_vm_readv took ~1.7–3.5 µs, up to a sixth of a whole call. */
 static uint64_t put_bytes(struct record *r, struct arg *a, int written) {
   if (a->flags || a->length == 0) return 0;
   uint8_t *at = r->bytes + TRACE_HEADER_SIZE + r->len;

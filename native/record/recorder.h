@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../vmkmgmt.h"
 #include "trace.h"
@@ -22,6 +23,8 @@ struct record {
 
 /* Whether recording is on ($VMKMGMT_RECORD set, and its file could be opened). Never blocks. */
 int writer_on(void);
+/* This process's id, asked once (getpid is a system call every time; a child of fork() asks again). */
+pid_t writer_pid(void);
 /* Nanoseconds since the recording started. */
 uint64_t writer_now(void);
 /* A record of `kind` with room for `cap` payload bytes; NULL without memory (the record is lost and

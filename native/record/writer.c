@@ -40,6 +40,7 @@ static struct {
   pthread_mutex_t lock; /* everything below */
   pthread_cond_t more;  /* a record was queued, or the writer must stop */
   int fd;               /* the trace; -1: not recording */
+  pid_t pid;            /* this process's (set by start, and again in a child of fork()) */
   uint64_t start_ns;
   struct record *head, *tail;
   size_t queued; /* bytes */
@@ -58,6 +59,10 @@ static uint64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+pid_t writer_pid(void) {
+  return w.pid ? w.pid : getpid();
 }
 
 uint64_t writer_now(void) {
@@ -126,11 +131,16 @@ void record_u64(struct record *r, uint64_t v) {
   record_put(r, b, 8);
 }
 
+/* Puts the payload's length and CRC into a record's header (once its payload is complete). */
+static void seal(struct record *r) {
+  wire_put_u32(r->bytes + 8, (uint32_t)r->len);
+  wire_put_u32(r->bytes + 12, crc32_of(r->bytes + TRACE_HEADER_SIZE, r->len));
+}
+
 /* Writes one record whole, or cuts what went out off again: 0, or an errno (then the file ends
  * where it did before). EIO when even that failed: the file is no longer written. */
 static int write_record(struct record *r, off_t *end) {
-  wire_put_u32(r->bytes + 8, (uint32_t)r->len);
-  wire_put_u32(r->bytes + 12, crc32_of(r->bytes + TRACE_HEADER_SIZE, r->len));
+  seal(r);
   size_t total = TRACE_HEADER_SIZE + r->len, done = 0;
   int rc = 0;
   while (done < total) {
@@ -172,8 +182,7 @@ static unsigned write_batch(struct record *list, off_t *end) {
   unsigned n = 0;
   size_t total = 0;
   for (struct record *r = list; r && n < WRITE_BATCH; r = r->next, n++) {
-    wire_put_u32(r->bytes + 8, (uint32_t)r->len);
-    wire_put_u32(r->bytes + 12, crc32_of(r->bytes + TRACE_HEADER_SIZE, r->len));
+    seal(r);
     iov[n] = (struct iovec){r->bytes, TRACE_HEADER_SIZE + r->len};
     total += iov[n].iov_len;
   }
@@ -197,7 +206,6 @@ static unsigned write_batch(struct record *list, off_t *end) {
  * Whether any was dropped. */
 static int write_list(struct record *list, off_t *end) {
   uint64_t written = 0, dropped = 0, dropped_bytes = 0;
-  int first_error = 0;
   while (list) {
     unsigned whole = w.fd >= 0 ? write_batch(list, end) : 0;
     for (; whole; whole--) {
@@ -213,7 +221,15 @@ static int write_list(struct record *list, off_t *end) {
     if (rc == 0) {
       written++;
     } else {
-      if (!first_error) first_error = rc;
+      if (!dropped && rc != EIO) {
+        pthread_mutex_lock(&w.lock);
+        if (!w.dropped) { /* (said once: when the first record is lost) */
+          fprintf(stderr,
+                  "vmkmgmt-record: cannot write the trace (%s); records are dropped (and counted) until it can\n",
+                  strerror(rc));
+        }
+        pthread_mutex_unlock(&w.lock);
+      }
       dropped++;
       dropped_bytes += TRACE_HEADER_SIZE + r->len;
     }
@@ -227,10 +243,6 @@ static int write_list(struct record *list, off_t *end) {
     }
   }
   pthread_mutex_lock(&w.lock);
-  if (first_error && !w.dropped && first_error != EIO) {
-    fprintf(stderr, "vmkmgmt-record: cannot write the trace (%s); records are dropped (and counted) until it can\n",
-            strerror(first_error));
-  }
   w.written += written;
   w.dropped += dropped;
   w.dropped_bytes += dropped_bytes;
@@ -330,6 +342,7 @@ static size_t program_name(char *out, size_t len) {
 /* A child of fork() has no writer thread: it records nothing (its parent's trace stays whole). */
 static void forked_child(void) {
   pthread_mutex_init(&w.lock, NULL);
+  w.pid = getpid();
   if (w.fd >= 0) close(w.fd);
   w.fd = -1;
   w.running = 0;
@@ -337,6 +350,8 @@ static void forked_child(void) {
 }
 
 static void start(void) {
+  w.pid = getpid();
+  pthread_atfork(NULL, NULL, forked_child);
   for (uint32_t i = 0; i < 256; i++) {
     uint32_t c = i;
     for (int k = 0; k < 8; k++) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
@@ -363,7 +378,6 @@ static void start(void) {
     w.running = 0;
     return;
   }
-  pthread_atfork(NULL, NULL, forked_child);
   char program[1024];
   size_t plen = program_name(program, sizeof program);
   struct record *r = alloc_record(TRACE_START, 32 + plen);
