@@ -196,14 +196,15 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring
   e->callback = cb->callbackId;
   e->n = cb->numParms;
   pthread_mutex_lock(&q->lock);
-  int full = h->queued_events >= LOCAL_EVENTS, rang = 0;
+  int full = h->queued_events >= LOCAL_EVENTS, rang = 0, ahead = 0;
   if (!full) {
-    e->acked = h->queued_events < ACK_AHEAD_BELOW;
+    ahead = e->acked = h->queued_events < ACK_AHEAD_BELOW;
     h->queued_events++;
     rang = push_qlocked(q, e);
   }
   pthread_mutex_unlock(&q->lock);
-  if (!full && e->acked) __atomic_add_fetch(&h->acks_ahead, 1, __ATOMIC_ACQ_REL);
+  /* (e is the queue's once pushed: a drain may already have freed it) */
+  if (ahead) __atomic_add_fetch(&h->acks_ahead, 1, __ATOMIC_ACQ_REL);
   if (rang) ring_or_owe(q, ring_owed);
   if (full) free(e); /* (not its payload: the caller's on an error) */
   else if (small) free(payload); /* (copied: freed by the thread that allocated it, which is quick) */
