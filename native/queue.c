@@ -91,6 +91,9 @@ struct vmkmgmt_QueueInt {
    * it lies (a directory only we can enter). */
   int bell, bell_listen;
   char bell_dir[64], bell_path[108];
+  /* Or, instead of the doorbell, what the ringing thread calls itself (vmkmgmt_QueueOnRing). */
+  vmkmgmt_RingFn on_ring;
+  void *ring_ctx;
   unsigned touching; /* reader threads writing into (or reading) caller buffers right now */
   struct qentry *spare; /* entries of drained small events, for the next ones (INLINE_EVENT_BYTES) */
   unsigned nspare;
@@ -133,6 +136,11 @@ static struct qentry *spare_entry(vmkmgmt_Queue q) {
  * read yet, so it will drain anyway). Called without q->lock: the program, woken, drains at once,
  * and would otherwise wait for the lock the ringer still holds. */
 void queue_ring(vmkmgmt_Queue q) {
+  vmkmgmt_RingFn fn = __atomic_load_n(&q->on_ring, __ATOMIC_ACQUIRE);
+  if (fn) {
+    fn(q->ring_ctx);
+    return;
+  }
   int bell = __atomic_load_n(&q->bell, __ATOMIC_ACQUIRE);
   if (bell < 0) return;
   ssize_t k;
@@ -366,7 +374,7 @@ static void close_listener(vmkmgmt_Queue q) {
 QUEUE_EXPORT int vmkmgmt_QueueDoorbell(vmkmgmt_Queue q, char *path, size_t len) {
   if (!q || !path || len == 0) return EINVAL;
   pthread_mutex_lock(&q->lock);
-  int rc = q->bell >= 0 || q->bell_listen >= 0 ? EEXIST : 0;
+  int rc = q->bell >= 0 || q->bell_listen >= 0 || q->on_ring ? EEXIST : 0;
   if (rc == 0) {
     /* mkdtemp makes it 0700: no one else can reach the socket inside it. */
     snprintf(q->bell_dir, sizeof q->bell_dir, "/tmp/vmkmgmt-bell-XXXXXX");
@@ -417,6 +425,18 @@ QUEUE_EXPORT int vmkmgmt_QueueDoorbellAccept(vmkmgmt_Queue q) {
   int pending = rc == 0 && q->head != NULL;
   pthread_mutex_unlock(&q->lock);
   if (pending) queue_ring(q); /* what came before it */
+  return rc;
+}
+
+QUEUE_EXPORT int vmkmgmt_QueueOnRing(vmkmgmt_Queue q, vmkmgmt_RingFn fn, void *ctx) {
+  if (!q || !fn) return EINVAL;
+  pthread_mutex_lock(&q->lock);
+  int rc = q->bell >= 0 || q->bell_listen >= 0 || q->on_ring ? EEXIST : q->handles > 0 ? EBUSY : 0;
+  if (rc == 0) {
+    q->ring_ctx = ctx;
+    __atomic_store_n(&q->on_ring, fn, __ATOMIC_RELEASE); /* (after its context: queue_ring reads both unlocked) */
+  }
+  pthread_mutex_unlock(&q->lock);
   return rc;
 }
 
@@ -544,7 +564,8 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us) {
 
 QUEUE_EXPORT int vmkmgmt_QueueRing(vmkmgmt_Queue q) {
   if (!q) return EINVAL;
-  if (__atomic_load_n(&q->bell, __ATOMIC_ACQUIRE) < 0) return ENOTCONN;
+  int heard = __atomic_load_n(&q->bell, __ATOMIC_ACQUIRE) >= 0 || __atomic_load_n(&q->on_ring, __ATOMIC_ACQUIRE);
+  if (!heard) return ENOTCONN;
   queue_ring(q);
   return 0;
 }

@@ -211,7 +211,8 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  * completes do not ring the doorbell: drain the queue after a 0, or ring it (vmkmgmt_QueueRing) to
  * drain in the event loop's next turn. EINVAL for a handle with no queue.
  *
- * vmkmgmt_QueueRing: rings the doorbell now (one byte); ENOTCONN when no doorbell is connected.
+ * vmkmgmt_QueueRing: rings the doorbell now (one byte), or calls the hook (vmkmgmt_QueueOnRing);
+ * ENOTCONN when there is neither.
  *
  * vmkmgmt_QueueDoorbell: for a program with an event loop that watches sockets: a Unix socket to
  * connect to (its path, in a directory only this user can enter, into path[0..len)); then
@@ -219,6 +220,15 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  * EACCES for any other, EAGAIN when none has come yet) — and removes the socket's file. From then
  * on the library writes one byte to it each time the queue goes from empty to non-empty (never
  * waiting: the program reads it, drains the queue, and reads again). EEXIST for a second doorbell.
+ *
+ * vmkmgmt_QueueOnRing: for a program whose own code may run on the library's threads (vmkmgmt-bridge):
+ * in place of a doorbell, the thread that made the queue go from empty to non-empty calls fn(ctx)
+ * once what it was pushing is in (the reader thread once per read; or a thread in Submit, Flush or
+ * Destroy of an attached handle), holding none of the queue's locks, so fn can drain the queue and
+ * answer right there, with no thread of the program woken in between. fn may run on several threads
+ * at once, and while it runs the handle's reader reads nothing more; it must not call End, Destroy or
+ * the (waiting) invoke on a handle attached to the queue — those wait for that very reader. EBUSY
+ * once a handle is attached, EEXIST when a doorbell or a hook is already set, EINVAL for a NULL fn.
  *
  * vmkmgmt_QueueAbandon: the program's memory is going away (it is exiting with calls in flight):
  * from now on the library touches no caller buffer of a handle attached to the queue — a reply's
@@ -253,6 +263,8 @@ int vmkmgmt_QueueWake(vmkmgmt_Queue queue);
 int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue);
 int vmkmgmt_QueueDoorbell(vmkmgmt_Queue queue, char *path, size_t len);
 int vmkmgmt_QueueDoorbellAccept(vmkmgmt_Queue queue);
+typedef void (*vmkmgmt_RingFn)(void *ctx);
+int vmkmgmt_QueueOnRing(vmkmgmt_Queue queue, vmkmgmt_RingFn fn, void *ctx);
 
 /* Counts 0..4 variadic arguments (GNU ## swallows the comma for zero). */
 #define VMK_UTIL_NUM_ARGS_(_0, _1, _2, _3, _4, N, ...) N

@@ -38,6 +38,7 @@ Deno.test("nm -D shows exactly the seven vmk_Mgmt functions, our extensions, and
     "vmkmgmt_QueueDoorbell",
     "vmkmgmt_QueueDoorbellAccept",
     "vmkmgmt_QueueDrain",
+    "vmkmgmt_QueueOnRing",
     "vmkmgmt_QueuePoll",
     "vmkmgmt_QueueRing",
     "vmkmgmt_QueueWait",

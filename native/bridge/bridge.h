@@ -13,7 +13,8 @@
  *   frames.c   reading and writing frames; every frame is checked before anything trusts it
  *
  * Threads: the main thread reads frames and never waits on the kernel; with our library it submits
- * INVOKEs to its completion queue and the drainer thread answers them; otherwise (and for
+ * INVOKEs to its completion queue and the library's reader thread answers them as it completes them
+ * (a hook, vmkmgmt_QueueOnRing); otherwise (and for
  * GET_INSTANCES and calls with caller buffers) workers run calls (a pool: an idle worker waits on
  * `work` for the next call); the real library's monitor thread runs the trampolines. `lock` guards the state below it; `wlock` serialises writes on stdout.
  */
@@ -54,7 +55,7 @@ typedef int (*attach_completions_fn)(vmk_MgmtUserHandle, vmkmgmt_Queue);
 typedef int (*submit_fn)(vmk_MgmtUserHandle, vmk_uint64, vmk_uint64, vmk_uint64, vmk_uint32, void *, void *, void *,
                          void *);
 typedef int (*queue_drain_fn)(vmkmgmt_Queue, void *, size_t, size_t *, vmk_uint32 *);
-typedef int (*queue_wait_fn)(vmkmgmt_Queue, int);
+typedef int (*queue_on_ring_fn)(vmkmgmt_Queue, vmkmgmt_RingFn, void *);
 
 /* The real library's entry points. */
 struct lib {
@@ -68,14 +69,15 @@ struct lib {
   on_disconnect_fn on_disconnect;
   event_stats_fn event_stats; /* events lost behind the bridge, passed on as EVENTS_DROPPED */
   /* Our library's completion queue, for calls only (vmkmgmt_UserAttachCompletions): INVOKEs are
-   * submitted from the reading thread and answered from the drainer thread, no worker per call. */
+   * submitted from the reading thread and answered from the library's thread that completes them
+   * (vmkmgmt_QueueOnRing), no worker per call. */
   queue_create_fn queue_create;
-  queue_fn queue_destroy, queue_wake;
+  queue_fn queue_destroy;
+  queue_on_ring_fn queue_on_ring;
   attach_completions_fn attach_completions;
   submit_fn submit;
   handle_fn flush;
   queue_drain_fn queue_drain;
-  queue_wait_fn queue_wait;
   /* The recorder's (libvmkmgmt-record.so, preloaded by --record): told the client's buffer fields
    * just before Init, so the bytes behind its pointer members are recorded. NULL without it. */
   void (*record_buffers)(const vmkmgmt_BufferField *fields, vmk_uint32 n);
@@ -117,7 +119,6 @@ struct bridge {
   unsigned unacked;
   uint64_t dropped_sent; /* the last EVENTS_DROPPED total sent */
   unsigned submitted;    /* calls submitted to the queue, not yet answered (counted in `calls` too) */
-  int drain_stop;        /* the handle is destroyed: the drainer answers what is left and leaves */
 
   /* The session, from HELLO (immutable once the handle exists). */
   vmk_MgmtUserHandle handle;
@@ -128,10 +129,11 @@ struct bridge {
   vmkmgmt_BufferField *buffers;
   uint32_t num_buffers;
   const vmk_MgmtCallbackInfo *user_callbacks[BRIDGE_MAX_USER_CALLBACKS];
-  /* The completion queue INVOKEs go through (calls.c), and its drainer thread; NULL without one. */
+  /* The completion queue INVOKEs go through (calls.c); NULL without one. Drained by whichever thread
+   * completes calls into it, one at a time (`dlock`, taken before `wlock` and `lock`). */
   vmkmgmt_Queue cq;
   int unflushed; /* calls submitted and corked (the reading thread's alone) */
-  pthread_t drainer;
+  pthread_mutex_t dlock;
   uint8_t *drain_buf;
   /* A page nothing may touch: a caller buffer the client could not read is re-pointed here, so
    * the kernel's copy fails (EFAULT) as the original address would have. */
@@ -153,7 +155,7 @@ int calls_start(struct bridge *b, uint16_t type, uint32_t id, uint8_t *payload, 
 int calls_copy_reply(struct bridge *b, uint32_t id, uint8_t *payload, uint32_t len);
 void calls_wait_idle(struct bridge *b);
 void calls_use_queue(struct bridge *b);  /* after Init, before Begin: INVOKEs through the queue if it can */
-void calls_stop_queue(struct bridge *b); /* after Destroy: the drainer answers the rest and leaves */
+void calls_stop_queue(struct bridge *b); /* after Destroy: what is left is answered, the queue goes */
 void calls_flush(struct bridge *b);      /* sends the submitted calls still corked */
 
 /* events.c */

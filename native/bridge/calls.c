@@ -2,8 +2,8 @@
 /*
  * calls.c -- INVOKE and GET_INSTANCES through the real library, each on a worker thread of the
  * session's pool so a slow kernel callback holds up no other call; or, with our library, an INVOKE
- * submitted to its completion queue from the reading thread and answered by one drainer thread —
- * no thread hand-off per call but the kernel's answer (measured: at 32 calls in flight the worker
+ * submitted to its completion queue from the reading thread and answered from the library's own
+ * reader thread as it completes — no thread hand-off per call but the kernel's answer (measured: at 32 calls in flight the worker
  * pool spent ~50 us of CPU a call, most of it waking threads; ARCHITECTURE.md, "Threads").
  *
  * Caller buffers behind pointer members (the buffer fields HELLO declared): a sync kernel callback
@@ -423,10 +423,10 @@ static int has_buffer_fields(const struct bridge *b, uint64_t callback) {
   return 0;
 }
 
-/* Replies the drainer writes with one system call at most. */
+/* Replies written with one system call at most. */
 #define REPLY_BATCH 64
 
-/* Answers to submitted calls, gathered to go out together (on the drainer's stack). */
+/* Answers to submitted calls, gathered to go out together (on the stack of the thread draining). */
 struct reply_batch {
   unsigned n;
   int pieces;
@@ -483,9 +483,16 @@ static void answer_submitted(struct bridge *b, struct reply_batch *r, struct job
   if (r->n == REPLY_BATCH) send_batch(b, r);
 }
 
-/* Answers every completion in the queue now; the drained entries' tokens are the jobs. */
-static void drain_completions(struct bridge *b) {
+/* Answers every completion in the queue now; the drained entries' tokens are the jobs. Called by the
+ * library on the thread that completed them (vmkmgmt_QueueOnRing) — its reader, mostly, right after
+ * it read the kernel's answers — so no thread of ours is woken in between: a drainer thread of ours
+ * cost a wake-up per batch and, against the simulator, a fifth of the bridge's CPU in its spin
+ * before sleeping (ARCHITECTURE.md, "Threads"). It may be called on two threads at once (the reader,
+ * and the main thread when a flush completes a call whose answer came first): `dlock` takes turns. */
+static void drain_completions(void *arg) {
+  struct bridge *b = arg;
   struct reply_batch r = {0};
+  pthread_mutex_lock(&b->dlock);
   for (;;) {
     size_t used = 0;
     vmk_uint32 entries = 0;
@@ -498,57 +505,41 @@ static void drain_completions(struct bridge *b) {
     }
   }
   send_batch(b, &r);
-}
-
-/* The drainer: answers completions as they come, until the handle is gone and every submitted call
- * has been answered (Destroy completes each one still in flight, with EIO). */
-static void *drainer_main(void *arg) {
-  struct bridge *b = arg;
-  for (;;) {
-    pthread_mutex_lock(&b->lock);
-    int stop = b->drain_stop && b->submitted == 0;
-    pthread_mutex_unlock(&b->lock);
-    if (stop) break;
-    drain_completions(b);
-    /* (a wake with no waiter ends the next wait: a stop is never missed; the timeout only bounds
-     * a token the library would fail to complete) */
-    b->lib.queue_wait(b->cq, 1000);
-  }
-  return NULL;
+  pthread_mutex_unlock(&b->dlock);
 }
 
 void calls_use_queue(struct bridge *b) {
   struct lib *l = &b->lib;
-  if (!l->queue_create || !l->queue_destroy || !l->queue_wake || !l->attach_completions || !l->submit ||
-      !l->flush || !l->queue_drain || !l->queue_wait)
+  if (!l->queue_create || !l->queue_destroy || !l->queue_on_ring || !l->attach_completions || !l->submit ||
+      !l->flush || !l->queue_drain)
     return;
   vmkmgmt_Queue q = NULL;
-  if ((b->drain_buf = malloc(DRAIN_BYTES)) == NULL || l->queue_create(&q) != 0) goto fail;
+  if ((b->drain_buf = malloc(DRAIN_BYTES)) == NULL || l->queue_create(&q) != 0 ||
+      l->queue_on_ring(q, drain_completions, b) != 0 || l->attach_completions(b->handle, q) != 0) {
+    if (q) l->queue_destroy(q); /* (the workers serve) */
+    free(b->drain_buf);
+    b->drain_buf = NULL;
+    return;
+  }
   b->cq = q;
-  if (pthread_create(&b->drainer, NULL, drainer_main, b) != 0) goto fail;
-  if (l->attach_completions(b->handle, q) != 0) calls_stop_queue(b); /* (the workers serve) */
-  return;
-fail:
-  b->cq = NULL;
-  if (q) l->queue_destroy(q);
-  free(b->drain_buf);
-  b->drain_buf = NULL;
 }
 
 void calls_stop_queue(struct bridge *b) {
   if (!b->cq) return;
+  /* After Destroy every submitted call has completed and been answered on the thread that completed
+   * it; drained once more in case, and waited for should the library still hold one (a Destroy that
+   * failed), since its answer would come into memory freed here. */
+  drain_completions(b);
   pthread_mutex_lock(&b->lock);
-  b->drain_stop = 1;
+  while (b->submitted > 0) pthread_cond_wait(&b->cond, &b->lock);
   pthread_mutex_unlock(&b->lock);
-  b->lib.queue_wake(b->cq);
-  pthread_join(b->drainer, NULL);
-  b->lib.queue_destroy(b->cq);
+  if (b->lib.queue_destroy(b->cq) != 0) return; /* (still attached: its hook may yet run, so nothing is freed) */
   b->cq = NULL;
   free(b->drain_buf);
   b->drain_buf = NULL;
 }
 
-/* Submits an INVOKE to the queue (taking the job on 0: the drainer answers and frees it); else an
+/* Submits an INVOKE to the queue (taking the job on 0: drain_completions answers and frees it); else an
  * errno for the caller to answer with, the job still its own. */
 static int submit_invoke(struct bridge *b, struct job *j) {
   struct invoke *c = &j->call;
@@ -572,7 +563,7 @@ static int submit_invoke(struct bridge *b, struct job *j) {
     pthread_mutex_unlock(&b->lock);
     return rc;
   }
-  /* From here the job is the drainer's (it may be answered and freed as soon as it is sent). It
+  /* From here the job is the queue's (it may be answered and freed as soon as it is sent). It
    * stays corked until the reading thread has no whole frame left (calls_flush): the calls that came
    * together go to the kernel together, in one system call. */
   b->unflushed = 1;

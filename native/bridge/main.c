@@ -97,12 +97,11 @@ static void load_library(struct bridge *b) {
   *(void **)&b->lib.record_buffers = dlsym(RTLD_DEFAULT, "vmkmgmt_RecordBufferFields");
   *(void **)&b->lib.queue_create = dlsym(b->lib.dl, "vmkmgmt_QueueCreate");
   *(void **)&b->lib.queue_destroy = dlsym(b->lib.dl, "vmkmgmt_QueueDestroy");
-  *(void **)&b->lib.queue_wake = dlsym(b->lib.dl, "vmkmgmt_QueueWake");
+  *(void **)&b->lib.queue_on_ring = dlsym(b->lib.dl, "vmkmgmt_QueueOnRing");
   *(void **)&b->lib.attach_completions = dlsym(b->lib.dl, "vmkmgmt_UserAttachCompletions");
   *(void **)&b->lib.submit = dlsym(b->lib.dl, "vmkmgmt_UserSubmit");
   *(void **)&b->lib.flush = dlsym(b->lib.dl, "vmkmgmt_UserFlush");
   *(void **)&b->lib.queue_drain = dlsym(b->lib.dl, "vmkmgmt_QueueDrain");
-  *(void **)&b->lib.queue_wait = dlsym(b->lib.dl, "vmkmgmt_QueueWait");
   if (!b->lib.init || !b->lib.get_instances || !b->lib.begin || !b->lib.end || !b->lib.destroy || !b->lib.invoke)
     snprintf(b->load_error, sizeof b->load_error, "%s is not a vmk_Mgmt library (a vmk_MgmtUser* function is missing)",
              b->lib_path);

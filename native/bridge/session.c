@@ -238,6 +238,7 @@ void bridge_finish(struct bridge *b) {
   if (b->fault_page) munmap(b->fault_page, (size_t)sysconf(_SC_PAGESIZE));
   pthread_mutex_destroy(&b->lock);
   pthread_mutex_destroy(&b->wlock);
+  pthread_mutex_destroy(&b->dlock);
   pthread_cond_destroy(&b->cond);
   pthread_cond_destroy(&b->work);
 }
@@ -250,6 +251,7 @@ void bridge_init(struct bridge *b, int in, int out) {
   b->out = out;
   pthread_mutex_init(&b->lock, NULL);
   pthread_mutex_init(&b->wlock, NULL);
+  pthread_mutex_init(&b->dlock, NULL);
   pthread_cond_init(&b->cond, NULL);
   pthread_cond_init(&b->work, NULL);
   b->fault_page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
