@@ -124,6 +124,33 @@ Deno.test("decoded bytes share nothing with the parameter buffer or each other; 
   assertEquals([z[0], z[1], z[7], z[8], z[99], z[100], z[198], z[199]], [1, 0, 0, 1, 1, 0, 0, 1]);
 });
 
+Deno.test("a plain struct's generated code: padding zeroed, nine members, an out member left out, the shared loop's errors", () => {
+  const s = t.struct({
+    a: t.u8,
+    b: t.u64,
+    c: t.u16,
+    d: t.bytes(3),
+    e: t.array(t.u16, 2),
+    f: t.struct({ g: t.i8 }),
+    h: t.chars(4),
+    i: t.bool,
+    status: t.field(t.i32, { out: true }),
+  });
+  const buf = new Uint8Array(s.size).fill(0xee); // (a block used before: every byte must be written)
+  const view = new DataView(buf.buffer);
+  const v = { a: 1, b: 2n, c: 3, d: new Uint8Array([4, 5, 6]), e: [7, 8], f: { g: -9 }, h: "ab", i: true };
+  s.encode(view, 0, v, "x");
+  assertEquals(buf[1], 0); // (padding after a)
+  assertEquals(s.decode(view, 0), { ...v, status: 0 });
+  assertEquals(Object.keys(s.decode(view, 0) as object), ["a", "b", "c", "d", "e", "f", "h", "i", "status"]);
+  err(() => s.encode(view, 0, { ...v, j: 1 }, "x"), "unknown field j");
+  err(() => s.encode(view, 0, { ...v, h: undefined }, "x"), "x.h: expected");
+  err(() => s.encode(view, 0, { ...v, f: { g: 200 } }, "x"), "x.f.g: 200 is out of range");
+  const { a: _, ...noA } = v;
+  err(() => s.encode(view, 0, noA, "x"), "x.a: missing field (u8)");
+  err(() => s.encode(view, 0, null, "x"), "expected an object with fields a, b, c");
+});
+
 Deno.test("structs follow C alignment and padding", () => {
   const s = t.struct({ a: t.u8, b: t.u64, c: t.u16 }, "S");
   assertEquals(s.fields.map((f) => f.offset), [0, 8, 16]);

@@ -18,6 +18,7 @@ import {
   writeField,
 } from "./record.ts";
 import { zeroBytes } from "./byte_pool.ts";
+import { generatedCodec } from "./struct_codegen.ts";
 import { ValueError } from "../errors.ts";
 import type { PointerType } from "./pointer.ts";
 import type { Type } from "./type.ts";
@@ -46,6 +47,7 @@ export function structType<F extends Record<string, Member>>(
   type V = StructValue<F>;
   const plan = planRecord("struct", members, options);
   const { fields, size, byName, nameList: list, name } = plan;
+  const codec = structCodec(plan);
   return {
     kind: "struct",
     name: plan.displayName,
@@ -54,8 +56,8 @@ export function structType<F extends Record<string, Member>>(
     fields,
     members: plan.members,
     attributes: plan.attributes,
-    encode: structEncoder(plan),
-    decode(view, off) {
+    encode: codec.encode,
+    decode: codec.decode as StructType<V>["decode"] ?? function (view, off) {
       const out: Record<string, unknown> = {};
       for (const g of plan.groups) {
         if (g.anonymous) Object.assign(out, g.anonymous.type.decode(view, off + g.anonymous.offset));
@@ -93,12 +95,15 @@ export function structType<F extends Record<string, Member>>(
 }
 
 /**
- * The encoder of a struct laid out by `plan`. Per group, made once: the length member a pointer
+ * The encoder of a struct laid out by `plan`, and for a plain struct the generated encoder and
+ * decoder (struct_codegen.ts) in front of it. Per group, made once: the length member a pointer
  * member's buffer is checked against, and the path of the member under the last parent path seen
  * (a call's paths are the same strings each time, so a call builds none: the concatenations cost
  * more than writing the members).
  */
-function structEncoder(plan: RecordPlan): Type<unknown>["encode"] {
+function structCodec(
+  plan: RecordPlan,
+): { encode: Type<unknown>["encode"]; decode?: (view: DataView, off: number) => unknown } {
   const { size, byName, nameList: list } = plan;
   const groups = plan.groups;
   const lengthFrom = groups.map((g) =>
@@ -114,7 +119,7 @@ function structEncoder(plan: RecordPlan): Type<unknown>["encode"] {
     }
     return children[i];
   };
-  return (view, off, value, path, buffers) => {
+  const general: Type<unknown>["encode"] = (view, off, value, path, buffers) => {
     if (
       value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array
     ) {
@@ -161,6 +166,7 @@ function structEncoder(plan: RecordPlan): Type<unknown>["encode"] {
       }
     }
   };
+  return generatedCodec(plan, lengthFrom, general, pathOf) ?? { encode: general };
 }
 
 /** The entries of `obj` named in `keys` (an anonymous member's share of a value). */
