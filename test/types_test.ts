@@ -78,6 +78,26 @@ Deno.test("strings are NUL-terminated UTF-8 in a fixed char array", () => {
   assertThrows(() => t.string(0), RangeError, "string length must be an integer 1..16777216");
 });
 
+Deno.test("text in a used block: ASCII and UTF-8 written whole and zero-padded, read back by either path", () => {
+  const cases = [
+    [t.string(8), "eth0"],
+    [t.string(8), "abcé"], // (ASCII first, then a byte the by-hand writer and reader hand on)
+    [t.chars(4), "abcd"], // (full: no NUL)
+    [t.chars(40), "x".repeat(30)], // (past what is read by hand)
+    [t.chars(40), "ünï"],
+    [t.string(8), ""],
+  ] as const;
+  for (const [type, text] of cases) {
+    const buf = new Uint8Array(type.size).fill(0xee);
+    type.encode(new DataView(buf.buffer), 0, text, "x");
+    const utf8 = new TextEncoder().encode(text);
+    assertEquals(buf, Uint8Array.from({ length: type.size }, (_, i) => utf8[i] ?? 0), text);
+    assertEquals(type.decode(new DataView(buf.buffer), 0), text);
+  }
+  err(() => roundTrip(t.chars(4), "abcde"), "string is 5 bytes of UTF-8; char[4] holds at most 4");
+  err(() => roundTrip(t.chars(4), "ab\0"), "NUL");
+});
+
 Deno.test("bytes, arrays", () => {
   const b = t.bytes(4);
   assertEquals(

@@ -5,7 +5,7 @@
  * @module
  */
 import { cString } from "../../abi/c_text.ts";
-import { writeBytes } from "./byte_pool.ts";
+import { writeBytes, zeroBytes } from "./byte_pool.ts";
 import { bytesOf, checkLength, describeValue, type Type } from "./type.ts";
 import { ValueError } from "../errors.ts";
 
@@ -37,11 +37,15 @@ function charArray(length: number, full: boolean): Type<string> {
     size: length,
     align: 1,
     encode(view, offset, value, path) {
+      if (typeof value === "string" && writeAscii(view, offset, value, capacity)) {
+        zeroBytes(view, offset + value.length, length - value.length);
+        return;
+      }
       const bytes = check(value, path);
       writeBytes(view, offset, bytes, length);
     },
     decode(view, offset) {
-      return cString(bytesOf(view, offset, length));
+      return readAscii(view, offset, length) ?? cString(bytesOf(view, offset, length));
     },
     fromJson(json, path) {
       // A string's JSON form is itself; `t.chars` checks its length here too, so a value too long
@@ -55,6 +59,43 @@ function charArray(length: number, full: boolean): Type<string> {
     toJson: (v) => v,
     describe: () => (full ? { chars: length } : { string: length }),
   };
+}
+
+// Why ASCII is written and read by hand: `TextEncoder.encode` makes a new buffer per string (~1 µs
+// here, most of a driver-info struct's encoding), and text in drivers' structs is nearly always
+// ASCII, whose UTF-8 is its char codes. Anything else takes the UTF-8 path, which also says what is
+// wrong.
+
+/**
+ * Writes `text` at `offset` when it is ASCII without NUL and at most `capacity` characters; false
+ * (some bytes may be written) otherwise.
+ */
+function writeAscii(view: DataView, offset: number, text: string, capacity: number): boolean {
+  if (text.length > capacity) return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return false;
+    view.setUint8(offset + i, c);
+  }
+  return true;
+}
+
+/** Past this many characters the decoder's own loop is quicker than a string built a char at a time. */
+const ASCII_READ_MAX = 24;
+
+/**
+ * The text up to the first NUL in `length` bytes at `offset` when it is ASCII and short; else
+ * undefined.
+ */
+function readAscii(view: DataView, offset: number, length: number): string | undefined {
+  let text = "";
+  for (let i = 0; i < length; i++) {
+    const c = view.getUint8(offset + i);
+    if (c === 0) return text;
+    if (c > 0x7f || i === ASCII_READ_MAX) return undefined;
+    text += String.fromCharCode(c);
+  }
+  return text;
 }
 
 /** A NUL-terminated UTF-8 string in a `char[length]` (at most length-1 bytes). */
