@@ -9,6 +9,9 @@
  * one Uint8Array the bytes decode to); on a seven-member struct of numbers, text, an array and a bool,
  * decoding 268–519 → 48–83 ns.
  *
+ * It zeroes only the bytes no member writes whole (padding, and members of kinds that may leave
+ * bytes as they were), not the whole struct first: echo's msg then zeroes nothing (~10 ns of ~35).
+ *
  * What it gives up: the code is made with `new Function` (names enter it only as JSON string
  * literals — and they are C identifiers, checked before). The generated encoder handles the usual
  * case only: any value it does not expect (not an object, an unknown key, a missing member that is
@@ -32,6 +35,46 @@ function plain(plan: RecordPlan, lengthFrom: readonly (string | undefined)[]): b
 }
 
 /**
+ * The kinds whose encoder writes every byte of the type's size (text and bytes pad with zeros, a
+ * struct zeroes its own padding): a member of one needs no zeroing first. An array is one when its
+ * element is.
+ */
+const WRITES_WHOLE = new Set([
+  "int",
+  "float",
+  "bool",
+  "enum",
+  "bytes",
+  "string",
+  "chars",
+  "pointer",
+  "struct",
+]);
+
+function writesWhole(type: Type<unknown>): boolean {
+  if (type.kind === "array") return writesWhole((type as unknown as { element: Type<unknown> }).element);
+  return WRITES_WHOLE.has(type.kind);
+}
+
+/**
+ * The byte ranges `[start, end)` of a struct of `size` that no member in `whole` writes: its
+ * padding, and the members that may leave bytes as they were.
+ */
+function rangesToZero(size: number, whole: readonly { offset: number; size: number }[]): [number, number][] {
+  const covered = new Uint8Array(size);
+  for (const m of whole) covered.fill(1, m.offset, m.offset + m.size);
+  const out: [number, number][] = [];
+  for (let i = 0; i < size; i++) {
+    if (covered[i]) continue;
+    let end = i;
+    while (end < size && !covered[end]) end++;
+    out.push([i, end]);
+    i = end;
+  }
+  return out;
+}
+
+/**
  * The generated encoder and decoder of `plan`'s struct, or undefined when it is not plain.
  * `general` is the shared encoder: what the generated one does not expect goes to it. `pathOf(i,
  * path)`: member `i`'s path under `path`, made once per parent (struct.ts).
@@ -46,6 +89,13 @@ export function generatedCodec(
   const fields = plan.groups.flatMap((g) => g.anonymous ? [] : [g.field]);
   const names = fields.map((f) => JSON.stringify(f.name));
   const types = fields.map((f) => f.type);
+  // Only the bytes no member writes whole are zeroed (echo's msg: none), not the whole struct.
+  const whole = fields.map((f) => writesWhole(f.type));
+  const zero = rangesToZero(
+    plan.size,
+    fields.filter((_, i) => whole[i]).map((f) => ({ offset: f.offset, size: f.type.size })),
+  )
+    .map(([a, b]) => `zeroBytes(view, off + ${a}, ${b - a});`).join(" ");
   // (a known key in a few comparisons; past eight, the plan's set)
   const known = names.length <= 8 ? names.map((n) => `key !== ${n}`).join(" && ") : "!byName.has(key)";
   const encodeBody = `
@@ -55,7 +105,7 @@ export function generatedCodec(
     for (const key in value) {
       if (${known} && Object.hasOwn(value, key)) return general(view, off, value, path, buffers);
     }
-    zeroBytes(view, off, ${plan.size});
+    ${zero}
     let v;
     ${
     fields.map((f, i) => `
@@ -63,7 +113,13 @@ export function generatedCodec(
     if (v !== undefined || ${
       names[i]
     } in value) t${i}.encode(view, off + ${f.offset}, v, pathOf(${i}, path), buffers);
-    else ${f.out ? "" : "return general(view, off, value, path, buffers)"};`).join("")
+    else ${
+      !f.out
+        ? "return general(view, off, value, path, buffers)"
+        : whole[i]
+        ? `zeroBytes(view, off + ${f.offset}, ${f.type.size})`
+        : ""
+    };`).join("")
   }`;
   const decodeBody = `return { ${
     fields.map((f, i) => `${names[i]}: t${i}.decode(view, off + ${f.offset})`).join(", ")
