@@ -18,7 +18,7 @@ import {
   writeField,
 } from "./record.ts";
 import { zeroBytes } from "./byte_pool.ts";
-import { generatedCodec } from "./struct_codegen.ts";
+import { generatedCodec, isFieldsObject } from "./struct_codegen.ts";
 import { ValueError } from "../errors.ts";
 import type { PointerType } from "./pointer.ts";
 import type { Type } from "./type.ts";
@@ -57,14 +57,7 @@ export function structType<F extends Record<string, Member>>(
     members: plan.members,
     attributes: plan.attributes,
     encode: codec.encode,
-    decode: codec.decode as StructType<V>["decode"] ?? function (view, off) {
-      const out: Record<string, unknown> = {};
-      for (const g of plan.groups) {
-        if (g.anonymous) Object.assign(out, g.anonymous.type.decode(view, off + g.anonymous.offset));
-        else out[g.field.name] = readField(g.field, view, off);
-      }
-      return out as V;
-    },
+    decode: codec.decode as StructType<V>["decode"],
     fromJson(json, path) {
       if (json === null || typeof json !== "object" || Array.isArray(json)) {
         throw new ValueError(path, `expected a JSON object with fields ${list}`);
@@ -95,15 +88,15 @@ export function structType<F extends Record<string, Member>>(
 }
 
 /**
- * The encoder of a struct laid out by `plan`, and for a plain struct the generated encoder and
- * decoder (struct_codegen.ts) in front of it. Per group, made once: the length member a pointer
+ * The encoder and decoder of a struct laid out by `plan`: for a plain struct the generated ones
+ * (struct_codegen.ts), with the shared encoder behind them; else the shared ones. Per group, made once: the length member a pointer
  * member's buffer is checked against, and the path of the member under the last parent path seen
  * (a call's paths are the same strings each time, so a call builds none: the concatenations cost
  * more than writing the members).
  */
 function structCodec(
   plan: RecordPlan,
-): { encode: Type<unknown>["encode"]; decode?: (view: DataView, off: number) => unknown } {
+): { encode: Type<unknown>["encode"]; decode: (view: DataView, off: number) => unknown } {
   const { size, byName, nameList: list } = plan;
   const groups = plan.groups;
   const lengthFrom = groups.map((g) =>
@@ -120,11 +113,7 @@ function structCodec(
     return children[i];
   };
   const general: Type<unknown>["encode"] = (view, off, value, path, buffers) => {
-    if (
-      value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array
-    ) {
-      throw new ValueError(path, `expected an object with fields ${list}`);
-    }
+    if (!isFieldsObject(value)) throw new ValueError(path, `expected an object with fields ${list}`);
     const obj = value as Record<string, unknown>;
     for (const key in obj) {
       // (a known key needs no own-property check: the cheap test first)
@@ -166,7 +155,15 @@ function structCodec(
       }
     }
   };
-  return generatedCodec(plan, lengthFrom, general, pathOf) ?? { encode: general };
+  const decode = (view: DataView, off: number): unknown => {
+    const out: Record<string, unknown> = {};
+    for (const g of groups) {
+      if (g.anonymous) Object.assign(out, g.anonymous.type.decode(view, off + g.anonymous.offset));
+      else out[g.field.name] = readField(g.field, view, off);
+    }
+    return out;
+  };
+  return generatedCodec(plan, lengthFrom, general, pathOf) ?? { encode: general, decode };
 }
 
 /** The entries of `obj` named in `keys` (an anonymous member's share of a value). */

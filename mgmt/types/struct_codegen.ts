@@ -21,10 +21,20 @@
  */
 import type { RecordPlan } from "./record.ts";
 import { zeroBytes } from "./byte_pool.ts";
+import type { ArrayType } from "./array.ts";
 import type { CallerBuffers, Type } from "./type.ts";
 
 type Encode = Type<unknown>["encode"];
 type Decode = (view: DataView, offset: number) => unknown;
+
+/**
+ * Whether `value` can be a struct's value: an object of fields, not null, an array or bytes (the
+ * shared encoder's first check; the generated one hands anything else to it).
+ */
+export function isFieldsObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) &&
+    !(value instanceof Uint8Array);
+}
 
 /** Whether `plan`'s struct can have generated code: every group a plain member. */
 function plain(plan: RecordPlan, lengthFrom: readonly (string | undefined)[]): boolean {
@@ -52,7 +62,7 @@ const WRITES_WHOLE = new Set([
 ]);
 
 function writesWhole(type: Type<unknown>): boolean {
-  if (type.kind === "array") return writesWhole((type as unknown as { element: Type<unknown> }).element);
+  if (type.kind === "array") return writesWhole((type as ArrayType<unknown>).element);
   return WRITES_WHOLE.has(type.kind);
 }
 
@@ -85,7 +95,7 @@ export function generatedCodec(
   general: Encode,
   pathOf: (i: number, path: string) => string,
 ): { encode: Encode; decode: Decode } | undefined {
-  if (!plain(plan, lengthFrom) || plan.groups.length === 0) return undefined;
+  if (!plain(plan, lengthFrom)) return undefined;
   const fields = plan.groups.flatMap((g) => g.anonymous ? [] : [g.field]);
   const names = fields.map((f) => JSON.stringify(f.name));
   const types = fields.map((f) => f.type);
@@ -99,9 +109,7 @@ export function generatedCodec(
   // (a known key in a few comparisons; past eight, the plan's set)
   const known = names.length <= 8 ? names.map((n) => `key !== ${n}`).join(" && ") : "!byName.has(key)";
   const encodeBody = `
-    if (value === null || typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
-      return general(view, off, value, path, buffers);
-    }
+    if (!isFieldsObject(value)) return general(view, off, value, path, buffers);
     for (const key in value) {
       if (${known} && Object.hasOwn(value, key)) return general(view, off, value, path, buffers);
     }
@@ -127,12 +135,13 @@ export function generatedCodec(
   const typeNames = types.map((_, i) => `t${i}`);
   const encode = new Function(
     "general",
+    "isFieldsObject",
     "zeroBytes",
     "pathOf",
     "byName",
     ...typeNames,
     `"use strict"; return function encode(view, off, value, path, buffers) {${encodeBody}\n};`,
-  )(general, zeroBytes, pathOf, plan.byName, ...types) as (
+  )(general, isFieldsObject, zeroBytes, pathOf, plan.byName, ...types) as (
     view: DataView,
     off: number,
     value: unknown,
