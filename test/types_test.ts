@@ -133,11 +133,15 @@ Deno.test("decoded bytes share nothing with the parameter buffer or each other; 
     assertEquals(first.length, type.size);
   }
   // A long run of small copies, each intact once the slab has been replaced many times over.
+  // Every byte in its place (copied eight at a time, then the rest), from a view that does not
+  // start its buffer, for lengths on either side of eight.
   const copies = Array.from({ length: 1000 }, (_, i) => {
-    const view = new DataView(new Uint8Array(64).fill(i & 0xff).buffer);
-    return copyOut(view, 3, 50 + (i % 7));
+    const view = new DataView(new Uint8Array(80).map((_, j) => (i + j) & 0xff).buffer, 5, 70);
+    return copyOut(view, 3, 1 + (i % 64));
   });
-  copies.forEach((c, i) => assertEquals(c.every((b) => b === (i & 0xff)) && c.length === 50 + (i % 7), true));
+  copies.forEach((c, i) =>
+    assertEquals(c.every((b, k) => b === ((i + 5 + 3 + k) & 0xff)) && c.length === 1 + (i % 64), true)
+  );
   const z = new Uint8Array(200).fill(1);
   zeroBytes(new DataView(z.buffer), 1, 7);
   zeroBytes(new DataView(z.buffer), 100, 99);
