@@ -28,6 +28,8 @@
  * @module
  */
 import { isVector } from "../abi/facts.ts";
+import { zeroBytes } from "./types/byte_pool.ts";
+import { writesWhole } from "./types/type.ts";
 import type { CallbackInfo } from "./signature.ts";
 
 /** Free blocks kept per callback; calls beyond that many at once allocate (and GC frees) theirs. */
@@ -57,6 +59,8 @@ export class ParamBlocks {
   readonly #sizes: number[];
   readonly #size: number;
   readonly #keep: number;
+  /** The parameters a block used again must have zeroed: those no encoder writes whole. */
+  readonly #toZero: number[];
   readonly #free: ParamBlock[] = [];
 
   /** Lays out `cb`'s fixed-size parameters in a block. */
@@ -70,14 +74,27 @@ export class ParamBlocks {
       return here;
     });
     this.#size = at;
+    // An out parameter is written by the kernel only, and a union or command by its arm only; every
+    // other parameter's encoder writes all its bytes (writesWhole), so zeroing it first — a fill of
+    // the whole block, ~15 ns of a call's ~300 ns of JavaScript — was done twice.
+    this.#toZero = cb.params.flatMap((p, i) =>
+      !isVector(p.dir) && (p.dir === "out" || !writesWhole(p.type)) ? [i] : []
+    );
     this.#keep = Math.max(1, Math.min(KEPT_BLOCKS, Math.floor(KEPT_BYTES / Math.max(at, 1))));
   }
 
-  /** A block, zeroed. */
+  /**
+   * A block: its out parameters, and those whose encoder may leave bytes as they were, zeroed (a new
+   * block is zeroed whole).
+   */
   take(): ParamBlock {
     const kept = this.#free.pop();
     if (kept) {
-      kept.bytes.fill(0);
+      const zero = this.#toZero;
+      for (let j = 0; j < zero.length; j++) {
+        const i = zero[j];
+        zeroBytes(kept.dataViews[i]!, 0, this.#sizes[i]);
+      }
       kept.inUse = true;
       return kept;
     }

@@ -9,6 +9,7 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { acmeNic } from "../demo.ts";
 import { defineSignature, open, t, VmkMgmtError } from "../mod.ts";
 import { KEPT_BLOCKS, KEPT_BYTES, ParamBlocks } from "../mgmt/param_blocks.ts";
+import { encodeArguments } from "../mgmt/arguments.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { useSocket } from "./support/env.ts";
 
@@ -21,17 +22,41 @@ function payloadOf(n: number): Uint8Array {
   return p;
 }
 
-Deno.test("a block is zeroed when taken again, and one given back twice is refused", () => {
-  const blocks = new ParamBlocks(acmeNic.callbacks.echo);
-  const a = blocks.take();
-  assertEquals(a.views[0]!.length, 64);
-  a.views[0]!.fill(0xee);
-  blocks.give(a);
-  const b = blocks.take();
-  assert(b === a, "the free block is used again");
-  assertEquals(b.views[0]!.every((x) => x === 0), true);
-  blocks.give(b);
-  assertThrows(() => blocks.give(b), Error, "given back twice");
+Deno.test("a block taken again holds exactly a new block's bytes once encoded; one given back twice is refused", () => {
+  const sig = defineSignature({
+    name: "reuse",
+    vendor: "acme",
+    version: "1.0.0.0",
+    callbacks: {
+      put: {
+        id: 16,
+        params: {
+          padded: t.in(t.struct({ x: t.u8, y: t.u32 })), // (three bytes of padding)
+          arm: t.inout(t.union({ small: t.u8, wide: t.u64 })), // (one arm written: not whole)
+          list: t.in(t.array(t.i16, 3)),
+          status: t.out(t.i32),
+        },
+      },
+    },
+  });
+  const cb = sig.callbacks.put;
+  const blocks = new ParamBlocks(cb);
+  const encoded = (block: ReturnType<typeof blocks.take>) => {
+    encodeArguments(cb, { padded: { x: 1, y: 2 }, arm: { small: 3 }, list: [4, 5, 6] }, undefined, block);
+    // (what C is given: each parameter's own bytes; the gaps between them never reach it)
+    return block.views.map((v) => [...v!]);
+  };
+  const fresh = blocks.take();
+  const want = encoded(fresh);
+  fresh.bytes.fill(0xee); // (the kernel and the last call left bytes everywhere)
+  blocks.give(fresh);
+  const again = blocks.take();
+  assert(again === fresh, "the free block is used again");
+  assertEquals(again.views[3]!.every((x) => x === 0), true, "the out parameter zeroed");
+  assertEquals(again.views[1]!.every((x) => x === 0), true, "the union zeroed (only its arm is written)");
+  assertEquals(encoded(again), want, "padding and all, as a new block");
+  blocks.give(again);
+  assertThrows(() => blocks.give(again), Error, "given back twice");
 });
 
 Deno.test({

@@ -21,8 +21,7 @@
  */
 import type { RecordPlan } from "./record.ts";
 import { zeroBytes } from "./byte_pool.ts";
-import type { ArrayType } from "./array.ts";
-import type { CallerBuffers, Type } from "./type.ts";
+import { type CallerBuffers, type Type, writesWhole } from "./type.ts";
 
 type Encode = Type<unknown>["encode"];
 type Decode = (view: DataView, offset: number) => unknown;
@@ -42,28 +41,6 @@ function plain(plan: RecordPlan, lengthFrom: readonly (string | undefined)[]): b
   return plan.groups.every((g, i) =>
     !g.anonymous && !g.field.bits && lengthFrom[i] === undefined && g.field.name !== "__proto__"
   );
-}
-
-/**
- * The kinds whose encoder writes every byte of the type's size (text and bytes pad with zeros, a
- * struct zeroes its own padding): a member of one needs no zeroing first. An array is one when its
- * element is.
- */
-const WRITES_WHOLE = new Set([
-  "int",
-  "float",
-  "bool",
-  "enum",
-  "bytes",
-  "string",
-  "chars",
-  "pointer",
-  "struct",
-]);
-
-function writesWhole(type: Type<unknown>): boolean {
-  if (type.kind === "array") return writesWhole((type as ArrayType<unknown>).element);
-  return WRITES_WHOLE.has(type.kind);
 }
 
 /**

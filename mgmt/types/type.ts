@@ -98,6 +98,31 @@ export interface CallerBuffer {
   readonly path: string;
 }
 
+/**
+ * The kinds whose encoder writes every byte of the type's size (text and bytes pad with zeros, a
+ * struct zeroes its own padding): a value of one needs no zeroing first — not a struct's member
+ * (struct_codegen.ts), nor a parameter in a block used before (param_blocks.ts). A union writes
+ * only its arm, a command only its layout's bytes.
+ */
+const WRITES_WHOLE: ReadonlySet<TypeKind> = new Set<TypeKind>([
+  "int",
+  "float",
+  "bool",
+  "enum",
+  "bytes",
+  "string",
+  "chars",
+  "pointer",
+  "struct",
+]);
+
+/** Whether `type`'s encoder writes every byte of its size (an array when its element does). */
+export function writesWhole(type: Type<unknown>): boolean {
+  const element = (type as { element?: Type<unknown> }).element;
+  if (type.kind === "array") return element !== undefined && writesWhole(element);
+  return WRITES_WHOLE.has(type.kind);
+}
+
 /** The caller buffers of one call, collected while its parameters are encoded. */
 export class CallerBuffers {
   /** In the order they were met. */
