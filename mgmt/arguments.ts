@@ -96,9 +96,13 @@ function encodeArgument(
     p.type.encode(view, 0, value, p.name, buffers);
     return block!.views[i]!;
   } catch (e) {
-    if (e instanceof ValueError) throw new ValueError(e.path, e.reason, `invoke ${cb.name}: `);
-    throw e;
+    throw inInvokeContext(e, cb);
   }
+}
+
+/** What encoding a parameter of `cb` threw, a `ValueError` in the message's `invoke CALLBACK:` context. */
+export function inInvokeContext(e: unknown, cb: CallbackInfo): unknown {
+  return e instanceof ValueError ? new ValueError(e.path, e.reason, `invoke ${cb.name}: `) : e;
 }
 
 /**
@@ -137,8 +141,7 @@ export function decodeResults(
       }
     }
   }
-  const given = callerBuffers?.list;
-  if (given) { for (let i = 0; i < given.length; i++) placeAt(out, given[i].path, given[i].bytes); }
+  if (callerBuffers) placeCallerBuffers(out, callerBuffers);
   for (let i = 0; i < params.length; i++) {
     const p = params[i];
     if (!p.lengthFrom) continue;
@@ -147,6 +150,15 @@ export function decodeResults(
     if (Number.isFinite(n) && n >= 0 && n < v.length) out[p.name] = v.slice(0, n);
   }
   return out;
+}
+
+/**
+ * Puts each caller buffer of a call where its pointer was in the results `out` (what the kernel
+ * wrote there, not its address).
+ */
+export function placeCallerBuffers(out: Record<string, unknown>, callerBuffers: CallerBuffers): void {
+  const given = callerBuffers.list;
+  for (let i = 0; i < given.length; i++) placeAt(out, given[i].path, given[i].bytes);
 }
 
 /** Puts `value` at `path` (`cmd.addr`, `list[2].page`) in `tree`, where the path exists. */

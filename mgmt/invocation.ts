@@ -19,7 +19,7 @@
  */
 import type { CallSink, NativeCall } from "../ffi/handle.ts";
 import type { CCallback } from "../ffi/layout.ts";
-import { decodeResults, encodeArguments } from "./arguments.ts";
+import type { ArgumentCodec } from "./arguments_codegen.ts";
 import type { ErrorContext, VmkMgmtError } from "./errors.ts";
 import type { ParamBlock, ParamBlocks } from "./param_blocks.ts";
 import { type CallRecording, recordCall } from "./recording.ts";
@@ -36,6 +36,8 @@ export interface Plan {
   call: NativeCall;
   /** Its calls' fixed-size parameter buffers. */
   blocks: ParamBlocks;
+  /** Its arguments to those buffers and back. */
+  args: ArgumentCodec;
 }
 
 /** What an invocation needs of its session (built once per session). */
@@ -66,7 +68,7 @@ export class Invocation implements SliceJob, CallSink {
   #resolve: ((value: never) => void) | undefined;
   #reject: ((reason: unknown) => void) | undefined;
   #block: ParamBlock | undefined;
-  #data: Uint8Array[] | undefined;
+  #data: readonly Uint8Array[] | undefined;
   #pinned: CallerBuffers | undefined;
   #recording: CallRecording | undefined;
 
@@ -102,9 +104,9 @@ export class Invocation implements SliceJob, CallSink {
     const plan = this.#plan;
     const pinned = this.#pinned = new CallerBuffers();
     const block = this.#block = plan.blocks.take();
-    let data: Uint8Array[];
+    let data: readonly Uint8Array[];
     try {
-      data = this.#data = encodeArguments(plan.cb, this.#input, pinned, block);
+      data = this.#data = plan.args.encode(this.#input, pinned, block);
     } catch (e) {
       plan.blocks.give(block);
       throw e;
@@ -137,7 +139,7 @@ export class Invocation implements SliceJob, CallSink {
       error = { e: this.#error(rc) };
     } else {
       try {
-        result = decodeResults(plan.cb, this.#data!, this.#pinned, this.#block, this.#input);
+        result = plan.args.decode(this.#data!, this.#pinned, this.#block!, this.#input);
       } catch (e) {
         error = { e };
       }

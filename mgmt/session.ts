@@ -16,7 +16,7 @@ import { ERRNO, NO_INSTANCE_ID, U64_MAX } from "../abi/facts.ts";
 import { recordCall } from "./recording.ts";
 import type { LibraryInfo } from "../ffi/library.ts";
 import { didYouMean } from "../util/suggest.ts";
-import { decodeResults, encodeArguments } from "./arguments.ts";
+import { argumentCodec } from "./arguments_codegen.ts";
 import { ParamBlocks } from "./param_blocks.ts";
 import { CallerBuffers } from "./types/type.ts";
 import { Invocation, type InvocationHost, type Plan } from "./invocation.ts";
@@ -177,7 +177,13 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       throw new TypeError(`${operation}: ${e.message}${advice}`);
     }
     const c = this.#core.c.callbacks[this.signature.list.indexOf(cb)];
-    plan = { cb, c, call: this.#core.native.call(c), blocks: new ParamBlocks(cb) };
+    plan = {
+      cb,
+      c,
+      call: this.#core.native.call(c),
+      blocks: new ParamBlocks(cb),
+      args: argumentCodec(cb),
+    };
     this.#plans.set(name, plan);
     return plan;
   }
@@ -275,14 +281,14 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
     const pinned = new CallerBuffers();
     const block = plan.blocks.take();
     try {
-      const data = encodeArguments(plan.cb, input as Record<string, unknown>, pinned, block);
+      const data = plan.args.encode(input as Record<string, unknown>, pinned, block);
       const recorded = recordCall(this.#core.recordable, plan.c, inst, data, pinned.list);
       const rc = plan.call.invokeSync(inst, data, pinned.list);
       recorded?.end(rc);
       if (rc !== 0) {
         throw this.#error(rc, { operation: "invokeSync", callback, instance: this.#instanceLabel(inst) });
       }
-      return decodeResults(plan.cb, data, pinned, block, input as Record<string, unknown>) as InvokeResult<
+      return plan.args.decode(data, pinned, block, input as Record<string, unknown>) as InvokeResult<
         Callbacks<D>[K]
       >;
     } finally {
