@@ -142,6 +142,16 @@ Deno.test("decoded bytes share nothing with the parameter buffer or each other; 
   copies.forEach((c, i) =>
     assertEquals(c.every((b, k) => b === ((i + 5 + 3 + k) & 0xff)) && c.length === 1 + (i % 64), true)
   );
+  // Past the loop's 64 bytes, up to the slab's largest, one native copy.
+  for (const length of [65, 200, POOLED_MAX]) {
+    const view = new DataView(new Uint8Array(600).map((_, j) => j & 0xff).buffer, 5, 590);
+    const c = copyOut(view, 3, length);
+    assertEquals(
+      c.every((b, k) => b === ((5 + 3 + k) & 0xff)) && c.length === length,
+      true,
+      `${length} bytes`,
+    );
+  }
   const z = new Uint8Array(200).fill(1);
   zeroBytes(new DataView(z.buffer), 1, 7);
   zeroBytes(new DataView(z.buffer), 100, 99);

@@ -65,15 +65,16 @@ export function copyOut(view: DataView, offset: number, length: number): Uint8Ar
     used = 0;
   }
   const at = used;
+  const out = new Uint8Array(slab, at, length);
   if (length <= LOOP_MAX) {
     let i = 0;
     for (; i + 8 <= length; i += 8) slabView.setBigUint64(at + i, view.getBigUint64(offset + i));
     for (; i < length; i++) slabView.setUint8(at + i, view.getUint8(offset + i));
   } else {
-    new Uint8Array(slab, at, length).set(bytesOf(view).subarray(offset, offset + length));
+    out.set(bytesOf(view).subarray(offset, offset + length));
   }
   used += (length + 7) & ~7; // (each copy 8-byte aligned, as a buffer of its own would be)
-  return new Uint8Array(slab, at, length);
+  return out;
 }
 
 /** Writes `src` at `offset` in `view` and zeroes the rest of `length` bytes (`src` fits). */

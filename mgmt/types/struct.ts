@@ -89,10 +89,10 @@ export function structType<F extends Record<string, Member>>(
 
 /**
  * The encoder and decoder of a struct laid out by `plan`: for a plain struct the generated ones
- * (struct_codegen.ts), with the shared encoder behind them; else the shared ones. Per group, made once: the length member a pointer
- * member's buffer is checked against, and the path of the member under the last parent path seen
- * (a call's paths are the same strings each time, so a call builds none: the concatenations cost
- * more than writing the members).
+ * (struct_codegen.ts), with the shared encoder behind them; else the shared ones. Per group, made
+ * once: the length member a pointer member's buffer is checked against, and the path of the member
+ * under the last parent path seen (a call's paths are the same strings each time, so a call builds
+ * none: the concatenations cost more than writing the members).
  */
 function structCodec(
   plan: RecordPlan,
