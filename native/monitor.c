@@ -214,6 +214,9 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
   }
   pthread_mutex_unlock(&h->lock);
   if (refused > 0) transport_ack(h, refused);
+  /* Those it moved were acknowledged ahead: sent now, or the kernel, its window full of them, would
+   * send nothing more (no read follows to send them). */
+  if (rc == 0 && h->queue_events) queue_send_acks_ahead(h);
   pthread_mutex_unlock(&h->ctl);
   registry_leave(h);
   return rc;

@@ -197,6 +197,33 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "events the kernel sent before the first listener: they and every later one arrive (none stall)",
+  ignore: !info.completionQueue,
+  ...opts,
+  fn: async () => {
+    await using sim = await startSimProcess();
+    using _socket = useSocket(sim.socketPath);
+    await using s = await open(acmeNic);
+    // Sent with no listener yet, so before vmk_MgmtUserBegin: the library holds the kernel's whole
+    // window of 64 until Begin moves them into the completion queue, acknowledged ahead there. Those
+    // acknowledgements must reach the kernel, or it never sends the rest.
+    await sim.control({ op: "emit", event: "logEvent", params: { message: "{i}" }, count: 300 });
+    const inFlight = async () => {
+      const sessions = await sim.control({ op: "sessions" }) as { inFlight: number }[];
+      return sessions[0]?.inFlight;
+    };
+    await waitUntil(async () => (await inFlight()) === 64, "the kernel's window to be full before Begin");
+    const logs = s.events("logEvent", { buffer: 1000 });
+    const got: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      got.push((await within(logs.next(), 5000, `logEvent ${i}`)).value!.params.message);
+    }
+    await logs.return!();
+    assertEquals(got, Array.from({ length: 300 }, (_, i) => `${i}`));
+  },
+});
+
 /** Builds a sanitizer flavour of the native tree. */
 async function make(target: "asan" | "tsan"): Promise<void> {
   const out = await new Deno.Command("make", { args: ["-s", "-C", `${ROOT}native`, target], stderr: "piped" })
