@@ -132,7 +132,8 @@ struct vmkMgmtUserHandleInt {
   pthread_mutex_t ctl;    /* serialises Begin/End/Destroy */
 
   pthread_mutex_t slock;           /* the send side, below (never held across a system call) */
-  pthread_cond_t sendable;         /* the socket was released, or a frame was queued */
+  pthread_cond_t sendable;         /* the socket was released (blocking senders wait for it) */
+  pthread_cond_t writable;         /* the writer's own: a frame waits for it, or it must stop */
   int sending;                     /* a thread is writing to the socket */
   int send_failed;                 /* a write failed: the connection is going */
   struct outframe *outq, *outq_tail; /* frames for the writer thread, in order */

@@ -53,6 +53,7 @@ static void release_slocked(handle_t *h, int rc) {
     shutdown(h->fd, SHUT_RDWR);
   }
   pthread_cond_broadcast(&h->sendable);
+  if (h->outq) pthread_cond_signal(&h->writable);
 }
 
 /* The payload goes straight from the caller's buffers to the socket, never through a copy (a 64 MiB
@@ -119,10 +120,10 @@ static void *writer_main(void *arg) {
   pthread_setname_np(pthread_self(), "vmkmgmt-writer");
   pthread_mutex_lock(&h->slock);
   for (;;) {
-    while ((!h->outq || h->sending) && !h->writer_stop) pthread_cond_wait(&h->sendable, &h->slock);
+    while ((!h->outq || h->sending) && !h->writer_stop) pthread_cond_wait(&h->writable, &h->slock);
     if (!h->outq) break; /* stopping, and nothing is left */
     if (h->sending) {
-      pthread_cond_wait(&h->sendable, &h->slock);
+      pthread_cond_wait(&h->writable, &h->slock);
       continue;
     }
     struct outframe *f = h->outq;
@@ -166,7 +167,7 @@ static void enqueue_slocked(handle_t *h, struct outframe *first, struct outframe
     else h->outq = first;
     h->outq_tail = last;
   }
-  pthread_cond_broadcast(&h->sendable);
+  pthread_cond_signal(&h->writable);
 }
 
 /*
@@ -360,6 +361,7 @@ void transport_stop_writer(handle_t *h) {
   h->writer_stop = 1;
   h->send_failed = 1;
   pthread_cond_broadcast(&h->sendable);
+  pthread_cond_broadcast(&h->writable);
   int started = h->writer_started;
   pthread_mutex_unlock(&h->slock);
   if (started) pthread_join(h->writer, NULL);

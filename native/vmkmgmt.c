@@ -42,6 +42,7 @@ static void handle_free(handle_t *h) {
   pthread_mutex_destroy(&h->slock);
   pthread_mutex_destroy(&h->rlock);
   pthread_cond_destroy(&h->sendable);
+  pthread_cond_destroy(&h->writable);
   pthread_mutex_destroy(&h->ctl);
   pthread_cond_destroy(&h->replies);
   pthread_cond_destroy(&h->events);
@@ -68,6 +69,7 @@ static int handle_new(const vmk_MgmtApiSignature *sig, vmk_uint64 cookie, handle
   pthread_mutex_init(&h->slock, NULL);
   pthread_mutex_init(&h->rlock, NULL);
   pthread_cond_init(&h->sendable, NULL);
+  pthread_cond_init(&h->writable, NULL);
   pthread_mutex_init(&h->ctl, NULL);
   pthread_cond_init(&h->replies, NULL);
   pthread_cond_init(&h->events, NULL);
