@@ -110,6 +110,7 @@ struct submitted {
 struct event {
   uint8_t *payload;
   uint32_t length;
+  int paid; /* acknowledged when it was read (queue_prepay_locked): no credit is owed for it */
   struct event *next;
 };
 
@@ -149,6 +150,8 @@ struct vmkMgmtUserHandleInt {
   unsigned queued_events;    /* this handle's events in the queue (under the queue's lock) */
   unsigned queue_refs;       /* drains acknowledging this handle's events right now (likewise) */
   unsigned acks_ahead;       /* events queued and acknowledged ahead, not yet sent (atomic) */
+  unsigned prepaid;          /* EVENT frames read and acknowledged before being handled (queue.c): the
+                              * receive side's (rlock), 0 whenever it is free */
 
   /* The receive side: held by whoever reads the socket — the reader thread, from the read that
    * fills its buffer until every byte of it is handled, or a program spinning for its answers
@@ -238,8 +241,13 @@ void queue_entry_free(struct qentry *e);
 /* Pushes a completion into an entry allocated beforehand, so completing cannot fail. */
 void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status, int *ring_owed);
 /* h->lock held: an EVENT payload (taken on 0); EOVERFLOW (too many of h's queued), EBADMSG (it does
- * not match the signature), ENOMEM. On an error the caller frees it and acknowledges it. */
-int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring_owed);
+ * not match the signature), ENOMEM. On an error the caller frees it and, unless `paid` (acknowledged
+ * when read), acknowledges it. */
+int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid, int *ring_owed);
+/* h->lock held, by the reader with a buffer just read holding `frames` whole EVENT frames: whether
+ * they are acknowledged now, before being handled (then h->prepaid counts them, and the caller sends
+ * the acknowledgement). */
+int queue_prepay_locked(handle_t *h, unsigned frames);
 void queue_ring(vmkmgmt_Queue q);
 /* Sends the acknowledgements owed for events queued ahead (queue.c, ACK_AHEAD_BELOW), never waiting:
  * by whoever read them, once per batch. Takes no lock of h's. */
@@ -258,7 +266,7 @@ const vmk_MgmtCallbackInfo *monitor_parse_event(const handle_t *h, const uint8_t
                                                 uint64_t offsets[VMK_MGMT_MAX_CALLBACK_PARMS]);
 
 /* monitor.c */
-int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length);
+int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid);
 int monitor_end_ctl_held(handle_t *h);
 void monitor_free_events(handle_t *h);
 

@@ -18,12 +18,13 @@
 #define ACK_BATCH 16
 
 /* Queues an EVENT payload (and takes it): 0; EOVERFLOW when the queue is full, ENOMEM. */
-int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length) {
+int monitor_queue_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid) {
   if (h->ev_count >= LOCAL_QUEUE_MAX) return EOVERFLOW;
   struct event *ev = calloc(1, sizeof *ev);
   if (!ev) return ENOMEM;
   ev->payload = payload;
   ev->length = length;
+  ev->paid = paid;
   if (h->ev_tail) h->ev_tail->next = ev;
   else h->ev_head = ev;
   h->ev_tail = ev;
@@ -198,11 +199,11 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
       struct event *ev = h->ev_head;
       h->ev_head = ev->next;
       h->ev_count--;
-      int queued = queue_event_locked(h, ev->payload, ev->length, NULL);
+      int queued = queue_event_locked(h, ev->payload, ev->length, ev->paid, NULL);
       if (queued != 0) {
         free(ev->payload);
         if (queued == EOVERFLOW || queued == ENOMEM) h->library_dropped++; /* (EBADMSG: not an event of ours) */
-        refused++;
+        if (!ev->paid) refused++;
       }
       free(ev);
     }

@@ -50,7 +50,11 @@
  * that drains them all at once and only then acknowledges left the kernel idle for a round trip
  * of wake-ups every 64 events — stop and wait, ~0.5 the C client's rate, whose monitor acknowledges
  * every 16 as its callbacks return. Flow control still holds: past this mark, events are
- * acknowledged only as drained, so at most ACK_AHEAD_BELOW + 64 wait here (below LOCAL_EVENTS). */
+ * acknowledged only as drained, so at most ACK_AHEAD_BELOW + 64 wait here (below LOCAL_EVENTS).
+ * The reader goes one step further below the mark: the EVENT frames one read brought are
+ * acknowledged as soon as they are read (queue_prepay_locked), before it handles them, so the kernel
+ * sends the next ones while it does — acknowledging them once handled left the kernel idle for as
+ * long as the reader worked on each window. */
 #define ACK_AHEAD_BELOW (LOCAL_EVENTS / 2)
 #define SPARE_ENTRIES 256
 
@@ -180,7 +184,7 @@ void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int statu
   if (rang) ring_or_owe(q, ring_owed);
 }
 
-int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring_owed) {
+int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid, int *ring_owed) {
   vmkmgmt_Queue q = h->queue;
   int small = length <= INLINE_EVENT_BYTES;
   struct qentry *e = small ? spare_entry(q) : queue_entry_new();
@@ -206,7 +210,8 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring
   pthread_mutex_lock(&q->lock);
   int full = h->queued_events >= LOCAL_EVENTS, rang = 0, ahead = 0;
   if (!full) {
-    ahead = e->acked = h->queued_events < ACK_AHEAD_BELOW;
+    e->acked = paid || h->queued_events < ACK_AHEAD_BELOW;
+    ahead = e->acked && !paid;
     h->queued_events++;
     rang = push_qlocked(q, e);
   }
@@ -217,6 +222,16 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int *ring
   if (full) free(e); /* (not its payload: the caller's on an error) */
   else if (small) free(payload); /* (copied: freed by the thread that allocated it, which is quick) */
   return full ? EOVERFLOW : 0;
+}
+
+int queue_prepay_locked(handle_t *h, unsigned frames) {
+  if (!h->queue_events || !h->begun) return 0; /* (the monitor's events are acknowledged as handled) */
+  vmkmgmt_Queue q = h->queue;
+  pthread_mutex_lock(&q->lock);
+  int ok = h->queued_events + h->prepaid + frames <= ACK_AHEAD_BELOW;
+  if (ok) h->prepaid += frames;
+  pthread_mutex_unlock(&q->lock);
+  return ok;
 }
 
 void queue_send_acks_ahead(handle_t *h) {

@@ -466,9 +466,16 @@ static int handle_frame(handle_t *h, uint16_t type, uint32_t id, uint8_t *payloa
   pthread_mutex_lock(&h->lock);
   int rc;
   if (type == WIRE_EVENT) {
-    rc = h->queue_events && h->begun ? queue_event_locked(h, payload, len, ring_owed)
-                                     : monitor_queue_locked(h, payload, len);
+    int paid = h->prepaid > 0; /* (the receive side's: frames are handled in the order they were read) */
+    if (paid) h->prepaid--;
+    rc = h->queue_events && h->begun ? queue_event_locked(h, payload, len, paid, ring_owed)
+                                     : monitor_queue_locked(h, payload, len, paid);
     if (rc == EOVERFLOW) h->library_dropped++;
+    if (paid && (rc == EOVERFLOW || rc == EBADMSG)) {
+      free(payload); /* dropped, its credit back already */
+      payload = NULL;
+      rc = 0;
+    }
   } else if (type == WIRE_COPY_REQUEST) {
     /* Served here, on the reader: the caller it is for waits for its reply, which only this
      * thread can deliver, so its buffers stay put while the copy runs. */
@@ -509,6 +516,24 @@ static int reader_wait(handle_t *h, struct wire_reader *rd) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
 }
 
+/* Acknowledges the whole EVENT frames a read just brought, before they are handled, when the queue
+ * has room for them (queue.c, ACK_AHEAD_BELOW): the kernel sends the next ones meanwhile. */
+static void prepay_events(handle_t *h, const struct wire_reader *rd) {
+  unsigned frames = 0;
+  for (size_t at = rd->start; rd->end - at >= WIRE_HEADER_SIZE;) {
+    uint16_t type;
+    uint32_t id, len;
+    if (wire_get_header(rd->buf + at, &type, &id, &len) != 0 || rd->end - at - WIRE_HEADER_SIZE < len) break;
+    frames += type == WIRE_EVENT;
+    at += WIRE_HEADER_SIZE + len;
+  }
+  if (frames == 0) return;
+  pthread_mutex_lock(&h->lock);
+  int paid = queue_prepay_locked(h, frames);
+  pthread_mutex_unlock(&h->lock);
+  if (paid) transport_ack_nowait(h, frames);
+}
+
 static void *reader_main(void *arg) {
   handle_t *h = arg;
   pthread_setname_np(pthread_self(), "vmkmgmt-reader"); /* so ps, gdb and the soak can tell it */
@@ -538,6 +563,7 @@ static void *reader_main(void *arg) {
       held = reader_wait(h, &rd);
       if (held < 0) break;
       if (!held) continue;
+      prepay_events(h, &rd);
     }
     if (wire_reader_next(&rd, &type, &id, &payload, &len) != 0) break;
     int rc = handle_frame(h, type, id, payload, len, &ring_owed);
@@ -546,6 +572,9 @@ static void *reader_main(void *arg) {
     if (rc != EOVERFLOW && rc != EBADMSG) break; /* a broken peer, or no memory: the connection is done */
     transport_ack(h, 1); /* dropped, or not for this signature: its credit goes back at once */
   }
+  pthread_mutex_lock(&h->lock);
+  h->prepaid = 0; /* (frames left unhandled: the connection is done) */
+  pthread_mutex_unlock(&h->lock);
   if (held > 0) pthread_mutex_unlock(&h->rlock);
   pthread_mutex_lock(&h->lock);
   struct pending *failed = fail_all_locked(h);

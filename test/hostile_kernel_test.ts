@@ -11,8 +11,9 @@ import { loadLibrary } from "../ffi/library.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { open, VmkMgmtError } from "../mod.ts";
 import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/frames.ts";
-import { encodeHelloReply } from "../sim/payloads.ts";
+import { decodeEventAck, encodeEvent, encodeHelloReply } from "../sim/payloads.ts";
 import { useSocket } from "./support/env.ts";
+import { waitUntil, within } from "./support/wait.ts";
 
 type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;
 
@@ -174,4 +175,46 @@ Deno.test("the library against a hostile kernel: EIO, never a crash or a hang", 
     const e = await assertRejects(() => s.invoke("getStats", { instance: 1n }), VmkMgmtError);
     assertEquals(e.code, "EBUSY");
   });
+});
+
+Deno.test("events the library cannot use, read together with good ones: each one's credit goes back once", async () => {
+  let acked = 0;
+  let invokes = 0;
+  const event = (callbackId: bigint, speed: number) => {
+    const state = new Uint8Array(8);
+    new DataView(state.buffer).setUint32(0, 1, true);
+    new DataView(state.buffer).setUint32(4, speed, true);
+    return buildFrame(FrameType.EVENT, 0, encodeEvent({ instanceId: 1n, callbackId, params: [state] }));
+  };
+  await using fake = await fakeKernel((type, id, payload) => {
+    if (type === FrameType.EVENT_ACK) {
+      acked += decodeEventAck(payload);
+      return null;
+    }
+    // (PROTOCOL.md: status, one parameter, returned, its length, then its bytes)
+    const done = reply(id, new PayloadWriter().i32(0).u32(1).u32(1).u32(0).u64(72).bytes(new Uint8Array(72)));
+    if (++invokes !== 2) return done;
+    // In one write, so the library reads them at once (and acknowledges them as read): events for a
+    // callback the signature does not have (99) between linkEvents, then the reply.
+    const frames = Array.from({ length: 20 }, (_, i) => event(i % 2 ? 99n : 32n, i));
+    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0) + done.length);
+    let at = 0;
+    for (const f of [...frames, done]) {
+      out.set(f, at);
+      at += f.length;
+    }
+    return out;
+  });
+  using _socket = useSocket(fake.path);
+  await using s = await open(acmeNic, { healthCheckMs: 0 });
+  const speeds: number[] = [];
+  s.on("linkEvent", (e) => void speeds.push(e.params.state.speedMbps));
+  await s.invoke("getStats", { instance: 1n });
+  await new Promise((r) => setTimeout(r, 50)); // (Begin, started by the listener, is done)
+  await s.invoke("getStats", { instance: 1n });
+  await waitUntil(() => speeds.length === 10, "the ten linkEvents");
+  assertEquals(speeds, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+  await waitUntil(() => acked >= 20, "every event's credit back");
+  await within(new Promise((r) => setTimeout(r, 100)), 1000, "a moment for any further acknowledgement");
+  assertEquals(acked, 20, "credits returned for 20 events: more would tell the kernel of events never sent");
 });
