@@ -99,6 +99,9 @@ export class CompletionQueue {
   readonly #spin = new SpinPolicy();
   #buffer = new Uint8Array(1 << 20);
   #view = new DataView(this.#buffer.buffer);
+  readonly #keys = new RepeatedU64();
+  readonly #instances = new RepeatedU64();
+  readonly #callbacks = new RepeatedU64();
   readonly #used = new BigUint64Array(1);
   readonly #entries = new Uint32Array(1);
 
@@ -385,8 +388,11 @@ export class CompletionQueue {
     for (let i = 0; i < count; i++) {
       const kind = v.getUint32(at + E.kind, true);
       const length = v.getUint32(at + E.length, true);
-      const key = v.getBigUint64(at + E.key, true);
       const status = v.getInt32(at + E.status, true);
+      // (an event's key is its session's, the same entry after entry: read without a new BigInt)
+      const key = kind === QUEUE_ENTRY_KIND.event
+        ? this.#keys.read(v, at + E.key)
+        : v.getBigUint64(at + E.key, true);
       if (kind === QUEUE_ENTRY_KIND.completion) {
         const p = this.#pending.get(key);
         if (p) {
@@ -419,17 +425,42 @@ export class CompletionQueue {
   /** An event's parts (after the entry's head): instance, callback, count, lengths, padded bytes (views). */
   #event(at: number): RawEvent {
     const v = this.#view;
-    const instanceId = v.getBigUint64(at, true);
-    const callbackId = v.getBigUint64(at + 8, true);
+    const instanceId = this.#instances.read(v, at);
+    const callbackId = this.#callbacks.read(v, at + 8);
     const n = u64Number(v, at + 16);
     let data = at + 24 + 8 * n;
     const params: Uint8Array[] = new Array(n);
+    const bytes = this.#buffer.buffer; // (the buffer's own: its views start at 0)
     for (let i = 0; i < n; i++) {
       const len = u64Number(v, at + 24 + 8 * i);
-      params[i] = this.#buffer.subarray(data, data + len);
+      // (the constructor, not subarray, whose species lookup V8 does not inline)
+      params[i] = new Uint8Array(bytes, data, len);
       data += (len + 7) & ~7;
     }
     return { callbackId, instanceId, params, buffer: v };
+  }
+}
+
+/**
+ * Reads u64s that mostly repeat (an event's session key, instance, callback) as BigInts, handing
+ * back the one made last time while the value is the same: each BigInt is an allocation, three an
+ * event, for the collector to find.
+ */
+class RepeatedU64 {
+  #lo = -1;
+  #hi = -1;
+  #value = 0n;
+
+  /** The u64 at `at` of `v` (little-endian). */
+  read(v: DataView, at: number): bigint {
+    const lo = v.getUint32(at, true);
+    const hi = v.getUint32(at + 4, true);
+    if (lo !== this.#lo || hi !== this.#hi) {
+      this.#value = v.getBigUint64(at, true);
+      this.#lo = lo;
+      this.#hi = hi;
+    }
+    return this.#value;
   }
 }
 
