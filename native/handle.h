@@ -150,6 +150,7 @@ struct vmkMgmtUserHandleInt {
   unsigned queued_events;    /* this handle's events in the queue (under the queue's lock) */
   unsigned queue_refs;       /* drains acknowledging this handle's events right now (likewise) */
   unsigned acks_ahead;       /* events queued and acknowledged ahead, not yet sent (atomic) */
+  struct qentry *spares;     /* entries kept for its small events, taken from the queue's (queue.c) */
   unsigned prepaid;          /* EVENT frames read and acknowledged before being handled (queue.c): the
                               * receive side's (rlock), 0 whenever it is free */
 

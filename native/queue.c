@@ -57,6 +57,7 @@
  * long as the reader worked on each window. */
 #define ACK_AHEAD_BELOW (LOCAL_EVENTS / 2)
 #define SPARE_ENTRIES 256
+#define SPARE_TAKEN 32
 
 struct qentry {
   uint32_t kind;
@@ -124,16 +125,31 @@ static void recycle_qlocked(vmkmgmt_Queue q, struct qentry *e) {
   q->nspare++;
 }
 
-/* An entry for a small event: a kept one, else a new one. */
-static struct qentry *spare_entry(vmkmgmt_Queue q) {
-  pthread_mutex_lock(&q->lock);
-  struct qentry *e = q->spare;
-  if (e) {
-    q->spare = e->next;
-    q->nspare--;
+/* An entry for a small event of h's (h->lock held): one of those h took from the queue's kept ones
+ * — up to SPARE_TAKEN at a time, so the queue's lock, which the program's drains take too, is not
+ * taken for every event — else a new one. */
+static struct qentry *spare_entry_locked(handle_t *h) {
+  if (!h->spares) {
+    vmkmgmt_Queue q = h->queue;
+    pthread_mutex_lock(&q->lock);
+    for (unsigned i = 0; i < SPARE_TAKEN && q->spare; i++) {
+      struct qentry *e = q->spare;
+      q->spare = e->next;
+      q->nspare--;
+      e->next = h->spares;
+      h->spares = e;
+    }
+    pthread_mutex_unlock(&q->lock);
   }
-  pthread_mutex_unlock(&q->lock);
+  struct qentry *e = h->spares;
+  if (e) h->spares = e->next;
   return e ? e : calloc(1, sizeof *e + INLINE_EVENT_BYTES);
+}
+
+/* Keeps a small event's entry that was not queued for h's next one (h->lock held). */
+static void spare_keep_locked(handle_t *h, struct qentry *e) {
+  e->next = h->spares;
+  h->spares = e;
 }
 
 /* Rings the doorbell: one byte, never waiting (a full socket means the program has bytes it has not
@@ -187,12 +203,13 @@ void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int statu
 int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid, int *ring_owed) {
   vmkmgmt_Queue q = h->queue;
   int small = length <= INLINE_EVENT_BYTES;
-  struct qentry *e = small ? spare_entry(q) : queue_entry_new();
+  struct qentry *e = small ? spare_entry_locked(h) : queue_entry_new();
   if (!e) return ENOMEM;
   vmk_uint64 instance;
   const vmk_MgmtCallbackInfo *cb = monitor_parse_event(h, payload, length, &instance, e->lengths, e->offsets);
   if (!cb) {
-    free(e);
+    if (small) spare_keep_locked(h, e);
+    else free(e);
     return EBADMSG;
   }
   e->kind = VMKMGMT_ENTRY_EVENT;
@@ -219,7 +236,8 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid,
   /* (e is the queue's once pushed: a drain may already have freed it) */
   if (ahead) __atomic_add_fetch(&h->acks_ahead, 1, __ATOMIC_ACQ_REL);
   if (rang) ring_or_owe(q, ring_owed);
-  if (full) free(e); /* (not its payload: the caller's on an error) */
+  if (full && small) spare_keep_locked(h, e); /* (not its payload: the caller's on an error) */
+  else if (full) free(e);
   else if (small) free(payload); /* (copied: freed by the thread that allocated it, which is quick) */
   return full ? EOVERFLOW : 0;
 }
@@ -276,6 +294,11 @@ void queue_detach(handle_t *h) {
   pthread_mutex_unlock(&q->lock);
   queue_entry_free(h->gone_entry);
   h->gone_entry = NULL;
+  while (h->spares) { /* (the reader is gone: no event comes any more) */
+    struct qentry *e = h->spares;
+    h->spares = e->next;
+    queue_entry_free(e);
+  }
 }
 
 static size_t pad8(uint64_t n) {
