@@ -80,6 +80,8 @@ struct outframe {
 };
 
 struct qentry; /* an entry of a completion queue (queue.c) */
+/* Entries for small events a handle takes from its queue's kept ones at a time (queue.c). */
+#define HANDLE_SPARES 32
 
 /* The caller's arguments for one call, as the table says to read them. */
 struct args {
@@ -150,7 +152,8 @@ struct vmkMgmtUserHandleInt {
   unsigned queued_events;    /* this handle's events in the queue (under the queue's lock) */
   unsigned queue_refs;       /* drains acknowledging this handle's events right now (likewise) */
   unsigned acks_ahead;       /* events queued and acknowledged ahead, not yet sent (atomic) */
-  struct qentry *spares;     /* entries kept for its small events, taken from the queue's (queue.c) */
+  struct qentry *spares[HANDLE_SPARES]; /* entries kept for its small events, taken from the queue's */
+  unsigned nspares;                     /* (queue.c; under `lock`) */
   unsigned prepaid;          /* EVENT frames read and acknowledged before being handled (queue.c): the
                               * receive side's (rlock), 0 whenever it is free */
 

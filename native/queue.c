@@ -57,7 +57,6 @@
  * long as the reader worked on each window. */
 #define ACK_AHEAD_BELOW (LOCAL_EVENTS / 2)
 #define SPARE_ENTRIES 256
-#define SPARE_TAKEN 32
 
 struct qentry {
   uint32_t kind;
@@ -100,7 +99,10 @@ struct vmkmgmt_QueueInt {
   vmkmgmt_RingFn on_ring;
   void *ring_ctx;
   unsigned touching; /* reader threads writing into (or reading) caller buffers right now */
-  struct qentry *spare; /* entries of drained small events, for the next ones (INLINE_EVENT_BYTES) */
+  /* Entries of drained small events, for the next ones (INLINE_EVENT_BYTES): a stack of pointers, not
+   * a list through the entries, so taking some reads none of their memory (the program's thread wrote
+   * it last: following `next` from one to the next was a cache miss each, under the lock). */
+  struct qentry *spare[SPARE_ENTRIES];
   unsigned nspare;
 };
 
@@ -120,36 +122,29 @@ static void recycle_qlocked(vmkmgmt_Queue q, struct qentry *e) {
     queue_entry_free(e);
     return;
   }
-  e->next = q->spare;
-  q->spare = e;
-  q->nspare++;
+  q->spare[q->nspare++] = e;
 }
 
 /* An entry for a small event of h's (h->lock held): one of those h took from the queue's kept ones
- * — up to SPARE_TAKEN at a time, so the queue's lock, which the program's drains take too, is not
+ * — up to HANDLE_SPARES at a time, so the queue's lock, which the program's drains take too, is not
  * taken for every event — else a new one. */
 static struct qentry *spare_entry_locked(handle_t *h) {
-  if (!h->spares) {
+  if (h->nspares == 0) {
     vmkmgmt_Queue q = h->queue;
     pthread_mutex_lock(&q->lock);
-    for (unsigned i = 0; i < SPARE_TAKEN && q->spare; i++) {
-      struct qentry *e = q->spare;
-      q->spare = e->next;
-      q->nspare--;
-      e->next = h->spares;
-      h->spares = e;
-    }
+    unsigned n = q->nspare < HANDLE_SPARES ? q->nspare : HANDLE_SPARES;
+    q->nspare -= n;
+    memcpy(h->spares, q->spare + q->nspare, n * sizeof *h->spares);
+    h->nspares = n;
     pthread_mutex_unlock(&q->lock);
   }
-  struct qentry *e = h->spares;
-  if (e) h->spares = e->next;
-  return e ? e : calloc(1, sizeof *e + INLINE_EVENT_BYTES);
+  return h->nspares > 0 ? h->spares[--h->nspares] : calloc(1, sizeof(struct qentry) + INLINE_EVENT_BYTES);
 }
 
 /* Keeps a small event's entry that was not queued for h's next one (h->lock held). */
 static void spare_keep_locked(handle_t *h, struct qentry *e) {
-  e->next = h->spares;
-  h->spares = e;
+  if (h->nspares < HANDLE_SPARES) h->spares[h->nspares++] = e;
+  else queue_entry_free(e);
 }
 
 /* Rings the doorbell: one byte, never waiting (a full socket means the program has bytes it has not
@@ -294,11 +289,7 @@ void queue_detach(handle_t *h) {
   pthread_mutex_unlock(&q->lock);
   queue_entry_free(h->gone_entry);
   h->gone_entry = NULL;
-  while (h->spares) { /* (the reader is gone: no event comes any more) */
-    struct qentry *e = h->spares;
-    h->spares = e->next;
-    queue_entry_free(e);
-  }
+  while (h->nspares > 0) queue_entry_free(h->spares[--h->nspares]); /* (the reader is gone: no event comes) */
 }
 
 static size_t pad8(uint64_t n) {
@@ -491,11 +482,7 @@ QUEUE_EXPORT int vmkmgmt_QueueDestroy(vmkmgmt_Queue q) {
     q->head = e->next;
     queue_entry_free(e);
   }
-  while (q->spare) {
-    struct qentry *e = q->spare;
-    q->spare = e->next;
-    queue_entry_free(e);
-  }
+  while (q->nspare > 0) queue_entry_free(q->spare[--q->nspare]);
   pthread_mutex_destroy(&q->lock);
   pthread_cond_destroy(&q->changed);
   pthread_cond_destroy(&q->acked);
