@@ -154,6 +154,10 @@ struct vmkMgmtUserHandleInt {
   unsigned acks_ahead;       /* events queued and acknowledged ahead, not yet sent (atomic) */
   struct qentry *spares[HANDLE_SPARES]; /* entries kept for its small events, taken from the queue's */
   unsigned nspares;                     /* (queue.c; under `lock`) */
+  /* Events the receive side read and holds, queued together once its batch is read (or before a
+   * reply that came after them) by queue_push_held_locked: the queue's lock once a batch, not once an
+   * event. Under `lock`. */
+  struct qentry *held, *held_tail;
   unsigned prepaid;          /* EVENT frames read and acknowledged before being handled (queue.c): the
                               * receive side's (rlock), 0 whenever it is free */
 
@@ -246,8 +250,11 @@ void queue_entry_free(struct qentry *e);
 void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status, int *ring_owed);
 /* h->lock held: an EVENT payload (taken on 0); EOVERFLOW (too many of h's queued), EBADMSG (it does
  * not match the signature), ENOMEM. On an error the caller frees it and, unless `paid` (acknowledged
- * when read), acknowledges it. */
+ * when read), acknowledges it. With `ring_owed` (the receive side, mid-batch) the event is held for
+ * queue_push_held_locked, which drops (and counts, and acknowledges) what does not fit. */
 int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid, int *ring_owed);
+/* h->lock held: queues the events h holds, in order (see queue_event_locked). */
+void queue_push_held_locked(handle_t *h, int *ring_owed);
 /* h->lock held, by the reader with a buffer just read holding `frames` whole EVENT frames: whether
  * they are acknowledged now, before being handled (then h->prepaid counts them, and the caller sends
  * the acknowledgement). */

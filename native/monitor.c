@@ -193,7 +193,9 @@ EXPORT int vmk_MgmtUserBegin(vmk_MgmtUserHandle h) {
   else if (h->dead) rc = EIO;
   uint32_t refused = 0; /* events the queue did not take: acknowledged at once */
   if (rc == 0 && h->queue_events) {
-    /* Events go to the completion queue, those already here first: no monitor thread. */
+    /* Events go to the completion queue, those already here first: no monitor thread. (Any the
+     * reader holds from before an End come before those.) */
+    queue_push_held_locked(h, NULL);
     h->begun = 1;
     while (h->ev_head) {
       struct event *ev = h->ev_head;

@@ -195,6 +195,20 @@ void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int statu
   if (rang) ring_or_owe(q, ring_owed);
 }
 
+/* Puts an event's entry into the queue (q->lock held), unless too many of h's are there already:
+ * then 0, and nothing changed. Counts in *ahead an event acknowledged ahead (ACK_AHEAD_BELOW); sets
+ * *rang when the queue was empty. */
+static int admit_qlocked(vmkmgmt_Queue q, handle_t *h, struct qentry *e, unsigned *ahead, int *rang) {
+  if (h->queued_events >= LOCAL_EVENTS) return 0;
+  if (!e->acked) { /* (acked already: acknowledged when it was read) */
+    e->acked = h->queued_events < ACK_AHEAD_BELOW;
+    *ahead += (unsigned)e->acked;
+  }
+  h->queued_events++;
+  *rang |= push_qlocked(q, e);
+  return 1;
+}
+
 int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid, int *ring_owed) {
   vmkmgmt_Queue q = h->queue;
   int small = length <= INLINE_EVENT_BYTES;
@@ -210,6 +224,7 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid,
   e->kind = VMKMGMT_ENTRY_EVENT;
   e->key = h->queue_key;
   e->h = h;
+  e->acked = paid;
   if (small) {
     memcpy(e->inline_payload, payload, length);
     e->payload = e->inline_payload;
@@ -219,22 +234,56 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid,
   e->instance = instance;
   e->callback = cb->callbackId;
   e->n = cb->numParms;
-  pthread_mutex_lock(&q->lock);
-  int full = h->queued_events >= LOCAL_EVENTS, rang = 0, ahead = 0;
-  if (!full) {
-    e->acked = paid || h->queued_events < ACK_AHEAD_BELOW;
-    ahead = e->acked && !paid;
-    h->queued_events++;
-    rang = push_qlocked(q, e);
+  if (ring_owed) {
+    /* The receive side, mid-batch: held, and queued with the batch's others (queue_push_held_locked). */
+    e->next = NULL;
+    if (h->held_tail) h->held_tail->next = e;
+    else h->held = e;
+    h->held_tail = e;
+    if (small) free(payload); /* (copied: freed by the thread that allocated it, which is quick) */
+    return 0;
   }
+  unsigned ahead = 0;
+  int rang = 0;
+  pthread_mutex_lock(&q->lock);
+  int queued = admit_qlocked(q, h, e, &ahead, &rang);
   pthread_mutex_unlock(&q->lock);
   /* (e is the queue's once pushed: a drain may already have freed it) */
-  if (ahead) __atomic_add_fetch(&h->acks_ahead, 1, __ATOMIC_ACQ_REL);
+  if (ahead) __atomic_add_fetch(&h->acks_ahead, ahead, __ATOMIC_ACQ_REL);
+  if (rang) queue_ring(q);
+  if (!queued && small) spare_keep_locked(h, e); /* (not its payload: the caller's on an error) */
+  else if (!queued) free(e);
+  else if (small) free(payload);
+  return queued ? 0 : EOVERFLOW;
+}
+
+void queue_push_held_locked(handle_t *h, int *ring_owed) {
+  struct qentry *e = h->held, *dropped = NULL;
+  if (!e) return;
+  h->held = h->held_tail = NULL;
+  vmkmgmt_Queue q = h->queue;
+  unsigned ahead = 0, refund = 0;
+  int rang = 0;
+  pthread_mutex_lock(&q->lock);
+  while (e) {
+    struct qentry *next = e->next;
+    if (!admit_qlocked(q, h, e, &ahead, &rang)) {
+      refund += (unsigned)!e->acked; /* its credit goes back with those acknowledged ahead */
+      e->next = dropped;
+      dropped = e;
+    }
+    e = next;
+  }
+  pthread_mutex_unlock(&q->lock);
+  if (ahead + refund > 0) __atomic_add_fetch(&h->acks_ahead, ahead + refund, __ATOMIC_ACQ_REL);
   if (rang) ring_or_owe(q, ring_owed);
-  if (full && small) spare_keep_locked(h, e); /* (not its payload: the caller's on an error) */
-  else if (full) free(e);
-  else if (small) free(payload); /* (copied: freed by the thread that allocated it, which is quick) */
-  return full ? EOVERFLOW : 0;
+  while (dropped) {
+    struct qentry *next = dropped->next;
+    h->library_dropped++;
+    if (dropped->payload == dropped->inline_payload) spare_keep_locked(h, dropped);
+    else queue_entry_free(dropped);
+    dropped = next;
+  }
 }
 
 int queue_prepay_locked(handle_t *h, unsigned frames) {
@@ -289,7 +338,14 @@ void queue_detach(handle_t *h) {
   pthread_mutex_unlock(&q->lock);
   queue_entry_free(h->gone_entry);
   h->gone_entry = NULL;
-  while (h->nspares > 0) queue_entry_free(h->spares[--h->nspares]); /* (the reader is gone: no event comes) */
+  /* (the reader is gone: no event comes, and it queued those it held as it left) */
+  while (h->held) {
+    struct qentry *e = h->held;
+    h->held = e->next;
+    queue_entry_free(e);
+  }
+  h->held_tail = NULL;
+  while (h->nspares > 0) queue_entry_free(h->spares[--h->nspares]);
 }
 
 static size_t pad8(uint64_t n) {

@@ -490,6 +490,7 @@ static int handle_frame(handle_t *h, uint16_t type, uint32_t id, uint8_t *payloa
     free(payload);
     payload = NULL;
   } else {
+    queue_push_held_locked(h, ring_owed); /* (the events read before it come out before it) */
     rc = route_reply_locked(h, type, id, payload, len, &sub);
   }
   pthread_mutex_unlock(&h->lock);
@@ -543,13 +544,19 @@ static void *reader_main(void *arg) {
    * The receive side (rlock) is held from the read that fills the buffer until every byte of it is
    * handled, so a program polling for its answers (transport_poll) reads only between whole frames. */
   struct wire_reader rd = {.fd = h->fd, .buf = malloc(WIRE_READER_SIZE)};
-  int ring_owed = 0, held = 0;
+  int ring_owed = 0, held = 0, events = 0;
   unsigned batched = 0;
   while (rd.buf) {
     uint16_t type;
     uint32_t id, len;
     uint8_t *payload = NULL;
     if (batched > 0 && (batched >= READER_RING_BATCH || !wire_reader_ready(&rd))) {
+      if (events) { /* the batch's events, queued together */
+        pthread_mutex_lock(&h->lock);
+        queue_push_held_locked(h, &ring_owed);
+        pthread_mutex_unlock(&h->lock);
+        events = 0;
+      }
       /* Events acknowledged ahead, whether or not the doorbell is owed (a queue not empty owes no
        * ring, and the kernel must not wait for those credits); first, so the kernel goes on sending
        * while the program wakes. */
@@ -568,12 +575,14 @@ static void *reader_main(void *arg) {
     if (wire_reader_next(&rd, &type, &id, &payload, &len) != 0) break;
     int rc = handle_frame(h, type, id, payload, len, &ring_owed);
     batched++;
+    events |= type == WIRE_EVENT;
     if (rc == 0) continue;
     if (rc != EOVERFLOW && rc != EBADMSG) break; /* a broken peer, or no memory: the connection is done */
     transport_ack(h, 1); /* dropped, or not for this signature: its credit goes back at once */
   }
   pthread_mutex_lock(&h->lock);
   h->prepaid = 0; /* (frames left unhandled: the connection is done) */
+  queue_push_held_locked(h, &ring_owed); /* (before word of the lost kernel) */
   pthread_mutex_unlock(&h->lock);
   if (held > 0) pthread_mutex_unlock(&h->rlock);
   pthread_mutex_lock(&h->lock);
@@ -626,6 +635,10 @@ void transport_poll(handle_t *h) {
       break;
     }
   }
+  int owed = 0; /* (the caller drains next: no doorbell) */
+  pthread_mutex_lock(&h->lock);
+  queue_push_held_locked(h, &owed);
+  pthread_mutex_unlock(&h->lock);
   pthread_mutex_unlock(&h->rlock);
   queue_send_acks_ahead(h);
 }

@@ -3,7 +3,7 @@
  * frames. Every call must fail cleanly with EIO — no crash, no hang, no memory written past a
  * caller's buffer.
  */
-import { assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { LOCATION_CODE } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
 import { NativeHandle } from "../ffi/handle.ts";
@@ -177,33 +177,43 @@ Deno.test("the library against a hostile kernel: EIO, never a crash or a hang", 
   });
 });
 
+/** A linkEvent's EVENT frame (or, with another callback id, one the signature does not have). */
+function linkEvent(speed: number, callbackId = 32n): Uint8Array {
+  const state = new Uint8Array(8);
+  new DataView(state.buffer).setUint32(0, 1, true);
+  new DataView(state.buffer).setUint32(4, speed, true);
+  return buildFrame(FrameType.EVENT, 0, encodeEvent({ instanceId: 1n, callbackId, params: [state] }));
+}
+
+/** getStats' reply (PROTOCOL.md: status, one parameter, returned, its length, then its bytes). */
+const statsReply = (id: number) =>
+  reply(id, new PayloadWriter().i32(0).u32(1).u32(1).u32(0).u64(72).bytes(new Uint8Array(72)));
+
+/** Frames as one write, so the library reads them at once. */
+function concat(frames: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let at = 0;
+  for (const f of frames) {
+    out.set(f, at);
+    at += f.length;
+  }
+  return out;
+}
+
 Deno.test("events the library cannot use, read together with good ones: each one's credit goes back once", async () => {
   let acked = 0;
   let invokes = 0;
-  const event = (callbackId: bigint, speed: number) => {
-    const state = new Uint8Array(8);
-    new DataView(state.buffer).setUint32(0, 1, true);
-    new DataView(state.buffer).setUint32(4, speed, true);
-    return buildFrame(FrameType.EVENT, 0, encodeEvent({ instanceId: 1n, callbackId, params: [state] }));
-  };
   await using fake = await fakeKernel((type, id, payload) => {
     if (type === FrameType.EVENT_ACK) {
       acked += decodeEventAck(payload);
       return null;
     }
     // (PROTOCOL.md: status, one parameter, returned, its length, then its bytes)
-    const done = reply(id, new PayloadWriter().i32(0).u32(1).u32(1).u32(0).u64(72).bytes(new Uint8Array(72)));
+    const done = statsReply(id);
     if (++invokes !== 2) return done;
     // In one write, so the library reads them at once (and acknowledges them as read): events for a
     // callback the signature does not have (99) between linkEvents, then the reply.
-    const frames = Array.from({ length: 20 }, (_, i) => event(i % 2 ? 99n : 32n, i));
-    const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0) + done.length);
-    let at = 0;
-    for (const f of [...frames, done]) {
-      out.set(f, at);
-      at += f.length;
-    }
-    return out;
+    return concat([...Array.from({ length: 20 }, (_, i) => linkEvent(i, i % 2 ? 99n : 32n)), done]);
   });
   using _socket = useSocket(fake.path);
   await using s = await open(acmeNic, { healthCheckMs: 0 });
@@ -217,4 +227,37 @@ Deno.test("events the library cannot use, read together with good ones: each one
   await waitUntil(() => acked >= 20, "every event's credit back");
   await within(new Promise((r) => setTimeout(r, 100)), 1000, "a moment for any further acknowledgement");
   assertEquals(acked, 20, "credits returned for 20 events: more would tell the kernel of events never sent");
+});
+
+Deno.test("a kernel that ignores its credits: what the library cannot hold is dropped, counted, its credit back once", async () => {
+  let acked = 0;
+  let invokes = 0;
+  const sent = 3000; // well past the 1,024 events of one session the library's queue holds
+  await using fake = await fakeKernel((type, id, payload) => {
+    if (type === FrameType.EVENT_ACK) {
+      acked += decodeEventAck(payload);
+      return null;
+    }
+    if (++invokes !== 2) return statsReply(id);
+    return concat([...Array.from({ length: sent }, (_, i) => linkEvent(i)), statsReply(id)]);
+  });
+  using _socket = useSocket(fake.path);
+  await using s = await open(acmeNic, { healthCheckMs: 0 });
+  let delivered = 0;
+  s.on("linkEvent", () => void delivered++);
+  await s.invoke("getStats", { instance: 1n });
+  await new Promise((r) => setTimeout(r, 50)); // (Begin, started by the listener, is done)
+  const call = s.invoke("getStats", { instance: 1n });
+  await null; // (sent)
+  const until = performance.now() + 300;
+  while (performance.now() < until) { /* busy: nothing drains, the library's queue fills */ }
+  await call;
+  // (through a bridge, its library's drops reach this session as the kernel's)
+  const dropped = () => (s.stats.libraryDropped ?? 0) + (s.stats.kernelDropped ?? 0);
+  await waitUntil(() => delivered + dropped() === sent, "every event delivered or dropped");
+  // (how many were drained before the busy loop began is the machine's: at most 1,024 after it)
+  assert(dropped() > 0 && delivered >= 1024, `${delivered} delivered, ${dropped()} dropped`);
+  await waitUntil(() => acked >= sent, "every event's credit back");
+  await within(new Promise((r) => setTimeout(r, 100)), 1000, "a moment for any further acknowledgement");
+  assertEquals(acked, sent, "one credit for each event, dropped or not");
 });
