@@ -517,6 +517,18 @@ static int reader_wait(handle_t *h, struct wire_reader *rd) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
 }
 
+/* With the receive side still held, reads what the kernel sent while the last batch was handled,
+ * never waiting: 1 when bytes came, 0 when none (or EOF, an error: reader_wait finds them), and then the
+ * reader lets go and waits. Under a stream of events there is nearly always more: a read that skips
+ * the poll and the lock saves the reader two system calls of its three a batch. */
+static int reader_read_on(handle_t *h, struct wire_reader *rd) {
+  rd->start = rd->end = 0;
+  ssize_t n = recv(h->fd, rd->buf, WIRE_READER_SIZE, MSG_DONTWAIT);
+  if (n <= 0) return 0;
+  rd->end = (size_t)n;
+  return 1;
+}
+
 /* Acknowledges the whole EVENT frames a read just brought, before they are handled, when the queue
  * has room for them (queue.c, ACK_AHEAD_BELOW): the kernel sends the next ones meanwhile. */
 static void prepay_events(handle_t *h, const struct wire_reader *rd) {
@@ -566,10 +578,12 @@ static void *reader_main(void *arg) {
       batched = 0;
     }
     if (rd.start == rd.end) {
-      if (held) pthread_mutex_unlock(&h->rlock);
-      held = reader_wait(h, &rd);
-      if (held < 0) break;
-      if (!held) continue;
+      if (!(held > 0 && reader_read_on(h, &rd))) {
+        if (held) pthread_mutex_unlock(&h->rlock);
+        held = reader_wait(h, &rd);
+        if (held < 0) break;
+        if (!held) continue;
+      }
       prepay_events(h, &rd);
     }
     if (wire_reader_next(&rd, &type, &id, &payload, &len) != 0) break;
