@@ -519,8 +519,8 @@ static int reader_wait(handle_t *h, struct wire_reader *rd) {
 
 /* With the receive side still held, reads what the kernel sent while the last batch was handled,
  * never waiting: 1 when bytes came, 0 when none (or EOF, an error: reader_wait finds them), and then the
- * reader lets go and waits. Under a stream of events there is nearly always more: a read that skips
- * the poll and the lock saves the reader two system calls of its three a batch. */
+ * reader lets go and waits. Under a stream of events there is nearly always more, and this read saves
+ * the poll before it (a system call a batch) and letting go of the receive side and taking it again. */
 static int reader_read_on(handle_t *h, struct wire_reader *rd) {
   rd->start = rd->end = 0;
   ssize_t n = recv(h->fd, rd->buf, WIRE_READER_SIZE, MSG_DONTWAIT);
