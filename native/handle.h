@@ -159,7 +159,7 @@ struct vmkMgmtUserHandleInt {
    * event. Under `lock`. */
   struct qentry *held, *held_tail;
   unsigned prepaid;          /* EVENT frames read and acknowledged before being handled (queue.c): the
-                              * receive side's (rlock), 0 whenever it is free */
+                              * receive side's, under `lock`; 0 whenever rlock is free */
 
   /* The receive side: held by whoever reads the socket — the reader thread, from the read that
    * fills its buffer until every byte of it is handled, or a program spinning for its answers

@@ -216,45 +216,40 @@ int queue_event_locked(handle_t *h, uint8_t *payload, uint32_t length, int paid,
   if (!e) return ENOMEM;
   vmk_uint64 instance;
   const vmk_MgmtCallbackInfo *cb = monitor_parse_event(h, payload, length, &instance, e->lengths, e->offsets);
-  if (!cb) {
-    if (small) spare_keep_locked(h, e);
-    else free(e);
-    return EBADMSG;
+  int rc = cb ? 0 : EBADMSG;
+  if (rc == 0) {
+    e->kind = VMKMGMT_ENTRY_EVENT;
+    e->key = h->queue_key;
+    e->h = h;
+    e->acked = paid;
+    if (small) memcpy(e->inline_payload, payload, length);
+    e->payload = small ? e->inline_payload : payload;
+    e->instance = instance;
+    e->callback = cb->callbackId;
+    e->n = cb->numParms;
   }
-  e->kind = VMKMGMT_ENTRY_EVENT;
-  e->key = h->queue_key;
-  e->h = h;
-  e->acked = paid;
-  if (small) {
-    memcpy(e->inline_payload, payload, length);
-    e->payload = e->inline_payload;
-  } else {
-    e->payload = payload;
-  }
-  e->instance = instance;
-  e->callback = cb->callbackId;
-  e->n = cb->numParms;
-  if (ring_owed) {
+  if (rc == 0 && ring_owed) {
     /* The receive side, mid-batch: held, and queued with the batch's others (queue_push_held_locked). */
     e->next = NULL;
     if (h->held_tail) h->held_tail->next = e;
     else h->held = e;
     h->held_tail = e;
-    if (small) free(payload); /* (copied: freed by the thread that allocated it, which is quick) */
-    return 0;
+  } else if (rc == 0) {
+    unsigned ahead = 0;
+    int rang = 0;
+    pthread_mutex_lock(&q->lock);
+    rc = admit_qlocked(q, h, e, &ahead, &rang) ? 0 : EOVERFLOW;
+    pthread_mutex_unlock(&q->lock);
+    /* (e is the queue's once pushed: a drain may already have freed it) */
+    if (ahead) __atomic_add_fetch(&h->acks_ahead, ahead, __ATOMIC_ACQ_REL);
+    if (rang) queue_ring(q);
   }
-  unsigned ahead = 0;
-  int rang = 0;
-  pthread_mutex_lock(&q->lock);
-  int queued = admit_qlocked(q, h, e, &ahead, &rang);
-  pthread_mutex_unlock(&q->lock);
-  /* (e is the queue's once pushed: a drain may already have freed it) */
-  if (ahead) __atomic_add_fetch(&h->acks_ahead, ahead, __ATOMIC_ACQ_REL);
-  if (rang) queue_ring(q);
-  if (!queued && small) spare_keep_locked(h, e); /* (not its payload: the caller's on an error) */
-  else if (!queued) free(e);
+  /* Not queued: the entry goes (a small event's is kept), its payload stays the caller's. Queued: a
+   * small event's payload was copied, and is freed by the thread that allocated it, which is quick. */
+  if (rc != 0 && small) spare_keep_locked(h, e);
+  else if (rc != 0) free(e);
   else if (small) free(payload);
-  return queued ? 0 : EOVERFLOW;
+  return rc;
 }
 
 void queue_push_held_locked(handle_t *h, int *ring_owed) {
