@@ -9,9 +9,10 @@ import { acmeNic } from "../demo.ts";
 import { NativeHandle } from "../ffi/handle.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { toCSignature } from "../mgmt/signature.ts";
-import { open, VmkMgmtError } from "../mod.ts";
+import { open, type Session, VmkMgmtError } from "../mod.ts";
 import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/frames.ts";
 import { decodeEventAck, encodeEvent, encodeHelloReply } from "../sim/payloads.ts";
+import { concat } from "./support/bytes.ts";
 import { useSocket } from "./support/env.ts";
 import { waitUntil, within } from "./support/wait.ts";
 
@@ -189,64 +190,71 @@ function linkEvent(speed: number, callbackId = 32n): Uint8Array {
 const statsReply = (id: number) =>
   reply(id, new PayloadWriter().i32(0).u32(1).u32(1).u32(0).u64(72).bytes(new Uint8Array(72)));
 
-/** Frames as one write, so the library reads them at once. */
-function concat(frames: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let at = 0;
-  for (const f of frames) {
-    out.set(f, at);
-    at += f.length;
-  }
-  return out;
+/**
+ * A fake kernel that counts the event credits the library returns and answers getStats; its second
+ * getStats is answered with `burst(id)` (frames in one write, so the library reads them at once). With
+ * a session on it, listening through `listen` and begun, before the second call.
+ */
+async function creditCountingKernel(burst: (id: number) => Uint8Array) {
+  let acked = 0;
+  let invokes = 0;
+  const fake = await fakeKernel((type, id, payload) => {
+    if (type === FrameType.EVENT_ACK) {
+      acked += decodeEventAck(payload);
+      return null;
+    }
+    return ++invokes === 2 ? burst(id) : statsReply(id);
+  });
+  const socket = useSocket(fake.path);
+  return {
+    acked: () => acked,
+    async open(listen: (s: Session<typeof acmeNic.def>) => void) {
+      const s = await open(acmeNic, { healthCheckMs: 0 });
+      listen(s);
+      await s.invoke("getStats", { instance: 1n });
+      await new Promise((r) => setTimeout(r, 50)); // (Begin, started by the listener, is done)
+      return s;
+    },
+    async [Symbol.asyncDispose]() {
+      socket[Symbol.dispose]();
+      await fake[Symbol.asyncDispose]();
+    },
+  };
+}
+
+/** Waits for `n` credits back, then a moment more, and checks no more came. */
+async function assertCreditsBack(acked: () => number, n: number, why: string): Promise<void> {
+  await waitUntil(() => acked() >= n, "every event's credit back");
+  await within(new Promise((r) => setTimeout(r, 100)), 1000, "a moment for any further acknowledgement");
+  assertEquals(acked(), n, why);
 }
 
 Deno.test("events the library cannot use, read together with good ones: each one's credit goes back once", async () => {
-  let acked = 0;
-  let invokes = 0;
-  await using fake = await fakeKernel((type, id, payload) => {
-    if (type === FrameType.EVENT_ACK) {
-      acked += decodeEventAck(payload);
-      return null;
-    }
-    // (PROTOCOL.md: status, one parameter, returned, its length, then its bytes)
-    const done = statsReply(id);
-    if (++invokes !== 2) return done;
-    // In one write, so the library reads them at once (and acknowledges them as read): events for a
-    // callback the signature does not have (99) between linkEvents, then the reply.
-    return concat([...Array.from({ length: 20 }, (_, i) => linkEvent(i, i % 2 ? 99n : 32n)), done]);
-  });
-  using _socket = useSocket(fake.path);
-  await using s = await open(acmeNic, { healthCheckMs: 0 });
+  // Events for a callback the signature does not have (99) between linkEvents, then the reply.
+  await using kernel = await creditCountingKernel((id) =>
+    concat(...Array.from({ length: 20 }, (_, i) => linkEvent(i, i % 2 ? 99n : 32n)), statsReply(id))
+  );
   const speeds: number[] = [];
-  s.on("linkEvent", (e) => void speeds.push(e.params.state.speedMbps));
-  await s.invoke("getStats", { instance: 1n });
-  await new Promise((r) => setTimeout(r, 50)); // (Begin, started by the listener, is done)
+  await using s = await kernel.open((s) =>
+    s.on("linkEvent", (e) => void speeds.push(e.params.state.speedMbps))
+  );
   await s.invoke("getStats", { instance: 1n });
   await waitUntil(() => speeds.length === 10, "the ten linkEvents");
   assertEquals(speeds, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
-  await waitUntil(() => acked >= 20, "every event's credit back");
-  await within(new Promise((r) => setTimeout(r, 100)), 1000, "a moment for any further acknowledgement");
-  assertEquals(acked, 20, "credits returned for 20 events: more would tell the kernel of events never sent");
+  await assertCreditsBack(
+    kernel.acked,
+    20,
+    "credits returned for 20 events: more would tell the kernel of events never sent",
+  );
 });
 
 Deno.test("a kernel that ignores its credits: what the library cannot hold is dropped, counted, its credit back once", async () => {
-  let acked = 0;
-  let invokes = 0;
   const sent = 3000; // well past the 1,024 events of one session the library's queue holds
-  await using fake = await fakeKernel((type, id, payload) => {
-    if (type === FrameType.EVENT_ACK) {
-      acked += decodeEventAck(payload);
-      return null;
-    }
-    if (++invokes !== 2) return statsReply(id);
-    return concat([...Array.from({ length: sent }, (_, i) => linkEvent(i)), statsReply(id)]);
-  });
-  using _socket = useSocket(fake.path);
-  await using s = await open(acmeNic, { healthCheckMs: 0 });
+  await using kernel = await creditCountingKernel((id) =>
+    concat(...Array.from({ length: sent }, (_, i) => linkEvent(i)), statsReply(id))
+  );
   let delivered = 0;
-  s.on("linkEvent", () => void delivered++);
-  await s.invoke("getStats", { instance: 1n });
-  await new Promise((r) => setTimeout(r, 50)); // (Begin, started by the listener, is done)
+  await using s = await kernel.open((s) => s.on("linkEvent", () => void delivered++));
   const call = s.invoke("getStats", { instance: 1n });
   await null; // (sent)
   const until = performance.now() + 300;
@@ -257,7 +265,5 @@ Deno.test("a kernel that ignores its credits: what the library cannot hold is dr
   await waitUntil(() => delivered + dropped() === sent, "every event delivered or dropped");
   // (how many were drained before the busy loop began is the machine's: at most 1,024 after it)
   assert(dropped() > 0 && delivered >= 1024, `${delivered} delivered, ${dropped()} dropped`);
-  await waitUntil(() => acked >= sent, "every event's credit back");
-  await within(new Promise((r) => setTimeout(r, 100)), 1000, "a moment for any further acknowledgement");
-  assertEquals(acked, sent, "one credit for each event, dropped or not");
+  await assertCreditsBack(kernel.acked, sent, "one credit for each event, dropped or not");
 });

@@ -10,6 +10,7 @@ import {
   PayloadWriter,
   VERSION,
 } from "../sim/frames.ts";
+import { concat } from "./support/bytes.ts";
 
 async function exchange(
   path: string,
@@ -67,16 +68,6 @@ function header(type: number, len: number, version = VERSION, magic = MAGIC): Ui
   v.setUint16(6, type, true);
   v.setUint32(12, len, true);
   return b;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Frames the simulator must refuse: [what, the bytes, what its ERROR frame says]. */
