@@ -10,68 +10,10 @@ import { NativeHandle } from "../ffi/handle.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { open, type Session, VmkMgmtError } from "../mod.ts";
-import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../sim/frames.ts";
-import { decodeEventAck, encodeEvent, encodeHelloReply } from "../sim/payloads.ts";
-import { concat } from "./support/bytes.ts";
+import { buildFrame, FrameType, PayloadWriter } from "../sim/frames.ts";
 import { useSocket } from "./support/env.ts";
+import { type Answer, fakeKernel, reply } from "./support/fake_kernel.ts";
 import { waitUntil, within } from "./support/wait.ts";
-
-type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;
-
-/** A fake kernel: a proper HELLO reply and instance list, then `answer` for invokes. */
-async function fakeKernel(answer: Answer) {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/fake.sock`;
-  const listener = Deno.listen({ transport: "unix", path });
-  const conns: Deno.Conn[] = [];
-  const serving = (async () => {
-    for await (const conn of listener) {
-      conns.push(conn);
-      (async () => {
-        const parser = new FrameParser();
-        const buf = new Uint8Array(65536);
-        try {
-          for (;;) {
-            const n = await conn.read(buf);
-            if (n === null) return;
-            for (const f of parser.push(buf.slice(0, n))) {
-              let out: Uint8Array | null;
-              if (f.type === FrameType.HELLO) {
-                out = buildFrame(
-                  FrameType.HELLO_REPLY,
-                  f.id,
-                  encodeHelloReply({ status: 0, sessionId: 1n, peer: "a hostile kernel" }),
-                );
-              } else if (f.type === FrameType.GET_INSTANCES) {
-                out = buildFrame(
-                  FrameType.INSTANCES,
-                  f.id,
-                  new PayloadWriter().i32(0).u32(1).u64(1).name("vmnic0").finish(),
-                );
-              } else out = answer(f.type, f.id, f.payload);
-              if (out) await conn.write(out);
-            }
-          }
-        } catch { /* the library hung up */ }
-      })();
-    }
-  })().catch(() => {});
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch { /* closed */ }
-      }
-      await serving;
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-const reply = (id: number, w: PayloadWriter) => buildFrame(FrameType.INVOKE_REPLY, id, w.finish());
 
 const cases: [string, Answer][] = [
   ["a reply with bad magic", () => new Uint8Array(16).fill(0xee)],
@@ -178,34 +120,26 @@ Deno.test("the library against a hostile kernel: EIO, never a crash or a hang", 
   });
 });
 
-/** A linkEvent's EVENT frame (or, with another callback id, one the signature does not have). */
-function linkEvent(speed: number, callbackId = 32n): Uint8Array {
-  const state = new Uint8Array(8);
-  new DataView(state.buffer).setUint32(0, 1, true);
-  new DataView(state.buffer).setUint32(4, speed, true);
-  return buildFrame(FrameType.EVENT, 0, encodeEvent({ instanceId: 1n, callbackId, params: [state] }));
-}
-
-/** getStats' reply (PROTOCOL.md: status, one parameter, returned, its length, then its bytes). */
-const statsReply = (id: number) =>
-  reply(id, new PayloadWriter().i32(0).u32(1).u32(1).u32(0).u64(72).bytes(new Uint8Array(72)));
-
 /**
- * A fake kernel that counts the event credits the library returns and answers getStats; its second
- * getStats is answered with `burst(id)` (frames in one write, so the library reads them at once). With
- * a session on it, listening through `listen` and begun, before the second call.
+ * The credit-counting kernel (support/credit_kernel_worker.ts), in a worker so it sends while this
+ * thread is busy; its second getStats is answered with `events` ([speed, callbackId]) first. With a
+ * session on it, listening through `listen` and begun, before the second call.
  */
-async function creditCountingKernel(burst: (id: number) => Uint8Array) {
-  let acked = 0;
-  let invokes = 0;
-  const fake = await fakeKernel((type, id, payload) => {
-    if (type === FrameType.EVENT_ACK) {
-      acked += decodeEventAck(payload);
-      return null;
-    }
-    return ++invokes === 2 ? burst(id) : statsReply(id);
+async function creditCountingKernel(events: [number, bigint][]) {
+  const worker = new Worker(new URL("./support/credit_kernel_worker.ts", import.meta.url), {
+    type: "module",
   });
-  const socket = useSocket(fake.path);
+  let acked = 0;
+  let closed: () => void = () => {};
+  const listening = new Promise<string>((resolve) => {
+    worker.onmessage = (e) => {
+      if (e.data.path) resolve(e.data.path);
+      if (e.data.acked !== undefined) acked = e.data.acked;
+      if (e.data.closed) closed();
+    };
+  });
+  worker.postMessage({ events });
+  const socket = useSocket(await within(listening, 5000, "the fake kernel to listen"));
   return {
     acked: () => acked,
     async open(listen: (s: Session<typeof acmeNic.def>) => void) {
@@ -217,7 +151,10 @@ async function creditCountingKernel(burst: (id: number) => Uint8Array) {
     },
     async [Symbol.asyncDispose]() {
       socket[Symbol.dispose]();
-      await fake[Symbol.asyncDispose]();
+      const done = new Promise<void>((r) => (closed = r));
+      worker.postMessage("close");
+      await within(done, 5000, "the fake kernel to close");
+      worker.terminate();
     },
   };
 }
@@ -231,8 +168,8 @@ async function assertCreditsBack(acked: () => number, n: number, why: string): P
 
 Deno.test("events the library cannot use, read together with good ones: each one's credit goes back once", async () => {
   // Events for a callback the signature does not have (99) between linkEvents, then the reply.
-  await using kernel = await creditCountingKernel((id) =>
-    concat(...Array.from({ length: 20 }, (_, i) => linkEvent(i, i % 2 ? 99n : 32n)), statsReply(id))
+  await using kernel = await creditCountingKernel(
+    Array.from({ length: 20 }, (_, i) => [i, i % 2 ? 99n : 32n]),
   );
   const speeds: number[] = [];
   await using s = await kernel.open((s) =>
@@ -250,9 +187,7 @@ Deno.test("events the library cannot use, read together with good ones: each one
 
 Deno.test("a kernel that ignores its credits: what the library cannot hold is dropped, counted, its credit back once", async () => {
   const sent = 3000; // well past the 1,024 events of one session the library's queue holds
-  await using kernel = await creditCountingKernel((id) =>
-    concat(...Array.from({ length: sent }, (_, i) => linkEvent(i)), statsReply(id))
-  );
+  await using kernel = await creditCountingKernel(Array.from({ length: sent }, (_, i) => [i, 32n]));
   let delivered = 0;
   await using s = await kernel.open((s) => s.on("linkEvent", () => void delivered++));
   const call = s.invoke("getStats", { instance: 1n });
