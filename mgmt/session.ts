@@ -26,13 +26,33 @@ import { closedError, type ErrorContext, ValueError, VmkMgmtError } from "./erro
 import type { EventStream, KernelEvent, StreamOptions, WaitOptions } from "./events.ts";
 import { findInstance, type Instance, parseInstanceRef } from "./instance_ref.ts";
 import { closeCore, type Core, fetchInstances } from "./session_core.ts";
-import type { AnyEventOf, Callbacks, EventOf, InvokeArgs, SessionStats } from "./session_types.ts";
+import type {
+  AnyEventOf,
+  Callbacks,
+  EventOf,
+  InvokeArgs,
+  InvokeOptions,
+  SessionStats,
+} from "./session_types.ts";
 import { type CallbackInfo, CallbackLookupError, type Signature, type SignatureDef } from "./signature.ts";
 import type { EventName, InvokeResult, KernelCallbackName } from "./signature_types.ts";
 
 const registry = new FinalizationRegistry<Core>((core) => {
   if (!core.closing) core.closing = closeCore(core).catch(() => {});
 });
+
+/**
+ * The functions of the promise last made with {@link takeSettlers} as its executor: one executor for
+ * every call, where a closure per call would allocate a context for what it captures.
+ */
+const settlers: { resolve: (value: never) => void; reject: (reason: unknown) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+function takeSettlers(resolve: (value: never) => void, reject: (reason: unknown) => void): void {
+  settlers.resolve = resolve;
+  settlers.reject = reject;
+}
 
 /**
  * An open vmk_Mgmt session on one API signature.
@@ -224,45 +244,64 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
    */
   invoke<K extends KernelCallbackName<D>>(
     callback: K,
-    ...[input, options]: InvokeArgs<Callbacks<D>[K]>
-  ): Promise<InvokeResult<Callbacks<D>[K]>> {
+    ...args: InvokeArgs<Callbacks<D>[K]>
+  ): Promise<InvokeResult<Callbacks<D>[K]>>;
+  // (Plain parameters behind the typed form: a rest parameter would be an array made per call.)
+  invoke(callback: string, input?: Record<string, unknown>, options?: InvokeOptions): Promise<unknown> {
     try {
       this.#assertOpen("invoke");
       const plan = this.#plan(callback, "invoke");
-      const limit = options === undefined ? Deadline.none : Deadline.of(options, () =>
-        new VmkMgmtError(
-          ERRNO.ETIMEDOUT,
-          this.#ctx({
-            operation: "invoke",
-            callback,
-            instance: invocation.instance === undefined
-              ? undefined
-              : this.#instanceLabel(invocation.instance),
-            hint: `no reply within ${options!.timeout} ms (the kernel callback may still complete)`,
-          }),
-        ));
-      if (limit.signal.aborted) return Promise.reject(limit.signal.reason);
+      if (options !== undefined) return this.#invokeWithin(plan, callback, input, options);
       this.#core.inFlight++;
       // One promise per call, settled by the call's own object (invocation.ts); checked, encoded
       // and submitted in this turn's slice (slices.ts): a burst of calls made at once lets timers
       // and I/O in between.
-      let invocation!: Invocation;
-      const call = new Promise<InvokeResult<Callbacks<D>[K]>>((resolve, reject) => {
-        invocation = new Invocation(
-          this.#host,
-          plan,
-          callback,
-          input as Record<string, unknown> | undefined,
-          options === undefined ? undefined : limit.signal,
-          resolve,
-          reject,
-        );
-        inSlice(invocation);
-      });
-      return limit.race(call);
+      const call = new Promise(takeSettlers);
+      inSlice(
+        new Invocation(this.#host, plan, callback, input, undefined, settlers.resolve, settlers.reject),
+      );
+      return call;
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * {@link invoke} with a timeout or signal. Apart, so that a call without them allocates nothing
+   * for them: the deadline's error reads the invocation, and a closure over it anywhere in a
+   * function gives every call of that function a context to hold it.
+   */
+  #invokeWithin(
+    plan: Plan,
+    callback: string,
+    input: Record<string, unknown> | undefined,
+    options: InvokeOptions,
+  ): Promise<unknown> {
+    // (the error is built only when the timer fires, after `invocation` below exists)
+    const limit = Deadline.of(options, () =>
+      new VmkMgmtError(
+        ERRNO.ETIMEDOUT,
+        this.#ctx({
+          operation: "invoke",
+          callback,
+          instance: invocation.instance === undefined ? undefined : this.#instanceLabel(invocation.instance),
+          hint: `no reply within ${options.timeout} ms (the kernel callback may still complete)`,
+        }),
+      ));
+    if (limit.signal.aborted) return Promise.reject(limit.signal.reason);
+    this.#core.inFlight++;
+    const call = new Promise(takeSettlers);
+    const invocation = new Invocation(
+      this.#host,
+      plan,
+      callback,
+      input,
+      limit === Deadline.none ? undefined : limit.signal,
+      settlers.resolve,
+      settlers.reject,
+    );
+    inSlice(invocation);
+    return limit.race(call);
   }
 
   /**

@@ -296,6 +296,9 @@ Deno.test({
       );
       assertEquals(t.code, "ETIMEDOUT");
       assertStringIncludes(t.message, "may still complete");
+      assertEquals([t.callback, t.instance], ["getStats", "vmnic2 (3)"]);
+      // Options that set no limit: the call goes as one without options.
+      await s.invoke("getStats", { instance: "vmnic0" }, {});
       const ac = new AbortController();
       const p = s.invoke("echo", { instance: "vmnic2", msg: { seq: 1n, payload: new Uint8Array() } }, {
         signal: ac.signal,
