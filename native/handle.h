@@ -239,6 +239,7 @@ void registry_leave(handle_t *h);
 void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *payload, uint32_t len,
                     int *ring_owed);
 void submit_unqueued(handle_t *h, struct submitted *sub);
+struct submitted *submit_unqueued_list(handle_t *h, struct submitted *list, size_t n);
 
 /* queue.c */
 struct qentry *queue_entry_new(void);
@@ -248,6 +249,13 @@ void queue_entry_free(struct qentry *e);
  * queue_ring once its batch is pushed: one wake-up of the program per batch, not per entry. */
 /* Pushes a completion into an entry allocated beforehand, so completing cannot fail. */
 void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status, int *ring_owed);
+/* Completions gathered to enter the queue together: one take of its lock and at most one ring for
+ * the lot (a flush completes the calls answered while it sent). */
+struct completions {
+  struct qentry *first, *last;
+};
+void queue_batch_add(struct completions *b, struct qentry *e, uint64_t token, int status);
+void queue_batch_push(vmkmgmt_Queue q, struct completions *b);
 /* h->lock held: an EVENT payload (taken on 0); EOVERFLOW (too many of h's queued), EBADMSG (it does
  * not match the signature), ENOMEM. On an error the caller frees it and, unless `paid` (acknowledged
  * when read), acknowledges it. With `ring_owed` (the receive side, mid-batch) the event is held for

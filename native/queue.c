@@ -163,20 +163,24 @@ void queue_ring(vmkmgmt_Queue q) {
   while (k < 0 && errno == EINTR);
 }
 
-/* Appends an entry (q->lock held); a waiter wakes if the queue was empty. Returns whether it was:
- * then the caller rings the doorbell, once it has let go of the lock. */
-static int push_qlocked(vmkmgmt_Queue q, struct qentry *e) {
-  e->next = NULL;
+/* Appends a chain of entries, `first` to `last` (q->lock held); a waiter wakes if the queue was
+ * empty. Returns whether it was: then the caller rings the doorbell, once it has let go of the lock. */
+static int push_chain_qlocked(vmkmgmt_Queue q, struct qentry *first, struct qentry *last) {
+  last->next = NULL;
   int was_empty = q->tail == NULL;
   if (q->tail) {
-    q->tail->next = e;
+    q->tail->next = first;
   } else {
-    q->head = e;
+    q->head = first;
     __atomic_store_n(&q->ready, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&q->changed);
   }
-  q->tail = e;
+  q->tail = last;
   return was_empty;
+}
+
+static int push_qlocked(vmkmgmt_Queue q, struct qentry *e) {
+  return push_chain_qlocked(q, e, e);
 }
 
 /* Rings now, or leaves it to the pusher's batch (handle.h). */
@@ -193,6 +197,25 @@ void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int statu
   int rang = push_qlocked(q, e);
   pthread_mutex_unlock(&q->lock);
   if (rang) ring_or_owe(q, ring_owed);
+}
+
+void queue_batch_add(struct completions *b, struct qentry *e, uint64_t token, int status) {
+  e->kind = VMKMGMT_ENTRY_COMPLETION;
+  e->key = token;
+  e->status = status;
+  e->next = NULL;
+  if (b->last) b->last->next = e;
+  else b->first = e;
+  b->last = e;
+}
+
+void queue_batch_push(vmkmgmt_Queue q, struct completions *b) {
+  if (!b->first) return;
+  pthread_mutex_lock(&q->lock);
+  int rang = push_chain_qlocked(q, b->first, b->last);
+  pthread_mutex_unlock(&q->lock);
+  b->first = b->last = NULL;
+  if (rang) queue_ring(q);
 }
 
 /* Puts an event's entry into the queue (q->lock held), unless too many of h's are there already:

@@ -257,11 +257,7 @@ static size_t frame_bytes(const struct submitted *sub) {
 
 /* Each submitted call of a list is let go by the send side (its frame is out, or never will be). */
 static void unqueue_list(handle_t *h, struct submitted *list) {
-  while (list) {
-    struct submitted *next = list->next_corked;
-    submit_unqueued(h, list);
-    list = next;
-  }
+  submit_unqueued_list(h, list, SIZE_MAX);
 }
 
 /* Frames written in one sendmsg at most (each is up to 1 + TRANSPORT_MAX_PIECES pieces). */
@@ -304,13 +300,12 @@ int transport_flush(handle_t *h) {
     size_t unsent = 0;
     for (int i = 0; i < left; i++) unsent += p[i].iov_len;
     size_t written = total - unsent;
-    /* Whole frames are out: their calls are let go. */
-    while (list && written >= frame_bytes(list)) {
-      written -= frame_bytes(list);
-      struct submitted *next = list->next_corked;
-      submit_unqueued(h, list);
-      list = next;
+    /* Whole frames are out: their calls are let go, together. */
+    size_t out = 0;
+    for (struct submitted *s = list; s && written >= frame_bytes(s); s = s->next_corked, out++) {
+      written -= frame_bytes(s);
     }
+    list = submit_unqueued_list(h, list, out);
     if (left > 0) {
       skip = written;
       break; /* the socket is full: the rest is the writer's */
