@@ -64,6 +64,9 @@ struct pending {
   struct pending *next;
 };
 
+/* Buckets of a handle's requests awaiting replies (a power of two). */
+#define PENDING_BUCKETS 1024
+
 /* A payload is sent from up to this many pieces (an INVOKE: its fixed part and each parameter). */
 #define TRANSPORT_MAX_PIECES (1 + VMK_MGMT_MAX_CALLBACK_PARMS)
 
@@ -171,7 +174,10 @@ struct vmkMgmtUserHandleInt {
   int closing; /* Destroy is under way */
   int users;   /* API calls in progress (Destroy waits for them) */
   uint32_t next_id;
-  struct pending *pending;
+  /* Requests awaiting their reply, by id: chained in bucket `id % PENDING_BUCKETS` (ids are handed
+   * out in turn, so the buckets fill evenly). One list for all made every reply walk past the calls
+   * sent after it: a thousand calls in flight took a thousand steps a reply, under `lock`. */
+  struct pending *pending[PENDING_BUCKETS];
   pthread_t reader;
 
   struct event *ev_head, *ev_tail;

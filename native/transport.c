@@ -397,20 +397,22 @@ void transport_ack_nowait(handle_t *h, uint32_t n) {
 static struct pending *fail_all_locked(handle_t *h) {
   struct pending *failed = NULL;
   h->dead = 1;
-  for (struct pending **pp = &h->pending; *pp;) {
-    struct pending *p = *pp;
-    if (p->sub && !p->done) {
-      p->done = 1;
-      *pp = p->next;
-      p->next = failed;
-      failed = p;
-      continue;
+  for (size_t b = 0; b < PENDING_BUCKETS; b++) {
+    for (struct pending **pp = &h->pending[b]; *pp;) {
+      struct pending *p = *pp;
+      if (p->sub && !p->done) {
+        p->done = 1;
+        *pp = p->next;
+        p->next = failed;
+        failed = p;
+        continue;
+      }
+      if (!p->done) {
+        p->done = 1;
+        p->status = EIO;
+      }
+      pp = &p->next;
     }
-    if (!p->done) {
-      p->done = 1;
-      p->status = EIO;
-    }
-    pp = &p->next;
   }
   if (h->queue_events && !h->closing) queue_disconnected_locked(h);
   pthread_cond_broadcast(&h->replies);
@@ -419,20 +421,24 @@ static struct pending *fail_all_locked(handle_t *h) {
   return failed;
 }
 
+/* The link to the request with id `id` still awaiting its reply (lock held); at NULL, none. */
+static struct pending **awaiting_locked(handle_t *h, uint32_t id) {
+  struct pending **pp = &h->pending[id & (PENDING_BUCKETS - 1)];
+  while (*pp && !((*pp)->id == id && !(*pp)->done)) pp = &(*pp)->next;
+  return pp;
+}
+
 /* The INVOKE in flight with request id `id`, else NULL (for copy.c). */
 const struct call *transport_call_locked(handle_t *h, uint32_t id) {
-  for (struct pending *p = h->pending; p; p = p->next) {
-    if (p->id == id && !p->done) return p->call;
-  }
-  return NULL;
+  struct pending *p = *awaiting_locked(h, id);
+  return p ? p->call : NULL;
 }
 
 /* Hands a reply to its request (which then owns the payload); EIO for a frame nobody asked for.
  * A submitted call's request is unlinked and returned in *sub, for the reader to complete. */
 static int route_reply_locked(handle_t *h, uint16_t type, uint32_t id, uint8_t *payload, uint32_t len,
                               struct pending **sub) {
-  struct pending **pp = &h->pending;
-  while (*pp && !((*pp)->id == id && !(*pp)->done)) pp = &(*pp)->next;
+  struct pending **pp = awaiting_locked(h, id);
   struct pending *p = *pp;
   if (!p || (type != WIRE_HELLO_REPLY && type != WIRE_INVOKE_REPLY && type != WIRE_INSTANCES) || len < 4) {
     return EIO;
@@ -668,8 +674,9 @@ int transport_register(handle_t *h, struct pending *p) {
   if (h->dead || h->closing) return EIO;
   p->id = ++h->next_id;
   if (p->id == 0) p->id = ++h->next_id;
-  p->next = h->pending;
-  h->pending = p;
+  struct pending **bucket = &h->pending[p->id & (PENDING_BUCKETS - 1)];
+  p->next = *bucket;
+  *bucket = p;
   return 0;
 }
 
@@ -691,7 +698,7 @@ int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, i
     p.status = EIO;
   }
   while (!p.done) pthread_cond_wait(&h->replies, &h->lock);
-  struct pending **pp = &h->pending;
+  struct pending **pp = &h->pending[p.id & (PENDING_BUCKETS - 1)];
   while (*pp != &p) pp = &(*pp)->next;
   *pp = p.next;
   pthread_mutex_unlock(&h->lock);

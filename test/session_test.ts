@@ -314,6 +314,32 @@ Deno.test({
       );
       assertEquals((await sim.control({ op: "clear" }) as { released: number }).released, 2);
     });
+    await t.step("calls in flight, answered out of order: each gets its own answer", async () => {
+      // More calls than the library's table of awaited replies has buckets, answered in another
+      // order than sent (vmnic0's held until vmnic1's are done), each one's bytes its own. A vendor's
+      // library waits for at most 24 calls at once (blocking_pool.ts): it holds fewer, so that the
+      // others can pass.
+      await using s = await open(acmeNic);
+      const holding = s.library.completionQueue ? 1500 : 16;
+      await sim.control({ op: "stall", instance: "vmnic0", count: "inf" });
+      const echo = (instance: string, i: number) => {
+        const payload = new Uint8Array(56).fill(i & 0xff);
+        payload[0] = i >> 8;
+        return s.invoke("echo", { instance, msg: { seq: BigInt(i), payload } }).then((r) => ({ i, r }));
+      };
+      const held = Array.from({ length: holding }, (_, i) => echo("vmnic0", 2 * i));
+      const answered = await Promise.all(Array.from({ length: 1500 }, (_, i) => echo("vmnic1", 2 * i + 1)));
+      await waitUntil(
+        async () =>
+          (await sim.control({ op: "status" }) as { stalledCalls: number }).stalledCalls === holding,
+        `vmnic0's ${holding} calls to be held in the kernel`,
+      );
+      assertEquals((await sim.control({ op: "clear" }) as { released: number }).released, holding);
+      for (const { i, r } of [...answered, ...await Promise.all(held)]) {
+        assertEquals(r.msg.seq, BigInt(i) + 1n, `call ${i}'s answer`);
+        assertEquals([r.msg.payload[0], r.msg.payload[55]], [i >> 8, i & 0xff], `call ${i}'s bytes`);
+      }
+    });
     await t.step("every validation error names the parameter, before any C call", async () => {
       await using s = await open(acmeNic);
       // The kernel counts the calls that reach it: none of the bad inputs below may.
