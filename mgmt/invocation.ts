@@ -56,6 +56,23 @@ export interface InvocationHost {
   instanceLabel(id: bigint): string | undefined;
 }
 
+/**
+ * The caller buffers an encoding collects, kept for the call only when there are any: most calls
+ * have none, and a list of its own for each cost every call two objects. (An encoding runs no other
+ * call's: a getter that invokes only records its call for a later slice.)
+ */
+let scratch = new CallerBuffers();
+const NO_BUFFERS: CallerBuffers = Object.freeze({
+  list: Object.freeze([]) as unknown as CallerBuffers["list"],
+});
+
+/** The buffers collected in {@link scratch}, handed over whole (a fresh one collects from then on). */
+function takeScratch(): CallerBuffers {
+  const taken = scratch;
+  scratch = new CallerBuffers();
+  return taken;
+}
+
 /** One invoke, from its slice to its settled promise. */
 export class Invocation implements SliceJob, CallSink {
   /** The instance addressed, once its slice found it. */
@@ -102,15 +119,16 @@ export class Invocation implements SliceJob, CallSink {
     if (this.#signal?.aborted) throw this.#signal.reason;
     const inst = this.instance = host.instanceId(this.#input?.instance, this.#callback);
     const plan = this.#plan;
-    const pinned = this.#pinned = new CallerBuffers();
     const block = this.#block = plan.blocks.take();
     let data: readonly Uint8Array[];
     try {
-      data = this.#data = plan.args.encode(this.#input, pinned, block);
+      data = this.#data = plan.args.encode(this.#input, scratch, block);
     } catch (e) {
+      scratch.list.length = 0;
       plan.blocks.give(block);
       throw e;
     }
+    const pinned = this.#pinned = scratch.list.length === 0 ? NO_BUFFERS : takeScratch();
     this.#recording = recordCall(host.core.recordable, plan.c, inst, data, pinned.list);
     try {
       plan.call.start(inst, data, this, this.#signal, pinned.list);

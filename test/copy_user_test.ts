@@ -53,6 +53,12 @@ Deno.test({
       ValueError,
       "len says 14 bytes but the buffer holds 13",
     );
+    // The refused call's buffers went with it: the next call pins none of them.
+    const plain = await s.invoke("transfer", {
+      instance: "dev0",
+      io: { src: 16n, dst: 16n, len: 4, status: 1 },
+    });
+    assertEquals([plain.io.src, plain.io.dst], [16n, 16n]);
 
     // After the call, the caller's memory is out of reach.
     await s.invoke("late", { instance: "dev0", io: { src, dst, len: 4, status: 0 } });
