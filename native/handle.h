@@ -173,6 +173,7 @@ struct vmkMgmtUserHandleInt {
   int dead;    /* connection lost: every call fails with EIO */
   int closing; /* Destroy is under way */
   int users;   /* API calls in progress (Destroy waits for them) */
+  int pollers; /* programs in vmkmgmt_UserPoll on this handle (atomic): the reader leaves them their answers */
   uint32_t next_id;
   /* Requests awaiting their reply, by id: chained in bucket `id % PENDING_BUCKETS` (ids are handed
    * out in turn, so the buckets fill evenly). One list for all made every reply walk past the calls

@@ -678,7 +678,9 @@ QUEUE_EXPORT int vmkmgmt_UserPoll(vmk_MgmtUserHandle h, vmk_uint32 spin_us) {
   int rc = registry_enter(h);
   if (rc != 0) return rc;
   /* (attached before Begin and never changed after: read without the lock, as Submit does) */
+  __atomic_add_fetch(&h->pollers, 1, __ATOMIC_ACQ_REL);
   rc = h->queue ? poll_queue(h->queue, h, spin_us) : EINVAL;
+  __atomic_sub_fetch(&h->pollers, 1, __ATOMIC_ACQ_REL);
   registry_leave(h);
   return rc;
 }
