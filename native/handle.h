@@ -249,6 +249,8 @@ void submit_unqueued(handle_t *h, struct submitted *sub);
 struct submitted *submit_unqueued_list(handle_t *h, struct submitted *list, size_t n);
 
 /* queue.c */
+/* The monotonic clock, ns (spins and the reader's deferral to a polling program measure with it). */
+uint64_t now_ns(void);
 struct qentry *queue_entry_new(void);
 void queue_entry_free(struct qentry *e);
 /* Pushing: the doorbell rings when the queue goes from empty to non-empty. With `ring_owed` (the
@@ -262,7 +264,8 @@ struct completions {
   struct qentry *first, *last;
 };
 void queue_batch_add(struct completions *b, struct qentry *e, uint64_t token, int status);
-void queue_batch_push(vmkmgmt_Queue q, struct completions *b);
+/* With `ring_owed` the ring is left to the caller's batch, as queue_complete's. */
+void queue_batch_push(vmkmgmt_Queue q, struct completions *b, int *ring_owed);
 /* h->lock held: an EVENT payload (taken on 0); EOVERFLOW (too many of h's queued), EBADMSG (it does
  * not match the signature), ENOMEM. On an error the caller frees it and, unless `paid` (acknowledged
  * when read), acknowledges it. With `ring_owed` (the receive side, mid-batch) the event is held for

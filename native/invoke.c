@@ -172,15 +172,6 @@ void submit_replied(handle_t *h, struct submitted *sub, int status, uint8_t *pay
   if (ready) complete(h, sub, ring_owed);
 }
 
-/* The call's frame is out (or dropped): the token completes if the reply came first. */
-void submit_unqueued(handle_t *h, struct submitted *sub) {
-  pthread_mutex_lock(&h->lock);
-  sub->queued = 0;
-  int ready = sub->replied;
-  pthread_mutex_unlock(&h->lock);
-  if (ready) complete(h, sub, NULL);
-}
-
 /* The frames of the first `n` calls of a corked list (linked by next_corked) are out, or dropped:
  * submit_unqueued for each, under one take of the handle's lock. Why: the reader takes that lock
  * for every answer, and against a kernel that answers at once a flush of a thousand calls taking it
@@ -208,8 +199,14 @@ struct submitted *submit_unqueued_list(handle_t *h, struct submitted *list, size
     free(ready);
     ready = next;
   }
-  queue_batch_push(h->queue, &done);
+  queue_batch_push(h->queue, &done, NULL);
   return list;
+}
+
+/* The call's frame is out (or dropped): the token completes if the reply came first. */
+void submit_unqueued(handle_t *h, struct submitted *sub) {
+  sub->next_corked = NULL; /* (a list of one: its frame was the writer's, not in the cork list) */
+  submit_unqueued_list(h, sub, 1);
 }
 
 QUEUE_EXPORT int vmkmgmt_UserSubmit(vmk_MgmtUserHandle h, vmk_uint64 token, vmk_uint64 instanceId, vmk_uint64 callbackId,

@@ -190,13 +190,9 @@ static void ring_or_owe(vmkmgmt_Queue q, int *ring_owed) {
 }
 
 void queue_complete(vmkmgmt_Queue q, struct qentry *e, uint64_t token, int status, int *ring_owed) {
-  e->kind = VMKMGMT_ENTRY_COMPLETION;
-  e->key = token;
-  e->status = status;
-  pthread_mutex_lock(&q->lock);
-  int rang = push_qlocked(q, e);
-  pthread_mutex_unlock(&q->lock);
-  if (rang) ring_or_owe(q, ring_owed);
+  struct completions one = {0};
+  queue_batch_add(&one, e, token, status);
+  queue_batch_push(q, &one, ring_owed);
 }
 
 void queue_batch_add(struct completions *b, struct qentry *e, uint64_t token, int status) {
@@ -209,13 +205,13 @@ void queue_batch_add(struct completions *b, struct qentry *e, uint64_t token, in
   b->last = e;
 }
 
-void queue_batch_push(vmkmgmt_Queue q, struct completions *b) {
+void queue_batch_push(vmkmgmt_Queue q, struct completions *b, int *ring_owed) {
   if (!b->first) return;
   pthread_mutex_lock(&q->lock);
   int rang = push_chain_qlocked(q, b->first, b->last);
   pthread_mutex_unlock(&q->lock);
   b->first = b->last = NULL;
-  if (rang) queue_ring(q);
+  if (rang) ring_or_owe(q, ring_owed);
 }
 
 /* Puts an event's entry into the queue (q->lock held), unless too many of h's are there already:
@@ -603,7 +599,7 @@ QUEUE_EXPORT int vmkmgmt_UserAttachCompletions(vmk_MgmtUserHandle h, vmkmgmt_Que
   return attach_queue(h, q, 0, 0);
 }
 
-static uint64_t now_ns(void) {
+uint64_t now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;

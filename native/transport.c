@@ -23,7 +23,6 @@
 #include <string.h>
 #include <poll.h>
 #include <sched.h>
-#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -423,9 +422,14 @@ static struct pending *fail_all_locked(handle_t *h) {
   return failed;
 }
 
+/* The bucket of request id `id` (lock held). */
+static struct pending **bucket_locked(handle_t *h, uint32_t id) {
+  return &h->pending[id & (PENDING_BUCKETS - 1)];
+}
+
 /* The link to the request with id `id` still awaiting its reply (lock held); at NULL, none. */
 static struct pending **awaiting_locked(handle_t *h, uint32_t id) {
-  struct pending **pp = &h->pending[id & (PENDING_BUCKETS - 1)];
+  struct pending **pp = bucket_locked(h, id);
   while (*pp && !((*pp)->id == id && !(*pp)->done)) pp = &(*pp)->next;
   return pp;
 }
@@ -513,15 +517,12 @@ static int handle_frame(handle_t *h, uint16_t type, uint32_t id, uint8_t *payloa
  * against ~31k in the other way, the reader's CPU ~18 µs a call against ~5). What the program
  * cannot take (a COPY_REQUEST, a frame not yet whole) the reader reads after READER_DEFER_NS. */
 static int reader_defers(handle_t *h) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  int64_t until = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec + READER_DEFER_NS;
+  uint64_t until = now_ns() + READER_DEFER_NS;
   while (__atomic_load_n(&h->pollers, __ATOMIC_ACQUIRE) > 0) {
     int avail = 0;
     if (ioctl(h->fd, FIONREAD, &avail) != 0) return 0;
     if (avail == 0) return 1;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if ((int64_t)t.tv_sec * 1000000000 + t.tv_nsec > until) return 0;
+    if (now_ns() > until) return 0;
     sched_yield();
   }
   return 0;
@@ -701,7 +702,7 @@ int transport_register(handle_t *h, struct pending *p) {
   if (h->dead || h->closing) return EIO;
   p->id = ++h->next_id;
   if (p->id == 0) p->id = ++h->next_id;
-  struct pending **bucket = &h->pending[p->id & (PENDING_BUCKETS - 1)];
+  struct pending **bucket = bucket_locked(h, p->id);
   p->next = *bucket;
   *bucket = p;
   return 0;
@@ -725,7 +726,7 @@ int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, i
     p.status = EIO;
   }
   while (!p.done) pthread_cond_wait(&h->replies, &h->lock);
-  struct pending **pp = &h->pending[p.id & (PENDING_BUCKETS - 1)];
+  struct pending **pp = bucket_locked(h, p.id);
   while (*pp != &p) pp = &(*pp)->next;
   *pp = p.next;
   pthread_mutex_unlock(&h->lock);
