@@ -46,15 +46,22 @@ function threadCpuNs(): number {
 const cpuPerOp: Record<string, number> = {};
 
 /**
- * Runs `op` (in `width` concurrent lanes) for SECONDS; returns operations per second. With a
- * `name`, also keeps the JavaScript thread's CPU per operation in {@link cpuPerOp}.
+ * Runs `op` (in `width` concurrent lanes) for SECONDS, after a warm-up, or for `windowMs` without
+ * one; returns operations per second. With a `name`, also keeps the JavaScript thread's CPU per
+ * operation in {@link cpuPerOp}.
  */
-async function rate(width: number, op: () => Promise<unknown> | unknown, name?: string): Promise<number> {
-  for (let i = 0; i < 200; i++) await op(); // warm-up
+async function rate(
+  width: number,
+  op: () => Promise<unknown> | unknown,
+  name?: string,
+  windowMs?: number,
+): Promise<number> {
+  if (windowMs === undefined) { for (let i = 0; i < 200; i++) await op(); // warm-up
+   }
   let n = 0;
   const cpu0 = threadCpuNs();
   const start = performance.now();
-  const end = start + SECONDS * 1000;
+  const end = start + (windowMs ?? SECONDS * 1000);
   await Promise.all(Array.from({ length: width }, async () => {
     while (performance.now() < end) {
       for (let i = 0; i < 20; i++) await op();
@@ -78,20 +85,6 @@ async function best(measure: Record<string, () => Promise<number>>): Promise<Rec
 const PAIRS = Number(Deno.env.get("BENCH_PAIRS") ?? 10);
 const PAIR_WINDOW_MS = 250;
 
-/** Operations per second of `op` in `width` lanes over one short window (no warm-up: see {@link paired}). */
-async function windowRate(width: number, op: () => Promise<unknown>): Promise<number> {
-  let n = 0;
-  const start = performance.now();
-  const end = start + PAIR_WINDOW_MS;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (performance.now() < end) {
-      await op();
-      n++;
-    }
-  }));
-  return n / ((performance.now() - start) / 1000);
-}
-
 /**
  * The rate of `a` over that of `b`, side by side: PAIRS short windows of each, back to back (in
  * turn a-b and b-a, so a drift favours neither), the median of the pairs' ratios. Why beside the
@@ -100,15 +93,16 @@ async function windowRate(width: number, op: () => Promise<unknown>): Promise<nu
  * two windows see the same machine. Both are reported.
  */
 async function paired(width: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 200; i++) await a(), await b(); // warm-up
+  for (let i = 0; i < 200; i++) await a(), await b(); // warm-up (the windows have none)
+  const inWindow = (op: () => Promise<unknown>) => rate(width, op, undefined, PAIR_WINDOW_MS);
   const ratios: number[] = [];
   for (let i = 0; i < PAIRS; i++) {
     if (i % 2 === 0) {
-      const ra = await windowRate(width, a);
-      ratios.push(ra / await windowRate(width, b));
+      const ra = await inWindow(a);
+      ratios.push(ra / await inWindow(b));
     } else {
-      const rb = await windowRate(width, b);
-      ratios.push(await windowRate(width, a) / rb);
+      const rb = await inWindow(b);
+      ratios.push(await inWindow(a) / rb);
     }
   }
   ratios.sort((x, y) => x - y);
