@@ -202,6 +202,9 @@ async function refuse(conn: Deno.Conn, why: string): Promise<void> {
   } catch { /* already closed */ }
 }
 
+/** Frames of one task are written together up to this many bytes (a larger one goes alone). */
+const CORK_BYTES = 256 * 1024;
+
 /** One encoding per event, however many sessions it goes to. */
 const eventFrames = new WeakMap<EventMessage, Uint8Array>();
 
@@ -223,6 +226,9 @@ class Connection {
   #queued = 0;
   #reserved = 0;
   #lastWrite = Date.now();
+  /** Frames sent in this task, not yet written (see #send). */
+  #corked: Uint8Array[] = [];
+  #corkedBytes = 0;
   #progress: PromiseWithResolvers<void> | undefined;
   // The kernel's copies from and to the caller's memory, waiting for their COPY_REPLY. While one
   // waits, reading goes on whatever is pending (the reply must get through); a library that does
@@ -285,11 +291,40 @@ class Connection {
     } catch { /* already closed */ }
   }
 
+  /**
+   * Queues a frame. The frames of one task go out together, in one write, at its end: a burst of
+   * events (up to the session's window of 64) or of replies took one write and one promise each,
+   * and the write of each frame cost the simulator more than the rest of sending it.
+   */
   readonly #send = (frame: Uint8Array): void => {
     if (!this.#open) return;
     this.#queued += frame.length;
-    this.#writer.write(frame).then(() => {
-      this.#queued -= frame.length;
+    // A large frame goes alone (joined, it would be copied): after what was queued before it.
+    if (frame.length >= CORK_BYTES) this.#uncork();
+    if (this.#corked.length === 0) queueMicrotask(this.#uncork);
+    this.#corked.push(frame);
+    this.#corkedBytes += frame.length;
+    if (this.#corkedBytes >= CORK_BYTES) this.#uncork();
+  };
+
+  /** Writes the frames queued so far (joined into one buffer when there are several). */
+  readonly #uncork = (): void => {
+    const frames = this.#corked;
+    if (frames.length === 0) return;
+    const bytes = this.#corkedBytes;
+    this.#corked = [];
+    this.#corkedBytes = 0;
+    let chunk = frames[0];
+    if (frames.length > 1) {
+      chunk = new Uint8Array(bytes);
+      let at = 0;
+      for (const f of frames) {
+        chunk.set(f, at);
+        at += f.length;
+      }
+    }
+    this.#writer.write(chunk).then(() => {
+      this.#queued -= bytes;
       this.#lastWrite = Date.now();
       this.#wake();
     }, () => this.#shut());
@@ -297,6 +332,7 @@ class Connection {
 
   readonly #shut = (): void => {
     if (!this.#open) return;
+    this.#uncork(); // (what was sent before goes first: an ERROR frame says why)
     this.#open = false;
     this.#wake();
     // A client that does not read would keep a graceful close waiting forever.
