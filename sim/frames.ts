@@ -272,68 +272,81 @@ export class PayloadReader {
   }
 }
 
-/** A little-endian payload builder. */
+/**
+ * A little-endian payload builder, writing into one buffer that grows as needed: a buffer per
+ * field (an ArrayBuffer each, among the dearest allocations in Deno) made the simulator spend more
+ * on encoding an event than on sending it.
+ */
 export class PayloadWriter {
-  #parts: Uint8Array[] = [];
+  #bytes = new Uint8Array(64);
+  #view = new DataView(this.#bytes.buffer);
   #size = 0;
 
-  #push(b: Uint8Array): this {
-    this.#parts.push(b);
-    this.#size += b.length;
-    return this;
+  /** Room for `n` more bytes; where they start. */
+  #take(n: number): number {
+    const at = this.#size;
+    if (at + n > this.#bytes.length) {
+      const grown = new Uint8Array(Math.max(at + n, 2 * this.#bytes.length));
+      grown.set(this.#bytes.subarray(0, at));
+      this.#bytes = grown;
+      this.#view = new DataView(grown.buffer);
+    }
+    this.#size = at + n;
+    return at;
   }
 
   /** Appends a u32. */
   u32(v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v >>> 0, true);
-    return this.#push(b);
+    const at = this.#take(4); // (first: it may replace the view)
+    this.#view.setUint32(at, v >>> 0, true);
+    return this;
   }
 
   /** Appends an i32. */
   i32(v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setInt32(0, v, true);
-    return this.#push(b);
+    const at = this.#take(4);
+    this.#view.setInt32(at, v, true);
+    return this;
   }
 
   /** Appends a u64. */
   u64(v: bigint | number): this {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(v), true);
-    return this.#push(b);
+    const at = this.#take(8);
+    this.#view.setBigUint64(at, BigInt(v), true);
+    return this;
   }
 
   /** Appends a u8. */
   u8(v: number): this {
-    return this.#push(new Uint8Array([v]));
+    const at = this.#take(1);
+    this.#view.setUint8(at, v);
+    return this;
   }
 
   /** Appends `n` zero bytes (reserved fields). */
   zeros(n: number): this {
-    return this.#push(new Uint8Array(n));
+    const at = this.#take(n);
+    this.#bytes.fill(0, at, at + n); // (a grown buffer is zeroed, but not one written before)
+    return this;
   }
 
   /** Appends a name as a zero-padded `char[n]` (cut to n-1 bytes). */
   name(s: string, n = NAME_SIZE): this {
-    const b = new Uint8Array(n);
-    b.set(new TextEncoder().encode(s).subarray(0, n - 1));
-    return this.#push(b);
+    const at = this.#take(n);
+    const field = this.#bytes.subarray(at, at + n).fill(0);
+    new TextEncoder().encodeInto(s, field.subarray(0, n - 1));
+    return this;
   }
 
   /** Appends raw bytes. */
   bytes(b: Uint8Array): this {
-    return this.#push(b);
+    const at = this.#take(b.length);
+    this.#bytes.set(b, at);
+    return this;
   }
 
-  /** The payload. */
+  /** The payload (a buffer of its own). */
   finish(): Uint8Array {
-    const out = new Uint8Array(this.#size);
-    let off = 0;
-    for (const p of this.#parts) {
-      out.set(p, off);
-      off += p.length;
-    }
-    return out;
+    return this.#bytes.slice(0, this.#size);
   }
 }

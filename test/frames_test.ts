@@ -4,7 +4,7 @@
  * payload arrives.
  */
 import { assertEquals, assertThrows } from "@std/assert";
-import { buildFrame, FrameParser, FrameType, ProtocolError } from "../sim/frames.ts";
+import { buildFrame, FrameParser, FrameType, PayloadWriter, ProtocolError } from "../sim/frames.ts";
 
 const frames = [
   buildFrame(FrameType.HELLO, 1, Uint8Array.from({ length: 72 }, (_, i) => i)),
@@ -61,4 +61,33 @@ Deno.test("a bad or oversized header is refused before its payload arrives", () 
   const bad = buildFrame(FrameType.INVOKE, 1);
   bad[0] ^= 1;
   assertThrows(() => new FrameParser().push(bad), ProtocolError, "bad magic");
+});
+
+Deno.test("a payload written past its writer's first buffer keeps every field where it was put", () => {
+  const w = new PayloadWriter().u8(7).zeros(3).u32(0xfffffffe).i32(-2);
+  for (let i = 0; i < 40; i++) w.u64(BigInt(i) << 40n).name(`n${i}`, 8); // (~640 bytes: it grows)
+  const tail = new Uint8Array(300).fill(0xab);
+  const p = w.bytes(tail).finish();
+  assertEquals(p.length, 12 + 40 * 16 + 300);
+  assertEquals(p.byteOffset, 0);
+  assertEquals(p.buffer.byteLength, p.length); // (its own buffer, not a view of the writer's)
+  const v = new DataView(p.buffer);
+  assertEquals([v.getUint8(0), v.getUint8(1), v.getUint32(4, true), v.getInt32(8, true)], [
+    7,
+    0,
+    0xfffffffe,
+    -2,
+  ]);
+  for (let i = 0; i < 40; i++) {
+    const at = 12 + i * 16;
+    assertEquals(v.getBigUint64(at, true), BigInt(i) << 40n);
+    const name = p.subarray(at + 8, at + 16);
+    assertEquals(new TextDecoder().decode(name.subarray(0, name.indexOf(0))), `n${i}`);
+  }
+  assertEquals(p.subarray(12 + 40 * 16), tail);
+});
+
+Deno.test("a name is cut to leave its terminating zero, and what pads it is zero", () => {
+  const p = new PayloadWriter().name("abcdefghij", 8).zeros(4).finish();
+  assertEquals([...p], [..."abcdefg"].map((c) => c.charCodeAt(0)).concat([0, 0, 0, 0, 0]));
 });
