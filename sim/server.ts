@@ -15,6 +15,7 @@
 import { defaultSocketPath } from "./client.ts";
 import type { ControlRequest } from "./client.ts";
 import { PeerTracker } from "../ffi/peer.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { dirnameOf } from "../util/path.ts";
 import { checkPeer, ensureSocketDir } from "../util/socket_trust.ts";
 import { runControl } from "./control.ts";
@@ -314,15 +315,7 @@ class Connection {
     const bytes = this.#corkedBytes;
     this.#corked = [];
     this.#corkedBytes = 0;
-    let chunk = frames[0];
-    if (frames.length > 1) {
-      chunk = new Uint8Array(bytes);
-      let at = 0;
-      for (const f of frames) {
-        chunk.set(f, at);
-        at += f.length;
-      }
-    }
+    const chunk = frames.length === 1 ? frames[0] : concatBytes(frames, bytes);
     this.#writer.write(chunk).then(() => {
       this.#queued -= bytes;
       this.#lastWrite = Date.now();

@@ -8,69 +8,21 @@
  * stop or a normal exit writes them all); a write that fails ends the recording, and says why.
  * @module
  */
-import { NAME_SIZE } from "../../abi/facts.ts";
+import { ByteBuilder, concatBytes } from "../../util/bytes.ts";
 import { crc32 } from "../../util/crc32.ts";
 import { TRACE_HEADER_SIZE, TRACE_KIND, TRACE_MARKER, TRACE_VERSION } from "./format.ts";
 
 const utf8 = new TextEncoder();
 
 /** One record's payload, built field by field (little-endian, as TRACE.md says). */
-export class RecordBuilder {
-  #bytes = new Uint8Array(256);
-  #view = new DataView(this.#bytes.buffer);
-  #length = 0;
+export class RecordBuilder extends ByteBuilder {
+  constructor() {
+    super(256);
+  }
 
-  /** Room for n more bytes; where they go. (Call it before reading #view or #bytes: it may replace them.) */
-  #room(n: number): number {
-    if (this.#length + n > this.#bytes.length) {
-      const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.#length + n));
-      grown.set(this.#bytes.subarray(0, this.#length));
-      this.#bytes = grown;
-      this.#view = new DataView(grown.buffer);
-    }
-    const at = this.#length;
-    this.#length += n;
-    return at;
-  }
-  /** Appends a byte. */
-  u8(v: number): this {
-    const at = this.#room(1);
-    this.#view.setUint8(at, v);
-    return this;
-  }
-  /** Appends a 16-bit unsigned integer. */
-  u16(v: number): this {
-    const at = this.#room(2);
-    this.#view.setUint16(at, v, true);
-    return this;
-  }
-  /** Appends a 32-bit unsigned integer (a negative one as its two's complement: a status). */
-  u32(v: number): this {
-    const at = this.#room(4);
-    this.#view.setUint32(at, v >>> 0, true);
-    return this;
-  }
-  /** Appends a 64-bit unsigned integer. */
-  u64(v: bigint | number): this {
-    const at = this.#room(8);
-    this.#view.setBigUint64(at, BigInt(v), true);
-    return this;
-  }
-  /** Appends bytes. */
-  bytes(b: Uint8Array): this {
-    const at = this.#room(b.length);
-    this.#bytes.set(b, at);
-    return this;
-  }
-  /** Appends a `name[32]`: the text, NUL-padded (cut at 31 bytes). */
-  name(text: string): this {
-    const b = new Uint8Array(NAME_SIZE);
-    b.set(utf8.encode(text).subarray(0, NAME_SIZE - 1));
-    return this.bytes(b);
-  }
   /** The record: header (marker, kind, length, CRC of the payload) and payload. */
   frame(kind: number): Uint8Array {
-    const payload = this.#bytes.subarray(0, this.#length);
+    const payload = this.written();
     const out = new Uint8Array(TRACE_HEADER_SIZE + payload.length);
     const v = new DataView(out.buffer);
     v.setUint32(0, TRACE_MARKER, true);
@@ -134,10 +86,7 @@ export class TraceWriter {
     while (this.#pending.length && !this.error) {
       const batch = this.#pending;
       this.#pending = [];
-      const size = batch.reduce((n, r) => n + r.length, 0);
-      const bytes = new Uint8Array(size);
-      let at = 0;
-      for (const r of batch) bytes.set(r, at), at += r.length;
+      const bytes = concatBytes(batch);
       try {
         for (let done = 0; done < bytes.length;) done += await this.#file.write(bytes.subarray(done));
         this.#written += batch.length;
