@@ -10,12 +10,19 @@
  * what they return (the rule of `Type.decode`). Vectors are not in blocks: they vary in size, and a
  * vector-out buffer is itself the value returned.
  *
+ * New blocks are carved from slabs of {@link SLAB_BYTES}, each block on cache lines of its own
+ * (`ffi/aligned_bytes.ts`): the library's reader thread writes a call's answer into its block and
+ * JavaScript reads it, so every line a block spans crosses between two CPUs twice a call — a
+ * 64-byte block on a buffer of its own (16-byte aligned) spans two lines three times in four. And a
+ * slab is one ArrayBuffer for many blocks, where a block used to be one of its own.
+ *
  * What it gives up: up to {@link KEPT_BLOCKS} free blocks per callback (and at most
  * {@link KEPT_BYTES} of them) stay allocated for the life of the session once that many calls ran at
  * once — a few hundred bytes each for real drivers' parameters, besides ~300 bytes of objects. So
  * many because a burst of a thousand calls is common (a fleet's worth of `getStats`): with 64 kept,
  * 936 blocks of such a burst were new, each a new ArrayBuffer (~1 µs) and more for the garbage
- * collector to copy while its calls were in flight.
+ * collector to copy while its calls were in flight. A block is rounded up to whole cache lines, and
+ * a slab lives while any block carved from it does.
  *
  * @example
  * ```ts
@@ -28,6 +35,7 @@
  * @module
  */
 import { isVector } from "../abi/facts.ts";
+import { alignedBytes, CACHE_LINE_BYTES } from "../ffi/aligned_bytes.ts";
 import { zeroBytes } from "./types/byte_pool.ts";
 import { writesWhole } from "./types/type.ts";
 import type { CallbackInfo } from "./signature.ts";
@@ -40,6 +48,12 @@ export const KEPT_BYTES = 1 << 20;
 
 /** Where each parameter starts in a block: 16-byte aligned, as malloc would give C. */
 const ALIGN = 16;
+
+/** New blocks are carved from slabs of this many bytes (a larger block is a slab of its own). */
+export const SLAB_BYTES = 4096;
+
+/** The bytes of a block with no fixed-size parameter (every one a vector): nothing to carve. */
+const NO_BYTES = new Uint8Array(0);
 
 /** One call's fixed-size parameter buffers. */
 export interface ParamBlock {
@@ -58,10 +72,15 @@ export class ParamBlocks {
   readonly #offsets: (number | undefined)[];
   readonly #sizes: number[];
   readonly #size: number;
+  /** A block's bytes in its slab: its size in whole cache lines. */
+  readonly #stride: number;
   readonly #keep: number;
   /** The parameters a block used again must have zeroed: those no encoder writes whole. */
   readonly #toZero: number[];
   readonly #free: ParamBlock[] = [];
+  /** Where new blocks are carved, and how far it is used. */
+  #slab: Uint8Array = NO_BYTES;
+  #slabUsed = 0;
 
   /** Lays out `cb`'s fixed-size parameters in a block. */
   constructor(cb: CallbackInfo) {
@@ -74,13 +93,14 @@ export class ParamBlocks {
       return here;
     });
     this.#size = at;
+    this.#stride = Math.ceil(at / CACHE_LINE_BYTES) * CACHE_LINE_BYTES;
     // An out parameter is written by the kernel only, and a union or command by its arm only; every
     // other parameter's encoder writes all its bytes (writesWhole), so zeroing it first — a fill of
     // the whole block, ~15 ns of a call's ~300 ns of JavaScript — was done twice.
     this.#toZero = cb.params.flatMap((p, i) =>
       !isVector(p.dir) && (p.dir === "out" || !writesWhole(p.type)) ? [i] : []
     );
-    this.#keep = Math.max(1, Math.min(KEPT_BLOCKS, Math.floor(KEPT_BYTES / Math.max(at, 1))));
+    this.#keep = Math.max(1, Math.min(KEPT_BLOCKS, Math.floor(KEPT_BYTES / Math.max(this.#stride, 1))));
   }
 
   /**
@@ -98,7 +118,7 @@ export class ParamBlocks {
       kept.inUse = true;
       return kept;
     }
-    const bytes = new Uint8Array(this.#size);
+    const bytes = this.#carve();
     const views = this.#offsets.map((at, i) =>
       at === undefined ? undefined : bytes.subarray(at, at + this.#sizes[i])
     );
@@ -108,6 +128,19 @@ export class ParamBlocks {
       bytes,
       inUse: true,
     };
+  }
+
+  /** A new block's bytes, zeroed, from the slab (a new one when it is used up). */
+  #carve(): Uint8Array {
+    const size = this.#size, stride = this.#stride;
+    if (size === 0) return NO_BYTES;
+    if (this.#slabUsed + stride > this.#slab.length) {
+      this.#slab = alignedBytes(Math.max(1, Math.floor(SLAB_BYTES / stride)) * stride);
+      this.#slabUsed = 0;
+    }
+    const at = this.#slabUsed;
+    this.#slabUsed += stride;
+    return this.#slab.subarray(at, at + size);
   }
 
   /**

@@ -122,3 +122,28 @@ Deno.test("large parameters keep fewer free blocks: at most KEPT_BYTES of them, 
   const reused = again.filter((b) => taken.includes(b)).length;
   assertEquals(reused, Math.floor(KEPT_BYTES / 300_000), "3 blocks of 300,000 bytes fit in 1 MiB");
 });
+
+Deno.test("new blocks are carved from shared slabs, each on cache lines of its own", () => {
+  const addressOf = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+  const small = defineSignature({
+    name: "small",
+    vendor: "acme",
+    version: "1.0.0.0",
+    callbacks: { put: { id: 16, params: { a: t.in(t.u32), b: t.inout(t.u8) } } }, // 32 bytes a block
+  });
+  for (const cb of [acmeNic.callbacks.echo, small.callbacks.put]) {
+    const blocks = new ParamBlocks(cb);
+    const taken = Array.from({ length: 100 }, () => blocks.take());
+    const size = taken[0].bytes.length;
+    const at = taken.map((b) => addressOf(b.bytes)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+    for (const [i, a] of at.entries()) {
+      assertEquals(a % 64n, 0n, `block ${i} starts on a cache line`);
+      if (i > 0) assert(a - at[i - 1] >= BigInt(Math.ceil(size / 64) * 64), `block ${i} shares no line`);
+    }
+    assert(new Set(taken.map((b) => b.bytes.buffer)).size < 10, "blocks share slabs");
+    // A block is exactly its parameters' bytes: filling it reaches no other block.
+    taken[1].bytes.fill(0xee);
+    assert(taken.every((b, i) => i === 1 || b.bytes.every((x) => x === 0)), "the others stay zeroed");
+    for (const b of taken) blocks.give(b);
+  }
+});
