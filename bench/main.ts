@@ -18,7 +18,7 @@
 import { BRIDGE_ENV, LOCAL_HOST, SIM_SOCKET_ENV } from "../abi/facts.ts";
 import { acmeNic } from "../demo.ts";
 import { MAX_VECTOR_BYTES, open, type Session } from "../mod.ts";
-import { alignedBytes, CACHE_LINE_BYTES } from "../ffi/aligned_bytes.ts";
+import { alignedBytes, wholeCacheLines } from "../ffi/aligned_bytes.ts";
 import { loadLibrary } from "../ffi/library.ts";
 import { NativeHandle } from "../ffi/handle.ts";
 import { toCSignature } from "../mgmt/signature.ts";
@@ -47,8 +47,8 @@ function threadCpuNs(): number {
 const cpuPerOp: Record<string, number> = {};
 
 /**
- * Runs `op` (in `width` concurrent lanes, each passing its number) for SECONDS, after a warm-up, or for `windowMs` without
- * one; returns operations per second. With a `name`, also keeps the JavaScript thread's CPU per
+ * Runs `op` (in `width` concurrent lanes, each passing its number) for SECONDS, after a warm-up,
+ * or for `windowMs` without one; returns operations per second. With a `name`, also keeps the JavaScript thread's CPU per
  * operation in {@link cpuPerOp}.
  */
 async function rate(
@@ -212,7 +212,7 @@ async function bareEcho(): Promise<
   }
   const echo = handle.call(c.callbacks.find((cb) => cb.label === "echo")!);
   const size = 64; // (echo's one parameter, its message)
-  const stride = Math.ceil(size / CACHE_LINE_BYTES) * CACHE_LINE_BYTES;
+  const stride = wholeCacheLines(size);
   const slab = alignedBytes(BARE_LANES * stride);
   const lanes = Array.from({ length: BARE_LANES }, (_, i) => slab.subarray(i * stride, i * stride + size));
   return { call: (lane) => echo.invoke(1n, [lanes[lane]]), close: () => handle.destroy() };

@@ -19,6 +19,7 @@
  * ```
  * @module
  */
+import { addressOf } from "./address.ts";
 
 /** The cache line of x86_64, ESXi's. */
 export const CACHE_LINE_BYTES = 64;
@@ -34,7 +35,11 @@ export function alignedBytes(size: number): Uint8Array {
   }
   // (≥ 2 lines whatever the size: an ArrayBuffer of 64 bytes or fewer may live on V8's heap, which moves)
   const raw = new Uint8Array(size + 2 * CACHE_LINE_BYTES);
-  const address = Deno.UnsafePointer.value(Deno.UnsafePointer.of(raw));
-  const skip = (CACHE_LINE_BYTES - Number(BigInt(address) % BigInt(CACHE_LINE_BYTES))) % CACHE_LINE_BYTES;
+  const skip = (CACHE_LINE_BYTES - Number(addressOf(raw) % BigInt(CACHE_LINE_BYTES))) % CACHE_LINE_BYTES;
   return raw.subarray(skip, skip + size);
+}
+
+/** `size` bytes rounded up to whole cache lines: how far apart to carve blocks of that size. */
+export function wholeCacheLines(size: number): number {
+  return Math.ceil(size / CACHE_LINE_BYTES) * CACHE_LINE_BYTES;
 }

@@ -38,6 +38,7 @@ import {
   type InstanceEntry,
   LAYOUT,
 } from "./layout.ts";
+import { addressOf } from "./address.ts";
 import { kernelWaits } from "./blocking_pool.ts";
 import type { CompletionQueue, QueueSink } from "./completion_queue.ts";
 import type { VmkMgmtSymbols } from "./symbols.ts";
@@ -77,10 +78,6 @@ const NO_POINTERS: readonly CallerPointer[] = Object.freeze([]);
 /** Marks buffers as used until this point (a reference the optimiser cannot drop). */
 function keepAlive(buffers: unknown): void {
   if (buffers === keepAlive) throw new Error("unreachable");
-}
-
-function addressOf(buf: Uint8Array): bigint {
-  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>)));
 }
 
 /** One kernel callback of a handle, ready to invoke. */

@@ -35,7 +35,7 @@
  * @module
  */
 import { isVector } from "../abi/facts.ts";
-import { alignedBytes, CACHE_LINE_BYTES } from "../ffi/aligned_bytes.ts";
+import { alignedBytes, wholeCacheLines } from "../ffi/aligned_bytes.ts";
 import { zeroBytes } from "./types/byte_pool.ts";
 import { writesWhole } from "./types/type.ts";
 import type { CallbackInfo } from "./signature.ts";
@@ -93,7 +93,7 @@ export class ParamBlocks {
       return here;
     });
     this.#size = at;
-    this.#stride = Math.ceil(at / CACHE_LINE_BYTES) * CACHE_LINE_BYTES;
+    this.#stride = wholeCacheLines(at);
     // An out parameter is written by the kernel only, and a union or command by its arm only; every
     // other parameter's encoder writes all its bytes (writesWhole), so zeroing it first — a fill of
     // the whole block, ~15 ns of a call's ~300 ns of JavaScript — was done twice.

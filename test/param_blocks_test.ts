@@ -8,6 +8,8 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { acmeNic } from "../demo.ts";
 import { defineSignature, open, t, VmkMgmtError } from "../mod.ts";
+import { addressOf } from "../ffi/address.ts";
+import { wholeCacheLines } from "../ffi/aligned_bytes.ts";
 import { KEPT_BLOCKS, KEPT_BYTES, ParamBlocks } from "../mgmt/param_blocks.ts";
 import { encodeArguments } from "../mgmt/arguments.ts";
 import { startSimProcess } from "../sim/process.ts";
@@ -124,7 +126,6 @@ Deno.test("large parameters keep fewer free blocks: at most KEPT_BYTES of them, 
 });
 
 Deno.test("new blocks are carved from shared slabs, each on cache lines of its own", () => {
-  const addressOf = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
   const small = defineSignature({
     name: "small",
     vendor: "acme",
@@ -138,7 +139,7 @@ Deno.test("new blocks are carved from shared slabs, each on cache lines of its o
     const at = taken.map((b) => addressOf(b.bytes)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
     for (const [i, a] of at.entries()) {
       assertEquals(a % 64n, 0n, `block ${i} starts on a cache line`);
-      if (i > 0) assert(a - at[i - 1] >= BigInt(Math.ceil(size / 64) * 64), `block ${i} shares no line`);
+      if (i > 0) assert(a - at[i - 1] >= BigInt(wholeCacheLines(size)), `block ${i} shares no line`);
     }
     assert(new Set(taken.map((b) => b.bytes.buffer)).size < 10, "blocks share slabs");
     // A block is exactly its parameters' bytes: filling it reaches no other block.
