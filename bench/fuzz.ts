@@ -23,6 +23,7 @@ import { buildFrame, FrameType } from "../sim/frames.ts";
 import { encodeEventAck, encodeHello, encodeInvoke, encodeJsonPayload } from "../sim/payloads.ts";
 import { startSimProcess } from "../sim/process.ts";
 import { captureSessions, STANDIN, toScript } from "./fuzz_sessions.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const NATIVE = `${ROOT}native`;
@@ -202,12 +203,7 @@ const u16 = (v: number) => new Uint8Array(new Uint16Array([v]).buffer);
 const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
 const u64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
 const text = (s: string) => new TextEncoder().encode(s);
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) out.set(p, (o += p.length) - p.length);
-  return out;
-}
+const cat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /** The seed corpora: valid frames of every kind, for each harness. */
 export async function seeds(): Promise<Record<Harness, Record<string, Uint8Array>>> {

@@ -14,6 +14,7 @@ import { parseTrace, TraceError } from "../mgmt/trace/mod.ts";
 import { TRACE_HEADER_SIZE, TRACE_KIND } from "../mgmt/trace/format.ts";
 import { RecordBuilder } from "../mgmt/trace/writer.ts";
 import { startSimProcess } from "../sim/process.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 /** Where its seeds are. */
@@ -44,12 +45,7 @@ function random(seed: number): (n: number) => number {
 }
 
 /** The parts, one after another, in one new array. */
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) out.set(p, (at += p.length) - p.length);
-  return out;
-}
+const cat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 function mutate(seeds: Uint8Array[], rnd: (n: number) => number): Uint8Array {
   let b: Uint8Array = seeds[rnd(seeds.length)].slice();

@@ -26,6 +26,7 @@ import { kernelWaits, MAX_KERNEL_WAITS } from "../ffi/blocking_pool.ts";
 import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { buildFrame, FrameParser, FrameType } from "../sim/frames.ts";
 import { encodeHello, encodeInvoke, type ParamDescriptor } from "../sim/payloads.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
@@ -400,9 +401,7 @@ export function readLogFlood(n: number, bytes: number): Uint8Array {
       encodeInvoke({ instanceId: 1n, callbackId: READ_LOG, sync: true, params }),
     );
   const frames = [hello, ...Array.from({ length: n }, (_, i) => ask(2 + i))];
-  const out = new Uint8Array(frames.reduce((k, f) => k + f.length, 0));
-  frames.reduce((o, f) => (out.set(f, o), o + f.length), 0);
-  return out;
+  return concatBytes(frames);
 }
 
 function rssMiB(pid: number): number {
