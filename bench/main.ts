@@ -48,8 +48,8 @@ const cpuPerOp: Record<string, number> = {};
 
 /**
  * Runs `op` (in `width` concurrent lanes, each passing its number) for SECONDS, after a warm-up,
- * or for `windowMs` without one; returns operations per second. With a `name`, also keeps the JavaScript thread's CPU per
- * operation in {@link cpuPerOp}.
+ * or for `windowMs` without one; returns operations per second. With a `name`, also keeps the
+ * JavaScript thread's CPU per operation in {@link cpuPerOp}.
  */
 async function rate(
   width: number,
@@ -57,8 +57,9 @@ async function rate(
   name?: string,
   windowMs?: number,
 ): Promise<number> {
-  if (windowMs === undefined) { for (let i = 0; i < 200; i++) await op(0); // warm-up
-   }
+  if (windowMs === undefined) {
+    for (let i = 0; i < 200; i++) await op(0); // warm-up
+  }
   let n = 0;
   const cpu0 = threadCpuNs();
   const start = performance.now();
