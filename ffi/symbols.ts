@@ -68,9 +68,9 @@ export const SYMBOLS = {
   vmkmgmt_QueueWait: { parameters: ["pointer", "i32"], result: "i32", nonblocking: true, optional: true },
   // int vmkmgmt_QueuePoll(vmkmgmt_Queue queue, vmk_uint32 spin_us) — spins at most spin_us, never sleeps
   vmkmgmt_QueuePoll: { parameters: ["pointer", "u32"], result: "i32", optional: true },
-  // int vmkmgmt_UserPoll(vmk_MgmtUserHandle handle, vmk_uint32 spin_us) — the same, reading the
-  // handle's answers itself meanwhile; never sleeps
-  vmkmgmt_UserPoll: { parameters: ["pointer", "u32"], result: "i32", optional: true },
+  // int vmkmgmt_UserPoll(vmk_MgmtUserHandle handle, vmk_uint32 spin_us, vmk_uint32 gather) — the
+  // same, reading the handle's answers itself meanwhile, and waiting a little for up to `gather` of them
+  vmkmgmt_UserPoll: { parameters: ["pointer", "u32", "u32"], result: "i32", optional: true },
   // int vmkmgmt_QueueRing(vmkmgmt_Queue queue) — rings the doorbell now; ENOTCONN without one
   vmkmgmt_QueueRing: { parameters: ["pointer"], result: "i32", optional: true },
   // int vmkmgmt_QueueWake(vmkmgmt_Queue queue)

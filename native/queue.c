@@ -626,21 +626,32 @@ static int spin(vmkmgmt_Queue q, uint64_t budget) {
 /* How long it looks for an entry the reader is handling before it sleeps again. */
 #define READER_HANDOFF_NS 20000u
 
+/* How long vmkmgmt_UserPoll waits for more answers once it has read some and fewer than it was asked
+ * to gather (ARCHITECTURE.md, "Threads": through the bridge, answers taken one at a time kept every
+ * stage handling one call per wake-up). */
+#define USER_POLL_GATHER_NS 60000u
+
 /* Waits until the queue is not empty, for at most spin_us (ETIMEDOUT). The caller's thread is the one
  * the answer is for. Without `h` it spins, yielding its CPU now and then so that a thread that must
  * run for the answer to come (the kernel's, the reader) is never kept off it. With `h` it reads the
  * handle's answers itself meanwhile (transport_poll): it spins a little, then sleeps in ppoll() on
  * the socket for the rest, so the kernel's answer wakes this thread directly — one wake-up, not the
  * reader's and then this one's — and a kernel that shares this CPU gets it while it sleeps (spinning
- * there, measured, left sequential calls at a third of the rate on two CPUs). */
-static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us) {
+ * there, measured, left sequential calls at a third of the rate on two CPUs). And once it has read
+ * answers itself, fewer than `gather`, it sleeps on the socket for more, up to USER_POLL_GATHER_NS
+ * after the first (within spin_us): answers that came one by one then go back out together. */
+static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us, vmk_uint32 gather) {
   uint64_t start = now_ns(), budget = (uint64_t)spin_us * 1000u;
   uint64_t busy = h && budget > USER_POLL_BUSY_NS ? USER_POLL_BUSY_NS : budget;
+  unsigned got = 0; /* frames this thread read */
   for (unsigned i = 1;; i++) {
     if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
     if (h) {
-      transport_poll(h);
-      if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
+      got += (unsigned)transport_poll(h);
+      if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) {
+        if (got == 0 || got >= gather) return 0;
+        break;
+      }
     }
     if ((i & 63) == 0) {
       if (now_ns() - start > busy) break;
@@ -648,16 +659,31 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us) {
     }
     __builtin_ia32_pause();
   }
-  for (uint64_t spent; h && (spent = now_ns() - start) < budget;) {
-    struct timespec left = {.tv_sec = 0, .tv_nsec = (long)(budget - spent)};
+  uint64_t until = budget; /* (from start) */
+  if (got > 0) {
+    uint64_t gathered = now_ns() - start + USER_POLL_GATHER_NS;
+    if (gathered < until) until = gathered;
+  }
+  for (uint64_t spent; h && (spent = now_ns() - start) < until;) {
+    struct timespec left = {.tv_sec = 0, .tv_nsec = (long)(until - spent)};
     struct pollfd p = {.fd = h->fd, .events = POLLIN};
     int n = ppoll(&p, 1, &left, NULL);
-    if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
+    int ready = __atomic_load_n(&q->ready, __ATOMIC_ACQUIRE);
+    if (ready && got == 0) return 0;
     if (n <= 0) continue;
-    transport_poll(h);
+    unsigned k = (unsigned)transport_poll(h);
+    if (got == 0 && k > 0) {
+      uint64_t gathered = now_ns() - start + USER_POLL_GATHER_NS;
+      if (gathered < until) until = gathered;
+    }
+    got += k;
+    if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) {
+      if (got == 0 || got >= gather) return 0;
+      continue;
+    }
     /* Bytes the reader took first, or left to it: its entry comes in a moment, without a wake-up
      * of this thread (the reader only rings the doorbell), so look for it a little before sleeping. */
-    if (spin(q, READER_HANDOFF_NS)) return 0;
+    if (got == 0 && spin(q, READER_HANDOFF_NS)) return 0;
   }
   return __atomic_load_n(&q->ready, __ATOMIC_ACQUIRE) ? 0 : ETIMEDOUT;
 }
@@ -672,15 +698,15 @@ QUEUE_EXPORT int vmkmgmt_QueueRing(vmkmgmt_Queue q) {
 
 QUEUE_EXPORT int vmkmgmt_QueuePoll(vmkmgmt_Queue q, vmk_uint32 spin_us) {
   if (!q) return EINVAL;
-  return poll_queue(q, NULL, spin_us);
+  return poll_queue(q, NULL, spin_us, 0);
 }
 
-QUEUE_EXPORT int vmkmgmt_UserPoll(vmk_MgmtUserHandle h, vmk_uint32 spin_us) {
+QUEUE_EXPORT int vmkmgmt_UserPoll(vmk_MgmtUserHandle h, vmk_uint32 spin_us, vmk_uint32 gather) {
   int rc = registry_enter(h);
   if (rc != 0) return rc;
   /* (attached before Begin and never changed after: read without the lock, as Submit does) */
   __atomic_add_fetch(&h->pollers, 1, __ATOMIC_ACQ_REL);
-  rc = h->queue ? poll_queue(h->queue, h, spin_us) : EINVAL;
+  rc = h->queue ? poll_queue(h->queue, h, spin_us, gather) : EINVAL;
   __atomic_sub_fetch(&h->pollers, 1, __ATOMIC_ACQ_REL);
   registry_leave(h);
   return rc;

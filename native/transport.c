@@ -648,9 +648,10 @@ static void *reader_main(void *arg) {
  * while the reader is not reading (rlock free, so no frame is half-read) and only frames it can
  * handle without waiting: a COPY_REQUEST, a frame larger than the reader's buffer, a bad one, EOF are
  * left to the reader, which is woken by the same bytes. Nothing it completes rings the doorbell: the
- * caller drains the queue next. */
-void transport_poll(handle_t *h) {
-  if (pthread_mutex_trylock(&h->rlock) != 0) return;
+ * caller drains the queue next. Returns how many frames it handled. */
+int transport_poll(handle_t *h) {
+  if (pthread_mutex_trylock(&h->rlock) != 0) return 0;
+  int frames = 0;
   for (;;) {
     uint8_t hdr[WIRE_HEADER_SIZE];
     uint16_t type;
@@ -670,6 +671,7 @@ void transport_poll(handle_t *h) {
       break;
     }
     int owed = 0; /* (the caller drains next: no doorbell) */
+    frames++;
     int rc = handle_frame(h, type, id, payload, len, &owed);
     if (rc == EOVERFLOW || rc == EBADMSG) {
       transport_ack_nowait(h, 1); /* dropped, or not for this signature: its credit goes back at once */
@@ -684,6 +686,7 @@ void transport_poll(handle_t *h) {
   pthread_mutex_unlock(&h->lock);
   pthread_mutex_unlock(&h->rlock);
   queue_send_acks_ahead(h);
+  return frames;
 }
 
 int transport_start_reader(handle_t *h) {

@@ -207,7 +207,10 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  *
  * vmkmgmt_UserPoll: vmkmgmt_QueuePoll on the handle's queue that also reads the handle's answers
  * itself while the reader thread is not reading: the answer then costs no wake-up of the reader
- * either: it spins a little, then sleeps on the handle's socket for the rest of spin_us. Entries it
+ * either: it spins a little, then sleeps on the handle's socket for the rest of spin_us. Once it has
+ * read answers itself, fewer than `gather` frames (0 or 1: it returns with the first), it sleeps on
+ * the socket for more, up to 60 us after the first, so that answers that came one by one are drained,
+ * and their calls' successors sent, together. Entries it
  * completes do not ring the doorbell: drain the queue after a 0, or ring it (vmkmgmt_QueueRing) to
  * drain in the event loop's next turn. EINVAL for a handle with no queue.
  *
@@ -257,7 +260,7 @@ int vmkmgmt_UserFlush(vmk_MgmtUserHandle handle);
 int vmkmgmt_QueueDrain(vmkmgmt_Queue queue, void *buf, size_t len, size_t *used, vmk_uint32 *entries);
 int vmkmgmt_QueueWait(vmkmgmt_Queue queue, int timeout_ms);
 int vmkmgmt_QueuePoll(vmkmgmt_Queue queue, vmk_uint32 spin_us);
-int vmkmgmt_UserPoll(vmk_MgmtUserHandle handle, vmk_uint32 spin_us);
+int vmkmgmt_UserPoll(vmk_MgmtUserHandle handle, vmk_uint32 spin_us, vmk_uint32 gather);
 int vmkmgmt_QueueRing(vmkmgmt_Queue queue);
 int vmkmgmt_QueueWake(vmkmgmt_Queue queue);
 int vmkmgmt_QueueAbandon(vmkmgmt_Queue queue);

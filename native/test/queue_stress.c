@@ -215,7 +215,7 @@ int main(int argc, char **argv) {
     if (vmkmgmt_UserFlush(h) != 0) wrong++;
     for (int left = n; left > 0;) {
       /* Spin for the answers, reading them here when the reader is not; else wait for the reader. */
-      int rc = vmkmgmt_UserPoll(h, 200);
+      int rc = vmkmgmt_UserPoll(h, 200, (vmk_uint32)(left % 4)); /* (and asks it to gather some) */
       if (rc == 0) polled++;
       else if (rc != ETIMEDOUT || vmkmgmt_QueueWait(q, 1000) == ETIMEDOUT) break;
       if (drain(q, buf, len, status, done, &events, &bad) != 0) break;
