@@ -665,7 +665,9 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us, vmk_uint
     if (gathered < until) until = gathered;
   }
   for (uint64_t spent; h && (spent = now_ns() - start) < until;) {
-    struct timespec left = {.tv_sec = 0, .tv_nsec = (long)(until - spent)};
+    /* (spin_us may be seconds long: tv_nsec must stay below a second, or ppoll fails at once) */
+    struct timespec left = {.tv_sec = (time_t)((until - spent) / 1000000000u),
+                            .tv_nsec = (long)((until - spent) % 1000000000u)};
     struct pollfd p = {.fd = h->fd, .events = POLLIN};
     int n = ppoll(&p, 1, &left, NULL);
     int ready = __atomic_load_n(&q->ready, __ATOMIC_ACQUIRE);
