@@ -631,6 +631,13 @@ static int spin(vmkmgmt_Queue q, uint64_t budget) {
  * stage handling one call per wake-up). */
 #define USER_POLL_GATHER_NS 60000u
 
+/* When a poll that began at `start` and has just read its first answers ends (ns from its start):
+ * USER_POLL_GATHER_NS from now, or at `until` if that is sooner. */
+static uint64_t gather_until(uint64_t start, uint64_t until) {
+  uint64_t end = now_ns() - start + USER_POLL_GATHER_NS;
+  return end < until ? end : until;
+}
+
 /* Waits until the queue is not empty, for at most spin_us (ETIMEDOUT). The caller's thread is the one
  * the answer is for. Without `h` it spins, yielding its CPU now and then so that a thread that must
  * run for the answer to come (the kernel's, the reader) is never kept off it. With `h` it reads the
@@ -659,25 +666,17 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us, vmk_uint
     }
     __builtin_ia32_pause();
   }
-  uint64_t until = budget; /* (from start) */
-  if (got > 0) {
-    uint64_t gathered = now_ns() - start + USER_POLL_GATHER_NS;
-    if (gathered < until) until = gathered;
-  }
+  uint64_t until = got > 0 ? gather_until(start, budget) : budget; /* (from start) */
   for (uint64_t spent; h && (spent = now_ns() - start) < until;) {
     /* (spin_us may be seconds long: tv_nsec must stay below a second, or ppoll fails at once) */
     struct timespec left = {.tv_sec = (time_t)((until - spent) / 1000000000u),
                             .tv_nsec = (long)((until - spent) % 1000000000u)};
     struct pollfd p = {.fd = h->fd, .events = POLLIN};
     int n = ppoll(&p, 1, &left, NULL);
-    int ready = __atomic_load_n(&q->ready, __ATOMIC_ACQUIRE);
-    if (ready && got == 0) return 0;
+    if (got == 0 && __atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
     if (n <= 0) continue;
     unsigned k = (unsigned)transport_poll(h);
-    if (got == 0 && k > 0) {
-      uint64_t gathered = now_ns() - start + USER_POLL_GATHER_NS;
-      if (gathered < until) until = gathered;
-    }
+    if (got == 0 && k > 0) until = gather_until(start, until);
     got += k;
     if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) {
       if (got == 0 || got >= gather) return 0;
