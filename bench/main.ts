@@ -26,11 +26,27 @@ import { toCSignature } from "../mgmt/signature.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 2);
-const EVENTS = Number(Deno.env.get("BENCH_EVENTS") ?? 20000);
+/**
+ * A setting from the environment: a positive number (a whole one for counts), else `fallback`.
+ * @throws {Error} naming the variable and what it must be, for anything else ("", "abc", 0, 1.5 events)
+ */
+function setting(name: string, fallback: number, whole = true): number {
+  const text = Deno.env.get(name);
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (text.trim() === "" || !(value > 0) || !Number.isFinite(value) || (whole && !Number.isInteger(value))) {
+    throw new Error(
+      `${name} must be a positive ${whole ? "whole number" : "number"}, not "${text}" (unset: ${fallback})`,
+    );
+  }
+  return value;
+}
+
+const SECONDS = setting("BENCH_SECONDS", 2, false);
+const EVENTS = setting("BENCH_EVENTS", 20000);
 /** Events in each run of the side-by-side measurement: long enough that one scheduling hiccup is not the run. */
-const PAIRED_EVENTS = Number(Deno.env.get("BENCH_PAIRED_EVENTS") ?? 100000);
-const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
+const PAIRED_EVENTS = setting("BENCH_PAIRED_EVENTS", 100000);
+const ROUNDS = setting("BENCH_ROUNDS", 3);
 const BRIDGE = `${ROOT}native/build/vmkmgmt-bridge`;
 const LINK_DELAY_MS = 20;
 
@@ -87,7 +103,7 @@ async function best(measure: Record<string, () => Promise<number>>): Promise<Rec
 }
 
 /** Windows in {@link paired}, and how long each lasts (ms). */
-const PAIRS = Number(Deno.env.get("BENCH_PAIRS") ?? 10);
+const PAIRS = setting("BENCH_PAIRS", 10);
 const PAIR_WINDOW_MS = 250;
 
 /**
@@ -103,18 +119,9 @@ async function paired(
   b: (lane: number) => Promise<unknown>,
 ): Promise<number> {
   for (let i = 0; i < 200; i++) await a(0), await b(0); // warm-up (the windows have none)
-  const inWindow = (op: (lane: number) => Promise<unknown>) => rate(width, op, undefined, PAIR_WINDOW_MS);
-  const ratios: number[] = [];
-  for (let i = 0; i < PAIRS; i++) {
-    if (i % 2 === 0) {
-      const ra = await inWindow(a);
-      ratios.push(ra / await inWindow(b));
-    } else {
-      const rb = await inWindow(b);
-      ratios.push(await inWindow(a) / rb);
-    }
-  }
-  return median(ratios);
+  const inWindow = (op: (lane: number) => Promise<unknown>) => () =>
+    rate(width, op, undefined, PAIR_WINDOW_MS);
+  return sideBySide(inWindow(a), inWindow(b));
 }
 
 /**
@@ -126,14 +133,25 @@ async function paired(
  */
 async function pairedEvents(s: Session<typeof acmeNic.def>, socket: string): Promise<number> {
   await eventsPerSecond(s, PAIRED_EVENTS); // warm-up (the runs have none)
+  return sideBySide(
+    () => eventsPerSecond(s, PAIRED_EVENTS),
+    () => cRate("events", socket, {}, PAIRED_EVENTS),
+  );
+}
+
+/**
+ * The median over PAIRS pairs of `a()` / `b()`, each pair measured back to back, in turn a-b and b-a
+ * so that a drift favours neither.
+ */
+async function sideBySide(a: () => Promise<number>, b: () => Promise<number>): Promise<number> {
   const ratios: number[] = [];
   for (let i = 0; i < PAIRS; i++) {
     if (i % 2 === 0) {
-      const js = await eventsPerSecond(s, PAIRED_EVENTS);
-      ratios.push(js / await cRate("events", socket, {}, PAIRED_EVENTS));
+      const ra = await a();
+      ratios.push(ra / await b());
     } else {
-      const c = await cRate("events", socket, {}, PAIRED_EVENTS);
-      ratios.push(await eventsPerSecond(s, PAIRED_EVENTS) / c);
+      const rb = await b();
+      ratios.push(await a() / rb);
     }
   }
   return median(ratios);
