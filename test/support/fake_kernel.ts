@@ -7,8 +7,15 @@
 import { buildFrame, FrameParser, FrameType, PayloadWriter } from "../../sim/frames.ts";
 import { encodeEvent, encodeHelloReply } from "../../sim/payloads.ts";
 
-/** What a fake kernel sends for one frame the library sent (null: nothing). */
-export type Answer = (type: number, id: number, payload: Uint8Array) => Uint8Array | null;
+/**
+ * What a fake kernel sends for one frame the library sent (null: nothing); a promise holds back
+ * this connection's later answers until it settles.
+ */
+export type Answer = (
+  type: number,
+  id: number,
+  payload: Uint8Array,
+) => Uint8Array | null | Promise<Uint8Array | null>;
 
 /** A fake kernel: a proper HELLO reply and instance list, then `answer` for every other frame. */
 export async function fakeKernel(answer: Answer) {
@@ -40,7 +47,7 @@ export async function fakeKernel(answer: Answer) {
                   f.id,
                   new PayloadWriter().i32(0).u32(1).u64(1).name("vmnic0").finish(),
                 );
-              } else out = answer(f.type, f.id, f.payload);
+              } else out = await answer(f.type, f.id, f.payload);
               if (out) await conn.write(out);
             }
           }
