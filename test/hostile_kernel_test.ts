@@ -130,6 +130,7 @@ async function creditCountingKernel(events: [number, bigint][], held = false) {
     type: "module",
   });
   let acked = 0;
+  const progress = new Int32Array(new SharedArrayBuffer(4));
   let closed: () => void = () => {};
   const listening = new Promise<string>((resolve) => {
     worker.onmessage = (e) => {
@@ -138,12 +139,14 @@ async function creditCountingKernel(events: [number, bigint][], held = false) {
       if (e.data.closed) closed();
     };
   });
-  worker.postMessage({ events, held });
+  worker.postMessage({ events, held, progress: progress.buffer });
   const socket = useSocket(await within(listening, 5000, "the fake kernel to listen"));
   return {
     acked: () => acked,
     /** With `held`: the burst goes out now (the worker sends it on its own thread). */
     burst: () => worker.postMessage("burst"),
+    /** With `held`: 1 once the call the burst answers has come, 2 once the burst is written (readable while this thread is busy). */
+    progress: () => Atomics.load(progress, 0),
     async open(listen: (s: Session<typeof acmeNic.def>) => void) {
       const s = await open(acmeNic, { healthCheckMs: 0 });
       listen(s);
@@ -193,13 +196,22 @@ Deno.test("a kernel that ignores its credits: what the library cannot hold is dr
   let delivered = 0;
   await using s = await kernel.open((s) => s.on("linkEvent", () => void delivered++));
   const call = s.invoke("getStats", { instance: 1n });
-  await null; // (sent, and the flush's spin for its answer over: the burst comes only now)
-  kernel.burst();
-  const until = performance.now() + 300;
-  while (performance.now() < until) { /* busy: nothing drains, the library's queue fills */ }
-  await call;
+  await waitUntil(() => kernel.progress() >= 1, "the call to reach the kernel");
   // (through a bridge, its library's drops reach this session as the kernel's)
   const dropped = () => (s.stats.libraryDropped ?? 0) + (s.stats.kernelDropped ?? 0);
+  kernel.burst();
+  // Busy, so nothing drains and the library's queue fills: until the burst is written (however long
+  // a loaded machine keeps the kernel's thread waiting) and the library drops — or, through a bridge,
+  // whose drops this session hears only later, 300 ms after that. Busy for a set time instead, the
+  // test could start before its call had even gone out, and the burst then came once it was over.
+  const deadline = performance.now() + 20_000;
+  let writtenAt = 0;
+  while (performance.now() < deadline) {
+    if (!writtenAt && kernel.progress() === 2) writtenAt = performance.now();
+    if (writtenAt && (dropped() > 0 || performance.now() - writtenAt > 300)) break;
+  }
+  assert(writtenAt > 0, "the burst was not written within 20 s");
+  await call;
   await waitUntil(() => delivered + dropped() === sent, "every event delivered or dropped");
   // (the burst came while this thread was busy: the library's queue held 1,024 of them, at most)
   assert(dropped() > 0 && delivered >= 1024, `${delivered} delivered, ${dropped()} dropped`);

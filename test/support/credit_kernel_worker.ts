@@ -3,9 +3,10 @@
  * drains nothing): it counts the event credits the library returns and answers getStats, the
  * second time with a burst of linkEvents (in one write) before the reply.
  *
- * Messages in: `{ events: [speed, callbackId][], held?: true }` to start, `"burst"` (with `held`,
- * the burst waits for it: a test starts it once its own thread is busy), then `"close"`. Out: `{ path }` once
- * listening, `{ acked }` (the total so far) after every EVENT_ACK, `{ closed: true }` at the end.
+ * Messages in: `{ events: [speed, callbackId][], held?: true, progress?: SharedArrayBuffer }` to start,
+ * `"burst"` (with `held`, the burst waits for it: a test starts it once its own thread is busy), then
+ * `"close"`. `progress`'s first Int32 becomes 1 when the call the burst answers has come, 2 once the
+ * burst is written (a test busy on its own thread cannot hear a message). Out: `{ path }` once listening, `{ acked }` (the total so far) after every EVENT_ACK, `{ closed: true }` at the end.
  * @module
  */
 import { FrameType } from "../../sim/frames.ts";
@@ -33,6 +34,8 @@ self.onmessage = async (e: MessageEvent) => {
   }
   if (!e.data.held) burst.resolve();
   const events = e.data.events as [number, bigint][];
+  const progress = e.data.progress ? new Int32Array(e.data.progress) : undefined;
+  let burstFrames: Uint8Array | undefined;
   let acked = 0;
   let invokes = 0;
   fake = await fakeKernel(async (type, id, payload) => {
@@ -42,8 +45,15 @@ self.onmessage = async (e: MessageEvent) => {
       return null;
     }
     if (++invokes !== 2) return statsReply(id);
+    if (progress) Atomics.store(progress, 0, 1);
     await burst.promise;
-    return concat(...events.map(([speed, callbackId]) => linkEvent(speed, callbackId)), statsReply(id));
+    burstFrames = concat(
+      ...events.map(([speed, callbackId]) => linkEvent(speed, callbackId)),
+      statsReply(id),
+    );
+    return burstFrames;
+  }, (out) => {
+    if (out === burstFrames && progress) Atomics.store(progress, 0, 2);
   });
   self.postMessage({ path: fake.path });
 };

@@ -17,8 +17,11 @@ export type Answer = (
   payload: Uint8Array,
 ) => Uint8Array | null | Promise<Uint8Array | null>;
 
-/** A fake kernel: a proper HELLO reply and instance list, then `answer` for every other frame. */
-export async function fakeKernel(answer: Answer) {
+/**
+ * A fake kernel: a proper HELLO reply and instance list, then `answer` for every other frame;
+ * `written` hears each answer once all of it is written.
+ */
+export async function fakeKernel(answer: Answer, written?: (out: Uint8Array) => void) {
   const dir = await Deno.makeTempDir();
   const path = `${dir}/fake.sock`;
   const listener = Deno.listen({ transport: "unix", path });
@@ -48,7 +51,10 @@ export async function fakeKernel(answer: Answer) {
                   new PayloadWriter().i32(0).u32(1).u64(1).name("vmnic0").finish(),
                 );
               } else out = await answer(f.type, f.id, f.payload);
-              if (out) await conn.write(out);
+              if (!out) continue;
+              // (a write may take only part of a large answer: the rest follows)
+              for (let at = 0; at < out.length;) at += await conn.write(out.subarray(at));
+              written?.(out);
             }
           }
         } catch { /* the library hung up */ }
