@@ -24,29 +24,14 @@ import { loadLibrary } from "../ffi/library.ts";
 import { NativeHandle } from "../ffi/handle.ts";
 import { toCSignature } from "../mgmt/signature.ts";
 import { LIB_PATH, startSimProcess } from "../sim/process.ts";
+import { envSetting } from "./settings.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-/**
- * A setting from the environment: a positive number (a whole one for counts), else `fallback`.
- * @throws {Error} naming the variable and what it must be, for anything else ("", "abc", 0, 1.5 events)
- */
-function setting(name: string, fallback: number, whole = true): number {
-  const text = Deno.env.get(name);
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (text.trim() === "" || !(value > 0) || !Number.isFinite(value) || (whole && !Number.isInteger(value))) {
-    throw new Error(
-      `${name} must be a positive ${whole ? "whole number" : "number"}, not "${text}" (unset: ${fallback})`,
-    );
-  }
-  return value;
-}
-
-const SECONDS = setting("BENCH_SECONDS", 2, false);
-const EVENTS = setting("BENCH_EVENTS", 20000);
+const SECONDS = envSetting("BENCH_SECONDS", 2, false);
+const EVENTS = envSetting("BENCH_EVENTS", 20000);
 /** Events in each run of the side-by-side measurement: long enough that one scheduling hiccup is not the run. */
-const PAIRED_EVENTS = setting("BENCH_PAIRED_EVENTS", 100000);
-const ROUNDS = setting("BENCH_ROUNDS", 3);
+const PAIRED_EVENTS = envSetting("BENCH_PAIRED_EVENTS", 100000);
+const ROUNDS = envSetting("BENCH_ROUNDS", 3);
 const BRIDGE = `${ROOT}native/build/vmkmgmt-bridge`;
 const LINK_DELAY_MS = 20;
 
@@ -103,7 +88,7 @@ async function best(measure: Record<string, () => Promise<number>>): Promise<Rec
 }
 
 /** Windows in {@link paired}, and how long each lasts (ms). */
-const PAIRS = setting("BENCH_PAIRS", 10);
+const PAIRS = envSetting("BENCH_PAIRS", 10);
 const PAIR_WINDOW_MS = 250;
 
 /**

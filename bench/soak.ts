@@ -27,6 +27,7 @@ import { type SimProcess, startSimProcess } from "../sim/process.ts";
 import { buildFrame, FrameParser, FrameType } from "../sim/frames.ts";
 import { encodeHello, encodeInvoke, type ParamDescriptor } from "../sim/payloads.ts";
 import { concatBytes } from "../util/bytes.ts";
+import { envSetting } from "./settings.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const CLIENT = `${ROOT}native/build/client_test`;
@@ -625,13 +626,12 @@ const fmtSpread = (s: Spread) => `p50 ${ms(s.p50)} p99 ${ms(s.p99)} max ${ms(s.m
 
 if (import.meta.main) {
   const n = (name: string, fallback: number) => {
-    const raw = Deno.env.get(name);
-    const v = raw === undefined ? fallback : Number(raw);
-    if (!Number.isSafeInteger(v) || v < 1) {
-      console.error(`soak: ${name} must be a whole number ≥ 1, got ${JSON.stringify(raw)}`);
+    try {
+      return envSetting(name, fallback);
+    } catch (e) {
+      console.error(`soak: ${(e as Error).message}`);
       Deno.exit(2);
     }
-    return v;
   };
   const lines: string[] = [];
   const say = (line: string) => (console.log(line), lines.push(line));

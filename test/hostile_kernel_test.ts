@@ -122,8 +122,9 @@ Deno.test("the library against a hostile kernel: EIO, never a crash or a hang", 
 
 /**
  * The credit-counting kernel (support/credit_kernel_worker.ts), in a worker so it sends while this
- * thread is busy; its second getStats is answered with `events` ([speed, callbackId]) first. With a
- * session on it, listening through `listen` and begun, before the second call.
+ * thread is busy; its second getStats is answered with `events` ([speed, callbackId]) first — with
+ * `held`, only once `burst()` releases them (`progress()` tells how far it got). With a session on
+ * it, listening through `listen` and begun, before the second call.
  */
 async function creditCountingKernel(events: [number, bigint][], held = false) {
   const worker = new Worker(new URL("./support/credit_kernel_worker.ts", import.meta.url), {
@@ -145,7 +146,7 @@ async function creditCountingKernel(events: [number, bigint][], held = false) {
     acked: () => acked,
     /** With `held`: the burst goes out now (the worker sends it on its own thread). */
     burst: () => worker.postMessage("burst"),
-    /** With `held`: 1 once the call the burst answers has come, 2 once the burst is written (readable while this thread is busy). */
+    /** With `held`: 1 once the call the burst answers has come, 2 once the burst is written (readable while busy). */
     progress: () => Atomics.load(progress, 0),
     async open(listen: (s: Session<typeof acmeNic.def>) => void) {
       const s = await open(acmeNic, { healthCheckMs: 0 });

@@ -3,10 +3,12 @@
  * drains nothing): it counts the event credits the library returns and answers getStats, the
  * second time with a burst of linkEvents (in one write) before the reply.
  *
- * Messages in: `{ events: [speed, callbackId][], held?: true, progress?: SharedArrayBuffer }` to start,
- * `"burst"` (with `held`, the burst waits for it: a test starts it once its own thread is busy), then
- * `"close"`. `progress`'s first Int32 becomes 1 when the call the burst answers has come, 2 once the
- * burst is written (a test busy on its own thread cannot hear a message). Out: `{ path }` once listening, `{ acked }` (the total so far) after every EVENT_ACK, `{ closed: true }` at the end.
+ * Messages in: `{ events: [speed, callbackId][], held?: true, progress?: SharedArrayBuffer }` to
+ * start, `"burst"` (with `held`, the burst waits for it: a test releases it once its call has come,
+ * right before it busies its own thread), then `"close"`. `progress`'s first Int32 becomes 1 when the
+ * call the burst answers has come, 2 once the burst is written (a test busy on its own thread cannot
+ * hear a message). Out: `{ path }` once listening, `{ acked }` (the total so far) after every
+ * EVENT_ACK, `{ closed: true }` at the end.
  * @module
  */
 import { FrameType } from "../../sim/frames.ts";
