@@ -270,7 +270,7 @@ for (const kind of ["plain", "asan", "tsan"] as const) {
   Deno.test({
     name: `${kind === "plain" ? "C" : kind === "asan" ? "ASan and UBSan" : "TSan"}: a program polling for ` +
       "its own answers (vmkmgmt_UserPoll) beside the reader, blocking calls and events on the same handle; " +
-      "calls answered from a ring hook on the library's thread",
+      "calls answered from a ring hook on the library's thread; a wake no wait took ends only the next wait",
     ignore: !info.completionQueue,
     ...opts,
     fn: async () => {

@@ -184,6 +184,20 @@ int main(int argc, char **argv) {
     fprintf(stderr, "set-up failed\n");
     return 1;
   }
+  /* A wake no wait took ends the next wait, and only that: polls on the empty queue still wait out
+   * their time (they returned at once while such a wake stayed, each finding nothing). */
+  int rc_poll, rc_user, rc_wait, rc_after;
+  vmkmgmt_QueueWake(q);
+  rc_poll = vmkmgmt_QueuePoll(q, 2000);
+  rc_user = vmkmgmt_UserPoll(h, 2000, 0);
+  rc_wait = vmkmgmt_QueueWait(q, 1000);
+  rc_after = vmkmgmt_QueueWait(q, 10);
+  if (rc_poll != ETIMEDOUT || rc_user != ETIMEDOUT || rc_wait != EINTR || rc_after != ETIMEDOUT) {
+    fprintf(stderr, "a wake with no waiter: QueuePoll %s, UserPoll %s, then QueueWait %s and %s "
+                    "(want ETIMEDOUT, ETIMEDOUT, EINTR, ETIMEDOUT)\n",
+            strerror(rc_poll), strerror(rc_user), strerror(rc_wait), strerror(rc_after));
+    return 1;
+  }
   pthread_t t[SYNC_THREADS + 1];
   struct blocking w[SYNC_THREADS + 1];
   for (int i = 0; i <= SYNC_THREADS; i++) {
