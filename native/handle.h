@@ -227,8 +227,9 @@ void transport_ack_nowait(handle_t *h, uint32_t n);
 int transport_request(handle_t *h, uint16_t type, const struct iovec *payload, int n, const struct call *call,
                       uint8_t **reply, uint32_t *reply_len);
 int transport_register(handle_t *h, struct pending *p);
-/* Reads and handles the whole frames already on the socket, never waiting (vmkmgmt_UserPoll); how many. */
-int transport_poll(handle_t *h);
+/* Reads and handles up to `max` whole frames already on the socket, never waiting (vmkmgmt_UserPoll);
+ * how many. */
+int transport_poll(handle_t *h, int max);
 
 const struct call *transport_call_locked(handle_t *h, uint32_t id);
 

@@ -637,6 +637,11 @@ static int spin(vmkmgmt_Queue q, uint64_t budget, int wake) {
  * stage handling one call per wake-up). */
 #define USER_POLL_GATHER_NS 60000u
 
+/* The most answers one vmkmgmt_UserPoll reads itself (transport_poll): it runs on JavaScript's thread,
+ * and a burst's answers read one by one there kept a 1 ms timer waiting 4–5 ms (1,000 calls at once on
+ * the null kernel); the reader takes the rest, woken by the same bytes. More than any gather. */
+#define USER_POLL_MAX_FRAMES 64u
+
 /* When a poll that began at `start` and has just read its first answers ends (ns from its start):
  * USER_POLL_GATHER_NS from now, or at `until` if that is sooner. */
 static uint64_t gather_until(uint64_t start, uint64_t until) {
@@ -660,7 +665,8 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us, vmk_uint
   for (unsigned i = 1;; i++) {
     if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
     if (h) {
-      got += (unsigned)transport_poll(h);
+      got += (unsigned)transport_poll(h, (int)(USER_POLL_MAX_FRAMES - got));
+      if (got >= USER_POLL_MAX_FRAMES) break;
       if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) {
         if (got == 0 || got >= gather) return 0;
         break;
@@ -673,7 +679,7 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us, vmk_uint
     __builtin_ia32_pause();
   }
   uint64_t until = got > 0 ? gather_until(start, budget) : budget; /* (from start) */
-  for (uint64_t spent; h && (spent = now_ns() - start) < until;) {
+  for (uint64_t spent; h && got < USER_POLL_MAX_FRAMES && (spent = now_ns() - start) < until;) {
     /* (spin_us may be seconds long: tv_nsec must stay below a second, or ppoll fails at once) */
     struct timespec left = {.tv_sec = (time_t)((until - spent) / 1000000000u),
                             .tv_nsec = (long)((until - spent) % 1000000000u)};
@@ -681,7 +687,7 @@ static int poll_queue(vmkmgmt_Queue q, handle_t *h, vmk_uint32 spin_us, vmk_uint
     int n = ppoll(&p, 1, &left, NULL);
     if (got == 0 && __atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) return 0;
     if (n <= 0) continue;
-    unsigned k = (unsigned)transport_poll(h);
+    unsigned k = (unsigned)transport_poll(h, (int)(USER_POLL_MAX_FRAMES - got));
     if (got == 0 && k > 0) until = gather_until(start, until);
     got += k;
     if (__atomic_load_n(&q->ready, __ATOMIC_ACQUIRE)) {

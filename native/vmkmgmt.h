@@ -210,7 +210,8 @@ int vmkmgmt_UserEventStats(vmk_MgmtUserHandle handle, vmk_uint64 *kernelDropped,
  * either: it spins a little, then sleeps on the handle's socket for the rest of spin_us. Once it has
  * read answers itself, fewer than `gather` frames (0 or 1: it returns with the first), it sleeps on
  * the socket for more, up to 60 us after the first, so that answers that came one by one are drained,
- * and their calls' successors sent, together. Entries it
+ * and their calls' successors sent, together. It reads at most 64 frames itself (they cost the
+ * calling thread three system calls each); the reader takes the rest. Entries it
  * completes do not ring the doorbell: drain the queue after a 0, or ring it (vmkmgmt_QueueRing) to
  * drain in the event loop's next turn. EINVAL for a handle with no queue.
  *
