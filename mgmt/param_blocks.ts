@@ -16,8 +16,16 @@
  * 64-byte block on a buffer of its own (16-byte aligned) spans two lines three times in four. And a
  * slab is one ArrayBuffer for many blocks, where a block used to be one of its own.
  *
+ * The blocks of a callback are shared by every session of its signature ({@link ParamBlocks.of}): a
+ * session opened for a burst (a fleet's `getStats`, every minute) finds the blocks the last one left.
+ * Blocks of its own were all new in its first burst, all alive until the burst's answers came, and all
+ * copied by the collector when a collection fell in the burst: a 1 ms timer set before a new session's
+ * first burst of 1,000 fired on average 1.4–3.2 ms late, against 1.2–1.4 ms with shared blocks (12 new
+ * sessions per process, three processes each, alternating).
+ *
  * What it gives up: up to {@link KEPT_BLOCKS} free blocks per callback (and at most
- * {@link KEPT_BYTES} of them) stay allocated for the life of the session once that many calls ran at
+ * {@link KEPT_BYTES} of them) stay allocated as long as the signature's description does (for one
+ * defined in a module: the life of the process) once that many calls ran at
  * once — a few hundred bytes each for real drivers' parameters, besides ~300 bytes of objects. So
  * many because a burst of a thousand calls is common (a fleet's worth of `getStats`): with 64 kept,
  * 936 blocks of such a burst were new, each a new ArrayBuffer (~1 µs) and more for the garbage
@@ -28,7 +36,7 @@
  * ```ts
  * import { ParamBlocks } from "./param_blocks.ts";
  * import { acmeNic } from "./demo/acme_nic.ts";
- * const blocks = new ParamBlocks(acmeNic.callbacks.setMtu);
+ * const blocks = ParamBlocks.of(acmeNic.callbacks.setMtu); // (the same for every session)
  * const block = blocks.take(); // block.views[0]: the 4 bytes of `mtu`, zeroed
  * blocks.give(block); // once the call is over
  * ```
@@ -67,8 +75,18 @@ export interface ParamBlock {
   inUse: boolean;
 }
 
+/** Each callback description's blocks, for every session of its signature. */
+const shared = new WeakMap<CallbackInfo, ParamBlocks>();
+
 /** The blocks of one callback. */
 export class ParamBlocks {
+  /** The blocks of `cb` that every session of its signature takes from and gives back to. */
+  static of(cb: CallbackInfo): ParamBlocks {
+    let blocks = shared.get(cb);
+    if (!blocks) shared.set(cb, blocks = new ParamBlocks(cb));
+    return blocks;
+  }
+
   readonly #offsets: (number | undefined)[];
   readonly #sizes: number[];
   readonly #size: number;

@@ -201,7 +201,7 @@ export class Session<D extends SignatureDef = SignatureDef> implements AsyncDisp
       cb,
       c,
       call: this.#core.native.call(c),
-      blocks: new ParamBlocks(cb),
+      blocks: ParamBlocks.of(cb),
       args: argumentCodec(cb),
     };
     this.#plans.set(name, plan);
