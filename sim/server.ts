@@ -230,6 +230,14 @@ class Connection {
   /** Frames sent in this task, not yet written (see #send). */
   #corked: Uint8Array[] = [];
   #corkedBytes = 0;
+  // The replies to one read's calls go out together (see #hold): whether they are held, whether
+  // that read's frames are still being handled, how many of its calls are unanswered, and which
+  // hold a call was counted in (a reply after its hold ended counts for none).
+  #holding = false;
+  #holdReading = false;
+  #holdCalls = 0;
+  #holdGeneration = 0;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
   #progress: PromiseWithResolvers<void> | undefined;
   // The kernel's copies from and to the caller's memory, waiting for their COPY_REPLY. While one
   // waits, reading goes on whatever is pending (the reply must get through); a library that does
@@ -256,11 +264,14 @@ class Connection {
         const sink = parser.sink();
         const n = await this.#conn.read(sink ?? buf);
         if (n === null) break;
+        this.#hold();
         for (const f of sink ? parser.filled(n) : parser.push(buf.slice(0, n))) {
           await this.#room();
           if (!this.#open) break;
           this.#handle(f);
         }
+        this.#holdReading = false;
+        if (this.#holdCalls === 0) this.#release();
         await this.#room();
       }
     } catch (e) {
@@ -293,16 +304,42 @@ class Connection {
   }
 
   /**
-   * Queues a frame. The frames of one task go out together, in one write, at its end: a burst of
-   * events (up to the session's window of 64) or of replies took one write and one promise each,
-   * and the write of each frame cost the simulator more than the rest of sending it.
+   * Holds what is sent from now until every call of the read being handled is answered, or until
+   * the event loop's next turn (a call that waits on a timer, a copy or a fault): one write for a
+   * read's replies. A reply comes several promise turns after its INVOKE, so the microtask that
+   * ends a task (#send) went off after each one — the simulator wrote every reply alone (~23
+   * writes a read at 32 calls in flight), and each woke its reader for one answer.
+   */
+  #hold(): void {
+    this.#holdReading = true;
+    if (this.#holding) return; // (the previous read's calls are still being answered: one hold)
+    this.#holding = true;
+    this.#holdTimer = setTimeout(this.#release, 0);
+  }
+
+  /** Ends the hold: writes what it kept. */
+  readonly #release = (): void => {
+    if (!this.#holding) return;
+    clearTimeout(this.#holdTimer);
+    this.#holding = false;
+    this.#holdReading = false;
+    this.#holdCalls = 0;
+    this.#holdGeneration++;
+    this.#uncork();
+  };
+
+  /**
+   * Queues a frame. The frames of one task go out together, in one write, at its end — or, while
+   * a read's calls are being answered, at the hold's end (#hold): a burst of events (up to the
+   * session's window of 64) or of replies took one write and one promise each, and the write of
+   * each frame cost the simulator more than the rest of sending it.
    */
   readonly #send = (frame: Uint8Array): void => {
     if (!this.#open) return;
     this.#queued += frame.length;
     // A large frame goes alone (joined, it would be copied): after what was queued before it.
     if (frame.length >= CORK_BYTES) this.#uncork();
-    if (this.#corked.length === 0) queueMicrotask(this.#uncork);
+    if (this.#corked.length === 0 && !this.#holding) queueMicrotask(this.#uncork);
     this.#corked.push(frame);
     this.#corkedBytes += frame.length;
     if (this.#corkedBytes >= CORK_BYTES) this.#uncork();
@@ -325,7 +362,8 @@ class Connection {
 
   readonly #shut = (): void => {
     if (!this.#open) return;
-    this.#uncork(); // (what was sent before goes first: an ERROR frame says why)
+    this.#release(); // (what was sent before goes first: an ERROR frame says why)
+    this.#uncork();
     this.#open = false;
     this.#wake();
     // A client that does not read would keep a graceful close waiting forever.
@@ -360,6 +398,7 @@ class Connection {
     if (!this.#open) return Promise.reject(new KernelError(ERRNO.EIO, "the caller has gone"));
     const copyId = this.#nextCopy++ >>> 0;
     this.#send(buildFrame(FrameType.COPY_REQUEST, invokeId, encodeCopyRequest({ ...req, copyId })));
+    this.#uncork(); // (the call waits for its answer: no hold keeps it)
     const stalledMs = this.#limits.stalledWriteMs;
     return new Promise<CopyReply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -426,9 +465,12 @@ class Connection {
         const req = decodeInvoke(f.payload);
         const promised = Math.min(replyPayloadSize(req.params), MAX_PAYLOAD);
         this.#reserved += promised;
+        const hold = this.#holding ? this.#holdGeneration : -1;
+        if (hold >= 0) this.#holdCalls++;
         kernel.invoke(session!, req, (r) => {
           this.#reserved -= promised;
           this.#send(buildFrame(FrameType.INVOKE_REPLY, f.id, encodeInvokeReply(r)));
+          if (hold === this.#holdGeneration && --this.#holdCalls === 0 && !this.#holdReading) this.#release();
         }, (c) => this.#copy(f.id, c));
         return;
       }
