@@ -317,14 +317,15 @@ class Connection {
     this.#holdTimer = setTimeout(this.#release, 0);
   }
 
-  /** Ends the hold: writes what it kept. */
+  /** Ends the hold, if one is on, and writes what is corked. */
   readonly #release = (): void => {
-    if (!this.#holding) return;
-    clearTimeout(this.#holdTimer);
-    this.#holding = false;
-    this.#holdReading = false;
-    this.#holdCalls = 0;
-    this.#holdGeneration++;
+    if (this.#holding) {
+      clearTimeout(this.#holdTimer);
+      this.#holding = false;
+      this.#holdReading = false;
+      this.#holdCalls = 0;
+      this.#holdGeneration++;
+    }
     this.#uncork();
   };
 
@@ -363,7 +364,6 @@ class Connection {
   readonly #shut = (): void => {
     if (!this.#open) return;
     this.#release(); // (what was sent before goes first: an ERROR frame says why)
-    this.#uncork();
     this.#open = false;
     this.#wake();
     // A client that does not read would keep a graceful close waiting forever.

@@ -10,7 +10,7 @@ import {
   PayloadWriter,
   VERSION,
 } from "../sim/frames.ts";
-import { concat } from "./support/bytes.ts";
+import { concat, echoFrame, helloFrame } from "./support/bytes.ts";
 
 async function exchange(
   path: string,
@@ -53,13 +53,6 @@ async function exchange(
   return { frames, text, closed };
 }
 
-const hello = (name = "acmeNicMgmt") =>
-  buildFrame(
-    FrameType.HELLO,
-    1,
-    new PayloadWriter().u32(0x01000000).name(name).name("acme").u32(1).u32(0).u32(0).finish(),
-  );
-
 function header(type: number, len: number, version = VERSION, magic = MAGIC): Uint8Array {
   const b = new Uint8Array(HEADER_SIZE);
   const v = new DataView(b.buffer);
@@ -83,11 +76,11 @@ function malformedFrames(): [string, Uint8Array, string][] {
     ],
     ["unknown type", buildFrame(77, 1), "must start with HELLO or CONTROL"],
     ["short HELLO", buildFrame(FrameType.HELLO, 1, new Uint8Array(5)), "truncated payload"],
-    ["HELLO twice", concat(hello(), hello()), "HELLO sent twice"],
+    ["HELLO twice", concat(helloFrame(), helloFrame()), "HELLO sent twice"],
     [
       "bad INVOKE descriptor",
       concat(
-        hello(),
+        helloFrame(),
         buildFrame(
           FrameType.INVOKE,
           2,
@@ -101,19 +94,19 @@ function malformedFrames(): [string, Uint8Array, string][] {
     ],
     [
       "a COPY_REPLY nobody asked for",
-      concat(hello(), buildFrame(FrameType.COPY_REPLY, 2, new PayloadWriter().u32(99).u32(0).finish())),
+      concat(helloFrame(), buildFrame(FrameType.COPY_REPLY, 2, new PayloadWriter().u32(99).u32(0).finish())),
       "COPY_REPLY for copy 99, which was not asked for",
     ],
     [
       // A 4-byte COPY_REPLY once closed the connection with a DataView RangeError and no ERROR frame.
       "a COPY_REPLY too short to hold its status",
-      concat(hello(), buildFrame(FrameType.COPY_REPLY, 2, new PayloadWriter().u32(1).finish())),
+      concat(helloFrame(), buildFrame(FrameType.COPY_REPLY, 2, new PayloadWriter().u32(1).finish())),
       "truncated payload",
     ],
     [
       "INVOKE length beyond payload",
       concat(
-        hello(),
+        helloFrame(),
         buildFrame(
           FrameType.INVOKE,
           2,
@@ -129,12 +122,12 @@ function malformedFrames(): [string, Uint8Array, string][] {
     ],
     [
       "over-acknowledged events",
-      concat(hello(), buildFrame(FrameType.EVENT_ACK, 0, new PayloadWriter().u32(5).finish())),
+      concat(helloFrame(), buildFrame(FrameType.EVENT_ACK, 0, new PayloadWriter().u32(5).finish())),
       "acknowledges more",
     ],
     [
       "GET_INSTANCES with a payload",
-      concat(hello(), buildFrame(FrameType.GET_INSTANCES, 2, new Uint8Array(3))),
+      concat(helloFrame(), buildFrame(FrameType.GET_INSTANCES, 2, new Uint8Array(3))),
       "carries no payload",
     ],
   ];
@@ -159,9 +152,7 @@ Deno.test("a client vanishing mid-call, and random frames from many clients", as
   await using sim = await startSimProcess();
   const p = sim.socketPath;
   await sim.control({ op: "stall", instance: 1, count: 3 });
-  const echo = new PayloadWriter().u64(1).u64(21).bytes(new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0]))
-    .bytes(new Uint8Array([2, 0, 0, 0])).u32(64).u64(64).bytes(new Uint8Array(64)).finish();
-  await exchange(p, concat(hello(), buildFrame(FrameType.INVOKE, 2, echo)), true);
+  await exchange(p, concat(helloFrame(), echoFrame(2)), true);
   await new Promise((r) => setTimeout(r, 100));
   // The stalled call is released after its client has gone: the reply has nowhere to go.
   await sim.control({ op: "clear" });
@@ -173,7 +164,7 @@ Deno.test("a client vanishing mid-call, and random frames from many clients", as
     const type = 1 + Math.floor(rnd() * 12);
     const payload = new Uint8Array(Math.floor(rnd() * 200));
     for (let k = 0; k < payload.length; k++) payload[k] = Math.floor(rnd() * 256);
-    const prefix = rnd() < 0.5 ? hello() : new Uint8Array(0);
+    const prefix = rnd() < 0.5 ? helloFrame() : new Uint8Array(0);
     await exchange(p, concat(prefix, buildFrame(type, i, payload)), rnd() < 0.5, 100);
   }
   const status = await sim.control({ op: "status" }) as {

@@ -5,25 +5,9 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { startSimProcess } from "../sim/process.ts";
-import { buildFrame, type Frame, FrameParser, FrameType, PayloadWriter } from "../sim/frames.ts";
-import { concat } from "./support/bytes.ts";
+import { type Frame, FrameParser, FrameType } from "../sim/frames.ts";
+import { concat, echoFrame, helloFrame } from "./support/bytes.ts";
 import { waitUntil } from "./support/wait.ts";
-
-const hello = buildFrame(
-  FrameType.HELLO,
-  1,
-  new PayloadWriter().u32(0x01000000).name("acmeNicMgmt").name("acme").u32(1).u32(0).u32(0).finish(),
-);
-
-/** An INVOKE of the demo's `echo` (callback 21, sync) on instance 1: its 64-byte in-out message, sent. */
-function echo(id: number): Uint8Array {
-  return buildFrame(
-    FrameType.INVOKE,
-    id,
-    new PayloadWriter().u64(1).u64(21).bytes(new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0]))
-      .bytes(new Uint8Array([2, 1, 0, 0])).u32(64).u64(64).bytes(new Uint8Array(64)).finish(),
-  );
-}
 
 /** A connection that keeps, for every read, the frames it brought. */
 class RawClient {
@@ -62,13 +46,13 @@ class RawClient {
 Deno.test("the simulator answers the calls of one read in one write, and a stalled call holds no other back", async () => {
   await using sim = await startSimProcess();
   await using client = new RawClient(await Deno.connect({ transport: "unix", path: sim.socketPath }));
-  await client.conn.write(hello);
+  await client.conn.write(helloFrame());
   await waitUntil(() => client.frames(FrameType.HELLO_REPLY).length === 1, "the HELLO_REPLY");
 
   // 32 calls in one write: their 32 answers come in one read (they were written in one).
   const ids = Array.from({ length: 32 }, (_, i) => 100 + i);
   const before = client.reads.length;
-  await client.conn.write(concat(...ids.map(echo)));
+  await client.conn.write(concat(...ids.map(echoFrame)));
   await waitUntil(() => client.frames(FrameType.INVOKE_REPLY).length === 32, "32 answers");
   const answers = client.reads.slice(before)
     .map((r) => r.filter((f) => f.type === FrameType.INVOKE_REPLY)).filter((r) => r.length > 0);
@@ -81,7 +65,7 @@ Deno.test("the simulator answers the calls of one read in one write, and a stall
 
   // The first of four calls stalls: the other three are answered without it, and it after.
   await sim.control({ op: "stall", instance: 1, count: 1 });
-  await client.conn.write(concat(...[200, 201, 202, 203].map(echo)));
+  await client.conn.write(concat(...[200, 201, 202, 203].map(echoFrame)));
   await waitUntil(() => client.frames(FrameType.INVOKE_REPLY).length === 35, "the three calls not stalled");
   assertEquals(client.frames(FrameType.INVOKE_REPLY).slice(32).map((f) => f.id), [201, 202, 203]);
   await sim.control({ op: "clear" });
