@@ -132,7 +132,7 @@ struct bridge {
   /* The completion queue INVOKEs go through (calls.c); NULL without one. Drained by whichever thread
    * completes calls into it, one at a time (`dlock`, taken before `wlock` and `lock`). */
   vmkmgmt_Queue cq;
-  int unflushed; /* calls submitted and corked (the reading thread's alone) */
+  unsigned unflushed; /* calls submitted and corked (the reading thread's alone) */
   pthread_mutex_t dlock;
   uint8_t *drain_buf;
   /* A page nothing may touch: a caller buffer the client could not read is re-pointed here, so
