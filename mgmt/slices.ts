@@ -45,7 +45,7 @@ let manySince = 0;
 
 /** Runs `job` in the next slice (in order with every other). */
 export function inSlice(job: SliceJob): void {
-  if (jobs.push(job) === JOBS_PER_LOOK + 1 && scheduled) manySince = performance.now();
+  if (jobs.push(job) === JOBS_PER_LOOK + 1) manySince = performance.now();
   if (!scheduled) {
     scheduled = true;
     queueMicrotask(slice);
