@@ -37,9 +37,9 @@ export interface SliceJob {
 const jobs: SliceJob[] = [];
 let scheduled = false;
 /**
- * When the job after the first {@link JOBS_PER_LOOK} of a slice still to come was recorded: the
- * caller's own loop of calls has run since about then. Read only past that many, so a batch of a
- * few calls reads no clock.
+ * When the jobs waiting for the next slice reached {@link JOBS_PER_LOOK} + 1 — the caller's own loop
+ * of calls has run since about then — or 0 (fewer, or being sliced). Read only past that many, so a
+ * batch of a few calls reads no clock; so while it is set, more than that many wait.
  */
 let manySince = 0;
 
@@ -63,7 +63,7 @@ function slice(): void {
   // 2–4 ms where each new page of V8's heap costs a page fault, ~20–30 µs on these VMs) lets the
   // event loop in first: its slice, at the end of that same turn, would add another ~1 ms before a
   // timer due meanwhile could run (measured: ARCHITECTURE.md, "Threads and who may block").
-  if (jobs.length > JOBS_PER_LOOK && manySince > 0 && performance.now() - manySince >= SLICE_MS) {
+  if (manySince > 0 && performance.now() - manySince >= SLICE_MS) {
     manySince = 0;
     setTimeout(slice, 0);
     return;
