@@ -149,6 +149,20 @@ Deno.test("new blocks are carved from shared slabs, each on cache lines of its o
   }
 });
 
+Deno.test("after a burst, calls take the first blocks carved again, whatever order the burst's came back in", () => {
+  const blocks = new ParamBlocks(acmeNic.callbacks.echo);
+  const burst = Array.from({ length: 1000 }, () => blocks.take());
+  // Its answers came back in their own order: every third first, then the rest backwards.
+  const order = [...burst.filter((_, i) => i % 3 === 0), ...burst.filter((_, i) => i % 3 !== 0).reverse()];
+  for (const b of order) blocks.give(b);
+  const next = Array.from({ length: 32 }, () => blocks.take());
+  assertEquals(next, burst.slice(0, 32), "the first 32 carved, in carving order");
+  // Given back and taken one at a time, a call keeps getting the lowest free block.
+  blocks.give(next[5]);
+  blocks.give(next[20]);
+  assert(blocks.take() === burst[5] && blocks.take() === burst[20] && blocks.take() === burst[32]);
+});
+
 Deno.test({
   name: "sessions of one signature share its blocks: two at once, one closed with its calls still in C",
   ...opts,
