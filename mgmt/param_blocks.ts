@@ -27,8 +27,8 @@
  * a thousand calls, whose answers came back in their own order, a stack of free blocks handed the
  * next calls blocks strewn over the burst's slabs and its objects all over V8's old space — and
  * every later call of the callback paid for it. Measured on echo at 32 in flight against the null
- * kernel, after a few seconds of 1,000 in flight: the API's cost over the bare call 13–14 % (medians
- * of nine paired runs) against 8–9 % before any burst; with the free blocks put back in the order
+ * kernel, after a few seconds of 1,000 in flight: the API's cost over the bare call 11–16 % (medians
+ * of nine paired runs, five sets) against 7–10 % before any burst; with the free blocks put back in the order
  * they were carved, 8.6 %. So the free blocks are a set of slots in carving order, and a call takes
  * the lowest: the blocks in use stay the first ones, on the first slabs, whatever came before.
  *
@@ -40,8 +40,8 @@
  * ArrayBuffer (~1 µs) and more for the garbage collector to copy while its calls were in flight. The
  * kept blocks are the first ones carved; a block carved while all of them are in use is the garbage
  * collector's once its call is over. A block is rounded up to whole cache lines, and a slab lives
- * while any block carved from it does. Taking the lowest free slot looks at one 32-bit word of
- * free bits for every 32 slots below it that are in use (none, at 32 calls in flight or fewer).
+ * while any block carved from it does. Taking the lowest free slot reads one 32-bit word of free
+ * bits, and one more for every 32 slots in use below it (none more at 32 calls in flight or fewer).
  *
  * @example
  * ```ts
