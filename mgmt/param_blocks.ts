@@ -28,9 +28,10 @@
  * next calls blocks strewn over the burst's slabs and its objects all over V8's old space — and
  * every later call of the callback paid for it. Measured on echo at 32 in flight against the null
  * kernel, after a few seconds of 1,000 in flight: the API's cost over the bare call 11–16 % (medians
- * of nine paired runs, five sets) against 7–10 % before any burst; with the free blocks put back in the order
- * they were carved, 8.6 %. So the free blocks are a set of slots in carving order, and a call takes
- * the lowest: the blocks in use stay the first ones, on the first slabs, whatever came before.
+ * of nine paired runs, five sets) against 7–10 % before any burst; with the free blocks put back in
+ * the order they were carved, 8.6 %. So the free blocks are a set of slots in carving order, and a
+ * call takes the lowest: the blocks in use stay the first ones, on the first slabs, whatever came
+ * before.
  *
  * What it gives up: up to {@link KEPT_BLOCKS} blocks per callback (and at most {@link KEPT_BYTES} of
  * them) stay allocated as long as the signature's description does (for one defined in a module: the
